@@ -1,0 +1,225 @@
+"""Message contracts between the stages and the shape of each stage's result.
+
+Every message carries ``schema_version``; stages pass article ids and small data, never pages.
+The stage results (``FetchResult`` ...) are the sub-documents stored on the article.
+
+Stream topology (names from :func:`streams`)::
+
+    urls ──fetcher──▶ fetched ──extractor──▶ extracted ──translator──▶ translated ──analyzer──▶ (MongoDB)
+                └──────────── any stage: poison messages ──▶ dead
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class Status(StrEnum):
+    """The article's place in the pipeline (``status`` on the document)."""
+
+    QUEUED = "queued"
+    FETCHED = "fetched"
+    EXTRACTED = "extracted"
+    TRANSLATED = "translated"
+    ANALYZED = "analyzed"
+    FAILED = "failed"
+
+
+#: Progress rank of each successful status: a stage only writes where progress <= its rank.
+RANK: dict[Status, int] = {
+    Status.QUEUED: 0,
+    Status.FETCHED: 1,
+    Status.EXTRACTED: 2,
+    Status.TRANSLATED: 3,
+    Status.ANALYZED: 4,
+}
+
+
+# --- messages ------------------------------------------------------------------------------
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+
+
+class UrlSubmitted(Message):
+    """A URL to process: what `newsflow publish` and a raw ``XADD <urls> * url ...`` send."""
+
+    url: str = Field(min_length=1, max_length=8192)
+    #: Re-process an article that exists already.
+    refresh: bool = False
+    #: Who or what submitted it (free text, for the audit trail).
+    submitted_by: str = "xadd"
+
+
+class StageDone(Message):
+    """An article finished a stage; the next stage reads what it needs from MongoDB."""
+
+    article_id: str = Field(pattern=r"^[0-9a-f]{64}$")
+    #: Bumped by every refresh: messages of an older generation are stale and ignored.
+    generation: int = Field(default=1, ge=1)
+
+
+class PageFetched(StageDone):
+    pass
+
+
+class TextExtracted(StageDone):
+    pass
+
+
+class ArticleTranslated(StageDone):
+    pass
+
+
+# --- stage results (sub-documents of the article) -------------------------------------------
+
+StageStatus = Literal["ok", "failed"]
+
+
+class FetchResult(BaseModel):
+    status: StageStatus
+    http_status: int | None = None
+    final_url: str | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    #: Size of the decoded body in bytes.
+    bytes: int | None = None
+    redirects: list[str] = []
+    attempts: int = 1
+    fetched_at: datetime | None = None
+    error: str | None = None
+
+
+ExtractionStatus = Literal[
+    "ok", "teaser", "paywalled", "bot_wall", "not_article", "failed"
+]
+
+
+class ExtractionResult(BaseModel):
+    """What the extractor made of a page. Only ``ok`` goes on to translation and analysis."""
+
+    status: ExtractionStatus
+    title: str | None = None
+    text: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    site_name: str | None = None
+    #: BCP-47-ish: ``en``, ``zh``, ``ja``... ; ``script`` tells simplified/traditional Chinese.
+    language: str | None = None
+    script: str | None = None
+    word_count: int = 0
+    image: str | None = None
+    tags: list[str] = []
+    #: Which method produced ``text`` (for the audit trail and the benchmark).
+    method: str | None = None
+    #: Why the status is what it is (``teaser``: "3 paragraphs, JSON-LD wordCount 1200").
+    evidence: list[str] = []
+    error: str | None = None
+
+
+TranslationStatus = Literal["translated", "not_needed", "skipped", "failed"]
+
+
+class TranslationResult(BaseModel):
+    status: TranslationStatus
+    provider: str | None = None
+    model: str | None = None
+    source_language: str | None = None
+    target_language: str = "en"
+    title: str | None = None
+    text: str | None = None
+    chunks: int = 0
+    error: str | None = None
+
+
+Direction = Literal["bullish", "bearish", "neutral"]
+
+
+class Impact(BaseModel):
+    """The LLM's impact analysis, validated before it is stored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    summary: str = Field(min_length=1, max_length=2000)
+    direction: Direction
+    symbols: list[str] = Field(default_factory=list, max_length=20)
+    confidence: float = Field(ge=0.0, le=1.0)
+    rationale: str = Field(default="", max_length=4000)
+
+
+class ImpactResult(BaseModel):
+    status: Literal["ok", "skipped", "failed"]
+    provider: str | None = None
+    model: str | None = None
+    impact: Impact | None = None
+    reason: str | None = None
+
+
+class SimilarArticle(BaseModel):
+    id: str
+    title: str | None = None
+    published: datetime | None = None
+    score: float
+    shared: list[str] = []
+
+
+class AnalysisResult(BaseModel):
+    status: Literal["ok", "failed"]
+    word_count: int = 0
+    symbols: list[str] = []
+    keywords: list[str] = []
+    category: str | None = None
+    similar: list[SimilarArticle] = []
+    impact: ImpactResult | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Stream names, all under one prefix. The consumer group of a stream is its service."""
+
+    prefix: str
+
+    @property
+    def urls(self) -> str:
+        return f"{self.prefix}:urls"
+
+    @property
+    def fetched(self) -> str:
+        return f"{self.prefix}:fetched"
+
+    @property
+    def extracted(self) -> str:
+        return f"{self.prefix}:extracted"
+
+    @property
+    def translated(self) -> str:
+        return f"{self.prefix}:translated"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.prefix}:dead"
+
+    @property
+    def stats(self) -> str:
+        """Hash of processed/failed counters per stage."""
+        return f"{self.prefix}:stats"
+
+    def inputs(self) -> dict[str, str]:
+        """Service name (= consumer group) -> the stream it consumes."""
+        return {
+            "fetcher": self.urls,
+            "extractor": self.fetched,
+            "translator": self.extracted,
+            "analyzer": self.translated,
+        }

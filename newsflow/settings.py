@@ -1,0 +1,127 @@
+"""Every setting of Newsflow, read from ``NEWSFLOW_*`` environment variables (and ``.env``).
+
+One flat class on purpose: a deployment sets plain variables (``NEWSFLOW_REDIS_URL``,
+``NEWSFLOW_FETCH_MAX_BYTES``...) and every service reads the same names.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ProviderKind = Literal["none", "openai"]
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the workers, the CLI and the reader."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSFLOW_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- where the data lives -------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    mongo_url: str = "mongodb://127.0.0.1:27017"
+    mongo_db: str = "newsflow"
+    mongo_collection: str = "articles"
+    #: Prefix of every Redis key and stream name, so several deployments can share a Redis.
+    stream_prefix: str = "newsflow"
+    #: Folder of the embedded run (`make up`): Redis and SecantusDB data, logs.
+    data_dir: str = ".data"
+
+    # --- delivery -------------------------------------------------------------------------
+    #: Unique per replica and process; empty means hostname + pid.
+    consumer_name: str = ""
+    #: Pending entries idle this long are reclaimed by another consumer (milliseconds).
+    claim_idle_ms: int = Field(default=60_000, ge=1_000)
+    #: A handler never runs longer than this (seconds); must stay below claim_idle_ms.
+    handler_timeout: float = Field(default=45.0, gt=0)
+    #: After this many deliveries a message goes to the dead-letter stream.
+    max_deliveries: int = Field(default=5, ge=1)
+    #: Messages handled at once by one worker process.
+    concurrency: int = Field(default=8, ge=1)
+    #: How often a worker trims its input stream of acknowledged entries (seconds).
+    trim_interval: float = Field(default=10.0, gt=0)
+    #: Time a worker allows its in-flight messages to finish on SIGTERM (seconds).
+    graceful_timeout: float = Field(default=20.0, gt=0)
+
+    # --- fetching -------------------------------------------------------------------------
+    fetch_connect_timeout: float = 5.0
+    fetch_read_timeout: float = 10.0
+    #: Deadline for one whole page, all redirects and body included (seconds).
+    fetch_deadline: float = 20.0
+    #: Cap on the decoded (decompressed) body, bytes.
+    fetch_max_bytes: int = 5 * 1024 * 1024
+    fetch_max_redirects: int = 5
+    fetch_retries: int = 2
+    fetch_backoff: float = 1.0
+    #: Longest Retry-After the fetcher honours before giving up (seconds).
+    fetch_max_retry_after: float = 30.0
+    fetch_user_agent: str = "Newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    fetch_allowed_ports: Annotated[list[int], NoDecode] = [80, 443, 8080, 8443]
+    #: CIDR ranges that are reachable although not public (tests, private deployments).
+    fetch_allowed_networks: Annotated[list[str], NoDecode] = []
+
+    # --- extraction -----------------------------------------------------------------------
+    #: Child processes that run extraction (0 = one per core).
+    extract_processes: int = Field(default=0, ge=0)
+    #: Hard limit for one page's extraction in its child process (seconds).
+    extract_timeout: float = 20.0
+    #: Pages with more elements than this are refused before parsing in depth.
+    extract_max_elements: int = 100_000
+
+    # --- translation ----------------------------------------------------------------------
+    target_language: str = "en"
+    translate_provider: ProviderKind = "none"
+    translate_base_url: str = ""
+    translate_model: str = ""
+    translate_api_key: SecretStr = SecretStr("")
+    #: Longest piece of text sent to the provider at once (characters); split at paragraphs.
+    translate_chunk_chars: int = Field(default=4_000, ge=200)
+
+    # --- impact analysis ------------------------------------------------------------------
+    impact_provider: ProviderKind = "none"
+    impact_base_url: str = ""
+    impact_model: str = ""
+    impact_api_key: SecretStr = SecretStr("")
+    #: Timeout of one chat-completions call (seconds).
+    llm_timeout: float = 60.0
+
+    # --- reader ---------------------------------------------------------------------------
+    reader_host: str = "127.0.0.1"
+    reader_port: int = 8000
+    #: Token required by write calls of the HTTP API; empty means writes are open.
+    api_token: SecretStr = SecretStr("")
+
+    @field_validator("fetch_allowed_ports", mode="before")
+    @classmethod
+    def _split_ports(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(p) for p in value.replace(" ", "").split(",") if p]
+        return value
+
+    @field_validator("fetch_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [n for n in value.replace(" ", "").split(",") if n]
+        if isinstance(value, list):
+            for net in value:
+                ipaddress.ip_network(net, strict=False)  # raises on a bad range
+        return value
+
+    @property
+    def consumer(self) -> str:
+        return self.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()
