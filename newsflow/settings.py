@@ -12,7 +12,7 @@ import socket
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ProviderKind = Literal["none", "openai"]
@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     trim_interval: float = Field(default=10.0, gt=0)
     #: Time a worker allows its in-flight messages to finish on SIGTERM (seconds).
     graceful_timeout: float = Field(default=20.0, gt=0)
+    #: File a worker touches every few seconds while Redis answers (`newsflow healthcheck`).
+    heartbeat_file: str = "/tmp/newsflow-heartbeat"
+    #: How often new entries are polled for, and pending ones looked for (milliseconds).
+    poll_interval_ms: int = Field(default=1_000, ge=10)
 
     # --- fetching -------------------------------------------------------------------------
     fetch_connect_timeout: float = 5.0
@@ -115,6 +119,15 @@ class Settings(BaseSettings):
             for net in value:
                 ipaddress.ip_network(net, strict=False)  # raises on a bad range
         return value
+
+    @model_validator(mode="after")
+    def _timeout_below_claim(self) -> Settings:
+        if self.handler_timeout * 1000 >= self.claim_idle_ms:
+            raise ValueError(
+                "NEWSFLOW_HANDLER_TIMEOUT must be shorter than NEWSFLOW_CLAIM_IDLE_MS "
+                "(a slow handler would be reclaimed and run twice)"
+            )
+        return self
 
     @property
     def consumer(self) -> str:

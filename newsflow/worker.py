@@ -1,0 +1,192 @@
+"""The runtime every stage worker shares: broker, subscribers, store, heartbeat, trimming.
+
+A service declares its stage as data (:class:`StageSpec`) and gets a FastStream app::
+
+    app = build_worker(StageSpec(service="extractor", handler=on_page_fetched, ...))
+
+Each worker reads its input stream with two subscribers in the service's consumer group:
+one for new entries, one that reclaims entries left pending by a dead or stuck replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import pathlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream import FastStream
+from faststream.redis import RedisBroker, StreamSub
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from newsflow.contracts import RANK, Status, Streams
+from newsflow.delivery import ensure_groups, guard_factory, trim_acknowledged
+from newsflow.settings import Settings, get_settings
+from newsflow.store import ArticleStore
+
+log = logging.getLogger("newsflow.worker")
+
+
+@dataclass
+class Worker:
+    """What a stage's handler can use: settings, store, Redis, and a way to publish."""
+
+    service: str
+    settings: Settings
+    streams: Streams
+    broker: RedisBroker
+    redis: Redis
+    store: ArticleStore = field(init=False)
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    async def publish(self, message: BaseModel, stream: str) -> None:
+        await self.broker.publish(message, stream=stream)
+
+    async def claim(
+        self,
+        aid: str,
+        generation: int,
+        stage: Status,
+        republish: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[str, Any] | None:
+        """The article if this message's work is still to do, else None.
+
+        A redelivered message whose stage is already stored only re-publishes the next
+        message (the crash may have come between the two); a stale one does nothing.
+        """
+        doc = await self.store.begin(aid, generation, stage)
+        if doc is None:
+            log.info("%s: stale message for %s (generation %d)", self.service, aid[:10], generation)
+            return None
+        progress = int(doc.get("progress", 0))
+        if progress > RANK[stage]:
+            return None
+        if progress == RANK[stage]:
+            if republish is not None:
+                await republish()
+            return None
+        failure = doc.get("failure") or {}
+        if failure.get("stage") == stage.value and not failure.get("dead_letter"):
+            return None  # this stage already decided the article failed
+        return doc
+
+    async def count(self, what: str) -> None:
+        """Bump a counter shown by `newsflow status` (``failed``, ``skipped``...)."""
+        await self.redis.hincrby(self.streams.stats, f"{what}:{self.service}", 1)
+
+
+Handler = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A stage worker described as data."""
+
+    service: str
+    #: The stage reached when this worker succeeds (its failures are recorded against it).
+    stage: Status
+    #: Builds the FastStream handler from the worker (a closure over it).
+    make_handler: Callable[[Worker], Handler]
+    #: Opens per-process resources (an HTTP client, a process pool) into worker.resources.
+    open_resources: Callable[[Worker], Awaitable[None]] | None = None
+    close_resources: Callable[[Worker], Awaitable[None]] | None = None
+    #: Messages handled at once; None uses settings.concurrency.
+    concurrency: Callable[[Settings], int] | None = None
+
+
+def build_worker(spec: StageSpec, settings: Settings | None = None) -> FastStream:
+    settings = settings or get_settings()
+    streams = Streams(settings.stream_prefix)
+    stream = streams.inputs()[spec.service]
+    redis = Redis.from_url(settings.redis_url)
+    holder: dict[str, Worker] = {}
+
+    async def on_dead(aid: str, generation: int | None, reason: str) -> None:
+        await holder["w"].store.fail(aid, generation, spec.stage, reason, dead_letter=True)
+        await holder["w"].count("failed")
+
+    guard = guard_factory(
+        redis=redis, streams=streams, group=spec.service, timeout=settings.handler_timeout,
+        max_deliveries=settings.max_deliveries, on_dead=on_dead,
+    )
+    broker = RedisBroker(
+        settings.redis_url, middlewares=[guard], graceful_timeout=settings.graceful_timeout,
+    )
+    worker = Worker(spec.service, settings, streams, broker, redis)
+    worker.store = ArticleStore.connect(settings)
+    holder["w"] = worker
+    handler = spec.make_handler(worker)
+    concurrency = spec.concurrency(settings) if spec.concurrency else settings.concurrency
+    consumer = settings.consumer
+    fresh = broker.subscriber(
+        stream=StreamSub(
+            stream, group=spec.service, consumer=consumer,
+            polling_interval=settings.poll_interval_ms, max_records=concurrency,
+        ),
+        max_workers=concurrency,
+    )
+    reclaim = broker.subscriber(
+        stream=StreamSub(
+            stream, group=spec.service, consumer=f"{consumer}-reclaim",
+            min_idle_time=settings.claim_idle_ms, polling_interval=settings.poll_interval_ms,
+        ),
+    )
+    fresh(handler)
+    reclaim(handler)
+
+    background: list[asyncio.Task[None]] = []
+
+    async def startup() -> None:
+        await ensure_groups(redis, streams)
+        await worker.store.ensure_indexes()
+        if spec.open_resources:
+            await spec.open_resources(worker)
+
+    async def after_startup() -> None:
+        background.append(asyncio.create_task(_heartbeat(redis, settings.heartbeat_file)))
+        background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
+        log.info("%s consuming %s as %s (group %s)", spec.service, stream, consumer, spec.service)
+
+    async def shutdown() -> None:
+        for task in background:
+            task.cancel()
+        if spec.close_resources:
+            await spec.close_resources(worker)
+        worker.store.close()
+        await redis.aclose()
+
+    return FastStream(
+        broker, on_startup=[startup], after_startup=[after_startup], on_shutdown=[shutdown]
+    )
+
+
+async def _heartbeat(redis: Redis, path: str) -> None:
+    beat = pathlib.Path(path)
+    while True:
+        with contextlib.suppress(Exception):
+            if await redis.ping():
+                beat.write_text(str(time.time()))
+        await asyncio.sleep(5)
+
+
+async def _trimmer(redis: Redis, stream: str, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if removed := await trim_acknowledged(redis, stream):
+                log.debug("trimmed %d acknowledged entries from %s", removed, stream)
+        except Exception:
+            log.exception("trimming %s failed", stream)
+
+
+def run(spec: StageSpec) -> None:
+    """Entry point of ``python -m services.<name>``."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(build_worker(spec).run())

@@ -1,0 +1,39 @@
+"""Routing of the analyzer: ``ArticleTranslated`` in, the analysis stored."""
+
+from newsflow.analysis import analyze_text, find_similar
+from newsflow.contracts import AnalysisResult, ArticleTranslated, Status
+from newsflow.impact import analyze_impact
+from newsflow.worker import Handler, Worker
+
+
+def make_handler(w: Worker) -> Handler:
+    async def on_article_translated(body: ArticleTranslated) -> None:
+        aid, gen = body.article_id, body.generation
+        doc = await w.claim(aid, gen, Status.ANALYZED)
+        if doc is None:
+            return
+        extraction = doc.get("extraction") or {}
+        translation = doc.get("translation") or {}
+        english = translation.get("status") == "translated"
+        title = translation.get("title") if english else extraction.get("title")
+        text = (translation.get("text") if english else extraction.get("text")) or ""
+        found = analyze_text(
+            title=title, text=text,
+            language=w.settings.target_language if english else extraction.get("language"),
+            original_title=extraction.get("title"), original_text=extraction.get("text"),
+        )
+        published = extraction.get("published") or doc.get("created_at")
+        similar = await find_similar(
+            w.store.articles, article_id=aid, symbols=found.symbols, keywords=found.keywords,
+            before=published,
+        )
+        impact = await analyze_impact(
+            title or "", text, found.symbols, w.resources["provider"], w.settings
+        )
+        result = AnalysisResult(
+            status="ok", word_count=found.word_count, symbols=found.symbols,
+            keywords=found.keywords, category=found.category, similar=similar, impact=impact,
+        )
+        await w.store.save_stage(aid, gen, Status.ANALYZED, result.model_dump())
+
+    return on_article_translated

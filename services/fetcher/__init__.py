@@ -1,0 +1,1 @@
+"""The fetcher: URLs in (``<prefix>:urls``), pages stored in MongoDB, ``PageFetched`` out."""

@@ -1,0 +1,23 @@
+"""Wiring of the fetcher worker."""
+
+from newsflow.contracts import Status
+from newsflow.fetching import PageFetcher
+from newsflow.worker import StageSpec, Worker
+from services.fetcher.handlers import make_handler
+
+
+async def open_client(worker: Worker) -> None:
+    worker.resources["fetcher"] = PageFetcher(worker.settings)
+
+
+async def close_client(worker: Worker) -> None:
+    await worker.resources["fetcher"].aclose()
+
+
+spec = StageSpec(
+    service="fetcher",
+    stage=Status.FETCHED,
+    make_handler=make_handler,
+    open_resources=open_client,
+    close_resources=close_client,
+)

@@ -1,0 +1,1 @@
+"""The translator: ``TextExtracted`` in, the English title and text stored, ``ArticleTranslated`` out."""
