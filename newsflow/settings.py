@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     translate_api_key: SecretStr = SecretStr("")
     #: Longest piece of text sent to the provider at once (characters); split at paragraphs.
     translate_chunk_chars: int = Field(default=4_000, ge=200)
+    #: Chunks of one article translated at once.
+    translate_concurrency: int = Field(default=2, ge=1)
 
     # --- impact analysis ------------------------------------------------------------------
     impact_provider: ProviderKind = "none"
@@ -96,6 +98,14 @@ class Settings(BaseSettings):
     impact_api_key: SecretStr = SecretStr("")
     #: Timeout of one chat-completions call (seconds).
     llm_timeout: float = 60.0
+    #: Extra attempts after a rate limit (429), server error (5xx) or timeout.
+    llm_retries: int = Field(default=2, ge=0)
+    #: First backoff delay between attempts (seconds), doubled each time.
+    llm_backoff: float = Field(default=1.0, ge=0)
+    #: A 429 asking to wait longer than this fails the call at once (seconds).
+    llm_max_retry_after: float = Field(default=30.0, ge=0)
+    #: Longest article text sent for impact analysis (characters); the rest is cut.
+    impact_max_chars: int = Field(default=12_000, ge=500)
 
     # --- reader ---------------------------------------------------------------------------
     reader_host: str = "127.0.0.1"
