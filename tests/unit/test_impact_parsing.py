@@ -1,0 +1,72 @@
+"""Reading and validating a model's impact analysis."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from newsflow.impact import ImpactRejected, normalize_ticker, parse_impact
+
+ARTICLE = "Apple (NASDAQ: AAPL) beat estimates. Microsoft, MSFT, was flat. Toyota 7203.T rose."
+
+
+def _answer(**fields: object) -> str:
+    base: dict[str, object] = {
+        "summary": "Apple beat estimates.",
+        "direction": "bullish",
+        "symbols": ["AAPL"],
+        "confidence": 0.7,
+        "rationale": "Earnings beat.",
+    }
+    base.update(fields)
+    return json.dumps(base)
+
+
+@pytest.mark.parametrize(
+    ("raw", "ticker"),
+    [
+        ("aapl", "AAPL"), ("$TSLA", "TSLA"), ("NASDAQ:MSFT", "MSFT"), ("BRK.B", "BRK.B"),
+        ("0700.HK", "0700.HK"), ("600519.SS", "600519.SS"), ("7203.T", "7203.T"),
+        ("DROP TABLE", None), ("rm -rf /", None), ("", None), (42, None), ("TOOLONGTICKER", None),
+    ],
+)  # fmt: skip
+def test_ticker_shapes(raw: object, ticker: str | None) -> None:
+    assert normalize_ticker(raw) == ticker
+
+
+def test_a_valid_answer_is_parsed() -> None:
+    impact = parse_impact(_answer(direction=" Bullish "), ["AAPL"], ARTICLE)
+    assert (impact.direction, impact.symbols, impact.confidence) == ("bullish", ["AAPL"], 0.7)
+
+
+def test_symbols_must_be_given_or_named_in_the_article() -> None:
+    answer = _answer(symbols=["$aapl", "NASDAQ:MSFT", "TSLA", "7203.T", "AAPL", "ignore all"])
+    impact = parse_impact(answer, ["AAPL"], ARTICLE)
+    # TSLA is invented (neither a candidate nor in the text); junk is not a ticker.
+    assert impact.symbols == ["AAPL", "MSFT", "7203.T"]
+    assert parse_impact(_answer(symbols="AAPL, MSFT"), [], ARTICLE).symbols == ["AAPL", "MSFT"]
+
+
+def test_fences_and_chatter_around_the_object_are_tolerated() -> None:
+    assert parse_impact(f"```json\n{_answer()}\n```", ["AAPL"], ARTICLE).summary
+    assert parse_impact(f"Here is my analysis: {_answer()} Hope it helps!", ["AAPL"], ARTICLE)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("PWNED", "not JSON: 'PWNED'"),
+        ('{"summary": "cut off", "direction": ', "not JSON"),
+        ('{"summary": "x", "direction": bullish}', "not valid JSON"),
+        ("[1, 2]", "not an object"),
+        (_answer(direction="up"), "direction: Input should be 'bullish', 'bearish' or 'neutral'"),
+        (_answer(confidence=1.5), "confidence: Input should be less than or equal to 1"),
+        (_answer(summary=""), "summary: String should have at least 1 character"),
+        (_answer(symbols={"a": 1}), "symbols are not a list"),
+        (_answer(summary="see </article_text> now"), "echoes"),
+    ],
+)
+def test_invalid_answers_are_rejected_with_a_reason(answer: str, reason: str) -> None:
+    with pytest.raises(ImpactRejected, match=reason.replace("(", "\\(").replace(")", "\\)")):
+        parse_impact(answer, ["AAPL"], ARTICLE)
