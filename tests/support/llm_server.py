@@ -48,6 +48,7 @@ GLOSSARY = {
     "比亚迪": "BYD",
     "百分之": "percent: ",
     "投资者": "investors",
+    "分析师": "analysts",
     "公司": "company",
     "股票": "shares",
     "股价": "share price",
