@@ -1,17 +1,32 @@
 """Turning page bytes into text before anything parses them.
 
-Order: the BOM, the HTTP ``charset``, the ``<meta>`` charset in the first bytes, then
-detection (charset-normalizer). Labels are read the WHATWG way: ``gb2312``/``gbk`` as
-``gb18030``, ``shift_jis`` as ``cp932``, ``big5`` as ``big5hkscs``, ``iso-8859-1`` as
-``cp1252``; Python's strict codecs fail on real pages.
+``decode_html(body, content_type) -> (text, codec)`` decides in this order:
+
+1. a byte-order mark;
+2. valid UTF-8 (with any non-ASCII byte): valid UTF-8 is practically never an accident, while
+   wrong labels are common (``charset=iso-8859-1`` server defaults, ``gb2312`` metas left on
+   converted pages);
+3. the HTTP ``charset``, then the ``<meta>`` (or XML declaration) charset, each used only if
+   it decodes the bytes cleanly;
+4. detection by charset-normalizer, limited to the encodings browsers implement (the WHATWG
+   Encoding Standard: no ``cp1006`` for a short French text), near-ties broken in favour of
+   the encodings most used on the web (``cp1252`` before ``cp1250``);
+5. for CJK pages with a few broken bytes (common), the multibyte codec that decodes all but a
+   handful of them, with replacement characters only where the bytes are invalid.
+
+Labels are read the WHATWG way: ``gb2312``/``gbk`` as ``gb18030``, ``shift_jis`` as ``cp932``,
+``big5`` as ``big5hkscs``, ``iso-8859-1``/``ascii`` as ``cp1252``, ``euc-kr`` as ``cp949``:
+Python's strict codecs for the narrower labels fail on real pages.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from functools import cache
 
 from charset_normalizer import from_bytes
+from charset_normalizer.md import mess_ratio
 
 #: WHATWG-style supersets for labels whose Python codec is too strict for real pages.
 _SUPERSETS = {
@@ -20,6 +35,7 @@ _SUPERSETS = {
     "x-gbk": "gb18030",
     "gb_2312-80": "gb18030",
     "euc-cn": "gb18030",
+    "euc_cn": "gb18030",
     "shift_jis": "cp932",
     "shift-jis": "cp932",
     "sjis": "cp932",
@@ -31,11 +47,17 @@ _SUPERSETS = {
     "cn-big5": "big5hkscs",
     "x-x-big5": "big5hkscs",
     "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
     "latin1": "cp1252",
     "latin-1": "cp1252",
     "us-ascii": "cp1252",
     "ascii": "cp1252",
+    "iso-8859-9": "cp1254",
+    "latin5": "cp1254",
+    "iso-8859-11": "cp874",
+    "tis-620": "cp874",
     "euc-kr": "cp949",
+    "euc_kr": "cp949",
     "ks_c_5601-1987": "cp949",
 }
 
@@ -45,10 +67,66 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
-_MULTIBYTE = ("utf-8", "gb18030", "big5hkscs", "cp932", "cp949")
+#: Python codecs of the WHATWG Encoding Standard's legacy encodings, most used on the web
+#: first (the order breaks near-ties in detection).
+_WEB_CODECS = (
+    "cp1252",
+    "gb18030",
+    "cp1251",
+    "cp932",
+    "cp949",
+    "cp1250",
+    "big5hkscs",
+    "euc_jp",
+    "iso8859_2",
+    "cp1256",
+    "iso8859_15",
+    "cp1254",
+    "cp1253",
+    "cp874",
+    "koi8_r",
+    "cp1255",
+    "cp1257",
+    "cp1258",
+    "iso2022_jp",
+    "koi8_u",
+    "cp866",
+    "iso8859_5",
+    "iso8859_7",
+    "iso8859_6",
+    "iso8859_8",
+    "iso8859_4",
+    "iso8859_13",
+    "iso8859_3",
+    "iso8859_10",
+    "iso8859_14",
+    "iso8859_16",
+    "mac_roman",
+    "mac_cyrillic",
+)
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
-_HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+#: The names charset-normalizer knows these by (it has no big5hkscs/cp949 detector of its
+#: own; its big5 results are read as big5hkscs).
+_DETECTOR_NAMES = {"big5hkscs": "big5"}
+
+_MULTIBYTE = ("gb18030", "big5hkscs", "cp932", "cp949", "euc_jp")
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+)
+_XML_ENCODING = re.compile(
+    rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+)
+_HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+
+#: How far into the page a ``<meta charset>`` is looked for (WHATWG says 1024 bytes; real
+#: Chinese portals put long scripts and comments first).
+_META_WINDOW = 8192
+#: How much of a large page detection looks at.
+_DETECT_WINDOW = 200_000
+#: Characters of a candidate decoding that the mess ratio is computed on.
+_MESS_SAMPLE = 20_000
+_ASCII_RUN = re.compile(r"[\x00-\x7f]{16,}")
 
 
 def codec_for(label: str | None) -> str | None:
@@ -64,6 +142,23 @@ def codec_for(label: str | None) -> str | None:
     return _SUPERSETS.get(name, name)
 
 
+@cache
+def _web_rank(codec: str) -> int:
+    normal = codecs.lookup(codec).name
+    for rank, web in enumerate(_WEB_CODECS):
+        if codecs.lookup(web).name == normal:
+            return rank
+    return len(_WEB_CODECS)
+
+
+@cache
+def _ascii_compatible(codec: str) -> bool:
+    try:
+        return "<a href=x>".encode(codec) == b"<a href=x>"
+    except (LookupError, UnicodeError):
+        return False
+
+
 def _decodes(body: bytes, codec: str) -> str | None:
     try:
         return body.decode(codec)
@@ -71,54 +166,142 @@ def _decodes(body: bytes, codec: str) -> str | None:
         return None
 
 
+def declared_codecs(body: bytes, content_type: str | None) -> list[str]:
+    """Codecs the page declares: the HTTP charset first, then the in-page one."""
+    declared: list[str] = []
+    m = _HTTP_CHARSET.search(content_type) if content_type else None
+    if m and (codec := codec_for(m.group(1))):
+        declared.append(codec)
+    head = body[:_META_WINDOW]
+    m = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
+    if m and (codec := codec_for(m.group(1).decode("ascii", "ignore"))):
+        # A page cannot declare UTF-16 in ASCII bytes; WHATWG reads such a meta as UTF-8.
+        if codec.startswith(("utf-16", "utf_16")):
+            codec = "utf-8"
+        if codec not in declared:
+            declared.append(codec)
+    return declared
+
+
+def detect(body: bytes) -> list[str]:
+    """Plausible codecs for undeclared bytes, best first (charset-normalizer, web encodings).
+
+    charset-normalizer reports one name for codecs that decode the bytes identically
+    (``could_be_from_charset``): the one most used on the web is taken. Near-ties (same chaos
+    and coherence within a small margin) also go to the encoding more common on the web: on
+    short texts several single-byte codecs fit equally well.
+    """
+    isolation = [_DETECTOR_NAMES.get(c, c) for c in _WEB_CODECS]
+    matches = list(from_bytes(body[:_DETECT_WINDOW], cp_isolation=isolation))
+    if not matches:
+        return []
+    best = matches[0]
+    scored = []
+    for order, match in enumerate(matches):
+        aliases = [codec_for(name) or name for name in match.could_be_from_charset]
+        codec = min(aliases or [codec_for(match.encoding) or match.encoding], key=_web_rank)
+        near = match.chaos <= best.chaos + 0.01 and match.coherence >= best.coherence - 0.02
+        # Near-ties by web rank; the rest in charset-normalizer's own order behind them.
+        scored.append(((0, _web_rank(codec)) if near else (1, order), codec))
+    ordered: list[str] = []
+    for _, codec in sorted(scored):
+        if codec not in ordered:
+            ordered.append(codec)
+    return ordered
+
+
+def _mess(text: str) -> float:
+    """How garbled a decoding looks (charset-normalizer's mess ratio; 0 is clean text).
+
+    Long pure-ASCII runs (markup, scripts) are cut out first: they read the same in every
+    candidate and would dilute the difference.
+    """
+    sample = _ASCII_RUN.sub(" ", text)[:_MESS_SAMPLE]
+    return float(mess_ratio(sample, 1.0))
+
+
+def _lenient_multibyte(body: bytes, preferred: list[str]) -> tuple[str, str] | None:
+    """A CJK codec that decodes all but a few bytes of a mostly non-ASCII page, if any.
+
+    Pages with a handful of broken bytes are common; detectors drop a multibyte codec at the
+    first invalid byte and fall back to a single-byte codec (garbage). Only for pages whose
+    bytes are largely non-ASCII (CJK text), never for accented Latin.
+    """
+    sample = body[:100_000]
+    high = sum(1 for b in sample if b >= 0x80)
+    if len(body) < 512 or high < len(sample) // 10:
+        return None
+    candidates = [c for c in preferred if c in _MULTIBYTE]
+    candidates += [c for c in _MULTIBYTE if c not in candidates]
+    best: tuple[int, int, str, str] | None = None
+    for rank, codec in enumerate(candidates):
+        text = body.decode(codec, errors="replace")
+        errors = text.count("\ufffd")
+        if best is None or (errors, rank) < best[:2]:
+            best = (errors, rank, codec, text)
+    assert best is not None
+    errors, _, codec, text = best
+    if 0 < errors <= max(2, len(text) // 2000):
+        return text, codec
+    return None
+
+
+def _choose(body: bytes, declared: list[str]) -> tuple[str, str] | None:
+    """Pick among detection's candidates and the CJK codecs that fit, by least mess.
+
+    Big5 byte pairs are also valid GBK (and often Shift-JIS): a clean decode proves nothing
+    between multibyte codecs, but the wrong one reads as a jumble of rare characters, which
+    the mess ratio sees. charset-normalizer has no Big5-HKSCS detector, hence the extra
+    candidates.
+    """
+    candidates: list[tuple[str, str]] = []
+    for codec in [*detect(body)[:4], *_MULTIBYTE]:
+        if codec in (c for c, _ in candidates):
+            continue
+        text = _decodes(body, codec)
+        if text is not None:
+            candidates.append((codec, text))
+    lenient = _lenient_multibyte(body, [*declared, *(c for c, _ in candidates)])
+    if lenient is not None:
+        candidates.append((lenient[1], lenient[0]))
+    if not candidates:
+        return None
+    scores = [_mess(text) for _, text in candidates]
+    floor = min(scores)
+    # The first (detector's order) among the least garbled, with a little tolerance.
+    for (codec, text), score in zip(candidates, scores, strict=True):
+        if score <= floor + 0.02:
+            return text, codec
+    return None  # pragma: no cover - the minimum is always within tolerance
+
+
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
     """Decode a page: returns ``(text, codec name)``.
 
-    A declared charset that does not decode the bytes cleanly is not trusted (wrong headers
-    are common); detection then decides, and as a last resort the declared or UTF-8 codec
-    decodes with replacement characters.
+    Never raises; as a last resort the declared (or UTF-8) codec decodes with replacement
+    characters.
     """
     for bom, codec in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(codec, errors="replace"), codec
 
-    declared: list[str] = []
-    if content_type and (m := _HTTP_CHARSET.search(content_type)):
-        if codec := codec_for(m.group(1)):
-            declared.append(codec)
-    if m := _META_CHARSET.search(body[:4096]):
-        if codec := codec_for(m.group(1).decode("ascii", "ignore")):
-            declared.append(codec)
+    declared = declared_codecs(body, content_type)
+    if body.isascii():
+        codec = next((c for c in declared if _ascii_compatible(c)), "utf-8")
+        return body.decode("ascii"), codec
+
+    text = _decodes(body, "utf-8")
+    if text is not None:
+        return text, "utf-8"
 
     for codec in declared:
         text = _decodes(body, codec)
         if text is not None:
             return text, codec
 
-    text = _decodes(body, "utf-8")
-    if text is not None:
-        return text, "utf-8"
-
-    # A multibyte codec that decodes all but a handful of bytes is strong evidence (pages
-    # with a few broken bytes are common); single-byte codecs decode anything and prove nothing.
-    # Only for pages that are mostly non-ASCII bytes (CJK text), not accented Latin.
-    high = sum(1 for b in body[:100_000] if b >= 0x80)
-    if len(body) >= 512 and high >= min(len(body), 100_000) // 10:
-        lenient = [*declared, *(c for c in _MULTIBYTE if c not in declared)]
-        scored = []
-        for rank, codec in enumerate(lenient):
-            text = body.decode(codec, errors="replace")
-            scored.append((text.count("\ufffd"), rank, codec, text))
-        errors, _, codec, text = min(scored)
-        if errors <= max(2, len(text) // 2000):
-            return text, codec
-
-    best = from_bytes(body[:200_000]).best()
-    if best is not None:
-        codec = codec_for(best.encoding) or best.encoding
-        text = _decodes(body, codec)
-        if text is not None:
-            return text, codec
+    chosen = _choose(body, declared)
+    if chosen is not None:
+        return chosen
 
     fallback = declared[0] if declared else "utf-8"
     return body.decode(fallback, errors="replace"), fallback
