@@ -18,7 +18,9 @@ import logging
 import math
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from newsflow.contracts import ExtractionResult, TranslationResult
 from newsflow.providers import ChatProvider, ProviderError
@@ -153,17 +155,17 @@ def language_label(code: str | None) -> str:
 
 def script_shares(text: str) -> dict[str, float]:
     """Share of the letters of ``text`` in each script (``LATIN``, ``CJK``, ``HANGUL``...)."""
-    counts: dict[str, int] = {}
-    for char in text:
-        if not char.isalpha():
-            continue
-        name = unicodedata.name(char, "")
-        script = name.split(" ", 1)[0] if name else "UNKNOWN"
-        if script == "FULLWIDTH" and "LATIN" in name:
-            script = "LATIN"
-        counts[script] = counts.get(script, 0) + 1
+    counts = Counter(_script_of(char) for char in text if char.isalpha())
     total = sum(counts.values())
     return {script: n / total for script, n in counts.items()} if total else {}
+
+
+@lru_cache(maxsize=8192)
+def _script_of(char: str) -> str:
+    """The script of a letter: the first word of its Unicode name (``LATIN``, ``CJK``...)."""
+    name = unicodedata.name(char, "")
+    script = name.split(" ", 1)[0] if name else "UNKNOWN"
+    return "LATIN" if script == "FULLWIDTH" and "LATIN" in name else script
 
 
 def text_weight(text: str) -> int:
@@ -172,11 +174,9 @@ def text_weight(text: str) -> int:
     Chinese to English grows about threefold in characters and English to Chinese shrinks to
     about a third, so weights of a text and its translation stay close in every direction.
     """
-    weight = 0
-    for char in text:
-        dense = ord(char) >= 0x1100 and unicodedata.name(char, "").startswith(_DENSE_SCRIPTS)
-        weight += 3 if dense else 1
-    return weight
+    return len(text) + 2 * sum(
+        1 for char in text if ord(char) >= 0x1100 and _script_of(char) in _DENSE_SCRIPTS
+    )
 
 
 def guess_language(text: str) -> str | None:
@@ -393,6 +393,9 @@ async def translate_article(
         provider=provider.name if provider else None,
         model=provider.model if provider else None,
     )
+    if extraction.status != "ok":
+        reason = f"extraction status is {extraction.status!r}: nothing to translate"
+        return base.model_copy(update={"error": reason})
     if source == target or (source is None and text and in_target_script(text, target)):
         # Without a language tag, text in the target's script is taken as not foreign.
         return base.model_copy(update={"status": "not_needed", "provider": None, "model": None})

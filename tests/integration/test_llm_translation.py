@@ -69,6 +69,17 @@ async def test_without_a_provider_translation_is_skipped_with_the_reason() -> No
     assert result.source_language == "zh"
 
 
+async def test_only_extracted_articles_are_translated(
+    llm: LLMServer, provider: OpenAICompatible
+) -> None:
+    teaser = ARTICLE.model_copy(update={"status": "teaser"})
+    result = await translate_article(teaser, provider, SETTINGS)
+    assert (result.status, result.error) == (
+        "skipped", "extraction status is 'teaser': nothing to translate",
+    )  # fmt: skip
+    assert llm.requests == []
+
+
 async def test_an_article_is_translated_in_chunks_keeping_its_paragraphs(
     llm: LLMServer, provider: OpenAICompatible
 ) -> None:
