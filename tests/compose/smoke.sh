@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Compose smoke test: the documented deployment path, end to end, on a real Docker engine.
+#
+#   bash tests/compose/smoke.sh
+#
+# 1. `docker compose config` is clean and the file keeps its promises (no container_name or
+#    host ports on workers, health checks, restart policy, grace period, no .env needed).
+# 2. `up --build`, wait until every service is healthy; the image runs as non-root, no compiler.
+# 3. A web container on the compose network serves generated article pages; URLs are published
+#    with `docker compose run --rm cli publish ...` and read back with `cli status/list/show`.
+# 4. `--scale extractor=3`: three consumers in the extractor group share a load of slow pages.
+# 5. One extractor is killed (`docker kill`) while it holds messages; the others reclaim and
+#    finish them; every article ends `analyzed`.
+# 6. `down -v`, also on failure or interruption (trap).
+#
+# Prints PASS/FAIL lines and exits 1 on the first failure. Where no Docker engine can run, it
+# prints `SKIPPED: <reason>` and exits 0.
+#
+# Environment:
+#   NEWSFLOW_SMOKE_STANDINS  path of compose-lab/standins.sh (default ../shared/compose-lab/
+#                            standins.sh next to the repository; `none` = use the images as
+#                            configured, e.g. the official ones from a registry)
+#   NEWSFLOW_SMOKE_TIMEOUT   overall limit in seconds (default 900)
+#   NEWSFLOW_SMOKE_KEEP=1    leave the stack running after a failure, for debugging
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE="$ROOT/tests/compose"
+STANDINS=${NEWSFLOW_SMOKE_STANDINS:-$ROOT/../shared/compose-lab/standins.sh}
+LIMIT=${NEWSFLOW_SMOKE_TIMEOUT:-900}
+KEEP=${NEWSFLOW_SMOKE_KEEP:-0}
+PROJECT="newsflow-smoke-$$"
+LIGHT=12    # small pages: the basic publish -> analyzed path
+HEAVY=30    # slow pages (3000 paragraphs): keep three extractors busy for the kill test
+T0=$SECONDS
+
+# The stack must see only tests/compose/smoke.env, never the caller's NEWSFLOW_* or COMPOSE_*
+# variables (CI sets NEWSFLOW_REDIS_URL for other tests, a developer may have COMPOSE_FILE).
+while IFS= read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(NEWSFLOW_|COMPOSE_)')
+export COMPOSE_BAKE=false   # no buildx here: build with the engine's own BuildKit, quietly
+
+pass() { printf 'PASS: %s\n' "$*"; }
+info() { printf '      %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
+skip() { printf 'SKIPPED: %s\n' "$*"; exit 0; }
+elapsed() { echo $((SECONDS - T0)); }
+check_deadline() { [ $((SECONDS - T0)) -lt "$LIMIT" ] || fail "smoke test exceeded ${LIMIT}s"; }
+
+py=$(command -v python3 || true)
+[ -n "$py" ] || py="$ROOT/.venv/bin/python"
+[ -x "$py" ] || skip "no python3 on this machine to generate the test pages"
+
+# --- a Docker engine, or a clear reason why not ------------------------------------------------
+if [ "$STANDINS" != none ] && [ -f "$STANDINS" ]; then
+  if ! out=$(bash "$STANDINS" 2>&1); then
+    reason=$(printf '%s\n' "$out" | tail -n 1)
+    if ! docker info >/dev/null 2>&1; then skip "no Docker engine could be started: $reason"; fi
+    skip "stand-in base images could not be built ($STANDINS): $reason"
+  fi
+  eval "$(bash "$STANDINS" --env)"
+fi
+command -v docker >/dev/null 2>&1 || skip "the docker CLI is not installed"
+if ! err=$(docker info 2>&1 >/dev/null); then
+  skip "no Docker engine is reachable: $(printf '%s\n' "$err" | tail -n 1)"
+fi
+docker compose version >/dev/null 2>&1 || skip "Docker Compose v2 (the 'docker compose' plugin) is not installed"
+info "engine $(docker version -f '{{.Server.Version}}' 2>/dev/null), $(docker compose version --short 2>/dev/null | sed 's/^/compose v/')"
+info "images: python=${PYTHON_IMAGE:-python:3.12-slim} redis=${REDIS_IMAGE:-redis:7-alpine} mongo=${MONGO_IMAGE:-mongo:8}"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/newsflow-smoke.XXXXXX")
+export SMOKE_PAGES_DIR="$work/pages"
+started=0
+
+dc() {
+  docker compose --project-name "$PROJECT" --project-directory "$ROOT" \
+    --env-file "$HERE/smoke.env" -f "$ROOT/docker-compose.yml" -f "$HERE/smoke.compose.yml" "$@"
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ "$started" = 1 ]; then
+    if [ "$rc" -ne 0 ]; then
+      echo "---- docker compose ps -a ----"; dc ps -a 2>&1 | tail -n 20
+      echo "---- last log lines ----"; dc logs --no-color --tail 15 2>&1 | tail -n 80
+    fi
+    if [ "$rc" -ne 0 ] && [ "$KEEP" = 1 ]; then
+      echo "stack left running: docker compose -p $PROJECT ... (NEWSFLOW_SMOKE_KEEP=1)"
+    else
+      dc down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true
+      # anything compose did not know about (a half-created stack) still carries the label
+      docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" | xargs -r docker rm -f >/dev/null 2>&1
+      docker network ls -q --filter "label=com.docker.compose.project=$PROJECT" | xargs -r docker network rm >/dev/null 2>&1
+      docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT" | xargs -r docker volume rm >/dev/null 2>&1
+    fi
+  fi
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "FAIL: interrupted"; exit 1' INT TERM
+
+# --- 1. configuration ---------------------------------------------------------------------------
+if ! out=$(dc config -q 2>&1) || [ -n "$out" ]; then fail "docker compose config is not clean: $out"; fi
+# The user's path: no .env and no variables at all must still give a valid stack.
+if ! out=$(cd "$ROOT" && env -i PATH="$PATH" HOME="${HOME:-/root}" \
+           docker compose --env-file /dev/null -f docker-compose.yml config -q 2>&1) || [ -n "$out" ]; then
+  fail "docker-compose.yml needs variables or prints warnings without a .env: $out"
+fi
+if ! out=$(dc --profile tools config --format json 2>&1 | "$py" "$HERE/check_config.py" 2>&1); then
+  fail "compose file: $out"
+fi
+pass "docker compose config is clean; $out"
+
+# --- 2. pages, network, build, health -----------------------------------------------------------
+"$py" "$HERE/make_pages.py" "$SMOKE_PAGES_DIR/light" "$LIGHT" 12 || fail "could not write test pages"
+"$py" "$HERE/make_pages.py" "$SMOKE_PAGES_DIR/heavy" "$HEAVY" 3000 || fail "could not write test pages"
+chmod -R a+rX "$work"
+
+started=1
+if ! out=$(dc up -d --wait --wait-timeout 120 redis mongo pages 2>&1); then
+  fail "redis/mongo/pages did not start: $(printf '%s\n' "$out" | tail -n 5)"
+fi
+subnet=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' "${PROJECT}_default" | awk '{print $1}')
+[ -n "$subnet" ] || fail "cannot read the subnet of network ${PROJECT}_default"
+# The fetcher refuses private addresses; the test pages live on this one network only.
+export NEWSFLOW_FETCH_ALLOWED_NETWORKS="$subnet"
+pass "redis and mongo healthy, pages served on network ${PROJECT}_default ($subnet) at $(elapsed)s"
+
+services=(fetcher extractor translator analyzer)
+[ -f "$ROOT/services/reader/__main__.py" ] && services+=(reader)
+t=$SECONDS
+if ! out=$(dc up -d --build --wait --wait-timeout 300 "${services[@]}" 2>&1); then
+  fail "stack did not become healthy: $(printf '%s\n' "$out" | grep -v '^#' | tail -n 8)"
+fi
+pass "built and started ${services[*]}: all healthy after $((SECONDS - t))s"
+
+image=$(sed -n 's/^NEWSFLOW_IMAGE=//p' "$HERE/smoke.env")
+user=$(docker run --rm --entrypoint sh "$image" -c 'id -u') || fail "cannot run $image"
+compilers=$(docker run --rm --entrypoint sh "$image" -c 'for c in cc gcc c++ g++ clang; do command -v $c; done' || true)
+[ "$user" != 0 ] || fail "image $image runs as root"
+[ -z "$compilers" ] || fail "image $image ships compilers: $compilers"
+pass "image $image runs as uid $user and has no compiler"
+
+# --- helpers that look inside the running stack -------------------------------------------------
+redis_cli() { dc exec -T redis redis-cli "$@"; }
+
+# Article counts by status (JSON) straight from MongoDB, through a worker's own settings;
+# arguments are article ids whose status is reported under "ids".
+probe() {
+  dc exec -T fetcher python - "$@" <<'PY'
+import json, sys
+from pymongo import MongoClient
+from newsflow.settings import get_settings
+s = get_settings()
+col = MongoClient(s.mongo_url, serverSelectionTimeoutMS=5000)[s.mongo_db][s.mongo_collection]
+by = {d["_id"]: d["n"] for d in col.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])}
+failed = [{"url": d.get("url"), "failure": d.get("failure")}
+          for d in col.find({"status": "failed"}, {"url": 1, "failure": 1}).limit(3)]
+one = col.find_one({"status": "analyzed"}, {"short_id": 1})
+ids = {d["_id"]: d.get("status") for d in col.find({"_id": {"$in": sys.argv[1:]}}, {"status": 1})}
+print(json.dumps({"by": by, "failed": failed, "short_id": (one or {}).get("short_id"), "ids": ids},
+                 default=str))
+PY
+}
+
+# Wait until `want` articles are analyzed; fail on any failed article or on timeout.
+wait_analyzed() {
+  local want=$1 limit=$2 start=$SECONDS state analyzed nfailed
+  while :; do
+    check_deadline
+    state=$(probe 2>/dev/null || echo '{}')
+    analyzed=$("$py" -c 'import json,sys; print(json.loads(sys.argv[1]).get("by",{}).get("analyzed",0))' "$state" 2>/dev/null || echo 0)
+    nfailed=$("$py" -c 'import json,sys; print(json.loads(sys.argv[1]).get("by",{}).get("failed",0))' "$state" 2>/dev/null || echo 0)
+    [ "$nfailed" = 0 ] || fail "$nfailed article(s) failed: $state"
+    [ "$analyzed" -ge "$want" ] && { STATE=$state; return 0; }
+    [ $((SECONDS - start)) -lt "$limit" ] || fail "only $analyzed of $want articles analyzed after ${limit}s: $state"
+    sleep 2
+  done
+}
+
+# "consumer count" pairs of the extractor group's pending entries, one per line.
+pending_by_consumer() {
+  redis_cli XPENDING newsflow:fetched extractor 2>/dev/null | awk 'NR > 3 && NF { printf "%s%s", $0, (++n % 2 ? " " : "\n") }'
+}
+
+urls() { # urls light|heavy COUNT
+  local i; for i in $(seq 1 "$2"); do printf 'http://pages:8080/%s/a%03d.html\n' "$1" "$i"; done
+}
+
+# --- 3. publish into the running stack, read back -----------------------------------------------
+t=$SECONDS
+mapfile -t batch < <(urls light "$LIGHT")
+out=$(dc run --rm -T cli publish "${batch[@]}" 2>&1) || fail "cli publish failed: $out"
+pass "published $LIGHT URLs with 'docker compose run --rm cli publish'"
+wait_analyzed "$LIGHT" 180
+pass "$LIGHT articles analyzed $((SECONDS - t))s after publishing"
+
+out=$(dc run --rm -T cli status 2>&1) || fail "cli status failed: $out"
+printf '%s\n' "$out" | head -n 12 | sed 's/^/      /'
+sid=$("$py" -c 'import json,sys; print(json.loads(sys.argv[1]).get("short_id") or "")' "$STATE")
+out=$(dc run --rm -T cli show "$sid" 2>&1) || fail "cli show $sid failed: $out"
+printf '%s\n' "$out" | grep -qi analyzed || fail "cli show $sid does not say analyzed: $(printf '%s\n' "$out" | head -n 5)"
+out=$(dc run --rm -T cli list 2>&1) || fail "cli list failed: $out"
+[ "$(printf '%s\n' "$out" | grep -c 'pages')" -ge 1 ] || fail "cli list shows no article: $out"
+pass "cli status, show $sid and list read the results"
+
+# --- 4. three extractors share the work ---------------------------------------------------------
+t=$SECONDS
+out=$(dc up -d --no-recreate --wait --wait-timeout 180 --scale extractor=3 extractor 2>&1) \
+  || fail "scaling the extractor to 3 failed: $(printf '%s\n' "$out" | tail -n 5)"
+declare -A host_of=()   # container id -> hostname (the consumer names start with it)
+for id in $(dc ps -q extractor); do host_of[$id]=$(docker inspect -f '{{.Config.Hostname}}' "$id"); done
+[ "${#host_of[@]}" = 3 ] || fail "expected 3 extractor containers, found ${#host_of[@]}"
+for _ in $(seq 30); do
+  consumers=$(redis_cli XINFO CONSUMERS newsflow:fetched extractor | awk 'prev == "name" { print } { prev = $0 }')
+  seen=0
+  for h in "${host_of[@]}"; do printf '%s\n' "$consumers" | grep -q "^$h-" && seen=$((seen + 1)); done
+  [ "$seen" = 3 ] && break
+  sleep 1
+done
+[ "$seen" = 3 ] || fail "only $seen of 3 extractor containers joined the group: $consumers"
+pass "3 extractor containers are consumers of group 'extractor' on newsflow:fetched ($((SECONDS - t))s)"
+printf '%s\n' "$consumers" | sed 's/^/      consumer /'
+
+t=$SECONDS
+mapfile -t batch < <(urls heavy "$HEAVY")
+out=$(dc run --rm -T cli publish "${batch[@]}" 2>&1) || fail "cli publish failed: $out"
+declare -A worked=()    # hostname -> 1 once it held pending entries
+victim="" victim_host="" held=""
+for _ in $(seq 600); do
+  check_deadline
+  while read -r consumer count; do
+    [ -n "$consumer" ] && [ "${count:-0}" -gt 0 ] || continue
+    for id in "${!host_of[@]}"; do
+      h=${host_of[$id]}
+      case "$consumer" in "$h"-*) worked[$h]=1
+        # kill the first extractor seen holding work once all three have had some
+        [ -z "$victim" ] && [ "${#worked[@]}" = 3 ] && victim=$id victim_host=$h ;;
+      esac
+    done
+  done < <(pending_by_consumer)
+  [ -n "$victim" ] && break
+  sleep 0.2
+done
+[ "${#worked[@]}" = 3 ] || fail "only ${#worked[@]} of 3 extractors took work: ${!worked[*]}"
+pass "all 3 extractors held messages of the same load at once (work is shared)"
+
+# --- 5. kill one mid-load; the others finish its messages ---------------------------------------
+docker kill "$victim" >/dev/null || fail "docker kill $victim failed"
+held=$(redis_cli XPENDING newsflow:fetched extractor - + 100 | awk 'NR % 4 == 1 { id = $0 } NR % 4 == 2 { print id, $0 }' | grep " $victim_host-" | awk '{print $1}')
+nheld=$(printf '%s\n' "$held" | grep -c . || true)
+[ "$nheld" -gt 0 ] || fail "the killed extractor ($victim_host) held no pending message at the kill; load too light?"
+pass "killed extractor $victim_host mid-load at $((SECONDS - t))s; it held $nheld unacknowledged message(s): $(echo $held)"
+
+# The entries carry the article id in their JSON body: which articles was the dead one holding?
+articles=()
+for entry in $held; do
+  articles+=($(redis_cli XRANGE newsflow:fetched "$entry" "$entry" | grep -ao '"article_id":"[0-9a-f]*"' | cut -d'"' -f4))
+done
+[ "${#articles[@]}" = "$nheld" ] || fail "could not read the article ids of the killed extractor's entries"
+
+wait_analyzed $((LIGHT + HEAVY)) 300
+left=$(redis_cli XPENDING newsflow:fetched extractor - + 100 | awk 'NR % 4 == 1 { id = $0 } NR % 4 == 2 { print id, $0 }' | grep -c " $victim_host-" || true)
+[ "$left" = 0 ] || fail "$left message(s) still pending on the killed extractor"
+total_pending=$(redis_cli XPENDING newsflow:fetched extractor | head -n 1)
+[ "${total_pending:-1}" = 0 ] || fail "$total_pending message(s) still pending in group extractor"
+done_ids=$(probe "${articles[@]}" | "$py" -c 'import json,sys; print(sum(v == "analyzed" for v in json.load(sys.stdin)["ids"].values()))')
+[ "$done_ids" = "$nheld" ] || fail "only $done_ids of the $nheld articles held by the killed extractor were analyzed"
+state=$(docker inspect -f '{{.State.Status}}' "$victim")
+running=$(dc ps -q --status running extractor | wc -l)
+pass "all $((LIGHT + HEAVY)) articles analyzed $((SECONDS - t))s after publishing, including the $nheld the killed extractor held (reclaimed and finished by the $running others; it stays $state)"
+
+# --- 6. tear down --------------------------------------------------------------------------------
+dc down -v --remove-orphans --timeout 20 >/dev/null 2>&1 || fail "docker compose down -v failed"
+started=0
+leftover=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"; docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT")
+[ -z "$leftover" ] || fail "down -v left containers or volumes behind: $leftover"
+pass "docker compose down -v removed containers, network and volumes"
+echo "PASS: compose smoke test in $(elapsed)s"

@@ -1,0 +1,60 @@
+"""The deployment files stay in step with the settings (no Docker needed).
+
+docker-compose.yml passes NEWSFLOW_* variables to the containers only when it lists them, so a
+setting added to newsflow/settings.py without an entry there would silently be ignored in a
+compose deployment. .env.example documents every one of them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from newsflow.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Settings the image or the compose file fix for each container, not the deployment.
+FIXED_IN_CONTAINER = {"data_dir", "heartbeat_file", "reader_host", "reader_port"}
+
+
+def env_names() -> set[str]:
+    return {f"NEWSFLOW_{name.upper()}" for name in Settings.model_fields} - {
+        f"NEWSFLOW_{name.upper()}" for name in FIXED_IN_CONTAINER
+    }
+
+
+def compose_env_keys() -> set[str]:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    return set(re.findall(r"^\s+(NEWSFLOW_[A-Z0-9_]+):", text, flags=re.MULTILINE))
+
+
+def test_compose_passes_every_setting_through() -> None:
+    missing = env_names() - compose_env_keys()
+    assert not missing, f"add to x-newsflow-env in docker-compose.yml: {sorted(missing)}"
+
+
+def test_compose_passes_no_unknown_setting() -> None:
+    known = {f"NEWSFLOW_{name.upper()}" for name in Settings.model_fields}
+    unknown = compose_env_keys() - known
+    assert not unknown, f"not settings in newsflow/settings.py: {sorted(unknown)}"
+
+
+def test_env_example_documents_every_setting() -> None:
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^#?(NEWSFLOW_[A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    missing = env_names() - documented
+    assert not missing, f"document in .env.example: {sorted(missing)}"
+
+
+def test_env_example_changes_nothing_when_copied() -> None:
+    """Every line is a comment or blank: `cp .env.example .env` keeps the defaults."""
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    active = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert active == []
+
+
+def test_secrets_stay_out_of_the_image() -> None:
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    # allow-list: everything is excluded first, and .env is never allowed back in
+    assert ignore[[line.strip() for line in ignore].index("*")] == "*"
+    assert not any(line.startswith("!") and ".env" in line for line in ignore)
