@@ -247,32 +247,39 @@ def _lenient_multibyte(body: bytes, preferred: list[str]) -> tuple[str, str] | N
 
 
 def _choose(body: bytes, declared: list[str]) -> tuple[str, str] | None:
-    """Pick among detection's candidates and the CJK codecs that fit, by least mess.
+    """Pick between detection's best single-byte codec and the CJK codecs that fit.
 
     Big5 byte pairs are also valid GBK (and often Shift-JIS): a clean decode proves nothing
     between multibyte codecs, but the wrong one reads as a jumble of rare characters, which
-    the mess ratio sees. charset-normalizer has no Big5-HKSCS detector, hence the extra
-    candidates.
+    charset-normalizer's mess ratio sees. It has no Big5-HKSCS detector and drops a multibyte
+    codec at the first broken byte, hence the extra candidates. Single-byte codecs are left to
+    its ranking (the mess ratio of a short Latin snippet is noise).
     """
-    candidates: list[tuple[str, str]] = []
-    for codec in [*detect(body)[:4], *_MULTIBYTE]:
-        if codec in (c for c, _ in candidates):
-            continue
-        text = _decodes(body, codec)
-        if text is not None:
-            candidates.append((codec, text))
-    lenient = _lenient_multibyte(body, [*declared, *(c for c, _ in candidates)])
+    detected = detect(body)
+    single: tuple[str, str] | None = None
+    for codec in detected:
+        if codec not in _MULTIBYTE and (text := _decodes(body, codec)) is not None:
+            single = (text, codec)
+            break
+    multi: list[tuple[str, str]] = []
+    for codec in [*(c for c in detected if c in _MULTIBYTE), *_MULTIBYTE]:
+        if codec not in (c for _, c in multi) and (text := _decodes(body, codec)) is not None:
+            multi.append((text, codec))
+    lenient = _lenient_multibyte(body, [*declared, *detected])
     if lenient is not None:
-        candidates.append((lenient[1], lenient[0]))
-    if not candidates:
-        return None
-    scores = [_mess(text) for _, text in candidates]
-    floor = min(scores)
-    # The first (detector's order) among the least garbled, with a little tolerance.
-    for (codec, text), score in zip(candidates, scores, strict=True):
-        if score <= floor + 0.02:
-            return text, codec
-    return None  # pragma: no cover - the minimum is always within tolerance
+        multi.append(lenient)
+    if multi:
+        scores = [_mess(text) for text, _ in multi]
+        floor = min(scores)
+        # The first (detector's order) among the least garbled, with a little tolerance.
+        best = next(m for m, score in zip(multi, scores, strict=True) if score <= floor + 0.02)
+        if detected and detected[0] in _MULTIBYTE:
+            return best
+        # Detection preferred a single-byte codec (which fits any bytes): only a clearly
+        # cleaner CJK reading overrides it.
+        if single is None or floor + 0.1 < _mess(single[0]):
+            return best
+    return single
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
