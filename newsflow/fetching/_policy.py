@@ -70,10 +70,10 @@ def _why_not_public(address: IPAddress) -> str | None:
         return "a link-local (cloud metadata) address"
     if address.is_multicast:
         return "a multicast address"
-    if address.is_private:
-        return "a private address"
     if address.is_reserved:
         return "a reserved address"
+    if address.is_private:
+        return "a private address"
     if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
         return "a site-local address"
     if not address.is_global:
@@ -106,8 +106,12 @@ class AddressPolicy:
         inner = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
         if self._allowed(address) or (inner is not None and self._allowed(inner)):
             return None
-        if inner is not None and (inner_why := _why_not_public(inner)) is not None:
-            return f"refused: {address} carries {inner}, {inner_why}"
+        if inner is not None:
+            # A translation address (mapped, NAT64, 6to4...) reaches its IPv4 address: judge
+            # that (the IPv6 prefixes themselves look reserved or private to ipaddress).
+            if (inner_why := _why_not_public(inner)) is not None:
+                return f"refused: {address} carries {inner}, {inner_why}"
+            return None
         if (why := _why_not_public(address)) is not None:
             return f"refused: {address} is {why}"
         return None
