@@ -253,4 +253,4 @@ async def trim_acknowledged(redis: Redis, stream: str) -> int:
         cut = key if cut is None or key < cut else cut
     if cut is None or cut == (0, 1):
         return 0
-    return int(await redis.xtrim(stream, minid=f"{cut[0]}-{cut[1]}"))
+    return int(await redis.xtrim(stream, minid=f"{cut[0]}-{cut[1]}", approximate=False))

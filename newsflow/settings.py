@@ -39,9 +39,9 @@ class Settings(BaseSettings):
     #: Unique per replica and process; empty means hostname + pid.
     consumer_name: str = ""
     #: Pending entries idle this long are reclaimed by another consumer (milliseconds).
-    claim_idle_ms: int = Field(default=60_000, ge=1_000)
+    claim_idle_ms: int = Field(default=180_000, ge=1_000)
     #: A handler never runs longer than this (seconds); must stay below claim_idle_ms.
-    handler_timeout: float = Field(default=45.0, gt=0)
+    handler_timeout: float = Field(default=150.0, gt=0)
     #: After this many deliveries a message goes to the dead-letter stream.
     max_deliveries: int = Field(default=5, ge=1)
     #: Messages handled at once by one worker process.
