@@ -1,0 +1,61 @@
+"""The analyzer's text logic: word count, asset symbols, keywords, category, similar articles.
+
+Plain functions, no broker: the analyzer worker calls :func:`analyze_text` on the article's
+text (the English translation when there is one) and :func:`find_similar` on the articles
+collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsflow.analysis._text import word_count
+from newsflow.analysis.category import categorize
+from newsflow.analysis.keywords import extract_keywords
+from newsflow.analysis.similar import find_similar
+from newsflow.analysis.symbols import extract_symbols
+
+__all__ = [
+    "TextAnalysis",
+    "analyze_text",
+    "categorize",
+    "extract_keywords",
+    "extract_symbols",
+    "find_similar",
+    "word_count",
+]
+
+
+@dataclass(frozen=True)
+class TextAnalysis:
+    word_count: int
+    symbols: list[str]
+    keywords: list[str]
+    category: str | None
+
+
+def analyze_text(
+    *,
+    title: str | None,
+    text: str,
+    language: str | None,
+    original_title: str | None = None,
+    original_text: str | None = None,
+) -> TextAnalysis:
+    """Word count, symbols, keywords and category of one article.
+
+    Args:
+        title, text: the English translation when there is one, else the original.
+        language: the source language (``zh``, ``en``...), which names the category.
+        original_title, original_text: the original-language title and text when ``title``
+            and ``text`` are a translation; symbols are looked for in both, since names like
+            輝達 or tickers may survive in only one of them.
+    """
+    text = text or ""
+    symbols = extract_symbols([title, text, original_title, original_text])
+    return TextAnalysis(
+        word_count=word_count(text, language),
+        symbols=symbols,
+        keywords=extract_keywords(title, text),
+        category=categorize(title=title, text=text, language=language, symbols=symbols),
+    )
