@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -155,6 +155,13 @@ def vet_url(url: str, policy: AddressPolicy, allowed_ports: Iterable[int]) -> ht
     try:
         parsed = httpx.URL(url.strip())
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        # httpx rejects some legacy spellings (octal "0177.0.0.1"); name what they mean.
+        try:
+            host = urlsplit(url.strip()).hostname
+        except ValueError:
+            host = None
+        if host and (address := literal_ip(host)) is not None:
+            policy.check(address)
         raise Refused(f"refused: invalid URL ({exc})") from None
     if parsed.scheme not in ("http", "https"):
         shown = parsed.scheme or "no scheme"

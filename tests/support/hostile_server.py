@@ -41,6 +41,7 @@ import threading
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 import brotli
@@ -135,7 +136,7 @@ class HostileServer:
             self._seen.add(key)
             return True
 
-    def start(self) -> HostileServer:
+    def start(self) -> Self:
         loop = asyncio.new_event_loop()
         self._loop = loop
         ready = threading.Event()
@@ -175,7 +176,7 @@ class HostileServer:
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)
 
-    def __enter__(self) -> HostileServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
