@@ -105,7 +105,14 @@ def test_table_is_well_formed() -> None:
         assert isinstance(asset["bare"], bool)
     # Every traditional/simplified pair the requirements name is in the table.
     names = {n: s for s, a in ASSETS.items() for n in a.get("zh", [])}
-    for name, symbol in [("比特幣", "BTC"), ("比特币", "BTC"), ("以太坊", "ETH"), ("輝達", "NVDA"),
-                         ("英伟达", "NVDA"), ("英偉達", "NVDA"), ("特斯拉", "TSLA"),
-                         ("苹果公司", "AAPL")]:
+    for name, symbol in [
+        ("比特幣", "BTC"),
+        ("比特币", "BTC"),
+        ("以太坊", "ETH"),
+        ("輝達", "NVDA"),
+        ("英伟达", "NVDA"),
+        ("英偉達", "NVDA"),
+        ("特斯拉", "TSLA"),
+        ("苹果公司", "AAPL"),
+    ]:
         assert names[name] == symbol
