@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 BIN = Path(sys.executable).parent
@@ -140,3 +140,93 @@ def start_mongo(data_dir: Path | None, port: int, host: str = "127.0.0.1") -> Se
 def host_port(url: str, default_port: int) -> tuple[str, int]:
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+WORKERS = ("fetcher", "extractor", "translator", "analyzer")
+
+
+def run_system(settings: Any, *, reader: bool = True) -> int:
+    """Run Redis, SecantusDB, the workers and the reader until Ctrl-C; returns an exit code.
+
+    Servers named by ``NEWSFLOW_REDIS_URL`` / ``NEWSFLOW_MONGO_URL`` in the environment are
+    used as they are; otherwise embedded ones are started with their data under
+    ``settings.data_dir`` and reused on the next start.
+    """
+    data = Path(settings.data_dir)
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    servers: list[Server] = []
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if "NEWSFLOW_REDIS_URL" not in os.environ:
+            host, port = host_port(settings.redis_url, 6379)
+            if port_open(host, port):
+                raise ServerError(
+                    f"something already listens on {host}:{port}; stop it or set "
+                    "NEWSFLOW_REDIS_URL to use it"
+                )
+            servers.append(start_redis(data / "redis", port, host))
+            print(f"redis       {settings.redis_url}  (data in {data / 'redis'})", flush=True)
+        if "NEWSFLOW_MONGO_URL" not in os.environ:
+            host, port = host_port(settings.mongo_url, 27017)
+            if port_open(host, port):
+                raise ServerError(
+                    f"something already listens on {host}:{port}; stop it or set "
+                    "NEWSFLOW_MONGO_URL to use it"
+                )
+            servers.append(start_mongo(data / "mongo", port, host))
+            print(f"mongodb     {settings.mongo_url}  (SecantusDB, data in {data / 'mongo'})", flush=True)
+        names = list(WORKERS) + (["reader"] if reader and _has_reader() else [])
+        for name in names:
+            log = (logs / f"{name}.log").open("ab")
+            env = {**os.environ, "NEWSFLOW_HEARTBEAT_FILE": str((data / f"{name}.heartbeat").resolve())}
+            proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", f"services.{name}"], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            )
+            children.append((name, proc))
+            print(f"{name:<11} pid {proc.pid}  (log {logs / f'{name}.log'})", flush=True)
+        if reader and _has_reader():
+            print(f"reader      http://{settings.reader_host}:{settings.reader_port}/", flush=True)
+        print("Newsflow is running. Publish with: .venv/bin/newsflow publish URL   (Ctrl-C stops)", flush=True)
+        while not stopping:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; restarting (see its log)", flush=True)
+                    idx = children.index((name, proc))
+                    log = (logs / f"{name}.log").open("ab")
+                    children[idx] = (name, subprocess.Popen(  # noqa: S603
+                        [sys.executable, "-m", f"services.{name}"], stdout=log,
+                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                    ))
+            time.sleep(0.5)
+        return 0
+    except ServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping...", flush=True)
+        for _, proc in children:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + settings.graceful_timeout + 5
+        for _, proc in children:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for server in reversed(servers):
+            server.stop()
+        print("stopped.", flush=True)
+
+
+def _has_reader() -> bool:
+    return (Path(__file__).resolve().parent.parent / "services" / "reader" / "__main__.py").exists()
