@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     reader_port: int = 8000
     #: Token required by write calls of the HTTP API; empty means writes are open.
     api_token: SecretStr = SecretStr("")
+    #: Largest request body the reader accepts (bytes); larger ones get 413.
+    reader_max_body_bytes: int = Field(default=64 * 1024, ge=1_024)
+    #: Most URLs one publish call may carry.
+    reader_max_batch: int = Field(default=100, ge=1)
+    #: Longest comment on an article (characters).
+    reader_max_comment_chars: int = Field(default=2_000, ge=1)
+    #: How often the news list and a pending article page refresh themselves (seconds).
+    reader_refresh_seconds: float = Field(default=3.0, gt=0)
 
     @field_validator("fetch_allowed_ports", mode="before")
     @classmethod
