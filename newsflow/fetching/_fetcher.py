@@ -56,6 +56,15 @@ class FetchedPage:
     attempts: int = 1
 
 
+@dataclass
+class _Progress:
+    """Where a fetch is, so that a deadline in the middle can say where it struck."""
+
+    current_url: str
+    attempts: int = 0
+    http_status: int | None = None
+
+
 class _Retryable(Exception):
     """Internal: an attempt failed in a way worth retrying."""
 
@@ -132,18 +141,25 @@ class PageFetcher:
     """Fetches untrusted article URLs: SSRF-safe, bounded in time and size, with retries.
 
     One instance (and so one pooled ``httpx.AsyncClient``) per process; ``fetch`` may be
-    called concurrently. ``resolver`` replaces DNS resolution (tests; never needed in
-    production).
+    called concurrently. ``resolver`` replaces DNS resolution and ``ssl_context`` the trusted
+    CAs (tests; never needed in production).
 
     The deadline (``fetch_deadline``) bounds the whole call: every attempt, redirect, body
     read and backoff sleep, so a worker's handler never waits longer than that.
     """
 
-    def __init__(self, settings: Settings, *, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.settings = settings
         self.policy = AddressPolicy(settings.fetch_allowed_networks)
         self.backend = GuardedBackend(self.policy, resolver)
-        ssl_context = ssl.create_default_context(cafile=certifi.where())
+        if ssl_context is None:
+            ssl_context = ssl.create_default_context(cafile=certifi.where())
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         transport = httpx.AsyncHTTPTransport(
             verify=ssl_context, trust_env=False, limits=limits, retries=0
@@ -197,27 +213,28 @@ class PageFetcher:
         settings = self.settings
         max_attempts = 1 + max(0, settings.fetch_retries)
         started = time.monotonic()
-        attempts = 0
+        progress = _Progress(url)
         last: _Retryable | None = None
+        deadline = asyncio.timeout(settings.fetch_deadline)
         try:
-            async with asyncio.timeout(settings.fetch_deadline):
+            async with deadline:
                 while True:
-                    attempts += 1
+                    progress.attempts += 1
                     try:
-                        return await self._attempt(url, attempts)
+                        return await self._attempt(url, progress)
                     except _Final as exc:
                         raise FetchFailed(
                             exc.reason,
                             refused=exc.refused,
                             http_status=exc.http_status,
                             final_url=exc.final_url,
-                            attempts=attempts,
+                            attempts=progress.attempts,
                         ) from None
                     except _Retryable as exc:
                         last = exc
-                    if attempts >= max_attempts:
+                    if progress.attempts >= max_attempts:
                         break
-                    delay = settings.fetch_backoff * 2 ** (attempts - 1)
+                    delay = settings.fetch_backoff * 2 ** (progress.attempts - 1)
                     delay *= 1 + random.uniform(-0.1, 0.1)  # de-synchronise workers
                     if last.retry_after is not None:
                         if last.retry_after > settings.fetch_max_retry_after:
@@ -227,7 +244,7 @@ class PageFetcher:
                                 "honoured)",
                                 http_status=last.http_status,
                                 final_url=last.final_url,
-                                attempts=attempts,
+                                attempts=progress.attempts,
                             )
                         delay = max(delay, last.retry_after)
                     remaining = settings.fetch_deadline - (time.monotonic() - started)
@@ -235,37 +252,42 @@ class PageFetcher:
                         break  # waiting would only end in the deadline: report the real cause
                     await asyncio.sleep(delay)
         except TimeoutError:
+            if not deadline.expired():
+                raise  # not ours (a bug below): let it surface
+            n = progress.attempts
             raise FetchFailed(
                 f"timed out after {_seconds(settings.fetch_deadline)} "
-                f"({attempts} attempt{'s' if attempts != 1 else ''})",
-                http_status=last.http_status if last else None,
-                final_url=last.final_url if last else None,
-                attempts=attempts,
+                f"({n} attempt{'s' if n != 1 else ''})",
+                http_status=progress.http_status,
+                final_url=progress.current_url,
+                attempts=n,
             ) from None
         assert last is not None
-        suffix = f" ({attempts} attempts)" if attempts > 1 else ""
+        n = progress.attempts
         raise FetchFailed(
-            f"{last.reason}{suffix}",
+            f"{last.reason} ({n} attempts)" if n > 1 else last.reason,
             http_status=last.http_status,
             final_url=last.final_url,
-            attempts=attempts,
+            attempts=n,
         )
 
-    async def _attempt(self, url: str, attempt: int) -> FetchedPage:
+    async def _attempt(self, url: str, progress: _Progress) -> FetchedPage:
         """One attempt: follow redirects by hand, vetting every hop, then read the body."""
         settings = self.settings
         cookies = httpx.Cookies()
         redirects: list[str] = []
         current = url
+        progress.http_status = None
         while True:
+            progress.current_url = current
             try:
                 target = vet_url(current, self.policy, settings.fetch_allowed_ports)
             except Refused as exc:
                 raise _Final(exc.reason, refused=True, final_url=current) from None
             shown = str(target)
-            request = self.client.build_request("GET", target)
-            cookies.set_cookie_header(request)
             try:
+                request = self.client.build_request("GET", target)
+                cookies.set_cookie_header(request)
                 response = await self.client.send(request, stream=True)
             except Refused as exc:
                 raise _Final(exc.reason, refused=True, final_url=shown) from None
@@ -274,10 +296,23 @@ class PageFetcher:
             except httpx.TimeoutException as exc:
                 raise _Retryable(_timeout_reason(exc, settings), final_url=shown) from None
             except httpx.TransportError as exc:
+                if (tls := _tls_failure(exc)) is not None:
+                    raise _Final(tls, final_url=shown) from None
+                if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc):
+                    # httpx parses Location even when not following redirects.
+                    raise _Final(
+                        f"refused: invalid redirect Location ({exc})",
+                        refused=True,
+                        final_url=shown,
+                    ) from None
                 raise _Retryable(_network_reason(exc), final_url=shown) from None
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                # Anything else httpx refuses to send (odd URLs, header values): not a crash.
+                raise _Final(f"request failed: {exc}", final_url=shown) from None
             try:
                 cookies.extract_cookies(response)
                 status = response.status_code
+                progress.http_status = status
                 if status in _REDIRECTS:
                     location = response.headers.get("location")
                     if not location:
@@ -312,7 +347,7 @@ class PageFetcher:
                     )
                 if not 200 <= status < 300:
                     raise _Final(_status_text(status), http_status=status, final_url=shown)
-                return await self._read_page(response, shown, redirects, attempt)
+                return await self._read_page(response, shown, redirects, progress.attempts)
             finally:
                 await response.aclose()
 
@@ -361,6 +396,8 @@ class PageFetcher:
             raise _Retryable(
                 _network_reason(exc), http_status=status, final_url=final_url
             ) from None
+        except httpx.HTTPError as exc:
+            raise _Final(f"reading the page failed: {exc}", final_url=final_url) from None
         if not sniffed:
             self._sniff(data[:_SNIFF_BYTES], content_type, refused)
         if not data.strip():
@@ -396,6 +433,19 @@ def _timeout_reason(exc: httpx.TimeoutException, settings: Settings) -> str:
     if isinstance(exc, httpx.PoolTimeout):
         return "no free connection in time"
     return f"no data for {_seconds(settings.fetch_read_timeout)}"
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """A reason if ``exc`` was caused by a rejected certificate (permanent: not retried)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            detail = current.verify_message or current.reason or str(current)
+            return f"TLS certificate rejected: {detail}"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _network_reason(exc: httpx.TransportError) -> str:

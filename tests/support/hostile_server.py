@@ -16,7 +16,7 @@ Routes (``server.url("/path")``)::
     /drip                 headers, then one byte every 0.2 s (for ~30 s)
     /stall                accepts, never answers
     /close                closes the connection without answering
-    /gzip-bomb, /brotli-bomb, /deflate-bomb    64 MiB of zeros compressed (~64 KiB)
+    /gzip-bomb, /brotli-bomb, /deflate-bomb    16 MiB of zeros compressed (~16 KiB)
     /huge                 endless chunked HTML
     /huge-length          Content-Length of 1 GiB
     /pdf-as-html          a PDF served as text/html
@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import ssl
 import threading
 import zlib
 from collections.abc import Awaitable, Callable
@@ -59,7 +60,7 @@ GBK_PAGE = (
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n" + b"0" * 2000
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 2000
 ZIP = b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + b"\x00" * 2000
-BOMB_SIZE = 64 * 1024 * 1024
+BOMB_SIZE = 16 * 1024 * 1024
 
 
 @functools.cache
@@ -92,7 +93,7 @@ def _head(status: int, headers: dict[str, str] | None = None, reason: str = "") 
     for name, value in (headers or {}).items():
         lines.append(f"{name}: {value}")
     lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")  # raw UTF-8, as some servers do
 
 
 async def respond(
@@ -117,6 +118,8 @@ class HostileServer:
 
     host: str = "127.0.0.1"
     port: int = 0
+    #: Serve HTTPS with this context (e.g. from ``trustme``) instead of plain HTTP.
+    tls: ssl.SSLContext | None = None
     hits: collections.Counter[str] = field(default_factory=collections.Counter)
     routes: dict[str, Handler] = field(default_factory=dict)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -125,8 +128,10 @@ class HostileServer:
     _seen: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+    def url(self, path: str, host: str | None = None) -> str:
+        """The URL of ``path`` on this server, optionally under another host name."""
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host or self.host}:{self.port}{path}"
 
     def first_time(self, key: str) -> bool:
         """True the first time ``key`` is seen (per server)."""
@@ -145,7 +150,9 @@ class HostileServer:
             asyncio.set_event_loop(loop)
 
             async def boot() -> None:
-                self._server = await asyncio.start_server(self._handle, self.host, self.port)
+                self._server = await asyncio.start_server(
+                    self._handle, self.host, self.port, ssl=self.tls
+                )
                 self.port = self._server.sockets[0].getsockname()[1]
                 ready.set()
 
@@ -197,7 +204,7 @@ class HostileServer:
             with self._lock:
                 self.hits[parts.path] += 1
             await self._dispatch(request, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, ssl.SSLError):
             pass
         except asyncio.CancelledError:
             pass  # server shutdown: end quietly

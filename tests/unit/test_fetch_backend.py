@@ -8,16 +8,22 @@ packet leaves for the addresses these tests name.
 from __future__ import annotations
 
 import itertools
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpcore
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from newsflow.fetching import AddressPolicy, FetchFailed, PageFetcher
 from newsflow.fetching._backend import GuardedBackend, system_resolver
 from newsflow.fetching._errors import Refused, Unresolvable
 from newsflow.settings import Settings
+
+#: Loading the CA bundle takes ~0.15 s: once, not per fetcher.
+SHARED_TLS = ssl.create_default_context()
 
 
 class ConnectRecorder:
@@ -69,7 +75,9 @@ async def make_fetcher() -> AsyncIterator[Any]:
     made: list[PageFetcher] = []
 
     def make(table: dict[str, list[str]], **overrides: Any) -> PageFetcher:
-        fetcher = PageFetcher(fetch_settings(**overrides), resolver=stub_resolver(table))
+        fetcher = PageFetcher(
+            fetch_settings(**overrides), resolver=stub_resolver(table), ssl_context=SHARED_TLS
+        )
         made.append(fetcher)
         return fetcher
 
@@ -214,3 +222,40 @@ async def test_system_resolver_resolves_from_the_hosts_file() -> None:
     # "localhost" comes from /etc/hosts: no DNS query leaves the machine.
     addresses = await system_resolver("localhost", 80)
     assert set(addresses) & {"127.0.0.1", "::1"}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    url=st.one_of(
+        st.text(max_size=60),
+        st.builds(
+            lambda scheme, host, rest: f"{scheme}://{host}{rest}",
+            st.sampled_from(["http", "https", "HTTP", "ftp", "", "http:/"]),
+            st.text(max_size=25),
+            st.text(max_size=25),
+        ),
+    )
+)
+async def test_any_string_gives_a_fetch_failure_never_a_crash(url: str) -> None:
+    """Whatever a user submits, the fetcher answers with a reason (no real socket here)."""
+    recorder = ConnectRecorder()
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    with pytest.MonkeyPatch.context() as patch:
+
+        async def connect_tcp(backend: Any, host: str, port: int, **kwargs: Any) -> Any:
+            return await recorder.connect_tcp(host, port, **kwargs)
+
+        patch.setattr(httpcore.AnyIOBackend, "connect_tcp", connect_tcp)
+        fetcher = PageFetcher(
+            fetch_settings(fetch_retries=0), resolver=resolve, ssl_context=SHARED_TLS
+        )
+        try:
+            with pytest.raises(FetchFailed) as info:
+                await fetcher.fetch(url)
+        finally:
+            await fetcher.aclose()
+    assert info.value.reason
+    assert all(host == "93.184.216.34" for host, _ in recorder.calls)
