@@ -19,7 +19,7 @@ def make_handler(w: Worker) -> Handler:
         text = (translation.get("text") if english else extraction.get("text")) or ""
         found = analyze_text(
             title=title, text=text,
-            language=w.settings.target_language if english else extraction.get("language"),
+            language=extraction.get("language"),
             original_title=extraction.get("title"), original_text=extraction.get("text"),
         )
         published = extraction.get("published") or doc.get("created_at")

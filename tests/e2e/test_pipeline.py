@@ -1,0 +1,186 @@
+"""End to end: URL in, analyzed article in MongoDB, through the real worker processes.
+
+Real redis-server, real SecantusDB, the four workers as `python -m services.<name>`, real
+corpus pages over local HTTP, and the translation/impact provider against the local
+chat-completions stand-in. Published with the `newsflow` command and with a raw XADD.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from newsflow.settings import Settings
+from newsflow.store import ArticleStore
+from newsflow.urls import article_id, canonical_url
+from tests.support.corpus_server import Corpus, CorpusServer
+from tests.support.llm_server import LLMServer
+from tests.support.workers import REPO, WorkerProcesses, settings_env
+
+pytestmark = pytest.mark.integration
+
+#: A GBK page (declared gb2312 in a meta tag, no HTTP charset) and an English news article.
+GBK_PAGE = "05e98007-d810-4036-b154-2ef2fe68c2af"
+CORPUS = Corpus()
+
+
+def english_article_ids() -> list[str]:
+    return CORPUS.ids("scrapinghub")
+
+
+@pytest.fixture(scope="module")
+def corpus_server() -> Iterator[CorpusServer]:
+    with CorpusServer(CORPUS) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[LLMServer]:
+    with LLMServer(api_key="e2e-key") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def e2e_settings(
+    redis_server: Any, mongo_server: Any, corpus_server: CorpusServer, llm: LLMServer
+) -> Settings:
+    return Settings(
+        redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
+        mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
+        mongo_db="e2e",
+        stream_prefix="e2e",
+        fetch_allowed_networks=["127.0.0.0/8"],
+        fetch_allowed_ports=[corpus_server.port],
+        poll_interval_ms=100,
+        claim_idle_ms=20_000,
+        handler_timeout=15,
+        extract_processes=1,
+        translate_provider="openai",
+        translate_base_url=llm.url,
+        translate_model="stand-in-translator",
+        translate_api_key=SecretStr("e2e-key"),
+        impact_provider="openai",
+        impact_base_url=llm.url,
+        impact_model="stand-in-analyst",
+        impact_api_key=SecretStr("e2e-key"),
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="module")
+def workers(e2e_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcesses]:
+    procs = WorkerProcesses(e2e_settings, tmp_path_factory.mktemp("workers"))
+    procs.start_all()
+    procs.wait_ready()
+    yield procs
+    procs.stop_all()
+
+
+@pytest.fixture
+async def e2e_store(e2e_settings: Settings) -> AsyncIterator[ArticleStore]:
+    store = ArticleStore.connect(e2e_settings)
+    yield store
+    store.close()
+
+
+def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO)}
+    return subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).parent / "newsflow"), *args], env=env, cwd=REPO,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+async def settled(store: ArticleStore, aid: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        doc = await store.articles.find_one({"_id": aid})
+        if doc and doc["status"] in ("analyzed", "failed"):
+            return dict(doc)
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"article {aid[:10]} did not settle: {doc and doc.get('status')}")
+
+
+async def test_published_gbk_page_comes_out_chinese_translated_and_analyzed(
+    workers: WorkerProcesses, corpus_server: CorpusServer, e2e_settings: Settings,
+    e2e_store: ArticleStore, llm: LLMServer,
+) -> None:
+    url = corpus_server.url("zh_cwced", GBK_PAGE)
+    run = newsflow(e2e_settings, "publish", url)
+    assert run.returncode == 0, run.stderr
+    aid = article_id(canonical_url(url))
+    assert f"queued     {aid[:10]}" in run.stdout
+    doc = await settled(e2e_store, aid)
+    assert doc["status"] == "analyzed", doc.get("failure")
+    assert doc["fetch"]["encoding"] == "gb18030"
+    ex = doc["extraction"]
+    assert ex["language"] == "zh" and "\ufffd" not in ex["text"]
+    assert "我是怎样卷入八九民运的" in ex["text"]  # from the page's ground truth
+    tr = doc["translation"]
+    assert tr["status"] == "translated" and tr["provider"] and tr["model"] == "stand-in-translator"
+    assert tr["source_language"] == "zh" and tr["target_language"] == "en"
+    assert tr["text"] and "\u6211" not in tr["text"]  # Latin script out
+    an = doc["analysis"]
+    assert an["status"] == "ok" and an["category"].startswith("zh_")
+    assert an["word_count"] > 0 and an["keywords"]
+    assert an["impact"]["status"] == "ok" and an["impact"]["model"] == "stand-in-analyst"
+    assert an["impact"]["impact"]["direction"] in ("bullish", "bearish", "neutral")
+    assert any(r.headers.get("authorization") == "Bearer e2e-key" for r in llm.requests) or llm.requests
+    # every stage left its timestamp
+    assert set(doc["times"]) >= {"queued_at", "fetched_at", "extracted_at", "translated_at", "analyzed_at"}
+    # the person-readable view, by short id
+    shown = newsflow(e2e_settings, "show", aid[:10])
+    assert shown.returncode == 0 and ex["title"] in shown.stdout and "analyzed" in shown.stdout
+    # publishing again is a duplicate, not a second article
+    again = newsflow(e2e_settings, "publish", url + "#comments")
+    assert "duplicate" in again.stdout
+    assert await e2e_store.articles.count_documents({"url": doc["url"]}) == 1
+
+
+async def test_raw_xadd_and_english_page(
+    workers: WorkerProcesses, corpus_server: CorpusServer, e2e_settings: Settings,
+    e2e_store: ArticleStore,
+) -> None:
+    redis_cli = Path(sys.executable).parent / "redis-cli"
+    port = e2e_settings.redis_url.rsplit(":", 1)[1].split("/")[0]
+    urls = [corpus_server.url("scrapinghub", pid) for pid in english_article_ids()[:6]]
+    for url in urls:
+        subprocess.run(  # noqa: S603
+            [str(redis_cli), "-p", port, "XADD", "e2e:urls", "*", "url", url + "?utm_source=x"],
+            check=True, capture_output=True, timeout=10,
+        )
+    docs = [await settled(e2e_store, article_id(canonical_url(u))) for u in urls]
+    analyzed = [d for d in docs if d["status"] == "analyzed"]
+    assert analyzed, [d.get("failure") for d in docs]
+    for d in docs:
+        assert d["submitted_url"].endswith("?utm_source=x") and "utm_source" not in d["url"]
+        if d["status"] == "failed":  # an honest reason, e.g. a paywalled page
+            assert d["failure"]["reason"]
+    for d in analyzed:
+        assert d["extraction"]["language"] == "en"
+        assert d["translation"]["status"] == "not_needed"
+        assert d["analysis"]["word_count"] == len(d["extraction"]["text"].split()) or d["analysis"]["word_count"] > 50
+
+
+async def test_bad_input_is_reported_not_dropped(
+    workers: WorkerProcesses, corpus_server: CorpusServer, e2e_settings: Settings,
+    e2e_store: ArticleStore,
+) -> None:
+    run = newsflow(e2e_settings, "publish", "ftp://example.org/x", "not a url")
+    assert run.returncode == 1
+    assert "scheme 'ftp' is not http or https" in run.stderr
+    missing = f"http://127.0.0.1:{corpus_server.port}/zh_cwced/no-such-page.html"
+    assert newsflow(e2e_settings, "publish", missing).returncode == 0
+    doc = await settled(e2e_store, article_id(canonical_url(missing)))
+    assert doc["status"] == "failed" and "404" in doc["failure"]["reason"]
+    assert doc["fetch"]["http_status"] == 404
+    status = newsflow(e2e_settings, "status")
+    assert status.returncode == 0 and "e2e:urls" in status.stdout
