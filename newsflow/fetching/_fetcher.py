@@ -37,6 +37,8 @@ from newsflow.settings import Settings
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Bytes needed before the content checks (magic numbers, HTML sniffing) can decide.
 _SNIFF_BYTES = 1024
+#: Bodies larger than this are decoded in a worker thread.
+_DECODE_INLINE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -402,7 +404,11 @@ class PageFetcher:
             self._sniff(data[:_SNIFF_BYTES], content_type, refused)
         if not data.strip():
             raise _Final("empty page", http_status=status, final_url=final_url)
-        html, codec = decode_html(data, content_type)
+        if len(data) > _DECODE_INLINE_BYTES:
+            # Detection on a large page takes tens of milliseconds: keep the loop responsive.
+            html, codec = await asyncio.to_thread(decode_html, data, content_type)
+        else:
+            html, codec = decode_html(data, content_type)
         return FetchedPage(
             final_url=final_url,
             http_status=status,

@@ -70,9 +70,11 @@ def fetch_settings(server: HostileServer, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "fetch_allowed_networks": ["127.0.0.0/8"],
         "fetch_allowed_ports": [server.port, 80, 443],
-        "fetch_deadline": 2.0,
-        "fetch_connect_timeout": 0.5,
-        "fetch_read_timeout": 0.5,
+        # Generous per-step timeouts (a loaded CI machine must not turn into retries); the
+        # tests of timeouts set short ones themselves.
+        "fetch_deadline": 5.0,
+        "fetch_connect_timeout": 2.0,
+        "fetch_read_timeout": 2.0,
         "fetch_retries": 2,
         "fetch_backoff": 0.05,
         "fetch_max_retry_after": 1.5,
@@ -244,14 +246,19 @@ async def test_loopback_is_refused_unless_allowed(
 
 
 async def test_a_dripping_server_trips_the_deadline(
-    fetcher: PageFetcher, server: HostileServer
+    server: HostileServer, loopback_only: Connections
 ) -> None:
-    started = time.monotonic()
-    failure = await fail(fetcher, server.url("/drip"))
-    elapsed = time.monotonic() - started
-    assert failure.reason == "timed out after 2 s (1 attempt)"
-    assert not failure.refused
-    assert 1.9 <= elapsed < 2.6  # each byte arrives well within the read timeout
+    f = make_fetcher(server, fetch_deadline=1.5)
+    try:
+        started = time.monotonic()
+        failure = await fail(f, server.url("/drip"))
+        elapsed = time.monotonic() - started
+    finally:
+        await f.aclose()
+    assert failure.reason == "timed out after 1.5 s (1 attempt)"
+    assert (failure.refused, failure.http_status) == (False, 200)
+    assert failure.final_url == server.url("/drip")
+    assert 1.45 <= elapsed < 2.5  # each byte arrives well within the 2 s read timeout
 
 
 async def test_a_silent_server_trips_the_read_timeout_and_is_retried(
@@ -297,7 +304,7 @@ async def test_decompression_bombs_are_stopped_early(
     assert failure.refused
     assert server.hits[path] - hits == 1  # not retried
     assert peak < 8 * MiB  # the 16 MiB inflated would show here
-    assert elapsed < 1.5
+    assert elapsed < 3.0
 
 
 @pytest.mark.parametrize("path", ["/huge", "/huge-length"])
@@ -309,7 +316,7 @@ async def test_huge_bodies_are_refused(
     assert failure.reason == "page larger than 1 MiB"
     assert failure.refused
     assert failure.http_status == 200
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # not the 1 GiB
 
 
 # --- statuses and retries -------------------------------------------------------------------
@@ -331,7 +338,7 @@ async def test_429_with_a_retry_after_too_long_is_not_waited_for(
         "HTTP 429 Too Many Requests (Retry-After 3600 s is longer than the 1.5 s honoured)"
     )
     assert (failure.http_status, failure.attempts, failure.refused) == (429, 1, False)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0
 
 
 async def test_503_is_retried(fetcher: PageFetcher, server: HostileServer) -> None:
@@ -375,7 +382,7 @@ async def test_the_deadline_bounds_the_retries(
     # The 5 s backoff would overrun the deadline: report the real cause at once.
     assert failure.reason == "HTTP 503 Service Unavailable"
     assert failure.attempts == 1
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0
 
 
 # --- content checks -------------------------------------------------------------------------
@@ -386,6 +393,7 @@ async def test_the_deadline_bounds_the_retries(
     [
         ("/pdf-as-html", "not HTML: a PDF document served as text/html"),
         ("/zip-as-html", "not HTML: a ZIP archive (or Office/EPUB document) served as text/html"),
+        ("/gzip-as-html", "not HTML: gzip data served as text/html"),
         ("/pdf", "not HTML: application/pdf"),
         ("/no-type-binary", "not HTML: a PNG image served as no Content-Type"),
     ],

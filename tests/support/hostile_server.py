@@ -21,6 +21,7 @@ Routes (``server.url("/path")``)::
     /huge-length          Content-Length of 1 GiB
     /pdf-as-html          a PDF served as text/html
     /zip-as-html          a ZIP served as text/html
+    /gzip-as-html         gzip data served as text/html without Content-Encoding
     /no-type              HTML without Content-Type
     /no-type-binary       a PNG without Content-Type
     /pdf                  a PDF served as application/pdf
@@ -37,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import gzip
 import ssl
 import threading
 import zlib
@@ -308,6 +310,10 @@ class HostileServer:
 
     async def route_zip_as_html(self, req: Request, w: asyncio.StreamWriter, rest: str) -> None:
         await respond(w, 200, ZIP, content_type="text/html; charset=utf-8")
+
+    async def route_gzip_as_html(self, req: Request, w: asyncio.StreamWriter, rest: str) -> None:
+        """A .gz file served as text/html, without Content-Encoding."""
+        await respond(w, 200, gzip.compress(PAGE), content_type="text/html")
 
     async def route_pdf(self, req: Request, w: asyncio.StreamWriter, rest: str) -> None:
         await respond(w, 200, PDF, content_type="application/pdf")
