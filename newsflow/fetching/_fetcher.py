@@ -251,7 +251,13 @@ class PageFetcher:
                         delay = max(delay, last.retry_after)
                     remaining = settings.fetch_deadline - (time.monotonic() - started)
                     if delay >= remaining:
-                        break  # waiting would only end in the deadline: report the real cause
+                        # Waiting would only end in the deadline: report the real cause now.
+                        if last.retry_after is not None:
+                            last.reason += (
+                                f" (Retry-After {_seconds(last.retry_after)} goes past the "
+                                f"{_seconds(settings.fetch_deadline)} deadline)"
+                            )
+                        break
                     await asyncio.sleep(delay)
         except TimeoutError:
             if not deadline.expired():

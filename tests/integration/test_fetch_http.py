@@ -341,6 +341,22 @@ async def test_429_with_a_retry_after_too_long_is_not_waited_for(
     assert time.monotonic() - started < 2.0
 
 
+async def test_429_with_a_retry_after_past_the_deadline_fails_at_once(
+    server: HostileServer, loopback_only: Connections
+) -> None:
+    f = make_fetcher(server, fetch_deadline=1.0, fetch_max_retry_after=30.0)
+    try:
+        started = time.monotonic()
+        failure = await fail(f, server.url("/retry-after/c?s=20"))
+    finally:
+        await f.aclose()
+    assert failure.reason == (
+        "HTTP 429 Too Many Requests (Retry-After 20 s goes past the 1 s deadline)"
+    )
+    assert failure.attempts == 1
+    assert time.monotonic() - started < 0.9
+
+
 async def test_503_is_retried(fetcher: PageFetcher, server: HostileServer) -> None:
     page = await fetcher.fetch(server.url("/unavailable/a"))
     assert page.attempts == 2
