@@ -7,7 +7,9 @@ asked for anything but 127.0.0.0/8: refusals must happen before that step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import socket
 import ssl
 import time
 import tracemalloc
@@ -273,6 +275,41 @@ async def test_a_silent_server_trips_the_read_timeout_and_is_retried(
     assert failure.reason == "no data for 0.2 s (3 attempts)"
     assert failure.attempts == 3
     assert server.hits["/stall"] - hits == 3
+
+
+@pytest.fixture
+def full_backlog() -> Iterator[int]:
+    """A loopback port whose listen queue is full: the kernel drops new SYNs (connect hangs)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.1)
+    yield port
+    for s in [*fillers, listener]:
+        s.close()
+
+
+async def test_a_connect_that_hangs_trips_the_connect_timeout(
+    server: HostileServer, full_backlog: int, loopback_only: Connections
+) -> None:
+    f = PageFetcher(
+        fetch_settings(server, fetch_connect_timeout=0.3, fetch_allowed_ports=[full_backlog]),
+        ssl_context=default_tls(),
+    )
+    try:
+        failure = await fail(f, f"http://127.0.0.1:{full_backlog}/")
+    finally:
+        await f.aclose()
+    assert failure.reason == "connection timed out after 0.3 s (3 attempts)"
+    assert failure.attempts == 3
 
 
 async def test_connection_dropped_is_retried(fetcher: PageFetcher, server: HostileServer) -> None:
