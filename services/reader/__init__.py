@@ -1,0 +1,1 @@
+"""The reader: news list and article pages, votes, and the HTTP API to publish and query."""

@@ -1,0 +1,236 @@
+"""Routing of the JSON API (``/api/...``): typed bodies in, typed bodies out."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pymongo import DESCENDING
+
+from newsflow.contracts import Status, Streams
+from newsflow.intake import submit
+from newsflow.settings import Settings
+from newsflow.store import ArticleStore
+from newsflow.urls import short_id
+from newsflow.votes import InvalidComment, Votes
+from services.reader import views
+from services.reader.models import (
+    ArticleDetail,
+    ArticleList,
+    CommentCreated,
+    CommentList,
+    CommentRequest,
+    ErrorBody,
+    Health,
+    Pipeline,
+    PipelineStatus,
+    PublishRequest,
+    PublishResponse,
+    SimilarList,
+    VoteCounts,
+    VoteRequest,
+)
+from services.reader.security import client_label, require_writer
+
+#: Full id (64 hex digits) or a prefix of at least 4, like the short id people see.
+Ident = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{4,64}$", description="full or short article id")]
+Filter = Annotated[str | None, Query(max_length=200)]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "malformed request or ambiguous id prefix"},
+    404: {"model": ErrorBody, "description": "no such article"},
+    413: {"model": ErrorBody, "description": "request body too large"},
+    422: {"model": ErrorBody, "description": "invalid parameters or body"},
+    503: {"model": ErrorBody, "description": "Redis or MongoDB unreachable"},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    401: {"model": ErrorBody, "description": "API token missing or wrong"},
+    403: {"model": ErrorBody, "description": "cross-site request refused"},
+}
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+def store_of(request: Request) -> ArticleStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+async def publish_urls(request: Request, urls: list[str], refresh: bool) -> dict[str, Any]:
+    """Submit URLs through the shared intake; what the API and the page's form both do."""
+    settings = settings_of(request)
+    if len(urls) > settings.reader_max_batch:
+        raise HTTPException(
+            422, f"{len(urls)} URLs in one call; at most {settings.reader_max_batch} are accepted"
+        )
+    results = await submit(
+        urls, redis=request.app.state.redis, store=store_of(request),
+        streams=Streams(settings.stream_prefix), refresh=refresh,
+        submitted_by=client_label(request),
+    )
+    if results and all(r.outcome == "invalid" for r in results):
+        reasons = "; ".join(f"{r.url[:200]!r}: {r.detail}" for r in results[:5])
+        raise HTTPException(422, f"no valid URL to publish ({reasons})")
+    items = [
+        {"url": r.url, "outcome": r.outcome, "new": r.new, "article_id": r.article_id,
+         "short_id": r.short_id, "canonical_url": r.canonical_url, "detail": r.detail}
+        for r in results
+    ]
+    return {
+        "results": items,
+        "queued": sum(r.outcome in ("queued", "refreshed") for r in results),
+        "duplicates": sum(r.outcome == "duplicate" for r in results),
+        "invalid": sum(r.outcome == "invalid" for r in results),
+    }
+
+
+@router.post(
+    "/articles", response_model=PublishResponse, dependencies=[Depends(require_writer)],
+    responses=WRITE_ERRORS, summary="Publish one URL or many",
+)
+async def publish(body: PublishRequest, request: Request) -> dict[str, Any]:
+    """Queue URLs for the pipeline. Each result says whether it was new (``queued``), known
+    already (``duplicate``, not queued again unless ``refresh``) or refused (``invalid``)."""
+    return await publish_urls(request, body.all_urls(), body.refresh)
+
+
+@router.get("/articles", response_model=ArticleList, summary="List articles, newest first")
+async def list_articles(
+    request: Request,
+    status: Annotated[Status | None, Query()] = None,
+    symbol: Filter = None,
+    category: Filter = None,
+    language: Filter = None,
+    source: Filter = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> dict[str, Any]:
+    query = views.list_query(
+        status=status.value if status else None, symbol=symbol, category=category,
+        language=language, source=source,
+    )
+    if cursor:
+        try:
+            query = {"$and": [query, views.decode_cursor(cursor)]} if query else views.decode_cursor(cursor)
+        except views.BadCursor as exc:
+            raise HTTPException(400, str(exc)) from None
+    found = store_of(request).articles.find(query).sort(
+        [("created_at", DESCENDING), ("_id", DESCENDING)]
+    ).limit(limit + 1)
+    docs = [dict(d) async for d in found]
+    more = len(docs) > limit
+    docs = docs[:limit]
+    return {
+        "items": [views.summary(d) for d in docs],
+        "next_cursor": views.encode_cursor(docs[-1]) if more and docs else None,
+    }
+
+
+@router.get("/articles/{ident}", response_model=ArticleDetail, summary="One article")
+async def get_article(ident: Ident, request: Request) -> dict[str, Any]:
+    return views.detail(await store_of(request).get(ident))
+
+
+@router.get(
+    "/articles/{ident}/status", response_model=PipelineStatus, summary="Per-stage pipeline status"
+)
+async def article_status(ident: Ident, request: Request) -> dict[str, Any]:
+    return views.pipeline_status(await store_of(request).get(ident))
+
+
+@router.get(
+    "/articles/{ident}/similar", response_model=SimilarList,
+    summary="Earlier articles sharing keywords and symbols",
+)
+async def similar(ident: Ident, request: Request) -> dict[str, Any]:
+    store = store_of(request)
+    doc = await store.get(ident)
+    found = [s for s in ((doc.get("analysis") or {}).get("similar") or []) if s.get("id")]
+    known = {
+        d["_id"]: d
+        async for d in store.articles.find(
+            {"_id": {"$in": [s["id"] for s in found]}},
+            {"status": 1, "extraction.title": 1, "translation": 1},
+        )
+    }
+    items = []
+    for s in found:
+        other = known.get(s["id"])
+        title = views.titles(other)[0] if other else None
+        items.append({
+            "id": s["id"], "short_id": short_id(s["id"]), "title": title or s.get("title"),
+            "published": s.get("published"), "score": float(s.get("score") or 0.0),
+            "shared": s.get("shared") or [], "status": other.get("status") if other else None,
+        })
+    return {"items": items}
+
+
+@router.post(
+    "/articles/{ident}/votes", response_model=VoteCounts, dependencies=[Depends(require_writer)],
+    responses=WRITE_ERRORS, summary="Vote +1 (up), -1 (down) or important",
+)
+async def vote(ident: Ident, body: VoteRequest, request: Request) -> dict[str, int]:
+    store = store_of(request)
+    aid = await store.resolve(ident)
+    return await Votes(store).cast(aid, body.kind)
+
+
+@router.get("/articles/{ident}/comments", response_model=CommentList, summary="Comments")
+async def comments(
+    ident: Ident, request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> dict[str, Any]:
+    store = store_of(request)
+    aid = await store.resolve(ident)
+    found = await Votes(store).list_comments(aid, limit)
+    return {"items": [c.__dict__ for c in found]}
+
+
+@router.post(
+    "/articles/{ident}/comments", response_model=CommentCreated, status_code=201,
+    dependencies=[Depends(require_writer)], responses=WRITE_ERRORS, summary="Comment",
+)
+async def add_comment(ident: Ident, body: CommentRequest, request: Request) -> dict[str, Any]:
+    store = store_of(request)
+    aid = await store.resolve(ident)
+    try:
+        comment, counts = await Votes(store).add_comment(
+            aid, body.text, author=body.author,
+            max_chars=settings_of(request).reader_max_comment_chars,
+        )
+    except InvalidComment as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"comment": comment.__dict__, "votes": counts}
+
+
+@router.get("/pipeline", response_model=Pipeline, summary="Articles per status, stage backlogs")
+async def pipeline(request: Request) -> dict[str, Any]:
+    redis = request.app.state.redis
+    streams = Streams(settings_of(request).stream_prefix)
+    backlog: dict[str, int] = {}
+    for service, stream in streams.inputs().items():
+        backlog[service] = int(await redis.xlen(stream))
+    return {
+        "statuses": await store_of(request).status_counts(),
+        "backlog": backlog,
+        "dead_letters": int(await redis.xlen(streams.dead)),
+    }
+
+
+health_router = APIRouter()
+
+
+@health_router.get("/healthz", response_model=Health, summary="Liveness of the reader")
+async def healthz(request: Request) -> dict[str, bool]:
+    """Whether MongoDB and Redis answer (always 200, so a probe can read the details)."""
+    mongo = redis = False
+    # Any failure means "not answering"; the probe reads which one.
+    with contextlib.suppress(Exception):
+        mongo = bool((await store_of(request).db.command("ping")).get("ok"))
+    with contextlib.suppress(Exception):
+        redis = bool(await request.app.state.redis.ping())
+    return {"ok": mongo and redis, "mongo": mongo, "redis": redis}

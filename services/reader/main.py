@@ -1,0 +1,120 @@
+"""Wiring of the reader: the FastAPI app, its connections, middleware and error answers.
+
+Every error is a clear 4xx (or 503 when Redis or MongoDB does not answer): JSON
+``{"error": {"status", "message", "details"}}`` under ``/api`` and ``/healthz``, an HTML page
+elsewhere. Nothing a client sends should reach the generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pymongo.errors import PyMongoError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from newsflow.settings import Settings, get_settings
+from newsflow.store import AmbiguousId, ArticleNotFound, ArticleStore
+from newsflow.votes import Votes
+from services.reader import api, pages
+from services.reader.security import GuardMiddleware
+
+log = logging.getLogger("newsflow.reader")
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api") or path in ("/healthz", "/openapi.json")
+
+
+def _error(request: Request, status: int, message: str, details: list[str] | None = None,
+           headers: dict[str, str] | None = None) -> Response:
+    if _wants_json(request):
+        body = {"error": {"status": status, "message": message, "details": details or []}}
+        return JSONResponse(body, status_code=status, headers=headers)
+    shown = message + ("\n" + "\n".join(details) if details else "")
+    response = pages.error_page(request, status, shown)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The reader app; connections open on startup and close on shutdown."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = ArticleStore.connect(settings)
+        redis = Redis.from_url(settings.redis_url)
+        app.state.store, app.state.redis = store, redis
+        try:
+            await store.ensure_indexes()
+            await Votes(store).ensure_indexes()
+        except PyMongoError as exc:  # the pages say so per request until it answers
+            log.warning("MongoDB not ready at startup: %s", exc)
+        yield
+        await redis.aclose()
+        store.close()
+
+    app = FastAPI(
+        title="Newsflow reader",
+        version="1",
+        summary="Publish article URLs, read the analyzed articles, vote and comment.",
+        description=(
+            "Write calls (POST) need `Authorization: Bearer <NEWSFLOW_API_TOKEN>` when that "
+            "token is set. Errors are JSON: `{\"error\": {\"status\", \"message\", \"details\"}}`."
+        ),
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.add_middleware(GuardMiddleware, max_body=settings.reader_max_body_bytes)
+    app.include_router(api.router)
+    app.include_router(api.health_router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        details = [_describe(e) for e in exc.errors()]
+        return _error(request, 422, "the request is not valid", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return _error(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ArticleNotFound)
+    async def not_found(request: Request, exc: ArticleNotFound) -> Response:
+        return _error(request, 404, str(exc).strip("'\""))
+
+    @app.exception_handler(AmbiguousId)
+    async def ambiguous(request: Request, exc: AmbiguousId) -> Response:
+        return _error(request, 400, str(exc) + "; give more digits")
+
+    @app.exception_handler(PyMongoError)
+    async def mongo_down(request: Request, exc: PyMongoError) -> Response:
+        log.warning("MongoDB error: %s", exc)
+        return _error(request, 503, "MongoDB is not answering; try again shortly")
+
+    @app.exception_handler(RedisError)
+    async def redis_down(request: Request, exc: RedisError) -> Response:
+        log.warning("Redis error: %s", exc)
+        return _error(request, 503, "Redis is not answering; try again shortly")
+
+    return app

@@ -1,0 +1,187 @@
+"""Request and response bodies of the reader's JSON API (they make its OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from newsflow.contracts import AnalysisResult, ExtractionResult, FetchResult, TranslationResult
+from newsflow.votes import VoteKind
+
+Outcome = Literal["queued", "duplicate", "refreshed", "invalid"]
+StageState = Literal["done", "pending", "failed", "skipped"]
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is an error and not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PublishRequest(Strict):
+    """One URL (``url``) or many (``urls``); ``refresh`` re-processes known articles."""
+
+    url: str | None = Field(default=None, max_length=8192, examples=["https://example.org/news/1"])
+    urls: list[str] = Field(default_factory=list, examples=[["https://example.org/news/1"]])
+    refresh: bool = False
+
+    @model_validator(mode="after")
+    def _some_url(self) -> PublishRequest:
+        if self.url is None and not self.urls:
+            raise ValueError("give a URL in 'url' or a list of URLs in 'urls'")
+        return self
+
+    def all_urls(self) -> list[str]:
+        return ([self.url] if self.url is not None else []) + self.urls
+
+
+class PublishedUrl(BaseModel):
+    url: str
+    outcome: Outcome
+    #: True when this call created the article (it was queued for the first time).
+    new: bool
+    article_id: str | None = None
+    short_id: str | None = None
+    canonical_url: str | None = None
+    #: Why an invalid URL was refused, or the status of the existing article of a duplicate.
+    detail: str | None = None
+
+
+class PublishResponse(BaseModel):
+    results: list[PublishedUrl]
+    queued: int
+    duplicates: int
+    invalid: int
+
+
+class VoteCounts(BaseModel):
+    up: int = 0
+    down: int = 0
+    important: int = 0
+    comments: int = 0
+
+
+class Failure(BaseModel):
+    stage: str | None = None
+    reason: str | None = None
+    at: datetime | None = None
+
+
+class ArticleSummary(BaseModel):
+    id: str
+    short_id: str
+    url: str
+    source: str
+    status: str
+    #: The translated title when there is one, else the original title.
+    title: str | None = None
+    original_title: str | None = None
+    language: str | None = None
+    published: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    symbols: list[str] = []
+    category: str | None = None
+    votes: VoteCounts
+    failure: Failure | None = None
+
+
+class ArticleList(BaseModel):
+    items: list[ArticleSummary]
+    #: Pass as ``cursor`` to get the next (older) page; null on the last page.
+    next_cursor: str | None = None
+
+
+class ArticleDetail(ArticleSummary):
+    submitted_url: str | None = None
+    generation: int = 1
+    export_category: str | None = None
+    times: dict[str, datetime] = {}
+    fetch: FetchResult | None = None
+    extraction: ExtractionResult | None = None
+    translation: TranslationResult | None = None
+    analysis: AnalysisResult | None = None
+
+
+class Stage(BaseModel):
+    stage: Literal["fetch", "extraction", "translation", "analysis"]
+    state: StageState
+    at: datetime | None = None
+    #: The stage's own status (``ok``, ``translated``, ``teaser``...) or why it failed.
+    detail: str | None = None
+
+
+class PipelineStatus(BaseModel):
+    id: str
+    short_id: str
+    status: str
+    generation: int
+    stages: list[Stage]
+    failure: Failure | None = None
+
+
+class SimilarItem(BaseModel):
+    id: str
+    short_id: str
+    title: str | None = None
+    published: datetime | None = None
+    score: float
+    shared: list[str] = []
+    #: Status of the similar article, null when it is no longer stored.
+    status: str | None = None
+
+
+class SimilarList(BaseModel):
+    items: list[SimilarItem]
+
+
+class VoteRequest(Strict):
+    kind: VoteKind
+
+
+class CommentRequest(Strict):
+    text: str = Field(min_length=1, max_length=20_000)
+    author: str | None = Field(default=None, max_length=80)
+
+
+class CommentOut(BaseModel):
+    id: str
+    article_id: str
+    text: str
+    author: str | None = None
+    created_at: datetime
+
+
+class CommentList(BaseModel):
+    items: list[CommentOut]
+
+
+class CommentCreated(BaseModel):
+    comment: CommentOut
+    votes: VoteCounts
+
+
+class Pipeline(BaseModel):
+    #: Number of articles per status.
+    statuses: dict[str, int]
+    #: Entries waiting in each stage's input stream, by service.
+    backlog: dict[str, int]
+    dead_letters: int
+
+
+class Health(BaseModel):
+    ok: bool
+    mongo: bool
+    redis: bool
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+    details: list[str] = []
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,180 @@
+"""Routing of the pages: the news list and the article page, rendered by the server.
+
+Forms post here (publish, vote, comment, log in) and work without JavaScript; the small
+``static/reader.js`` refreshes the list and casts votes in place when scripts run.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from pymongo import DESCENDING
+
+from newsflow.settings import Settings
+from newsflow.store import ArticleStore
+from newsflow.votes import VOTE_KINDS, InvalidComment, Votes
+from services.reader import views
+from services.reader.api import publish_urls
+from services.reader.security import SESSION_COOKIE, is_writer, session_value
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+)
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+templates.env.filters["when"] = _when
+
+
+def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
+    return {
+        "token_required": bool(settings.api_token.get_secret_value()),
+        "can_write": is_writer(request, settings),
+        "refresh_ms": int(settings.reader_refresh_seconds * 1000),
+        **extra,
+    }
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The url-encoded form of a POST (the body limit was applied by the middleware)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise HTTPException(415, "forms must be sent as application/x-www-form-urlencoded")
+    try:
+        parsed = parse_qs((await request.body()).decode("utf-8"), max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, f"malformed form: {exc}") from None
+    return {k: v[0] for k, v in parsed.items() if v}
+
+
+def _require_writer(request: Request) -> None:
+    if not is_writer(request, request.app.state.settings):
+        raise HTTPException(401, "log in with the API token first (/login)")
+
+
+async def _articles(store: ArticleStore, symbol: str | None, status: str | None) -> list[dict[str, Any]]:
+    query = views.list_query(symbol=symbol, status=status)
+    found = store.articles.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+    return [views.summary(dict(d)) async for d in found.limit(PAGE_SIZE)]
+
+
+Filter = Annotated[str | None, Query(max_length=40)]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def news_list(request: Request, symbol: Filter = None, status: Filter = None) -> Response:
+    items = await _articles(request.app.state.store, symbol, status)
+    return templates.TemplateResponse(
+        request, "list.html", _ctx(request, items=items, symbol=symbol or "", status=status or "")
+    )
+
+
+@router.get("/partials/articles", response_class=HTMLResponse)
+async def news_rows(request: Request, symbol: Filter = None, status: Filter = None) -> Response:
+    """The list's rows alone: what the list page fetches to update itself."""
+    items = await _articles(request.app.state.store, symbol, status)
+    return templates.TemplateResponse(request, "_rows.html", _ctx(request, items=items))
+
+
+@router.post("/publish", response_class=HTMLResponse)
+async def publish_form(request: Request) -> Response:
+    _require_writer(request)
+    form = await _form(request)
+    urls = [u for u in form.get("urls", "").split() if u]
+    if not urls:
+        raise HTTPException(422, "paste at least one URL")
+    published = await publish_urls(request, urls, refresh=form.get("refresh") == "on")
+    items = await _articles(request.app.state.store, None, None)
+    return templates.TemplateResponse(
+        request, "list.html", _ctx(request, items=items, symbol="", status="", published=published)
+    )
+
+
+@router.get("/articles/{ident}", response_class=HTMLResponse)
+async def article_page(request: Request, ident: str) -> Response:
+    store: ArticleStore = request.app.state.store
+    doc = await store.get(ident)
+    view = views.page_view(doc)
+    found = await Votes(store).list_comments(doc["_id"], 50)
+    return templates.TemplateResponse(
+        request, "article.html",
+        _ctx(request, a=view, comments=found, vote_kinds=VOTE_KINDS,
+             max_comment=request.app.state.settings.reader_max_comment_chars),
+    )
+
+
+@router.post("/articles/{ident}/vote")
+async def vote_form(request: Request, ident: str) -> Response:
+    _require_writer(request)
+    form = await _form(request)
+    kind = form.get("kind", "")
+    if kind not in VOTE_KINDS:
+        raise HTTPException(422, f"unknown vote {kind[:40]!r}; expected up, down or important")
+    store: ArticleStore = request.app.state.store
+    aid = await store.resolve(ident)
+    await Votes(store).cast(aid, kind)  # type: ignore[arg-type]
+    return RedirectResponse(f"/articles/{aid}#votes", status_code=303)
+
+
+@router.post("/articles/{ident}/comment")
+async def comment_form(request: Request, ident: str) -> Response:
+    _require_writer(request)
+    form = await _form(request)
+    store: ArticleStore = request.app.state.store
+    aid = await store.resolve(ident)
+    try:
+        await Votes(store).add_comment(
+            aid, form.get("text", ""), author=form.get("author"),
+            max_chars=request.app.state.settings.reader_max_comment_chars,
+        )
+    except InvalidComment as exc:
+        raise HTTPException(422, str(exc)) from None
+    return RedirectResponse(f"/articles/{aid}#comments", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request) -> Response:
+    return templates.TemplateResponse(request, "login.html", _ctx(request, wrong=False))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    token = settings.api_token.get_secret_value()
+    form = await _form(request)
+    if not token:
+        return RedirectResponse("/", status_code=303)
+    if not hmac.compare_digest(form.get("token", "").encode(), token.encode()):
+        return templates.TemplateResponse(
+            request, "login.html", _ctx(request, wrong=True), status_code=401
+        )
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, session_value(token), httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", max_age=30 * 24 * 3600,
+    )
+    return response
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    """The HTML error page (the API answers JSON instead)."""
+    return templates.TemplateResponse(
+        request, "error.html", _ctx(request, status=status, message=message), status_code=status
+    )
+
+
+__all__ = ["error_page", "router", "templates"]
