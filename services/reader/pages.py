@@ -37,6 +37,7 @@ def _when(value: Any) -> str:
 
 
 templates.env.filters["when"] = _when
+templates.env.filters["langtag"] = lambda v: views.lang_tag(v) or "und"
 
 
 def _ctx(request: Request, **extra: Any) -> dict[str, Any]:

@@ -258,7 +258,7 @@ def page_view(doc: dict[str, Any]) -> dict[str, Any]:
         translation_error=tr.get("error"),
         text=paragraphs(tr.get("text") if translated else ex.get("text")),
         original_text=paragraphs(ex.get("text")) if translated else [],
-        word_count=int(an.get("word_count") or ex.get("word_count") or 0),
+        word_count=int(ex.get("word_count") or an.get("word_count") or 0),
         extraction_method=ex.get("method") or "trafilatura",
         extraction_status=ex.get("status"),
         author=ex.get("author"),
