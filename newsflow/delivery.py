@@ -220,6 +220,34 @@ def guard_factory(
     )
 
 
+async def release_pending(
+    redis: Redis, stream: str, group: str, consumers: list[str], idle_ms: int
+) -> int:
+    """Hand back the entries ``consumers`` still hold, so another replica takes them at once.
+
+    A stopping worker calls this after its handlers finished or were cancelled: what it read
+    but did not acknowledge is marked idle for ``idle_ms`` (the reclaim threshold), so the
+    next XAUTOCLAIM of any replica picks it up instead of waiting out the idle time.
+    ``JUSTID`` keeps the delivery count unchanged: a shutdown is not a failed attempt.
+    Returns how many entries were released.
+    """
+    released = 0
+    for consumer in consumers:
+        while True:
+            rows = await redis.xpending_range(
+                stream, group, min="-", max="+", count=100, consumername=consumer
+            )
+            ids = [row["message_id"] for row in rows]
+            if not ids:
+                break
+            # Claimed by the same consumer name, with an idle time old enough for a reclaim.
+            await redis.xclaim(stream, group, consumer, 0, ids, idle=idle_ms, justid=True)
+            released += len(ids)
+            if len(ids) < 100:
+                break
+    return released
+
+
 def _next_id(entry_id: str) -> str:
     ms, _, seq = entry_id.partition("-")
     return f"{ms}-{int(seq or 0) + 1}"

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from newsflow.contracts import RANK, Status, Streams
-from newsflow.delivery import ensure_groups, guard_factory, trim_acknowledged
+from newsflow.delivery import ensure_groups, guard_factory, release_pending, trim_acknowledged
 from newsflow.settings import Settings, get_settings
 from newsflow.store import ArticleStore
 
@@ -152,16 +152,31 @@ def build_worker(spec: StageSpec, settings: Settings | None = None) -> FastStrea
         background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
         log.info("%s consuming %s as %s (group %s)", spec.service, stream, consumer, spec.service)
 
-    async def shutdown() -> None:
+    async def stop_background() -> None:
         for task in background:
             task.cancel()
+
+    async def after_shutdown() -> None:
+        # FastStream runs on_shutdown hooks before it stops the broker and waits up to
+        # graceful_timeout for in-flight handlers: resources must outlive that wait, so
+        # they are closed here, after the broker has stopped.
+        try:
+            released = await release_pending(
+                redis, stream, spec.service, [consumer, f"{consumer}-reclaim"],
+                settings.claim_idle_ms,
+            )
+            if released:
+                log.info("%s handed back %d unfinished entries", spec.service, released)
+        except Exception:  # noqa: BLE001 - Redis gone: reclaimed after claim_idle_ms anyway
+            log.warning("%s could not hand back its unfinished entries", spec.service)
         if spec.close_resources:
             await spec.close_resources(worker)
         worker.store.close()
         await redis.aclose()
 
     return FastStream(
-        broker, on_startup=[startup], after_startup=[after_startup], on_shutdown=[shutdown]
+        broker, on_startup=[startup], after_startup=[after_startup],
+        on_shutdown=[stop_background], after_shutdown=[after_shutdown],
     )
 
 
