@@ -127,6 +127,9 @@ _DETECT_WINDOW = 200_000
 #: Characters of a candidate decoding that the mess ratio is computed on.
 _MESS_SAMPLE = 20_000
 _ASCII_RUN = re.compile(r"[\x00-\x7f]{16,}")
+_ASCII = bytes(range(128))
+#: Slice of the body decoded at a time when counting broken bytes.
+_STEP = 64 * 1024
 
 
 def codec_for(label: str | None) -> str | None:
@@ -220,6 +223,41 @@ def _mess(text: str) -> float:
     return float(mess_ratio(sample, 1.0))
 
 
+def _tolerated(body: bytes) -> int:
+    """How many broken bytes a page may have and still count as written in a codec."""
+    return max(2, len(body) // 2000)
+
+
+def _replacements(body: bytes, codec: str, limit: int) -> int | None:
+    """U+FFFD count of decoding with replacement, or None as soon as it passes ``limit``.
+
+    Incremental, so garbage is given up on within the first 64 KiB instead of paying the
+    replacement handler for every byte of a 5 MiB body.
+    """
+    decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+    count = 0
+    for start in range(0, len(body), _STEP):
+        count += decoder.decode(body[start : start + _STEP]).count("\ufffd")
+        if count > limit:
+            return None
+    count += decoder.decode(b"", final=True).count("\ufffd")
+    return count if count <= limit else None
+
+
+def _mostly_utf8(body: bytes) -> str | None:
+    """The text if ``body`` is UTF-8 with a few broken bytes (or cut mid-character).
+
+    A handful of errors among many well-formed multibyte sequences cannot be chance; a
+    legacy page read as UTF-8 breaks at nearly every non-ASCII byte.
+    """
+    if _replacements(body, "utf-8", _tolerated(body)) is None:
+        return None
+    text = body.decode("utf-8", errors="replace")
+    errors = text.count("\ufffd")
+    well_formed = len(text) - len(text.encode("ascii", "ignore")) - errors
+    return text if well_formed >= 10 * errors else None
+
+
 def _lenient_multibyte(body: bytes, preferred: list[str]) -> tuple[str, str] | None:
     """A CJK codec that decodes all but a few bytes of a mostly non-ASCII page, if any.
 
@@ -228,22 +266,20 @@ def _lenient_multibyte(body: bytes, preferred: list[str]) -> tuple[str, str] | N
     bytes are largely non-ASCII (CJK text), never for accented Latin.
     """
     sample = body[:100_000]
-    high = sum(1 for b in sample if b >= 0x80)
+    high = len(sample.translate(None, _ASCII))
     if len(body) < 512 or high < len(sample) // 10:
         return None
     candidates = [c for c in preferred if c in _MULTIBYTE]
     candidates += [c for c in _MULTIBYTE if c not in candidates]
-    best: tuple[int, int, str, str] | None = None
-    for rank, codec in enumerate(candidates):
-        text = body.decode(codec, errors="replace")
-        errors = text.count("\ufffd")
-        if best is None or (errors, rank) < best[:2]:
-            best = (errors, rank, codec, text)
-    assert best is not None
-    errors, _, codec, text = best
-    if 0 < errors <= max(2, len(text) // 2000):
-        return text, codec
-    return None
+    best: tuple[int, str] | None = None
+    for codec in candidates:
+        limit = _tolerated(body) if best is None else best[0] - 1
+        errors = _replacements(body, codec, limit)
+        if errors is not None:
+            best = (errors, codec)
+    if best is None or best[0] == 0:
+        return None  # none fits, or one fits cleanly (then it is a strict candidate)
+    return body.decode(best[1], errors="replace"), best[1]
 
 
 def _choose(body: bytes, declared: list[str]) -> tuple[str, str] | None:
@@ -298,6 +334,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
         return body.decode("ascii"), codec
 
     text = _decodes(body, "utf-8")
+    if text is None:
+        text = _mostly_utf8(body)
     if text is not None:
         return text, "utf-8"
 

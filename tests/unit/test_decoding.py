@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,24 @@ def test_chinese_corpus_without_any_charset_declaration() -> None:
         assert codec == expected_codec, path.name
         if path.name[:9] not in BROKEN_PAGES:
             assert "\ufffd" not in text, path.name
+
+
+def test_utf8_cut_mid_character_or_with_a_stray_byte_stays_utf8() -> None:
+    text = page("新闻发布会，" * 200)
+    body = text.encode("utf-8")
+    cut = "<p>" + "新闻发布会，" * 200
+    decoded, codec = decode_html(cut.encode() + "新".encode()[:2])  # cut inside a character
+    assert codec == "utf-8"
+    assert decoded.count("\ufffd") == 1
+    decoded, codec = decode_html(body[:500] + b"\xff" + body[500:], "text/html; charset=latin-1")
+    assert codec == "utf-8"
+    assert decoded.count("\ufffd") == 1
+
+
+def test_garbage_is_given_up_on_quickly() -> None:
+    body = bytes(range(256)) * 20_000  # 5 MB that is no encoding's text
+    started = time.perf_counter()
+    text, codec = decode_html(body)
+    assert isinstance(text, str)
+    codecs.lookup(codec)
+    assert time.perf_counter() - started < 5.0
