@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from newsflow.analysis._text import word_count
 from newsflow.analysis.category import categorize
-from newsflow.analysis.keywords import extract_keywords
+from newsflow.analysis.keywords import MAX_CHARS, extract_keywords
 from newsflow.analysis.similar import find_similar
 from newsflow.analysis.symbols import extract_symbols
 
@@ -50,11 +50,17 @@ def analyze_text(
         original_title, original_text: the original-language title and text when ``title``
             and ``text`` are a translation; symbols are looked for in both, since names like
             輝達 or tickers may survive in only one of them.
+
+    The word count covers the whole text; symbols, keywords and the category look at its
+    first :data:`~newsflow.analysis.keywords.MAX_CHARS` characters (the lead of an article
+    names what it is about), which bounds the time one article can take.
     """
-    text = text or ""
-    symbols = extract_symbols([title, text, original_title, original_text])
+    full = text or ""
+    text = full[:MAX_CHARS]
+    original = (original_text or "")[:MAX_CHARS]
+    symbols = extract_symbols([title, text, original_title, original])
     return TextAnalysis(
-        word_count=word_count(text, language),
+        word_count=word_count(full, language),
         symbols=symbols,
         keywords=extract_keywords(title, text),
         category=categorize(title=title, text=text, language=language, symbols=symbols),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 
 from newsflow.analysis._text import normalize
@@ -37,8 +38,9 @@ SYMBOL_WEIGHT = 2
 MIN_SCORE = 4
 MARGIN = 1.5
 
-#: Terms per topic: English ones match whole words case-insensitively (a trailing ``*``
-#: allows any ending), Chinese ones (simplified and traditional) match as substrings.
+#: Terms per topic: English ones (one or two words) match whole words case-insensitively,
+#: a trailing ``*`` allows any ending; Chinese and Japanese ones (simplified and traditional)
+#: match as substrings.
 TOPIC_TERMS: dict[str, list[str]] = {
     "crypto": [
         "crypto*",
@@ -232,20 +234,54 @@ TOPIC_TERMS: dict[str, list[str]] = {
 }
 
 
+@dataclass(frozen=True)
+class _Terms:
+    """The topic terms split by how they are matched (word lookups, not one big regex)."""
+
+    words: dict[str, str]  # exact word or two-word phrase -> topic
+    stems: dict[str, str]  # stem of a ``*`` term -> topic
+    stem_lengths: tuple[int, ...]
+    cjk: dict[str, str]  # CJK term (lower-cased) -> topic
+
+
 @cache
-def _patterns() -> dict[str, re.Pattern[str]]:
-    patterns = {}
-    for topic, terms in TOPIC_TERMS.items():
-        parts = []
-        for term in sorted(terms, key=lambda t: (-len(t), t)):
-            if term.isascii():
-                stem = re.escape(term.rstrip("*")).replace(r"\ ", r"\s+")
-                ending = r"[A-Za-z\-]*" if term.endswith("*") else ""
-                parts.append(rf"(?<![A-Za-z0-9_]){stem}{ending}(?![A-Za-z0-9_])")
+def _terms() -> _Terms:
+    words: dict[str, str] = {}
+    stems: dict[str, str] = {}
+    cjk: dict[str, str] = {}
+    for topic_name, terms in TOPIC_TERMS.items():
+        for term in terms:
+            if not term.isascii():
+                cjk[term.lower()] = topic_name
+            elif term.endswith("*"):
+                stems[term[:-1]] = topic_name
             else:
-                parts.append(re.escape(term))
-        patterns[topic] = re.compile("|".join(parts), re.IGNORECASE)
-    return patterns
+                words[term] = topic_name
+    return _Terms(words, stems, tuple(sorted({len(s) for s in stems})), cjk)
+
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9&\-]*")
+
+
+def _count_terms(text: str, terms: _Terms) -> dict[str, int]:
+    counts = dict.fromkeys(TOPICS, 0)
+    lower = text.lower()
+    words = _WORD.findall(lower)
+    for i, word in enumerate(words):
+        # a two-word term ("interest rates") first, then the word alone
+        candidates = [f"{word} {words[i + 1]}", word] if i + 1 < len(words) else [word]
+        for candidate in candidates:
+            hit = terms.words.get(candidate)
+            for length in terms.stem_lengths:
+                if hit is not None or length > len(candidate):
+                    break
+                hit = terms.stems.get(candidate[:length])
+            if hit is not None:
+                counts[hit] += 1
+                break
+    for term, topic_name in terms.cjk.items():
+        counts[topic_name] += lower.count(term)
+    return counts
 
 
 def language_code(language: str | None) -> str:
@@ -259,10 +295,10 @@ def topic_scores(title: str | None, text: str, symbols: Sequence[str]) -> dict[s
     title = normalize(title or "")
     text = normalize(text or "")
     scores: dict[str, float] = {}
-    for topic, pattern in _patterns().items():
-        scores[topic] = float(
-            len(pattern.findall(text)) + TITLE_WEIGHT * len(pattern.findall(title))
-        )
+    terms = _terms()
+    in_text, in_title = _count_terms(text, terms), _count_terms(title, terms)
+    for topic_name in TOPICS:
+        scores[topic_name] = float(in_text[topic_name] + TITLE_WEIGHT * in_title[topic_name])
     for symbol in symbols:
         kind = ASSETS.get(symbol, {}).get("kind")
         if kind == "crypto":

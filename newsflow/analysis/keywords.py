@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-
-import rjieba
+from typing import NamedTuple
 
 from newsflow.analysis._stopwords import ENGLISH, ZH_NUMERALS, ZH_STOP
 from newsflow.analysis._text import CJK_RE, cjk_share, normalize
@@ -31,11 +31,11 @@ PHRASE_WEIGHT = 1.5
 #: A term must be in the title or mentioned twice in the body.
 MIN_SCORE = 2.0
 #: Longest text examined (characters): the lead of a long article carries its terms.
-MAX_CHARS = 100_000
+MAX_CHARS = 50_000
 #: Share of CJK characters from which a text is treated as Chinese or Japanese.
 CJK_THRESHOLD = 0.2
 
-_LATIN_TOKEN = re.compile(r"[^\W\d_](?:[^\W_]|['’\-&](?=[^\W_]))*")
+_LATIN_TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:['’\-&][^\W_]+)*")
 _POSSESSIVE = re.compile(r"['’]s$")
 _KANA = re.compile(r"[\u3040-\u309f\u30a1-\u30fa]")
 _JA_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u30a1-\u30fa\u30fc\u30ff]{2,}")
@@ -81,8 +81,7 @@ def extract_keywords(title: str | None, text: str, *, limit: int = MAX_KEYWORDS)
 # --- space-separated text -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     word: str  # as written, possessive removed
     key: str  # lower case
     start: int
@@ -181,11 +180,17 @@ def _phrases(text: str, tokens: list[_Token]) -> dict[str, tuple[int, int]]:
         previous_end = token.end
     close()
     recurring = {p: v for p, v in found.items() if v[0] >= 2}
-    return {
-        p: v
-        for p, v in recurring.items()
-        if not any(q != p and f" {p} " in f" {q} " and w[0] >= v[0] for q, w in recurring.items())
-    }
+    # Drop a phrase seen only inside a longer recurring one ("reserve chair" inside
+    # "federal reserve chair"): look at the few sub-phrases of each phrase, not all pairs.
+    covered: dict[str, int] = {}
+    for phrase, (count, _) in recurring.items():
+        words = phrase.split()
+        for i in range(len(words)):
+            for j in range(i + 1, len(words) + 1):
+                if j - i < len(words):
+                    sub = " ".join(words[i:j])
+                    covered[sub] = max(covered.get(sub, 0), count)
+    return {p: v for p, v in recurring.items() if covered.get(p, 0) < v[0]}
 
 
 def _fold_plurals(counts: Counter[str], title_keys: set[str]) -> dict[str, tuple[int, bool]]:
@@ -207,14 +212,18 @@ def _fold_plurals(counts: Counter[str], title_keys: set[str]) -> dict[str, tuple
 
 
 @cache
-def _segmenter() -> rjieba.Jieba:
-    jieba = rjieba.Jieba()
+def _segmenter() -> Callable[[str], list[tuple[str, str]]]:
+    """rjieba's tagger with the asset names added (imported on first use: loading its
+    dictionary takes a few tenths of a second and ~40 MB, which English-only work skips)."""
+    import rjieba
+
+    # The process-wide default instance: a second Jieba() would load the dictionary again.
     # The stock dictionary splits 比特币 into 比特/币 and knows few traditional forms.
     for asset in ASSETS.values():
         for name in [*asset.get("zh", []), *asset.get("context", [])]:
             if CJK_RE.search(name):
-                jieba.add_word(name, None, "nz")
-    return jieba
+                rjieba.add_word(name, None, "nz")
+    return rjieba.tag
 
 
 def _is_cjk_term(word: str) -> bool:
@@ -227,10 +236,10 @@ def _is_cjk_term(word: str) -> bool:
 
 
 def _chinese_terms(title: str, text: str, scores: _Scores) -> None:
-    jieba = _segmenter()
-    in_title = {w for w, tag in jieba.tag(title) if tag in _ZH_TAGS and _is_cjk_term(w)}
+    tag_words = _segmenter()
+    in_title = {w for w, tag in tag_words(title) if tag in _ZH_TAGS and _is_cjk_term(w)}
     position = len(title)
-    for word, tag in jieba.tag(text):
+    for word, tag in tag_words(text):
         if tag in _ZH_TAGS and _is_cjk_term(word):
             scores.add(word, 1.0, position)
         position += len(word)

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from newsflow.analysis._text import normalize
 from newsflow.analysis.assets import (
@@ -41,19 +42,45 @@ from newsflow.analysis.assets import (
 #: Most symbols kept per article (the impact contract accepts 20).
 MAX_SYMBOLS = 20
 
-# ASCII word boundaries: Python's \b treats CJK characters as word characters, so "在BTC上"
-# would hide the ticker.
-_B = r"(?<![A-Za-z0-9_])"
-_E = r"(?![A-Za-z0-9_])"
-_EXCHANGES = (
-    r"NASDAQ|Nasdaq|NYSE\s?American|NYSE\s?Arca|NYSEARCA|NYSE|AMEX|OTCQX|OTCQB|OTC|TSX|LSE|"
-    r"HKEX|SEHK"
+# Text is cut into ASCII tokens once and the tokens are looked up in dictionaries: one big
+# regex alternation of every name and ticker took seconds on a long article.
+_TOKEN = re.compile(r"\$?[A-Za-z][A-Za-z0-9]*(?:[.'’][A-Za-z0-9]+)*")
+_POSSESSIVE = re.compile(r"['’]s$")
+_EXCHANGES = frozenset(
+    {
+        "NASDAQ",
+        "Nasdaq",
+        "NYSE",
+        "NYSEARCA",
+        "AMEX",
+        "OTC",
+        "OTCQX",
+        "OTCQB",
+        "TSX",
+        "LSE",
+        "HKEX",
+        "SEHK",
+    }
 )
+_EXCHANGE_SUFFIXES = frozenset({"American", "Arca"})  # "NYSE American: X"
+_EXCHANGE_SEPARATOR = re.compile(r"\s*:\s*$")
+_EXCHANGE_TICKER = re.compile(r"[A-Z]{1,6}(?:\.[A-Z])?")
+_RIC = re.compile(r"([A-Z]{2,6})\.(?:OQ|O|N)")
+_PAIR_QUOTES = ("USDT", "USDC", "USD")
+_MAX_NAME_TOKENS = 3
+_ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+class _Token(NamedTuple):
+    text: str  # possessive removed
+    lower: str
+    start: int
+    end: int
 
 
 def _alternation(words: Iterable[str]) -> str:
     # Longest first: at one position the regex takes the first alternative that matches,
-    # so "Bitcoin Cash" must be tried before "Bitcoin".
+    # so 比特币现金 must be tried before 比特币.
     return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
 
 
@@ -61,62 +88,61 @@ def _is_cjk(word: str) -> bool:
     return any("\u3400" <= ch <= "\u9fff" for ch in word)
 
 
+def _name_key(name: str) -> tuple[str, ...]:
+    return tuple(m.group() for m in _TOKEN.finditer(name))
+
+
 @dataclass(frozen=True)
-class _Matcher:
-    pattern: re.Pattern[str]
-    #: lower-cased Latin name, or Chinese name as is -> symbol
-    names: dict[str, str]
-    context: dict[str, list[str]]  # ambiguous name -> the symbols it may mean
+class _Tables:
+    names: dict[tuple[str, ...], str]  # lower-cased token tuple -> symbol
+    cased: dict[tuple[str, ...], str]  # exact token tuple -> symbol
+    context: dict[str, list[str]]  # ambiguous name (Latin or Chinese) -> symbols
+    bare: frozenset[str]
+    #: first words of names, lower-cased: any other token is no name (a quick reject)
+    first_words: frozenset[str]
+    crypto: frozenset[str]
+    zh: dict[str, str]  # Chinese name -> symbol
+    zh_pattern: re.Pattern[str]  # Chinese names and ambiguous Chinese names
     clues: dict[str, re.Pattern[str]]  # symbol -> its clue pattern
-    followers: re.Pattern[str]
+    followers: frozenset[tuple[str, ...]]
     followers_zh: re.Pattern[str]
 
 
 @cache
-def _matcher() -> _Matcher:
-    names: dict[str, str] = {}
-    latin_names: list[str] = []
-    cased_names: list[str] = []
-    zh_names: list[str] = []
+def _tables() -> _Tables:
+    names: dict[tuple[str, ...], str] = {}
+    cased: dict[tuple[str, ...], str] = {}
+    zh: dict[str, str] = {}
     context: dict[str, list[str]] = {}
     clues: dict[str, re.Pattern[str]] = {}
-    bare: list[str] = []
-    crypto: list[str] = []
     for symbol, asset in ASSETS.items():
         for name in asset.get("names", []):
-            names[name.lower()] = symbol
-            latin_names.append(name)
+            names[_name_key(name.lower())] = symbol
         for name in asset.get("cased", []):
-            names[name] = symbol
-            cased_names.append(name)
+            cased[_name_key(name)] = symbol
         for name in asset.get("zh", []):
-            names[name] = symbol
-            zh_names.append(name)
+            zh[name] = symbol
         for name in asset.get("context", []):
             context.setdefault(name, []).append(symbol)
         if asset.get("clues"):
             clues[symbol] = _clue_pattern(asset)
-        if asset.get("bare"):
-            bare.append(symbol)
-        if asset.get("kind") == "crypto":
-            crypto.append(symbol)
-    ctx_latin = [n for n in context if not _is_cjk(n)]
-    ctx_zh = [n for n in context if _is_cjk(n)]
-    pattern = re.compile(
-        rf"(?<![\w$])\$(?P<cash>[A-Za-z]{{1,6}}(?:\.[A-Za-z])?){_E}"
-        rf"|{_B}(?:{_EXCHANGES})\s*:\s*(?P<exch>[A-Z]{{1,6}}(?:\.[A-Z])?){_E}"
-        rf"|(?<![A-Za-z0-9_.])(?P<ric>[A-Z]{{2,6}})\.(?:OQ|O|N){_E}"
-        rf"|{_B}(?P<pair>{_alternation(crypto)})(?=(?:USDT|USDC|USD){_E})"
-        rf"|{_B}(?P<name>(?i:{_alternation(latin_names)})){_E}"
-        rf"|{_B}(?P<cased>{_alternation(cased_names)}){_E}"
-        rf"|(?P<zh>{_alternation(zh_names)})"
-        rf"|{_B}(?P<ctx>{_alternation(ctx_latin)}){_E}"
-        rf"|(?P<ctxzh>{_alternation(ctx_zh)})"
-        rf"|(?<![A-Za-z0-9_$.])(?P<bare>{_alternation(bare)}){_E}"
+    zh_words = [*zh, *(n for n in context if _is_cjk(n))]
+    return _Tables(
+        names=names,
+        cased=cased,
+        context=context,
+        bare=frozenset(s for s, a in ASSETS.items() if a.get("bare")),
+        first_words=frozenset(
+            [k[0] for k in names] + [k[0].lower() for k in cased] + [n.lower() for n in context]
+        ),
+        crypto=frozenset(s for s, a in ASSETS.items() if a.get("kind") == "crypto"),
+        zh=zh,
+        # An alternation of plain literals: the regex engine skips ahead on first characters.
+        zh_pattern=re.compile(_alternation(zh_words)),
+        clues=clues,
+        followers=frozenset(_name_key(f.lower()) for f in COMPANY_FOLLOWERS),
+        followers_zh=re.compile(rf"\s*(?:{_alternation(COMPANY_FOLLOWERS_ZH)})"),
     )
-    followers = re.compile(rf"(?:['’]s)?\s+(?i:{_alternation(COMPANY_FOLLOWERS)}){_E}")
-    followers_zh = re.compile(rf"\s*(?:{_alternation(COMPANY_FOLLOWERS_ZH)})")
-    return _Matcher(pattern, names, context, clues, followers, followers_zh)
 
 
 def _clue_pattern(asset: Asset) -> re.Pattern[str]:
@@ -124,58 +150,164 @@ def _clue_pattern(asset: Asset) -> re.Pattern[str]:
     zh = [c for c in asset.get("clues", []) if _is_cjk(c)]
     parts = []
     if latin:
-        parts.append(rf"{_B}(?i:{_alternation(latin)}){_E}")
+        parts.append(rf"(?<![A-Za-z0-9_])(?i:{_alternation(latin)})(?![A-Za-z0-9_])")
     if zh:
         parts.append(_alternation(zh))
     return re.compile("|".join(parts))
 
 
+class _Found:
+    """Mentions per symbol, the first mention, and ambiguous names decided at the end."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.first: dict[str, int] = {}
+        self.pending: list[tuple[int, list[str]]] = []
+
+    def add(self, symbol: str, position: int) -> None:
+        self.counts[symbol] += 1
+        self.first.setdefault(symbol, position)
+
+
 def extract_symbols(texts: Sequence[str | None]) -> list[str]:
     """The asset symbols named in ``texts`` (title, body, original title...), most mentioned
     first (ties: first mentioned first), at most :data:`MAX_SYMBOLS`."""
-    m = _matcher()
+    tables = _tables()
     parts = [normalize(t) for t in texts if t]
-    counts: Counter[str] = Counter()
-    first: dict[str, int] = {}
-    pending: list[tuple[int, str, list[str]]] = []  # ambiguous names, decided at the end
+    found = _Found()
     offset = 0
     for text in parts:
-        for match in m.pattern.finditer(text):
-            position = offset + match.start()
-            kind = match.lastgroup
-            value = match.group(kind or 0)
-            symbol: str | None = None
-            if kind == "cash":
-                symbol = _cashtag(value)
-            elif kind in ("exch", "ric", "pair", "bare"):
-                symbol = value
-            elif kind == "name":
-                symbol = m.names[value.lower()]
-            elif kind in ("cased", "zh"):
-                symbol = m.names[value]
-            elif kind in ("ctx", "ctxzh"):
-                follow = m.followers_zh if kind == "ctxzh" else m.followers
-                candidates = m.context[value]
-                if follow.match(text, match.end()):
-                    symbol = candidates[0]
-                else:
-                    pending.append((position, value, candidates))
-            if symbol is not None:
-                counts[symbol] += 1
-                first.setdefault(symbol, position)
+        _scan_latin(text, offset, tables, found)
+        _scan_chinese(text, offset, tables, found)
         offset += len(text) + 1
     # An ambiguous name without a corporate word after it counts when the article shows
     # the company otherwise: a clue (iPhone, AWS) or its ticker found above.
     whole = "\n".join(parts)
-    for position, _name, candidates in pending:
+    has_clue: dict[str, bool] = {}
+    for position, candidates in found.pending:
         for symbol in candidates:
-            clue = m.clues.get(symbol)
-            if symbol in counts or (clue is not None and clue.search(whole)):
-                counts[symbol] += 1
-                first.setdefault(symbol, position)
+            if symbol not in has_clue:
+                clue = tables.clues.get(symbol)
+                has_clue[symbol] = clue is not None and clue.search(whole) is not None
+            if symbol in found.counts or has_clue[symbol]:
+                found.add(symbol, position)
                 break
-    ranked = sorted(counts, key=lambda s: (-counts[s], first[s]))
+    ranked = sorted(found.counts, key=lambda s: (-found.counts[s], found.first[s]))
     return ranked[:MAX_SYMBOLS]
+
+
+def _scan_latin(text: str, offset: int, tables: _Tables, found: _Found) -> None:
+    tokens = []
+    for m in _TOKEN.finditer(text):
+        word = _POSSESSIVE.sub("", m.group())
+        tokens.append(_Token(word, word.lower(), m.start(), m.end()))
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        before = text[token.start - 1] if token.start else " "
+        step = 1
+        symbol: str | None = None
+        if before in _ASCII_ALNUM:  # "3NVDA": not a token boundary
+            pass
+        elif token.text.startswith("$"):
+            symbol = _cashtag(token.text[1:]) if before != "$" else None
+        elif token.text in _EXCHANGES:
+            symbol, step = _exchange_ticker(text, tokens, i)
+        elif (ric := _RIC.fullmatch(token.text)) is not None:
+            symbol = ric.group(1)
+        elif (pair := _pair(token.text, tables)) is not None:
+            symbol = pair
+        else:
+            symbol, step = _name(text, tokens, i, tables, found, offset)
+            if symbol is None and step == 1 and before not in "$." and token.text in tables.bare:
+                symbol = token.text
+        if symbol is not None:
+            found.add(symbol, offset + token.start)
+        i += step
+
+
+def _adjacent(text: str, left: _Token, right: _Token) -> bool:
+    """Two tokens of one name: separated by a space ("Bitcoin Cash"), or by ". " after an
+    abbreviation ("J.P. Morgan")."""
+    gap = text[left.end : right.start]
+    return gap == " " or (gap == ". " and "." in left.text)
+
+
+def _name(
+    text: str, tokens: list[_Token], i: int, tables: _Tables, found: _Found, offset: int
+) -> tuple[str | None, int]:
+    """A (possibly multi-word) name at token ``i``: (symbol, tokens consumed)."""
+    if tokens[i].lower not in tables.first_words:
+        return None, 1
+    run = [tokens[i]]
+    for j in range(i + 1, min(i + _MAX_NAME_TOKENS, len(tokens))):
+        if not _adjacent(text, run[-1], tokens[j]):
+            break
+        run.append(tokens[j])
+    for n in range(len(run), 0, -1):  # longest name first: "Bitcoin Cash" before "Bitcoin"
+        words = run[:n]
+        symbol = tables.names.get(tuple(t.lower for t in words)) or tables.cased.get(
+            tuple(t.text for t in words)
+        )
+        if symbol is not None:
+            return symbol, n
+    candidates = tables.context.get(tokens[i].text)
+    if candidates is not None:
+        if _followed_by_company_word(text, tokens, i, tables):
+            return candidates[0], 1
+        found.pending.append((offset + tokens[i].start, candidates))
+    return None, 1
+
+
+def _followed_by_company_word(text: str, tokens: list[_Token], i: int, tables: _Tables) -> bool:
+    following: list[str] = []
+    for j in range(i + 1, min(i + 3, len(tokens))):
+        if not text[tokens[j - 1].end : tokens[j].start].isspace():
+            break
+        following.append(tokens[j].lower)
+        if tuple(following) in tables.followers:
+            return True
+    return False
+
+
+def _exchange_ticker(text: str, tokens: list[_Token], i: int) -> tuple[str | None, int]:
+    """``NASDAQ: NVDA``, ``NYSE American: X``: (ticker, tokens consumed)."""
+    j = i + 1
+    if j < len(tokens) and tokens[j].text in _EXCHANGE_SUFFIXES:
+        j += 1
+    if j < len(tokens):
+        gap = text[tokens[j - 1].end : tokens[j].start]
+        if (
+            ":" in gap
+            and _EXCHANGE_SEPARATOR.match(gap)
+            and _EXCHANGE_TICKER.fullmatch(tokens[j].text)
+        ):
+            return tokens[j].text, j - i + 1
+    return None, 1
+
+
+def _pair(word: str, tables: _Tables) -> str | None:
+    """``BTCUSDT`` -> ``BTC`` for table crypto assets."""
+    if len(word) < 5 or not word.isupper():
+        return None
+    for quote in _PAIR_QUOTES:
+        if word.endswith(quote) and word[: -len(quote)] in tables.crypto:
+            return word[: -len(quote)]
+    return None
+
+
+def _scan_chinese(text: str, offset: int, tables: _Tables, found: _Found) -> None:
+    for m in tables.zh_pattern.finditer(text):
+        word = m.group()
+        symbol = tables.zh.get(word)
+        if symbol is not None:
+            found.add(symbol, offset + m.start())
+            continue
+        candidates = tables.context[word]
+        if tables.followers_zh.match(text, m.end()):
+            found.add(candidates[0], offset + m.start())
+        else:
+            found.pending.append((offset + m.start(), candidates))
 
 
 def _cashtag(value: str) -> str | None:
@@ -184,6 +316,6 @@ def _cashtag(value: str) -> str | None:
         return symbol
     # Unknown cashtags are kept when written in capitals and not a currency: "$PEPE" yes,
     # "$usd" and "$USD" no.
-    if value == symbol and symbol not in CURRENCIES and len(symbol.replace(".", "")) >= 1:
+    if value == symbol and symbol not in CURRENCIES and "'" not in symbol:
         return symbol
     return None
