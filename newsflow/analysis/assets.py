@@ -135,7 +135,15 @@ ASSETS: dict[str, Asset] = {
         "context": ["Meta"],
         "clues": ["Instagram", "WhatsApp", "Zuckerberg", "Threads", "Facebook"],
     },
-    "AVGO": {"kind": "stock", "bare": True, "names": ["Broadcom"], "zh": ["博通"]},
+    "AVGO": {
+        "kind": "stock",
+        "bare": True,
+        "names": ["Broadcom"],
+        "zh": ["博通公司"],
+        # 博通 alone is also an idiom ("widely read"): 博通古今
+        "context": ["博通"],
+        "clues": ["Broadcom", "VMware", "芯片", "晶片", "半导体", "半導體", "陈福阳", "陳福陽"],
+    },
     "TSM": {
         "kind": "stock",
         "bare": True,
@@ -186,7 +194,24 @@ ASSETS: dict[str, Asset] = {
         "names": ["Exxon Mobil", "ExxonMobil", "Exxon"],
         "zh": ["埃克森美孚"],
     },
-    "LLY": {"kind": "stock", "bare": True, "names": ["Eli Lilly"], "zh": ["礼来", "禮來"]},
+    "LLY": {
+        "kind": "stock",
+        "bare": True,
+        "names": ["Eli Lilly"],
+        "zh": ["礼来公司", "禮來公司", "礼来制药", "禮來製藥"],
+        # 礼来 is also "gift(s) come": 婚礼来宾, 送礼来
+        "context": ["礼来", "禮來"],
+        "clues": [
+            "Eli Lilly",
+            "Mounjaro",
+            "Zepbound",
+            "减肥药",
+            "減肥藥",
+            "替尔泊肽",
+            "制药",
+            "製藥",
+        ],
+    },
     "BRK.B": {
         "kind": "stock",
         "bare": True,
@@ -195,7 +220,12 @@ ASSETS: dict[str, Asset] = {
     },
     "BABA": {"kind": "stock", "bare": True, "names": ["Alibaba"], "zh": ["阿里巴巴"]},
     "BIDU": {"kind": "stock", "bare": True, "names": ["Baidu"], "zh": ["百度"]},
-    "JD": {"kind": "stock", "bare": False, "names": ["JD.com"], "zh": ["京东", "京東"]},
+    "JD": {
+        "kind": "stock",
+        "bare": False,
+        "names": ["JD.com"],
+        "zh": ["京东", "京東"],
+    },  # see ZH_GUARDS
     "PDD": {
         "kind": "stock",
         "bare": True,
@@ -253,6 +283,14 @@ COMPANY_FOLLOWERS_ZH: list[str] = [
     "手机",
     "手機",
 ]
+
+#: Chinese names that are also the tail of other words: the name does not count right after
+#: one of these characters (北京东单 is a street in Beijing, 一百度 a temperature).
+ZH_GUARDS: dict[str, str] = {
+    "京东": "北南",
+    "京東": "北南",
+    "百度": "一二三四五六七八九十几幾数數零两兩",
+}
 
 #: Three-letter codes that look like cashtags but are currencies ("$USD"): never symbols.
 CURRENCIES: frozenset[str] = frozenset(

@@ -36,6 +36,7 @@ from newsflow.analysis.assets import (
     COMPANY_FOLLOWERS,
     COMPANY_FOLLOWERS_ZH,
     CURRENCIES,
+    ZH_GUARDS,
     Asset,
 )
 
@@ -299,6 +300,8 @@ def _pair(word: str, tables: _Tables) -> str | None:
 def _scan_chinese(text: str, offset: int, tables: _Tables, found: _Found) -> None:
     for m in tables.zh_pattern.finditer(text):
         word = m.group()
+        if m.start() and text[m.start() - 1] in ZH_GUARDS.get(word, ""):
+            continue
         symbol = tables.zh.get(word)
         if symbol is not None:
             found.add(symbol, offset + m.start())

@@ -40,6 +40,9 @@ from newsflow.analysis.assets import ASSETS
         ("特斯拉与苹果公司", ["TSLA", "AAPL"]),
         ("苹果股价大涨", ["AAPL"]),
         ("台积电和阿里巴巴", ["TSM", "BABA"]),
+        ("京东和百度的股价", ["JD", "BIDU"]),
+        ("礼来公司的减肥药", ["LLY"]),
+        ("博通芯片", ["AVGO"]),
         # traditional Chinese
         ("比特幣價格創新高", ["BTC"]),
         ("輝達與英偉達", ["NVDA"]),
@@ -66,6 +69,10 @@ def test_symbols_found(text: str, expected: list[str]) -> None:
         "Prices in $USD and USD, plus $100",
         "META tags in HTML",
         "Share this on Facebook",
+        "在北京东单有一座楼，南京东路很热闹",  # 京东 inside place names
+        "水烧到一百度",  # a temperature, not Baidu
+        "婚礼来宾很多，他带着礼来了",  # 礼来: gifts, not Eli Lilly
+        "他博通古今",  # an idiom, not Broadcom
         "",
     ],
 )
