@@ -190,13 +190,20 @@ class DeliveryGuard(BaseMiddleware):
             f"invalid message: {exc_val}" if malformed
             else f"gave up after {deliveries} deliveries: {type(exc_val).__name__}: {exc_val}"
         )
-        await self.dead.add(
-            stream=stream, group=self.group, entry_id=entry_id, fields=fields,
-            error=reason, deliveries=deliveries,
-        )
         aid, generation = article_of(fields)
-        if aid:
-            await self.on_dead(aid, generation, reason)
+        try:
+            # The article first: if MongoDB is down the entry stays pending and comes back,
+            # instead of leaving a dead letter whose article never learns it failed (and a
+            # second dead letter for the same entry on the next delivery).
+            if aid:
+                await self.on_dead(aid, generation, reason)
+            await self.dead.add(
+                stream=stream, group=self.group, entry_id=entry_id, fields=fields,
+                error=reason, deliveries=deliveries,
+            )
+        except Exception:  # a store is down: leave it pending, it will come back
+            log.exception("cannot dead-letter %s %s yet", stream, entry_id)
+            return False
         log.error("dead-lettered %s %s: %s", stream, entry_id, reason)
         return True  # suppressed: the entry is acknowledged
 
