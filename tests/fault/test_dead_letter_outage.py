@@ -1,0 +1,126 @@
+"""Dead-lettering while MongoDB is down: no dead letter until the article can be marked failed.
+
+A poison message reaches its last delivery while the store is unreachable. Marking its
+article failed cannot happen yet, so the entry must stay pending and come back, with no
+dead letter written; once MongoDB is back it is dead-lettered exactly once and its article
+says why. (Before, the dead letter was written first and written again on every later
+delivery while the store stayed down.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faststream import FastStream
+from redis.asyncio import Redis
+
+from newsflow.contracts import PageFetched, Status, Streams
+from newsflow.delivery import ensure_groups
+from newsflow.embedded import Server, free_port, start_mongo
+from newsflow.settings import Settings
+from newsflow.store import ArticleStore
+from newsflow.urls import canonical_url
+from newsflow.worker import StageSpec, Worker, build_worker
+from tests.fault.harness import Servers
+
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
+
+
+def poison_spec() -> StageSpec:
+    def make_handler(w: Worker) -> Any:
+        async def handle(body: PageFetched) -> None:
+            raise RuntimeError("this page always breaks the extractor")
+
+        return handle
+
+    return StageSpec(service="extractor", stage=Status.EXTRACTED, make_handler=make_handler)
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastStream) -> AsyncIterator[None]:
+    task = asyncio.create_task(app.run())
+    await asyncio.sleep(0.5)
+    try:
+        yield
+    finally:
+        app.exit()
+        await asyncio.wait_for(task, 60)
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_no_dead_letter_until_the_article_can_say_so(
+    redis_server: Server, tmp_path: Path
+) -> None:
+    servers = Servers(tmp_path, redis_server.port, free_port())
+    servers.mongo = start_mongo(tmp_path / "mongo", servers.mongo_port)
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(
+        redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
+        mongo_url=f"mongodb://127.0.0.1:{servers.mongo_port}",
+        mongo_db=f"outage_{tag}",
+        stream_prefix=f"outage-{tag}",
+        consumer_name=f"outage-{tag}",
+        claim_idle_ms=2_000,
+        handler_timeout=1.5,
+        poll_interval_ms=100,
+        max_deliveries=2,
+        heartbeat_file=str(tmp_path / "heartbeat"),
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    streams = Streams(settings.stream_prefix)
+    redis = Redis.from_url(settings.redis_url)
+    store = ArticleStore.connect(settings)
+    try:
+        await ensure_groups(redis, streams)
+        url = canonical_url("http://127.0.0.1:9/poison-during-outage")
+        intake = await store.accept(
+            canonical=url, submitted_url=url, submitted_by="test", refresh=False, entry_id="1-0"
+        )
+        await store.save_stage(intake.article_id, 1, Status.FETCHED, {"status": "ok"})
+        async with running(build_worker(poison_spec(), settings)):
+            await asyncio.to_thread(servers.mongo.stop)
+            await redis.xadd(streams.fetched, {"article_id": intake.article_id, "generation": "1"})
+
+            async def retried_past_the_cap() -> bool:
+                rows = await redis.xpending_range(
+                    streams.fetched, "extractor", min="-", max="+", count=1
+                )
+                return bool(rows) and rows[0]["times_delivered"] > settings.max_deliveries
+
+            # the last delivery failed, dead-lettering waited for MongoDB, the entry came back
+            await wait_for(retried_past_the_cap, 60, "a delivery past max_deliveries")
+            assert await redis.xlen(streams.dead) == 0
+
+            await asyncio.to_thread(servers.restart_mongo, signal.SIGTERM, 0.0)
+
+            async def dead_lettered() -> bool:
+                pending = (await redis.xpending(streams.fetched, "extractor"))["pending"]
+                return await redis.xlen(streams.dead) >= 1 and pending == 0
+
+            await wait_for(dead_lettered, 60, "the dead letter once MongoDB is back")
+        assert await redis.xlen(streams.dead) == 1
+        doc = await store.articles.find_one({"_id": intake.article_id})
+        assert doc is not None and doc["status"] == "failed"
+        assert doc["failure"]["dead_letter"] is True
+        assert "this page always breaks the extractor" in doc["failure"]["reason"]
+    finally:
+        store.close()
+        await redis.aclose()
+        if servers.mongo is not None:
+            servers.mongo.stop()
