@@ -224,7 +224,7 @@ async def test_system_resolver_resolves_from_the_hosts_file() -> None:
     assert set(addresses) & {"127.0.0.1", "::1"}
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     url=st.one_of(
         st.text(max_size=60),
