@@ -3,16 +3,18 @@
 ``decode_html(body, content_type) -> (text, codec)`` decides in this order:
 
 1. a byte-order mark;
-2. valid UTF-8 (with any non-ASCII byte): valid UTF-8 is practically never an accident, while
-   wrong labels are common (``charset=iso-8859-1`` server defaults, ``gb2312`` metas left on
-   converted pages);
+2. valid UTF-8 (with any non-ASCII byte), or UTF-8 with a handful of broken bytes among many
+   well-formed sequences: that is practically never an accident, while wrong labels are
+   common (``charset=iso-8859-1`` server defaults, ``gb2312`` metas left on converted pages);
 3. the HTTP ``charset``, then the ``<meta>`` (or XML declaration) charset, each used only if
    it decodes the bytes cleanly;
 4. detection by charset-normalizer, limited to the encodings browsers implement (the WHATWG
    Encoding Standard: no ``cp1006`` for a short French text), near-ties broken in favour of
    the encodings most used on the web (``cp1252`` before ``cp1250``);
-5. for CJK pages with a few broken bytes (common), the multibyte codec that decodes all but a
-   handful of them, with replacement characters only where the bytes are invalid.
+5. between CJK readings, the least garbled by charset-normalizer's mess ratio: Big5 bytes are
+   also valid GBK, so a clean decode proves nothing; and for CJK pages with a few broken
+   bytes (common), the multibyte codec that decodes all but a handful of them, with
+   replacement characters only where the bytes are invalid.
 
 Labels are read the WHATWG way: ``gb2312``/``gbk`` as ``gb18030``, ``shift_jis`` as ``cp932``,
 ``big5`` as ``big5hkscs``, ``iso-8859-1``/``ascii`` as ``cp1252``, ``euc-kr`` as ``cp949``:
