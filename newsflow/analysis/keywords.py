@@ -211,6 +211,11 @@ def _fold_plurals(counts: Counter[str], title_keys: set[str]) -> dict[str, tuple
 # --- Chinese and Japanese -------------------------------------------------------------------
 
 
+def load_segmenter() -> None:
+    """Load the Chinese segmenter now rather than on the first Chinese article."""
+    _segmenter()
+
+
 @cache
 def _segmenter() -> Callable[[str], list[tuple[str, str]]]:
     """rjieba's tagger with the asset names added (imported on first use: loading its

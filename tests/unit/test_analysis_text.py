@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.analysis import TextAnalysis, analyze_text, categorize, extract_keywords, word_count
+from newsflow.analysis import (
+    TextAnalysis,
+    analyze_text,
+    categorize,
+    extract_keywords,
+    warm_up,
+    word_count,
+)
 from newsflow.analysis.category import language_code, topic_scores
 from newsflow.analysis.keywords import MAX_KEYWORDS
 
@@ -243,3 +250,16 @@ def test_analyze_text_untranslated_chinese() -> None:
 def test_analyze_text_empty_text_is_not_an_error() -> None:
     result = analyze_text(title=None, text="", language=None)
     assert result == TextAnalysis(word_count=0, symbols=[], keywords=[], category="und_news")
+
+
+def test_untranslated_article_passed_twice_counts_once() -> None:
+    title, text = "英伟达股价创新高", "英伟达股价创新高，比特币上涨。"
+    twice = analyze_text(
+        title=title, text=text, language="zh", original_title=title, original_text=text
+    )
+    assert twice == analyze_text(title=title, text=text, language="zh")
+
+
+def test_warm_up_then_analyze() -> None:
+    warm_up()
+    assert analyze_text(title=None, text="比特币", language="zh").symbols == ["BTC"]
