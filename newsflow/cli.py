@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -153,12 +155,10 @@ def status() -> None:
         for group, stream in streams.inputs().items():
             length = await redis.xlen(stream)
             pending = consumers = 0
-            try:
+            with contextlib.suppress(ResponseError):  # no such stream yet: nothing to show
                 for g in await redis.xinfo_groups(stream):
                     if (g["name"].decode() if isinstance(g["name"], bytes) else g["name"]) == group:
                         pending, consumers = int(g["pending"]), int(g["consumers"])
-            except Exception:
-                pass
             rows.append((group, stream, length, pending, consumers, stats))
         dead = await redis.xlen(streams.dead)
         return rows, dead, await store.status_counts()

@@ -101,7 +101,7 @@ class Server:
 def _spawn(name: str, argv: list[str], host: str, port: int, log_path: Path) -> Server:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
-    proc = subprocess.Popen(  # noqa: S603 - our own binaries
+    proc = subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
@@ -188,7 +188,7 @@ def run_system(settings: Any, *, reader: bool = True) -> int:
         for name in names:
             log = (logs / f"{name}.log").open("ab")
             env = {**os.environ, "NEWSFLOW_HEARTBEAT_FILE": str((data / f"{name}.heartbeat").resolve())}
-            proc = subprocess.Popen(  # noqa: S603
+            proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"], stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=env, start_new_session=True,
             )
@@ -203,7 +203,7 @@ def run_system(settings: Any, *, reader: bool = True) -> int:
                     print(f"{name} exited with {proc.returncode}; restarting (see its log)", flush=True)
                     idx = children.index((name, proc))
                     log = (logs / f"{name}.log").open("ab")
-                    children[idx] = (name, subprocess.Popen(  # noqa: S603
+                    children[idx] = (name, subprocess.Popen(
                         [sys.executable, "-m", f"services.{name}"], stdout=log,
                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                     ))

@@ -44,13 +44,16 @@ def article_text(doc: dict[str, Any]) -> str:
         f"analysis {an.get('status', '-')}",
     ]
     lines.append("stages:    " + "; ".join(stages))
-    impact = (an.get("impact") or {})
+    impact = an.get("impact") or {}
     if impact.get("status") == "ok" and impact.get("impact"):
         im = impact["impact"]
         lines += [
             "",
-            f"AI impact ({impact.get('provider')}/{impact.get('model')}): {im['direction']}, "
-            f"confidence {im['confidence']:.2f}, symbols {', '.join(im.get('symbols') or []) or '-'}",
+            (
+                f"AI impact ({impact.get('provider')}/{impact.get('model')}): {im['direction']}, "
+                f"confidence {im['confidence']:.2f}, "
+                f"symbols {', '.join(im.get('symbols') or []) or '-'}"
+            ),
             textwrap.fill(im["summary"], 100),
         ]
     elif impact:

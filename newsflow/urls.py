@@ -72,4 +72,4 @@ def short_id(full_id: str) -> str:
 def source_name(url: str) -> str:
     """The site name shown for an article: its host without ``www.``."""
     host = (urlsplit(url).hostname or "").rstrip(".")
-    return host[4:] if host.startswith("www.") else host
+    return host.removeprefix("www.")

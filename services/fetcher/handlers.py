@@ -1,11 +1,12 @@
 """Routing of the fetcher: ``UrlSubmitted`` in, ``PageFetched`` out."""
 
+from faststream.redis.annotations import RedisStreamMessage
+
 from newsflow.contracts import FetchResult, PageFetched, Status, UrlSubmitted
 from newsflow.fetching import FetchFailed, PageFetcher
 from newsflow.store import now
 from newsflow.urls import canonical_url
 from newsflow.worker import Handler, Worker
-from faststream.redis.annotations import RedisStreamMessage
 
 
 def make_handler(w: Worker) -> Handler:

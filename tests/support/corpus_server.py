@@ -15,6 +15,7 @@ import threading
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
@@ -55,7 +56,7 @@ class CorpusServer:
         corpus_ = self.corpus
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = self.path.split("?")[0].strip("/").split("/")
                 body = None
                 if len(parts) == 2 and parts[1].endswith(".html"):
@@ -79,7 +80,7 @@ class CorpusServer:
     def url(self, set_name: str, page_id: str) -> str:
         return f"http://127.0.0.1:{self.port}/{set_name}/{page_id}.html"
 
-    def __enter__(self) -> CorpusServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

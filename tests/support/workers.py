@@ -54,7 +54,7 @@ class WorkerProcesses:
         replicas = self.procs.setdefault(name, [])
         index = len(replicas) if index is None else index
         log = (self.log_dir / f"{name}-{index}.log").open("ab")
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"], cwd=REPO, env=self.env(name, index),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
