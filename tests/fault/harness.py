@@ -1,0 +1,345 @@
+"""The fault test's moving parts: servers that restart on their data, a supervisor that
+restarts crashed workers (as compose's ``restart: unless-stopped`` does), a publisher that
+records which URLs Redis accepted, and the final accounting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from newsflow.contracts import Streams
+from newsflow.delivery import entry_fields
+from newsflow.embedded import Server, start_mongo, start_redis
+from newsflow.store import ArticleStore
+from newsflow.urls import InvalidUrl, article_id, canonical_url
+from tests.support.workers import WorkerProcesses
+
+
+@dataclass
+class Servers:
+    """Redis and SecantusDB with their data on disk, restartable on the same port."""
+
+    data: Path
+    redis_port: int
+    mongo_port: int
+    redis: Server | None = None
+    mongo: Server | None = None
+    restarts: Counter[str] = field(default_factory=Counter)
+
+    def start(self) -> None:
+        self.redis = start_redis(self.data / "redis", self.redis_port)
+        self.mongo = start_mongo(self.data / "mongo", self.mongo_port)
+
+    def _halt(self, server: Server, how: signal.Signals) -> None:
+        if how == signal.SIGKILL:
+            server.kill()
+        else:
+            server.stop()
+        if server._log:
+            server._log.close()
+
+    def restart_redis(self, how: signal.Signals, down_for: float = 1.0) -> None:
+        """Stop Redis (SIGTERM: clean, SIGKILL: crash) and start it on the same data."""
+        assert self.redis is not None
+        self._halt(self.redis, how)
+        time.sleep(down_for)
+        self.redis = start_redis(self.data / "redis", self.redis_port)
+        self.restarts[f"redis {how.name}"] += 1
+
+    def restart_mongo(self, how: signal.Signals, down_for: float = 1.0) -> None:
+        """Stop SecantusDB (SIGTERM or SIGKILL) and start it on the same data."""
+        assert self.mongo is not None
+        self._halt(self.mongo, how)
+        time.sleep(down_for)
+        self.mongo = start_mongo(self.data / "mongo", self.mongo_port)
+        self.restarts[f"mongodb {how.name}"] += 1
+
+    def stop(self) -> None:
+        for server in (self.redis, self.mongo):
+            if server is not None:
+                server.stop()
+
+
+class Supervisor:
+    """Restarts any worker process that exits, like compose's ``restart: unless-stopped``.
+
+    ``kills`` counts the SIGKILLs we sent, ``unexpected_exits`` the exits we did not cause
+    (a worker that gave up on its own when Redis or MongoDB went away).
+    """
+
+    def __init__(self, workers: WorkerProcesses) -> None:
+        self.workers = workers
+        self.kills: Counter[str] = Counter()
+        self.restarts: Counter[str] = Counter()
+        self.unexpected_exits: Counter[str] = Counter()
+        #: "name-index exited with code N" for every exit we did not cause.
+        self.exit_notes: list[str] = []
+        self._killed: set[int] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def kill(self, name: str, index: int) -> None:
+        """SIGKILL one replica (its process group: the extractor's children too)."""
+        proc = self.workers.procs[name][index]
+        self._killed.add(proc.pid)
+        self.workers.kill(name, index)
+        self.kills[name] += 1
+
+    async def _watch(self) -> None:
+        while True:
+            for name, replicas in self.workers.procs.items():
+                for index, proc in enumerate(replicas):
+                    if proc.poll() is None:
+                        continue
+                    if proc.pid not in self._killed:
+                        self.unexpected_exits[name] += 1
+                        self.exit_notes.append(f"{name}-{index} exited with {proc.returncode}")
+                    await asyncio.sleep(0.5)  # compose waits a little before a restart too
+                    self.workers.start(name, index)
+                    self.restarts[name] += 1
+            await asyncio.sleep(0.3)
+
+    def __enter__(self) -> Self:
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+@dataclass
+class Publisher:
+    """XADDs URLs as any client would, retrying while Redis is down.
+
+    A URL counts as accepted once Redis answered the XADD with an entry id: that is the
+    promise the system makes to whoever published it.
+    """
+
+    redis: Redis
+    streams: Streams
+    accepted: list[tuple[str, str]] = field(default_factory=list)
+    retries: int = 0
+
+    async def publish(self, urls: list[str], per_second: float) -> None:
+        for url in urls:
+            while True:
+                try:
+                    entry = await self.redis.xadd(
+                        self.streams.urls, {"url": url, "submitted_by": "fault-test"}
+                    )
+                except (RedisConnectionError, RedisTimeoutError, OSError):
+                    self.retries += 1
+                    await asyncio.sleep(0.2)
+                    continue
+                self.accepted.append((url, entry.decode() if isinstance(entry, bytes) else entry))
+                break
+            await asyncio.sleep(1 / per_second)
+
+
+async def _retrying(make: Any, attempts: int = 50) -> Any:
+    """Run a read against a server that may be restarting."""
+    for _ in range(attempts - 1):
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+            return await make()
+        await asyncio.sleep(0.2)
+    return await make()
+
+
+@dataclass
+class Tally:
+    """Where every accepted URL ended up, and what is left in Redis."""
+
+    accepted: int = 0
+    distinct_canonical: int = 0
+    invalid_urls: int = 0
+    documents: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    failure_reasons: Counter[str] = field(default_factory=Counter)
+    dead_letters: int = 0
+    dead_by_stage: Counter[str] = field(default_factory=Counter)
+    #: Accepted URLs with no finished document and no dead letter: lost.
+    lost: list[str] = field(default_factory=list)
+    #: Accepted URLs whose document is still in progress (not analyzed, not failed).
+    unfinished: list[str] = field(default_factory=list)
+    #: Documents whose canonical URL another document also has.
+    shared_canonical: int = 0
+    #: Documents nobody submitted (should be none).
+    stray_documents: int = 0
+    failed_without_reason: int = 0
+    pending: dict[str, int] = field(default_factory=dict)
+    undelivered: dict[str, bool] = field(default_factory=dict)
+    processed: dict[str, int] = field(default_factory=dict)
+    #: Handler runs a fault-free run needs per stage (one per message it must handle).
+    needed: dict[str, int] = field(default_factory=dict)
+    duplicates_merged: int = 0
+
+    @property
+    def settled(self) -> bool:
+        return (
+            not self.lost and not self.unfinished and not any(self.pending.values())
+            and not any(self.undelivered.values())
+        )
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def account(
+    accepted: list[tuple[str, str]], store: ArticleStore, redis: Redis, streams: Streams
+) -> Tally:
+    """Check every accepted URL against the articles and the dead-letter stream."""
+    tally = Tally(accepted=len(accepted))
+    projection = {
+        "url": 1, "status": 1, "failure": 1,
+        "fetch.status": 1, "extraction.status": 1, "translation.status": 1,
+    }
+    docs = {d["_id"]: d async for d in store.articles.find({}, projection)}
+    tally.documents = len(docs)
+    urls = Counter(d["url"] for d in docs.values())
+    tally.shared_canonical = sum(n for n in urls.values() if n > 1)
+    for d in docs.values():
+        tally.by_status[d["status"]] += 1
+        if d["status"] == "failed":
+            reason = (d.get("failure") or {}).get("reason") or ""
+            if not reason:
+                tally.failed_without_reason += 1
+            tally.failure_reasons[_reason_kind(reason)] += 1
+
+    dead_rows = await _retrying(lambda: redis.xrange(streams.dead))
+    dead_urls: set[str] = set()
+    dead_articles: set[str] = set()
+    for _, raw in dead_rows:
+        entry = entry_fields(raw)
+        tally.dead_letters += 1
+        tally.dead_by_stage[entry.get("stage", "?")] += 1
+        if entry.get("article_id"):
+            dead_articles.add(entry["article_id"])
+        with contextlib.suppress(ValueError):
+            fields = json.loads(entry.get("fields", "{}"))
+            if isinstance(fields, dict) and isinstance(fields.get("url"), str):
+                dead_urls.add(fields["url"])
+
+    wanted: set[str] = set()
+    for url, _entry in accepted:
+        try:
+            aid = article_id(canonical_url(url))
+        except InvalidUrl:
+            tally.invalid_urls += 1
+            if url not in dead_urls:
+                tally.lost.append(url)
+            continue
+        wanted.add(aid)
+        doc = docs.get(aid)
+        if doc is not None and doc["status"] in ("analyzed", "failed"):
+            continue
+        if url in dead_urls or aid in dead_articles:
+            continue
+        (tally.unfinished if doc is not None else tally.lost).append(url)
+    tally.distinct_canonical = len(wanted)
+    tally.stray_documents = len(set(docs) - wanted)
+
+    for group, stream in streams.inputs().items():
+        summary = await _retrying(lambda s=stream, g=group: redis.xpending(s, g))
+        tally.pending[group] = int(summary["pending"])
+        info = await _retrying(lambda s=stream: redis.xinfo_stream(s))
+        last = info["last-generated-id"]
+        last = last.decode() if isinstance(last, bytes) else str(last)
+        groups = await _retrying(lambda s=stream: redis.xinfo_groups(s))
+        delivered = next(
+            (g["last-delivered-id"] for g in groups if _name(g["name"]) == group), b"0-0"
+        )
+        delivered = delivered.decode() if isinstance(delivered, bytes) else str(delivered)
+        tally.undelivered[group] = _id_key(delivered) < _id_key(last)
+    stats = await _retrying(lambda: redis.hgetall(streams.stats))
+    for key, value in stats.items():
+        k = _name(key)
+        if k.startswith("processed:"):
+            tally.processed[k.split(":", 1)[1]] = int(value)
+        if k == "duplicate:fetcher":
+            tally.duplicates_merged = int(value)
+
+    def reached(stage: str) -> int:
+        return sum(1 for d in docs.values() if (d.get(stage) or {}).get("status"))
+
+    tally.needed = {
+        "fetcher": tally.accepted - tally.invalid_urls,
+        "extractor": sum(1 for d in docs.values() if (d.get("fetch") or {}).get("status") == "ok"),
+        "translator": sum(
+            1 for d in docs.values() if (d.get("extraction") or {}).get("status") == "ok"
+        ),
+        "analyzer": reached("translation"),
+    }
+    return tally
+
+
+def _name(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _reason_kind(reason: str) -> str:
+    """A short bucket for a failure reason, for the summary table."""
+    lowered = reason.lower()
+    for needle, kind in (
+        ("gave up after", "dead-lettered (retries exhausted)"),
+        ("invalid message", "dead-lettered (invalid)"),
+        ("404", "HTTP 404"),
+        ("port", "refused port"),
+        ("not processed further", "not an article / teaser / paywall"),
+        ("timed out", "extraction timed out"),
+    ):
+        if needle in lowered:
+            return kind
+    return reason[:60]
+
+
+def summary(tally: Tally, *, elapsed: float, settle: float, sup: Supervisor, servers: Servers,
+            publisher: Publisher, published: int) -> str:
+    """The table the fault test prints."""
+    rows: list[tuple[str, str]] = [
+        ("URLs published (XADD)", str(published)),
+        ("  accepted by Redis (entry id returned)", str(tally.accepted)),
+        ("  publish retries while Redis was down", str(publisher.retries)),
+        ("  distinct canonical URLs (valid)", str(tally.distinct_canonical)),
+        ("  invalid URLs (no article possible)", str(tally.invalid_urls)),
+        ("article documents", str(tally.documents)),
+    ]
+    rows += [(f"  status {k}", str(v)) for k, v in sorted(tally.by_status.items())]
+    rows += [(f"    failed: {k}", str(v)) for k, v in tally.failure_reasons.most_common()]
+    rows += [
+        ("dead letters", str(tally.dead_letters)),
+        *[(f"  from {k}", str(v)) for k, v in sorted(tally.dead_by_stage.items())],
+        ("LOST (accepted, no document, no dead letter)", str(len(tally.lost))),
+        ("UNFINISHED (document stuck mid-pipeline)", str(len(tally.unfinished))),
+        ("documents sharing a canonical URL", str(tally.shared_canonical)),
+        ("documents nobody submitted", str(tally.stray_documents)),
+        ("failed without a reason", str(tally.failed_without_reason)),
+        *[(f"pending in group {g}", str(n)) for g, n in tally.pending.items()],
+        ("duplicate submissions merged into their article", str(tally.duplicates_merged)),
+        *[
+            (f"{g}: handler runs completed / needed", f"{tally.processed.get(g, 0)}/{n}")
+            for g, n in tally.needed.items()
+        ],
+        *[(f"kill -9 {k}", str(v)) for k, v in sorted(sup.kills.items())],
+        *[(f"restart {k}", str(v)) for k, v in sorted(servers.restarts.items())],
+        ("workers restarted by the supervisor", str(sum(sup.restarts.values()))),
+        ("  of which exited on their own", str(sum(sup.unexpected_exits.values()))),
+        ("time: whole test / settling after chaos", f"{elapsed:.0f} s / {settle:.0f} s"),
+    ]
+    width = max(len(k) for k, _ in rows) + 2
+    lines = ["", "fault test summary", "-" * (width + 8)]
+    lines += [f"{k:<{width}}{v:>8}" for k, v in rows]
+    return "\n".join(lines)
