@@ -1,5 +1,7 @@
 """Routing of the analyzer: ``ArticleTranslated`` in, the analysis stored."""
 
+import asyncio
+
 from newsflow.analysis import analyze_text, find_similar
 from newsflow.contracts import AnalysisResult, ArticleTranslated, Status
 from newsflow.impact import analyze_impact
@@ -17,7 +19,8 @@ def make_handler(w: Worker) -> Handler:
         english = translation.get("status") == "translated"
         title = translation.get("title") if english else extraction.get("title")
         text = (translation.get("text") if english else extraction.get("text")) or ""
-        found = analyze_text(
+        found = await asyncio.to_thread(  # CPU-bound: tens of ms, more on huge texts
+            analyze_text,
             title=title, text=text,
             language=extraction.get("language"),
             original_title=extraction.get("title"), original_text=extraction.get("text"),

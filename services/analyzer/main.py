@@ -1,5 +1,8 @@
 """Wiring of the analyzer worker."""
 
+import asyncio
+
+from newsflow.analysis import warm_up
 from newsflow.contracts import Status
 from newsflow.providers import impact_provider
 from newsflow.worker import StageSpec, Worker
@@ -8,6 +11,7 @@ from services.analyzer.handlers import make_handler
 
 async def open_provider(worker: Worker) -> None:
     worker.resources["provider"] = impact_provider(worker.settings)
+    await asyncio.to_thread(warm_up)  # load the Chinese dictionary before the first article
 
 
 async def close_provider(worker: Worker) -> None:
