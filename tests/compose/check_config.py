@@ -15,7 +15,7 @@ from typing import Any
 
 WORKERS = ("fetcher", "extractor", "translator", "analyzer")
 PYTHON_SERVICES = (*WORKERS, "reader", "cli")
-#: NEWSFLOW_GRACEFUL_TIMEOUT's default: docker must wait longer than the worker drains.
+#: NEWSFLOW_GRACEFUL_TIMEOUT's default: docker must wait longer than a worker drains.
 GRACEFUL_TIMEOUT_S = 20.0
 
 
@@ -56,8 +56,11 @@ def problems(config: dict[str, Any]) -> list[str]:
             if cond != "service_healthy":
                 found.append(f"{name}: depends_on {dep} is {cond!r}, not service_healthy")
         grace = svc.get("stop_grace_period")
-        if grace is None or seconds(str(grace)) <= GRACEFUL_TIMEOUT_S:
-            found.append(f"{name}: stop_grace_period {grace!r} is not above {GRACEFUL_TIMEOUT_S}s")
+        drain = float(
+            (svc.get("environment") or {}).get("NEWSFLOW_GRACEFUL_TIMEOUT") or GRACEFUL_TIMEOUT_S
+        )
+        if grace is None or seconds(str(grace)) <= drain:
+            found.append(f"{name}: stop_grace_period {grace!r} is not above the {drain}s drain")
         if svc.get("command") != ["python", "-m", f"services.{name}"]:
             found.append(f"{name}: command is {svc.get('command')!r}")
     for name in ("redis", "mongo"):
