@@ -75,6 +75,7 @@ STAGE_SPANS = (
     ("end to end (analyzed)", "submitted_at", "analyzed_at"),
 )
 SAMPLE_EVERY = 0.2
+PSS_EVERY = 5
 LLM_KEY = "bench-key"
 
 
@@ -154,6 +155,9 @@ class TreeStats:
     """Peak RSS of a process and its descendants, and the CPU seconds they used."""
 
     peak_rss: int = 0
+    #: Peak PSS (shared pages divided among their sharers): RSS sums count the forkserver
+    #: children's shared pages once per child. Sampled every ``PSS_EVERY`` samples.
+    peak_pss: int = 0
     processes_seen: int = 0
     #: Last CPU seconds seen per pid: children that exit keep what they had at the last sample.
     cpu_by_pid: dict[int, float] = field(default_factory=dict)
@@ -175,6 +179,7 @@ class MemorySampler:
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
         self._procs: dict[int, psutil.Process] = {}
         self._lock = threading.Lock()  # mark() runs in the main thread
+        self._samples = 0
 
     def _process(self, pid: int) -> psutil.Process:
         # psutil.Process caches its creation time: reusing the object keeps cpu_times cheap
@@ -189,6 +194,8 @@ class MemorySampler:
             self._sample()
 
     def _sample(self) -> None:
+        with_pss = self._samples % PSS_EVERY == 0
+        self._samples += 1
         for name, pid in self.roots.items():
             stats = self.stats[name]
             try:
@@ -196,13 +203,16 @@ class MemorySampler:
                 tree = [root, *root.children(recursive=True)]
             except psutil.Error:
                 continue  # exited: the worker watchdog reports it
-            rss = 0
+            rss = pss = 0
             for proc in tree:
                 with contextlib.suppress(psutil.Error):
                     rss += proc.memory_info().rss
                     times = proc.cpu_times()
                     stats.cpu_by_pid[proc.pid] = times.user + times.system
+                    if with_pss:
+                        pss += getattr(proc.memory_full_info(), "pss", 0)
             stats.peak_rss = max(stats.peak_rss, rss)
+            stats.peak_pss = max(stats.peak_pss, pss)
             stats.processes_seen = max(stats.processes_seen, len(tree))
 
     def mark(self) -> None:
@@ -304,8 +314,9 @@ async def run_pipeline(
     store = ArticleStore.connect(settings)
     try:
         if warmup:
-            # One at a time: the extractor starts its process pool on its first page, and
-            # entries that arrive meanwhile can be stranded for claim_idle_ms (see README).
+            # One at a time: the extractor starts its process pool on its first page, blocking
+            # its event loop for seconds; an XREADGROUP reply that times out meanwhile strands
+            # its entries in the pending list until the reclaimer takes them (claim_idle_ms).
             print(f"warm-up: {len(warmup)} articles, one at a time (not counted)...", flush=True)
             for url in warmup:
                 run = await push_and_wait(
@@ -434,7 +445,7 @@ def render(
         + " |",
         (
             f"| Setup | {args.workers_per_stage} worker(s) per stage, "
-            f"{args.extractors or os.cpu_count()} extraction processes, {llm}, "
+            f"{args.extractors or os.cpu_count()} extraction processes per extractor, {llm}, "
             f"{args.warmup} warm-up articles first (not counted) |"
         ),
         f"| Machine | {machine_line} |",
@@ -462,12 +473,15 @@ def render(
                 f"| {label} | {percentile(values, 50):.2f} s | {percentile(values, 95):.2f} s "
                 f"| {len(values)} |"
             )
-    lines += ["", "| Process | Peak memory (RSS of its tree) | CPU s | processes |",
-              "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "| Process | Peak RSS (sum over its tree) | Peak PSS | CPU s (timed run) | processes |",
+        "|---|---|---|---|---|",
+    ]
     for name, stats in memory.items():
         lines.append(
-            f"| {name} | {stats.peak_rss / 2**20:.0f} MB | {stats.cpu_seconds:.1f} "
-            f"| {stats.processes_seen} |"
+            f"| {name} | {stats.peak_rss / 2**20:.0f} MB | {stats.peak_pss / 2**20:.0f} MB "
+            f"| {stats.cpu_seconds:.1f} | {stats.processes_seen} |"
         )
     figures = {
         "machine": machine_line,
@@ -491,6 +505,7 @@ def render(
             if v
         },
         "peak_rss_mb": {name: s.peak_rss / 2**20 for name, s in memory.items()},
+        "peak_pss_mb": {name: s.peak_pss / 2**20 for name, s in memory.items()},
         "cpu_s": {name: s.cpu_seconds for name, s in memory.items()},
         "failures": [{"group": k, "count": n, "example": e} for k, n, e in groups],
     }
@@ -558,6 +573,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--limit must be at least 1")
     if args.workers_per_stage < 1:
         parser.error("--workers-per-stage must be at least 1")
+    if args.warmup is None:
+        args.warmup = 4 * args.workers_per_stage
+    if args.warmup < 0:
+        parser.error("--warmup must be 0 or more")
     if args.extractors < 0:
         parser.error("--extractors must be 0 (one per core) or more")
     if not (args.corpus / "scrapinghub").is_dir() or not (args.corpus / "zh_cwced").is_dir():
@@ -616,7 +635,7 @@ def log_tails(workers: WorkerProcesses, problems: int = 30, last: int = 5) -> st
             bad = [ln for ln in lines if re.search(r"WARNING|ERROR|CRITICAL|Traceback|Error", ln)]
             out.append(f"--- {name}-{i}: {len(bad)} warning/error lines (first {problems}), "
                        f"then the last {last} lines")  # fmt: skip
-            out += bad[:problems] + ["..."] + lines[-last:]
+            out += bad[:problems] + (["..."] if bad else []) + lines[-last:]
     return "\n".join(out)
 
 
@@ -653,7 +672,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         mongo_dir = None if args.mongo_in_memory else data / "mongo"
         mongo = stack.enter_context(started(start_mongo(mongo_dir, free_port())))
         settings = bench_settings(args, redis, mongo, server.port, llm)
-        workers = WorkerProcesses(settings, data / "workers")
+        # Unbuffered, so that the logs shown on a failure are complete.
+        workers = WorkerProcesses(settings, data / "workers", extra_env={"PYTHONUNBUFFERED": "1"})
         stack.callback(workers.stop_all)
         print(f"starting {args.workers_per_stage} worker(s) per stage...", flush=True)
         workers.start_all(args.workers_per_stage)
