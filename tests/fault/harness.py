@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from newsflow.contracts import Streams
+from newsflow.contracts import RANK, Status, Streams
 from newsflow.delivery import entry_fields
 from newsflow.embedded import Server, start_mongo, start_redis
 from newsflow.store import ArticleStore
@@ -178,6 +178,10 @@ class Tally:
     #: Documents nobody submitted (should be none).
     stray_documents: int = 0
     failed_without_reason: int = 0
+    #: Analyzed documents missing a stage's result (a regression by a stale message).
+    analyzed_incomplete: int = 0
+    #: Dead letters without the original entry, stage, error or delivery count.
+    dead_letters_incomplete: int = 0
     pending: dict[str, int] = field(default_factory=dict)
     undelivered: dict[str, bool] = field(default_factory=dict)
     processed: dict[str, int] = field(default_factory=dict)
@@ -206,13 +210,19 @@ async def account(
     projection = {
         "url": 1, "status": 1, "failure": 1,
         "fetch.status": 1, "extraction.status": 1, "translation.status": 1,
+        "analysis.status": 1, "progress": 1,
     }
     docs = {d["_id"]: d async for d in store.articles.find({}, projection)}
     tally.documents = len(docs)
     urls = Counter(d["url"] for d in docs.values())
     tally.shared_canonical = sum(n for n in urls.values() if n > 1)
+    stages = ("fetch", "extraction", "translation", "analysis")
     for d in docs.values():
         tally.by_status[d["status"]] += 1
+        if d["status"] == "analyzed" and (
+            d.get("progress") != RANK[Status.ANALYZED] or not all((d.get(k) or {}).get("status") for k in stages)
+        ):
+            tally.analyzed_incomplete += 1
         if d["status"] == "failed":
             reason = (d.get("failure") or {}).get("reason") or ""
             if not reason:
@@ -225,6 +235,10 @@ async def account(
     for _, raw in dead_rows:
         entry = entry_fields(raw)
         tally.dead_letters += 1
+        if not all(entry.get(k) for k in ("stream", "stage", "entry_id", "fields", "error")) or (
+            int(entry.get("deliveries") or 0) < 1
+        ):
+            tally.dead_letters_incomplete += 1
         tally.dead_by_stage[entry.get("stage", "?")] += 1
         if entry.get("article_id"):
             dead_articles.add(entry["article_id"])
@@ -327,6 +341,8 @@ def summary(tally: Tally, *, elapsed: float, settle: float, sup: Supervisor, ser
         ("documents sharing a canonical URL", str(tally.shared_canonical)),
         ("documents nobody submitted", str(tally.stray_documents)),
         ("failed without a reason", str(tally.failed_without_reason)),
+        ("analyzed but missing a stage's result", str(tally.analyzed_incomplete)),
+        ("dead letters missing entry/stage/error/count", str(tally.dead_letters_incomplete)),
         *[(f"pending in group {g}", str(n)) for g, n in tally.pending.items()],
         ("duplicate submissions merged into their article", str(tally.duplicates_merged)),
         *[

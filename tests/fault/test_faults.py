@@ -214,6 +214,7 @@ async def test_nothing_lost_nothing_duplicated_under_faults(tmp_path: Path) -> N
             assert not any(tally.undelivered.values()), tally.undelivered
             assert tally.shared_canonical == 0 and tally.stray_documents == 0
             assert tally.failed_without_reason == 0
+            assert tally.analyzed_incomplete == 0 and tally.dead_letters_incomplete == 0
             # every valid URL has its one document; only the non-http ones have none
             assert tally.documents == tally.distinct_canonical
             assert tally.by_status["analyzed"] > pages // 2
