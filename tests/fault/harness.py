@@ -75,13 +75,15 @@ class Servers:
 class Supervisor:
     """Restarts any worker process that exits, like compose's ``restart: unless-stopped``.
 
-    ``kills`` counts the SIGKILLs we sent, ``unexpected_exits`` the exits we did not cause
+    ``kills`` and ``terminations`` count the SIGKILLs and SIGTERMs we sent,
+    ``unexpected_exits`` the exits we did not cause
     (a worker that gave up on its own when Redis or MongoDB went away).
     """
 
     def __init__(self, workers: WorkerProcesses) -> None:
         self.workers = workers
         self.kills: Counter[str] = Counter()
+        self.terminations: Counter[str] = Counter()
         self.restarts: Counter[str] = Counter()
         self.unexpected_exits: Counter[str] = Counter()
         #: "name-index exited with code N" for every exit we did not cause.
@@ -95,6 +97,13 @@ class Supervisor:
         self._killed.add(proc.pid)
         self.workers.kill(name, index)
         self.kills[name] += 1
+
+    def terminate(self, name: str, index: int) -> None:
+        """SIGTERM one replica, as ``docker compose stop``/``restart`` does (no wait)."""
+        proc = self.workers.procs[name][index]
+        self._killed.add(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        self.terminations[name] += 1
 
     async def _watch(self) -> None:
         while True:
@@ -350,6 +359,7 @@ def summary(tally: Tally, *, elapsed: float, settle: float, sup: Supervisor, ser
             for g, n in tally.needed.items()
         ],
         *[(f"kill -9 {k}", str(v)) for k, v in sorted(sup.kills.items())],
+        *[(f"SIGTERM (graceful stop) {k}", str(v)) for k, v in sorted(sup.terminations.items())],
         *[(f"restart {k}", str(v)) for k, v in sorted(servers.restarts.items())],
         ("workers restarted by the supervisor", str(sum(sup.restarts.values()))),
         ("  of which exited on their own", str(sum(sup.unexpected_exits.values()))),

@@ -4,9 +4,10 @@ Real redis-server (AOF, appendfsync everysec) and SecantusDB with their data on 
 four workers as ``python -m services.<name>`` (two replicas each) and real news pages from
 the corpus server on 127.0.0.1, plus URLs that fail: 404s, a port the fetcher refuses to
 dial, URLs that are not http(s) at all, and duplicates. While the URLs flow we SIGKILL every
-kind of worker several times, stop Redis cleanly and restart it, SIGKILL Redis and restart
-it, SIGKILL SecantusDB and restart it, and stop it cleanly and restart it. A supervisor
-restarts any worker that exits, as compose's ``restart: unless-stopped`` does.
+kind of worker several times, stop two workers gracefully (SIGTERM), stop Redis cleanly and
+restart it, SIGKILL Redis and restart it, SIGKILL SecantusDB and restart it, and stop it
+cleanly and restart it. A supervisor restarts any worker that exits, as compose's
+``restart: unless-stopped`` does.
 
 When the system settles, every URL that Redis accepted must be in exactly one finished
 article document (analyzed, or failed with a reason) or in the dead-letter stream, no two
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -82,6 +84,10 @@ async def chaos(
         sup.kill(name, index)
         note(f"kill -9 {name}-{index}")
 
+    async def term(name: str, index: int) -> None:
+        sup.terminate(name, index)
+        note(f"SIGTERM {name}-{index} (graceful stop, then restarted)")
+
     steps: list[tuple[float, Callable[[], Awaitable[None]]]] = [
         (3, lambda: kill("fetcher", 0)),
         (5, lambda: kill("extractor", 0)),
@@ -99,6 +105,8 @@ async def chaos(
         (39, lambda: kill("extractor", 0)),
         (41, lambda: kill("fetcher", 0)),
         (44, lambda: restart(servers.restart_mongo, signal.SIGTERM, "mongodb SIGTERM + start")),
+        (48, lambda: term("extractor", 0)),
+        (49, lambda: term("fetcher", 1)),
         (50, lambda: kill("analyzer", 0)),
         (52, lambda: kill("translator", 0)),
         (55, lambda: kill("extractor", 1)),
@@ -204,6 +212,11 @@ async def test_nothing_lost_nothing_duplicated_under_faults(tmp_path: Path) -> N
                 tally, elapsed=time.monotonic() - started, settle=settle, sup=sup,
                 servers=servers, publisher=publisher, published=len(urls),
             ))
+            handed_back = sum(
+                int(m) for log in (tmp_path / "workers").glob("*.log")
+                for m in re.findall(r"handed back (\d+) unfinished", log.read_text(errors="replace"))
+            )
+            print(f"entries handed back by workers stopped with SIGTERM: {handed_back}")
             if tally.lost or tally.unfinished:
                 print("lost:", tally.lost[:10], "unfinished:", tally.unfinished[:10])
 
