@@ -35,7 +35,12 @@ RUN /opt/uv/bin/uv sync --frozen --no-dev --no-install-project
 COPY README.md ./
 COPY newsflow ./newsflow
 COPY services ./services
-RUN /opt/uv/bin/uv sync --frozen --no-dev --no-editable
+RUN /opt/uv/bin/uv sync --frozen --no-dev --no-editable \
+ # The packages' data files (the reader's templates and static files) go along with the code,
+ # whether or not the build backend was told about them.
+ && site="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+ && find newsflow services -type f ! -name '*.py' ! -name '*.pyc' ! -path '*/__pycache__/*' \
+      -exec cp --parents {} "$site"/ \;
 
 # --- runtime: the same base, the venv, no build tools -----------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

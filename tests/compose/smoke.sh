@@ -199,11 +199,13 @@ pass "published $LIGHT URLs with 'docker compose run --rm cli publish'"
 wait_analyzed "$LIGHT" 180
 pass "$LIGHT articles analyzed $((SECONDS - t))s after publishing"
 
-out=$(dc run --rm -T cli status 2>"$work/err") || fail "cli status failed: $out $(cat "$work/err")"
+out=$(dc run --rm -T -e COLUMNS=120 cli status 2>"$work/err") || fail "cli status failed: $out $(cat "$work/err")"
 printf '%s\n' "$out" | head -n 15 | sed 's/^/      /'
 sid=$("$py" -c 'import json,sys; print(json.loads(sys.argv[1]).get("short_id") or "")' "$STATE")
 out=$(dc run --rm -T cli show "$sid" 2>"$work/err") || fail "cli show $sid failed: $out $(cat "$work/err")"
-printf '%s\n' "$out" | grep -qi analyzed || fail "cli show $sid does not say analyzed: $(printf '%s\n' "$out" | head -n 5)"
+printf '%s\n' "$out" | grep -q 'Smoke test article' || fail "cli show $sid does not show the article: $(printf '%s\n' "$out" | head -n 5)"
+out=$(dc run --rm -T cli show --json "$sid" 2>"$work/err") || fail "cli show --json $sid failed: $(cat "$work/err")"
+printf '%s\n' "$out" | grep -q '"status": *"analyzed"' || fail "cli show --json $sid does not say analyzed: $(printf '%s\n' "$out" | head -n 5)"
 out=$(dc run --rm -T cli list 2>"$work/err") || fail "cli list failed: $out $(cat "$work/err")"
 [ "$(printf '%s\n' "$out" | grep -c 'pages')" -ge 1 ] || fail "cli list shows no article: $out"
 pass "cli status, show $sid and list read the results"
