@@ -78,6 +78,12 @@ def _safe(model: type[BaseModel], data: object) -> Any:
         return None
 
 
+def _sub(doc: dict[str, Any], field: str) -> dict[str, Any]:
+    """A stage's sub-document, or an empty one when it is missing or not a document."""
+    value = doc.get(field)
+    return value if isinstance(value, dict) else {}
+
+
 def _aware(value: object) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -86,8 +92,8 @@ def _aware(value: object) -> datetime | None:
 
 def titles(doc: dict[str, Any]) -> tuple[str | None, str | None]:
     """(title shown, original title): the translation's title first when there is one."""
-    ex = doc.get("extraction") or {}
-    tr = doc.get("translation") or {}
+    ex = _sub(doc, "extraction")
+    tr = _sub(doc, "translation")
     original = ex.get("title") or None
     if tr.get("status") == "translated" and tr.get("title"):
         return tr["title"], original
@@ -107,8 +113,8 @@ def failure_of(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 def summary(doc: dict[str, Any]) -> dict[str, Any]:
     """What the list (API and page) shows of an article."""
-    ex = doc.get("extraction") or {}
-    an = doc.get("analysis") or {}
+    ex = _sub(doc, "extraction")
+    an = _sub(doc, "analysis")
     title, original = titles(doc)
     return {
         "id": doc["_id"],
@@ -132,7 +138,7 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
 def detail(doc: dict[str, Any]) -> dict[str, Any]:
     """The whole article as the API returns it (internal bookkeeping left out)."""
     out = summary(doc)
-    times = doc.get("times") or {}
+    times = doc.get("times") if isinstance(doc.get("times"), dict) else {}
     out.update(
         submitted_url=doc.get("submitted_url"),
         generation=int(doc.get("generation") or 1),
@@ -149,8 +155,8 @@ def detail(doc: dict[str, Any]) -> dict[str, Any]:
 def _stage_detail(stage: str, result: dict[str, Any]) -> str | None:
     status = result.get("status")
     if stage == "analysis":
-        impact = result.get("impact") or {}
-        if impact.get("status"):
+        impact = result.get("impact")
+        if isinstance(impact, dict) and impact.get("status"):
             return f"{status}; impact {impact['status']}"
     if result.get("error"):
         return f"{status}: {result['error']}"
@@ -161,7 +167,7 @@ def pipeline_status(doc: dict[str, Any]) -> dict[str, Any]:
     """Where the article is in each stage: done, pending, failed or skipped."""
     failure = failure_of(doc)
     failed_stage = _FAILED_STAGE.get(str((failure or {}).get("stage")))
-    times = doc.get("times") or {}
+    times = doc.get("times") if isinstance(doc.get("times"), dict) else {}
     stages: list[dict[str, Any]] = []
     stopped = False
     for name, field, time_key in STAGES:
@@ -242,9 +248,9 @@ def paragraphs(text: str | None) -> list[str]:
 def page_view(doc: dict[str, Any]) -> dict[str, Any]:
     """Everything the article page shows, in the order it shows it."""
     view = detail(doc)
-    ex = doc.get("extraction") or {}
-    tr = doc.get("translation") or {}
-    an = doc.get("analysis") or {}
+    ex = _sub(doc, "extraction")
+    tr = _sub(doc, "translation")
+    an = _sub(doc, "analysis")
     impact = an.get("impact") if isinstance(an.get("impact"), dict) else None
     translated = tr.get("status") == "translated"
     source_lang = lang_tag(ex.get("language")) or lang_tag(tr.get("source_language"))

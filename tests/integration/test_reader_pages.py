@@ -39,7 +39,7 @@ def assert_secure_headers(r: httpx.Response) -> None:
     assert r.headers["content-security-policy"] == CSP
     assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP
     assert r.headers["x-content-type-options"] == "nosniff"
-    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["referrer-policy"] == "same-origin"
 
 
 def chinese_article() -> dict[str, object]:

@@ -1,0 +1,150 @@
+"""Plain logic of the reader: cursors, filters, views, links, comments, the cross-site check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newsflow.votes import InvalidComment, clean_comment, counts
+from services.reader import views
+from services.reader.security import cross_site_reason, session_value
+
+T = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+def test_cursor_round_trip_selects_strictly_older_pages() -> None:
+    doc = {"_id": "ab" * 32, "created_at": T}
+    query = views.decode_cursor(views.encode_cursor(doc))
+    assert query == {"$or": [{"created_at": {"$lt": T}},
+                             {"created_at": T, "_id": {"$lt": "ab" * 32}}]}
+    naive = {"_id": "cd" * 32, "created_at": T.replace(tzinfo=None)}  # stored without tz
+    assert views.decode_cursor(views.encode_cursor(naive))["$or"][0]["created_at"]["$lt"] == T
+
+
+@pytest.mark.parametrize(
+    "cursor", ["", "!!!", "e30", "eyJ0IjoxfQ", "eyJ0IjoiMjAyNi0xMS0wMSIsImlkIjoxfQ", "a" * 9]
+)
+def test_foreign_cursors_are_refused(cursor: str) -> None:
+    with pytest.raises(views.BadCursor, match="next_cursor"):
+        views.decode_cursor(cursor)
+
+
+def test_list_query_uses_plain_equality() -> None:
+    assert views.list_query() == {}
+    q = views.list_query(status="analyzed", symbol=" btc ", category="zh_news", language="zh",
+                         source="Example.ORG")
+    assert q == {"status": "analyzed", "analysis.symbols": "BTC", "analysis.category": "zh_news",
+                 "extraction.language": "zh", "source": "example.org"}
+    assert views.list_query(symbol="^.*$") == {"analysis.symbols": "^.*$"}  # not a regex
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [("https://a.example/x", True), ("HTTP://a.example", True), ("javascript:alert(1)", False),
+     ("data:text/html,<b>", False), ("//a.example/x", False), ("http:///x", False),
+     ("http://[::1", False), (None, False), ("  https://a.example/ ", True)],
+)
+def test_only_http_urls_become_links(url: object, ok: bool) -> None:
+    assert views.is_http_url(url) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [("zh", "zh"), ("zh-Hant", "zh-Hant"), ("en-US", "en-US"), ('"><x', None), ("", None),
+     (None, None), ("z", None)],
+)
+def test_lang_tag(value: object, tag: str | None) -> None:
+    assert views.lang_tag(value) == tag
+
+
+def test_export_category() -> None:
+    assert views.export_category("zh_news") == "news"
+    assert views.export_category("en_crypto") == "crypto"
+    assert views.export_category("news") == "news"
+    assert views.export_category(None) is None
+
+
+def analyzed() -> dict[str, object]:
+    return {
+        "_id": "f" * 64, "short_id": "f" * 10, "url": "https://a.example/1", "source": "a.example",
+        "status": "analyzed", "generation": 2, "created_at": T,
+        "times": {"queued_at": T, "fetched_at": T, "extracted_at": T, "translated_at": T,
+                  "analyzed_at": T + timedelta(seconds=5)},
+        "fetch": {"status": "ok"},
+        "extraction": {"status": "ok", "title": "苹果", "text": "第一段。\n\n第二段。", "language": "zh",
+                       "word_count": 6, "site_name": "新闻网"},
+        "translation": {"status": "translated", "title": "Apple", "text": "One.\nTwo.",
+                        "provider": "openai", "model": "m", "target_language": "en"},
+        "analysis": {"status": "ok", "word_count": 2, "symbols": ["AAPL"], "category": "zh_markets",
+                     "similar": [{"id": "e" * 64, "title": "old", "score": "0.5", "shared": ["AAPL"]},
+                                 {"title": "no id"}],
+                     "impact": {"status": "ok", "provider": "openai", "model": "m",
+                                "impact": {"summary": "s", "direction": "bullish",
+                                           "symbols": [], "confidence": 0.5}}},
+        "votes": {"up": 2},
+    }
+
+
+def test_summary_and_page_view_of_a_translated_article() -> None:
+    doc = analyzed()
+    s = views.summary(doc)
+    assert (s["title"], s["original_title"], s["source"]) == ("Apple", "苹果", "新闻网")
+    assert s["votes"] == {"up": 2, "down": 0, "important": 0, "comments": 0}
+    assert s["failure"] is None
+    v = views.page_view(doc)
+    assert v["text"] == ["One.", "Two."] and v["original_text"] == ["第一段。", "第二段。"]
+    assert (v["original_lang"], v["target_lang"], v["word_count"]) == ("zh", "en", 6)
+    assert v["export_category"] == "markets" and v["link"] == "https://a.example/1"
+    assert v["similar"] == [{"id": "e" * 64, "title": "old", "published": None, "score": 0.5,
+                             "shared": ["AAPL"]}]
+    assert v["final"] and not v["impact_pending"]
+
+
+def test_detail_drops_stage_results_that_do_not_fit_their_model() -> None:
+    doc = analyzed()
+    doc["fetch"] = {"status": "weird"}
+    doc["translation"] = "not a document"
+    doc["analysis"]["similar"] = doc["analysis"]["similar"][:1]  # type: ignore[index]
+    d = views.detail(doc)
+    assert d["fetch"] is None and d["translation"] is None and d["analysis"] is not None
+    assert d["generation"] == 2 and d["times"]["analyzed_at"] == T + timedelta(seconds=5)
+
+
+def test_pipeline_status_of_a_failed_article() -> None:
+    doc = {"_id": "a" * 64, "status": "failed", "times": {"fetched_at": T},
+           "fetch": {"status": "ok"},
+           "failure": {"stage": "translated", "reason": "provider down", "at": T}}
+    stages = views.pipeline_status(doc)["stages"]
+    assert [(s["stage"], s["state"]) for s in stages] == [
+        ("fetch", "done"), ("extraction", "pending"), ("translation", "failed"),
+        ("analysis", "skipped")]
+    assert stages[2]["detail"] == "provider down"
+
+
+def test_comments_are_checked() -> None:
+    assert clean_comment("  hi\r\nthere ", 100) == "hi\nthere"
+    for bad, reason in [("", "empty"), ("  \n ", "empty"), ("x" * 11, "longer than 10"),
+                        ("a\x00b", "control"), ("a\x1bb", "control")]:
+        with pytest.raises(InvalidComment, match=reason):
+            clean_comment(bad, 10)
+    assert counts(None) == {"up": 0, "down": 0, "important": 0, "comments": 0}
+
+
+def scope(method: str, **headers: str) -> dict[str, object]:
+    return {"type": "http", "method": method,
+            "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]}
+
+
+def test_cross_site_writes_are_recognised() -> None:
+    assert cross_site_reason(scope("GET", origin="https://evil.example", host="r")) is None
+    assert cross_site_reason(scope("POST", host="r.example:8000")) is None  # curl, scripts
+    assert cross_site_reason(scope("POST", origin="http://r.example:8000", host="r.example:8000")) is None
+    assert cross_site_reason(scope("POST", origin="http://evil.example", host="r.example:8000"))
+    assert cross_site_reason(scope("POST", origin="null", host="r.example"))
+    assert cross_site_reason(scope("POST", sec_fetch_site="cross-site", host="r"))
+
+
+def test_session_cookie_is_not_the_token() -> None:
+    assert session_value("tok") != "tok" and len(session_value("tok")) == 64
+    assert session_value("tok") != session_value("tok2")
