@@ -240,9 +240,10 @@ async def release_pending(
     """
     released = 0
     for consumer in consumers:
+        start = "-"
         while True:
             rows = await redis.xpending_range(
-                stream, group, min="-", max="+", count=100, consumername=consumer
+                stream, group, min=start, max="+", count=100, consumername=consumer
             )
             ids = [row["message_id"] for row in rows]
             if not ids:
@@ -252,7 +253,23 @@ async def release_pending(
             released += len(ids)
             if len(ids) < 100:
                 break
+            start = f"({_text(ids[-1])}"  # the entries stay pending: page past them
     return released
+
+
+async def prune_consumers(redis: Redis, stream: str, group: str, idle_ms: int) -> int:
+    """Delete consumers that hold nothing and have been idle longer than ``idle_ms``.
+
+    Every worker process has its own consumer names (hostname + pid), so restarts leave
+    names behind; pruning keeps ``XINFO CONSUMERS`` to the live replicas. A consumer with
+    pending entries is never deleted (that would drop its entries from the pending list).
+    """
+    removed = 0
+    for row in await redis.xinfo_consumers(stream, group):
+        if int(row["pending"]) == 0 and int(row["idle"]) > idle_ms:
+            await redis.xgroup_delconsumer(stream, group, _text(row["name"]))
+            removed += 1
+    return removed
 
 
 def _next_id(entry_id: str) -> str:

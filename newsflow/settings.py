@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     consumer_name: str = ""
     #: Pending entries idle this long are reclaimed by another consumer (milliseconds).
     claim_idle_ms: int = Field(default=180_000, ge=1_000)
-    #: A handler never runs longer than this (seconds); must stay below claim_idle_ms.
+    #: A handler never runs longer than this (seconds); must stay below claim_idle_ms, and
+    #: above twice extract_timeout (a page may wait for a busy extraction process).
     handler_timeout: float = Field(default=150.0, gt=0)
     #: After this many deliveries a message goes to the dead-letter stream.
     max_deliveries: int = Field(default=5, ge=1)

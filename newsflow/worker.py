@@ -25,7 +25,13 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from newsflow.contracts import RANK, Status, Streams
-from newsflow.delivery import ensure_groups, guard_factory, release_pending, trim_acknowledged
+from newsflow.delivery import (
+    ensure_groups,
+    guard_factory,
+    prune_consumers,
+    release_pending,
+    trim_acknowledged,
+)
 from newsflow.settings import Settings, get_settings
 from newsflow.store import ArticleStore
 
@@ -143,6 +149,8 @@ def build_worker(spec: StageSpec, settings: Settings | None = None) -> FastStrea
 
     async def startup() -> None:
         await ensure_groups(redis, streams)
+        if pruned := await prune_consumers(redis, stream, spec.service, settings.claim_idle_ms):
+            log.info("%s: removed %d idle consumers of earlier processes", spec.service, pruned)
         await worker.store.ensure_indexes()
         if spec.open_resources:
             await spec.open_resources(worker)
