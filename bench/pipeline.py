@@ -3,7 +3,8 @@
 One run does, in order:
 
 1. raw ``trafilatura.extract`` (default settings) on every selected page, in this one process,
-   on the bytes the server sends: the baseline, in pages/s;
+   on the bytes the server sends: the baseline, in pages/s (again after step 3, since the
+   load of a shared machine drifts; the ratio uses both);
 2. a local HTTP server for the corpus pages (read from the shared folder, never copied), a real
    redis-server and SecantusDB on free ports with their data in a temporary folder, the four
    real workers as child processes (``python -m services.<name>``), and optionally the stand-in
@@ -11,10 +12,14 @@ One run does, in order:
 3. every page URL submitted with :func:`newsflow.intake.submit` (what ``newsflow publish``
    does), then a wait until every article is ``analyzed`` or ``failed``.
 
+A few warm-up articles go through first, one at a time, and are not counted.
+
 It reports pipeline articles/s end to end and its ratio to raw trafilatura pages/s (the figure
-that matters), p50/p95 latency of each stage from the timestamps stored on the articles, the
-peak memory of each worker (RSS of its whole process tree, sampled every 0.2 s), and the
-outcome counts with failure reasons grouped. It ends with a Markdown table for the README.
+that matters), CPU time per article against trafilatura's per page (which, unlike wall-clock
+figures, holds on a machine busy with other work), p50/p95 latency of each stage from the
+timestamps stored on the articles, the peak memory of each worker (RSS of its whole process
+tree, sampled every 0.2 s, and PSS), and the outcome counts with failure reasons grouped. It
+ends with a Markdown table for the README.
 
 It exits with status 1 when an article is still in flight after ``--timeout`` seconds or a
 worker dies, so a broken pipeline cannot report a figure.
@@ -55,7 +60,7 @@ if str(REPO) not in sys.path:  # the test support servers live in tests/support
     sys.path.insert(0, str(REPO))
 
 from newsflow.contracts import Streams
-from newsflow.embedded import Server, free_port, start_mongo, start_redis
+from newsflow.embedded import Server, ServerError, free_port, start_mongo, start_redis
 from newsflow.intake import submit
 from newsflow.settings import Settings
 from newsflow.store import ArticleStore
@@ -84,6 +89,8 @@ LLM_KEY = "bench-key"
 
 @dataclass(frozen=True)
 class PageRef:
+    """One corpus page: its set (``scrapinghub``, ``zh_cwced``) and id."""
+
     set_name: str
     page_id: str
 
@@ -150,6 +157,13 @@ def measure_raw_trafilatura(corpus: Corpus, pages: Sequence[PageRef]) -> RawResu
     return RawResult(len(bodies), seconds, cpu, empty)
 
 
+def baseline(corpus: Corpus, pages: Sequence[PageRef], when: str) -> RawResult:
+    print(f"raw trafilatura.extract on {len(pages)} pages ({when} the pipeline)...", flush=True)
+    raw = measure_raw_trafilatura(corpus, pages)
+    print(f"  {raw.pages_per_s:.2f} pages/s ({raw.seconds:.1f} s)", flush=True)
+    return raw
+
+
 # --- memory ----------------------------------------------------------------------------------
 
 
@@ -189,8 +203,7 @@ class MemorySampler:
         self._samples = 0
 
     def _process(self, pid: int) -> psutil.Process:
-        # psutil.Process caches its creation time: reusing the object keeps cpu_times cheap
-        # and guards against a recycled pid.
+        # One psutil.Process per worker for the whole run (children are looked up afresh).
         proc = self._procs.get(pid)
         if proc is None:
             proc = self._procs[pid] = psutil.Process(pid)
@@ -420,10 +433,16 @@ def machine() -> str:
 
 
 def render(
-    args: argparse.Namespace, pages: Sequence[PageRef], raw: RawResult, run: PipelineRun,
+    args: argparse.Namespace, pages: Sequence[PageRef], raws: Sequence[RawResult],
+    run: PipelineRun,
     memory: dict[str, TreeStats], roots: dict[str, int], machine_line: str,
 ) -> tuple[str, dict[str, Any]]:  # fmt: skip
     """The report text (with the Markdown table at the end) and the same figures as a dict."""
+    raw = RawResult(
+        sum(r.pages for r in raws), sum(r.seconds for r in raws),
+        sum(r.cpu_seconds for r in raws), sum(r.empty for r in raws),
+    )  # fmt: skip
+    each = ", ".join(f"{r.pages_per_s:.2f}" for r in raws)
     # The load average says how much else ran: on a shared machine the figures are lower.
     machine_line = f"{machine_line}, {load_average():.1f} at end"
     status = Counter(str(d.get("status")) for d in run.docs)
@@ -472,7 +491,7 @@ def render(
         ),
         (
             f"| Raw `trafilatura.extract`, 1 process | {raw.pages_per_s:.2f} pages/s "
-            f"({raw.pages} in {raw.seconds:.1f} s) |"
+            f"({len(pages)} pages before and after the pipeline: {each} pages/s) |"
         ),
         f"| **Ratio pipeline / raw trafilatura** | **{ratio:.2f}** |",
         (
@@ -512,7 +531,8 @@ def render(
         "pipeline_articles_per_s": per_s,
         "pipeline_analyzed_per_s": analyzed_per_s,
         "raw_trafilatura_pages_per_s": raw.pages_per_s,
-        "raw_trafilatura_empty": raw.empty,
+        "raw_trafilatura_pages_per_s_each": [r.pages_per_s for r in raws],
+        "raw_trafilatura_empty": raws[0].empty,
         "pipeline_cpu_s_per_article": cpu_per_article,
         "raw_trafilatura_cpu_s_per_page": raw_cpu_per_page,
         "ratio": ratio,
@@ -672,9 +692,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     pages = select_pages(corpus, args.limit)
     machine_line = machine()
     print(f"machine: {machine_line}", flush=True)
-    print(f"raw trafilatura.extract on {len(pages)} pages...", flush=True)
-    raw = measure_raw_trafilatura(corpus, pages)
-    print(f"  {raw.pages_per_s:.2f} pages/s ({raw.seconds:.1f} s)", flush=True)
+    # The baseline runs before and after the pipeline: on a shared machine the load drifts,
+    # and measuring on both sides keeps the ratio from depending on which side was luckier.
+    raw_before = baseline(corpus, pages, "before")
 
     folder: contextlib.AbstractContextManager[str] = (
         contextlib.nullcontext(tempfile.mkdtemp(prefix="newsflow-bench-")) if args.keep_data
@@ -723,7 +743,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not run.finished:
             print(stuck_report(run, args.timeout) + "\n" + log_tails(workers), file=sys.stderr)
             return 1
-        text, figures = render(args, pages, raw, run, sampler.stats, roots, machine_line)
+    raw = [raw_before, baseline(corpus, pages, "after")]
+    text, figures = render(args, pages, raw, run, sampler.stats, roots, machine_line)
     print(text, flush=True)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
@@ -736,6 +757,6 @@ if __name__ == "__main__":
         sys.exit(main())
     except KeyboardInterrupt:
         sys.exit(130)
-    except subprocess.SubprocessError as exc:
+    except (ServerError, subprocess.SubprocessError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
