@@ -57,7 +57,8 @@ def detect_language(text: str, declared: str | None = None) -> tuple[str | None,
         return ("ko", "Kore")
     if han > 0.3 * letters:
         return ("zh", _chinese_script(sample, declared))
-    lang, prob = _identifier().classify(sample)  # type: ignore[attr-defined]
+    # A thousand characters settle a language; the model's cost grows with the sample.
+    lang, prob = _identifier().classify(sample[:1000])  # type: ignore[attr-defined]
     declared_primary = _primary(declared)
     if prob < 0.5 and declared_primary:
         return (declared_primary, None)

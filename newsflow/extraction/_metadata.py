@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from dateutil import parser as dateparser
+from dateutil.parser import UnknownTimezoneWarning
 from lxml.html import HtmlElement
 
 #: schema.org types of an article (a page about one story).
@@ -164,7 +166,10 @@ def parse_date(value: str | None) -> datetime | None:
     if len(value) > 64 or not re.search(r"\d", value):
         return None
     try:
-        parsed = dateparser.parse(value, fuzzy=False)
+        with warnings.catch_warnings():
+            # "EST" and other ambiguous zone names: the date stays naive, which is right.
+            warnings.simplefilter("ignore", UnknownTimezoneWarning)
+            parsed = dateparser.parse(value, fuzzy=False)
     except (ValueError, OverflowError, TypeError):
         return None
     if not 1990 <= parsed.year <= 2100:

@@ -33,10 +33,10 @@ _BOT_TEXT = re.compile(
     re.IGNORECASE,
 )
 
+#: Class or id names of paywall containers (looked for in class/id attributes only).
 _PAYWALL_MARKUP = re.compile(
-    r"""class=["'][^"']*\b(?:paywall|pay-wall|subscriber-only|subscriber-content|"""
-    r"""premium-content|meteredContent|article-locked|regwall|piano-offer|tp-modal)\b""",
-    re.IGNORECASE,
+    r"paywall|pay-wall|subscriber-only|subscriber-content|premium-content|meteredcontent|"
+    r"article-locked|regwall|piano-offer|tp-modal",
 )
 _PAYWALL_TEXT = re.compile(
     r"subscribe (?:now )?to (?:continue|read|unlock)|to continue reading,? (?:please )?"
@@ -64,6 +64,49 @@ class Verdict:
     evidence: list[str] = field(default_factory=list)
 
 
+@dataclass
+class PageSignals:
+    """What the status rules read from the tree, taken before the extractors change it."""
+
+    #: Every class and id of the page, space-separated (regexes over them are fast).
+    class_names: str
+    #: The first visible text of the body.
+    visible_head: str
+    #: Headline links (``h2``/``h3`` around an ``a``) and ``<article>`` blocks.
+    headline_blocks: int
+
+
+def read_signals(tree: HtmlElement) -> PageSignals:
+    """Read the :class:`PageSignals` of a parsed page."""
+    return PageSignals(
+        class_names=" ".join(tree.xpath("//@class|//@id")).lower(),
+        visible_head=_visible_head(tree),
+        headline_blocks=len(tree.xpath(".//article|.//h2[a]|.//h3[a]")),
+    )
+
+
+def _visible_head(tree: HtmlElement, chars: int = 4_000) -> str:
+    """The first visible text of the body (scripts and styles skipped)."""
+    body = tree.find(".//body")
+    if body is None:
+        return ""
+    parts: list[str] = []
+    size = 0
+    skip = ("script", "style", "noscript", "template")
+    for el in body.iter():
+        if not isinstance(el.tag, str) or el.tag in skip:
+            pieces = [el.tail]  # the text after a script is visible again
+        else:
+            pieces = [el.text, el.tail]
+        for piece in pieces:
+            if piece and not piece.isspace():
+                parts.append(piece)
+                size += len(piece)
+        if size > chars:
+            break
+    return " ".join(parts)
+
+
 def _words_in_jsonld(facts: PageFacts) -> int | None:
     article = facts.article_ld
     if article is None:
@@ -87,7 +130,7 @@ def _free_flag(facts: PageFacts) -> bool | None:
 
 def judge(
     html: str,
-    tree: HtmlElement,
+    signals: PageSignals,
     facts: PageFacts,
     text: str,
     words: int,
@@ -122,10 +165,14 @@ def judge(
     markers: list[str] = []
     if free is False:
         markers.append("JSON-LD isAccessibleForFree false")
-    if m := _PAYWALL_MARKUP.search(head):
-        markers.append(f"paywall markup {m.group(0)[7:]!r}")
-    if m := _PAYWALL_TEXT.search(text[-1500:]) or _PAYWALL_TEXT.search(head):
-        markers.append(f"paywall wording {m.group(0)!r}")
+    if m := _PAYWALL_MARKUP.search(signals.class_names):
+        markers.append(f"paywall markup {m.group(0)!r}")
+    if m := _PAYWALL_TEXT.search(text[-1500:]):
+        markers.append(f"paywall wording {m.group(0)!r} at the end of the text")
+    elif words < short and (m := _PAYWALL_TEXT.search(signals.visible_head)):
+        # Site headers say "Already a subscriber?" above free articles too: only a page
+        # with little text counts this as a sign.
+        markers.append(f"paywall wording {m.group(0)!r} on the page")
     truncated = expected is not None and expected > 0 and words < 0.6 * expected
     if markers and (truncated or words < short * 2):
         verdict.status = "paywalled"
@@ -160,24 +207,24 @@ def judge(
     is_article_markup = bool(ARTICLE_TYPES & facts.ld_types) or (
         (facts.og_type or "").lower() == "article") or any(
         k in facts.meta for k in ("article:published_time", "datepublished"))
-    signals: list[str] = []
+    hints: list[str] = []
     if LISTING_TYPES & facts.ld_types:
-        signals.append(f"JSON-LD type {min(LISTING_TYPES & facts.ld_types)}")
+        hints.append(f"JSON-LD type {min(LISTING_TYPES & facts.ld_types)}")
     path = urlsplit(url).path + ("?" + urlsplit(url).query if urlsplit(url).query else "") \
         if url else ""
     if url and (m := _LISTING_PATH.search(path)):
-        signals.append(f"URL {m.group(0)!r}")
+        hints.append(f"URL {m.group(0)!r}")
     if url and urlsplit(url).path in ("", "/"):
-        signals.append("URL is the site's home page")
-    teasers = len(tree.xpath(".//article")) + len(tree.xpath(".//h2[a]|.//h3[a]"))
+        hints.append("URL is the site's home page")
+    teasers = signals.headline_blocks
     if teasers >= 8:
-        signals.append(f"{teasers} headline links or <article> blocks")
+        hints.append(f"{teasers} headline links or <article> blocks")
     if paragraphs:
         short_lines = sum(1 for p in paragraphs if len(p) < (25 if cjk else 60))
         if len(paragraphs) >= 8 and short_lines > 0.7 * len(paragraphs):
-            signals.append(f"{short_lines} of {len(paragraphs)} text lines are short (headlines)")
-    if len(signals) >= 2 and not is_article_markup and words < short * 4:
+            hints.append(f"{short_lines} of {len(paragraphs)} text lines are short (headlines)")
+    if len(hints) >= 2 and not is_article_markup and words < short * 4:
         verdict.status = "not_article"
-        verdict.evidence.extend(signals)
+        verdict.evidence.extend(hints)
         return verdict
     return verdict

@@ -1,0 +1,207 @@
+"""Benchmark of the extraction stage against raw trafilatura and readability-lxml.
+
+Reads the two corpora of ``../shared/corpus`` (never copied into the repository), decodes
+each page with :func:`newsflow.decoding.decode_html` as the worker does, and scores the
+extracted text the ScrapingHub way: bags of word 4-gram shingles, precision and recall per
+page averaged over pages, F1 of the two averages. Chinese is scored with each character as
+a token. Every method runs on the same decoded pages in the same run; pages/s is measured on
+one core.
+
+    .venv/bin/python bench/extraction.py [--limit N] [--corpus PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import lxml.html
+import trafilatura
+from readability import Document
+
+from newsflow.decoding import decode_html
+from newsflow.extraction import extract_page
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
+
+_WORD = re.compile(r"\w+")
+#: A Han character alone, or a run of other word characters (Latin words, numbers).
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+@dataclass
+class Page:
+    id: str
+    url: str | None
+    html: str
+    truth: str
+
+
+def load_scrapinghub(corpus: Path, limit: int | None) -> list[Page]:
+    """The ScrapingHub article-extraction benchmark: gzip'd pages, ``ground-truth.json``."""
+    folder = corpus / "scrapinghub"
+    truth = json.loads((folder / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = []
+    for page_id in sorted(truth)[:limit]:
+        raw = gzip.decompress((folder / "html" / f"{page_id}.html.gz").read_bytes())
+        html, _ = decode_html(raw)
+        pages.append(Page(page_id, truth[page_id].get("url"), html,
+                          truth[page_id].get("articleBody") or ""))
+    return pages
+
+
+def load_zh(corpus: Path, limit: int | None) -> list[Page]:
+    """The CWCED Chinese set: raw page bytes (mostly GB2312/GBK) and ``truth/<id>.txt``."""
+    folder = corpus / "zh_cwced"
+    pages = []
+    for path in sorted((folder / "html").glob("*.html"))[:limit]:
+        html, _ = decode_html(path.read_bytes())
+        truth = (folder / "truth" / f"{path.stem}.txt").read_text(encoding="utf-8")
+        pages.append(Page(path.stem, None, html, truth))
+    return pages
+
+
+def tokens(text: str, by_char: bool) -> list[str]:
+    """Words (``\\w+``); for Chinese every Han character is a token of its own."""
+    return (_CJK_CHAR if by_char else _WORD).findall(text or "")
+
+
+def shingles(text: str, by_char: bool, n: int = 4) -> Counter[str]:
+    """Bag of n-gram shingles (a text shorter than n is one shingle, as in the original)."""
+    toks = tokens(text, by_char)
+    return Counter(" ".join(toks[i : i + n]) for i in range(max(1, len(toks) - n + 1))
+                   if toks[i : i + n])
+
+
+def score_page(pred: str, truth: str, by_char: bool) -> tuple[float, float]:
+    """Precision and recall of one page's shingles."""
+    p, t = shingles(pred, by_char), shingles(truth, by_char)
+    tp = sum((p & t).values())
+    precision = tp / sum(p.values()) if p else 0.0
+    recall = tp / sum(t.values()) if t else 0.0
+    if not p and not t:
+        precision = recall = 1.0
+    return precision, recall
+
+
+def readability_text(html: str, url: str | None) -> str:
+    """readability-lxml's summary as text, one line per block element."""
+    summary = Document(html, url=url).summary(html_partial=True)
+    tree = lxml.html.fromstring(summary)
+    for el in tree.iter("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+                        "blockquote", "pre", "table"):
+        el.tail = "\n" + (el.tail or "")
+    return tree.text_content().strip()
+
+
+def stage_text(html: str, url: str | None) -> str:
+    """The stored text of our stage, whatever its status (teasers keep their text too)."""
+    return extract_page(html, url).text or ""
+
+
+METHODS: dict[str, Callable[[str, str | None], str]] = {
+    "newsflow stage (extract_page)": stage_text,
+    "trafilatura default": lambda h, u: trafilatura.extract(h, url=u) or "",
+    "trafilatura include_comments=False": lambda h, u: trafilatura.extract(
+        h, url=u, include_comments=False) or "",
+    "readability-lxml": readability_text,
+}
+
+
+@dataclass
+class Row:
+    method: str
+    precision: float
+    recall: float
+    pages_per_s: float
+
+    @property
+    def f1(self) -> float:
+        s = self.precision + self.recall
+        return 2 * self.precision * self.recall / s if s else 0.0
+
+
+def run(pages: list[Page], by_char: bool, method: Callable[[str, str | None], str]
+        ) -> tuple[Row, list[tuple[float, float]]]:
+    """Run one method on every page: averages and per-page scores."""
+    per_page: list[tuple[float, float]] = []
+    elapsed = 0.0
+    for page in pages:
+        start = time.process_time()
+        try:
+            text = method(page.html, page.url)
+        except Exception:  # noqa: BLE001 -- a crash of a baseline counts as an empty page
+            text = ""
+        elapsed += time.process_time() - start
+        per_page.append(score_page(text, page.truth, by_char))
+    n = max(len(pages), 1)
+    row = Row("", sum(p for p, _ in per_page) / n, sum(r for _, r in per_page) / n,
+              len(pages) / elapsed if elapsed else 0.0)
+    return row, per_page
+
+
+def statuses(pages: list[Page]) -> Counter[str]:
+    """How many pages of a set the stage calls ok, teaser, ...: all are articles."""
+    return Counter(extract_page(p.html, p.url).status for p in pages)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--limit", type=int, default=None, help="pages per set")
+    args = parser.parse_args(argv)
+    logging.disable(logging.CRITICAL)
+    if not args.corpus.is_dir():
+        print(f"corpus not found: {args.corpus}", file=sys.stderr)
+        return 2
+
+    sets = {
+        "scrapinghub": (load_scrapinghub(args.corpus, args.limit), False),
+        "zh_cwced": (load_zh(args.corpus, args.limit), True),
+    }
+    # Warm up once: model loading and imports are not part of a page's cost.
+    extract_page(sets["scrapinghub"][0][0].html)
+    table: dict[str, dict[str, Row]] = {}
+    for set_name, (pages, by_char) in sets.items():
+        print(f"\n{set_name}: {len(pages)} pages", flush=True)
+        for name, method in METHODS.items():
+            row, _ = run(pages, by_char, method)
+            row.method = name
+            table.setdefault(name, {})[set_name] = row
+            print(f"  {name:38s} P {row.precision:.3f}  R {row.recall:.3f}  "
+                  f"F1 {row.f1:.3f}  {row.pages_per_s:6.1f} pages/s", flush=True)
+        counts = statuses(pages)
+        print(f"  stage statuses: {dict(counts)}", flush=True)
+        stage = table["newsflow stage (extract_page)"][set_name]
+        raw = table["trafilatura default"][set_name]
+        print(f"  speed ratio stage / raw trafilatura: {stage.pages_per_s / raw.pages_per_s:.2f}")
+
+    names = list(sets)
+    print("\n| method | " + " | ".join(f"{s} P / R / F1 | {s} pages/s" for s in names) + " |")
+    print("|---|" + "---|---|" * len(names))
+    for name, rows in table.items():
+        cells = []
+        for s in names:
+            r = rows[s]
+            cells.append(f"{r.precision:.3f} / {r.recall:.3f} / **{r.f1:.3f}**"
+                         if name.startswith("newsflow") else
+                         f"{r.precision:.3f} / {r.recall:.3f} / {r.f1:.3f}")
+            cells.append(f"{r.pages_per_s:.1f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(f"\n{', '.join(f'{s}: {len(sets[s][0])} pages' for s in names)}; "
+          "ScrapingHub shingle metric (4-grams; characters as tokens for Chinese), one core.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
