@@ -7,8 +7,8 @@
 # The base must be a Debian-based Python image (the official `python:3.x-slim` ones are).
 ARG PYTHON_IMAGE=python:3.12-slim
 
-# --- builder: resolve and install the locked dependencies into /opt/venv ------------------------
-FROM ${PYTHON_IMAGE} AS builder
+# --- deps: the locked third-party dependencies in /opt/venv ------------------------------------
+FROM ${PYTHON_IMAGE} AS deps
 
 # uv version pinned to the one in uv.lock's dev group, so the lock is read the same way as in CI.
 ARG UV_VERSION=0.13.9
@@ -25,22 +25,21 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --quiet "uv==${UV_VERSION}"
 
 WORKDIR /src
-# Dependencies first, from the lock file only: this layer is rebuilt only when uv.lock or
-# pyproject.toml change, not on every source edit.
+# From the lock file only: this stage (and the image layer copied from it) is rebuilt only when
+# uv.lock or pyproject.toml change, not on every source edit.
 COPY pyproject.toml uv.lock ./
 RUN /opt/uv/bin/uv sync --frozen --no-dev --no-install-project
 
-# Then the project itself, installed as a regular (non-editable) package so that the final image
-# needs only the venv, not the source tree.
+# --- app: Newsflow itself, installed apart in /opt/app (a small layer of its own) -------------
+FROM deps AS app
 COPY README.md ./
 COPY newsflow ./newsflow
 COPY services ./services
-RUN /opt/uv/bin/uv sync --frozen --no-dev --no-editable \
+RUN /opt/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --target /opt/app . \
  # The packages' data files (the reader's templates and static files) go along with the code,
  # whether or not the build backend was told about them.
- && site="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
  && find newsflow services -type f ! -name '*.py' ! -name '*.pyc' ! -path '*/__pycache__/*' \
-      -exec cp --parents {} "$site"/ \;
+      -exec cp --parents {} /opt/app/ \;
 
 # --- runtime: the same base, the venv, no build tools -----------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -70,9 +69,11 @@ RUN set -eu; \
     mkdir -p /app/.data; \
     chown -R newsflow:newsflow /app
 
-COPY --from=builder /opt/venv /opt/venv
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=app /opt/app /opt/app
 
-ENV PATH=/opt/venv/bin:$PATH \
+ENV PATH=/opt/app/bin:/opt/venv/bin:$PATH \
+    PYTHONPATH=/opt/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/app \

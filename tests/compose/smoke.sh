@@ -127,6 +127,8 @@ subnet=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' "
 export NEWSFLOW_FETCH_ALLOWED_NETWORKS="$subnet"
 pass "redis and mongo healthy, pages served on network ${PROJECT}_default ($subnet) at $(elapsed)s"
 
+image=$(sed -n 's/^NEWSFLOW_IMAGE=//p' "$HERE/smoke.env")
+previous=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
 services=(fetcher extractor translator analyzer)
 [ -f "$ROOT/services/reader/__main__.py" ] && services+=(reader)
 t=$SECONDS
@@ -135,7 +137,9 @@ if ! out=$(dc up -d --build --wait --wait-timeout 300 "${services[@]}" 2>&1); th
 fi
 pass "built and started ${services[*]}: all healthy after $((SECONDS - t))s"
 
-image=$(sed -n 's/^NEWSFLOW_IMAGE=//p' "$HERE/smoke.env")
+# The image this run replaced is of no more use (only the cached dependency layer is).
+current=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then docker rmi "$previous" >/dev/null 2>&1 || true; fi
 user=$(docker run --rm --entrypoint sh "$image" -c 'id -u') || fail "cannot run $image"
 compilers=$(docker run --rm --entrypoint sh "$image" -c 'for c in cc gcc c++ g++ clang; do command -v $c; done' || true)
 [ "$user" != 0 ] || fail "image $image runs as root"
