@@ -174,7 +174,10 @@ def judge(
         # with little text counts this as a sign.
         markers.append(f"paywall wording {m.group(0)!r} on the page")
     truncated = expected is not None and expected > 0 and words < 0.6 * expected
-    if markers and (truncated or words < short * 2):
+    # A paywall class name alone proves little ("no-paywall", layouts that always carry the
+    # container): it needs the schema.org flag, paywall wording or a cut text with it.
+    strong = [m for m in markers if not m.startswith("paywall markup")]
+    if (strong and words < short * 2) or (markers and truncated):
         verdict.status = "paywalled"
         verdict.evidence.extend(markers)
         verdict.evidence.append(
