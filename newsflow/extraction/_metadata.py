@@ -270,12 +270,10 @@ def clean_title(title: str | None, facts: PageFacts, site: str | None,
     while len(parts) > 1 and names_site(parts[0]):
         found_site = found_site or parts[0].strip()
         parts.pop(0)
-    # Chinese portals separate channel and site names with "_" ("标题__商贸_产业资讯"),
-    # which headlines themselves do not use.
-    if "_" in title and re.search(r"[\u4e00-\u9fff]", parts[0]):
-        head = title.split("_", 1)[0].strip()
-        if len(head) >= 6:
-            return head, found_site or parts[-1].strip()
+    # Chinese titles put the headline first and channel and site names after "_", " - " or
+    # "|" ("标题_财经_新浪网", "标题 - 要闻 - 云南网"); headlines themselves use "——" or "：".
+    if len(parts) > 1 and len(re.findall(r"[\u4e00-\u9fff]", parts[0])) >= 4:
+        return parts[0].strip(), found_site or parts[-1].strip()
     # Chinese portals append their channel and site name ("标题_财经_新浪网"): drop short
     # trailing pieces once a long headline piece stands before them.
     while (len(parts) > 1 and len(parts[-1]) <= 8 and len(parts[0]) >= 3 * len(parts[-1])
