@@ -393,19 +393,32 @@ def stage_latencies(run: PipelineRun) -> dict[str, list[float]]:
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 
 
+def problems(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """(stage, reason) of what went wrong with an article: its failure, and a translation or
+    impact analysis that failed on an article that was still analyzed."""
+    found = []
+    if doc.get("status") == "failed":
+        failure = doc.get("failure") or {}
+        found.append((str(failure.get("stage", "?")), str(failure.get("reason") or "no reason")))
+    translation = doc.get("translation") or {}
+    if translation.get("status") == "failed":
+        found.append(("translation (analyzed anyway)", str(translation.get("error"))))
+    impact = (doc.get("analysis") or {}).get("impact") or {}
+    if impact.get("status") == "failed":
+        found.append(("impact (analyzed anyway)", str(impact.get("reason"))))
+    return found
+
+
 def failure_groups(docs: Sequence[dict[str, Any]]) -> list[tuple[str, int, str]]:
     """(stage: reason with numbers as N, count, one full example), most frequent first."""
     counts: Counter[str] = Counter()
     example: dict[str, str] = {}
     for doc in docs:
-        if doc.get("status") != "failed":
-            continue
-        failure = doc.get("failure") or {}
-        reason = str(failure.get("reason") or "no reason recorded")
-        # Group "teaser (3 paragraphs...)" with "teaser (5 paragraphs...)".
-        key = f"{failure.get('stage', '?')}: {_NUMBER.sub('N', reason)[:160]}"
-        counts[key] += 1
-        example.setdefault(key, reason)
+        for stage, reason in problems(doc):
+            # Group "teaser (3 paragraphs...)" with "teaser (5 paragraphs...)".
+            key = f"{stage}: {_NUMBER.sub('N', reason)[:160]}"
+            counts[key] += 1
+            example.setdefault(key, reason)
     return [(key, n, example[key]) for key, n in counts.most_common()]
 
 
@@ -466,7 +479,7 @@ def render(
     ]
     groups = failure_groups(run.docs)
     if groups:
-        lines.append("failure reasons:")
+        lines.append("failures, grouped:")
         for key, n, sample in groups:
             lines.append(f"  {n:4d}  {key}")
             if sample != key.split(": ", 1)[1]:
@@ -546,6 +559,10 @@ def render(
         "cpu_s": {name: s.cpu_seconds for name, s in memory.items()},
         "cpu_s_main_process": {name: s.cpu_of(roots[name]) for name, s in memory.items()},
         "failures": [{"group": k, "count": n, "example": e} for k, n, e in groups],
+        "failed_articles": [
+            {"id": d["_id"][:10], "url": d.get("url"), "stage": stage, "reason": reason}
+            for d in run.docs for stage, reason in problems(d)
+        ],
     }
     return "\n".join(lines), figures
 
