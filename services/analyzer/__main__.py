@@ -3,4 +3,6 @@
 from newsflow.worker import run
 from services.analyzer.main import spec
 
-run(spec)
+# Guarded: multiprocessing (the extractor's process pool) may re-import this module.
+if __name__ == "__main__":
+    run(spec)
