@@ -142,6 +142,8 @@ MALFORMED_PUBLISH: list[tuple[Any, str, int, str]] = [
         ("url=https://a.example/", "text/plain", 422, "not valid"),
         ([1, 2], "application/json", 422, "not valid"),
         ("null", "application/json", 422, "not valid"),
+        ("[" * 30_000 + "]" * 30_000, "application/json", 400, "parsing the body"),  # deep nesting
+        ('{"url": "\\ud800"}', "application/json", 422, "valid string"),  # lone surrogate
 ]
 
 
@@ -261,6 +263,9 @@ async def test_malformed_list_queries(client: httpx.AsyncClient) -> None:
         r = await client.get("/api/articles", params=params)
         assert r.status_code == status, (params, r.text)
         assert phrase in error_of(r), (params, r.text)
+    for raw in ("/api/articles?symbol=%ED%A0%80", "/api/articles?source=%00", "/?symbol=%ff%fe"):
+        r = await client.get(raw)  # undecodable or odd bytes: read as text, matched as text
+        assert r.status_code == 200, (raw, r.text)
 
 
 async def test_get_article_by_full_short_and_ambiguous_id(
