@@ -33,6 +33,10 @@ test: venv
 	bash tests/browser/setup.sh
 	$(VENV)/bin/pytest -m "not fault" -p no:cacheprovider
 
+test-browser: venv
+	bash tests/browser/setup.sh
+	$(VENV)/bin/pytest tests/browser -p no:cacheprovider
+
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit
 

@@ -62,13 +62,22 @@ class ExtractorPool:
         )
         self._closed = False
 
+    async def start(self) -> None:
+        """Start the children now, off the event loop.
+
+        The pool starts its processes on the first page; that takes seconds (the forkserver
+        imports the extraction modules), and done inside ``schedule`` on the event loop it
+        would stall the worker's Redis reads. A worker calls this at start-up instead.
+        """
+        await asyncio.to_thread(lambda: self._pool.schedule(_warm_up).result())
+
     async def extract(self, html: str, url: str | None = None) -> ExtractionResult:
         """Extract a page; never raises for a bad page (status ``failed`` with a reason)."""
         if self._closed:
             raise RuntimeError("ExtractorPool is closed")
         if not isinstance(html, str):
             return ExtractionResult(status="failed", error="not HTML: expected decoded text")
-        if reason := precheck(html, self._max_elements):
+        if reason := await asyncio.to_thread(precheck, html, self._max_elements):
             return ExtractionResult(status="failed", error=reason)
         future = self._pool.schedule(
             extract_page, args=(html, url), kwargs={"max_elements": self._max_elements},

@@ -10,7 +10,9 @@ from services.extractor.handlers import make_handler
 
 
 async def open_pool(worker: Worker) -> None:
-    worker.resources["pool"] = ExtractorPool(worker.settings)
+    pool = ExtractorPool(worker.settings)
+    await pool.start()
+    worker.resources["pool"] = pool
 
 
 async def close_pool(worker: Worker) -> None:
