@@ -3,7 +3,7 @@
     docker compose --profile tools config --format json | python3 tests/compose/check_config.py
 
 Prints a one-line summary and exits 0, or prints every broken promise and exits 1. Used by
-tests/compose/smoke.sh; the promises are those of the deployment docs (docs/deploy.md).
+tests/compose/smoke.sh; the promises are those of the README's deployment section.
 """
 
 from __future__ import annotations
