@@ -122,6 +122,10 @@ def build_worker(spec: StageSpec, settings: Settings | None = None) -> FastStrea
     )
     broker = RedisBroker(
         settings.redis_url, middlewares=[guard], graceful_timeout=settings.graceful_timeout,
+        # Generous: a read whose reply arrives after the client gave up is lost until it is
+        # reclaimed (the entry is already in our pending list), so a briefly busy event loop
+        # must not trip it. A dead connection is still noticed by the health check.
+        socket_timeout=60.0, health_check_interval=30,
     )
     worker = Worker(spec.service, settings, streams, broker, redis)
     worker.store = ArticleStore.connect(settings)

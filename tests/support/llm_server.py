@@ -6,7 +6,7 @@ standard response shape with ``usage``) and computes every answer from the reque
 - a translation request (system message mentions translation) gets the ``<article_text>``
   block "translated" paragraph by paragraph: a small zh->en glossary of news words, Chinese
   punctuation mapped to Latin, any other non-Latin letter written as its code point
-  (``u4e2d``), and the marker ``[translated from zh]`` in front. Latin script, paragraphs kept;
+  (three letters each, e.g. ``ldp`` for 我), and the marker ``[translated from zh]`` in front. Latin script, paragraphs kept;
 - an impact request (``response_format: json_object``) gets a JSON object derived from the
   block: direction from counting bullish and bearish words, symbols from the candidate list
   that occur in the text, the first sentence as summary;
@@ -171,7 +171,11 @@ MISBEHAVIOURS = (
 
 
 def gloss(text: str) -> str:
-    """A deterministic, Latin-script rendering of ``text`` (glossary, punctuation, code points)."""
+    """A deterministic, Latin-script rendering of ``text`` (glossary, punctuation, code points).
+
+    Glossary words come out as English; other non-Latin letters as three lower-case letters
+    each (their code point in base 26), two characters to a word.
+    """
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -186,11 +190,20 @@ def gloss(text: str) -> str:
             if char in _PUNCTUATION:
                 out.append(_PUNCTUATION[char])
             elif char.isalpha() and not unicodedata.name(char, "").startswith("LATIN"):
-                out.append(f" u{ord(char):x} ")
+                # three letters per character (its code point in base 26), a word per two
+                # characters: about as long as a real translation, so length checks hold
+                code = ord(char) % 17_576
+                letters = "".join(chr(97 + code // 26**k % 26) for k in (2, 1, 0))
+                pending = out[-1] if out and out[-1].startswith("~") else None
+                if pending is not None and len(pending) < 7:
+                    out[-1] = pending + letters
+                else:
+                    out.append("~" + letters)
             else:
                 out.append(char)
             i += 1
-    return re.sub(r"\s+([,.!?;:)\]])", r"\1", re.sub(r"[ \t]+", " ", "".join(out))).strip()
+    words = [f" {w[1:]} " if w.startswith("~") else w for w in out]
+    return re.sub(r"\s+([,.!?;:)\]])", r"\1", re.sub(r"[ \t]+", " ", "".join(words))).strip()
 
 
 def _language(prompt: str, which: str) -> str:
