@@ -165,33 +165,36 @@ def run_system(settings: Any, *, reader: bool = True) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+
+    def serve(kind: str, url: str, default_port: int, start: Any, label: str) -> None:
+        """Start the embedded server for ``url`` unless the environment names one."""
+        if f"NEWSFLOW_{kind}_URL" in os.environ:
+            return
+        host, port = host_port(url, default_port)
+        if port_open(host, port):
+            raise ServerError(
+                f"something already listens on {host}:{port}; stop it or set "
+                f"NEWSFLOW_{kind}_URL to use it"
+            )
+        folder = data / kind.lower()
+        servers.append(start(folder, port, host))
+        print(f"{kind.lower():<11} {url}  ({label}data in {folder})", flush=True)
+
+    def spawn(name: str) -> subprocess.Popen[bytes]:
+        log = (logs / f"{name}.log").open("ab")
+        heartbeat = str((data / f"{name}.heartbeat").resolve())
+        return subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"], stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env={**os.environ, "NEWSFLOW_HEARTBEAT_FILE": heartbeat},
+            start_new_session=True,
+        )
+
     try:
-        if "NEWSFLOW_REDIS_URL" not in os.environ:
-            host, port = host_port(settings.redis_url, 6379)
-            if port_open(host, port):
-                raise ServerError(
-                    f"something already listens on {host}:{port}; stop it or set "
-                    "NEWSFLOW_REDIS_URL to use it"
-                )
-            servers.append(start_redis(data / "redis", port, host))
-            print(f"redis       {settings.redis_url}  (data in {data / 'redis'})", flush=True)
-        if "NEWSFLOW_MONGO_URL" not in os.environ:
-            host, port = host_port(settings.mongo_url, 27017)
-            if port_open(host, port):
-                raise ServerError(
-                    f"something already listens on {host}:{port}; stop it or set "
-                    "NEWSFLOW_MONGO_URL to use it"
-                )
-            servers.append(start_mongo(data / "mongo", port, host))
-            print(f"mongodb     {settings.mongo_url}  (SecantusDB, data in {data / 'mongo'})", flush=True)
+        serve("REDIS", settings.redis_url, 6379, start_redis, "")
+        serve("MONGO", settings.mongo_url, 27017, start_mongo, "SecantusDB, ")
         names = list(WORKERS) + (["reader"] if reader and _has_reader() else [])
         for name in names:
-            log = (logs / f"{name}.log").open("ab")
-            env = {**os.environ, "NEWSFLOW_HEARTBEAT_FILE": str((data / f"{name}.heartbeat").resolve())}
-            proc = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-            )
+            proc = spawn(name)
             children.append((name, proc))
             print(f"{name:<11} pid {proc.pid}  (log {logs / f'{name}.log'})", flush=True)
         if reader and _has_reader():
@@ -201,12 +204,7 @@ def run_system(settings: Any, *, reader: bool = True) -> int:
             for name, proc in children:
                 if proc.poll() is not None:
                     print(f"{name} exited with {proc.returncode}; restarting (see its log)", flush=True)
-                    idx = children.index((name, proc))
-                    log = (logs / f"{name}.log").open("ab")
-                    children[idx] = (name, subprocess.Popen(
-                        [sys.executable, "-m", f"services.{name}"], stdout=log,
-                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                    ))
+                    children[children.index((name, proc))] = (name, spawn(name))
             time.sleep(0.5)
         return 0
     except ServerError as exc:
