@@ -21,6 +21,7 @@ import gzip
 import json
 import logging
 import re
+import statistics
 import sys
 import time
 from collections import Counter
@@ -142,8 +143,8 @@ class Row:
 
 
 def run(pages: list[Page], by_char: bool, method: Callable[[str, str | None], str]
-        ) -> tuple[Row, list[tuple[float, float]]]:
-    """Run one method on every page: averages and per-page scores."""
+        ) -> tuple[float, list[tuple[float, float]]]:
+    """Run one method on every page: CPU seconds spent in it, and per-page scores."""
     per_page: list[tuple[float, float]] = []
     elapsed = 0.0
     for page in pages:
@@ -154,16 +155,37 @@ def run(pages: list[Page], by_char: bool, method: Callable[[str, str | None], st
             text = ""
         elapsed += time.process_time() - start
         per_page.append(score_page(text, page.truth, by_char))
+    return elapsed, per_page
+
+
+def measure(pages: list[Page], by_char: bool, rounds: int) -> dict[str, Row]:
+    """Every method over every page, ``rounds`` times in turn; speed from the median round.
+
+    The methods alternate within each round, so a drift in the machine's load or a cold
+    cache touches them alike; the median round discards a round that was disturbed.
+    """
+    times: dict[str, list[float]] = {name: [] for name in METHODS}
+    scores: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(rounds):
+        for name, method in METHODS.items():
+            elapsed, per_page = run(pages, by_char, method)
+            times[name].append(elapsed)
+            scores.setdefault(name, per_page)  # the methods are deterministic
     n = max(len(pages), 1)
-    row = Row("", sum(p for p, _ in per_page) / n, sum(r for _, r in per_page) / n,
-              len(pages) / elapsed if elapsed else 0.0)
-    return row, per_page
+    rows = {}
+    for name, per_page in scores.items():
+        elapsed = statistics.median(times[name])
+        rows[name] = Row(name, sum(p for p, _ in per_page) / n, sum(r for _, r in per_page) / n,
+                         len(pages) / elapsed if elapsed else 0.0)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--limit", type=int, default=None, help="pages per set")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="timing rounds; pages/s from the median round (default 3)")
     args = parser.parse_args(argv)
     logging.disable(logging.CRITICAL)
     if not args.corpus.is_dir():
@@ -174,19 +196,21 @@ def main(argv: list[str] | None = None) -> int:
         "scrapinghub": (load_scrapinghub(args.corpus, args.limit), False),
         "zh_cwced": (load_zh(args.corpus, args.limit), True),
     }
-    # Warm up once: model loading and imports are not part of a page's cost.
-    extract_page(sets["scrapinghub"][0][0].html)
+    # Warm up once per set: model loading and imports are not part of a page's cost.
+    for pages, _ in sets.values():
+        for method in METHODS.values():
+            method(pages[0].html, pages[0].url)
+    STATUSES.clear()
     table: dict[str, dict[str, Row]] = {}
     for set_name, (pages, by_char) in sets.items():
         print(f"\n{set_name}: {len(pages)} pages", flush=True)
         STATUSES.clear()
-        for name, method in METHODS.items():
-            row, _ = run(pages, by_char, method)
-            row.method = name
+        for name, row in measure(pages, by_char, args.rounds).items():
             table.setdefault(name, {})[set_name] = row
             print(f"  {name:38s} P {row.precision:.3f}  R {row.recall:.3f}  "
                   f"F1 {row.f1:.3f}  {row.pages_per_s:6.1f} pages/s", flush=True)
-        print(f"  stage statuses: {dict(STATUSES)}", flush=True)
+        statuses = {k: v // args.rounds for k, v in STATUSES.items()}
+        print(f"  stage statuses: {statuses}", flush=True)
         stage = table["newsflow stage (extract_page)"][set_name]
         raw = table["trafilatura default"][set_name]
         print(f"  speed ratio stage / raw trafilatura: {stage.pages_per_s / raw.pages_per_s:.2f}")
@@ -205,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(f"\n{', '.join(f'{s}: {len(sets[s][0])} pages' for s in names)}; "
           "ScrapingHub shingle metric (4-grams; each Han character a token for Chinese); "
-          "pages/s in CPU time of one process.")
+          f"pages/s in CPU time of one process, median of {args.rounds} rounds.")
     return 0
 
 
