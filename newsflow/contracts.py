@@ -67,6 +67,8 @@ class StageDone(Message):
     article_id: str = Field(pattern=r"^[0-9a-f]{64}$")
     #: Bumped by every refresh: messages of an older generation are stale and ignored.
     generation: int = Field(default=1, ge=1)
+    #: The canonical URL: lets a stage submit the article again if MongoDB lost it.
+    url: str | None = Field(default=None, max_length=8192)
 
 
 class PageFetched(StageDone):

@@ -143,16 +143,6 @@ class ArticleStore:
 
     # --- stage results --------------------------------------------------------------------
 
-    async def begin(self, aid: str, generation: int, stage: Status) -> dict[str, Any] | None:
-        """The article, if a message of ``generation`` for ``stage`` is still current.
-
-        Returns None for a stale message (older generation, unknown article).
-        """
-        doc = await self.articles.find_one({"_id": aid})
-        if doc is None or doc.get("generation", 1) != generation:
-            return None
-        return doc
-
     async def save_stage(
         self,
         aid: str,

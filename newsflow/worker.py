@@ -24,7 +24,7 @@ from faststream.redis import RedisBroker, StreamSub
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from newsflow.contracts import RANK, Status, Streams
+from newsflow.contracts import RANK, Status, Streams, UrlSubmitted
 from newsflow.delivery import (
     ensure_groups,
     guard_factory,
@@ -51,7 +51,12 @@ class Worker:
     resources: dict[str, Any] = field(default_factory=dict)
 
     async def publish(self, message: BaseModel, stream: str) -> None:
-        await self.broker.publish(message, stream=stream)
+        """Add ``message`` to ``stream`` as plain fields, as a raw ``XADD`` would.
+
+        Plain fields rather than FastStream's binary envelope: every entry stays readable
+        with redis-cli, and a dead letter keeps its fields intact for `newsflow retry`.
+        """
+        await self.redis.xadd(stream, message_fields(message))  # type: ignore[arg-type]
 
     async def claim(
         self,
@@ -59,17 +64,31 @@ class Worker:
         generation: int,
         stage: Status,
         republish: Callable[[], Awaitable[None]] | None = None,
+        url: str | None = None,
     ) -> dict[str, Any] | None:
         """The article if this message's work is still to do, else None.
 
         A redelivered message whose stage is already stored only re-publishes the next
-        message (the crash may have come between the two); a stale one does nothing.
+        message (the crash may have come between the two); a stale one (of an older
+        generation) does nothing. An article that is missing, or behind the message's
+        generation, was lost by MongoDB after it acknowledged the write (a server crash
+        with a lax write concern): its URL is submitted again (``url``, which every stage
+        message carries), or the message is retried (:class:`ArticleMissing`), never dropped.
         """
-        doc = await self.store.begin(aid, generation, stage)
-        if doc is None:
+        doc = await self.store.articles.find_one({"_id": aid})
+        if doc is not None and int(doc.get("generation", 1)) > generation:
             log.info("%s: stale message for %s (generation %d)", self.service, aid[:10], generation)
             return None
-        progress = int(doc.get("progress", 0))
+        progress = int(doc.get("progress", 0)) if doc is not None else -1
+        # A message is published only after the stage before stored its result, so the
+        # article is at least there: anything less means MongoDB lost acknowledged writes.
+        if (
+            doc is None
+            or int(doc.get("generation", 1)) < generation
+            or progress < RANK[stage] - 1
+        ):
+            await self._recover(aid, generation, stage, url)
+            return None
         if progress > RANK[stage]:
             return None
         if progress == RANK[stage]:
@@ -81,9 +100,36 @@ class Worker:
             return None  # this stage already decided the article failed
         return doc
 
+    async def _recover(self, aid: str, generation: int, stage: Status, url: str | None) -> None:
+        """Process again an article whose stored state MongoDB lost."""
+        if url is None or stage is Status.FETCHED:
+            # The fetcher's own intake (re)creates the article when the message comes back.
+            raise ArticleMissing(
+                f"article {aid[:10]} (generation {generation}) is missing or behind in MongoDB"
+            )
+        log.warning("%s: article %s is missing or behind in MongoDB; submitting %s again",
+                    self.service, aid[:10], url)
+        await self.publish(
+            UrlSubmitted(url=url, refresh=True, submitted_by=f"recovery:{self.service}"),
+            self.streams.urls,
+        )
+        await self.count("recovered")
+
     async def count(self, what: str) -> None:
         """Bump a counter shown by `newsflow status` (``failed``, ``skipped``...)."""
         await self.redis.hincrby(self.streams.stats, f"{what}:{self.service}", 1)
+
+
+def message_fields(message: BaseModel) -> dict[str, str]:
+    """A message as stream fields (strings; booleans as ``true``/``false``; no nulls)."""
+    fields: dict[str, str] = {}
+    for name, value in message.model_dump(mode="json", exclude_none=True).items():
+        fields[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return fields
+
+
+class ArticleMissing(RuntimeError):
+    """A stage message names an article that MongoDB does not have (a lost write)."""
 
 
 Handler = Callable[..., Awaitable[None]]

@@ -11,7 +11,7 @@ from newsflow.worker import Handler, Worker
 def make_handler(w: Worker) -> Handler:
     async def on_article_translated(body: ArticleTranslated) -> None:
         aid, gen = body.article_id, body.generation
-        doc = await w.claim(aid, gen, Status.ANALYZED)
+        doc = await w.claim(aid, gen, Status.ANALYZED, url=body.url)
         if doc is None:
             return
         extraction = doc.get("extraction") or {}

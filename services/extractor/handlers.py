@@ -8,12 +8,12 @@ from newsflow.worker import Handler, Worker
 def make_handler(w: Worker) -> Handler:
     async def on_page_fetched(body: PageFetched) -> None:
         aid, gen = body.article_id, body.generation
-        extracted = TextExtracted(article_id=aid, generation=gen)
+        extracted = TextExtracted(article_id=aid, generation=gen, url=body.url)
 
         async def republish() -> None:
             await w.publish(extracted, w.streams.extracted)
 
-        doc = await w.claim(aid, gen, Status.EXTRACTED, republish)
+        doc = await w.claim(aid, gen, Status.EXTRACTED, republish, url=body.url)
         if doc is None:
             return
         page = await w.store.load_page(aid)

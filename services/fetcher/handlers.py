@@ -22,7 +22,7 @@ def make_handler(w: Worker) -> Handler:
             await w.count("duplicate")
             return
         aid, gen = intake.article_id, intake.generation
-        fetched = PageFetched(article_id=aid, generation=gen)
+        fetched = PageFetched(article_id=aid, generation=gen, url=canonical)
 
         async def republish() -> None:
             await w.publish(fetched, w.streams.fetched)

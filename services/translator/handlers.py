@@ -12,12 +12,12 @@ from newsflow.worker import Handler, Worker
 def make_handler(w: Worker) -> Handler:
     async def on_text_extracted(body: TextExtracted) -> None:
         aid, gen = body.article_id, body.generation
-        translated = ArticleTranslated(article_id=aid, generation=gen)
+        translated = ArticleTranslated(article_id=aid, generation=gen, url=body.url)
 
         async def republish() -> None:
             await w.publish(translated, w.streams.translated)
 
-        doc = await w.claim(aid, gen, Status.TRANSLATED, republish)
+        doc = await w.claim(aid, gen, Status.TRANSLATED, republish, url=body.url)
         if doc is None:
             return
         extraction = ExtractionResult.model_validate(doc["extraction"])
