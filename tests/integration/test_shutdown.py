@@ -103,6 +103,15 @@ async def wait_until(check: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def nothing_pending(redis: Redis, streams: Streams) -> None:
+    """Every entry acknowledged (a handler acks just after it stores its result)."""
+
+    async def check() -> bool:
+        return (await redis.xpending(streams.urls, "fetcher"))["pending"] == 0
+
+    await wait_until(check, 15, "every entry acknowledged")
+
+
 async def sigterm_and_time(workers: WorkerProcesses) -> float:
     proc = workers.procs["fetcher"][0]
     t0 = time.monotonic()
@@ -145,7 +154,7 @@ async def test_sigterm_finishes_in_flight_messages(
         assert took < cfg.graceful_timeout, f"stopping took {took:.1f} s"
         assert slow_server.finished == 3
         assert await fetched_count(store, urls) == 3
-        assert (await redis.xpending(streams.urls, "fetcher"))["pending"] == 0
+        await nothing_pending(redis, streams)
         assert await redis.xlen(streams.fetched) == 3
     finally:
         workers.stop_all(timeout=10)
@@ -194,7 +203,7 @@ async def test_sigterm_hands_back_what_it_cannot_finish(
 
             await wait_until(all_fetched, 45, "the five articles fetched by the new replica")
             assert time.monotonic() - t0 < cfg.claim_idle_ms / 1000
-            assert (await redis.xpending(streams.urls, "fetcher"))["pending"] == 0
+            await nothing_pending(redis, streams)
         finally:
             replacement.stop_all(timeout=10)
     finally:
