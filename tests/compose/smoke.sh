@@ -262,7 +262,8 @@ pass "killed extractor $victim_host mid-load at $((SECONDS - t))s; it held $nhel
 # The entries carry the article id in their JSON body: which articles was the dead one holding?
 articles=()
 for entry in $held; do
-  articles+=($(redis_cli XRANGE newsflow:fetched "$entry" "$entry" | grep -ao '"article_id":"[0-9a-f]*"' | cut -d'"' -f4))
+  # stage messages are plain fields: the value follows the line "article_id"
+  articles+=($(redis_cli XRANGE newsflow:fetched "$entry" "$entry" | awk 'prev == "article_id" { print } { prev = $0 }'))
 done
 [ "${#articles[@]}" = "$nheld" ] || fail "could not read the article ids of the killed extractor's entries"
 
