@@ -10,16 +10,12 @@ delivery while the store stayed down.)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from faststream import FastStream
 from redis.asyncio import Redis
 
 from newsflow.contracts import PageFetched, Status, Streams
@@ -30,6 +26,7 @@ from newsflow.store import ArticleStore
 from newsflow.urls import canonical_url
 from newsflow.worker import StageSpec, Worker, build_worker
 from tests.fault.harness import Servers
+from tests.support.apps import running, wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 
@@ -42,26 +39,6 @@ def poison_spec() -> StageSpec:
         return handle
 
     return StageSpec(service="extractor", stage=Status.EXTRACTED, make_handler=make_handler)
-
-
-@contextlib.asynccontextmanager
-async def running(app: FastStream) -> AsyncIterator[None]:
-    task = asyncio.create_task(app.run())
-    await asyncio.sleep(0.5)
-    try:
-        yield
-    finally:
-        app.exit()
-        await asyncio.wait_for(task, 60)
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_no_dead_letter_until_the_article_can_say_so(

@@ -8,13 +8,10 @@ pending entries, and stale messages that never regress an article.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from faststream import FastStream
 from redis.asyncio import Redis
 
 from newsflow.contracts import RANK, PageFetched, Status, Streams, UrlSubmitted
@@ -23,17 +20,9 @@ from newsflow.settings import Settings
 from newsflow.store import ArticleStore
 from newsflow.urls import article_id, canonical_url
 from newsflow.worker import StageSpec, Worker, build_worker
+from tests.support.apps import running, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 class ToyFetcher:
@@ -67,18 +56,6 @@ class ToyFetcher:
             return handle
 
         return StageSpec(service="fetcher", stage=Status.FETCHED, make_handler=make_handler)
-
-
-@contextlib.asynccontextmanager
-async def running(app: FastStream) -> AsyncIterator[None]:
-    """Run a worker app in this event loop for the block, and always stop it."""
-    task = asyncio.create_task(app.run())
-    await asyncio.sleep(0.5)
-    try:
-        yield
-    finally:
-        app.exit()
-        await asyncio.wait_for(task, 30)
 
 
 async def test_messages_published_before_any_worker_are_processed(

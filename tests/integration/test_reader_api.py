@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
@@ -67,20 +66,6 @@ def article(
         doc["times"]["analyzed_at"] = created + timedelta(seconds=4)
     doc.update(extra)
     return doc
-
-
-@pytest.fixture
-async def app(settings: Settings, store: ArticleStore) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://reader.test") as c:
-        yield c
 
 
 def error_of(response: httpx.Response) -> str:

@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from newsflow.contracts import Streams
 from newsflow.settings import Settings
 from newsflow.store import ArticleStore
-from services.reader.main import create_app
 from services.reader.security import CSP
 from tests.integration.test_reader_api import T0, XSS, article
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def app(settings: Settings, store: ArticleStore) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://reader.test") as c:
-        yield c
 
 
 def assert_secure_headers(r: httpx.Response) -> None:

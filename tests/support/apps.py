@@ -1,0 +1,34 @@
+"""Running a worker app inside a test's event loop, and waiting for what it does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from faststream import FastStream
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastStream, stop_timeout: float = 60.0) -> AsyncIterator[None]:
+    """Run a worker app in this event loop for the block, and always stop it."""
+    task = asyncio.create_task(app.run())
+    await asyncio.sleep(0.5)
+    try:
+        yield
+    finally:
+        app.exit()
+        await asyncio.wait_for(task, stop_timeout)
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[bool]], timeout: float = 20.0, what: str = "the condition"
+) -> None:
+    """Poll ``check`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
