@@ -135,6 +135,13 @@ class ArticleMissing(RuntimeError):
 Handler = Callable[..., Awaitable[None]]
 
 
+async def close_resources(worker: Worker) -> None:
+    """Close every resource a worker opened that can be closed (``aclose``)."""
+    for resource in worker.resources.values():
+        if resource is not None and hasattr(resource, "aclose"):
+            await resource.aclose()
+
+
 @dataclass(frozen=True)
 class StageSpec:
     """A stage worker described as data."""
@@ -146,7 +153,7 @@ class StageSpec:
     make_handler: Callable[[Worker], Handler]
     #: Opens per-process resources (an HTTP client, a process pool) into worker.resources.
     open_resources: Callable[[Worker], Awaitable[None]] | None = None
-    close_resources: Callable[[Worker], Awaitable[None]] | None = None
+    close_resources: Callable[[Worker], Awaitable[None]] | None = close_resources
     #: Messages handled at once; None uses settings.concurrency.
     concurrency: Callable[[Settings], int] | None = None
 

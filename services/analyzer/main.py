@@ -14,16 +14,9 @@ async def open_provider(worker: Worker) -> None:
     await asyncio.to_thread(warm_up)  # load the Chinese dictionary before the first article
 
 
-async def close_provider(worker: Worker) -> None:
-    provider = worker.resources.get("provider")
-    if provider is not None and hasattr(provider, "aclose"):
-        await provider.aclose()
-
-
 spec = StageSpec(
     service="analyzer",
     stage=Status.ANALYZED,
     make_handler=make_handler,
     open_resources=open_provider,
-    close_resources=close_provider,
 )

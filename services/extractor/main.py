@@ -15,9 +15,6 @@ async def open_pool(worker: Worker) -> None:
     worker.resources["pool"] = pool
 
 
-async def close_pool(worker: Worker) -> None:
-    await worker.resources["pool"].aclose()
-
 
 def pool_concurrency(settings: Settings) -> int:
     """Enough messages in flight to keep every child process busy."""
@@ -30,6 +27,5 @@ spec = StageSpec(
     stage=Status.EXTRACTED,
     make_handler=make_handler,
     open_resources=open_pool,
-    close_resources=close_pool,
     concurrency=pool_concurrency,
 )

@@ -10,14 +10,9 @@ async def open_client(worker: Worker) -> None:
     worker.resources["fetcher"] = PageFetcher(worker.settings)
 
 
-async def close_client(worker: Worker) -> None:
-    await worker.resources["fetcher"].aclose()
-
-
 spec = StageSpec(
     service="fetcher",
     stage=Status.FETCHED,
     make_handler=make_handler,
     open_resources=open_client,
-    close_resources=close_client,
 )

@@ -10,16 +10,9 @@ async def open_provider(worker: Worker) -> None:
     worker.resources["provider"] = translation_provider(worker.settings)
 
 
-async def close_provider(worker: Worker) -> None:
-    provider = worker.resources.get("provider")
-    if provider is not None and hasattr(provider, "aclose"):
-        await provider.aclose()
-
-
 spec = StageSpec(
     service="translator",
     stage=Status.TRANSLATED,
     make_handler=make_handler,
     open_resources=open_provider,
-    close_resources=close_provider,
 )
