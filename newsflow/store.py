@@ -248,9 +248,6 @@ class ArticleStore:
             raise ArticleNotFound(f"no article with id {ident}")
         return dict(doc)
 
-    async def exists(self, aid: str) -> bool:
-        return bool(await self.articles.count_documents({"_id": aid}, limit=1))
-
     async def latest(self, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"status": status} if status else {}
         cursor = self.articles.find(query).sort("created_at", DESCENDING).limit(limit)

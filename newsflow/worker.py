@@ -45,7 +45,6 @@ class Worker:
     service: str
     settings: Settings
     streams: Streams
-    broker: RedisBroker
     redis: Redis
     store: ArticleStore = field(init=False)
     resources: dict[str, Any] = field(default_factory=dict)
@@ -180,7 +179,7 @@ def build_worker(spec: StageSpec, settings: Settings | None = None) -> FastStrea
         # must not trip it. A dead connection is still noticed by the health check.
         socket_timeout=60.0, health_check_interval=30,
     )
-    worker = Worker(spec.service, settings, streams, broker, redis)
+    worker = Worker(spec.service, settings, streams, redis)
     worker.store = ArticleStore.connect(settings)
     holder["w"] = worker
     handler = spec.make_handler(worker)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from newsflow.contracts import Status, Streams
@@ -23,12 +22,9 @@ AID = article_id(URL)
 
 @pytest.fixture
 async def worker(settings: Settings, redis: Redis, store: ArticleStore) -> AsyncIterator[Worker]:
-    broker = RedisBroker(settings.redis_url)
-    await broker.connect()
-    w = Worker("translator", settings, Streams(settings.stream_prefix), broker, redis)
+    w = Worker("translator", settings, Streams(settings.stream_prefix), redis)
     w.store = store
     yield w
-    await broker.stop()
 
 
 async def resubmitted(redis: Redis, streams: Streams) -> list[dict[bytes, bytes]]:
