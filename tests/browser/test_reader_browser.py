@@ -269,8 +269,10 @@ async def test_publish_watch_read_and_vote(
     # votes change the counts in place, and in MongoDB
     for button in ("#vote-up", "#vote-up", "#vote-down", "#vote-important"):
         await page.click(button)
+    # A function, not an expression: Playwright compiles a function once, while it polls an
+    # expression with eval(), which the page's CSP (no 'unsafe-eval') rightly refuses.
     await page.wait_for_function(
-        "document.querySelector('#vote-up .count').textContent === '2'"
+        "() => document.querySelector('#vote-up .count').textContent === '2'"
         " && document.querySelector('#vote-important .count').textContent === '1'"
     )
     assert await text(page, "#vote-down .count") == "1"
