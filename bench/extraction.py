@@ -1,7 +1,7 @@
 """Benchmark of the extraction stage against raw trafilatura and readability-lxml.
 
 Reads the two corpora of ``../shared/corpus`` (never copied into the repository), decodes
-each page with :func:`newsflow.decoding.decode_html` as the worker does, and scores the
+each page with :func:`newsflow.stages.decoding.decode_html` as the worker does, and scores the
 extracted text the ScrapingHub way: bags of word 4-gram shingles, precision and recall per
 page averaged over pages, F1 of the two averages. Chinese is scored with each character as
 a token. Every method runs on the same decoded pages in the same run; pages/s is measured on
@@ -33,8 +33,8 @@ import lxml.html
 import trafilatura
 from readability import Document
 
-from newsflow.decoding import decode_html
-from newsflow.extraction import extract_page
+from newsflow.stages.decoding import decode_html
+from newsflow.stages.extraction import extract_page
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"

@@ -9,7 +9,7 @@ One run does, in order:
    redis-server and SecantusDB on free ports with their data in a temporary folder, the four
    real workers as child processes (``python -m services.<name>``), and optionally the stand-in
    chat-completions server so that translation and impact analysis make real HTTP calls;
-3. every page URL submitted with :func:`newsflow.intake.submit` (what ``newsflow publish``
+3. every page URL submitted with :func:`newsflow.adapters.intake.submit` (what ``newsflow publish``
    does), then a wait until every article is ``analyzed`` or ``failed``.
 
 A few warm-up articles go through first, one at a time, and are not counted.
@@ -59,11 +59,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # the test support servers live in tests/support
     sys.path.insert(0, str(REPO))
 
-from newsflow.contracts import Streams
-from newsflow.embedded import Server, ServerError, free_port, start_mongo, start_redis
-from newsflow.intake import submit
+from newsflow.domain.contracts import Streams
+from newsflow.cli.embedded import Server, ServerError, free_port, start_mongo, start_redis
+from newsflow.adapters.intake import submit
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
+from newsflow.adapters.store import ArticleStore
 from tests.support.corpus_server import DEFAULT_CORPUS, Corpus, CorpusServer
 from tests.support.llm_server import LLMServer
 from tests.support.workers import STAGES, WorkerProcesses

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.embedded import Server, free_port, start_mongo, start_redis
+from newsflow.cli.embedded import Server, free_port, start_mongo, start_redis
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
+from newsflow.adapters.store import ArticleStore
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"

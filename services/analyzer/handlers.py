@@ -2,10 +2,10 @@
 
 import asyncio
 
-from newsflow.analysis import analyze_text, find_similar
-from newsflow.contracts import AnalysisResult, ArticleTranslated, Status
-from newsflow.impact import analyze_impact
-from newsflow.worker import Handler, Worker
+from newsflow.stages.analysis import analyze_text, find_similar
+from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, Status
+from newsflow.stages.impact import analyze_impact
+from newsflow.runtime.worker import Handler, Worker
 
 
 def make_handler(w: Worker) -> Handler:

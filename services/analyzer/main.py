@@ -2,10 +2,10 @@
 
 import asyncio
 
-from newsflow.analysis import warm_up
-from newsflow.contracts import Status
-from newsflow.providers import impact_provider
-from newsflow.worker import StageSpec, Worker
+from newsflow.stages.analysis import warm_up
+from newsflow.domain.contracts import Status
+from newsflow.adapters.providers import impact_provider
+from newsflow.runtime.worker import StageSpec, Worker
 from services.analyzer.handlers import make_handler
 
 

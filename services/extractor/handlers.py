@@ -1,8 +1,8 @@
 """Routing of the extractor: ``PageFetched`` in, ``TextExtracted`` out."""
 
-from newsflow.contracts import PageFetched, Status, TextExtracted
-from newsflow.extraction import ExtractorPool
-from newsflow.worker import Handler, Worker
+from newsflow.domain.contracts import PageFetched, Status, TextExtracted
+from newsflow.stages.extraction import ExtractorPool
+from newsflow.runtime.worker import Handler, Worker
 
 
 def make_handler(w: Worker) -> Handler:

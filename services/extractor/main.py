@@ -2,10 +2,10 @@
 
 import os
 
-from newsflow.contracts import Status
-from newsflow.extraction import ExtractorPool
+from newsflow.domain.contracts import Status
+from newsflow.stages.extraction import ExtractorPool
 from newsflow.settings import Settings
-from newsflow.worker import StageSpec, Worker
+from newsflow.runtime.worker import StageSpec, Worker
 from services.extractor.handlers import make_handler
 
 

@@ -1,6 +1,6 @@
 """`python -m services.fetcher`: run one fetcher worker (scale by running more)."""
 
-from newsflow.worker import run
+from newsflow.runtime.worker import run
 from services.fetcher.main import spec
 
 # Guarded: multiprocessing (the extractor's process pool) may re-import this module.

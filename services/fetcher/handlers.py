@@ -2,11 +2,11 @@
 
 from faststream.redis.annotations import RedisStreamMessage
 
-from newsflow.contracts import FetchResult, PageFetched, Status, UrlSubmitted
-from newsflow.fetching import FetchFailed, PageFetcher
-from newsflow.store import now
-from newsflow.urls import canonical_url
-from newsflow.worker import Handler, Worker
+from newsflow.domain.contracts import FetchResult, PageFetched, Status, UrlSubmitted
+from newsflow.stages.fetching import FetchFailed, PageFetcher
+from newsflow.adapters.store import now
+from newsflow.domain.urls import canonical_url
+from newsflow.runtime.worker import Handler, Worker
 
 
 def make_handler(w: Worker) -> Handler:

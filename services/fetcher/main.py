@@ -1,8 +1,8 @@
 """Wiring of the fetcher worker."""
 
-from newsflow.contracts import Status
-from newsflow.fetching import PageFetcher
-from newsflow.worker import StageSpec, Worker
+from newsflow.domain.contracts import Status
+from newsflow.stages.fetching import PageFetcher
+from newsflow.runtime.worker import StageSpec, Worker
 from services.fetcher.handlers import make_handler
 
 

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pymongo import DESCENDING
 
-from newsflow.contracts import Status, Streams
-from newsflow.intake import submit
+from newsflow.domain.contracts import Status, Streams
+from newsflow.adapters.intake import submit
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
-from newsflow.urls import short_id
-from newsflow.votes import InvalidComment, Votes
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import short_id
+from newsflow.adapters.votes import InvalidComment, Votes
 from services.reader import views
 from services.reader.models import (
     ArticleDetail,

@@ -22,8 +22,8 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from newsflow.settings import Settings, get_settings
-from newsflow.store import AmbiguousId, ArticleNotFound, ArticleStore
-from newsflow.votes import Votes
+from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
+from newsflow.adapters.votes import Votes
 from services.reader import api, pages
 from services.reader.security import GuardMiddleware
 

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from newsflow.contracts import AnalysisResult, ExtractionResult, FetchResult, TranslationResult
-from newsflow.votes import VoteKind
+from newsflow.domain.contracts import AnalysisResult, ExtractionResult, FetchResult, TranslationResult
+from newsflow.adapters.votes import VoteKind
 
 Outcome = Literal["queued", "duplicate", "refreshed", "invalid"]
 StageState = Literal["done", "pending", "failed", "skipped"]

@@ -18,8 +18,8 @@ from jinja2 import Environment, FileSystemLoader
 from pymongo import DESCENDING
 
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
-from newsflow.votes import VOTE_KINDS, InvalidComment, Votes
+from newsflow.adapters.store import ArticleStore
+from newsflow.adapters.votes import VOTE_KINDS, InvalidComment, Votes
 from services.reader import views
 from services.reader.api import publish_urls
 from services.reader.security import SESSION_COOKIE, is_writer, session_value

@@ -9,7 +9,7 @@ from typing import Self
 
 import uvicorn
 
-from newsflow.embedded import free_port
+from newsflow.cli.embedded import free_port
 from newsflow.settings import Settings
 from services.reader.main import create_app
 

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from newsflow.contracts import AnalysisResult, ExtractionResult, FetchResult, TranslationResult
-from newsflow.urls import short_id
-from newsflow.votes import counts
+from newsflow.domain.contracts import AnalysisResult, ExtractionResult, FetchResult, TranslationResult
+from newsflow.domain.urls import short_id
+from newsflow.adapters.votes import counts
 
 STAGES: tuple[tuple[str, str, str], ...] = (
     # (stage name in the API, field on the document, its time in ``times``)
@@ -61,7 +61,7 @@ def lang_tag(value: object) -> str | None:
 def export_category(category: str | None) -> str | None:
     """The category as exported to other systems: its topic without the language.
 
-    ``zh_news`` -> ``news``, ``en_crypto`` -> ``crypto`` (see ``newsflow.analysis.category``).
+    ``zh_news`` -> ``news``, ``en_crypto`` -> ``crypto`` (see ``newsflow.stages.analysis.category``).
     """
     if not category:
         return None

@@ -1,6 +1,6 @@
 """`python -m services.translator`: run one translator worker (scale by running more)."""
 
-from newsflow.worker import run
+from newsflow.runtime.worker import run
 from services.translator.main import spec
 
 # Guarded: multiprocessing (the extractor's process pool) may re-import this module.

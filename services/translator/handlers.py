@@ -4,9 +4,9 @@ A translation that fails is recorded (``translation.status: failed`` with the er
 article still goes on to analysis on its original text: the text is worth analyzing.
 """
 
-from newsflow.contracts import ArticleTranslated, ExtractionResult, Status, TextExtracted
-from newsflow.translation import translate_article
-from newsflow.worker import Handler, Worker
+from newsflow.domain.contracts import ArticleTranslated, ExtractionResult, Status, TextExtracted
+from newsflow.stages.translation import translate_article
+from newsflow.runtime.worker import Handler, Worker
 
 
 def make_handler(w: Worker) -> Handler:

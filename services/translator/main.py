@@ -1,8 +1,8 @@
 """Wiring of the translator worker."""
 
-from newsflow.contracts import Status
-from newsflow.providers import translation_provider
-from newsflow.worker import StageSpec, Worker
+from newsflow.domain.contracts import Status
+from newsflow.adapters.providers import translation_provider
+from newsflow.runtime.worker import StageSpec, Worker
 from services.translator.handlers import make_handler
 
 

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from newsflow.embedded import Server
+from newsflow.cli.embedded import Server
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
-from newsflow.urls import article_id, canonical_url
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import article_id, canonical_url
 from services.reader.server import ReaderThread
 from services.reader.views import export_category
 from tests.support.corpus_server import Corpus, CorpusServer

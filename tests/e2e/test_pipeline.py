@@ -19,8 +19,8 @@ import pytest
 from pydantic import SecretStr
 
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
-from newsflow.urls import article_id, canonical_url
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import article_id, canonical_url
 from tests.support.corpus_server import Corpus, CorpusServer
 from tests.support.llm_server import LLMServer
 from tests.support.workers import REPO, WorkerProcesses, settings_env

@@ -19,11 +19,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from newsflow.contracts import RANK, Status, Streams
-from newsflow.delivery import entry_fields
-from newsflow.embedded import Server, start_mongo, start_redis
-from newsflow.store import ArticleStore
-from newsflow.urls import InvalidUrl, article_id, canonical_url
+from newsflow.domain.contracts import RANK, Status, Streams
+from newsflow.runtime.delivery import entry_fields
+from newsflow.cli.embedded import Server, start_mongo, start_redis
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import InvalidUrl, article_id, canonical_url
 from tests.support.workers import WorkerProcesses
 
 

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.contracts import PageFetched, Status, Streams
-from newsflow.delivery import ensure_groups
-from newsflow.embedded import Server, free_port, start_mongo
+from newsflow.domain.contracts import PageFetched, Status, Streams
+from newsflow.runtime.delivery import ensure_groups
+from newsflow.cli.embedded import Server, free_port, start_mongo
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
-from newsflow.urls import canonical_url
-from newsflow.worker import StageSpec, Worker, build_worker
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import canonical_url
+from newsflow.runtime.worker import StageSpec, Worker, build_worker
 from tests.fault.harness import Servers
 from tests.support.apps import running, wait_for
 

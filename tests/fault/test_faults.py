@@ -30,11 +30,11 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.contracts import Streams
-from newsflow.delivery import ensure_groups
-from newsflow.embedded import free_port
+from newsflow.domain.contracts import Streams
+from newsflow.runtime.delivery import ensure_groups
+from newsflow.cli.embedded import free_port
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
+from newsflow.adapters.store import ArticleStore
 from tests.fault.harness import Publisher, Servers, Supervisor, Tally, account, summary
 from tests.support.corpus_server import Corpus, CorpusServer
 from tests.support.workers import STAGES, WorkerProcesses

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
+from newsflow.adapters.store import ArticleStore
 from services.reader.main import create_app
 
 

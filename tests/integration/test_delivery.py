@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.contracts import RANK, PageFetched, Status, Streams, UrlSubmitted
-from newsflow.delivery import DeadLetters, ensure_groups, trim_acknowledged
+from newsflow.domain.contracts import RANK, PageFetched, Status, Streams, UrlSubmitted
+from newsflow.runtime.delivery import DeadLetters, ensure_groups, trim_acknowledged
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
-from newsflow.urls import article_id, canonical_url
-from newsflow.worker import StageSpec, Worker, build_worker
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import article_id, canonical_url
+from newsflow.runtime.worker import StageSpec, Worker, build_worker
 from tests.support.apps import running, wait_for
 
 pytestmark = pytest.mark.integration
@@ -190,7 +190,7 @@ async def test_stale_messages_never_regress_an_article(store: ArticleStore) -> N
 
 
 async def test_short_ids_resolve_and_ambiguity_is_an_error(store: ArticleStore) -> None:
-    from newsflow.store import AmbiguousId, ArticleNotFound
+    from newsflow.adapters.store import AmbiguousId, ArticleNotFound
 
     for aid in ("abcdef0123" + "0" * 54, "abcdef9999" + "1" * 54):
         await store.articles.insert_one({"_id": aid, "short_id": aid[:10], "created_at": None})

@@ -22,7 +22,7 @@ import httpcore
 import pytest
 import trustme
 
-from newsflow.fetching import FetchedPage, FetchFailed, PageFetcher
+from newsflow.stages.fetching import FetchedPage, FetchFailed, PageFetcher
 from newsflow.settings import Settings
 from tests.support.hostile_server import GBK_PAGE, PAGE, HostileServer, bomb
 

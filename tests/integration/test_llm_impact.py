@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from newsflow.impact import analyze_impact
-from newsflow.providers import OpenAICompatible
-from newsflow.providers.untrusted import extract_data
+from newsflow.stages.impact import analyze_impact
+from newsflow.adapters.providers import OpenAICompatible
+from newsflow.adapters.providers.untrusted import extract_data
 from newsflow.settings import Settings
 from tests.support.llm_server import LLMServer
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from newsflow.providers import OpenAICompatible, ProviderError
+from newsflow.adapters.providers import OpenAICompatible, ProviderError
 from tests.support.llm_server import LLMServer
 
 KEY = "sk-test-0123456789abcdef"

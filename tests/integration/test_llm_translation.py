@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from newsflow.contracts import ExtractionResult
-from newsflow.providers import OpenAICompatible
-from newsflow.providers.untrusted import extract_data
+from newsflow.domain.contracts import ExtractionResult
+from newsflow.adapters.providers import OpenAICompatible
+from newsflow.adapters.providers.untrusted import extract_data
 from newsflow.settings import Settings
-from newsflow.translation import script_shares, split_paragraphs, translate_article
+from newsflow.stages.translation import script_shares, split_paragraphs, translate_article
 from tests.support.llm_server import LLMServer
 
 KEY = "sk-translate-test-key"

@@ -17,10 +17,10 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from newsflow.contracts import Streams
+from newsflow.domain.contracts import Streams
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
-from newsflow.urls import article_id, canonical_url, short_id, source_name
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import article_id, canonical_url, short_id, source_name
 from services.reader.main import create_app
 
 pytestmark = pytest.mark.integration

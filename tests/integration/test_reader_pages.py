@@ -9,9 +9,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.contracts import Streams
+from newsflow.domain.contracts import Streams
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
+from newsflow.adapters.store import ArticleStore
 from services.reader.security import CSP
 from tests.integration.test_reader_api import T0, XSS, article
 

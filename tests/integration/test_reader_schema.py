@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from newsflow.embedded import Server
+from newsflow.cli.embedded import Server
 from newsflow.settings import Settings
 from services.reader.main import create_app
 from services.reader.server import ReaderThread

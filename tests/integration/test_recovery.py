@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.contracts import Status, Streams
+from newsflow.domain.contracts import Status, Streams
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
-from newsflow.urls import article_id, canonical_url
-from newsflow.worker import ArticleMissing, Worker
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import article_id, canonical_url
+from newsflow.runtime.worker import ArticleMissing, Worker
 
 pytestmark = pytest.mark.integration
 

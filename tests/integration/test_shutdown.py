@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.contracts import Streams
-from newsflow.delivery import ensure_groups
+from newsflow.domain.contracts import Streams
+from newsflow.runtime.delivery import ensure_groups
 from newsflow.settings import Settings
-from newsflow.store import ArticleStore
-from newsflow.urls import article_id, canonical_url
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import article_id, canonical_url
 from tests.support.workers import WorkerProcesses
 
 pytestmark = pytest.mark.integration

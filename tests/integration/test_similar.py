@@ -11,9 +11,9 @@ import pytest
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
 from pymongo import ASCENDING
 
-from newsflow.analysis import find_similar
-from newsflow.analysis.similar import score_terms
-from newsflow.embedded import Server
+from newsflow.stages.analysis import find_similar
+from newsflow.stages.analysis.similar import score_terms
+from newsflow.cli.embedded import Server
 
 pytestmark = pytest.mark.integration
 

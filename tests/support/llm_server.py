@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from newsflow.providers.untrusted import extract_data
+from newsflow.adapters.providers.untrusted import extract_data
 
 #: A few common Chinese news words, longest match first.
 GLOSSARY = {

@@ -7,9 +7,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsflow.analysis import analyze_text, word_count
-from newsflow.analysis.keywords import MAX_KEYWORDS
-from newsflow.analysis.symbols import MAX_SYMBOLS
+from newsflow.stages.analysis import analyze_text, word_count
+from newsflow.stages.analysis.keywords import MAX_KEYWORDS
+from newsflow.stages.analysis.symbols import MAX_SYMBOLS
 
 CATEGORY = re.compile(r"^(?:[a-z]{2,3}|und)_(?:crypto|markets|tech|news)$")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.analysis import extract_symbols
-from newsflow.analysis.assets import ASSETS
+from newsflow.stages.analysis import extract_symbols
+from newsflow.stages.analysis.assets import ASSETS
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.analysis import (
+from newsflow.stages.analysis import (
     TextAnalysis,
     analyze_text,
     categorize,
@@ -12,8 +12,8 @@ from newsflow.analysis import (
     warm_up,
     word_count,
 )
-from newsflow.analysis.category import language_code, topic_scores
-from newsflow.analysis.keywords import MAX_KEYWORDS
+from newsflow.stages.analysis.category import language_code, topic_scores
+from newsflow.stages.analysis.keywords import MAX_KEYWORDS
 
 FED = (
     "The Federal Reserve kept interest rates unchanged on Wednesday. Federal Reserve Chair "

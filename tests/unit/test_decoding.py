@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsflow.decoding import codec_for, declared_codecs, decode_html, detect
+from newsflow.stages.decoding import codec_for, declared_codecs, decode_html, detect
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "zh_cwced"
 #: Pages of the corpus whose bytes are genuinely invalid in their real encoding (GBK).

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from newsflow.extraction import count_words, detect_language, extract_page, precheck
+from newsflow.stages.extraction import count_words, detect_language, extract_page, precheck
 
 EN_PARAGRAPHS = [
     ("The city council voted on Tuesday to expand the tram network to the northern districts, "

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import psutil
 import pytest
 
-from newsflow.extraction import ExtractorPool
+from newsflow.stages.extraction import ExtractorPool
 from newsflow.settings import Settings
 from tests.unit.test_extraction import EN_PARAGRAPHS, article_body, page
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsflow.fetching import AddressPolicy, FetchFailed, PageFetcher
-from newsflow.fetching._backend import GuardedBackend, system_resolver
-from newsflow.fetching._errors import Refused, Unresolvable
+from newsflow.stages.fetching import AddressPolicy, FetchFailed, PageFetcher
+from newsflow.stages.fetching._backend import GuardedBackend, system_resolver
+from newsflow.stages.fetching._errors import Refused, Unresolvable
 from newsflow.settings import Settings
 
 #: Loading the CA bundle takes ~0.15 s: once, not per fetcher.

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import brotli
 import pytest
 
-from newsflow.fetching._body import (
+from newsflow.stages.fetching._body import (
     BoundedBody,
     BrokenBody,
     TooLarge,
@@ -19,8 +19,8 @@ from newsflow.fetching._body import (
     media_type,
     sniff_binary,
 )
-from newsflow.fetching._errors import Refused
-from newsflow.fetching._fetcher import parse_retry_after
+from newsflow.stages.fetching._errors import Refused
+from newsflow.stages.fetching._fetcher import parse_retry_after
 
 PAGE = b"<html><body>" + b"<p>Some article text, repeated.</p>" * 500 + b"</body></html>"
 MiB = 1024 * 1024

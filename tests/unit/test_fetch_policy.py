@@ -9,9 +9,9 @@ import ipaddress
 
 import pytest
 
-from newsflow.fetching import AddressPolicy, vet_url
-from newsflow.fetching._errors import Refused
-from newsflow.fetching._policy import embedded_ipv4, literal_ip
+from newsflow.stages.fetching import AddressPolicy, vet_url
+from newsflow.stages.fetching._errors import Refused
+from newsflow.stages.fetching._policy import embedded_ipv4, literal_ip
 
 PORTS = [80, 443, 8080, 8443]
 POLICY = AddressPolicy()

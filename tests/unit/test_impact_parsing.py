@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from newsflow.impact import ImpactRejected, normalize_ticker, parse_impact
+from newsflow.stages.impact import ImpactRejected, normalize_ticker, parse_impact
 
 ARTICLE = "Apple (NASDAQ: AAPL) beat estimates. Microsoft, MSFT, was flat. Toyota 7203.T rose."
 

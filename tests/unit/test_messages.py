@@ -1,8 +1,8 @@
 """Stage messages travel as plain stream fields and come back as the same models."""
 
-from newsflow.contracts import PageFetched, UrlSubmitted
-from newsflow.delivery import article_of
-from newsflow.worker import message_fields
+from newsflow.domain.contracts import PageFetched, UrlSubmitted
+from newsflow.runtime.delivery import article_of
+from newsflow.runtime.worker import message_fields
 
 AID = "ab" * 32
 

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from newsflow.providers import (
+from newsflow.adapters.providers import (
     DEFAULT_BASE_URL,
     ChatProvider,
     OpenAICompatible,
@@ -17,13 +17,13 @@ from newsflow.providers import (
     impact_provider,
     translation_provider,
 )
-from newsflow.providers._openai import (
+from newsflow.adapters.providers._openai import (
     label_for,
     normalize_base_url,
     retry_after_seconds,
     strip_reasoning,
 )
-from newsflow.providers.untrusted import (
+from newsflow.adapters.providers.untrusted import (
     clean_answer,
     escape_data,
     extract_data,

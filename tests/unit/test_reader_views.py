@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newsflow.votes import InvalidComment, clean_comment, counts
+from newsflow.adapters.votes import InvalidComment, clean_comment, counts
 from services.reader import views
 from services.reader.security import cross_site_reason, session_value
 

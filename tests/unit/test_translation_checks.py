@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.translation import (
+from newsflow.stages.translation import (
     TranslationRejected,
     check_translation,
     guess_language,

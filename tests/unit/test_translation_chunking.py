@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsflow.translation import (
+from newsflow.stages.translation import (
     chunk_text,
     split_answer,
     split_long_paragraph,

@@ -1,0 +1,69 @@
+"""Submitting URLs: what `newsflow publish` and the HTTP API share.
+
+A submission is checked, canonicalised and looked up: a known article is reported as a
+duplicate and not queued again unless ``refresh`` is asked for. Queuing is a plain
+``XADD <prefix>:urls * url <url> ...``, the same thing any Redis client can do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from redis.asyncio import Redis
+
+from newsflow.domain.contracts import Streams
+from newsflow.runtime.delivery import ensure_groups
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.urls import InvalidUrl, article_id, canonical_url, short_id
+
+Outcome = Literal["queued", "duplicate", "refreshed", "invalid"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    url: str
+    outcome: Outcome
+    article_id: str | None = None
+    canonical_url: str | None = None
+    #: Status of the existing article (duplicates), or why the URL was refused (invalid).
+    detail: str | None = None
+
+    @property
+    def short_id(self) -> str | None:
+        return short_id(self.article_id) if self.article_id else None
+
+    @property
+    def new(self) -> bool:
+        return self.outcome == "queued"
+
+
+async def submit(
+    urls: list[str], *, redis: Redis, store: ArticleStore, streams: Streams,
+    refresh: bool = False, submitted_by: str = "cli",
+) -> list[Submission]:
+    await ensure_groups(redis, streams)
+    results: list[Submission] = []
+    seen: set[str] = set()
+    for url in urls:
+        try:
+            canonical = canonical_url(url)
+        except InvalidUrl as exc:
+            results.append(Submission(url, "invalid", detail=str(exc)))
+            continue
+        aid = article_id(canonical)
+        if aid in seen:
+            results.append(Submission(url, "duplicate", aid, canonical, "repeated in this batch"))
+            continue
+        seen.add(aid)
+        existing = await store.articles.find_one({"_id": aid}, {"status": 1})
+        if existing is not None and not refresh:
+            results.append(Submission(url, "duplicate", aid, canonical, existing.get("status")))
+            continue
+        fields = {"url": url.strip(), "submitted_by": submitted_by}
+        if refresh:
+            fields["refresh"] = "true"
+        await redis.xadd(streams.urls, fields)  # type: ignore[arg-type]
+        outcome: Outcome = "refreshed" if existing is not None else "queued"
+        results.append(Submission(url, outcome, aid, canonical))
+    return results

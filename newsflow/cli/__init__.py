@@ -1,0 +1,1 @@
+"""The ``newsflow`` command line and the embedded system it runs (``newsflow up``)."""

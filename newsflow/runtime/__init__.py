@@ -1,0 +1,1 @@
+"""The stage worker runtime on Redis Streams (FastStream): claim, retry, dead letters, trim."""

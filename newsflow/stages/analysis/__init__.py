@@ -1,0 +1,78 @@
+"""The analyzer's text logic: word count, asset symbols, keywords, category, similar articles.
+
+Plain functions, no broker: the analyzer worker calls :func:`analyze_text` on the article's
+text (the English translation when there is one) and :func:`find_similar` on the articles
+collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsflow.stages.analysis._text import word_count
+from newsflow.stages.analysis.category import categorize
+from newsflow.stages.analysis.keywords import MAX_CHARS, extract_keywords, load_segmenter
+from newsflow.stages.analysis.similar import find_similar
+from newsflow.stages.analysis.symbols import extract_symbols
+
+__all__ = [
+    "TextAnalysis",
+    "analyze_text",
+    "categorize",
+    "extract_keywords",
+    "extract_symbols",
+    "find_similar",
+    "warm_up",
+    "word_count",
+]
+
+
+@dataclass(frozen=True)
+class TextAnalysis:
+    word_count: int
+    symbols: list[str]
+    keywords: list[str]
+    category: str | None
+
+
+def analyze_text(
+    *,
+    title: str | None,
+    text: str,
+    language: str | None,
+    original_title: str | None = None,
+    original_text: str | None = None,
+) -> TextAnalysis:
+    """Word count, symbols, keywords and category of one article.
+
+    Args:
+        title, text: the English translation when there is one, else the original.
+        language: the source language (``zh``, ``en``...), which names the category.
+        original_title, original_text: the original-language title and text when ``title``
+            and ``text`` are a translation; symbols are looked for in both, since names like
+            輝達 or tickers may survive in only one of them.
+
+    The word count covers the whole text; symbols, keywords and the category look at its
+    first :data:`~newsflow.stages.analysis.keywords.MAX_CHARS` characters (the lead of an article
+    names what it is about), which bounds the time one article can take.
+    """
+    full = text or ""
+    text = full[:MAX_CHARS]
+    original = (original_text or "")[:MAX_CHARS]
+    # Untranslated articles pass the same text twice: scan it once.
+    originals = [t for t in (original_title, original) if t and t not in (title, text)]
+    symbols = extract_symbols([title, text, *originals])
+    return TextAnalysis(
+        word_count=word_count(full, language),
+        symbols=symbols,
+        keywords=extract_keywords(title, text),
+        category=categorize(title=title, text=text, language=language, symbols=symbols),
+    )
+
+
+def warm_up() -> None:
+    """Load what the first article would otherwise wait for: the Chinese segmenter's
+    dictionary (a few tenths of a second, ~40 MB) and the compiled symbol tables. Call it
+    when a worker starts."""
+    load_segmenter()
+    analyze_text(title="Bitcoin", text="比特币 $BTC Apple Inc", language="en")

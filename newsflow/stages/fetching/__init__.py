@@ -1,0 +1,14 @@
+"""Fetching untrusted article URLs: SSRF-safe, bounded in time and size, decoded to text.
+
+The fetcher worker needs only this::
+
+    fetcher = PageFetcher(settings)          # one per process (one pooled httpx client)
+    page = await fetcher.fetch(url)          # FetchedPage, or raises FetchFailed(reason)
+    await fetcher.aclose()
+"""
+
+from newsflow.stages.fetching._errors import FetchFailed
+from newsflow.stages.fetching._fetcher import FetchedPage, PageFetcher
+from newsflow.stages.fetching._policy import AddressPolicy, vet_url
+
+__all__ = ["AddressPolicy", "FetchFailed", "FetchedPage", "PageFetcher", "vet_url"]
