@@ -31,6 +31,7 @@ from newsflow.adapters.providers.untrusted import (
     wrap_data,
 )
 from newsflow.settings import Settings
+from tests.support.regex_audit import time_limit
 
 
 @pytest.mark.parametrize(
@@ -77,6 +78,17 @@ def test_reasoning_blocks_are_removed() -> None:
     assert strip_reasoning("answer <think>cut off mid-thought") == "answer"
     with pytest.raises(ProviderError, match="unfinished reasoning"):
         strip_reasoning("<think>still thinking when the tokens ran out")
+    assert strip_reasoning("</think>stray<think>a</think>b") == "</think>strayb"
+    assert strip_reasoning("<think>a<think>b</think>c</think>") == "c</think>"
+    assert strip_reasoning("İİ<think>x</think>İ") == "İİİ"  # lower() would shift the offsets
+
+
+def test_unclosed_reasoning_tags_are_handled_in_linear_time() -> None:
+    # The review's answer: 56 KB of "<think>" took 4 s; every unclosed tag scanned to the end.
+    with time_limit(1.0, "strip_reasoning on unclosed <think> tags"), pytest.raises(ProviderError):
+        strip_reasoning("<think>" * 15_000)
+    with time_limit(1.0, "strip_reasoning on stray closing tags"):
+        assert strip_reasoning("ok " + "</think>" * 15_000).startswith("ok </think>")
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:
@@ -157,6 +169,10 @@ def test_data_is_delimited_and_cannot_close_its_block() -> None:
     # What a model sees as the data is the whole text, forged tags defused inside it.
     assert extract_data(f"Translate this:\n\n{wrapped}") == escape_data(attack)
     assert extract_data("no block here") is None
+    with time_limit(1.0, "extract_data on unclosed data tags"):
+        assert extract_data("<article_text>" * 10_000) is None
+        assert clean_answer("<article_text>\n" * 10_000) == ("<article_text>\n" * 10_000).strip()
+        assert escape_data("<" + " " * 100_000 + "x").startswith("<")
 
 
 def test_answers_lose_fences_and_echoed_blocks() -> None:
