@@ -35,8 +35,10 @@ _KNOWN_HOSTS = {
     "api.groq.com": "groq",
 }
 
-#: Reasoning some local models (DeepSeek-R1, Qwen3 on Ollama/vLLM) put before the answer.
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+#: Tags of the reasoning some local models (DeepSeek-R1, Qwen3 on Ollama/vLLM) put before the
+#: answer. Paired by a scan, not by ``<think>.*?</think>``: that pattern retried every unclosed
+#: tag to the end of the answer (56 KB of ``<think>`` took 4 s).
+_THINK_TAG = re.compile(r"<(/?)think>", re.IGNORECASE)
 
 _BODY_SNIPPET = 300
 
@@ -73,13 +75,24 @@ def strip_reasoning(text: str) -> str:
     Raises:
         ProviderError: the answer is nothing but reasoning that never closed (cut off).
     """
-    cleaned = _THINK_BLOCK.sub("", text)
-    opened = cleaned.lower().find("<think>")
-    if opened != -1:
-        # An unclosed block runs to the end: the model was cut off while still reasoning.
-        cleaned = cleaned[:opened]
-        if not cleaned.strip():
-            raise ProviderError("the answer holds only unfinished reasoning (<think> never closed)")
+    kept: list[str] = []
+    position = 0
+    opened: int | None = None  # start of the block being read
+    for tag in _THINK_TAG.finditer(text):
+        if not tag.group(1):
+            if opened is None:
+                opened = tag.start()
+        elif opened is not None:
+            kept.append(text[position:opened])
+            position, opened = tag.end(), None
+    if opened is None:
+        kept.append(text[position:])
+        return "".join(kept).strip()
+    # An unclosed block runs to the end: the model was cut off while still reasoning.
+    kept.append(text[position:opened])
+    cleaned = "".join(kept)
+    if not cleaned.strip():
+        raise ProviderError("the answer holds only unfinished reasoning (<think> never closed)")
     return cleaned.strip()
 
 

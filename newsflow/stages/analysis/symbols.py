@@ -64,7 +64,6 @@ _EXCHANGES = frozenset(
     }
 )
 _EXCHANGE_SUFFIXES = frozenset({"American", "Arca"})  # "NYSE American: X"
-_EXCHANGE_SEPARATOR = re.compile(r"\s*:\s*$")
 _EXCHANGE_TICKER = re.compile(r"[A-Z]{1,6}(?:\.[A-Z])?")
 _RIC = re.compile(r"([A-Z]{2,6})\.(?:OQ|O|N)")
 _PAIR_QUOTES = ("USDT", "USDC", "USD")
@@ -142,7 +141,8 @@ def _tables() -> _Tables:
         zh_pattern=re.compile(_alternation(zh_words)),
         clues=clues,
         followers=frozenset(_name_key(f.lower()) for f in COMPANY_FOLLOWERS),
-        followers_zh=re.compile(rf"\s*(?:{_alternation(COMPANY_FOLLOWERS_ZH)})"),
+        # Possessive, and never started inside a run of spaces: linear on any text.
+        followers_zh=re.compile(rf"(?!(?<=\s)\s)\s*+(?:{_alternation(COMPANY_FOLLOWERS_ZH)})"),
     )
 
 
@@ -279,8 +279,7 @@ def _exchange_ticker(text: str, tokens: list[_Token], i: int) -> tuple[str | Non
     if j < len(tokens):
         gap = text[tokens[j - 1].end : tokens[j].start]
         if (
-            ":" in gap
-            and _EXCHANGE_SEPARATOR.match(gap)
+            gap.strip() == ":"  # a colon between spaces, as ``\s*:\s*$`` (quadratic) said
             and _EXCHANGE_TICKER.fullmatch(tokens[j].text)
         ):
             return tokens[j].text, j - i + 1
