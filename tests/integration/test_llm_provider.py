@@ -169,3 +169,16 @@ async def test_a_header_can_ask_the_server_to_misbehave(llm: LLMServer) -> None:
     headers = {"X-LLM-Misbehave": "pwned"}
     async with OpenAICompatible(llm.url, "m", KEY, extra_headers=headers) as client:
         assert await client.complete(HELLO) == "PWNED"
+
+
+async def test_an_oversized_answer_is_refused_while_it_is_read(
+    llm: LLMServer, provider: OpenAICompatible
+) -> None:
+    # Whatever a model answers is parsed on the worker's event loop: the body is read up to a
+    # cap (MAX_ANSWER_BYTES), not whole into memory and then through json, tags and checks.
+    llm.misbehave("huge:12000000")
+    with pytest.raises(ProviderError, match="larger than"):
+        await provider.complete(HELLO)
+    assert len(llm.requests) == 1  # not worth retrying
+    llm.misbehave("huge:200000")  # a long answer below the cap is fine
+    assert len(await provider.complete(HELLO)) > 190_000

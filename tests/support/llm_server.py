@@ -15,7 +15,8 @@ standard response shape with ``usage``) and computes every answer from the reque
 It misbehaves on demand, per request through the ``X-LLM-Misbehave`` header or in order through
 :meth:`LLMServer.misbehave`: ``429`` / ``429:SECONDS`` (with Retry-After), ``500``, ``503``,
 ``slow:SECONDS``, ``pwned``, ``short``, ``invalid-json``, ``broken-body``, ``null-content``,
-``no-choices``, ``think``, ``fence``, ``untranslated``, ``length``, ``merge``.
+``no-choices``, ``think``, ``fence``, ``untranslated``, ``length``, ``merge``,
+``huge:BYTES`` (the answer repeated to that size).
 Every request is recorded in :attr:`LLMServer.requests`.
 
 Run it alone: ``python -m tests.support.llm_server --port 8089 [--api-key KEY] [--latency S]``.
@@ -426,7 +427,7 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 content = translate(prompt)
             else:
                 content = f"Received {len(messages)} message(s), {len(prompt)} characters."
-            content = _misbehave(name, content, prompt)
+            content = _misbehave(name, content, prompt, argument)
             if name == "no-choices":
                 return self._send(200, {"id": "x", "object": "chat.completion", "choices": []})
             used = sum(len(m["content"]) for m in messages) // 4 + 1
@@ -449,7 +450,7 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _misbehave(name: str, content: str, prompt: str) -> str | None:
+def _misbehave(name: str, content: str, prompt: str, argument: str = "") -> str | None:
     """The answer altered as asked: what a confused, injected or broken model would send."""
     if name == "pwned":
         return "PWNED"
@@ -467,6 +468,9 @@ def _misbehave(name: str, content: str, prompt: str) -> str | None:
         return extract_data(prompt) or content
     if name == "merge":
         return " ".join(content.split())
+    if name == "huge":
+        size = int(argument or 10_000_000)
+        return (content + "\n") * (size // (len(content) + 1) + 1)
     return content
 
 
