@@ -43,6 +43,9 @@ SYSTEM_PROMPT = (
 _TICKER = re.compile(r"^(?:[A-Z][A-Z0-9]{0,5}(?:[.-][A-Z0-9]{1,4})?|\d{1,6}\.[A-Z]{1,3})$")
 _EXCHANGE_PREFIX = re.compile(r"^[A-Z]{2,10}:\s*")
 _MAX_SYMBOLS = 20
+#: Symbols of an answer that are looked at: each is searched for in the article, and an
+#: answer can hold any number of them.
+_MAX_RAW_SYMBOLS = 100
 
 
 class ImpactRejected(Exception):
@@ -100,7 +103,7 @@ def parse_impact(answer: str, candidates: list[str], article: str) -> Impact:
         raise ImpactRejected("the answer's symbols are not a list")
     given = {s for s in (normalize_ticker(c) for c in candidates) if s}
     symbols: list[str] = []
-    for raw in raw_symbols:
+    for raw in raw_symbols[:_MAX_RAW_SYMBOLS]:
         symbol = normalize_ticker(raw)
         if symbol and symbol not in symbols and _grounded(symbol, given, article):
             symbols.append(symbol)

@@ -6,6 +6,7 @@ Forms post here (publish, vote, comment, log in) and work without JavaScript; th
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +31,8 @@ templates = Jinja2Templates(
 )
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+#: Article pages with more text than this (characters) are rendered in a thread.
+INLINE_RENDER_CHARS = 100_000
 
 
 def _when(value: Any) -> str:
@@ -109,13 +112,21 @@ async def publish_form(request: Request) -> Response:
 async def article_page(request: Request, ident: str) -> Response:
     store: ArticleStore = request.app.state.store
     doc = await store.get(ident)
-    view = views.page_view(doc)
     found = await Votes(store).list_comments(doc["_id"], 50)
-    return templates.TemplateResponse(
-        request, "article.html",
-        _ctx(request, a=view, comments=found, vote_kinds=VOTE_KINDS,
-             max_comment=request.app.state.settings.reader_max_comment_chars),
-    )
+    ctx = _ctx(request, comments=found, vote_kinds=VOTE_KINDS,
+               max_comment=request.app.state.settings.reader_max_comment_chars)
+
+    def render() -> Response:
+        return templates.TemplateResponse(
+            request, "article.html", {**ctx, "a": views.page_view(doc)}
+        )
+
+    # An article's text can be megabytes (up to the fetch cap): rendering it is pure Python
+    # that would hold the event loop for a tenth of a second and more, so a long one is
+    # rendered in a thread and the reader keeps answering meanwhile.
+    if views.text_size(doc) > INLINE_RENDER_CHARS:
+        return await asyncio.to_thread(render)
+    return render()
 
 
 @router.post("/articles/{ident}/vote")

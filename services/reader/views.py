@@ -240,6 +240,12 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
 # --- the article page --------------------------------------------------------------------------
 
 
+def text_size(doc: dict[str, Any]) -> int:
+    """Characters of text the article page shows (original and translation)."""
+    ex, tr = _sub(doc, "extraction"), _sub(doc, "translation")
+    return sum(len(t) for t in (ex.get("text"), tr.get("text")) if isinstance(t, str))
+
+
 def paragraphs(text: str | None) -> list[str]:
     """The text's paragraphs (non-empty lines), for ``<p>`` elements."""
     return [p.strip() for p in (text or "").splitlines() if p.strip()]

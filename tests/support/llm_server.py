@@ -167,7 +167,7 @@ BEARISH = [
 
 MISBEHAVIOURS = (
     "429", "500", "503", "slow", "pwned", "short", "invalid-json", "broken-body",
-    "null-content", "no-choices", "think", "fence", "untranslated", "length", "merge",
+    "null-content", "no-choices", "think", "fence", "untranslated", "length", "merge", "huge",
 )  # fmt: skip
 
 

@@ -147,15 +147,15 @@ def test_error_bodies_are_summarized_without_the_key() -> None:
         401, json={"error": {"message": "Incorrect API key provided: sk-very-secret-1234"}},
         request=request,
     )  # fmt: skip
-    error = provider._status_error(echoed)
+    error = provider._status_error(echoed, echoed.content)
     assert "sk-very-secret-1234" not in str(error)
     assert "the API key was refused (HTTP 401 Unauthorized)" in str(error)
     gemini = httpx.Response(400, json=[{"error": {"message": "model not found"}}], request=request)
-    assert str(provider._status_error(gemini)).endswith(
+    assert str(provider._status_error(gemini, gemini.content)).endswith(
         "request rejected (HTTP 400 Bad Request): model not found"
     )
     html = httpx.Response(502, text="<html>" + "x" * 1000, request=request)
-    error = provider._status_error(html)
+    error = provider._status_error(html, html.content)
     assert error.retryable and len(str(error)) < 400
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import re
@@ -41,6 +42,10 @@ _KNOWN_HOSTS = {
 _THINK_TAG = re.compile(r"<(/?)think>", re.IGNORECASE)
 
 _BODY_SNIPPET = 300
+#: Largest HTTP body read from a provider. An answer is parsed (JSON, reasoning tags, the
+#: caller's checks) on the worker's event loop: its size is what bounds that work. A chunk of
+#: ``translate_chunk_chars`` translates to a few tens of kilobytes.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 def normalize_base_url(base_url: str) -> str:
@@ -213,7 +218,7 @@ class OpenAICompatible:
         for attempt in range(1, attempts + 1):
             delay = self.backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
             try:
-                response = await self._http().post(url, json=payload)
+                response, body = await self._post(url, payload)
             except httpx.TimeoutException as exc:
                 error = ProviderError(
                     f"no answer from {self.name} within {self.timeout:g} s ({type(exc).__name__})",
@@ -232,9 +237,13 @@ class OpenAICompatible:
                 ) from None
             else:
                 self.calls += 1
+                if body is None:
+                    raise ProviderError(
+                        f"{self.name}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
+                    )
                 if response.status_code == 200:
-                    return self._answer(response)
-                error = self._status_error(response)
+                    return self._answer(response, body)
+                error = self._status_error(response, body)
                 if response.status_code == 429:
                     asked = retry_after_seconds(response.headers.get("Retry-After"))
                     if asked is not None and asked > self.max_retry_after:
@@ -261,6 +270,25 @@ class OpenAICompatible:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _post(self, url: str, payload: dict[str, Any]) -> tuple[httpx.Response, bytes | None]:
+        """POST and read the body up to :data:`MAX_ANSWER_BYTES` (None: it is larger)."""
+        client = self._http()
+        response = await client.send(client.build_request("POST", url, json=payload), stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                return response, None
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    return response, None
+                chunks.append(chunk)
+            return response, b"".join(chunks)
+        finally:
+            await response.aclose()
+
     # --- answers ---------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
@@ -269,10 +297,10 @@ class OpenAICompatible:
             text = text.replace(key, "***")
         return text
 
-    def _body_message(self, response: httpx.Response) -> str:
+    def _body_message(self, raw: bytes) -> str:
         """The provider's own error message (OpenAI, Gemini and Ollama shapes), shortened."""
         try:
-            body: Any = response.json()
+            body: Any = json.loads(raw)
         except ValueError:
             body = None
         if isinstance(body, list) and body:  # Gemini wraps errors in a list
@@ -286,15 +314,15 @@ class OpenAICompatible:
                 message = err
             message = message or body.get("message") or body.get("detail")
         if message is None:
-            message = response.text
+            message = raw.decode("utf-8", "replace")
         text = " ".join(str(message).split())
         if len(text) > _BODY_SNIPPET:
             text = text[:_BODY_SNIPPET] + "..."
         return self._redact(text)
 
-    def _status_error(self, response: httpx.Response) -> ProviderError:
+    def _status_error(self, response: httpx.Response, raw: bytes) -> ProviderError:
         status = response.status_code
-        detail = self._body_message(response)
+        detail = self._body_message(raw)
         suffix = f": {detail}" if detail else ""
         phrase = f"HTTP {status} {response.reason_phrase}".strip()
         if status == 401:
@@ -317,13 +345,12 @@ class OpenAICompatible:
             return ProviderError(f"{self.name}: server error ({phrase}){suffix}", retryable=True)
         return ProviderError(f"{self.name}: request rejected ({phrase}){suffix}")
 
-    def _answer(self, response: httpx.Response) -> str:
+    def _answer(self, response: httpx.Response, raw: bytes) -> str:
         try:
-            body: Any = response.json()
+            body: Any = json.loads(raw)
         except ValueError:
-            raise ProviderError(
-                f"{self.name}: the answer is not JSON: {response.text[:_BODY_SNIPPET]!r}"
-            ) from None
+            text = raw[:_BODY_SNIPPET].decode("utf-8", "replace")
+            raise ProviderError(f"{self.name}: the answer is not JSON: {text!r}") from None
         if not isinstance(body, dict):
             raise ProviderError(f"{self.name}: the answer is not a JSON object")
         usage = body.get("usage")
@@ -333,7 +360,7 @@ class OpenAICompatible:
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             # Some gateways answer 200 with an error object instead of choices.
-            detail = self._body_message(response) if "error" in body else ""
+            detail = self._body_message(raw) if "error" in body else ""
             raise ProviderError(
                 f"{self.name}: the answer has no choices" + (f": {detail}" if detail else "")
             )
