@@ -140,23 +140,34 @@ def test_factories_explain_missing_settings() -> None:
         impact_provider(bad_url)
 
 
-def test_error_bodies_are_summarized_without_the_key() -> None:
-    provider = OpenAICompatible("https://api.openai.com/v1", "m", "sk-very-secret-1234")
-    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
+def test_error_reasons_name_the_provider_by_host_and_keep_the_body_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider = OpenAICompatible("https://bob:pw@api.x.ai/v1", "m", "sk-very-secret-1234")
+    assert provider.name == "xai" and provider.base_url == "https://api.x.ai/v1"
+    assert "pw" not in repr(provider)
+    request = httpx.Request("POST", "https://api.x.ai/v1/chat/completions")
     echoed = httpx.Response(
         401, json={"error": {"message": "Incorrect API key provided: sk-very-secret-1234"}},
         request=request,
     )  # fmt: skip
     error = provider._status_error(echoed, echoed.content)
-    assert "sk-very-secret-1234" not in str(error)
-    assert "the API key was refused (HTTP 401 Unauthorized)" in str(error)
+    assert str(error) == "openai provider at api.x.ai: the API key was refused (HTTP 401 Unauthorized)"
+    assert "Incorrect API key provided: ***" in caplog.text  # the body is logged, masked
     gemini = httpx.Response(400, json=[{"error": {"message": "model not found"}}], request=request)
-    assert str(provider._status_error(gemini, gemini.content)).endswith(
-        "request rejected (HTTP 400 Bad Request): model not found"
+    assert str(provider._status_error(gemini, gemini.content)) == (
+        "openai provider at api.x.ai: request rejected (HTTP 400 Bad Request)"
+    )
+    limited = httpx.Response(429, text="slow down", request=request)
+    assert str(provider._status_error(limited, limited.content)) == (
+        "openai provider at api.x.ai: rate limited (HTTP 429 Too Many Requests)"
     )
     html = httpx.Response(502, text="<html>" + "x" * 1000, request=request)
     error = provider._status_error(html, html.content)
-    assert error.retryable and len(str(error)) < 400
+    assert error.retryable and "<html>" not in str(error)
+    with pytest.raises(ProviderError) as bad:
+        OpenAICompatible("ftp://bob:pw@api.x.ai/v1", "m")
+    assert "pw" not in str(bad.value)
 
 
 def test_data_is_delimited_and_cannot_close_its_block() -> None:
