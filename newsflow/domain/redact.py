@@ -68,7 +68,13 @@ def strip_userinfo(url: str | None) -> str | None:
 
 
 def public_error(exc: BaseException) -> str:
-    """What may be stored and shown of an unexpected exception: its kind, not its text."""
+    """What may be stored and shown of an exception: its kind, not its text.
+
+    Exceptions whose class sets ``public_message = True`` (their text is written by us, such
+    as a handler timeout) are shown with their message.
+    """
+    if getattr(exc, "public_message", False):
+        return f"{type(exc).__name__}: {mask_secrets(str(exc))}"
     return type(exc).__name__
 
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from newsflow.domain.contracts import Impact, ImpactResult
 from newsflow.adapters.providers import ChatProvider, ProviderError
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
+from newsflow.domain.redact import public_error
 from newsflow.settings import Settings
 from newsflow.stages.translation import LANGUAGE_NAMES, primary_language
 
@@ -75,15 +76,18 @@ def _json_object(answer: str) -> dict[str, Any]:
     except ValueError:
         start, end = text.find("{"), text.rfind("}")
         if start == -1 or end <= start:
-            raise ImpactRejected(f"the answer is not JSON: {text[:80]!r}") from None
+            log.info("impact: rejected answer %r", text[:200])
+            raise ImpactRejected("the answer is not JSON") from None
         try:
             value = json.loads(text[start : end + 1])
         except ValueError as exc:
-            raise ImpactRejected(
-                f"the answer is not valid JSON ({exc.msg}): {text[:80]!r}"
-            ) from None
+            log.info("impact: rejected answer %r", text[:200])
+            raise ImpactRejected(f"the answer is not valid JSON ({exc.msg})") from None
     if not isinstance(value, dict):
-        raise ImpactRejected(f"the answer is JSON but not an object: {text[:80]!r}")
+        log.info("impact: rejected answer %r", text[:200])
+        raise ImpactRejected("the answer is JSON but not an object")
+    # What a rejected answer said is logged, never stored: it is model output that failed
+    # validation, and the reason is shown to readers.
     return value
 
 
@@ -168,6 +172,7 @@ async def analyze_impact(
     except (ProviderError, ImpactRejected) as exc:
         return base.model_copy(update={"reason": str(exc)})
     except Exception as exc:  # a result, never a crash, for anything else a provider does
+        # Its text can hold anything (addresses, URLs): logged, and only its kind is stored.
         log.exception("impact analysis failed unexpectedly")
-        return base.model_copy(update={"reason": f"unexpected error: {type(exc).__name__}: {exc}"})
+        return base.model_copy(update={"reason": f"unexpected error ({public_error(exc)})"})
     return base.model_copy(update={"status": "ok", "impact": impact})

@@ -25,6 +25,7 @@ from functools import lru_cache
 from newsflow.domain.contracts import ExtractionResult, TranslationResult
 from newsflow.adapters.providers import ChatProvider, ProviderError
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
+from newsflow.domain.redact import public_error
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -447,8 +448,9 @@ async def translate_article(
         first = group_error.exceptions[0]
         if isinstance(first, _Failure):
             return _failed(base, str(first))
+        # Its text can hold anything (addresses, URLs): logged, and only its kind is stored.
         log.error("translation failed unexpectedly", exc_info=first)
-        return _failed(base, f"unexpected error: {type(first).__name__}: {first}")
+        return _failed(base, f"unexpected error ({public_error(first)})")
 
     paragraphs: list[str] = []
     joiner = "" if target in ("zh", "ja") else " "

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 
 from newsflow.domain.contracts import AnalysisResult, ExtractionResult, FetchResult, TranslationResult
+from newsflow.domain.redact import mask_secrets, strip_userinfo
 from newsflow.domain.urls import short_id
 from newsflow.adapters.votes import counts
 
@@ -100,6 +101,39 @@ def titles(doc: dict[str, Any]) -> tuple[str | None, str | None]:
     return original, None
 
 
+def _masked(value: object) -> object:
+    return mask_secrets(value) if isinstance(value, str) else value
+
+
+def shown(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with credentials masked in what the pages and the API show of it.
+
+    Reasons are stored without them (see ``docs/security.md``); this also covers documents
+    written by earlier versions, which stored a provider's URL and error body as they were.
+    """
+    doc = dict(doc)  # masking is idempotent and cheap: each view applies it
+    if isinstance(doc.get("failure"), dict):
+        doc["failure"] = {**doc["failure"], "reason": _masked(doc["failure"].get("reason"))}
+    fetch = doc.get("fetch")
+    if isinstance(fetch, dict):
+        redirects = fetch.get("redirects")
+        doc["fetch"] = {
+            **fetch, "error": _masked(fetch.get("error")),
+            "final_url": strip_userinfo(fetch["final_url"])
+            if isinstance(fetch.get("final_url"), str) else fetch.get("final_url"),
+            **({"redirects": [strip_userinfo(r) if isinstance(r, str) else r for r in redirects]}
+               if isinstance(redirects, list) else {}),
+        }
+    for field, key in (("extraction", "error"), ("translation", "error")):
+        if isinstance(doc.get(field), dict):
+            doc[field] = {**doc[field], key: _masked(doc[field].get(key))}
+    analysis = doc.get("analysis")
+    if isinstance(analysis, dict) and isinstance(analysis.get("impact"), dict):
+        impact = analysis["impact"]
+        doc["analysis"] = {**analysis, "impact": {**impact, "reason": _masked(impact.get("reason"))}}
+    return doc
+
+
 def failure_of(doc: dict[str, Any]) -> dict[str, Any] | None:
     failure = doc.get("failure")
     if doc.get("status") != "failed" or not isinstance(failure, dict):
@@ -113,6 +147,7 @@ def failure_of(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 def summary(doc: dict[str, Any]) -> dict[str, Any]:
     """What the list (API and page) shows of an article."""
+    doc = shown(doc)
     ex = _sub(doc, "extraction")
     an = _sub(doc, "analysis")
     title, original = titles(doc)
@@ -137,6 +172,7 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
 
 def detail(doc: dict[str, Any]) -> dict[str, Any]:
     """The whole article as the API returns it (internal bookkeeping left out)."""
+    doc = shown(doc)
     out = summary(doc)
     times = doc.get("times") if isinstance(doc.get("times"), dict) else {}
     out.update(
@@ -165,6 +201,7 @@ def _stage_detail(stage: str, result: dict[str, Any]) -> str | None:
 
 def pipeline_status(doc: dict[str, Any]) -> dict[str, Any]:
     """Where the article is in each stage: done, pending, failed or skipped."""
+    doc = shown(doc)
     failure = failure_of(doc)
     failed_stage = _FAILED_STAGE.get(str((failure or {}).get("stage")))
     times = doc.get("times") if isinstance(doc.get("times"), dict) else {}
@@ -253,6 +290,7 @@ def paragraphs(text: str | None) -> list[str]:
 
 def page_view(doc: dict[str, Any]) -> dict[str, Any]:
     """Everything the article page shows, in the order it shows it."""
+    doc = shown(doc)
     view = detail(doc)
     ex = _sub(doc, "extraction")
     tr = _sub(doc, "translation")

@@ -421,6 +421,7 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             if name in ("500", "503"):
                 return self._error(int(name), "The server had an error.")
             if name == "leak":  # a gateway error that echoes the request's credentials
+                given = self.headers.get("Authorization", "")
                 return self._error(502, f"upstream 10.20.30.40:8443 refused request with "
                                         f"authorization {given!r}")
             if name == "slow":
