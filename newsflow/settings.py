@@ -121,12 +121,23 @@ class Settings(BaseSettings):
     reader_max_comment_chars: int = Field(default=2_000, ge=1)
     #: How often the news list and a pending article page refresh themselves (seconds).
     reader_refresh_seconds: float = Field(default=3.0, gt=0)
+    #: Host names the reader answers to (its Host header, any port), besides localhost,
+    #: 127.0.0.1, [::1] and reader_host, which it always serves; ``.example.org`` also
+    #: serves its subdomains, ``*`` any name. Others get 400 (DNS rebinding).
+    reader_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     @field_validator("fetch_allowed_ports", mode="before")
     @classmethod
     def _split_ports(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(p) for p in value.replace(" ", "").split(",") if p]
+        return value
+
+    @field_validator("reader_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h for h in value.replace(" ", "").split(",") if h]
         return value
 
     @field_validator("fetch_allowed_networks", mode="before")

@@ -25,7 +25,7 @@ from newsflow.settings import Settings, get_settings
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.adapters.votes import Votes
 from services.reader import api, pages
-from services.reader.security import GuardMiddleware
+from services.reader.security import GuardMiddleware, allowed_hosts
 
 log = logging.getLogger("newsflow.reader")
 
@@ -83,7 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(GuardMiddleware, max_body=settings.reader_max_body_bytes)
+    app.add_middleware(
+        GuardMiddleware, max_body=settings.reader_max_body_bytes,
+        allowed_hosts=allowed_hosts(settings),
+    )
     app.include_router(api.router)
     app.include_router(api.health_router)
     app.include_router(pages.router)

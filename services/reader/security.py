@@ -1,5 +1,10 @@
-"""Protections of the reader: the write token, body limits, cross-site refusal, headers.
+"""Protections of the reader: allowed hosts, the write token, body limits, cross-site refusal,
+headers.
 
+- Every request must name, in its ``Host`` header, a host the reader serves (loopback names,
+  ``reader_host``, ``NEWSFLOW_READER_ALLOWED_HOSTS``); others get 400. This is what stops DNS
+  rebinding: a page on an attacker's name re-pointed at this machine is same-origin with
+  itself, so ``Origin`` matches ``Host`` and only the name itself gives it away.
 - Write calls need ``Authorization: Bearer <NEWSFLOW_API_TOKEN>`` when a token is set, or the
   session cookie that ``/login`` gives a browser for that token (compared in constant time).
 - Request bodies are read up to ``NEWSFLOW_READER_MAX_BODY_BYTES``; a larger one is refused
@@ -71,6 +76,71 @@ def require_writer(request: Request) -> None:
         )
 
 
+#: Names a rebinding attack cannot make a browser send for its own origin: always served.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+_ANY_ADDRESS = ("0.0.0.0", "::")
+
+
+def host_name(value: str) -> str | None:
+    """The host of a ``Host`` header or setting entry: lower case, no port, no brackets, no
+    trailing dot; None when it is malformed."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        rest = value[end + 1 :]
+        if end == -1 or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+        name = value[1:end]
+    elif value.count(":") > 1:
+        name = value  # an IPv6 address written without brackets (settings)
+    else:
+        name, _, port = value.partition(":")
+        if port and not port.isdigit():
+            return None
+    name = name.rstrip(".")
+    return name or None
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str] | None:
+    """The host names the reader serves, or None when it serves any (``*``)."""
+    entries = list(settings.reader_allowed_hosts)
+    if "*" in entries:
+        return None
+    names = set(LOOPBACK_HOSTS)
+    bound = host_name(settings.reader_host)
+    if bound and bound not in _ANY_ADDRESS:
+        names.add(bound)
+    names.update(n for n in (host_name(e) for e in entries) if n)
+    return frozenset(names)
+
+
+def host_allowed(host: str | None, allowed: frozenset[str] | None) -> bool:
+    """Whether a ``Host`` header names a host in ``allowed`` (any port; ``.domain`` entries
+    match the domain and its subdomains)."""
+    if allowed is None:
+        return True
+    name = host_name(host) if host else None
+    if name is None:
+        return False
+    return name in allowed or any(
+        a.startswith(".") and (name == a[1:] or name.endswith(a)) for a in allowed
+    )
+
+
+def host_refusal(scope: Scope, allowed: frozenset[str] | None) -> str | None:
+    """Why the request is refused for its ``Host`` header, or None when it is served."""
+    host = _header(scope, b"host")
+    if host_allowed(host, allowed):
+        return None
+    if not host:
+        return "the request has no Host header"
+    shown = "".join(c for c in (host_name(host) or host)[:100] if c.isprintable())
+    return (
+        f"this reader does not serve the host {shown!r}: set NEWSFLOW_READER_ALLOWED_HOSTS "
+        "to the names it is reached by"
+    )
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers") or []:
         if key == name:
@@ -109,15 +179,22 @@ async def _send_json(send: Send, status: int, message: str) -> None:
 
 
 class GuardMiddleware:
-    """Security headers on every response; body limit and cross-site refusal on requests."""
+    """Security headers on every response; Host allow-list, body limit and cross-site refusal
+    on requests."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int, allowed_hosts: frozenset[str] | None = LOOPBACK_HOSTS
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.allowed_hosts = frozenset(allowed_hosts) if allowed_hosts is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if reason := host_refusal(scope, self.allowed_hosts):
+            await _send_json(send, 400, reason)
             return
         if reason := cross_site_reason(scope):
             await _send_json(send, 403, reason)

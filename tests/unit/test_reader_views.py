@@ -8,7 +8,14 @@ import pytest
 
 from newsflow.adapters.votes import InvalidComment, clean_comment, counts
 from services.reader import views
-from services.reader.security import cross_site_reason, session_value
+from newsflow.settings import Settings
+from services.reader.security import (
+    allowed_hosts,
+    cross_site_reason,
+    host_allowed,
+    host_name,
+    session_value,
+)
 
 T = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -148,3 +155,25 @@ def test_cross_site_writes_are_recognised() -> None:
 def test_session_cookie_is_not_the_token() -> None:
     assert session_value("tok") != "tok" and len(session_value("tok")) == 64
     assert session_value("tok") != session_value("tok2")
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [("Example.ORG:8000", "example.org"), ("example.org.", "example.org"), ("[::1]:80", "::1"),
+     ("[::1]", "::1"), ("::1", "::1"), ("localhost", "localhost"), ("", None), (":80", None),
+     ("host:port", None), ("[::1", None), ("[::1]x", None)],
+)  # fmt: skip
+def test_host_names_are_read_port_agnostic(header: str, name: str | None) -> None:
+    assert host_name(header) == name
+
+
+def test_allowed_hosts_always_include_loopback() -> None:
+    base = Settings(_env_file=None)
+    assert allowed_hosts(base) == frozenset({"localhost", "127.0.0.1", "::1"})
+    wide = Settings(reader_host="0.0.0.0", reader_allowed_hosts="news.example.org, .example.net",
+                    _env_file=None)
+    hosts = allowed_hosts(wide)
+    assert hosts == frozenset({"localhost", "127.0.0.1", "::1", "news.example.org", ".example.net"})
+    assert host_allowed("x.example.net:443", hosts) and not host_allowed("xexample.net", hosts)
+    assert allowed_hosts(Settings(reader_allowed_hosts="*", _env_file=None)) is None
+    assert host_allowed(None, None) and not host_allowed(None, hosts)
