@@ -23,7 +23,16 @@ from newsflow.adapters.store import ArticleStore
 from newsflow.adapters.votes import VOTE_KINDS, InvalidComment, Votes
 from services.reader import views
 from services.reader.api import publish_urls
-from services.reader.security import SESSION_COOKIE, is_writer, session_value
+from services.reader.security import (
+    SESSION_COOKIE,
+    check_writer,
+    client_address,
+    cookie_secure,
+    is_writer,
+    limiter_of,
+    new_session,
+    too_many_failures,
+)
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(
@@ -65,9 +74,8 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items() if v}
 
 
-def _require_writer(request: Request) -> None:
-    if not is_writer(request, request.app.state.settings):
-        raise HTTPException(401, "log in with the API token first (/login)")
+async def _require_writer(request: Request) -> None:
+    await check_writer(request, "log in with the API token first (/login)")
 
 
 async def _articles(store: ArticleStore, symbol: str | None, status: str | None) -> list[dict[str, Any]]:
@@ -96,7 +104,7 @@ async def news_rows(request: Request, symbol: Filter = None, status: Filter = No
 
 @router.post("/publish", response_class=HTMLResponse)
 async def publish_form(request: Request) -> Response:
-    _require_writer(request)
+    await _require_writer(request)
     form = await _form(request)
     urls = [u for u in form.get("urls", "").split() if u]
     if not urls:
@@ -131,7 +139,7 @@ async def article_page(request: Request, ident: str) -> Response:
 
 @router.post("/articles/{ident}/vote")
 async def vote_form(request: Request, ident: str) -> Response:
-    _require_writer(request)
+    await _require_writer(request)
     form = await _form(request)
     kind = form.get("kind", "")
     if kind not in VOTE_KINDS:
@@ -144,7 +152,7 @@ async def vote_form(request: Request, ident: str) -> Response:
 
 @router.post("/articles/{ident}/comment")
 async def comment_form(request: Request, ident: str) -> Response:
-    _require_writer(request)
+    await _require_writer(request)
     form = await _form(request)
     store: ArticleStore = request.app.state.store
     aid = await store.resolve(ident)
@@ -170,14 +178,20 @@ async def login(request: Request) -> Response:
     form = await _form(request)
     if not token:
         return RedirectResponse("/", status_code=303)
+    limiter, address = limiter_of(request), client_address(request)
+    if (wait := await limiter.locked_for(address)) is not None:
+        raise too_many_failures(wait)  # locked: the token is not even compared
     if not hmac.compare_digest(form.get("token", "").encode(), token.encode()):
+        await limiter.failed(address)
         return templates.TemplateResponse(
             request, "login.html", _ctx(request, wrong=True), status_code=401
         )
+    await limiter.succeeded(address)
     response = RedirectResponse("/", status_code=303)
+    # A new random session per login, valid for reader_session_max_age (checked by us too).
     response.set_cookie(
-        SESSION_COOKIE, session_value(token), httponly=True, samesite="strict",
-        secure=request.url.scheme == "https", max_age=30 * 24 * 3600,
+        SESSION_COOKIE, new_session(token), httponly=True, samesite="strict",
+        secure=cookie_secure(request, settings), max_age=settings.reader_session_max_age,
     )
     return response
 

@@ -14,7 +14,8 @@ from services.reader.security import (
     cross_site_reason,
     host_allowed,
     host_name,
-    session_value,
+    new_session,
+    session_valid,
 )
 
 T = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
@@ -152,9 +153,19 @@ def test_cross_site_writes_are_recognised() -> None:
     assert cross_site_reason(scope("POST", sec_fetch_site="cross-site", host="r"))
 
 
-def test_session_cookie_is_not_the_token() -> None:
-    assert session_value("tok") != "tok" and len(session_value("tok")) == 64
-    assert session_value("tok") != session_value("tok2")
+def test_sessions_are_per_login_signed_and_expire() -> None:
+    now = 1_800_000_000.0
+    first, second = new_session("tok", now), new_session("tok", now)
+    assert first != second and "tok" not in first.split(".")
+    assert session_valid(first, "tok", 3600, now + 3599)
+    assert not session_valid(first, "tok", 3600, now + 3600)  # expired
+    assert not session_valid(first, "tok2", 3600, now)  # another token: every session ends
+    version, issued, nonce, mac = first.split(".")
+    assert not session_valid(f"{version}.{int(issued) + 100}.{nonce}.{mac}", "tok", 3600, now)
+    assert not session_valid(f"{version}.{issued}.x{nonce}.{mac}", "tok", 3600, now)
+    assert not session_valid(first, "tok", 3600, now - 120)  # issued in the future
+    for bad in ("", "v1.1.2", "v2.1.2.3", "v1.x.2.3", first + ".x", "v1." + "9" * 300 + ".a.b"):
+        assert not session_valid(bad, "tok", 3600, now)
 
 
 @pytest.mark.parametrize(
