@@ -39,7 +39,7 @@ def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
     }
     code = "import sys; from newsflow.cli.main import main; sys.argv[0] = 'newsflow'; main()"
     return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
 
 
 def assert_literal(output: str, *texts: str) -> None:

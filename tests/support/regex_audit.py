@@ -29,14 +29,13 @@ import ast
 import contextlib
 import importlib
 import itertools
-import pkgutil
 import re
-import re._constants as sre  # noqa: PLC2701 - the parse tree's opcodes
-import re._parser as sre_parse  # noqa: PLC2701 - the stdlib's own parser of patterns
+import re._constants as sre
+import re._parser as sre_parse
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,7 +217,7 @@ def discover() -> tuple[list[Found], list[str]]:
                 continue
             for pattern in patterns:
                 add(pattern, site.where)
-    return sorted(found.values(), key=lambda f: sorted(f.where)[0]), problems
+    return sorted(found.values(), key=lambda f: min(f.where)), problems
 
 
 def _site_patterns(site: CallSite, module: Any) -> list[re.Pattern[Any]]:
@@ -227,16 +226,17 @@ def _site_patterns(site: CallSite, module: Any) -> list[re.Pattern[Any]]:
     flags = 0
     if site.flags is not None:
         try:
-            flags = eval(compile(ast.Expression(site.flags), site.path, "eval"), dict(namespace))  # noqa: S307
-        except Exception as exc:
+            flags = eval(compile(ast.Expression(site.flags), site.path, "eval"), dict(namespace))
+        except Exception as exc:  # noqa: BLE001 - any failure means: not covered
             raise UncoveredPattern(f"{site.where}: cannot evaluate the flags ({exc})") from None
     if isinstance(site.pattern, ast.Constant):
         return [re.compile(site.pattern.value, flags)]
     try:
-        value = eval(pattern_code, dict(namespace))  # noqa: S307 - our own source
-        return [value if isinstance(value, re.Pattern) else re.compile(value, flags)]
+        value = eval(pattern_code, dict(namespace))
     except Exception:  # noqa: BLE001 - built from local values: see DYNAMIC
-        pass
+        value = None
+    if value is not None:
+        return [value if isinstance(value, re.Pattern) else re.compile(value, flags)]
     how = DYNAMIC.get(f"{site.path}:{site.function}")
     if how is None:
         raise UncoveredPattern(
@@ -250,7 +250,7 @@ def _site_patterns(site: CallSite, module: Any) -> list[re.Pattern[Any]]:
     names = list(how["locals"])
     for values in itertools.product(*(how["locals"][n] for n in names)):
         local = dict(zip(names, values, strict=True))
-        value = eval(pattern_code, dict(namespace), local)  # noqa: S307
+        value = eval(pattern_code, dict(namespace), local)
         patterns.append(value if isinstance(value, re.Pattern) else re.compile(value, flags))
     return patterns
 
@@ -452,7 +452,7 @@ def adversarial_inputs(pattern: re.Pattern[Any], size: int = SIZE) -> list[tuple
                     put(f"prefix {prefix[:30]!r} then a run of {char!r}",
                         prefix + _repeat(char, size - len(prefix)) + STOP)
         # Alternations of neighbouring classes ("a a a", ". . .", "- - -").
-        for first, second in zip(path, path[1:], strict=False):
+        for first, second in itertools.pairwise(path):
             for a, b in itertools.product(first[:2], second[:2]):
                 if a != b:
                     put(f"alternation {a + b!r}", _repeat(a + b, size) + STOP)

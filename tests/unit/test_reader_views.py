@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from newsflow.adapters.votes import InvalidComment, clean_comment, counts
-from services.reader import views
 from newsflow.settings import Settings
+from services.reader import views
 from services.reader.security import (
     allowed_hosts,
     cross_site_reason,

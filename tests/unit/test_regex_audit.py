@@ -47,7 +47,7 @@ def test_every_pattern_is_covered() -> None:
     assert len(PATTERNS) >= 50
 
 
-@pytest.mark.parametrize("found", PATTERNS, ids=lambda f: sorted(f.where)[0])
+@pytest.mark.parametrize("found", PATTERNS, ids=lambda f: min(f.where))
 def test_pattern_is_linear_on_hostile_input(found: Found) -> None:
     timing = time_pattern(found, BOUND)
     assert not timing.expired, (
@@ -76,8 +76,7 @@ def test_inputs_are_built_from_the_pattern() -> None:
     assert all(900 <= len(t) <= 1100 for t in texts)
     binary = adversarial_inputs(re.compile(rb"charset\s*="), 1000)
     assert all(isinstance(t, bytes) for _, t in binary)
-    assert any(t.startswith(b"charset charset") or t.startswith(b"charsetcharset")
-               for _, t in binary)
+    assert any(t.startswith((b"charset charset", b"charsetcharset")) for _, t in binary)
 
 
 def test_unknown_constructs_are_reported_not_skipped() -> None:

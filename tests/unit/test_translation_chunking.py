@@ -7,7 +7,6 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.regex_audit import time_limit
 from newsflow.stages.translation import (
     chunk_text,
     split_answer,
@@ -15,6 +14,7 @@ from newsflow.stages.translation import (
     split_paragraphs,
     split_sentences,
 )
+from tests.support.regex_audit import time_limit
 
 
 def _size(chunk: list) -> int:

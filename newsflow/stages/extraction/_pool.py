@@ -104,7 +104,7 @@ class ExtractorPool:
             raise
         except CancelledError:
             return ExtractionResult(status="failed", error="extraction was cancelled")
-        except Exception as exc:  # noqa: BLE001 -- a library bug must not crash the worker
+        except Exception as exc:  # a library bug must not crash the worker
             # Its text (paths, internals) goes to the log; the stored reason names its kind.
             log.exception("extraction of %s failed unexpectedly", url)
             return ExtractionResult(
