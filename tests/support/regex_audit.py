@@ -244,14 +244,20 @@ def _site_patterns(site: CallSite, module: Any) -> list[re.Pattern[Any]]:
             f"from local values ({ast.unparse(site.pattern)[:80]}); add "
             f"'{site.path}:{site.function}' to DYNAMIC in tests/support/regex_audit.py"
         )
-    if "collect" in how:
-        return list(_walk_patterns(how["collect"]()))
-    patterns = []
-    names = list(how["locals"])
-    for values in itertools.product(*(how["locals"][n] for n in names)):
-        local = dict(zip(names, values, strict=True))
-        value = eval(pattern_code, dict(namespace), local)
-        patterns.append(value if isinstance(value, re.Pattern) else re.compile(value, flags))
+    try:
+        if "collect" in how:
+            return list(_walk_patterns(how["collect"]()))
+        patterns = []
+        names = list(how["locals"])
+        for values in itertools.product(*(how["locals"][n] for n in names)):
+            local = dict(zip(names, values, strict=True))
+            value = eval(pattern_code, dict(namespace), local)
+            patterns.append(value if isinstance(value, re.Pattern) else re.compile(value, flags))
+    except Exception as exc:  # noqa: BLE001 - the code moved on: the entry must follow it
+        raise UncoveredPattern(
+            f"{site.where}: the DYNAMIC entry '{site.path}:{site.function}' no longer gives "
+            f"its patterns ({type(exc).__name__}: {exc}); update it"
+        ) from None
     return patterns
 
 
