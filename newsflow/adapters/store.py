@@ -282,7 +282,7 @@ class ArticleStore:
         if doc is None:
             return None
         try:
-            return Status(doc.get("status"))
+            return Status(str(doc.get("status")))
         except ValueError:
             return Status.QUEUED
 

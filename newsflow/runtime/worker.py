@@ -214,6 +214,7 @@ class StageSpec(Generic[R, M]):
 async def process(ctx: StageContext[R], handle: Handler[R, M], body: M, entry_id: str) -> None:
     """One message through the protocol: intake, claim, the stage's work, store, publish."""
     known: Article | None = None
+    url: str | None
     if isinstance(body, UrlSubmitted):
         # An invalid URL raises InvalidUrl: the delivery guard dead-letters it with the reason.
         canonical = canonical_url(body.url)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -99,8 +99,11 @@ class ArticleDetail(ArticleSummary):
     analysis: AnalysisResult | None = None
 
 
-#: The stages by the field each writes (``fetch``, ``extraction``...), in pipeline order.
-StageName = Literal[tuple(s.field for s in STAGES)]  # type: ignore[valid-type]  # built from the declared pipeline
+if TYPE_CHECKING:
+    StageName = str
+else:
+    #: The stages by the field each writes (``fetch``, ``extraction``...), in pipeline order.
+    StageName = Literal[tuple(s.field for s in STAGES)]
 
 
 class Stage(BaseModel):

@@ -7,6 +7,7 @@ Forms post here (publish, vote, comment, log in) and work without JavaScript; th
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -31,7 +32,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 
 
-def _when(value: Any) -> str:
+def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 

@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from newsflow.adapters.providers import translation_provider
+from newsflow.adapters.providers import ChatProvider, translation_provider
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import (
@@ -44,6 +44,7 @@ from newsflow.domain.pipeline import (
     Streams,
 )
 from newsflow.domain.urls import article_id, canonical_url
+from newsflow.runtime.delivery import entry_fields
 from newsflow.runtime.worker import ArticleMissing, Closable, Handler, StageContext, process
 from newsflow.settings import Settings
 from newsflow.stages.extraction import ExtractorPool, count_words
@@ -79,7 +80,7 @@ def context(stage: Stage, settings: Settings, redis: Redis, store: ArticleStore,
 
 async def entries(redis: Redis, settings: Settings, stream: Stream) -> list[dict[str, str]]:
     rows = await redis.xrange(Streams(settings.stream_prefix)[stream])
-    return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in rows]
+    return [entry_fields(fields) for _, fields in rows]
 
 
 async def counter(redis: Redis, settings: Settings, name: str) -> int:
@@ -241,7 +242,7 @@ async def test_translator_without_a_provider_and_with_a_failing_one(
 ) -> None:
     text = "苹果公司股价大涨。投资者很高兴。"
     aid = await extracted(store, text, title="苹果股价大涨", language="zh")
-    ctx = context(TRANSLATOR, settings, redis, store, None)
+    ctx: StageContext[ChatProvider | None] = context(TRANSLATOR, settings, redis, store, None)
     await process(ctx, translate, TextExtracted(article_id=aid, url=URL), "1-0")
     article = await stored(store, aid)
     assert article.status is Status.TRANSLATED and article.translation is not None
@@ -277,7 +278,7 @@ async def test_translator_without_a_provider_and_with_a_failing_one(
 async def test_analyzer_stores_the_analysis_and_finds_earlier_articles(
     settings: Settings, redis: Redis, store: ArticleStore,
 ) -> None:
-    ctx = context(ANALYZER, settings, redis, store, None)
+    ctx: StageContext[ChatProvider | None] = context(ANALYZER, settings, redis, store, None)
     earlier_url, url = URL + "-earlier", URL + "-later"
     text = "Apple (NASDAQ: AAPL) shares rose after the iPhone launch; Apple investors cheered."
     ids = []
