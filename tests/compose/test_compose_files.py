@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from newsflow.domain.pipeline import SERVICES
 from newsflow.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,15 @@ def test_compose_passes_no_unknown_setting() -> None:
     known = {f"NEWSFLOW_{name.upper()}" for name in Settings.model_fields}
     unknown = compose_env_keys() - known
     assert not unknown, f"not settings in newsflow/settings.py: {sorted(unknown)}"
+
+
+def test_compose_runs_every_declared_service() -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    for service in SERVICES:
+        assert re.search(
+            rf'^  {service.name}:\n(    .*\n)*?    command: \["python", "-m", "services\.{service.name}"\]',
+            text, flags=re.MULTILINE,
+        ), f"docker-compose.yml: add the service {service.name} (python -m services.{service.name})"
 
 
 def test_env_example_documents_every_setting() -> None:
