@@ -93,7 +93,6 @@ class Intake:
     generation: int
     #: True when this message should be processed (a new article, a refresh, a redelivery).
     process: bool
-    new: bool
     #: The article as the accept left it, when the write returned it (saves the claim a read).
     article: Article | None = None
 
@@ -249,13 +248,13 @@ class ArticleStore:
                 {"_id": aid, **created, "updated_at": ts, "submissions": 1,
                  "submitted_by": [submitted_by]}
             )
-            return Intake(aid, 1, process=True, new=True, article=article)
+            return Intake(aid, 1, process=True, article=article)
         if before.get("intake_entry") == entry_id:  # our own earlier delivery: go on
             await self._articles.update_one({"_id": aid}, {"$inc": {"submissions": -1}})
             article = Article.from_document(before)
-            return Intake(aid, article.generation, process=True, new=False, article=article)
+            return Intake(aid, article.generation, process=True, article=article)
         if not refresh:
-            return Intake(aid, int(before.get("generation") or 1), process=False, new=False)
+            return Intake(aid, int(before.get("generation") or 1), process=False)
         after = await self._articles.find_one_and_update(
             {"_id": aid, "intake_entry": {"$ne": entry_id}},
             {
@@ -272,9 +271,9 @@ class ArticleStore:
         )
         if after is None:  # a concurrent delivery of this same entry refreshed it already
             doc = await self._articles.find_one({"_id": aid}, {"generation": 1})
-            return Intake(aid, doc["generation"] if doc else 1, process=True, new=False)
+            return Intake(aid, doc["generation"] if doc else 1, process=True)
         article = Article.from_document(after)
-        return Intake(aid, article.generation, process=True, new=False, article=article)
+        return Intake(aid, article.generation, process=True, article=article)
 
     async def known_status(self, aid: str) -> Status | None:
         """The status of the article ``aid``, None when there is no such article."""
