@@ -159,13 +159,25 @@ class StageContext(Generic[R]):
         """Store what the stage's work came to; on success publish the next message."""
         aid, generation = article.id, article.generation
         if isinstance(outcome, Failed):
-            await self.store.fail(aid, generation, self.stage, outcome.reason, result=outcome.result)
+            stored = await self.store.fail(
+                aid, generation, self.stage, outcome.reason, result=outcome.result
+            )
             await self.count(outcome.counter)
-            return
-        if outcome.note:
-            await self.count(outcome.note)
-        if await self.store.save_stage(aid, generation, self.stage, outcome.result):
-            await self._publish_next(article)
+        else:
+            if outcome.note:
+                await self.count(outcome.note)
+            stored = await self.store.save_stage(aid, generation, self.stage, outcome.result)
+            if stored:
+                await self._publish_next(article)
+        if not stored:
+            await self._unstored(article)
+
+    async def _unstored(self, article: Article) -> None:
+        """A write that matched nothing: another delivery got there first (nothing to do), or
+        MongoDB lost the article while the stage worked (submit it again, never drop it)."""
+        now = await self.store.article(article.id)
+        if decide(now, article.generation, self.stage) is Claim.LOST:
+            await self._recover(article.id, article.generation, article.url or None)
 
     async def _publish_next(self, article: Article) -> None:
         done = StageDone(article_id=article.id, generation=article.generation, url=article.url or None)

@@ -39,7 +39,9 @@ from newsflow.domain.pipeline import (
     TRANSLATED,
     TRANSLATOR,
     URLS,
+    Done,
     Stage,
+    StageOutcome,
     Stream,
     Streams,
 )
@@ -344,3 +346,25 @@ def test_handlers_match_the_declared_messages() -> None:
     for stage, handler in handlers:
         assert stage.consumes is not None
         assert get_type_hints(handler)["message"] is stage.consumes.message, stage.name
+
+
+async def forget_everything(
+    ctx: StageContext[Any], article: Article, message: Message
+) -> StageOutcome:
+    """A stage during which MongoDB loses the article (a crash with a lax write concern)."""
+    await ctx.store.drop()
+    return Done(TranslationResult(status="skipped"))
+
+
+async def test_an_article_lost_while_the_stage_worked_is_submitted_again(
+    settings: Settings, redis: Redis, store: ArticleStore,
+) -> None:
+    aid = await extracted(store, "Some text.")
+    ctx = context(TRANSLATOR, settings, redis, store, None)
+    await process(ctx, forget_everything, TextExtracted(article_id=aid, url=URL), "1-0")
+    assert await entries(redis, settings, TRANSLATED) == []  # nothing stored, nothing sent on
+    assert [e["url"] for e in await entries(redis, settings, URLS)] == [URL]
+    # the fetcher has no URL to resubmit to but its own stream: its message is retried
+    fetch_ctx = context(FETCHER, settings, redis, store, None)
+    with pytest.raises(ArticleMissing):
+        await process(fetch_ctx, forget_everything, UrlSubmitted(url=URL + "-2"), "2-0")
