@@ -143,7 +143,8 @@ def score(articles: list[dict[str, Any]], predicted: list[list[str]]) -> dict[st
     tp = fp = fn = 0
     errors = []
     for article, symbols in zip(articles, predicted, strict=True):
-        gold, found = set(article["assets"]), set(symbols)
+        # Both sides through the tables' codes: LOGI and LOGN.SW are one company.
+        gold, found = set(remap_old(article["assets"])), set(remap_old(symbols))
         tp += len(gold & found)
         fp += len(found - gold)
         fn += len(gold - found)
@@ -157,7 +158,7 @@ def score(articles: list[dict[str, Any]], predicted: list[list[str]]) -> dict[st
 
 
 def remap_old(symbols: list[str]) -> list[str]:
-    """Old symbols onto the new canonical ones (same company, new symbol)."""
+    """Symbols onto the tables' canonical ones (same company, other listing or old symbol)."""
     sys.path.insert(0, str(REPO))
     from newsflow.stages.analysis.assets import load_table
 

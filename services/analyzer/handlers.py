@@ -3,7 +3,7 @@
 import asyncio
 
 from newsflow.stages.analysis import analyze_text, find_similar
-from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, Status
+from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, AssetMention, Status
 from newsflow.stages.impact import analyze_impact
 from newsflow.runtime.worker import Handler, Worker
 
@@ -36,6 +36,11 @@ def make_handler(w: Worker) -> Handler:
         result = AnalysisResult(
             status="ok", word_count=found.word_count, symbols=found.symbols,
             keywords=found.keywords, category=found.category, similar=similar, impact=impact,
+            assets=[
+                AssetMention(symbol=a.symbol, name=a.name, kind=a.kind, market=a.market,
+                             where=a.where, count=a.count, salience=a.salience)
+                for a in found.assets
+            ],
         )
         await w.store.save_stage(aid, gen, Status.ANALYZED, result.model_dump())
 

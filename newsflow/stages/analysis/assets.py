@@ -126,8 +126,9 @@ def load_table() -> AssetTable:
             if asset is None:
                 asset = Asset(symbol, row["name"] or symbol, row["kind"], row["market"])  # type: ignore[arg-type]
                 assets[symbol] = asset
-            elif row["name"]:
-                asset.name = row["name"]
+            else:
+                asset.name = row["name"] or asset.name
+                asset.market = row["market"] or asset.market
             asset.codes.add(symbol)
             asset.codes.update(_split(row["listings"]))
             names = ([row["name"]] if row["name"] else []) + _split(row["aliases"])
@@ -142,6 +143,18 @@ def load_table() -> AssetTable:
                 curated_names[name.lstrip("~").lower()] = symbol
             for code in [symbol, *_split(row["listings"])]:
                 owner[code.upper()] = symbol
+    # A curated row that lists another entry's symbol as one of its listings (ASML.AS lists
+    # ASML, a NASDAQ-100 entry of its own): one company, one entry.
+    for code, symbol in owner.items():
+        other = assets.get(code)
+        if other is not None and code != symbol and symbol in assets:
+            keep = assets[symbol]
+            keep.names |= other.names
+            keep.context_names |= other.context_names
+            keep.zh |= other.zh
+            keep.zh_context |= other.zh_context
+            keep.codes |= other.codes
+            del assets[code]
     for row in csv.DictReader(_lines("clues.csv")):
         if row["symbol"] in assets:
             assets[row["symbol"]].clues.update(_split(row["clues"]))

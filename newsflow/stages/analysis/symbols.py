@@ -139,6 +139,15 @@ _CRYPTO_WORDS = re.compile(
     r"|加密|区块链|區塊鏈|代币|代幣|币|幣|链|鏈",
     re.ASCII,
 )
+#: A company name right before one of these is a sponsor's name on a venue or an event
+#: ("Verizon Amphitheatre", "KeyBank Center", "Bridgestone Arena").
+_VENUE_AFTER = re.compile(
+    r"(?:['’]s)?\s(?:Arena|Amphitheatre|Amphitheater|Center|Centre|Stadium|Field|Park|Pavilion"
+    r"|Theatre|Theater|Music Theatre|Hall|Bowl|Dome|Garden|Gardens|Coliseum|Speedway|Ballpark"
+    r"|Open|Classic|Championship|Cup|Series|Finals|Grand Prix|Marathon)\b"
+    r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館",
+    re.ASCII,
+)
 #: A name right after one of these is a medium or a shop: "on Facebook", "via Amazon".
 _MEDIUM_BEFORE = re.compile(r"(?i)\b(?:on|via|at|from)\s$", re.ASCII)
 #: Chinese names that are also the tail of other words.
@@ -259,7 +268,7 @@ def find_assets(
     scanned = []
     for pair_title, pair_text in [(title, text), *extra]:
         for zone, part in _zones(pair_title, pair_text):
-            part = _without_chrome(normalize(part))
+            part = _without_chrome(normalize(part).replace("’", "'"))
             scanned.append(part)
             _scan(part, zone, offset, found)
             offset += len(part) + 1
@@ -398,6 +407,8 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
             continue
         if cjk and start and text[start - 1] in ZH_GUARDS.get(key, ""):
             continue
+        if _VENUE_AFTER.match(text, end + 1):
+            continue
         for symbol, name, ambiguous in entries:
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
                 if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 5), start) and not (
@@ -463,11 +474,8 @@ def _bare(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[i
         symbol, distinctive = entry
         if _shouting(text, m.start()):
             continue
-        if m.group(1).lower() in found.matcher.table.common_words:
-            # ONE, LINK, COMP: only with a price or a percentage right next to it.
-            if _NUMERIC.search(text, max(0, m.start() - 15), m.end() + 15):
-                found.add(symbol, zone, offset + m.start())
-        elif distinctive or _ticker_context(text, m.start(), m.end(), found):
+        word = m.group(1).lower() in found.matcher.table.common_words
+        if (distinctive and not word) or _ticker_context(text, m.start(), m.end(), found, word):
             found.add(symbol, zone, offset + m.start())
 
 
@@ -480,15 +488,20 @@ def _shouting(text: str, position: int) -> bool:
     return len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.7 * len(letters)
 
 
-def _ticker_context(text: str, start: int, end: int, found: _Found) -> bool:
-    """A price, a percentage, a market word or another ticker right next to the word."""
-    window = text[max(0, start - 25) : end + 25]
-    if _PRICE.search(window):
+def _ticker_context(text: str, start: int, end: int, found: _Found, word: bool) -> bool:
+    """A price or percentage, a market word (not for tickers that are English words: ONE,
+    LINK), or a distinctive ticker right next to the word ("BTC, ETH and DOGE")."""
+    reach = 15 if word else 25
+    if _NUMERIC.search(text, max(0, start - reach), end + reach):
         return True
-    neighbours = [m.group(1) for m in _UPPER.finditer(window)]
-    return sum(1 for n in neighbours if n in found.matcher.bare) >= 2 and any(
-        found.matcher.bare[n][1] or found.matcher.bare[n][0] in found.hits
-        for n in neighbours if n in found.matcher.bare and n != text[start:end]
+    window = text[max(0, start - 25) : end + 25]
+    if not word and _PRICE.search(window):
+        return True
+    bare = found.matcher.bare
+    return any(
+        n.group(1) != text[start:end] and n.group(1) in bare and bare[n.group(1)][1]
+        and n.group(1).lower() not in found.matcher.table.common_words
+        for n in _UPPER.finditer(window)
     )
 
 
