@@ -16,6 +16,8 @@ subprocess, in the same run, so times and memory are comparable:
 
 * time: the symbol matcher alone (old ``extract_symbols``, new ``find_assets``) per article,
   median and p95 over the articles, best of three passes;
+* worst case: the matcher on crafted 50,000-character texts (repeated ambiguous words,
+  tickers, share prompts), to show the time stays linear;
 * memory: RSS growth of the process from before ``import newsflow.stages.analysis`` to after
   the first call of the matcher (tables loaded and compiled), and after ``warm_up()`` (which
   also loads the Chinese segmenter with the asset names).
@@ -71,6 +73,16 @@ def load_articles(corpus: Path, split: str) -> list[dict[str, Any]]:
     return articles
 
 
+#: Crafted 50,000-character texts: matching time must stay linear in the length.
+ADVERSARIAL = {
+    "ONE LINK SOL repeated": "ONE LINK SOL " * 3846,
+    "苹果 repeated": "苹果" * 25000,
+    "Apple repeated": "Apple Apple " * 4167,
+    "share prompts": "Share this on Faceboo" * 2381,
+    "letters": "a" * 50000,
+}
+
+
 # --- the worker: runs in a subprocess with one version of the package on sys.path -----------
 
 def worker(root: str, mode: str, articles_path: str) -> None:
@@ -116,7 +128,13 @@ def worker(root: str, mode: str, articles_path: str) -> None:
             start = time.perf_counter()
             match(article["title"], article["text"])
             times[i] = min(times[i], (time.perf_counter() - start) * 1000)
+    adversarial = {}
+    for name, text in ADVERSARIAL.items():
+        start = time.perf_counter()
+        match(None, text)
+        adversarial[name] = (time.perf_counter() - start) * 1000
     print(json.dumps({"symbols": symbols, "times_ms": times, "rss_tables": rss_tables,
+                      "adversarial": adversarial,
                       "rss_warm": rss_warm,
                       "salience": [a.get("salience", {}) for a in articles]}))
 
@@ -216,6 +234,9 @@ def main() -> int:
         print(f"| {name} | {statistics.median(data['times_ms']):.2f} "
               f"| {percentile(data['times_ms'], 0.95):.2f} "
               f"| {data['rss_tables'] / 2**20:.1f} MB | {data['rss_warm'] / 2**20:.1f} MB |")
+    print("\nworst-case inputs (50,000 characters), ms: " + "; ".join(
+        f"{name}: before {before['adversarial'][name]:.0f}, after {after['adversarial'][name]:.0f}"
+        for name in ADVERSARIAL))
     ratio = statistics.median(after["times_ms"]) / max(statistics.median(before["times_ms"]), 1e-9)
     print(f"\ntime after/before (median): {ratio:.2f}; memory after-before (tables): "
           f"{(after['rss_tables'] - before['rss_tables']) / 2**20:+.1f} MB, (warm_up): "

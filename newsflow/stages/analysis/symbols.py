@@ -224,6 +224,7 @@ class _Found:
         self.pending: list[tuple[str, Zone, int]] = []  # ambiguous names without context
         self.confirmed: dict[str, int] = {}  # ambiguous names with context, per symbol
         self.unambiguous: set[str] = set()  # symbols found by an unambiguous form
+        self.checks: dict[str, list[int]] = {}  # ambiguous names: [examined, confirmed]
 
     def add(
         self, symbol: str, zone: Zone, position: int, *, explicit: bool = False,
@@ -418,16 +419,32 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
                 found.add(symbol, zone, offset + start)
                 break
             if ambiguous and written == name:
-                kind = found.matcher.table.assets[symbol].kind
-                medium = _MEDIUM_BEFORE.search(text, max(0, start - 5), start)
-                if (_FOLLOWER.match(text, end + 1) and kind != "crypto") or (
-                    not medium and _context(_sentence(text, start, end + 1), kind)
-                ):
+                if _confirmed(found, symbol, text, start, end + 1):
                     found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
                     found.add(symbol, zone, offset + start, ambiguous=True)
                 else:
                     found.pending.append((symbol, zone, offset + start))
                 break
+
+
+#: Mentions of one ambiguous name whose context is examined; later ones follow the majority
+#: (a text repeating "Apple" thousands of times costs no more than one repeating it twenty).
+MAX_CONTEXT_CHECKS = 20
+
+
+def _confirmed(found: _Found, symbol: str, text: str, start: int, end: int) -> bool:
+    checks = found.checks.setdefault(symbol, [0, 0])  # [examined, confirmed]
+    if checks[0] >= MAX_CONTEXT_CHECKS:
+        return 3 * checks[1] >= checks[0]
+    kind = found.matcher.table.assets[symbol].kind
+    medium = _MEDIUM_BEFORE.search(text, max(0, start - 5), start)
+    ok = bool(
+        (_FOLLOWER.match(text, end) and kind != "crypto")
+        or (not medium and _context(_sentence(text, start, end), kind))
+    )
+    checks[0] += 1
+    checks[1] += ok
+    return ok
 
 
 def _context(sentence: str, kind: str) -> bool:
@@ -467,22 +484,25 @@ def _sentence(text: str, start: int, end: int) -> str:
 
 def _bare(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[int, int]]) -> None:
     bare = found.matcher.bare
+    shouting: dict[int, bool] = {}  # line start -> all capitals, computed once per line
     for m in _UPPER.finditer(text):
         entry = bare.get(m.group(1))
         if entry is None or _inside(m.span(), taken):
             continue
         symbol, distinctive = entry
-        if _shouting(text, m.start()):
+        line = text.rfind("\n", 0, m.start()) + 1
+        if line not in shouting:
+            shouting[line] = _shouting(text, line)
+        if shouting[line]:
             continue
         word = m.group(1).lower() in found.matcher.table.common_words
         if (distinctive and not word) or _ticker_context(text, m.start(), m.end(), found, word):
             found.add(symbol, zone, offset + m.start())
 
 
-def _shouting(text: str, position: int) -> bool:
-    """True inside an all-capitals line (a headline or a menu): no bare ticker there."""
-    start = text.rfind("\n", 0, position) + 1
-    end = text.find("\n", position)
+def _shouting(text: str, start: int) -> bool:
+    """True for an all-capitals line (a headline or a menu): no bare ticker there."""
+    end = text.find("\n", start)
     line = text[start : end if end >= 0 else len(text)]
     letters = [c for c in line if c.isalpha() and c.isascii()]
     return len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.7 * len(letters)
@@ -533,11 +553,14 @@ def _resolve_pending(found: _Found, texts: str) -> None:
     clued = {s for s in {p[0] for p in found.pending} | set(found.hits)
              if s not in found.unambiguous and _has_clue(found, s, texts)}
     found.unambiguous |= clued
+    unconfirmed: dict[str, int] = {}
+    for symbol, _, _ in found.pending:
+        unconfirmed[symbol] = unconfirmed.get(symbol, 0) + 1
     for symbol in list(found.hits):
         if symbol in found.unambiguous:
             continue
-        unconfirmed = sum(1 for s, _, _ in found.pending if s == symbol)
-        if 3 * found.confirmed.get(symbol, 0) < found.confirmed.get(symbol, 0) + unconfirmed:
+        confirmed = found.confirmed.get(symbol, 0)
+        if 3 * confirmed < confirmed + unconfirmed.get(symbol, 0):
             del found.hits[symbol]
     for symbol, zone, position in found.pending:
         if symbol in found.unambiguous:
