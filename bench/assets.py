@@ -95,7 +95,7 @@ def worker(root: str, mode: str, articles_path: str) -> None:
     sys.path.insert(0, root)
     gc.collect()
     rss0 = process.memory_info().rss
-    import newsflow.stages.analysis as analysis  # noqa: E402
+    from newsflow.stages import analysis
 
     if mode == "before":
         from newsflow.stages.analysis.symbols import extract_symbols
@@ -186,7 +186,7 @@ def remap_old(symbols: list[str]) -> list[str]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> int:

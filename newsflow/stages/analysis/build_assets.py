@@ -109,8 +109,7 @@ def constituents() -> dict[str, Any]:
             del by_symbol[symbol]
     for entry in by_symbol.values():
         short = _LEGAL.sub("", entry["name"]).strip(" ,")
-        if short.startswith("The "):
-            short = short[4:]
+        short = short.removeprefix("The ")
         if short != entry["name"] and (len(short) >= 3 or any(c.isdigit() for c in short)):
             entry["aliases"].append(short)
         entry["listings"] = sorted(set(entry["listings"]) - {entry["symbol"]})
@@ -177,7 +176,7 @@ def fill_traditional() -> None:
         lines = path.read_text(encoding="utf-8").splitlines()
         out = []
         for line in lines:
-            if line.startswith("#") or line.startswith("symbol,") or not line:
+            if line.startswith(("#", "symbol,")) or not line:
                 out.append(line)
                 continue
             row = next(csv.reader([line]))
