@@ -53,7 +53,10 @@ ZONE_WEIGHT: dict[Zone, int] = {"title": 3, "lead": 2, "body": 0}
 MAX_COUNTED_MENTIONS = 5
 
 CURRENCIES = frozenset(
-    ["USD", "EUR", "GBP", "JPY", "CNY", "CNH", "RMB", "HKD", "TWD", "AUD", "CAD", "CHF", "SGD", "KRW", "INR", "US", "HK", "NT"]
+    [
+        "USD", "EUR", "GBP", "JPY", "CNY", "CNH", "RMB", "HKD", "TWD", "AUD", "CAD", "CHF",
+        "SGD", "KRW", "INR", "US", "HK", "NT",
+    ]
 )
 _EXCHANGES = {
     "NASDAQ": "US", "Nasdaq": "US", "NYSE": "US", "NYSEARCA": "US", "NYSE American": "US",
@@ -93,7 +96,12 @@ _CHROME = re.compile(
 )
 #: A line made only of these words is a row of buttons ("Facebook Twitter Email").
 _BUTTON_WORDS = frozenset(
-    ["facebook", "twitter", "x", "instagram", "linkedin", "whatsapp", "pinterest", "reddit", "telegram", "youtube", "tiktok", "threads", "email", "e-mail", "print", "share", "comment", "comments", "copy", "link", "save", "tweet", "pin", "flipboard", "微信", "微博", "QQ空间", "分享", "朋友圈"]
+    [
+        "facebook", "twitter", "x", "instagram", "linkedin", "whatsapp", "pinterest", "reddit",
+        "telegram", "youtube", "tiktok", "threads", "email", "e-mail", "print", "share",
+        "comment", "comments", "copy", "link", "save", "tweet", "pin", "flipboard", "微信", "微博",
+        "QQ空间", "分享", "朋友圈",
+    ]
 )
 _LINE_WORD = re.compile(r"[A-Za-z\-]+|[\u4e00-\u9fff]+")
 _PRICE = re.compile(
