@@ -5,7 +5,7 @@ import asyncio
 
 from newsflow.adapters.providers import ChatProvider
 from newsflow.domain.article import Article
-from newsflow.domain.contracts import AnalysisResult, ArticleTranslated
+from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, AssetMention
 from newsflow.domain.pipeline import Done, StageOutcome
 from newsflow.runtime.worker import StageContext
 from newsflow.stages.analysis import CANDIDATES, analyze_text, rank_similar, terms
@@ -32,5 +32,10 @@ async def analyze(
         AnalysisResult(
             status="ok", word_count=found.word_count, symbols=found.symbols,
             keywords=found.keywords, category=found.category, similar=similar, impact=impact,
+            assets=[
+                AssetMention(symbol=a.symbol, name=a.name, kind=a.kind, market=a.market,
+                             where=a.where, count=a.count, salience=a.salience)
+                for a in found.assets
+            ],
         )
     )
