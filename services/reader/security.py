@@ -376,5 +376,5 @@ class GuardMiddleware:
 
 def client_label(request: Request) -> str:
     """Who submitted, for the audit trail: ``reader`` plus the client address."""
-    client: Any = request.client
+    client = request.client
     return f"reader:{client.host}" if client else "reader"

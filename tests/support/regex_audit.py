@@ -66,14 +66,18 @@ class UncoveredPattern(Exception):
 DYNAMIC: dict[str, dict[str, Any]] = {
     # The symbol is ticker-shaped (normalize_ticker): letters, digits, one dot or dash.
     "newsflow/stages/impact.py:_grounded": {"locals": {"symbol": ["AAPL", "BRK.B", "0700.HK"]}},
-    # Built once from the asset tables by _tables(); every pattern it holds is collected.
-    "newsflow/stages/analysis/symbols.py:_tables": {
-        "collect": lambda: importlib.import_module("newsflow.stages.analysis.symbols")._tables()
-    },
-    "newsflow/stages/analysis/symbols.py:_clue_pattern": {
-        "collect": lambda: importlib.import_module("newsflow.stages.analysis.symbols")._tables()
-    },
+    # One pattern per asset with clue words, built from the asset tables: all are collected.
+    "newsflow/stages/analysis/symbols.py:_clue_pattern": {"collect": lambda: _clue_patterns()},
 }
+
+
+def _clue_patterns() -> list[re.Pattern[str]]:
+    symbols = importlib.import_module("newsflow.stages.analysis.symbols")
+    assets = symbols._matcher().table.assets
+    return [
+        symbols._clue_pattern(symbol, frozenset(asset.clues))
+        for symbol, asset in assets.items() if asset.clues
+    ]
 
 
 @dataclass
