@@ -60,7 +60,7 @@ async def test_list_prints_titles_sources_reasons_and_symbols_as_text(
     failed = article("https://b.example/y", status="failed", title="[red]t")
     failed["failure"] = {"stage": "fetched", "reason": "refused: [/] [link=x]y[/link]"}
     docs.append(failed)
-    await store.articles.insert_many(docs)
+    await store.import_documents(docs)
     done = newsflow(settings, "list")
     assert done.returncode == 0, done.stderr
     assert_literal(done.stdout, "Closing [/] everything", "[/]source", "[/],BTC",

@@ -67,7 +67,7 @@ async def vote(c: httpx.AsyncClient, aid: str, cookie: str | None = None,
 @pytest.fixture
 async def aid(store: ArticleStore) -> str:
     doc = article("https://a.example/session")
-    await store.articles.insert_one(doc)
+    await store.import_documents([doc])
     return str(doc["_id"])
 
 

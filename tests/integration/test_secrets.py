@@ -169,7 +169,7 @@ async def test_the_reader_masks_credentials_in_stored_reasons(
     doc["translation"] = {"status": "failed", "error": leaked, "provider": "10.0.0.5:8080"}
     doc["analysis"]["impact"] = {"status": "failed", "reason": f"401 for Bearer {KEY}"}
     doc["status"], doc["failure"] = "failed", {"stage": "analyzed", "reason": leaked}
-    await store.articles.insert_one(doc)
+    await store.import_documents([doc])
     for path in (f"/articles/{doc['_id']}", f"/api/articles/{doc['_id']}",
                  f"/api/articles/{doc['_id']}/status", "/api/articles", "/"):
         r = await client.get(path)
