@@ -4,11 +4,12 @@ The fetcher worker needs only this::
 
     fetcher = PageFetcher(settings)          # one per process (one pooled httpx client)
     page = await fetcher.fetch(url)          # FetchedPage, or raises FetchFailed(reason)
+    doc = await fetcher.fetch_document(url, {"If-None-Match": etag})   # raw bytes, or 304
     await fetcher.aclose()
 """
 
 from newsflow.stages.fetching._errors import FetchFailed
-from newsflow.stages.fetching._fetcher import FetchedPage, PageFetcher
+from newsflow.stages.fetching._fetcher import Document, FetchedPage, PageFetcher
 from newsflow.stages.fetching._policy import AddressPolicy, vet_url
 
-__all__ = ["AddressPolicy", "FetchFailed", "FetchedPage", "PageFetcher", "vet_url"]
+__all__ = ["AddressPolicy", "Document", "FetchFailed", "FetchedPage", "PageFetcher", "vet_url"]

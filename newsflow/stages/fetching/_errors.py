@@ -20,6 +20,7 @@ class FetchFailed(Exception):
         http_status: the last HTTP status seen, if any.
         final_url: the last URL tried (after redirects), if any.
         attempts: how many attempts were made.
+        retry_after: seconds the server asked to wait (429/503 ``Retry-After``), if it did.
     """
 
     def __init__(
@@ -30,6 +31,7 @@ class FetchFailed(Exception):
         http_status: int | None = None,
         final_url: str | None = None,
         attempts: int = 1,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -37,6 +39,7 @@ class FetchFailed(Exception):
         self.http_status = http_status
         self.final_url = final_url
         self.attempts = attempts
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return (
