@@ -83,15 +83,19 @@ class ArticleStore:
     # --- intake ---------------------------------------------------------------------------
 
     async def accept(
-        self, *, canonical: str, submitted_url: str, submitted_by: str, refresh: bool, entry_id: str
+        self, *, canonical: str, submitted_url: str, submitted_by: str, refresh: bool, entry_id: str,
+        source: str | None = None, hints: dict[str, Any] | None = None,
     ) -> Intake:
         """Create or refresh the article for a submitted URL.
 
         ``entry_id`` is the stream entry that carried the URL: its redelivery after a crash
-        is processed again instead of being taken for a duplicate.
+        is processed again instead of being taken for a duplicate. ``source`` (a source's
+        display name) and ``hints`` (what its feed said: title, published, category,
+        source_id) are set on a new article only; a known article keeps its own.
         """
         aid = article_id(canonical)
         ts = now()
+        on_insert_extra: dict[str, Any] = {"hints": hints} if hints else {}
         before = await self.articles.find_one_and_update(
             {"_id": aid},
             {
@@ -99,7 +103,7 @@ class ArticleStore:
                     "short_id": short_id(aid),
                     "url": canonical,
                     "submitted_url": submitted_url,
-                    "source": source_name(canonical),
+                    "source": source or source_name(canonical),
                     "status": Status.QUEUED.value,
                     "progress": RANK[Status.QUEUED],
                     "generation": 1,
@@ -107,6 +111,7 @@ class ArticleStore:
                     "created_at": ts,
                     "times": {"queued_at": ts},
                     "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
+                    **on_insert_extra,
                 },
                 "$set": {"updated_at": ts},
                 "$inc": {"submissions": 1},

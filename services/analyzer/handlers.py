@@ -4,6 +4,7 @@ import asyncio
 
 from newsflow.stages.analysis import analyze_text, find_similar
 from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, Status
+from newsflow.stages.feeds import category_with_hint
 from newsflow.stages.impact import analyze_impact
 from newsflow.runtime.worker import Handler, Worker
 
@@ -35,7 +36,9 @@ def make_handler(w: Worker) -> Handler:
         )
         result = AnalysisResult(
             status="ok", word_count=found.word_count, symbols=found.symbols,
-            keywords=found.keywords, category=found.category, similar=similar, impact=impact,
+            keywords=found.keywords, similar=similar, impact=impact,
+            # An item of a source: its category where the text gives no clear topic.
+            category=category_with_hint(found.category, (doc.get("hints") or {}).get("category")),
         )
         await w.store.save_stage(aid, gen, Status.ANALYZED, result.model_dump())
 

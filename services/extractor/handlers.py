@@ -2,6 +2,7 @@
 
 from newsflow.domain.contracts import PageFetched, Status, TextExtracted
 from newsflow.stages.extraction import ExtractorPool
+from newsflow.stages.feeds import apply_hints
 from newsflow.runtime.worker import Handler, Worker
 
 
@@ -25,6 +26,8 @@ def make_handler(w: Worker) -> Handler:
         pool: ExtractorPool = w.resources["pool"]
         url = (doc.get("fetch") or {}).get("final_url") or doc["url"]
         result = await pool.extract(page[1], url)
+        # An item of a source: the feed's title and publish time where the page has none.
+        result = apply_hints(result, doc.get("hints"))
         if result.status != "ok":
             detail = result.error or "; ".join(result.evidence) or result.status
             reason = (

@@ -17,6 +17,8 @@ def make_handler(w: Worker) -> Handler:
         intake = await w.store.accept(
             canonical=canonical, submitted_url=body.url.strip(), submitted_by=body.submitted_by,
             refresh=body.refresh, entry_id=entry_id,
+            # An item of a source: named after the source, with its feed's hints.
+            source=body.source, hints=body.hints(),
         )
         if not intake.process:
             await w.count("duplicate")

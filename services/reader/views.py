@@ -120,7 +120,9 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
         "id": doc["_id"],
         "short_id": doc.get("short_id") or short_id(doc["_id"]),
         "url": doc.get("url") or "",
-        "source": ex.get("site_name") or doc.get("source") or "",
+        # An article from a source is named after it (the user's name or the feed's title).
+        "source": (doc.get("source") if _sub(doc, "hints").get("source_id") else None)
+        or ex.get("site_name") or doc.get("source") or "",
         "status": doc.get("status") or "queued",
         "title": title,
         "original_title": original,

@@ -13,7 +13,7 @@ import re
 import sys
 from typing import Any
 
-WORKERS = ("fetcher", "extractor", "translator", "analyzer")
+WORKERS = ("fetcher", "extractor", "translator", "analyzer", "feeder")
 PYTHON_SERVICES = (*WORKERS, "reader", "cli")
 #: NEWSFLOW_GRACEFUL_TIMEOUT's default: docker must wait longer than a worker drains.
 GRACEFUL_TIMEOUT_S = 20.0

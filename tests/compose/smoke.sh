@@ -129,7 +129,7 @@ pass "redis and mongo healthy, pages served on network ${PROJECT}_default ($subn
 
 image=$(sed -n 's/^NEWSFLOW_IMAGE=//p' "$HERE/smoke.env")
 previous=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
-services=(fetcher extractor translator analyzer)
+services=(fetcher extractor translator analyzer feeder)
 [ -f "$ROOT/services/reader/__main__.py" ] && services+=(reader)
 t=$SECONDS
 if ! out=$(dc up -d --build --wait --wait-timeout 300 "${services[@]}" 2>&1); then
