@@ -27,6 +27,8 @@ import defusedxml.ElementTree as SafeET
 import feedparser
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
+from newsflow.stages.decoding import declared_codecs
+
 Kind = Literal["rss", "atom", "json", "sitemap", "sitemap_index", "news_sitemap"]
 
 _SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -163,6 +165,31 @@ class _Items:
         return out
 
 
+_XML_DECL_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[A-Za-z0-9_.:-]+\2""")
+#: What expat reads itself; anything else (GBK, Big5, Shift-JIS...) is transcoded first.
+_EXPAT_CODECS = {"utf-8", "utf_8", "ascii", "latin-1", "iso8859-1", "iso-8859-1", "cp1252"}
+
+
+def _as_utf8(data: bytes, content_type: str | None) -> bytes:
+    """The document in UTF-8 with its declaration saying so, if it declared something else.
+
+    expat (under defusedxml and feedparser) refuses multi-byte legacy encodings ("multi-byte
+    encodings are not supported"), so a GBK feed is decoded the WHATWG way (gbk read as
+    gb18030) and re-encoded. UTF-16 (with its BOM) and UTF-8 pass unchanged.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data
+    for codec in declared_codecs(data, content_type):
+        if codec.replace("_", "-") in _EXPAT_CODECS or codec.startswith(("utf-16", "utf_16")):
+            return data
+        try:
+            text = data.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        return _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", text.encode("utf-8"), count=1)
+    return data
+
+
 def _media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
@@ -177,6 +204,9 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Pa
         return _parse_json_feed(data, url)
     if _HTML_START.match(data[:4096]) or (mtype == "text/html" and not data.startswith(b"<?xml")):
         raise NotAFeed("not a feed: the URL serves an HTML page", html=True)
+    utf8 = _as_utf8(data, content_type)
+    if utf8 is not data:  # transcoded: the HTTP charset no longer applies
+        data, content_type = utf8, f"{mtype or 'application/xml'}; charset=utf-8"
     if _ENTITY_DECL.search(data[:65536]):
         raise NotAFeed(
             "refused: the document declares XML entities (entity expansion and external "
@@ -186,6 +216,8 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Pa
         root = SafeET.fromstring(
             data, forbid_dtd=False, forbid_entities=True, forbid_external=True
         )
+    except ValueError as exc:  # an encoding expat cannot read
+        raise NotAFeed(f"not a feed: unreadable XML ({exc})") from None
     except EntitiesForbidden:
         raise NotAFeed(
             "refused: the document declares XML entities (entity expansion and external "
