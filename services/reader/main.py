@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from newsflow.settings import Settings, get_settings
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.adapters.votes import Votes
-from services.reader import api, pages
+from services.reader import api, pages, sources
 from services.reader.security import GuardMiddleware
 
 log = logging.getLogger("newsflow.reader")
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api.health_router)
     app.include_router(pages.router)
+    app.include_router(sources.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.exception_handler(RequestValidationError)
