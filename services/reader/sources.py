@@ -155,10 +155,12 @@ async def get_source(request: Request, ident: SourceIdent) -> dict[str, Any]:
     "/api/sources", response_model=SourceAdded, status_code=201,
     dependencies=[Depends(require_writer)], summary="Add a source (a feed, a sitemap, or a site)",
 )
-async def post_source(request: Request, body: SourceRequest) -> dict[str, Any]:
+async def post_source(request: Request, body: SourceRequest, response: Response) -> dict[str, Any]:
     """A feed or sitemap URL is added as it is; a site's page is searched for its feed.
-    An existing source is returned unchanged with ``created: false``."""
+    An existing source is returned unchanged with ``created: false`` (status 200)."""
     doc, created, others = await add_source(request, body)
+    if not created:
+        response.status_code = 200
     return {"source": view(doc), "created": created, "others": others}
 
 
@@ -214,7 +216,6 @@ async def sources_form(request: Request) -> Response:
 @router.post("/sources/{ident}/{action}", include_in_schema=False)
 async def source_action(request: Request, ident: SourceIdent, action: str) -> Response:
     _require_writer(request)
-    await _form(request)
     store = store_of(request)
     if action == "pause":
         await _call(store.set_paused(ident, True))
