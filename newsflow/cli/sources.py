@@ -83,6 +83,12 @@ def when(value: Any, now: datetime | None = None) -> str:
     return "now" if s < 1 else f"{text} ago"
 
 
+def next_poll(value: Any) -> str:
+    """``in 12 min``, or ``due`` when the time has come (a feeder takes it next)."""
+    shown = when(value)
+    return "due" if shown.endswith("ago") or shown == "now" else shown
+
+
 def health(doc: dict[str, Any]) -> str:
     """One word for a source's state: paused, new, healthy, failing."""
     if doc.get("paused"):
@@ -149,11 +155,11 @@ def list_() -> None:
                   "failures", "items", "next poll", box=None)
     for d in docs:
         table.add_row(
-            d["short_id"], escape(display_name(d))[:60], d.get("kind") or "?", health(d),
+            d["short_id"], escape(display_name(d)[:60]), d.get("kind") or "?", health(d),
             when(d.get("last_poll")), when(d.get("last_success")),
-            escape(d.get("last_error") or "")[:120], str(d.get("consecutive_failures") or 0),
+            escape((d.get("last_error") or "")[:120]), str(d.get("consecutive_failures") or 0),
             str(d.get("items_seen") or 0),
-            "paused" if d.get("paused") else when(d.get("next_poll")),
+            "paused" if d.get("paused") else next_poll(d.get("next_poll")),
         )
     out.print(table)
     if not docs:
