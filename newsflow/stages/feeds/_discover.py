@@ -47,8 +47,8 @@ class Discovery:
 
 
 def feed_links(html: str, base_url: str) -> list[str]:
-    """Feed URLs a page names: ``<link rel="alternate" type="application/rss+xml">`` first,
-    then what trafilatura's discovery finds (feed-like ``<a href>``). Absolute, in order."""
+    """Feed URLs a page names: ``<link rel="alternate" type="application/rss+xml">``, else
+    what trafilatura's discovery finds (feed-like ``<a href>``). Absolute, in order."""
     found: list[str] = []
     try:
         tree = lxml.html.fromstring(html)
@@ -62,12 +62,14 @@ def feed_links(html: str, base_url: str) -> list[str]:
             if "alternate" in rel and kind in FEED_TYPES:
                 found.append(urljoin(urljoin(base_url, base), link.get("href").strip()))
     parts = urlsplit(base_url)
-    # A heuristic: a page it cannot read just adds nothing.
-    with contextlib.suppress(Exception):
-        params = FeedParameters(
-            f"{parts.scheme}://{parts.netloc}", parts.hostname or "", base_url, False, None
-        )
-        found += determine_feed(html, params)
+    # Without <link> tags, trafilatura's discovery (feed-like <a href>; it also reads the
+    # <link> tags, but ignores <base>). A heuristic: a page it cannot read adds nothing.
+    if not found:
+        with contextlib.suppress(Exception):
+            params = FeedParameters(
+                f"{parts.scheme}://{parts.netloc}", parts.hostname or "", base_url, False, None
+            )
+            found += determine_feed(html, params)
     out: list[str] = []
     for url in found:
         if url.startswith(("http://", "https://")) and url not in out and url != base_url:

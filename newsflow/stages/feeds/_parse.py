@@ -216,8 +216,6 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Pa
         root = SafeET.fromstring(
             data, forbid_dtd=False, forbid_entities=True, forbid_external=True
         )
-    except ValueError as exc:  # an encoding expat cannot read
-        raise NotAFeed(f"not a feed: unreadable XML ({exc})") from None
     except EntitiesForbidden:
         raise NotAFeed(
             "refused: the document declares XML entities (entity expansion and external "
@@ -225,6 +223,8 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Pa
         ) from None
     except (ExternalReferenceForbidden, DTDForbidden):
         raise NotAFeed("refused: the document references an external DTD or entity") from None
+    except ValueError as exc:  # an encoding expat cannot read (defusedxml's errors first)
+        raise NotAFeed(f"not a feed: unreadable XML ({exc})") from None
     except ET.ParseError as exc:
         root = None
         broken = str(exc)
