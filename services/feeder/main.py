@@ -81,6 +81,7 @@ class Feeder:
                 source = None
                 await self._sleep(5)
             if source is None:
+                self.poller.stats.add("idle_leases")  # a lease query that found nothing due
                 await self._sleep(idle)
                 continue
             task = asyncio.create_task(self.poller.poll(source))
