@@ -44,6 +44,7 @@ class Feeder:
         self.stopping = asyncio.Event()
         self.in_flight: dict[asyncio.Task[None], str] = {}
         self._reported_ops = 0
+        self._idle_until = 0.0
 
     def stop(self) -> None:
         self.stopping.set()
@@ -68,25 +69,41 @@ class Feeder:
             log.info("feeder %s stopped", self.name)
 
     async def _loop(self) -> None:
+        # ``feed_concurrency`` lanes, each leasing and polling one source at a time: leases
+        # run concurrently too, so a slow database round trip does not serialise the polls.
+        lanes = [asyncio.create_task(self._lane()) for _ in range(self.settings.feed_concurrency)]
+        await self.stopping.wait()
+        await self._drain()
+        await asyncio.gather(*lanes, return_exceptions=True)
+
+    async def _lane(self) -> None:
         s = self.settings
-        idle = s.poll_interval_ms / 1000
+        loop = asyncio.get_running_loop()
         while not self.stopping.is_set():
-            if len(self.in_flight) >= s.feed_concurrency:
-                await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
+            # When a lease found nothing due, every lane waits before asking again: one idle
+            # query per poll interval and replica, not one per lane.
+            if (wait := self._idle_until - loop.time()) > 0:
+                await self._sleep(wait)
                 continue
             try:
                 source = await self.store.lease(self.name, s.feed_lease_seconds)
             except Exception as exc:  # noqa: BLE001 - MongoDB away: wait and try again
                 log.warning("cannot lease sources: %s", exc)
-                source = None
-                await self._sleep(5)
+                self._idle_until = loop.time() + 5
+                continue
             if source is None:
                 self.poller.stats.add("idle_leases")  # a lease query that found nothing due
-                await self._sleep(idle)
+                self._idle_until = loop.time() + s.poll_interval_ms / 1000
                 continue
+            if self.stopping.is_set():  # leased while stopping: give it straight back
+                with contextlib.suppress(Exception):
+                    await self.store.release(source["_id"], self.name)
+                return
             task = asyncio.create_task(self.poller.poll(source))
             self.in_flight[task] = source["_id"]
             task.add_done_callback(self.in_flight.pop)
+            # Not ``await task``: on shutdown the drain decides how long a poll may take.
+            await asyncio.wait({task})
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
