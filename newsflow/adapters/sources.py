@@ -4,15 +4,22 @@ One document per source in ``<db>.<collection>_sources``, its id the sha256 of t
 feed URL (the first ten hex digits are the short id people type). It holds the user's
 settings (name, interval, category, language, paused), what the feed says of itself (kind,
 title), the polling state (next poll, lease, validators for conditional GET, failures and
-the last error in words) and a bounded memory of the items it yielded: ``seen``, the last
+the last error in words). Beside it, in ``<collection>_source_items`` (one document per
+source, same id), a bounded memory of the items it yielded: ``seen``, the last
 ``feed_memory`` item hashes (16 hex digits of sha256 of the item's id), pushed with
-``$slice``, so "published before?" never scans the articles.
+``$slice``, so "published before?" never scans the articles. It lives apart so that the
+lease and listing queries never carry up to 80 kB per source, and is read only when a feed
+changed (a 304 costs two commands: the lease and the result).
 
-Leases: a feeder replica takes a due source with one ``findOneAndUpdate`` on
-``paused=false, next_poll <= now, lease_until < now`` that sets ``lease_until`` and
+Leases: a feeder replica takes a due source with a ``findOneAndUpdate`` on
+``_id, paused=false, next_poll <= now, lease_until < now`` that sets ``lease_until`` and
 ``leased_by``; MongoDB applies it to one document atomically, so two replicas never hold one
-source. Its result is written only while it still holds the lease (``leased_by``); a replica
-that dies leaves the lease to expire after ``feed_lease_seconds``.
+source. The ids come from one sorted query for the most overdue sources, ``lease_batch`` at a
+time, shuffled per replica (SecantusDB answers a sorted range query by scanning the
+collection, about a second for 1,000 sources on a busy machine, while a lookup by id takes
+milliseconds; on MongoDB both use an index). Its result is written only while it still holds
+the lease (``leased_by``); a replica that dies leaves the lease to expire after
+``feed_lease_seconds``.
 
 The per-host limits hold across replicas in Redis (:class:`HostGate`): a Lua script keeps
 per host a sorted set of the requests in flight (member = a random token, score = when the
@@ -26,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -86,8 +94,10 @@ class CommandCounter(monitoring.CommandListener):
         pass
 
 
-#: Fields a listing never needs (the item memory can be 80 kB per source).
+#: Fields a listing never needs (none since the item memory moved out; kept for old documents).
 _HEAVY = {"seen": 0}
+#: Sources whose ids one candidate query fetches for leasing.
+LEASE_BATCH = 64
 
 
 class SourceStore:
@@ -97,10 +107,14 @@ class SourceStore:
     ) -> None:
         self.client = client
         self.settings = settings
-        self.sources: AsyncIOMotorCollection[Any] = client[settings.mongo_db][
-            f"{settings.mongo_collection}_sources"
-        ]
+        db = client[settings.mongo_db]
+        self.sources: AsyncIOMotorCollection[Any] = db[f"{settings.mongo_collection}_sources"]
+        self.items: AsyncIOMotorCollection[Any] = db[f"{settings.mongo_collection}_source_items"]
         self.counter = counter or CommandCounter()
+        self._candidates: list[str] = []
+        self._candidates_lock = asyncio.Lock()
+        #: When the earliest source not yet due falls due (set by a lease that found none due).
+        self.next_due: datetime | None = None
 
     @classmethod
     def connect(cls, settings: Settings) -> SourceStore:
@@ -142,7 +156,7 @@ class SourceStore:
             "next_poll": ts, "lease_until": ts - timedelta(seconds=1), "leased_by": None,
             "last_poll": None, "last_success": None, "last_error": None, "last_error_at": None,
             "consecutive_failures": 0, "items_seen": 0, "last_new": 0, "polls": 0,
-            "not_modified": 0, "etag": None, "last_modified": None, "seen": [], "notes": [],
+            "not_modified": 0, "etag": None, "last_modified": None, "notes": [],
         }
         before = await self.sources.find_one_and_update(
             {"_id": sid}, {"$setOnInsert": doc}, upsert=True,
@@ -150,7 +164,6 @@ class SourceStore:
         )
         if before is not None:
             return dict(before), False
-        doc.pop("seen")
         return doc, True
 
     async def all(self) -> list[dict[str, Any]]:
@@ -205,23 +218,64 @@ class SourceStore:
         doc = await self.sources.find_one_and_delete({"_id": sid}, projection=_HEAVY)
         if doc is None:
             raise SourceNotFound(f"no source with id {ident}")
+        await self.items.delete_one({"_id": sid})
         return dict(doc)
 
     # --- what the feeder does -------------------------------------------------------------------
 
     async def lease(self, worker: str, seconds: float) -> dict[str, Any] | None:
-        """Take the most overdue source for ``seconds``, or None when none is due."""
+        """Take one due source (the most overdue first) for ``seconds``; None when none is due."""
+        while True:
+            async with self._candidates_lock:
+                if not self._candidates:
+                    self._candidates = await self._due_ids()
+                    if not self._candidates:
+                        return None
+                sid = self._candidates.pop()
+            ts = now()
+            doc = await self.sources.find_one_and_update(
+                {"_id": sid, "paused": False, "next_poll": {"$lte": ts}, "lease_until": {"$lt": ts}},
+                {"$set": {"lease_until": ts + timedelta(seconds=seconds), "leased_by": worker}},
+                projection=_HEAVY, return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                return dict(doc)
+            # Another replica took it (or it was paused) since the candidates were read.
+
+    async def _due_ids(self) -> list[str]:
+        """Ids of the most overdue sources; notes when the next one falls due (``next_due``)."""
         ts = now()
-        doc = await self.sources.find_one_and_update(
-            {"paused": False, "next_poll": {"$lte": ts}, "lease_until": {"$lt": ts}},
-            {"$set": {"lease_until": ts + timedelta(seconds=seconds), "leased_by": worker}},
-            sort=[("next_poll", ASCENDING)], return_document=ReturnDocument.AFTER,
-        )
-        return dict(doc) if doc is not None else None
+        cursor = self.sources.find(
+            {"paused": False, "lease_until": {"$lt": ts}}, {"_id": 1, "next_poll": 1}
+        ).sort("next_poll", ASCENDING).limit(LEASE_BATCH)
+        docs = [d async for d in cursor]
+        ids = [str(d["_id"]) for d in docs if d["next_poll"] <= ts]
+        later = [d["next_poll"] for d in docs if d["next_poll"] > ts]
+        self.next_due = later[0] if later else None
+        # Replicas reading the same batch try its ids in different orders (fewer collisions);
+        # popped from the end, so the most overdue go first here.
+        head, tail = ids[: len(ids) // 2], ids[len(ids) // 2 :]
+        random.shuffle(head)
+        random.shuffle(tail)
+        return tail + head
+
+    async def seen(self, sid: str) -> set[str]:
+        """The item hashes the source yielded before (its last ``feed_memory``)."""
+        doc = await self.items.find_one({"_id": sid}, {"seen": 1})
+        return set(doc.get("seen") or []) if doc else set()
+
+    async def remember(self, sid: str, hashes: Sequence[str]) -> None:
+        """Add item hashes to the source's memory, keeping the last ``feed_memory``."""
+        if hashes:
+            await self.items.update_one(
+                {"_id": sid},
+                {"$push": {"seen": {"$each": list(hashes), "$slice": -self.settings.feed_memory}}},
+                upsert=True,
+            )
 
     async def finish(
-        self, sid: str, worker: str, state: dict[str, Any], *, new_hashes: Sequence[str] = (),
-        published: int = 0, failed: bool = False, not_modified: bool = False,
+        self, sid: str, worker: str, state: dict[str, Any], *, published: int = 0,
+        failed: bool = False, not_modified: bool = False,
     ) -> bool:
         """Record a poll and release the lease; False when the lease was lost meanwhile."""
         update: dict[str, Any] = {
@@ -230,10 +284,6 @@ class SourceStore:
         }
         if failed:
             update["$inc"]["consecutive_failures"] = 1
-        if new_hashes:
-            update["$push"] = {
-                "seen": {"$each": list(new_hashes), "$slice": -self.settings.feed_memory}
-            }
         res = await self.sources.update_one({"_id": sid, "leased_by": worker}, update)
         return res.matched_count == 1
 

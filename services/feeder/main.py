@@ -15,6 +15,7 @@ import logging
 import pathlib
 import signal
 import time
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
@@ -28,6 +29,8 @@ from services.feeder.poll import Poller
 log = logging.getLogger("newsflow.feeder")
 
 SERVICE = "feeder"
+#: Longest wait between two looks for due sources (a source just added waits at most this).
+MAX_IDLE = 5.0
 
 
 class Feeder:
@@ -93,7 +96,7 @@ class Feeder:
                 continue
             if source is None:
                 self.poller.stats.add("idle_leases")  # a lease query that found nothing due
-                self._idle_until = loop.time() + s.poll_interval_ms / 1000
+                self._idle_until = loop.time() + self._idle_seconds()
                 continue
             if self.stopping.is_set():  # leased while stopping: give it straight back
                 with contextlib.suppress(Exception):
@@ -104,6 +107,15 @@ class Feeder:
             task.add_done_callback(self.in_flight.pop)
             # Not ``await task``: on shutdown the drain decides how long a poll may take.
             await asyncio.wait({task})
+
+    def _idle_seconds(self) -> float:
+        """How long to wait after finding nothing due: until the next source falls due, at
+        least the poll interval, at most ``MAX_IDLE`` (a source just added is due at once)."""
+        least = self.settings.poll_interval_ms / 1000
+        if self.store.next_due is None:
+            return MAX_IDLE
+        until = (self.store.next_due - datetime.now(UTC)).total_seconds()
+        return max(least, min(MAX_IDLE, until))
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -167,7 +167,7 @@ class Poller:
             raise PollFailed(exc.reason, exc.retry_after) from None
         if doc.not_modified:
             self.stats.add("not_modified")
-            await self._succeeded(source, None, [], 0, not_modified=True,
+            await self._succeeded(source, None, 0, not_modified=True,
                                   validators=self._validators(doc, source))
             return
         try:
@@ -179,14 +179,17 @@ class Poller:
         items, notes = feed.items, list(feed.notes)
         if feed.kind == "sitemap_index":
             items, notes = await self._children(feed)
-        seen = set(source.get("seen") or [])
+        seen = await self.store.seen(source["_id"])
         fresh = [(item, h) for item in items if (h := item_hash(item.key)) not in seen]
         limit = self.settings.feed_max_items
         if len(fresh) > limit:
             notes.append(f"{len(fresh)} new items: the first {limit} queued, the rest next poll")
             fresh = fresh[:limit]
         await self._publish(source, feed, [item for item, _ in fresh])
-        await self._succeeded(source, feed, [h for _, h in fresh], len(fresh), notes=notes,
+        # Remembered after they are queued: a crash in between queues them again next poll
+        # (the intake then reports duplicates), never loses them.
+        await self.store.remember(source["_id"], [h for _, h in fresh])
+        await self._succeeded(source, feed, len(fresh), notes=notes,
                               validators=self._validators(doc, source))
 
     async def _children(self, index: ParsedFeed) -> tuple[list[FeedItem], list[str]]:
@@ -228,7 +231,7 @@ class Poller:
         self.stats.add("published", len(items))
 
     async def _succeeded(
-        self, source: dict[str, Any], feed: ParsedFeed | None, hashes: list[str], new: int, *,
+        self, source: dict[str, Any], feed: ParsedFeed | None, new: int, *,
         not_modified: bool = False, notes: list[str] | None = None,
         validators: dict[str, Any] | None = None,
     ) -> None:
@@ -251,8 +254,8 @@ class Poller:
                 state["title"] = feed.title
             if feed.language and not source.get("language"):
                 state["feed_language"] = feed.language
-        if not await self.store.finish(source["_id"], self.worker, state, new_hashes=hashes,
-                                       published=new, not_modified=not_modified):
+        if not await self.store.finish(source["_id"], self.worker, state, published=new,
+                                       not_modified=not_modified):
             log.warning("lost the lease on %s before recording its poll", source.get("url"))
 
     async def _failed(self, source: dict[str, Any], reason: str, retry_after: float | None) -> None:
