@@ -147,6 +147,10 @@ class SourceStore:
         canonical = canonical_url(url)
         sid = source_id(canonical)
         ts = now()
+        # Bounded as the messages that carry them are (UrlSubmitted).
+        name, category, language = (
+            (name or "").strip()[:300], (category or "").strip()[:100], (language or "").strip()[:20]
+        )
         doc = {
             "_id": sid, "short_id": sid[:SHORT_ID_LEN], "url": canonical, "kind": kind,
             "name": name or None, "title": title, "category": category or None,

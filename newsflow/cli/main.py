@@ -227,7 +227,7 @@ def up(
     raise typer.Exit(run_system(get_settings(), reader=reader))
 
 
-from newsflow.cli.sources import app as sources_app  # noqa: E402 - the `sources` sub-commands
+from newsflow.cli.sources import app as sources_app  # the `sources` sub-commands
 
 app.add_typer(sources_app, name="sources")
 

@@ -35,6 +35,8 @@ _SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 _NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 #: Longest title kept from a feed (characters).
 MAX_TITLE = 1_000
+#: Longest item link taken (the input stream's limit).
+MAX_URL = 8_192
 #: An entity declaration anywhere near the top: refused even when the XML is too broken for
 #: defusedxml to reach it (feedparser's loose parser would otherwise get the bytes).
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
@@ -94,6 +96,8 @@ def _http_url(base: str, link: object) -> str | None:
     except ValueError:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if len(absolute) > MAX_URL:
         return None
     return absolute
 
