@@ -23,6 +23,7 @@ from newsflow.adapters.sources import (
 )
 from newsflow.domain.urls import InvalidUrl
 from newsflow.settings import Settings
+from services.reader.api import ERRORS, WRITE_ERRORS
 from services.reader.pages import _ctx, _form, _require_writer, templates
 from services.reader.security import client_label, require_writer
 
@@ -138,7 +139,7 @@ async def add_source(request: Request, body: SourceRequest) -> tuple[dict[str, A
     return doc, created, others
 
 
-router = APIRouter()
+router = APIRouter(responses=ERRORS)
 
 
 @router.get("/api/sources", response_model=SourceList, summary="List sources and their health")
@@ -154,6 +155,7 @@ async def get_source(request: Request, ident: SourceIdent) -> dict[str, Any]:
 @router.post(
     "/api/sources", response_model=SourceAdded, status_code=201,
     dependencies=[Depends(require_writer)], summary="Add a source (a feed, a sitemap, or a site)",
+    responses=WRITE_ERRORS,
 )
 async def post_source(request: Request, body: SourceRequest, response: Response) -> dict[str, Any]:
     """A feed or sitemap URL is added as it is; a site's page is searched for its feed.
@@ -164,19 +166,19 @@ async def post_source(request: Request, body: SourceRequest, response: Response)
     return {"source": view(doc), "created": created, "others": others}
 
 
-@router.post("/api/sources/{ident}/pause", response_model=SourceView,
+@router.post("/api/sources/{ident}/pause", response_model=SourceView, responses=WRITE_ERRORS,
              dependencies=[Depends(require_writer)], summary="Stop polling a source")
 async def pause_source(request: Request, ident: SourceIdent) -> dict[str, Any]:
     return view(await _call(store_of(request).set_paused(ident, True)))
 
 
-@router.post("/api/sources/{ident}/resume", response_model=SourceView,
+@router.post("/api/sources/{ident}/resume", response_model=SourceView, responses=WRITE_ERRORS,
              dependencies=[Depends(require_writer)], summary="Poll a paused source again")
 async def resume_source(request: Request, ident: SourceIdent) -> dict[str, Any]:
     return view(await _call(store_of(request).set_paused(ident, False)))
 
 
-@router.delete("/api/sources/{ident}", response_model=SourceView,
+@router.delete("/api/sources/{ident}", response_model=SourceView, responses=WRITE_ERRORS,
                dependencies=[Depends(require_writer)], summary="Remove a source (its articles stay)")
 async def delete_source(request: Request, ident: SourceIdent) -> dict[str, Any]:
     return view(await _call(store_of(request).remove(ident)))
