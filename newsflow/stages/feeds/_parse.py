@@ -17,6 +17,7 @@ import calendar
 import json
 import re
 import time
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -253,6 +254,13 @@ def _parse_feed(
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    with warnings.catch_warnings():
+        # feedparser warns when updated_parsed falls back to published_parsed (issue 310).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _read_feed(data, url, headers, broken)
+
+
+def _read_feed(data: bytes, url: str, headers: dict[str, str], broken: str | None) -> ParsedFeed:
     parsed: Any = feedparser.parse(
         data, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
     )
