@@ -50,7 +50,7 @@ import itertools
 from newsflow.adapters.sources import SourceStore
 from newsflow.adapters.store import ArticleStore
 from newsflow.cli.embedded import free_port, start_mongo, start_redis
-from newsflow.domain.contracts import Streams
+from newsflow.domain.pipeline import TERMINAL, Streams
 from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from tests.support.corpus_server import Corpus, CorpusServer
@@ -198,14 +198,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for url, t0 in appeared.items():
                     if url in done:
                         continue
-                    doc = await store.articles.find_one(
-                        {"_id": article_id(canonical_url(url))}, {"status": 1, "times": 1})
-                    if doc and doc["status"] in ("analyzed", "failed"):
-                        at = (doc.get("times") or {}).get("analyzed_at") or (doc.get("times") or {}).get("failed_at")
+                    article = await store.article(article_id(canonical_url(url)))
+                    if article is not None and article.status in TERMINAL:
+                        at = article.times.get("analyzed_at") or article.times.get("failed_at")
                         done[url] = at.timestamp() - t0 if at else float("nan")
                 await asyncio.sleep(1)
-            analyzed = await store.articles.count_documents({"status": "analyzed"})
-            statuses = {s: await store.articles.count_documents({"status": s}) for s in ("analyzed", "failed")}
+            statuses = await store.status_counts()
+            analyzed = statuses.get("analyzed", 0)
             per_host = [len(s.requests) for s in feeds.servers]
             gaps: list[float] = []
             busiest = 0

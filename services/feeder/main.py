@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from newsflow.adapters.sources import SourceStore
-from newsflow.domain.contracts import Streams
-from newsflow.runtime.delivery import ensure_groups
+from newsflow.adapters.streams import ensure_groups
+from newsflow.domain.pipeline import Streams
 from newsflow.settings import Settings, get_settings
 from newsflow.stages.fetching import PageFetcher
 from services.feeder.poll import Poller

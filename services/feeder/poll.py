@@ -24,8 +24,8 @@ from newsflow.adapters.sources import (
     item_hash,
     now,
 )
-from newsflow.domain.contracts import Streams, UrlSubmitted
-from newsflow.runtime.worker import message_fields
+from newsflow.domain.contracts import UrlSubmitted
+from newsflow.domain.pipeline import Streams
 from newsflow.settings import Settings
 from newsflow.stages.feeds import (
     FeedItem,
@@ -226,7 +226,7 @@ class Poller:
                 source_id=source["_id"], category=source.get("category"),
                 title_hint=item.title, published_hint=item.published,
             )
-            pipe.xadd(self.streams.urls, message_fields(message))  # type: ignore[arg-type]
+            pipe.xadd(self.streams.urls, message.to_fields())  # type: ignore[arg-type]
         await pipe.execute()
         self.stats.add("published", len(items))
 

@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from newsflow.settings import Settings, get_settings
+from newsflow.adapters.sources import SourceStore
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
-from newsflow.adapters.votes import Votes
+from newsflow.settings import Settings, get_settings
 from services.reader import api, pages, sources
 from services.reader.security import GuardMiddleware
 
@@ -61,14 +61,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = ArticleStore.connect(settings)
         redis = Redis.from_url(settings.redis_url)
         app.state.store, app.state.redis = store, redis
+        app.state.sources = SourceStore.connect(settings)  # /api/sources, /sources
         try:
             await store.ensure_indexes()
-            await Votes(store).ensure_indexes()
         except PyMongoError as exc:  # the pages say so per request until it answers
             log.warning("MongoDB not ready at startup: %s", exc)
         yield
         await redis.aclose()
         store.close()
+        app.state.sources.close()
 
     app = FastAPI(
         title="Newsflow reader",

@@ -100,8 +100,7 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def store_of(request: Request) -> SourceStore:
-    # Shares the reader's MongoDB client (one pool per process).
-    return SourceStore(request.app.state.store.client, request.app.state.settings)
+    return request.app.state.sources  # type: ignore[no-any-return]
 
 
 async def _call(coro: Any) -> dict[str, Any]:

@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 
 from newsflow.adapters.store import ArticleStore
+from newsflow.domain.article import Article
+from newsflow.domain.contracts import Status
+from newsflow.domain.pipeline import TERMINAL
 from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from services.reader.views import summary
@@ -89,16 +92,16 @@ def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-async def settled(store: ArticleStore, aid: str, timeout: float = 120) -> dict[str, Any]:
+async def settled(store: ArticleStore, aid: str, timeout: float = 120) -> Article:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    doc = None
+    article = None
     while loop.time() < deadline:
-        doc = await store.articles.find_one({"_id": aid})
-        if doc and doc["status"] in ("analyzed", "failed"):
-            return dict(doc)
+        article = await store.article(aid)
+        if article is not None and article.status in TERMINAL:
+            return article
         await asyncio.sleep(0.3)
-    raise AssertionError(f"article {aid[:10]} did not settle: {doc and doc.get('status')}")
+    raise AssertionError(f"article {aid[:10]} did not settle: {article and article.status}")
 
 
 async def test_sources_add_leads_to_analyzed_articles_named_after_the_source(
@@ -122,23 +125,23 @@ async def test_sources_add_leads_to_analyzed_articles_named_after_the_source(
     assert SOURCE in added.stdout and "(rss, 3 entries now)" in added.stdout
 
     docs = [await settled(store, article_id(canonical_url(u))) for u in urls]
-    assert [d["status"] for d in docs] == ["analyzed"] * 3, [d.get("failure") for d in docs]
+    assert [d.status for d in docs] == [Status.ANALYZED] * 3, [d.failure for d in docs]
     first, *fed = docs
     # Submitted by hand first: its own article. The feeder's submission of the same URL may
     # reach the fetcher's intake after the article was analyzed: wait for it, it is a duplicate.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 60
-    while len(first["submitted_by"]) < 2 and loop.time() < deadline:
+    while len(first.submitted_by) < 2 and loop.time() < deadline:
         await asyncio.sleep(0.3)
-        first = dict(await store.articles.find_one({"_id": first["_id"]}))
-    assert first["source"] == "127.0.0.1"
-    assert first["submitted_by"] == ["cli", f"source:{SOURCE}"]
-    assert first["status"] == "analyzed" and first["generation"] == 1
+        first = await store.article(first.id) or first
+    assert first.source == "127.0.0.1" and first.hints is None
+    assert first.submitted_by == ["cli", f"source:{SOURCE}"]
+    assert first.status == Status.ANALYZED and first.generation == 1
     for doc, item in zip(fed, items[1:], strict=True):
-        assert doc["source"] == SOURCE
-        assert doc["submitted_by"] == [f"source:{SOURCE}"]
-        assert doc["hints"]["title"] == item.title
-        assert doc["hints"]["published"].astimezone(UTC) == item.published
+        assert doc.source == SOURCE
+        assert doc.submitted_by == [f"source:{SOURCE}"]
+        assert doc.hints is not None and doc.hints.title == item.title
+        assert doc.hints.published == item.published
         assert summary(doc)["source"] == SOURCE  # what the reader shows
 
     listing = newsflow(src_settings, "sources", "list")

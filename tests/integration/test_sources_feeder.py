@@ -18,7 +18,7 @@ import pytest
 from redis.asyncio import Redis
 
 from newsflow.adapters.sources import HostGate, SourceStore
-from newsflow.domain.contracts import Streams
+from newsflow.domain.pipeline import Streams
 from newsflow.settings import Settings
 from services.feeder.main import Feeder
 from tests.support.apps import wait_for

@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from newsflow.adapters.sources import SourceStore
-from newsflow.domain.contracts import Streams
+from newsflow.domain.pipeline import Streams
 from newsflow.settings import Settings
 from newsflow.stages.fetching import PageFetcher
 from newsflow.stages.fetching._backend import system_resolver

@@ -14,9 +14,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsflow.domain.pipeline import STAGES as PIPELINE_STAGES
 from newsflow.settings import Settings
 
-STAGES = ("fetcher", "extractor", "translator", "analyzer")
+#: The worker services, in pipeline order (``python -m services.<name>``).
+#: The stage workers (the feeder is started on its own: `start("feeder")`).
+STAGES: tuple[str, ...] = tuple(s.name for s in PIPELINE_STAGES)
 REPO = Path(__file__).resolve().parents[2]
 
 
