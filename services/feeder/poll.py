@@ -7,6 +7,7 @@ words and backs off. Nothing that one source serves can stop the feeder or other
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class Poller:
             hold_seconds=settings.fetch_deadline + 5,
         )
         self.robots: dict[str, tuple[float, RobotsRules]] = {}
+        self._robots_pending: dict[str, asyncio.Future[RobotsRules]] = {}
         self.stats = Stats()
 
     # --- the fetches, all through the gate -----------------------------------------------------
@@ -110,20 +112,37 @@ class Poller:
         cached = self.robots.get(host)
         if cached is not None and time.monotonic() - cached[0] < ROBOTS_TTL:
             return cached[1]
+        # One fetch per host at a time: polls of its other sources wait for that one.
+        pending = self._robots_pending.get(host)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[RobotsRules] = asyncio.get_running_loop().create_future()
+        self._robots_pending[host] = future
+        try:
+            rules = await self._fetch_robots(url)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else needs to
+            raise
+        else:
+            future.set_result(rules)
+            self.robots[host] = (time.monotonic(), rules)
+            return rules
+        finally:
+            del self._robots_pending[host]
+
+    async def _fetch_robots(self, url: str) -> RobotsRules:
         agent = self.settings.fetch_user_agent
         try:
             doc = await self._fetch(robots_url(url))
-            rules = RobotsRules(doc.body.decode("utf-8", "replace"), agent)
         except FetchFailed as exc:
             if exc.http_status is not None and 400 <= exc.http_status < 500:
-                rules = RobotsRules.allow_all(agent)  # RFC 9309: unavailable means allowed
-            else:
-                raise PollFailed(
-                    f"robots.txt unreachable ({exc.reason}): not polled until it answers",
-                    exc.retry_after,
-                ) from None
-        self.robots[host] = (time.monotonic(), rules)
-        return rules
+                return RobotsRules.allow_all(agent)  # RFC 9309: unavailable means allowed
+            raise PollFailed(
+                f"robots.txt unreachable ({exc.reason}): not polled until it answers",
+                exc.retry_after,
+            ) from None
+        return RobotsRules(doc.body.decode("utf-8", "replace"), agent)
 
     # --- one poll --------------------------------------------------------------------------------
 

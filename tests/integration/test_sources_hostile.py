@@ -91,7 +91,7 @@ def hostile_settings(settings: Settings, feeds: FeedServer) -> Settings:
         "feed_host_concurrency": 16,
         "fetch_retries": 0,
         "fetch_read_timeout": 1.0,
-        "fetch_deadline": 2.0,
+        "fetch_deadline": 3.0,
         "fetch_max_bytes": 1024 * 1024,
     })
 
@@ -122,7 +122,7 @@ async def test_hostile_sources_each_get_a_reason_and_the_good_ones_still_flow(
         "/dates": Route(BAD_DATES, "application/rss+xml"),
         "/relative/feed": Route(RELATIVE, "application/atom+xml"),
         "/dups": Route(DUP_GUIDS, "application/rss+xml"),
-        "/slow": Route(good, ctype, delay=4.0),
+        "/slow": Route(good, ctype, delay=6.0),
         "/limited": Route(b"", "text/plain", status=429, headers={"Retry-After": "600"}),
         "/private": Route(b"", "text/plain", status=302, headers={
             "Location": f"http://internal.example:{feeds.port}/good"}),
@@ -161,7 +161,7 @@ async def test_hostile_sources_each_get_a_reason_and_the_good_ones_still_flow(
     assert errors["/endless"] == "document larger than 1 MiB"
     assert errors["/html"].startswith("not a feed: the URL serves an HTML page")
     assert errors["/missing"] == "HTTP 404 Not Found"
-    assert errors["/slow"] in ("no data for 1 s", "timed out after 2 s (1 attempt)")
+    assert errors["/slow"] in ("no data for 1 s", "timed out after 3 s (1 attempt)")
     assert errors["/limited"] == "HTTP 429 Too Many Requests"
     assert state["/limited"]["next_poll"] >= state["/limited"]["last_poll"] + timedelta(seconds=599)
     assert errors["/private"] == "refused: 10.0.0.5 is a private address (internal.example resolves to it)"
