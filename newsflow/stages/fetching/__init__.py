@@ -7,8 +7,22 @@ The fetcher worker needs only this::
     await fetcher.aclose()
 """
 
-from newsflow.stages.fetching._errors import FetchFailed
+from newsflow.stages.fetching._backend import GuardedBackend, Resolver, system_resolver
+from newsflow.stages.fetching._errors import FetchFailed, Refused, Unresolvable
 from newsflow.stages.fetching._fetcher import FetchedPage, PageFetcher
 from newsflow.stages.fetching._policy import AddressPolicy, vet_url
+from newsflow.stages.fetching._transport import guarded_transport
 
-__all__ = ["AddressPolicy", "FetchFailed", "FetchedPage", "PageFetcher", "vet_url"]
+__all__ = [
+    "AddressPolicy",
+    "FetchFailed",
+    "FetchedPage",
+    "GuardedBackend",
+    "PageFetcher",
+    "Refused",
+    "Resolver",
+    "Unresolvable",
+    "guarded_transport",
+    "system_resolver",
+    "vet_url",
+]
