@@ -27,7 +27,15 @@ import certifi
 import httpx
 
 from newsflow.settings import Settings
-from newsflow.stages.alerts import backoff_delay
+from newsflow.stages.alerts import (
+    AlertRule,
+    Subject,
+    backoff_delay,
+    idempotency_key,
+    redact_url,
+    render,
+    signed_headers,
+)
 from newsflow.stages.fetching import (
     AddressPolicy,
     GuardedBackend,
@@ -225,3 +233,25 @@ class WebhookSender:
             ok=last.ok, attempts=attempts, status=last.status, reason=reason,
             retryable=not last.ok and last.retryable,
         )
+
+
+def page_base(settings: Settings) -> str:
+    """The reader's address for the article links in alerts."""
+    return (settings.public_url or f"http://{settings.reader_host}:{settings.reader_port}").rstrip("/")
+
+
+async def send_test(settings: Settings, rule: AlertRule, subject: Subject) -> tuple[bool, str]:
+    """Send one signed delivery of ``subject`` to ``rule``'s webhook (nothing is recorded)."""
+    key = idempotency_key(rule.id, subject.article_id)
+    payload = render(rule, subject, page_url=f"{page_base(settings)}/articles/{subject.article_id}",
+                     key=key)
+    sender = WebhookSender(settings)
+    try:
+        result = await sender.deliver(
+            rule.url, payload.body, lambda: signed_headers(rule.secret, payload.body, key)
+        )
+    finally:
+        await sender.aclose()
+    if result.ok:
+        return True, f"delivered: HTTP {result.status} from {redact_url(rule.url)}"
+    return False, f"failed: {result.reason}"

@@ -227,5 +227,10 @@ def up(
     raise typer.Exit(run_system(get_settings(), reader=reader))
 
 
+from newsflow.cli.alerts import app as alerts_app  # noqa: E402  (a sub-app, registered here)
+
+app.add_typer(alerts_app, name="alerts")
+
+
 def main() -> None:
     app()

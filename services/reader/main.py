@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from newsflow.settings import Settings, get_settings
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.adapters.votes import Votes
-from services.reader import api, pages
+from newsflow.adapters.alerts import AlertStore
+from services.reader import alerts, api, pages
 from services.reader.security import GuardMiddleware
 
 log = logging.getLogger("newsflow.reader")
@@ -61,14 +62,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = ArticleStore.connect(settings)
         redis = Redis.from_url(settings.redis_url)
         app.state.store, app.state.redis = store, redis
+        app.state.alerts = AlertStore.connect(settings)
         try:
             await store.ensure_indexes()
             await Votes(store).ensure_indexes()
+            await app.state.alerts.ensure_indexes()
         except PyMongoError as exc:  # the pages say so per request until it answers
             log.warning("MongoDB not ready at startup: %s", exc)
         yield
         await redis.aclose()
         store.close()
+        app.state.alerts.close()
 
     app = FastAPI(
         title="Newsflow reader",
@@ -87,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api.health_router)
     app.include_router(pages.router)
+    app.include_router(alerts.router)
+    app.include_router(alerts.pages_router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.exception_handler(RequestValidationError)

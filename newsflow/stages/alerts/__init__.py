@@ -9,7 +9,7 @@ Plain logic, no I/O: the notifier worker, the CLI and the API use it like this::
 """
 
 from newsflow.stages.alerts._backoff import backoff_delay
-from newsflow.stages.alerts._match import Subject, keyword_found, matches, mismatch
+from newsflow.stages.alerts._match import Subject, keyword_found, matches, mismatch, sample_subject
 from newsflow.stages.alerts._payloads import Payload, clean, render
 from newsflow.stages.alerts._rules import (
     FORMATS,
@@ -54,6 +54,7 @@ __all__ = [
     "new_secret",
     "redact_url",
     "render",
+    "sample_subject",
     "signature",
     "signed_headers",
     "verify",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from newsflow.stages.alerts._rules import RuleSpec
+from newsflow.stages.alerts._rules import AlertRule, RuleSpec
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,18 @@ def mismatch(rule: RuleSpec, subject: Subject) -> str | None:
 def matches(rule: RuleSpec, subject: Subject) -> bool:
     """True when every criterion of ``rule`` holds for ``subject``."""
     return mismatch(rule, subject) is None
+
+
+def sample_subject(rule: AlertRule) -> Subject:
+    """The made-up article a test delivery carries (its id says it is a test)."""
+    symbols = tuple(rule.symbols[:3]) or ("BTC",)
+    return Subject(
+        article_id="0" * 64, short_id="0" * 10,
+        title=f"Newsflow test alert for {rule.label}",
+        url="https://example.com/newsflow-test", source="example.com", site="Newsflow",
+        language="en", category="en_test", symbols=symbols, keywords=("test",),
+        published=datetime.now(UTC), direction=rule.direction or "neutral",
+        confidence=rule.min_confidence if rule.min_confidence is not None else 1.0,
+        summary="This is a test delivery from `newsflow alerts test`: no article was analyzed.",
+        impact_symbols=symbols, votes={"up": 0, "down": 0, "important": 0, "comments": 0},
+    )
