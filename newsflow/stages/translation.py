@@ -9,6 +9,9 @@ The article is untrusted: it travels as a delimited data block (:mod:`newsflow.a
 and each answer must look like a translation of it: in the target language's script, of a
 plausible length, with the paragraph count it was sent. Anything else makes the result
 ``failed`` with a reason; no exception leaves :func:`translate_article`.
+
+A failed translation does not stop the article (:func:`translation_outcome`): it is analyzed
+on its original text, which is worth analyzing.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from newsflow.domain.contracts import ExtractionResult, TranslationResult
 from newsflow.adapters.providers import ChatProvider, ProviderError
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
+from newsflow.domain.contracts import ExtractionResult, TranslationResult
+from newsflow.domain.pipeline import Done, StageOutcome
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -368,6 +372,12 @@ async def translate_segments(
         )
     )
     return check_translation(block, answer, target, paragraphs=n)
+
+
+def translation_outcome(result: TranslationResult) -> StageOutcome:
+    """Every translation result goes on to analysis; a failed one (recorded with its error)
+    is counted as ``translation_failed`` and the article is analyzed on its original text."""
+    return Done(result, note="translation_failed" if result.status == "failed" else None)
 
 
 def _failed(base: TranslationResult, reason: str) -> TranslationResult:

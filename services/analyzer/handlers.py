@@ -1,42 +1,36 @@
-"""Routing of the analyzer: ``ArticleTranslated`` in, the analysis stored."""
+"""The analyzer's work: symbols, keywords, category, similar earlier articles and the AI
+impact of an ``ArticleTranslated`` article, on its English text when it was translated."""
 
 import asyncio
 
-from newsflow.stages.analysis import analyze_text, find_similar
-from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, Status
+from newsflow.adapters.providers import ChatProvider
+from newsflow.domain.article import Article
+from newsflow.domain.contracts import AnalysisResult, ArticleTranslated
+from newsflow.domain.pipeline import Done, StageOutcome
+from newsflow.runtime.worker import StageContext
+from newsflow.stages.analysis import CANDIDATES, analyze_text, rank_similar, terms
 from newsflow.stages.impact import analyze_impact
-from newsflow.runtime.worker import Handler, Worker
 
 
-def make_handler(w: Worker) -> Handler:
-    async def on_article_translated(body: ArticleTranslated) -> None:
-        aid, gen = body.article_id, body.generation
-        doc = await w.claim(aid, gen, Status.ANALYZED, url=body.url)
-        if doc is None:
-            return
-        extraction = doc.get("extraction") or {}
-        translation = doc.get("translation") or {}
-        english = translation.get("status") == "translated"
-        title = translation.get("title") if english else extraction.get("title")
-        text = (translation.get("text") if english else extraction.get("text")) or ""
-        found = await asyncio.to_thread(  # CPU-bound: tens of ms, more on huge texts
-            analyze_text,
-            title=title, text=text,
-            language=extraction.get("language"),
-            original_title=extraction.get("title"), original_text=extraction.get("text"),
-        )
-        published = extraction.get("published") or doc.get("created_at")
-        similar = await find_similar(
-            w.store.articles, article_id=aid, symbols=found.symbols, keywords=found.keywords,
-            before=published,
-        )
-        impact = await analyze_impact(
-            title or "", text, found.symbols, w.resources["provider"], w.settings
-        )
-        result = AnalysisResult(
+async def analyze(
+    ctx: StageContext[ChatProvider | None], article: Article, message: ArticleTranslated
+) -> StageOutcome:
+    title, text = article.headline, article.text or ""
+    original = article.extraction
+    found = await asyncio.to_thread(  # CPU-bound: tens of ms, more on huge texts
+        analyze_text, title=title, text=text, language=article.language,
+        original_title=original.title if original else None,
+        original_text=original.text if original else None,
+    )
+    candidates = await ctx.store.similar_candidates(
+        article_id=article.id, symbols=terms(found.symbols), keywords=terms(found.keywords),
+        before=article.event_time, limit=CANDIDATES,
+    )
+    similar = rank_similar(candidates, symbols=found.symbols, keywords=found.keywords)
+    impact = await analyze_impact(title or "", text, found.symbols, ctx.resources, ctx.settings)
+    return Done(
+        AnalysisResult(
             status="ok", word_count=found.word_count, symbols=found.symbols,
             keywords=found.keywords, category=found.category, similar=similar, impact=impact,
         )
-        await w.store.save_stage(aid, gen, Status.ANALYZED, result.model_dump())
-
-    return on_article_translated
+    )

@@ -2,21 +2,17 @@
 
 import asyncio
 
+from newsflow.adapters.providers import ChatProvider, impact_provider
+from newsflow.domain.pipeline import ANALYZER
+from newsflow.runtime.worker import StageSpec
+from newsflow.settings import Settings
 from newsflow.stages.analysis import warm_up
-from newsflow.domain.contracts import Status
-from newsflow.adapters.providers import impact_provider
-from newsflow.runtime.worker import StageSpec, Worker
-from services.analyzer.handlers import make_handler
+from services.analyzer.handlers import analyze
 
 
-async def open_provider(worker: Worker) -> None:
-    worker.resources["provider"] = impact_provider(worker.settings)
+async def open_provider(settings: Settings) -> ChatProvider | None:
     await asyncio.to_thread(warm_up)  # load the Chinese dictionary before the first article
+    return impact_provider(settings)
 
 
-spec = StageSpec(
-    service="analyzer",
-    stage=Status.ANALYZED,
-    make_handler=make_handler,
-    open_resources=open_provider,
-)
+spec = StageSpec(stage=ANALYZER, handle=analyze, open_resources=open_provider)

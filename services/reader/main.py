@@ -21,10 +21,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from newsflow.settings import Settings, get_settings
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
-from newsflow.adapters.votes import Votes
 from newsflow.adapters.alerts import AlertStore
+from newsflow.settings import Settings, get_settings
 from services.reader import alerts, api, pages
 from services.reader.security import GuardMiddleware
 
@@ -65,7 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.alerts = AlertStore.connect(settings)
         try:
             await store.ensure_indexes()
-            await Votes(store).ensure_indexes()
             await app.state.alerts.ensure_indexes()
         except PyMongoError as exc:  # the pages say so per request until it answers
             log.warning("MongoDB not ready at startup: %s", exc)

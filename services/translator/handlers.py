@@ -1,30 +1,22 @@
-"""Routing of the translator: ``TextExtracted`` in, ``ArticleTranslated`` out.
+"""The translator's work: a ``TextExtracted`` article's title and text into the target language.
 
 A translation that fails is recorded (``translation.status: failed`` with the error) and the
-article still goes on to analysis on its original text: the text is worth analyzing.
+article still goes on to analysis on its original text
+(:func:`~newsflow.stages.translation.translation_outcome`).
 """
 
-from newsflow.domain.contracts import ArticleTranslated, ExtractionResult, Status, TextExtracted
-from newsflow.stages.translation import translate_article
-from newsflow.runtime.worker import Handler, Worker
+from newsflow.adapters.providers import ChatProvider
+from newsflow.domain.article import Article
+from newsflow.domain.contracts import TextExtracted
+from newsflow.domain.pipeline import Failed, StageOutcome
+from newsflow.runtime.worker import StageContext
+from newsflow.stages.translation import translate_article, translation_outcome
 
 
-def make_handler(w: Worker) -> Handler:
-    async def on_text_extracted(body: TextExtracted) -> None:
-        aid, gen = body.article_id, body.generation
-        translated = ArticleTranslated(article_id=aid, generation=gen, url=body.url)
-
-        async def republish() -> None:
-            await w.publish(translated, w.streams.translated)
-
-        doc = await w.claim(aid, gen, Status.TRANSLATED, republish, url=body.url)
-        if doc is None:
-            return
-        extraction = ExtractionResult.model_validate(doc["extraction"])
-        result = await translate_article(extraction, w.resources["provider"], w.settings)
-        if result.status == "failed":
-            await w.count("translation_failed")
-        if await w.store.save_stage(aid, gen, Status.TRANSLATED, result.model_dump()):
-            await republish()
-
-    return on_text_extracted
+async def translate(
+    ctx: StageContext[ChatProvider | None], article: Article, message: TextExtracted
+) -> StageOutcome:
+    if article.extraction is None:
+        return Failed("the extraction result is missing or unreadable")
+    result = await translate_article(article.extraction, ctx.resources, ctx.settings)
+    return translation_outcome(result)

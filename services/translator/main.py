@@ -1,18 +1,14 @@
 """Wiring of the translator worker."""
 
-from newsflow.domain.contracts import Status
-from newsflow.adapters.providers import translation_provider
-from newsflow.runtime.worker import StageSpec, Worker
-from services.translator.handlers import make_handler
+from newsflow.adapters.providers import ChatProvider, translation_provider
+from newsflow.domain.pipeline import TRANSLATOR
+from newsflow.runtime.worker import StageSpec
+from newsflow.settings import Settings
+from services.translator.handlers import translate
 
 
-async def open_provider(worker: Worker) -> None:
-    worker.resources["provider"] = translation_provider(worker.settings)
+async def open_provider(settings: Settings) -> ChatProvider | None:
+    return translation_provider(settings)
 
 
-spec = StageSpec(
-    service="translator",
-    stage=Status.TRANSLATED,
-    make_handler=make_handler,
-    open_resources=open_provider,
-)
+spec = StageSpec(stage=TRANSLATOR, handle=translate, open_resources=open_provider)

@@ -4,12 +4,14 @@ The fetcher worker needs only this::
 
     fetcher = PageFetcher(settings)          # one per process (one pooled httpx client)
     page = await fetcher.fetch(url)          # FetchedPage, or raises FetchFailed(reason)
+    outcome = fetch_outcome(page)            # Done(FetchResult) or Failed(reason, FetchResult)
     await fetcher.aclose()
 """
 
 from newsflow.stages.fetching._backend import GuardedBackend, Resolver, system_resolver
 from newsflow.stages.fetching._errors import FetchFailed, Refused, Unresolvable
 from newsflow.stages.fetching._fetcher import FetchedPage, PageFetcher
+from newsflow.stages.fetching._outcome import fetch_outcome
 from newsflow.stages.fetching._policy import AddressPolicy, vet_url
 from newsflow.stages.fetching._transport import guarded_transport
 
@@ -22,6 +24,7 @@ __all__ = [
     "Refused",
     "Resolver",
     "Unresolvable",
+    "fetch_outcome",
     "guarded_transport",
     "system_resolver",
     "vet_url",
