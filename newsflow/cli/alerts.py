@@ -6,17 +6,18 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from newsflow.adapters.alerts import AlertStore, RuleNotFound
-from newsflow.adapters.webhooks import WebhookSender, send_test
 from newsflow.settings import Settings, get_settings
 from newsflow.stages.alerts import FORMATS, AlertRule, RuleSpec, redact_url, sample_subject
+
+if TYPE_CHECKING:
+    from newsflow.adapters.alerts import AlertStore
 
 app = typer.Typer(help="Alert rules: signed webhooks when a matching article is analyzed.",
                   no_args_is_help=True)
@@ -26,6 +27,9 @@ T = TypeVar("T")
 
 
 def _run(make: Callable[[Settings, AlertStore], Awaitable[T]]) -> T:
+    # Imported here: the database and HTTP clients are not needed by every `newsflow` command.
+    from newsflow.adapters.alerts import AlertStore, RuleNotFound
+
     settings = get_settings()
 
     async def main() -> T:
@@ -80,6 +84,8 @@ def add(
         raise typer.Exit(2) from None
 
     async def go(settings: Settings, alerts: AlertStore) -> AlertRule:
+        from newsflow.adapters.webhooks import WebhookSender
+
         sender = WebhookSender(settings)
         try:
             refused = sender.check(spec.url)
@@ -156,6 +162,8 @@ def test(rule_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Send a signed test alert to the rule's webhook now and say what the receiver answered."""
 
     async def go(settings: Settings, alerts: AlertStore) -> tuple[bool, str]:
+        from newsflow.adapters.webhooks import send_test
+
         rule = await alerts.rule(rule_id)
         return await send_test(settings, rule, sample_subject(rule))
 

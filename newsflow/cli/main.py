@@ -20,6 +20,7 @@ from rich.table import Table
 
 from newsflow.adapters.intake import Submission
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
+from newsflow.cli.alerts import app as alerts_app
 from newsflow.domain.article import Article
 from newsflow.domain.pipeline import Streams
 from newsflow.runtime.delivery import DeadLetters
@@ -29,6 +30,7 @@ app = typer.Typer(
     help="Newsflow: fetch, extract, translate and analyze news articles.",
     no_args_is_help=True, add_completion=False,
 )
+app.add_typer(alerts_app, name="alerts")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
@@ -226,11 +228,6 @@ def up(
     from newsflow.cli.embedded import run_system
 
     raise typer.Exit(run_system(get_settings(), reader=reader))
-
-
-from newsflow.cli.alerts import app as alerts_app  # noqa: E402  (a sub-app, registered here)
-
-app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:

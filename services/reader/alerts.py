@@ -27,6 +27,7 @@ from newsflow.stages.alerts import (
     redact_url,
     sample_subject,
 )
+from services.reader.api import WRITE_ERRORS
 from services.reader.models import ErrorBody
 from services.reader.pages import _ctx, _form, _require_writer, templates
 from services.reader.security import require_writer
@@ -34,11 +35,9 @@ from services.reader.security import require_writer
 RuleId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="the rule's id")]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "API token missing or wrong"},
-    403: {"model": ErrorBody, "description": "cross-site request refused"},
+    **WRITE_ERRORS,
     404: {"model": ErrorBody, "description": "no such rule"},
-    422: {"model": ErrorBody, "description": "invalid rule"},
-    503: {"model": ErrorBody, "description": "MongoDB unreachable"},
+    422: {"model": ErrorBody, "description": "invalid rule (the reason says why)"},
 }
 router = APIRouter(prefix="/api/alerts", dependencies=[Depends(require_writer)], responses=ERRORS,
                    tags=["alerts"])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from redis.asyncio import Redis
 
-from newsflow.adapters.intake import submit
+from newsflow.adapters.intake import announce_vote, submit
 from newsflow.adapters.store import ArticleFilter, ArticleStore, BadCursor
 from newsflow.domain.contracts import Status
 from newsflow.domain.pipeline import Streams
@@ -167,7 +167,16 @@ async def similar(ident: Ident, request: Request) -> dict[str, Any]:
 )
 async def vote(ident: Ident, body: VoteRequest, request: Request) -> VoteCounts:
     store = store_of(request)
-    return await store.vote(await store.resolve(ident), body.kind)
+    aid = await store.resolve(ident)
+    counts = await store.vote(aid, body.kind)
+    await announce(request, aid, body.kind)
+    return counts
+
+
+async def announce(request: Request, aid: str, kind: str) -> None:
+    """Tell the alerts about an important vote (what the API and the page's form both do)."""
+    await announce_vote(aid, kind, redis=redis_of(request), store=store_of(request),
+                        streams=Streams(settings_of(request).stream_prefix))
 
 
 @router.get("/articles/{ident}/comments", response_model=CommentList, summary="Comments")

@@ -21,8 +21,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.adapters.alerts import AlertStore
+from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.settings import Settings, get_settings
 from services.reader import alerts, api, pages
 from services.reader.security import GuardMiddleware

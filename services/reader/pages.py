@@ -21,7 +21,7 @@ from newsflow.adapters.store import ArticleFilter, ArticleStore
 from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
 from services.reader import views
-from services.reader.api import publish_urls
+from services.reader.api import announce, publish_urls
 from services.reader.security import SESSION_COOKIE, is_writer, session_value
 
 HERE = Path(__file__).resolve().parent
@@ -137,6 +137,7 @@ async def vote_form(request: Request, ident: str) -> Response:
     store = _store(request)
     aid = await store.resolve(ident)
     await store.vote(aid, kind)
+    await announce(request, aid, kind)
     return RedirectResponse(f"/articles/{aid}#votes", status_code=303)
 
 

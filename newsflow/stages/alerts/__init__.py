@@ -9,7 +9,14 @@ Plain logic, no I/O: the notifier worker, the CLI and the API use it like this::
 """
 
 from newsflow.stages.alerts._backoff import backoff_delay
-from newsflow.stages.alerts._match import Subject, keyword_found, matches, mismatch, sample_subject
+from newsflow.stages.alerts._match import (
+    Subject,
+    keyword_found,
+    matches,
+    mismatch,
+    sample_subject,
+    subject_of,
+)
 from newsflow.stages.alerts._payloads import Payload, clean, render
 from newsflow.stages.alerts._rules import (
     FORMATS,
@@ -57,5 +64,6 @@ __all__ = [
     "sample_subject",
     "signature",
     "signed_headers",
+    "subject_of",
     "verify",
 ]

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from newsflow.domain.article import Article
 from newsflow.stages.alerts._rules import AlertRule, RuleSpec
 
 
@@ -43,6 +44,24 @@ class Subject:
         for s in (*self.symbols, *self.impact_symbols):
             seen.setdefault(s.upper(), None)
         return tuple(seen)
+
+
+def subject_of(article: Article) -> Subject:
+    """What alerts know of a stored article."""
+    analysis = article.analysis
+    impact = analysis.impact.impact if analysis and analysis.impact else None
+    return Subject(
+        article_id=article.id, short_id=article.short_id, title=article.title,
+        original_title=article.original_title, url=article.url, source=article.source,
+        site=article.site, language=article.language, category=article.category,
+        symbols=tuple(article.symbols), keywords=tuple(article.keywords),
+        published=article.event_time,
+        direction=impact.direction if impact else None,
+        confidence=impact.confidence if impact else None,
+        summary=impact.summary if impact else None,
+        impact_symbols=tuple(impact.symbols) if impact else (),
+        votes=article.votes.model_dump(),
+    )
 
 
 def _fold(text: str) -> str:
