@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from newsflow.adapters.alerts import AlertStore
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.settings import Settings, get_settings
-from services.reader import alerts, api, pages
+from services.reader import alerts, api, feeds, pages
 from services.reader.security import GuardMiddleware
 
 log = logging.getLogger("newsflow.reader")
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(alerts.router)
     app.include_router(alerts.pages_router)
+    app.include_router(feeds.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.exception_handler(RequestValidationError)
