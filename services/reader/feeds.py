@@ -22,6 +22,20 @@ from services.reader.feed_formats import MEDIA_TYPES, Feed, FeedItem, render
 from services.reader.pages import ListQuery, list_query
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
+
+
+def _documented(kind: str) -> dict[int | str, dict[str, object]]:
+    """The answers of a feed route for the OpenAPI document: the feed, or an HTML error page."""
+    media = MEDIA_TYPES[kind].split(";")[0]
+    schema = {"type": "object", "required": ["version", "title", "items"]} if kind == "json" \
+        else {"type": "string"}
+    return {
+        200: {"description": "the feed", "content": {media: {"schema": schema}}},
+        422: {"description": "an unknown view or an invalid filter (an HTML page saying which)",
+              "content": {"text/html": {"schema": {"type": "string"}}}},
+        503: {"description": "MongoDB not answering (an HTML page)",
+              "content": {"text/html": {"schema": {"type": "string"}}}},
+    }
 Listing = Annotated[ListQuery, Depends(list_query)]
 _PATHS = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 
@@ -76,16 +90,16 @@ async def _feed(request: Request, q: ListQuery, kind: str) -> Response:
     return Response(render(kind, feed), media_type=MEDIA_TYPES[kind])
 
 
-@router.get("/rss.xml", summary="RSS 2.0 of the list with these filters")
+@router.get("/rss.xml", response_class=Response, responses=_documented("rss"), summary="RSS 2.0 of the list with these filters")
 async def rss(request: Request, q: Listing) -> Response:
     return await _feed(request, q, "rss")
 
 
-@router.get("/atom.xml", summary="Atom of the list with these filters")
+@router.get("/atom.xml", response_class=Response, responses=_documented("atom"), summary="Atom of the list with these filters")
 async def atom(request: Request, q: Listing) -> Response:
     return await _feed(request, q, "atom")
 
 
-@router.get("/feed.json", summary="JSON Feed 1.1 of the list with these filters")
+@router.get("/feed.json", response_class=Response, responses=_documented("json"), summary="JSON Feed 1.1 of the list with these filters")
 async def json_feed(request: Request, q: Listing) -> Response:
     return await _feed(request, q, "json")
