@@ -132,8 +132,11 @@ def list_(
     if not rows:
         out.print("no alert rules (add one with `newsflow alerts add`)")
         return
-    table = Table("id", "name", "criteria", "target", "delivered", "last delivery", "failures",
-                  "last failure", box=None)
+    table = Table(box=None)
+    table.add_column("id", no_wrap=True)
+    for name in ("name", "criteria", "target", "delivered", "last delivery", "failures",
+                 "last failure"):
+        table.add_column(name)
     for rule, _ in rows:
         last = rule.last_failure
         table.add_row(

@@ -331,7 +331,11 @@ def _handler_for(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
             for k, v in (extra or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the sender is gone (a killed notifier): what it sent is recorded
+
 
         def do_POST(self) -> None:
             path = urlsplit(self.path).path
