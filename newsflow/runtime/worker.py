@@ -13,6 +13,10 @@ the handler returned (:class:`~newsflow.domain.pipeline.Done` or
 :class:`~newsflow.domain.pipeline.Failed`) and publishes the next stage's message. A handler
 is the stage's work only, and can be called directly with an article (the handler tests do).
 
+A service that consumes a stream but moves no article on (the notifier) is declared with
+:class:`ServiceSpec`: it gets the same consumer group, reclaiming, handler timeout, retries,
+dead letters, heartbeat, trimming and shutdown; its handler does its own work per message.
+
 Each worker reads its input stream with two subscribers in the service's consumer group:
 one for new entries, one that reclaims entries left pending by a dead or stuck replica.
 """

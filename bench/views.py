@@ -1,0 +1,125 @@
+"""What the list views cost as the collection grows: newest first, filters, bullish, important
+and hot, at 10,000 and 100,000 analyzed articles, on a real SecantusDB.
+
+For each size the store is filled with analyzed article documents whose creation times are
+spread evenly over the last 1,000 hours (so 7.2 % fall in the hot view's 72-hour window), with
+symbols, directions and votes drawn from a seeded generator. Each query asks for one page of
+50 through :meth:`ArticleStore.page`, as the reader does; each is timed 15 times after a warm-up
+and the median reported, with its ratio to the plain newest-first page of the same size in the
+same run (the baseline). The hot view's cost should stay flat from 10k to 100k: it reads a
+bounded window (``NEWSFLOW_HOT_WINDOW_HOURS``, at most ``NEWSFLOW_HOT_MAX_CANDIDATES``).
+
+    .venv/bin/python bench/views.py [--sizes 10000,100000] [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from newsflow.adapters.store import ArticleFilter, ArticleStore  # noqa: E402
+from newsflow.cli.embedded import free_port, start_mongo  # noqa: E402
+from newsflow.settings import Settings  # noqa: E402
+from tests.support.articles import analyzed  # noqa: E402
+
+SYMBOLS = ["BTC", "ETH", "SOL", "AAPL", "NVDA", "TSLA", "MSFT", "XRP", "DOGE", "AMZN"]
+DIRECTIONS = ["bullish", "bearish", "neutral", None]
+QUERIES: dict[str, ArticleFilter] = {
+    "newest first (baseline)": ArticleFilter(),
+    "symbol=BTC": ArticleFilter(symbol="BTC"),
+    "view=bullish": ArticleFilter(view="bullish"),
+    "view=important": ArticleFilter(view="important"),
+    "view=hot": ArticleFilter(view="hot"),
+    "view=hot&symbol=BTC": ArticleFilter(view="hot", symbol="BTC"),
+}
+
+
+def documents(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    docs = []
+    for i in range(n):
+        created = now - timedelta(hours=1000 * i / n)
+        important = rng.choice([0] * 30 + [1, 2, 5])
+        docs.append(analyzed(
+            f"https://bench{i % 50}.example/story/{i}", title=f"Story {i}",
+            symbols=[rng.choice(SYMBOLS)], direction=rng.choice(DIRECTIONS),
+            created=created, published=created - timedelta(minutes=rng.randint(0, 600)),
+            votes={"up": rng.randint(0, 5), "down": rng.randint(0, 2), "important": important},
+            submissions=rng.choice([1, 1, 1, 2]),
+        ))
+    return docs
+
+
+async def fill(store: ArticleStore, n: int) -> float:
+    started = time.perf_counter()
+    docs = documents(n)
+    for i in range(0, n, 1000):
+        await store.import_documents(docs[i : i + 1000])
+    return time.perf_counter() - started
+
+
+async def measure(store: ArticleStore, runs: int) -> dict[str, tuple[float, int]]:
+    results: dict[str, tuple[float, int]] = {}
+    for name, where in QUERIES.items():
+        page = await store.page(where, limit=50)  # warm-up
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            page = await store.page(where, limit=50)
+            times.append(time.perf_counter() - started)
+        results[name] = (statistics.median(times) * 1000, len(page.items))
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    server = start_mongo(None, free_port())
+    table: dict[int, dict[str, tuple[float, int]]] = {}
+    try:
+        for size in sizes:
+            settings = Settings(mongo_url=f"mongodb://127.0.0.1:{server.port}",
+                                mongo_db=f"bench_views_{size}", _env_file=None)  # type: ignore[call-arg]
+            store = ArticleStore.connect(settings)
+            await store.drop()
+            await store.ensure_indexes()
+            took = await fill(store, size)
+            print(f"{size} articles stored in {took:.1f} s", flush=True)
+            table[size] = await measure(store, args.runs)
+            await store.drop()
+            store.close()
+    finally:
+        server.stop()
+    header = " | ".join(f"{s:,} articles: ms (ratio)" for s in sizes)
+    print(f"\n| query (page of 50) | {header} |")
+    print("|---|" + "---|" * len(sizes))
+    for name in QUERIES:
+        cells = []
+        for size in sizes:
+            ms, _ = table[size][name]
+            base = table[size]["newest first (baseline)"][0]
+            cells.append(f"{ms:.1f} ({ms / base:.2f})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    if len(sizes) > 1:
+        small, big = sizes[0], sizes[-1]
+        growth = table[big]["view=hot"][0] / table[small]["view=hot"][0]
+        print(f"\nhot view, {big:,} / {small:,} articles: {growth:.2f}x the time")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
