@@ -28,10 +28,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from newsflow.adapters.store import ArticleFilter, ArticleStore  # noqa: E402
-from newsflow.cli.embedded import free_port, start_mongo  # noqa: E402
-from newsflow.settings import Settings  # noqa: E402
-from tests.support.articles import analyzed  # noqa: E402
+from newsflow.adapters.store import ArticleFilter, ArticleStore
+from newsflow.cli.embedded import free_port, start_mongo
+from newsflow.settings import Settings
+from tests.support.articles import analyzed
 
 SYMBOLS = ["BTC", "ETH", "SOL", "AAPL", "NVDA", "TSLA", "MSFT", "XRP", "DOGE", "AMZN"]
 DIRECTIONS = ["bullish", "bearish", "neutral", None]

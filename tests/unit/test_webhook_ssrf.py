@@ -73,7 +73,7 @@ async def test_hook_names_resolving_inside_are_refused_and_not_retried(
 ) -> None:
     sender = make_sender({"hooks.example.com": addresses})
     result = await sender.deliver(
-        "https://hooks.example.com/services/T0/B0/SECRET", b"{}", lambda: {}
+        "https://hooks.example.com/services/T0/B0/SECRET", b"{}", dict
     )
     assert not result.ok and not result.retryable
     assert result.attempts == 1
@@ -96,7 +96,7 @@ async def test_hook_urls_refused_before_resolving(
 ) -> None:
     sender = make_sender({"hooks.example.com": ["93.184.216.34"]})
     assert why in (sender.check(url) or "")
-    result = await sender.deliver(url, b"{}", lambda: {})
+    result = await sender.deliver(url, b"{}", dict)
     assert not result.ok and result.attempts == 1 and why in (result.reason or "")
     assert connects.calls == []
 
@@ -105,7 +105,7 @@ async def test_a_public_hook_reaches_the_socket_layer_at_the_vetted_address(
     make_sender: Any, connects: ConnectRecorder
 ) -> None:
     sender = make_sender({"hooks.example.com": ["93.184.216.34"]})
-    result = await sender.deliver("https://hooks.example.com/x/SECRET", b"{}", lambda: {})
+    result = await sender.deliver("https://hooks.example.com/x/SECRET", b"{}", dict)
     # Connection failures are retried (1 + alert_retries attempts), then reported by host.
     assert result.attempts == 3 and result.retryable
     assert result.reason == "hooks.example.com: connection failed (3 attempts)"
@@ -116,12 +116,12 @@ async def test_a_public_hook_reaches_the_socket_layer_at_the_vetted_address(
 async def test_allowed_networks_are_the_fetchers(make_sender: Any, connects: ConnectRecorder) -> None:
     sender = make_sender({"lab.example": ["10.9.8.7"]}, fetch_allowed_networks=["10.9.0.0/16"],
                          alert_retries=0)
-    result = await sender.deliver("http://lab.example/hook", b"{}", lambda: {})
+    result = await sender.deliver("http://lab.example/hook", b"{}", dict)
     assert result.reason == "lab.example: connection failed"
     assert connects.calls == [("10.9.8.7", 80)]
 
 
 async def test_unresolvable_hosts_are_named(make_sender: Any, connects: ConnectRecorder) -> None:
     sender = make_sender({})
-    result = await sender.deliver("https://gone.example/x", b"{}", lambda: {})
+    result = await sender.deliver("https://gone.example/x", b"{}", dict)
     assert (result.ok, result.retryable, result.reason) == (False, False, "cannot resolve host gone.example")
