@@ -28,13 +28,14 @@ a rule's recent failures (recent_failures)     ``rule_id, updated_at``
 from __future__ import annotations
 
 import enum
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
@@ -42,6 +43,7 @@ from newsflow.settings import Settings
 from newsflow.stages.alerts import AlertRule, RuleSpec, new_secret
 
 Document = dict[str, Any]
+log = logging.getLogger("newsflow.adapters.alerts")
 DeliveryState = Literal["sending", "retrying", "delivered", "failed"]
 
 
@@ -135,7 +137,18 @@ class AlertStore:
     async def rules(self, limit: int = 500) -> list[AlertRule]:
         """Every rule, oldest first."""
         cursor = self._rules.find({}).sort("created_at", ASCENDING).limit(limit)
-        return [self._rule(d) async for d in cursor]
+        return [r async for d in cursor if (r := self._readable(d)) is not None]
+
+    @classmethod
+    def _readable(cls, doc: Document) -> AlertRule | None:
+        """The rule of a stored document, None (and a warning) when it no longer validates
+        (edited by hand, or written by another version): it is skipped, never a crash."""
+        try:
+            return cls._rule(doc)
+        except ValidationError as exc:
+            log.warning("alert rule %s is not valid and is skipped: %s", doc.get("_id"),
+                        "; ".join(e["msg"] for e in exc.errors()))
+            return None
 
     async def remove(self, rule_id: str) -> None:
         """Delete a rule and its delivery records; :class:`RuleNotFound` if there is none."""
@@ -156,7 +169,7 @@ class AlertStore:
         if wanted:
             query = {"$or": [{"enabled": True, "symbols": {"$in": wanted}}, query]}
         cursor = self._rules.find(query).sort("_id", ASCENDING).limit(limit)
-        return [self._rule(d) async for d in cursor]
+        return [r async for d in cursor if (r := self._readable(d)) is not None]
 
     # --- deliveries -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from motor.motor_asyncio import AsyncIOMotorClient
 
 from newsflow.adapters.alerts import AlertStore, Claim, RuleNotFound
 from newsflow.adapters.webhooks import WebhookSender
@@ -285,3 +286,19 @@ async def test_giving_up_an_article_fails_its_unfinished_deliveries(alerts: Aler
     assert record is not None and record.state == "failed"
     assert record.reason == "gave up after 3 deliveries; last try: h.example: connection refused (4 attempts)"
     assert (await alerts.rule(rule.id)).failures == 2
+
+
+async def test_a_stored_rule_that_no_longer_validates_is_skipped(
+    settings: Settings, alerts: AlertStore
+) -> None:
+    good = await alerts.add(RuleSpec(url="https://h.example/1", symbols=["BTC"]))
+    bad = await alerts.add(RuleSpec(url="https://h.example/2", symbols=["BTC"]))
+    # edited by hand in the database: no criterion left, a URL that is not http
+    client: AsyncIOMotorClient[dict[str, object]] = AsyncIOMotorClient(settings.mongo_url)
+    try:
+        await client[settings.mongo_db][f"{settings.mongo_collection}_alert_rules"].update_one(
+            {"_id": bad.id}, {"$set": {"symbols": [], "url": "ftp://x"}})
+    finally:
+        client.close()
+    assert [r.id for r in await alerts.candidates(["BTC"], limit=10)] == [good.id]
+    assert [r.id for r in await alerts.rules()] == [good.id]
