@@ -195,6 +195,8 @@ _CANDIDATE_FIELDS = {
 }
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 _DIRECTION = "analysis.impact.impact.direction"
+#: The index of the hot view's window (status, then newest first).
+_HOT_INDEX = [("status", ASCENDING), ("created_at", DESCENDING)]
 #: What the hot score reads of a candidate.
 _HOT_FIELDS = {"votes": 1, "submissions": 1, "created_at": 1, "extraction.published": 1}
 
@@ -266,7 +268,7 @@ class ArticleStore:
     async def ensure_indexes(self) -> None:
         """Create the indexes of every query (see the table at the top of this module)."""
         await self._articles.create_index([("short_id", ASCENDING)])
-        await self._articles.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
+        await self._articles.create_index(_HOT_INDEX)  # status, created_at
         await self._articles.create_index(_NEWEST_FIRST)
         await self._articles.create_index([("extraction.published", DESCENDING)])
         await self._articles.create_index([("analysis.symbols", ASCENDING)])
@@ -538,7 +540,9 @@ class ArticleStore:
         at = now()
         query = where.query()
         query["created_at"] = {"$gte": at - timedelta(hours=self._hot_window_hours)}
-        found = self._articles.find(query, _HOT_FIELDS).sort(_NEWEST_FIRST)
+        # Pinned to the window's index: a filter (a symbol, a source) must not make the planner
+        # read the filter's whole history instead of the window.
+        found = self._articles.find(query, _HOT_FIELDS).hint(_HOT_INDEX).sort(_NEWEST_FIRST)
         scored = [
             (_hot_rank(d, at), d.get("created_at") or at, str(d["_id"]))
             async for d in found.limit(self._hot_max_candidates)
