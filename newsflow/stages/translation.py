@@ -5,6 +5,11 @@ language, ``skipped`` without a provider), split the text at paragraph boundarie
 at most ``translate_chunk_chars`` (an over-long paragraph at sentence boundaries), translate the
 title and the chunks, validate every answer and put the paragraphs back together.
 
+Every chunk's answer is cached by content (:func:`~newsflow.domain.usage.cache_key`: provider,
+model, target language, :data:`PROMPT_VERSION` and the exact text), so a chunk is never sent
+twice; what the calls used is recorded on the result (``usage``), and a daily token budget may
+defer the translation (``deferred``, with the reason) before any call is made.
+
 The article is untrusted: it travels as a delimited data block (:mod:`newsflow.adapters.providers.untrusted`)
 and each answer must look like a translation of it: in the target language's script, of a
 plausible length, with the paragraph count it was sent. Anything else makes the result
@@ -23,7 +28,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from newsflow.domain.contracts import ExtractionResult, TranslationResult
-from newsflow.adapters.providers import ChatProvider, ProviderError
+from newsflow.domain.usage import (
+    CallUsage,
+    Ledger,
+    LLMUsage,
+    cache_key,
+    estimate_tokens,
+    summarize,
+)
+from newsflow.adapters.providers import ChatProvider, Completion, ProviderError
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
 from newsflow.settings import Settings
 
@@ -119,6 +132,10 @@ MIN_LENGTH_RATIO = 0.3
 MAX_LENGTH_RATIO = 4.0
 #: Scripts whose one character carries about as much as three Latin letters.
 _DENSE_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
+
+#: Part of every cache key (with the whole prompt): bump it when what makes an answer
+#: acceptable changes without the prompt changing, so that older answers are asked again.
+PROMPT_VERSION = "translate-1"
 
 SYSTEM_PROMPT = (
     "You are a translation engine. The user message holds one block of article text between "
@@ -341,15 +358,10 @@ def check_translation(source: str, answer: str, target: str, *, paragraphs: int 
 # --- the stage -------------------------------------------------------------------------------
 
 
-async def translate_segments(
-    texts: list[str], provider: ChatProvider, source: str | None, target: str
-) -> list[str]:
-    """One call translating ``texts`` (paragraphs) and its validated paragraphs.
-
-    Raises:
-        ProviderError: the call failed.
-        TranslationRejected: the answer is not an acceptable translation.
-    """
+def segment_messages(
+    texts: list[str], source: str | None, target: str
+) -> list[dict[str, str]]:
+    """The chat messages asking to translate ``texts`` (paragraphs) as one block."""
     block = "\n\n".join(texts)
     n = len(texts)
     system = SYSTEM_PROMPT.format(
@@ -362,12 +374,51 @@ async def translate_segments(
         f"Translate the article text below. Answer with the translation only, "
         f"{n} paragraph(s) separated by blank lines.\n\n{wrap_data(block)}"
     )
-    answer = clean_answer(
-        await provider.complete(
-            [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+async def translate_segments(
+    texts: list[str],
+    provider: ChatProvider,
+    source: str | None,
+    target: str,
+    calls: list[CallUsage] | None = None,
+) -> list[str]:
+    """One call translating ``texts`` (paragraphs) and its validated paragraphs.
+
+    ``calls`` receives what the call used as soon as it is answered (also when the answer is
+    then rejected: its tokens were spent).
+
+    Raises:
+        ProviderError: the call failed.
+        TranslationRejected: the answer is not an acceptable translation.
+    """
+    completion: Completion = await provider.chat(segment_messages(texts, source, target))
+    if calls is not None:
+        calls.append(
+            CallUsage(
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                latency=completion.latency,
+            )
         )
-    )
-    return check_translation(block, answer, target, paragraphs=n)
+    answer = clean_answer(completion.text)
+    return check_translation("\n\n".join(texts), answer, target, paragraphs=len(texts))
+
+
+def segments_key(provider: ChatProvider, texts: list[str], source: str | None, target: str) -> str:
+    """The cache key of the translation of ``texts``: the model, the target language, the
+    prompt version and the whole prompt sent (which holds the text and its language), so a
+    changed prompt never gets an answer to the old one."""
+    prompt = "\n".join(m["content"] for m in segment_messages(texts, source, target))
+    return cache_key("translation", provider.name, provider.model, target, PROMPT_VERSION, prompt)
+
+
+def estimate_call(texts: list[str]) -> int:
+    """Tokens a call for ``texts`` may use: the prompt (instructions and text) and an answer
+    about as long as the text. Only reserved against the budget; the real count is settled."""
+    text = estimate_tokens("\n\n".join(texts))
+    return 250 + 2 * text
 
 
 def _failed(base: TranslationResult, reason: str) -> TranslationResult:
@@ -375,13 +426,19 @@ def _failed(base: TranslationResult, reason: str) -> TranslationResult:
 
 
 async def translate_article(
-    extraction: ExtractionResult, provider: ChatProvider | None, settings: Settings
+    extraction: ExtractionResult,
+    provider: ChatProvider | None,
+    settings: Settings,
+    ledger: Ledger | None = None,
 ) -> TranslationResult:
     """The article's title and text in ``settings.target_language``; never raises.
 
     ``not_needed`` when the article is in the target language already (no call), ``skipped``
-    without a provider or text (``error`` says why), ``failed`` with a reason when a call or an
-    answer is not acceptable, else ``translated``.
+    without a provider or text (``error`` says why), ``deferred`` when ``ledger`` refuses the
+    day's budget (no call; ``error`` says why), ``failed`` with a reason when a call or an
+    answer is not acceptable, else ``translated``. With a ``ledger``, answers already in its
+    cache are not asked again and every new validated answer is cached; ``usage`` says what
+    was sent and what came from the cache.
     """
     target = primary_language(settings.target_language) or "en"
     text = extraction.text or ""
@@ -406,34 +463,67 @@ async def translate_article(
 
     chunks = chunk_text(text, settings.translate_chunk_chars)
     base = base.model_copy(update={"chunks": len(chunks)})
+    title = (extraction.title or "").strip()
+    # Job -1 is the title, then one job per chunk.
+    jobs: dict[int, list[str]] = {-1: [title]} if title else {}
+    jobs.update({i: [s.text for s in chunk] for i, chunk in enumerate(chunks)})
+    keys = {i: segments_key(provider, texts, source, target) for i, texts in jobs.items()}
+    answers: dict[int, list[str]] = {}
+    if ledger is not None:
+        for index, key in keys.items():
+            found = await ledger.cached(key)
+            if isinstance(found, list) and found and all(isinstance(p, str) for p in found):
+                answers[index] = found
+    cached = len(answers)
+    missing = [i for i in jobs if i not in answers]
+    calls: list[CallUsage] = []
+
+    def usage() -> LLMUsage:
+        return summarize(
+            calls, provider=provider.name, model=provider.model, cached=cached,
+            prices=settings.llm_prices,
+        )  # fmt: skip
+
+    reserved = 0
+    if missing and ledger is not None:
+        reserved = sum(estimate_call(jobs[i]) for i in missing)
+        refusal = await ledger.reserve("translation", reserved)
+        if refusal is not None:
+            return base.model_copy(update={"status": "deferred", "error": refusal, "usage": usage()})
     gate = asyncio.Semaphore(settings.translate_concurrency)
 
-    async def run(index: int, segments: list[str]) -> list[str]:
+    async def run(index: int) -> None:
         where = "title" if index < 0 else f"chunk {index + 1} of {len(chunks)}"
         async with gate:
             try:
-                return await translate_segments(segments, provider, source, target)
+                parts = await translate_segments(jobs[index], provider, source, target, calls)
             except (ProviderError, TranslationRejected) as exc:
                 raise _Failure(f"{where}: {exc}") from None
+        answers[index] = parts
+        if ledger is not None:
+            await ledger.remember(keys[index], "translation", parts)
 
-    title = (extraction.title or "").strip()
     try:
-        async with asyncio.TaskGroup() as group:
-            title_task = group.create_task(run(-1, [title])) if title else None
-            chunk_tasks = [
-                group.create_task(run(i, [s.text for s in chunk])) for i, chunk in enumerate(chunks)
-            ]
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in missing:
+                    group.create_task(run(index))
+        finally:
+            if ledger is not None and missing:
+                await ledger.settle("translation", reserved, usage())
     except ExceptionGroup as group_error:
         first = group_error.exceptions[0]
         if isinstance(first, _Failure):
-            return _failed(base, str(first))
+            return _failed(base, str(first)).model_copy(update={"usage": usage()})
         log.error("translation failed unexpectedly", exc_info=first)
-        return _failed(base, f"unexpected error: {type(first).__name__}: {first}")
+        return _failed(
+            base, f"unexpected error: {type(first).__name__}: {first}"
+        ).model_copy(update={"usage": usage()})
 
     paragraphs: list[str] = []
     joiner = "" if target in ("zh", "ja") else " "
-    for chunk, task in zip(chunks, chunk_tasks, strict=True):
-        parts = task.result()
+    for index, chunk in enumerate(chunks):
+        parts = answers[index]
         if len(parts) != len(chunk):
             paragraphs.extend(parts)  # the model merged or split paragraphs: keep its layout
             continue
@@ -447,8 +537,9 @@ async def translate_article(
     return base.model_copy(
         update={
             "status": "translated",
-            "title": " ".join(title_task.result()) if title_task else None,
+            "title": " ".join(answers[-1]) if title else None,
             "text": separator.join(paragraphs),
+            "usage": usage(),
         }
     )
 
