@@ -195,6 +195,7 @@ async def analyze_impact(
             except ValidationError:
                 log.warning("impact: ignored an invalid cached answer %s", key[:12])
             else:
+                await ledger.settle("impact", 0, usage(1))
                 return base.model_copy(update={"status": "ok", "impact": impact, "usage": usage(1)})
     reserved = 0
     if ledger is not None:

@@ -509,7 +509,7 @@ async def translate_article(
                 for index in missing:
                     group.create_task(run(index))
         finally:
-            if ledger is not None and missing:
+            if ledger is not None:
                 await ledger.settle("translation", reserved, usage())
     except ExceptionGroup as group_error:
         first = group_error.exceptions[0]
