@@ -54,6 +54,7 @@ __all__ = [
     "Candidate",
     "Fingerprint",
     "Match",
+    "band_hashes",
     "best_match",
     "containment",
     "fingerprint",
@@ -168,7 +169,7 @@ def shingles(text: str, language: str | None = None) -> tuple[ShingleMode, set[s
     return mode, {letters[i : i + n] for i in range(len(letters) - n + 1)}
 
 
-def _band_hashes(values: np.ndarray) -> tuple[int, ...]:
+def band_hashes(values: np.ndarray) -> tuple[int, ...]:
     raw = values.astype("<u4")
     out = []
     for band in range(BANDS):
@@ -196,7 +197,7 @@ def fingerprint(text: str, language: str | None = None) -> Fingerprint | None:
         mode=mode,
         size=len(found),
         signature=values.astype("<u4").tobytes(),
-        bands=_band_hashes(values),
+        bands=band_hashes(values),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from newsflow.adapters.providers import OpenAICompatible
 from newsflow.domain.usage import (
     CallUsage,
     cache_key,
@@ -13,7 +14,6 @@ from newsflow.domain.usage import (
     estimate_tokens,
     summarize,
 )
-from newsflow.adapters.providers import OpenAICompatible
 from newsflow.settings import ModelPrice, Settings
 from newsflow.stages import translation
 
