@@ -40,13 +40,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +74,7 @@ from newsflow.stages.stories import (
 )
 from tests.support.corpus_server import DEFAULT_CORPUS, Corpus
 from tests.support.llm_server import LLMServer
+from tests.support.pages_server import PageServer, second_loopback
 from tests.support.similar_eval import SimilarEval
 from tests.support.variants import (
     VariantSpec,
@@ -96,58 +95,6 @@ PRICES = {
 
 
 # --- pages ---------------------------------------------------------------------------------
-
-
-class PageServer:
-    """Serves ``/o/<set>/<id>.html`` (originals) and ``/c/<variant id>.html`` (copies).
-
-    No charset in the Content-Type: the copies declare theirs in ``<meta charset>`` (or a BOM),
-    as the corpus pages do.
-    """
-
-    def __init__(self, host: str, pages: dict[str, bytes]) -> None:
-        served = pages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = served.get(self.path.split("?")[0])
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.host = host
-        self.httpd = ThreadingHTTPServer((host, 0), Handler)
-        self.port = int(self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
-
-    def __enter__(self) -> PageServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def copy_host() -> str:
-    """127.0.0.2 when this machine can bind it (Linux routes all of 127/8 to loopback)."""
-    import socket
-
-    with contextlib.suppress(OSError), socket.socket() as probe:
-        probe.bind(("127.0.0.2", 0))
-        return "127.0.0.2"
-    return "127.0.0.1"
 
 
 # --- the pipeline --------------------------------------------------------------------------
@@ -481,9 +428,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with folder as tmp, contextlib.ExitStack() as stack:
         data = Path(tmp)
         originals_server = stack.enter_context(
-            PageServer("127.0.0.1", {k: v for k, v in original_paths.items() if v is not None})
+            PageServer({k: v for k, v in original_paths.items() if v is not None})
         )
-        copies_server = stack.enter_context(PageServer(copy_host(), copy_pages))
+        copies_server = stack.enter_context(PageServer(copy_pages, second_loopback()))
         llm = stack.enter_context(LLMServer(api_key=LLM_KEY))
         redis = stack.enter_context(started(start_redis(data / "redis", free_port())))
         mongo = stack.enter_context(started(start_mongo(data / "mongo", free_port())))

@@ -21,14 +21,13 @@ between reserving and settling leaves its reservation counted for that day.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
 
-from newsflow.adapters.store import now
 from newsflow.domain.usage import PURPOSES, LLMUsage, Purpose, UsageTotals, day_of
 from newsflow.settings import Settings
 
@@ -38,6 +37,10 @@ _COUNTERS = (
     "calls", "cached", "reused", "deferred", "prompt_tokens", "completion_tokens",
     "cost", "unpriced_calls", "committed",
 )  # fmt: skip
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 class LLMLedger:

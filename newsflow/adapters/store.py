@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import Binary
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
+from newsflow.adapters.ledger import LLMLedger
+from newsflow.adapters.stories import StoryIndex
 from newsflow.domain.contracts import RANK, Status
+from newsflow.domain.usage import Purpose
 from newsflow.settings import Settings
 from newsflow.domain.urls import SHORT_ID_LEN, article_id, short_id, source_name
 
@@ -26,6 +29,13 @@ _STAGE_FIELD = {
     Status.EXTRACTED: "extraction",
     Status.TRANSLATED: "translation",
     Status.ANALYZED: "analysis",
+}
+
+
+#: Where a deferred purpose is recorded on the article, and the status it goes back to.
+_DEFERRED: dict[Purpose, tuple[str, Status]] = {
+    "translation": ("translation.status", Status.EXTRACTED),
+    "impact": ("analysis.impact.status", Status.TRANSLATED),
 }
 
 
@@ -60,6 +70,9 @@ class ArticleStore:
         self.db: AsyncIOMotorDatabase[Any] = client[settings.mongo_db]
         self.articles: AsyncIOMotorCollection[Any] = self.db[settings.mongo_collection]
         self.pages: AsyncIOMotorCollection[Any] = self.db[f"{settings.mongo_collection}_pages"]
+        #: Fingerprints and stories (near-duplicates), and the LLM answer cache and usage.
+        self.stories = StoryIndex(self.db, self.articles, settings)
+        self.ledger = LLMLedger(self.db, settings)
 
     @classmethod
     def connect(cls, settings: Settings) -> ArticleStore:
@@ -79,6 +92,11 @@ class ArticleStore:
         await self.articles.create_index([("analysis.symbols", ASCENDING)])
         await self.articles.create_index([("analysis.keywords", ASCENDING)])
         await self.articles.create_index([("source", ASCENDING)])
+        # deferred LLM work, found again when the budget allows
+        await self.articles.create_index([("translation.status", ASCENDING)])
+        await self.articles.create_index([("analysis.impact.status", ASCENDING)])
+        await self.stories.ensure_indexes()
+        await self.ledger.ensure_indexes()
 
     # --- intake ---------------------------------------------------------------------------
 
@@ -199,6 +217,48 @@ class ArticleStore:
             query["generation"] = generation
         res = await self.articles.update_one(query, {"$set": update})
         return res.matched_count == 1
+
+    # --- deferred LLM work ------------------------------------------------------------------
+
+    async def reopen_deferred(
+        self, purpose: Purpose, limit: int, *, stuck_after: float
+    ) -> list[tuple[str, int, str]]:
+        """Send articles whose ``purpose`` was deferred back to the stage that does it.
+
+        Each article goes back one step (``extracted`` for the translation, ``translated``
+        for the impact analysis) in a new ``generation``, so any older message of it is
+        ignored; the caller publishes the returned (id, generation, url) to that stage. An
+        article reopened more than ``stuck_after`` seconds ago and still waiting (its message
+        was never published: a crash in between) is returned again.
+        """
+        field, back = _DEFERRED[purpose]
+        ts = now()
+        reopened: list[tuple[str, int, str]] = []
+        cursor = self.articles.find(
+            {field: "deferred", "status": Status.ANALYZED.value}, {"generation": 1, "url": 1}
+        ).limit(limit)
+        async for doc in cursor:
+            after = await self.articles.find_one_and_update(
+                {"_id": doc["_id"], "generation": doc["generation"], field: "deferred",
+                 "status": Status.ANALYZED.value},
+                {"$inc": {"generation": 1},
+                 "$set": {"status": back.value, "progress": RANK[back], "updated_at": ts,
+                          "resumed": {"purpose": purpose, "at": ts,
+                                      "generation": doc["generation"] + 1}}},
+                projection={"generation": 1, "url": 1},
+                return_document=ReturnDocument.AFTER,
+            )  # fmt: skip
+            if after is not None:  # else another replica took it
+                reopened.append((after["_id"], int(after["generation"]), after["url"]))
+        stuck = self.articles.find(
+            {"resumed.purpose": purpose, "status": back.value,
+             "resumed.at": {"$lt": ts - timedelta(seconds=stuck_after)}},
+            {"generation": 1, "url": 1, "resumed": 1},
+        ).limit(limit)  # fmt: skip
+        async for doc in stuck:
+            if doc["resumed"].get("generation") == doc["generation"]:
+                reopened.append((doc["_id"], int(doc["generation"]), doc["url"]))
+        return reopened
 
     # --- pages ----------------------------------------------------------------------------
 

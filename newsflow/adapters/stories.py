@@ -28,14 +28,13 @@ instant, one of them still undecided, can leave the last one in a story of its o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import Binary
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReturnDocument
 
-from newsflow.adapters.store import now
 from newsflow.domain.stories import (
     MAX_STORY_SOURCES,
     StoryLink,
@@ -46,6 +45,10 @@ from newsflow.settings import Settings
 from newsflow.stages.stories import METHOD, Candidate, Fingerprint, Match, best_match
 
 Document = dict[str, Any]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 class StoryIndex:

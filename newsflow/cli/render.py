@@ -6,6 +6,8 @@ import textwrap
 from datetime import datetime
 from typing import Any
 
+from newsflow.domain.usage import LLMUsage, UsageTotals
+
 
 def _when(value: Any) -> str:
     if isinstance(value, datetime):
@@ -44,6 +46,16 @@ def article_text(doc: dict[str, Any]) -> str:
         f"analysis {an.get('status', '-')}",
     ]
     lines.append("stages:    " + "; ".join(stages))
+    if story := doc.get("story"):
+        lines.append("story:     " + story_line(story))
+    for label, result in (("translation", tr), ("impact", an.get("impact") or {})):
+        if reused := result.get("reused"):
+            lines.append(
+                f"{label}: reused from {reused['article_id'][:10]} "
+                f"(similarity {reused['similarity']:.2f}, contained {reused['containment']:.2f})"
+            )
+        elif result.get("usage"):
+            lines.append(f"{label}: {usage_line(LLMUsage.model_validate(result['usage']))}")
     impact = an.get("impact") or {}
     if impact.get("status") == "ok" and impact.get("impact"):
         im = impact["impact"]
@@ -71,3 +83,44 @@ def article_text(doc: dict[str, Any]) -> str:
     if translated and ex.get("text"):
         lines += ["", "--- original text ---", ex["text"]]
     return "\n".join(lines)
+
+
+def story_line(story: dict[str, Any]) -> str:
+    """``story 1a2b3c4d5e (first)`` or ``story ... : copy of ... (similarity 0.83, ...)``."""
+    head = f"story {story['id'][:10]}"
+    if story.get("first"):
+        return head + " (first article" + (f"; {story['note']}" if story.get("note") else "") + ")"
+    return (
+        f"{head}: copy of {str(story.get('matched'))[:10]} (similarity "
+        f"{story.get('similarity') or 0:.2f}, contained {story.get('containment') or 0:.2f})"
+    )
+
+
+def money(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.4f}"
+
+
+def usage_line(usage: LLMUsage) -> str:
+    """What one result's LLM calls used."""
+    return (
+        f"{usage.calls} call(s), {usage.cached} cached, {usage.prompt_tokens} + "
+        f"{usage.completion_tokens} tokens, {usage.latency_ms} ms, cost {money(usage.cost)} "
+        f"({usage.provider}/{usage.model})"
+    )
+
+
+def totals_lines(totals: list[UsageTotals]) -> list[str]:
+    """The day's LLM usage per purpose (``newsflow status``)."""
+    lines = []
+    for t in totals:
+        cost = f"{t.cost:.4f}" + (f" (+{t.unpriced_calls} unpriced calls)" if t.unpriced_calls else "")
+        budget = (
+            f", budget {t.budget:,} ({t.remaining:,} left)" if t.budget and t.remaining is not None
+            else (f", budget {t.budget:,}" if t.budget else "")
+        )  # fmt: skip
+        lines.append(
+            f"  {t.day} {t.purpose:<11} calls {t.calls}, cached {t.cached}, reused {t.reused}, "
+            f"deferred {t.deferred}; tokens {t.prompt_tokens:,} + {t.completion_tokens:,}; "
+            f"cost {cost}{budget}"
+        )
+    return lines

@@ -1,6 +1,9 @@
 """Routing of the extractor: ``PageFetched`` in, ``TextExtracted`` out."""
 
+import asyncio
+
 from newsflow.domain.contracts import PageFetched, Status, TextExtracted
+from newsflow.stages.stories import fingerprint
 from newsflow.stages.extraction import ExtractorPool
 from newsflow.runtime.worker import Handler, Worker
 
@@ -34,6 +37,10 @@ def make_handler(w: Worker) -> Handler:
             await w.store.fail(aid, gen, Status.EXTRACTED, reason, result=result.model_dump())
             await w.count("failed" if result.status == "failed" else result.status)
             return
+        # Before any LLM call: the article's near-duplicate fingerprint places it in a story.
+        print_ = await asyncio.to_thread(fingerprint, result.text or "", result.language)
+        note = None if print_ is not None else "text too short to compare with other articles"
+        await w.store.stories.place(aid, gen, print_, source=doc.get("source"), note=note)
         if await w.store.save_stage(aid, gen, Status.EXTRACTED, result.model_dump()):
             await republish()
 
