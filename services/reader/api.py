@@ -12,6 +12,7 @@ from newsflow.domain.contracts import Status, Streams
 from newsflow.adapters.intake import submit
 from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.domain.stories import StorySummary
 from newsflow.domain.urls import short_id
 from newsflow.adapters.votes import InvalidComment, Votes
 from services.reader import views
@@ -28,6 +29,7 @@ from services.reader.models import (
     PublishRequest,
     PublishResponse,
     SimilarList,
+    StoryDetail,
     VoteCounts,
     VoteRequest,
 )
@@ -109,10 +111,11 @@ async def list_articles(
     source: Filter = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    stories: Annotated[bool, Query(description="one row per story (its first article)")] = False,
 ) -> dict[str, Any]:
     query = views.list_query(
         status=status.value if status else None, symbol=symbol, category=category,
-        language=language, source=source,
+        language=language, source=source, stories=stories,
     )
     if cursor:
         try:
@@ -218,7 +221,24 @@ async def pipeline(request: Request) -> dict[str, Any]:
         "statuses": await store_of(request).status_counts(),
         "backlog": backlog,
         "dead_letters": int(await redis.xlen(streams.dead)),
+        "llm_usage": await store_of(request).ledger.totals(),
     }
+
+
+@router.get(
+    "/articles/{ident}/story", response_model=StoryDetail,
+    summary="The article's story: its summary and its articles (at most 200)",
+)
+async def get_story(ident: Ident, request: Request) -> dict[str, Any]:
+    store = store_of(request)
+    doc = await store.get(ident)
+    link = views.summary(doc)["story"]
+    story_id = link.id if link is not None else doc["_id"]
+    summary = await store.stories.summary(story_id)
+    if summary is None:  # not placed yet (still being fetched or extracted): a story of one
+        summary = StorySummary(id=story_id, first_article=doc["_id"], members=1,
+                               sources=[doc.get("source") or ""])
+    return {"story": summary, "members": await store.stories.members(story_id, limit=200)}
 
 
 health_router = APIRouter()

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from newsflow.domain.contracts import AnalysisResult, ExtractionResult, FetchResult, TranslationResult
 from newsflow.adapters.votes import VoteKind
+from newsflow.domain.stories import StoryLink, StoryMember, StorySummary
+from newsflow.domain.usage import UsageTotals
 
 Outcome = Literal["queued", "duplicate", "refreshed", "invalid"]
 StageState = Literal["done", "pending", "failed", "skipped"]
@@ -86,6 +88,8 @@ class ArticleSummary(BaseModel):
     category: str | None = None
     votes: VoteCounts
     failure: Failure | None = None
+    #: The article's story (its id, and for a copy the article it matched with the evidence).
+    story: StoryLink | None = None
 
 
 class ArticleList(BaseModel):
@@ -169,6 +173,16 @@ class Pipeline(BaseModel):
     #: Entries waiting in each stage's input stream, by service.
     backlog: dict[str, int]
     dead_letters: int
+    #: Today's LLM usage per purpose (UTC day): calls, cache hits, reuse, deferrals, tokens,
+    #: estimated cost (NEWSFLOW_LLM_PRICES) and budget.
+    llm_usage: list[UsageTotals] = []
+
+
+class StoryDetail(BaseModel):
+    """A story and its articles (the first one first, then in the order they joined)."""
+
+    story: StorySummary
+    members: list[StoryMember]
 
 
 class Health(BaseModel):

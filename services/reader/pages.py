@@ -67,27 +67,43 @@ def _require_writer(request: Request) -> None:
         raise HTTPException(401, "log in with the API token first (/login)")
 
 
-async def _articles(store: ArticleStore, symbol: str | None, status: str | None) -> list[dict[str, Any]]:
-    query = views.list_query(symbol=symbol, status=status)
+async def _articles(
+    store: ArticleStore, symbol: str | None, status: str | None, stories: bool = True
+) -> list[dict[str, Any]]:
+    """The newest articles; with ``stories`` one row per story, with who else reported it."""
+    query = views.list_query(symbol=symbol, status=status, stories=stories)
     found = store.articles.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-    return [views.summary(dict(d)) async for d in found.limit(PAGE_SIZE)]
+    items = [views.summary(dict(d)) async for d in found.limit(PAGE_SIZE)]
+    summaries = await store.stories.summaries(i["story"].id for i in items if i["story"])
+    for item in items:
+        story = summaries.get(item["story"].id) if item["story"] else None
+        item["also"] = views.also_reported(item, story)
+    return items
 
 
 Filter = Annotated[str | None, Query(max_length=40)]
 
 
 @router.get("/", response_class=HTMLResponse)
-async def news_list(request: Request, symbol: Filter = None, status: Filter = None) -> Response:
-    items = await _articles(request.app.state.store, symbol, status)
+async def news_list(
+    request: Request, symbol: Filter = None, status: Filter = None, all: bool = False
+) -> Response:
+    """One row per story by default; ``?all=1`` lists every article."""
+    store: ArticleStore = request.app.state.store
+    items = await _articles(store, symbol, status, stories=not all)
     return templates.TemplateResponse(
-        request, "list.html", _ctx(request, items=items, symbol=symbol or "", status=status or "")
-    )
+        request, "list.html",
+        _ctx(request, items=items, symbol=symbol or "", status=status or "", all=all,
+             usage=await store.ledger.totals()),
+    )  # fmt: skip
 
 
 @router.get("/partials/articles", response_class=HTMLResponse)
-async def news_rows(request: Request, symbol: Filter = None, status: Filter = None) -> Response:
+async def news_rows(
+    request: Request, symbol: Filter = None, status: Filter = None, all: bool = False
+) -> Response:
     """The list's rows alone: what the list page fetches to update itself."""
-    items = await _articles(request.app.state.store, symbol, status)
+    items = await _articles(request.app.state.store, symbol, status, stories=not all)
     return templates.TemplateResponse(request, "_rows.html", _ctx(request, items=items))
 
 
@@ -99,10 +115,13 @@ async def publish_form(request: Request) -> Response:
     if not urls:
         raise HTTPException(422, "paste at least one URL")
     published = await publish_urls(request, urls, refresh=form.get("refresh") == "on")
-    items = await _articles(request.app.state.store, None, None)
+    store: ArticleStore = request.app.state.store
+    items = await _articles(store, None, None)
     return templates.TemplateResponse(
-        request, "list.html", _ctx(request, items=items, symbol="", status="", published=published)
-    )
+        request, "list.html",
+        _ctx(request, items=items, symbol="", status="", published=published, all=False,
+             usage=await store.ledger.totals()),
+    )  # fmt: skip
 
 
 @router.get("/articles/{ident}", response_class=HTMLResponse)
@@ -111,9 +130,14 @@ async def article_page(request: Request, ident: str) -> Response:
     doc = await store.get(ident)
     view = views.page_view(doc)
     found = await Votes(store).list_comments(doc["_id"], 50)
+    story = view["story"]
+    members = [
+        m for m in (await store.stories.members(story.id, limit=50) if story else [])
+        if m.id != doc["_id"]
+    ]
     return templates.TemplateResponse(
         request, "article.html",
-        _ctx(request, a=view, comments=found, vote_kinds=VOTE_KINDS,
+        _ctx(request, a=view, comments=found, vote_kinds=VOTE_KINDS, story_members=members,
              max_comment=request.app.state.settings.reader_max_comment_chars),
     )
 

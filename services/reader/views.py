@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 
 from newsflow.domain.contracts import AnalysisResult, ExtractionResult, FetchResult, TranslationResult
+from newsflow.domain.stories import StoryLink, StorySummary
 from newsflow.domain.urls import short_id
 from newsflow.adapters.votes import counts
 
@@ -132,6 +133,7 @@ def summary(doc: dict[str, Any]) -> dict[str, Any]:
         "category": an.get("category"),
         "votes": counts(doc),
         "failure": failure_of(doc),
+        "story": _safe(StoryLink, doc.get("story")),
     }
 
 
@@ -198,10 +200,16 @@ def pipeline_status(doc: dict[str, Any]) -> dict[str, Any]:
 
 def list_query(
     *, status: str | None = None, symbol: str | None = None, category: str | None = None,
-    language: str | None = None, source: str | None = None,
+    language: str | None = None, source: str | None = None, stories: bool = False,
 ) -> dict[str, Any]:
-    """The MongoDB filter of the article list (plain equality: user text is never a pattern)."""
+    """The MongoDB filter of the article list (plain equality: user text is never a pattern).
+
+    ``stories``: one row per story, its first article (copies that joined an earlier
+    article's story are left out; articles not placed yet are shown).
+    """
     query: dict[str, Any] = {}
+    if stories:
+        query["story.first"] = {"$ne": False}
     if status:
         query["status"] = status
     if symbol:
@@ -235,6 +243,14 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
         raise BadCursor("cursor is not one this API returned (pass next_cursor as it is)")
     return {"$or": [{"created_at": {"$lt": created}},
                     {"created_at": created, "_id": {"$lt": aid}}]}
+
+
+def also_reported(item: dict[str, Any], story: StorySummary | None) -> dict[str, Any] | None:
+    """"Also reported by": the other sources and copies of a listed article's story."""
+    if story is None or story.members <= 1:
+        return None
+    others = [name for name in story.sources if name != item.get("source") and name != item.get("host")]
+    return {"story_id": story.id, "copies": story.members - 1, "sources": others}
 
 
 # --- the article page --------------------------------------------------------------------------
@@ -278,5 +294,7 @@ def page_view(doc: dict[str, Any]) -> dict[str, Any]:
         ],
         link=doc.get("url") if is_http_url(doc.get("url")) else None,
         final=doc.get("status") in FINAL_STATUSES,
+        translation_reused=tr.get("reused") if isinstance(tr.get("reused"), dict) else None,
+        translation_usage=tr.get("usage") if isinstance(tr.get("usage"), dict) else None,
     )
     return view
