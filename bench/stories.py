@@ -158,6 +158,9 @@ async def publish_phase(
         before_requests = len(llm.requests)
         ids: list[str] = []
         generation: dict[str, int] = {}
+        if refresh:  # a refresh bumps each article's generation: wait for the next one
+            async for doc in db.articles.find({}, {"generation": 1, "url": 1}):
+                generation[doc["_id"]] = int(doc.get("generation", 1)) + 1
         started_at = time.monotonic()
         results = await submit(
             urls, redis=redis, store=store, streams=Streams(settings.stream_prefix),
@@ -167,9 +170,6 @@ async def publish_phase(
             if result.article_id is None or result.outcome not in ("queued", "refreshed"):
                 raise PipelineBroken(f"{result.url}: {result.outcome} ({result.detail})")
             ids.append(result.article_id)
-        if refresh:
-            async for doc in db.articles.find({"_id": {"$in": ids}}, {"generation": 1}):
-                generation[doc["_id"]] = int(doc.get("generation", 1)) + 1
         print(f"  {name}: {len(ids)} URLs published", flush=True)
         docs = await wait_for(db, ids, generation, workers, timeout)
         seconds = time.monotonic() - started_at
