@@ -6,12 +6,12 @@ impact answers are cached by content, and a spent daily budget records ``deferre
 
 import asyncio
 
-from newsflow.stages.analysis import analyze_text, find_similar
 from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, ImpactResult, Status
 from newsflow.domain.stories import StoryLink
+from newsflow.runtime.worker import Handler, Worker
+from newsflow.stages.analysis import analyze_text, find_similar
 from newsflow.stages.impact import analyze_impact
 from newsflow.stages.reuse import reuse_wait, reused_impact, wait_until
-from newsflow.runtime.worker import Handler, Worker
 
 
 def make_handler(w: Worker) -> Handler:

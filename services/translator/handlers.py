@@ -6,12 +6,17 @@ in an earlier article's story takes that article's translation (``reused``); eve
 is cached by content, and a spent daily budget records ``deferred`` (resumed later).
 """
 
-from newsflow.domain.contracts import ArticleTranslated, ExtractionResult, Status, TextExtracted
+from newsflow.domain.contracts import (
+    ArticleTranslated,
+    ExtractionResult,
+    Status,
+    TextExtracted,
+    TranslationResult,
+)
 from newsflow.domain.stories import StoryLink
-from newsflow.domain.contracts import TranslationResult
+from newsflow.runtime.worker import Handler, Worker
 from newsflow.stages.reuse import reuse_wait, reused_translation, wait_until
 from newsflow.stages.translation import primary_language, translate_article
-from newsflow.runtime.worker import Handler, Worker
 
 
 def make_handler(w: Worker) -> Handler:
