@@ -6,7 +6,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
 
-.PHONY: help venv up test test-unit test-integration test-browser test-fault test-compose bench bench-extraction ci clean
+.PHONY: help venv up test test-unit test-browser test-fault test-compose bench bench-extraction ci clean
 
 help:
 	@echo "make up                run Redis, SecantusDB, the four workers and the reader (Ctrl-C stops)"
@@ -43,7 +43,7 @@ test-unit: venv
 test-fault: venv
 	$(VENV)/bin/pytest tests/fault -m fault -s -p no:cacheprovider
 
-test-compose:
+test-compose: venv
 	bash tests/compose/smoke.sh
 
 bench: venv

@@ -59,7 +59,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # the test support servers live in tests/support
     sys.path.insert(0, str(REPO))
 
-from newsflow.domain.contracts import Streams
+from newsflow.domain.pipeline import TERMINAL, Streams
 from newsflow.cli.embedded import Server, ServerError, free_port, start_mongo, start_redis
 from newsflow.adapters.intake import submit
 from newsflow.settings import Settings
@@ -69,7 +69,6 @@ from tests.support.llm_server import LLMServer
 from tests.support.workers import STAGES, WorkerProcesses
 
 SETS = ("scrapinghub", "zh_cwced")
-TERMINAL = ("analyzed", "failed")
 #: Stage latencies: (label, timestamp where it starts, timestamp where it ends).
 STAGE_SPANS = (
     ("wait in urls stream", "submitted_at", "queued_at"),
@@ -280,6 +279,11 @@ def _terminal_time(doc: dict[str, Any]) -> datetime | None:
     return times.get("analyzed_at") if doc.get("status") == "analyzed" else times.get("failed_at")
 
 
+async def terminal_count(store: ArticleStore) -> int:
+    """Articles analyzed or failed, in the whole database."""
+    return sum(n for status, n in (await store.status_counts()).items() if status in TERMINAL)
+
+
 async def push_and_wait(
     redis: Redis, store: ArticleStore, settings: Settings, urls: list[str],
     workers: WorkerProcesses, timeout: float, *, quiet: bool = False,
@@ -288,8 +292,7 @@ async def push_and_wait(
     streams = Streams(settings.stream_prefix)
     # Counting by status alone: SecantusDB answers it in ~0.08 s, but a count with
     # `_id: {$in: ids}` took ~0.4 s and, polled often, competed with the workers.
-    terminal = {"status": {"$in": list(TERMINAL)}}
-    done_before = await store.articles.count_documents(terminal)
+    done_before = await terminal_count(store)
     started = datetime.now(UTC)
     t0 = time.monotonic()
     submitted_at: dict[str, datetime] = {}
@@ -308,7 +311,7 @@ async def push_and_wait(
     last_print = 0.0
     finished = False
     while True:
-        done = await store.articles.count_documents(terminal) - done_before
+        done = await terminal_count(store) - done_before
         finished = done >= len(ids)
         elapsed = time.monotonic() - t0
         if (finished and not quiet) or elapsed - last_print >= 5:
@@ -321,7 +324,7 @@ async def push_and_wait(
         if time.monotonic() > deadline:
             break
         await asyncio.sleep(POLL_EVERY)
-    docs = [d async for d in store.articles.find({"_id": {"$in": ids}})]
+    docs = [a.document() for a in (await store.find(ids)).values()]
     # The count above is of the whole (fresh) database: confirm on the articles themselves.
     finished = finished and len(docs) == len(ids) and all(_terminal_time(d) for d in docs)
     ends = [t for d in docs if (t := _terminal_time(d)) is not None]

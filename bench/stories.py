@@ -60,9 +60,8 @@ if str(REPO) not in sys.path:  # the test support servers live in tests/support
 from bench.pipeline import log_tails, machine, started, workers_dead
 from newsflow.adapters.intake import submit
 from newsflow.adapters.store import ArticleStore
-from newsflow.adapters.stories import StoryIndex
 from newsflow.cli.embedded import ServerError, free_port, start_mongo, start_redis
-from newsflow.domain.contracts import Streams
+from newsflow.domain.pipeline import Streams
 from newsflow.settings import ModelPrice, Settings
 from newsflow.stages.stories import (
     METHOD,
@@ -220,12 +219,11 @@ async def lookup_scaling(
     """Median and p95 time of one story lookup at each stored-fingerprint count."""
     lookup = settings.model_copy(update={"mongo_db": "newsflow_lookup"})
     store = ArticleStore.connect(lookup)
-    index = StoryIndex(store.db, store.articles, lookup)
-    prints = store.db[f"{lookup.mongo_collection}_fingerprints"]
+    index = store.stories
     rng = np.random.default_rng(11)
     rows: list[dict[str, Any]] = []
     try:
-        await store.client.drop_database(lookup.mongo_db)
+        await store.drop()
         await index.ensure_indexes()
         epoch = datetime(2020, 1, 1, tzinfo=UTC)
         docs = [
@@ -234,7 +232,7 @@ async def lookup_scaling(
              "source": "corpus", "story_id": None}
             for i, p in enumerate(originals)
         ]  # fmt: skip
-        await prints.insert_many(docs)
+        await index.add_prints(docs)
         stored = len(docs)
         for size in sizes:
             started_at = time.monotonic()
@@ -246,7 +244,7 @@ async def lookup_scaling(
                     doc["seen_at"] = epoch + timedelta(seconds=stored)
                     batch.append(doc)
                     stored += 1
-                await prints.insert_many(batch, ordered=False)
+                await index.add_prints(batch)
             inserted = time.monotonic() - started_at
             later = datetime.now(UTC)
             times: list[float] = []
@@ -276,7 +274,7 @@ async def lookup_scaling(
                 flush=True,
             )
     finally:
-        await store.client.drop_database(lookup.mongo_db)
+        await store.drop()
         store.close()
     return rows
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from newsflow.adapters.store import ArticleStore
 from newsflow.cli.embedded import Server, free_port, start_mongo, start_redis
 from newsflow.settings import Settings
-from newsflow.adapters.store import ArticleStore
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -71,5 +71,5 @@ async def store(settings: Settings) -> AsyncIterator[ArticleStore]:
     s = ArticleStore.connect(settings)
     await s.ensure_indexes()
     yield s
-    await s.client.drop_database(settings.mongo_db)
+    await s.drop()
     s.close()

@@ -1,1 +1,2 @@
-"""Adapters to the outside world: the MongoDB store, URL intake on Redis, LLM providers."""
+"""Adapters to the outside world: the MongoDB store (every query), the pipeline's Redis
+streams and URL intake, LLM providers."""

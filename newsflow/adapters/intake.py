@@ -8,16 +8,14 @@ duplicate and not queued again unless ``refresh`` is asked for. Queuing is a pla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from redis.asyncio import Redis
 
-from newsflow.domain.contracts import Streams
-from newsflow.runtime.delivery import ensure_groups
 from newsflow.adapters.store import ArticleStore
+from newsflow.adapters.streams import ensure_groups
+from newsflow.domain.contracts import UrlSubmitted
+from newsflow.domain.pipeline import Outcome, Streams
 from newsflow.domain.urls import InvalidUrl, article_id, canonical_url, short_id
-
-Outcome = Literal["queued", "duplicate", "refreshed", "invalid"]
 
 
 @dataclass(frozen=True)
@@ -56,14 +54,12 @@ async def submit(
             results.append(Submission(url, "duplicate", aid, canonical, "repeated in this batch"))
             continue
         seen.add(aid)
-        existing = await store.articles.find_one({"_id": aid}, {"status": 1})
-        if existing is not None and not refresh:
-            results.append(Submission(url, "duplicate", aid, canonical, existing.get("status")))
+        status = await store.known_status(aid)
+        if status is not None and not refresh:
+            results.append(Submission(url, "duplicate", aid, canonical, status.value))
             continue
-        fields = {"url": url.strip(), "submitted_by": submitted_by}
-        if refresh:
-            fields["refresh"] = "true"
-        await redis.xadd(streams.urls, fields)  # type: ignore[arg-type]
-        outcome: Outcome = "refreshed" if existing is not None else "queued"
+        message = UrlSubmitted(url=url.strip(), refresh=refresh, submitted_by=submitted_by)
+        await redis.xadd(streams.urls, message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
+        outcome: Outcome = "refreshed" if status is not None else "queued"
         results.append(Submission(url, outcome, aid, canonical))
     return results

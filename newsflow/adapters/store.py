@@ -1,35 +1,75 @@
-"""The MongoDB store (motor): articles, their stages' results, and the fetched pages.
+"""The MongoDB store (motor): every query Newsflow makes, and the indexes that serve them.
 
-Every write is idempotent and guarded: a stage writes only into the article's current
+No other module touches a collection: they call the methods below, which return
+:class:`~newsflow.domain.article.Article` (or small typed results), never documents.
+
+Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``, ``articles`` by default):
+
+- ``<c>``: one document per canonical URL, ``_id`` = sha256 of the URL;
+- ``<c>_pages``: the fetched page of each article, zlib-compressed (never in Redis);
+- ``<c>_comments``: one document per comment.
+
+The queries, and what serves each (:meth:`ArticleStore.ensure_indexes` creates them all):
+
+============================================  ==================================================
+query (method)                                 served by
+============================================  ==================================================
+intake: create or refresh (``accept``)         ``_id``
+intake: known already? (``known_status``)      ``_id``
+claim: read the article (``article``)          ``_id``
+store a result, mark failed (``save_stage``,   ``_id`` (guarded by ``generation``, ``progress``)
+``fail``), votes (``vote``)
+page of an article (``save_page``,             ``<c>_pages._id``
+``load_page``)
+id prefix (``resolve``)                        ``short_id`` (<= 10 digits), ``_id`` (longer)
+one or some by id (``get``, ``find``)          ``_id``
+list, newest first (``page``, ``latest``)      ``created_at, _id`` descending; filtered by
+                                               status: ``status, created_at``; by symbol:
+                                               ``analysis.symbols``; by source: ``source``;
+                                               category and language filter the newest-first
+                                               scan (no index of their own)
+similar-event candidates                       ``analysis.symbols`` and ``analysis.keywords``
+(``similar_candidates``)                       (``$in`` each, ``$or``); the time bound:
+                                               ``extraction.published``; newest first:
+                                               ``created_at, _id``
+articles per status (``status_counts``)        a ``$group`` over every article (a scan)
+comments of an article (``comments``)          ``<c>_comments: article_id, created_at``
+============================================  ==================================================
+
+Every stage write is idempotent and guarded: a stage writes only into the article's current
 ``generation`` (bumped by a refresh) and only while the article has not progressed past the
 stage (``progress`` <= the stage's rank), so a stale or repeated message never regresses an
-article. Raw pages live in their own collection, compressed, never in Redis.
+article.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import uuid
 import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import Binary
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
+from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from newsflow.adapters.ledger import LLMLedger
 from newsflow.adapters.stories import StoryIndex
-from newsflow.domain.contracts import RANK, Status
+from newsflow.domain.article import Article, VoteCounts
+from newsflow.domain.contracts import Status
+from newsflow.domain.pipeline import RANK, Stage
 from newsflow.domain.usage import Purpose
-from newsflow.settings import Settings
 from newsflow.domain.urls import SHORT_ID_LEN, article_id, short_id, source_name
+from newsflow.domain.votes import VOTE_KINDS, Comment, VoteKind, clean_author, clean_comment
+from newsflow.settings import Settings
 
-_STAGE_FIELD = {
-    Status.FETCHED: "fetch",
-    Status.EXTRACTED: "extraction",
-    Status.TRANSLATED: "translation",
-    Status.ANALYZED: "analysis",
-}
+Document = dict[str, Any]
 
 
 #: Where a deferred purpose is recorded on the article, and the status it goes back to.
@@ -51,6 +91,10 @@ class AmbiguousId(LookupError):
     pass
 
 
+class BadCursor(ValueError):
+    """A pagination cursor that this store did not make."""
+
+
 @dataclass(frozen=True)
 class Intake:
     """What accepting a submitted URL did."""
@@ -59,42 +103,131 @@ class Intake:
     generation: int
     #: True when this message should be processed (a new article, a refresh, a redelivery).
     process: bool
-    new: bool
+    #: The article as the accept left it, when the write returned it (saves the claim a read).
+    article: Article | None = None
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    """What the article list may be narrowed to (plain equality: user text is no pattern)."""
+
+    status: str | None = None
+    symbol: str | None = None
+    category: str | None = None
+    language: str | None = None
+    source: str | None = None
+    #: One row per story: its first article (copies that joined an earlier article's story
+    #: are left out; articles not placed in a story yet are kept).
+    stories: bool = False
+
+    def query(self) -> Document:
+        """The MongoDB filter."""
+        query: Document = {}
+        if self.stories:
+            query["story.first"] = {"$ne": False}
+        if self.status:
+            query["status"] = self.status
+        if self.symbol:
+            query["analysis.symbols"] = self.symbol.strip().upper()
+        if self.category:
+            query["analysis.category"] = self.category.strip()
+        if self.language:
+            query["extraction.language"] = self.language.strip()
+        if self.source:
+            query["source"] = self.source.strip().lower()
+        return query
+
+
+@dataclass(frozen=True)
+class ArticlePage:
+    """One page of the article list; pass ``next_cursor`` back for the next (older) one."""
+
+    items: list[Article]
+    next_cursor: str | None
+
+
+_CURSOR_ERROR = "cursor is not one this API returned (pass next_cursor as it is)"
+
+
+def encode_cursor(article: Article) -> str:
+    """An opaque cursor after ``article`` in (created_at, _id) descending order."""
+    created = article.created_at or datetime.fromtimestamp(0, UTC)
+    raw = json.dumps({"t": created.isoformat(), "id": article.id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Document:
+    """The MongoDB filter for the page after ``cursor``; :class:`BadCursor` if it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        created = datetime.fromisoformat(data["t"])
+        aid = data["id"]
+    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise BadCursor(_CURSOR_ERROR) from None
+    if not isinstance(aid, str) or created.tzinfo is None:
+        raise BadCursor(_CURSOR_ERROR)
+    return {"$or": [{"created_at": {"$lt": created}},
+                    {"created_at": created, "_id": {"$lt": aid}}]}
+
+
+#: What similar-event scoring reads of a candidate (each stage result with its ``status``,
+#: which its model requires).
+_CANDIDATE_FIELDS = {
+    "url": 1, "created_at": 1, "status": 1,
+    "extraction.status": 1, "extraction.title": 1, "extraction.published": 1,
+    "translation.status": 1, "translation.title": 1,
+    "analysis.status": 1, "analysis.symbols": 1, "analysis.keywords": 1,
+}
+_NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
 
 class ArticleStore:
-    """Articles in ``<db>.<collection>`` and their pages in ``<db>.<collection>_pages``."""
+    """Articles in ``<db>.<collection>``, their pages and their comments."""
 
-    def __init__(self, client: AsyncIOMotorClient[Any], settings: Settings) -> None:
-        self.client = client
-        self.db: AsyncIOMotorDatabase[Any] = client[settings.mongo_db]
-        self.articles: AsyncIOMotorCollection[Any] = self.db[settings.mongo_collection]
-        self.pages: AsyncIOMotorCollection[Any] = self.db[f"{settings.mongo_collection}_pages"]
-        #: Fingerprints and stories (near-duplicates), and the LLM answer cache and usage.
-        self.stories = StoryIndex(self.db, self.articles, settings)
-        self.ledger = LLMLedger(self.db, settings)
+    def __init__(self, client: AsyncIOMotorClient[Document], settings: Settings) -> None:
+        self._client = client
+        self._db: AsyncIOMotorDatabase[Document] = client[settings.mongo_db]
+        name = settings.mongo_collection
+        self._articles: AsyncIOMotorCollection[Document] = self._db[name]
+        self._pages: AsyncIOMotorCollection[Document] = self._db[f"{name}_pages"]
+        self._comments: AsyncIOMotorCollection[Document] = self._db[f"{name}_comments"]
+        #: Fingerprints and stories (near-duplicates), and the LLM answer cache and usage:
+        #: their own collections, their queries in their own modules.
+        self.stories = StoryIndex(self._db, self._articles, settings)
+        self.ledger = LLMLedger(self._db, settings)
 
     @classmethod
     def connect(cls, settings: Settings) -> ArticleStore:
-        client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
+        client: AsyncIOMotorClient[Document] = AsyncIOMotorClient(
             settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=10_000
         )
         return cls(client, settings)
 
     def close(self) -> None:
-        self.client.close()
+        self._client.close()
+
+    async def ping(self) -> bool:
+        """Whether MongoDB answers."""
+        return bool((await self._db.command("ping")).get("ok"))
+
+    async def drop(self) -> None:
+        """Delete the whole database: every article, page and comment (tests, benchmarks)."""
+        await self._client.drop_database(self._db.name)
 
     async def ensure_indexes(self) -> None:
-        await self.articles.create_index([("short_id", ASCENDING)])
-        await self.articles.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
-        await self.articles.create_index([("created_at", DESCENDING)])
-        await self.articles.create_index([("extraction.published", DESCENDING)])
-        await self.articles.create_index([("analysis.symbols", ASCENDING)])
-        await self.articles.create_index([("analysis.keywords", ASCENDING)])
-        await self.articles.create_index([("source", ASCENDING)])
+        """Create the indexes of every query (see the table at the top of this module)."""
+        await self._articles.create_index([("short_id", ASCENDING)])
+        await self._articles.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
+        await self._articles.create_index(_NEWEST_FIRST)
+        await self._articles.create_index([("extraction.published", DESCENDING)])
+        await self._articles.create_index([("analysis.symbols", ASCENDING)])
+        await self._articles.create_index([("analysis.keywords", ASCENDING)])
+        await self._articles.create_index([("source", ASCENDING)])
+        await self._comments.create_index([("article_id", ASCENDING), ("created_at", DESCENDING)])
         # deferred LLM work, found again when the budget allows
-        await self.articles.create_index([("translation.status", ASCENDING)])
-        await self.articles.create_index([("analysis.impact.status", ASCENDING)])
+        await self._articles.create_index([("translation.status", ASCENDING)])
+        await self._articles.create_index([("analysis.impact.status", ASCENDING)])
         await self.stories.ensure_indexes()
         await self.ledger.ensure_indexes()
 
@@ -110,22 +243,23 @@ class ArticleStore:
         """
         aid = article_id(canonical)
         ts = now()
-        before = await self.articles.find_one_and_update(
+        created: Document = {
+            "short_id": short_id(aid),
+            "url": canonical,
+            "submitted_url": submitted_url,
+            "source": source_name(canonical),
+            "status": Status.QUEUED.value,
+            "progress": RANK[Status.QUEUED],
+            "generation": 1,
+            "intake_entry": entry_id,
+            "created_at": ts,
+            "times": {"queued_at": ts},
+            "votes": VoteCounts().model_dump(),
+        }
+        before = await self._articles.find_one_and_update(
             {"_id": aid},
             {
-                "$setOnInsert": {
-                    "short_id": short_id(aid),
-                    "url": canonical,
-                    "submitted_url": submitted_url,
-                    "source": source_name(canonical),
-                    "status": Status.QUEUED.value,
-                    "progress": RANK[Status.QUEUED],
-                    "generation": 1,
-                    "intake_entry": entry_id,
-                    "created_at": ts,
-                    "times": {"queued_at": ts},
-                    "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
-                },
+                "$setOnInsert": created,
                 "$set": {"updated_at": ts},
                 "$inc": {"submissions": 1},
                 "$push": {"submitted_by": {"$each": [submitted_by], "$slice": -20}},
@@ -133,14 +267,19 @@ class ArticleStore:
             upsert=True,
             return_document=ReturnDocument.BEFORE,
         )
-        if before is None:
-            return Intake(aid, 1, process=True, new=True)
+        if before is None:  # what was inserted is known: no need to read it back
+            article = Article.from_document(
+                {"_id": aid, **created, "updated_at": ts, "submissions": 1,
+                 "submitted_by": [submitted_by]}
+            )
+            return Intake(aid, 1, process=True, article=article)
         if before.get("intake_entry") == entry_id:  # our own earlier delivery: go on
-            await self.articles.update_one({"_id": aid}, {"$inc": {"submissions": -1}})
-            return Intake(aid, before["generation"], process=True, new=False)
+            await self._articles.update_one({"_id": aid}, {"$inc": {"submissions": -1}})
+            article = Article.from_document(before)
+            return Intake(aid, article.generation, process=True, article=article)
         if not refresh:
-            return Intake(aid, before["generation"], process=False, new=False)
-        after = await self.articles.find_one_and_update(
+            return Intake(aid, int(before.get("generation") or 1), process=False)
+        after = await self._articles.find_one_and_update(
             {"_id": aid, "intake_entry": {"$ne": entry_id}},
             {
                 "$inc": {"generation": 1},
@@ -155,35 +294,43 @@ class ArticleStore:
             return_document=ReturnDocument.AFTER,
         )
         if after is None:  # a concurrent delivery of this same entry refreshed it already
-            doc = await self.articles.find_one({"_id": aid}, {"generation": 1})
-            return Intake(aid, doc["generation"] if doc else 1, process=True, new=False)
-        return Intake(aid, after["generation"], process=True, new=False)
+            doc = await self._articles.find_one({"_id": aid}, {"generation": 1})
+            return Intake(aid, doc["generation"] if doc else 1, process=True)
+        article = Article.from_document(after)
+        return Intake(aid, article.generation, process=True, article=article)
+
+    async def known_status(self, aid: str) -> Status | None:
+        """The status of the article ``aid``, None when there is no such article."""
+        doc = await self._articles.find_one({"_id": aid}, {"status": 1})
+        if doc is None:
+            return None
+        try:
+            return Status(str(doc.get("status")))
+        except ValueError:
+            return Status.QUEUED
 
     # --- stage results --------------------------------------------------------------------
 
-    async def save_stage(
-        self,
-        aid: str,
-        generation: int,
-        stage: Status,
-        result: dict[str, Any],
-        *,
-        extra: dict[str, Any] | None = None,
-    ) -> bool:
+    async def article(self, aid: str) -> Article | None:
+        """The article ``aid`` (full id), None when there is none."""
+        doc = await self._articles.find_one({"_id": aid})
+        return Article.from_document(doc) if doc is not None else None
+
+    async def save_stage(self, aid: str, generation: int, stage: Stage, result: BaseModel) -> bool:
         """Store a successful stage's result; False when the write would regress the article."""
         ts = now()
-        update: dict[str, Any] = {
-            _STAGE_FIELD[stage]: result,
-            "status": stage.value,
-            "progress": RANK[stage],
-            f"times.{stage.value}_at": ts,
-            "updated_at": ts,
-            "failure": None,
-            **(extra or {}),
-        }
-        res = await self.articles.update_one(
-            {"_id": aid, "generation": generation, "progress": {"$lte": RANK[stage]}},
-            {"$set": update},
+        res = await self._articles.update_one(
+            {"_id": aid, "generation": generation, "progress": {"$lte": RANK[stage.status]}},
+            {
+                "$set": {
+                    stage.field: result.model_dump(),
+                    "status": stage.status.value,
+                    "progress": RANK[stage.status],
+                    f"times.{stage.time_key}": ts,
+                    "updated_at": ts,
+                    "failure": None,
+                }
+            },
         )
         return res.matched_count == 1
 
@@ -191,32 +338,71 @@ class ArticleStore:
         self,
         aid: str,
         generation: int | None,
-        stage: Status,
+        stage: Stage,
         reason: str,
         *,
-        result: dict[str, Any] | None = None,
+        result: BaseModel | None = None,
         dead_letter: bool = False,
     ) -> bool:
         """Mark the article failed at ``stage`` with a human-readable reason.
 
-        ``stage`` is the stage that would have been reached (``fetched`` for the fetcher).
-        ``dead_letter`` marks a failure whose message waits in the dead-letter stream: a
-        `newsflow retry` may bring it back.
+        The failure is recorded against the status the stage would have set (``fetched``
+        for the fetcher). ``dead_letter`` marks a failure whose message waits in the
+        dead-letter stream: a `newsflow retry` may bring it back.
         """
         ts = now()
-        update: dict[str, Any] = {
+        update: Document = {
             "status": Status.FAILED.value,
-            "failure": {"stage": stage.value, "reason": reason, "at": ts, "dead_letter": dead_letter},
+            "failure": {
+                "stage": stage.status.value, "reason": reason, "at": ts, "dead_letter": dead_letter,
+            },
             "times.failed_at": ts,
             "updated_at": ts,
         }
         if result is not None:
-            update[_STAGE_FIELD[stage]] = result
-        query: dict[str, Any] = {"_id": aid, "progress": {"$lt": RANK[stage]}}
+            update[stage.field] = result.model_dump()
+        query: Document = {"_id": aid, "progress": {"$lt": RANK[stage.status]}}
         if generation is not None:
             query["generation"] = generation
-        res = await self.articles.update_one(query, {"$set": update})
+        res = await self._articles.update_one(query, {"$set": update})
         return res.matched_count == 1
+
+    async def similar_candidates(
+        self,
+        *,
+        article_id: str,
+        symbols: list[str],
+        keywords: list[str],
+        before: datetime | None,
+        limit: int,
+    ) -> list[Article]:
+        """The ``limit`` most recently created other articles sharing a symbol or a keyword,
+        whose event time (``extraction.published``, else ``created_at``) is before ``before``
+        (None: any time). Only the fields similar-event scoring reads are loaded.
+
+        Needs only ``$in``, ``$or``, ``$and``, ``$ne``, ``$lt``, equality with null, sort and
+        limit: SecantusDB has no ``$text``.
+        """
+        shares: list[Document] = []
+        if symbols:
+            shares.append({"analysis.symbols": {"$in": symbols}})
+        if keywords:
+            shares.append({"analysis.keywords": {"$in": keywords}})
+        if not shares or limit <= 0:
+            return []
+        conditions: list[Document] = [{"$or": shares}]
+        if before is not None:
+            conditions.append(
+                {
+                    "$or": [
+                        {"extraction.published": {"$lt": before}},
+                        {"extraction.published": None, "created_at": {"$lt": before}},
+                    ]
+                }
+            )
+        query = {"_id": {"$ne": article_id}, "$and": conditions}
+        cursor = self._articles.find(query, _CANDIDATE_FIELDS).sort("created_at", DESCENDING)
+        return [Article.from_document(d) async for d in cursor.limit(limit)]
 
     # --- deferred LLM work ------------------------------------------------------------------
 
@@ -234,11 +420,11 @@ class ArticleStore:
         field, back = _DEFERRED[purpose]
         ts = now()
         reopened: list[tuple[str, int, str]] = []
-        cursor = self.articles.find(
+        cursor = self._articles.find(
             {field: "deferred", "status": Status.ANALYZED.value}, {"generation": 1, "url": 1}
         ).limit(limit)
         async for doc in cursor:
-            after = await self.articles.find_one_and_update(
+            after = await self._articles.find_one_and_update(
                 {"_id": doc["_id"], "generation": doc["generation"], field: "deferred",
                  "status": Status.ANALYZED.value},
                 {"$inc": {"generation": 1},
@@ -250,7 +436,7 @@ class ArticleStore:
             )  # fmt: skip
             if after is not None:  # else another replica took it
                 reopened.append((after["_id"], int(after["generation"]), after["url"]))
-        stuck = self.articles.find(
+        stuck = self._articles.find(
             {"resumed.purpose": purpose, "status": back.value,
              "resumed.at": {"$lt": ts - timedelta(seconds=stuck_after)}},
             {"generation": 1, "url": 1, "resumed": 1},
@@ -264,14 +450,15 @@ class ArticleStore:
 
     async def save_page(self, aid: str, generation: int, html: str) -> None:
         data = zlib.compress(html.encode("utf-8"), 6)
-        await self.pages.replace_one(
+        await self._pages.replace_one(
             {"_id": aid},
             {"_id": aid, "generation": generation, "html_z": Binary(data), "saved_at": now()},
             upsert=True,
         )
 
     async def load_page(self, aid: str) -> tuple[int, str] | None:
-        doc = await self.pages.find_one({"_id": aid})
+        """(generation, html) of the article's fetched page, None when there is none."""
+        doc = await self._pages.find_one({"_id": aid})
         if doc is None:
             return None
         return doc["generation"], zlib.decompress(bytes(doc["html_z"])).decode("utf-8")
@@ -284,16 +471,16 @@ class ArticleStore:
         if not ident or any(c not in "0123456789abcdef" for c in ident):
             raise ArticleNotFound(f"{ident!r} is not an article id (hex digits expected)")
         if len(ident) == 64:
-            if await self.articles.count_documents({"_id": ident}, limit=1):
+            if await self._articles.count_documents({"_id": ident}, limit=1):
                 return ident
             raise ArticleNotFound(f"no article with id {ident}")
         if len(ident) < 4:
             raise ArticleNotFound("an id prefix needs at least 4 hex digits")
         if len(ident) <= SHORT_ID_LEN:
-            query: dict[str, Any] = {"short_id": {"$regex": f"^{ident}"}}
+            query: Document = {"short_id": {"$regex": f"^{ident}"}}
         else:
             query = {"_id": {"$regex": f"^{ident}"}}
-        ids = [d["_id"] async for d in self.articles.find(query, {"_id": 1}).limit(5)]
+        ids = [d["_id"] async for d in self._articles.find(query, {"_id": 1}).limit(5)]
         if not ids:
             raise ArticleNotFound(f"no article with id {ident}")
         if len(ids) > 1:
@@ -301,22 +488,104 @@ class ArticleStore:
             raise AmbiguousId(f"id prefix {ident} is ambiguous: it matches {shown}")
         return str(ids[0])
 
-    async def get(self, ident: str) -> dict[str, Any]:
+    async def get(self, ident: str) -> Article:
+        """The article of a full id or an id prefix (:class:`ArticleNotFound`,
+        :class:`AmbiguousId`)."""
+        if len(ident) == 64 and (found := await self.article(ident.lower())) is not None:
+            return found  # a full id: one read, no resolve
         aid = await self.resolve(ident)
-        doc = await self.articles.find_one({"_id": aid})
-        if doc is None:
+        article = await self.article(aid)
+        if article is None:
             raise ArticleNotFound(f"no article with id {ident}")
-        return dict(doc)
+        return article
 
-    async def latest(self, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"status": status} if status else {}
-        cursor = self.articles.find(query).sort("created_at", DESCENDING).limit(limit)
-        return [dict(d) async for d in cursor]
+    async def find(self, ids: Iterable[str]) -> dict[str, Article]:
+        """The articles of these full ids that exist, by id."""
+        cursor = self._articles.find({"_id": {"$in": list(ids)}})
+        return {str(d["_id"]): Article.from_document(d) async for d in cursor}
+
+    async def page(
+        self, where: ArticleFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> ArticlePage:
+        """Articles newest first (created_at, then id); ``cursor`` from an earlier page
+        continues after it (:class:`BadCursor` if it is not one this store made)."""
+        query = (where or ArticleFilter()).query()
+        if cursor:
+            after = decode_cursor(cursor)
+            query = {"$and": [query, after]} if query else after
+        found = self._articles.find(query).sort(_NEWEST_FIRST).limit(limit + 1)
+        items = [Article.from_document(d) async for d in found]
+        more = len(items) > limit
+        items = items[:limit]
+        return ArticlePage(items, encode_cursor(items[-1]) if more and items else None)
+
+    async def latest(self, limit: int = 20, status: str | None = None) -> list[Article]:
+        """The newest ``limit`` articles, of one status if given."""
+        return (await self.page(ArticleFilter(status=status), limit=limit)).items
 
     async def status_counts(self) -> dict[str, int]:
+        """How many articles have each status."""
         counts: dict[str, int] = {}
-        async for row in self.articles.aggregate(
+        async for row in self._articles.aggregate(
             [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
         ):
             counts[str(row["_id"])] = int(row["n"])
         return counts
+
+    # --- votes and comments ---------------------------------------------------------------
+
+    async def vote(self, aid: str, kind: VoteKind) -> VoteCounts:
+        """Count one vote of ``kind`` on the article (``$inc``: concurrent votes never lose
+        one another); returns its counters after the vote."""
+        if kind not in VOTE_KINDS:
+            raise ValueError(f"unknown vote {kind!r}; expected one of {', '.join(VOTE_KINDS)}")
+        return await self._count(aid, kind)
+
+    async def _count(self, aid: str, counter: str) -> VoteCounts:
+        doc = await self._articles.find_one_and_update(
+            {"_id": aid},
+            {"$inc": {f"votes.{counter}": 1}},
+            projection={"votes": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise ArticleNotFound(f"no article with id {aid}")
+        return VoteCounts.model_validate(doc.get("votes") or {})
+
+    async def add_comment(
+        self, aid: str, text: str, *, author: str | None = None, max_chars: int = 2_000
+    ) -> tuple[Comment, VoteCounts]:
+        """Store a comment (checked by :func:`~newsflow.domain.votes.clean_comment`, which
+        raises :class:`~newsflow.domain.votes.InvalidComment`) and count it on the article."""
+        text = clean_comment(text, max_chars)
+        if not await self._articles.count_documents({"_id": aid}, limit=1):
+            raise ArticleNotFound(f"no article with id {aid}")
+        comment = Comment(uuid.uuid4().hex, aid, text, clean_author(author), now())
+        await self._comments.insert_one(
+            {
+                "_id": comment.id,
+                "article_id": aid,
+                "text": comment.text,
+                "author": comment.author,
+                "created_at": comment.created_at,
+            }
+        )
+        return comment, await self._count(aid, "comments")
+
+    async def comments(self, aid: str, limit: int = 50) -> list[Comment]:
+        """The article's comments, newest first."""
+        cursor = self._comments.find({"article_id": aid}).sort("created_at", DESCENDING)
+        return [
+            Comment(d["_id"], d["article_id"], d["text"], d.get("author"), d["created_at"])
+            async for d in cursor.limit(limit)
+        ]
+
+    # --- restoring ------------------------------------------------------------------------
+
+    async def import_documents(self, docs: Iterable[Mapping[str, Any]]) -> int:
+        """Insert article documents as they are (a restored export; in tests, documents in
+        the shapes older versions wrote). The pipeline never calls this."""
+        batch = [dict(d) for d in docs]
+        if batch:
+            await self._articles.insert_many(batch)
+        return len(batch)

@@ -179,6 +179,11 @@ class StoryIndex:
         members = await self._articles.count_documents({"story.id": story_id})
         await self._stories.update_one({"_id": story_id}, {"$set": {"members": members}})
 
+    async def add_prints(self, docs: list[Document]) -> None:
+        """Insert fingerprint documents as they are (bulk loads, such as the benchmark's)."""
+        if docs:
+            await self._prints.insert_many(docs, ordered=False)
+
     # --- reading --------------------------------------------------------------------------
 
     async def summary(self, story_id: str) -> StorySummary | None:

@@ -16,10 +16,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from types import FrameType
+from typing import IO
 from urllib.parse import urlsplit
+
+from newsflow.domain.pipeline import SERVICES
+from newsflow.settings import Settings
 
 BIN = Path(sys.executable).parent
 
@@ -142,10 +147,10 @@ def host_port(url: str, default_port: int) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
-WORKERS = ("fetcher", "extractor", "translator", "analyzer")
+WORKERS: tuple[str, ...] = tuple(s.name for s in SERVICES)
 
 
-def run_system(settings: Any, *, reader: bool = True) -> int:
+def run_system(settings: Settings, *, reader: bool = True) -> int:
     """Run Redis, SecantusDB, the workers and the reader until Ctrl-C; returns an exit code.
 
     Servers named by ``NEWSFLOW_REDIS_URL`` / ``NEWSFLOW_MONGO_URL`` in the environment are
@@ -159,14 +164,17 @@ def run_system(settings: Any, *, reader: bool = True) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     stopping = False
 
-    def on_signal(signum: int, _frame: Any) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    def serve(kind: str, url: str, default_port: int, start: Any, label: str) -> None:
+    def serve(
+        kind: str, url: str, default_port: int, start: Callable[[Path, int, str], Server],
+        label: str,
+    ) -> None:
         """Start the embedded server for ``url`` unless the environment names one."""
         if f"NEWSFLOW_{kind}_URL" in os.environ:
             return

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from redis.asyncio import Redis
@@ -18,13 +18,15 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from newsflow.adapters.intake import Submission
+from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.cli.render import totals_lines
-from newsflow.domain.contracts import Streams
+from newsflow.domain.article import Article
+from newsflow.domain.pipeline import Streams
 from newsflow.domain.usage import PURPOSES
 from newsflow.runtime.deferred import requeue_deferred
 from newsflow.runtime.delivery import DeadLetters
 from newsflow.settings import Settings, get_settings
-from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 
 app = typer.Typer(
     help="Newsflow: fetch, extract, translate and analyze news articles.",
@@ -84,9 +86,9 @@ def publish(
         err.print("[red]error:[/red] no URLs given (arguments, --file FILE or '-' for stdin)")
         raise typer.Exit(2)
 
-    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[Any]:
+    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[Submission]:
         streams = Streams(settings.stream_prefix)
-        results = []
+        results: list[Submission] = []
         batch = 200
         with Progress(console=err, transient=True, disable=len(todo) < 20) as progress:
             task = progress.add_task("publishing", total=len(todo))
@@ -119,13 +121,13 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="the whole document as JSON")] = False,
 ) -> None:
     """Show one article as a person reads it (or the stored document with --json)."""
-    doc = _run(lambda s, r, store: store.get(ident))
+    article = _run(lambda s, r, store: store.get(ident))
     if as_json:
-        out.print_json(json.dumps(doc, default=str, ensure_ascii=False))
+        out.print_json(json.dumps(article.document(), default=str, ensure_ascii=False))
         return
     from newsflow.cli.render import article_text
 
-    out.print(article_text(doc), markup=False, highlight=False)
+    out.print(article_text(article), markup=False, highlight=False)
 
 
 @app.command("list")
@@ -134,16 +136,11 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """The latest articles with their status."""
-    docs = _run(lambda s, r, store: store.latest(limit, status))
+    articles: list[Article] = _run(lambda s, r, store: store.latest(limit, status))
     table = Table("id", "status", "source", "title", "symbols", box=None)
-    for d in docs:
-        title = (d.get("translation") or {}).get("title") or (d.get("extraction") or {}).get("title") or d["url"]
-        reason = (d.get("failure") or {}).get("reason")
-        table.add_row(
-            d["short_id"], d["status"], d.get("source", ""),
-            (title if not reason else f"{title}  [{reason}]")[:100],
-            ",".join((d.get("analysis") or {}).get("symbols") or []),
-        )
+    for a in articles:
+        title = a.title if a.failure_text is None else f"{a.title}  [{a.failure_text}]"
+        table.add_row(a.short_id, a.status.value, a.site, title[:100], ",".join(a.symbols))
     out.print(table)
 
 
@@ -151,7 +148,9 @@ def list_(
 def status() -> None:
     """Each stream: length, pending, consumers; processed, failed and dead-letter counts."""
 
-    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> tuple[Any, ...]:
+    async def go(
+        settings: Settings, redis: Redis, store: ArticleStore
+    ) -> tuple[list[tuple[str, str, int, int, int, dict[str, int]]], int, dict[str, int]]:
         streams = Streams(settings.stream_prefix)
         stats = {k.decode(): int(v) for k, v in (await redis.hgetall(streams.stats)).items()}
         rows = []
@@ -186,7 +185,9 @@ def status() -> None:
 def dead(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     """List the dead-letter stream: what failed, where, and why."""
 
-    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> Any:
+    async def go(
+        settings: Settings, redis: Redis, store: ArticleStore
+    ) -> list[tuple[str, dict[str, str]]]:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).list(limit)
 
     for dead_id, e in _run(go):
@@ -207,7 +208,7 @@ def retry(
         _retry_deferred(limit)
         return
 
-    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> Any:
+    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[tuple[str, str]]:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).requeue(entries or None)
 
     done = _run(go)

@@ -4,95 +4,98 @@ from __future__ import annotations
 
 import textwrap
 from datetime import datetime
-from typing import Any
 
+from newsflow.domain.article import Article
+from newsflow.domain.stories import StoryLink
 from newsflow.domain.usage import LLMUsage, UsageTotals
 
 
-def _when(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="minutes")
-    return str(value) if value else "unknown"
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="minutes") if value else "unknown"
 
 
-def article_text(doc: dict[str, Any]) -> str:
-    ex = doc.get("extraction") or {}
-    tr = doc.get("translation") or {}
-    an = doc.get("analysis") or {}
-    fe = doc.get("fetch") or {}
-    translated = tr.get("status") == "translated"
-    title = (tr.get("title") if translated else None) or ex.get("title") or doc.get("url")
-    lines = [title or "", "=" * min(len(title or ""), 80)]
-    if translated and ex.get("title"):
-        lines.append(f"original title: {ex['title']}")
+def _stages(article: Article) -> str:
+    fe, ex, tr, an = article.fetch, article.extraction, article.translation, article.analysis
+    translation = f"translation {tr.status if tr else '-'}"
+    if tr and tr.provider:
+        translation += f" by {tr.provider}/{tr.model}"
+    if tr and tr.error:
+        translation += f": {tr.error}"
+    http = fe.http_status if fe and fe.http_status is not None else "-"
+    return "; ".join([
+        f"fetch {fe.status if fe else '-'} (HTTP {http}, {(fe.encoding if fe else None) or '-'})",
+        f"extraction {ex.status if ex else '-'}",
+        translation,
+        f"analysis {an.status if an else '-'}",
+    ])
+
+
+def article_text(article: Article) -> str:
+    ex, an = article.extraction, article.analysis
+    title = article.title
+    lines = [title, "=" * min(len(title), 80)]
+    if article.original_title:
+        lines.append(f"original title: {article.original_title}")
     lines += [
-        f"id:        {doc['short_id']}  ({doc['_id']})",
-        f"status:    {doc.get('status')}",
-        f"source:    {doc.get('source')}  {doc.get('url')}",
-        f"published: {_when(ex.get('published'))}   author: {ex.get('author') or 'unknown'}",
-        f"language:  {ex.get('language') or 'unknown'}   category: {an.get('category') or 'unspecified'}",
-        f"symbols:   {', '.join(an.get('symbols') or []) or 'unspecified'}",
-        f"keywords:  {', '.join(an.get('keywords') or []) or 'none'}",
-        f"words:     {an.get('word_count') or ex.get('word_count') or 0}",
+        f"id:        {article.short_id}  ({article.id})",
+        f"status:    {article.status.value}",
+        f"source:    {article.site}  {article.url}",
+        f"published: {_when(article.published)}   author: {(ex.author if ex else None) or 'unknown'}",
+        f"language:  {article.language or 'unknown'}   category: {article.category or 'unspecified'}",
+        f"symbols:   {', '.join(article.symbols) or 'unspecified'}",
+        f"keywords:  {', '.join(article.keywords) or 'none'}",
+        f"words:     {article.word_count}",
     ]
-    if failure := doc.get("failure"):
-        lines.append(f"FAILED at {failure.get('stage')}: {failure.get('reason')}")
-    stages = [
-        f"fetch {fe.get('status', '-')} (HTTP {fe.get('http_status', '-')}, {fe.get('encoding') or '-'})",
-        f"extraction {ex.get('status', '-')}",
-        f"translation {tr.get('status', '-')}"
-        + (f" by {tr.get('provider')}/{tr.get('model')}" if tr.get("provider") else "")
-        + (f": {tr.get('error')}" if tr.get("error") else ""),
-        f"analysis {an.get('status', '-')}",
-    ]
-    lines.append("stages:    " + "; ".join(stages))
-    if story := doc.get("story"):
-        lines.append("story:     " + story_line(story))
-    for label, result in (("translation", tr), ("impact", an.get("impact") or {})):
-        if reused := result.get("reused"):
+    if article.failure_text:
+        lines.append(article.failure_text)
+    lines.append("stages:    " + _stages(article))
+    if article.story is not None:
+        lines.append("story:     " + story_line(article.story))
+    for label, result in (("translation", article.translation), ("impact", an.impact if an else None)):
+        if result is None:
+            continue
+        if result.reused is not None:
+            reused = result.reused
             lines.append(
-                f"{label}: reused from {reused['article_id'][:10]} "
-                f"(similarity {reused['similarity']:.2f}, contained {reused['containment']:.2f})"
+                f"{label}: reused from {reused.article_id[:10]} "
+                f"(similarity {reused.similarity:.2f}, contained {reused.containment:.2f})"
             )
-        elif result.get("usage"):
-            lines.append(f"{label}: {usage_line(LLMUsage.model_validate(result['usage']))}")
-    impact = an.get("impact") or {}
-    if impact.get("status") == "ok" and impact.get("impact"):
-        im = impact["impact"]
+        elif result.usage is not None:
+            lines.append(f"{label}: {usage_line(result.usage)}")
+    impact = an.impact if an else None
+    if impact is not None and impact.status == "ok" and impact.impact is not None:
+        im = impact.impact
         lines += [
             "",
             (
-                f"AI impact ({impact.get('provider')}/{impact.get('model')}): {im['direction']}, "
-                f"confidence {im['confidence']:.2f}, "
-                f"symbols {', '.join(im.get('symbols') or []) or '-'}"
+                f"AI impact ({impact.provider}/{impact.model}): {im.direction}, "
+                f"confidence {im.confidence:.2f}, symbols {', '.join(im.symbols) or '-'}"
             ),
-            textwrap.fill(im["summary"], 100),
+            textwrap.fill(im.summary, 100),
         ]
-    elif impact:
-        lines += ["", f"AI impact: {impact.get('status')} ({impact.get('reason') or ''})"]
-    if an.get("similar"):
+    elif impact is not None:
+        lines += ["", f"AI impact: {impact.status} ({impact.reason or ''})"]
+    if an and an.similar:
         lines += ["", "Similar earlier articles:"]
-        for s in an["similar"]:
+        for s in an.similar:
             lines.append(
-                f"  {s['id'][:10]}  {s.get('title') or ''}  (score {s['score']:.2f}; "
-                f"{', '.join(s.get('shared') or [])})"
+                f"  {s.id[:10]}  {s.title or ''}  (score {s.score:.2f}; {', '.join(s.shared)})"
             )
-    text = (tr.get("text") if translated else None) or ex.get("text")
-    if text:
-        lines += ["", text]
-    if translated and ex.get("text"):
-        lines += ["", "--- original text ---", ex["text"]]
+    if article.text:
+        lines += ["", article.text]
+    if article.original_text:
+        lines += ["", "--- original text ---", article.original_text]
     return "\n".join(lines)
 
 
-def story_line(story: dict[str, Any]) -> str:
-    """``story 1a2b3c4d5e (first)`` or ``story ... : copy of ... (similarity 0.83, ...)``."""
-    head = f"story {story['id'][:10]}"
-    if story.get("first"):
-        return head + " (first article" + (f"; {story['note']}" if story.get("note") else "") + ")"
+def story_line(story: StoryLink) -> str:
+    """``story 1a2b3c4d5e (first article)`` or ``story ...: copy of ... (similarity 0.83, ...)``."""
+    head = f"story {story.id[:10]}"
+    if story.first:
+        return head + " (first article" + (f"; {story.note}" if story.note else "") + ")"
     return (
-        f"{head}: copy of {str(story.get('matched'))[:10]} (similarity "
-        f"{story.get('similarity') or 0:.2f}, contained {story.get('containment') or 0:.2f})"
+        f"{head}: copy of {(story.matched or '')[:10]} (similarity "
+        f"{story.similarity or 0:.2f}, contained {story.containment or 0:.2f})"
     )
 
 

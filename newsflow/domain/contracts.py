@@ -1,17 +1,13 @@
 """Message contracts between the stages and the shape of each stage's result.
 
 Every message carries ``schema_version``; stages pass article ids and small data, never pages.
-The stage results (``FetchResult`` ...) are the sub-documents stored on the article.
-
-Stream topology (names from :func:`streams`)::
-
-    urls ──fetcher──▶ fetched ──extractor──▶ extracted ──translator──▶ translated ──analyzer──▶ (MongoDB)
-                └──────────── any stage: poison messages ──▶ dead
+The stage results (``FetchResult`` ...) are the sub-documents stored on the article. Which
+stream carries which message, and which stage writes which result, is declared in
+:mod:`newsflow.domain.pipeline`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -34,16 +30,6 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
-#: Progress rank of each successful status: a stage only writes where progress <= its rank.
-RANK: dict[Status, int] = {
-    Status.QUEUED: 0,
-    Status.FETCHED: 1,
-    Status.EXTRACTED: 2,
-    Status.TRANSLATED: 3,
-    Status.ANALYZED: 4,
-}
-
-
 # --- messages ------------------------------------------------------------------------------
 
 
@@ -51,6 +37,15 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     schema_version: int = SCHEMA_VERSION
+
+    def to_fields(self) -> dict[str, str]:
+        """The message as stream fields, as a raw ``XADD`` sends them: strings, booleans as
+        ``true``/``false``, no nulls. Every entry stays readable with redis-cli, and a dead
+        letter keeps its fields intact for `newsflow retry`."""
+        fields: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json", exclude_none=True).items():
+            fields[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return fields
 
 
 class UrlSubmitted(Message):
@@ -194,44 +189,3 @@ class AnalysisResult(BaseModel):
     similar: list[SimilarArticle] = []
     impact: ImpactResult | None = None
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class Streams:
-    """Stream names, all under one prefix. The consumer group of a stream is its service."""
-
-    prefix: str
-
-    @property
-    def urls(self) -> str:
-        return f"{self.prefix}:urls"
-
-    @property
-    def fetched(self) -> str:
-        return f"{self.prefix}:fetched"
-
-    @property
-    def extracted(self) -> str:
-        return f"{self.prefix}:extracted"
-
-    @property
-    def translated(self) -> str:
-        return f"{self.prefix}:translated"
-
-    @property
-    def dead(self) -> str:
-        return f"{self.prefix}:dead"
-
-    @property
-    def stats(self) -> str:
-        """Hash of processed/failed counters per stage."""
-        return f"{self.prefix}:stats"
-
-    def inputs(self) -> dict[str, str]:
-        """Service name (= consumer group) -> the stream it consumes."""
-        return {
-            "fetcher": self.urls,
-            "extractor": self.fetched,
-            "translator": self.extracted,
-            "analyzer": self.translated,
-        }

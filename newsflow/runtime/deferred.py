@@ -14,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from newsflow.adapters.providers import ChatProvider
 from newsflow.adapters.store import ArticleStore
-from newsflow.domain.contracts import ArticleTranslated, Streams, TextExtracted
+from newsflow.domain.contracts import ArticleTranslated, StageDone, TextExtracted
+from newsflow.domain.pipeline import EXTRACTED, TRANSLATED, Streams
 from newsflow.domain.usage import Purpose
-from newsflow.runtime.worker import message_fields
+from newsflow.runtime.worker import Closable
 from newsflow.settings import Settings
 
 log = logging.getLogger("newsflow.runtime.deferred")
@@ -34,16 +37,15 @@ async def requeue_deferred(
     how many were queued."""
     reopened = await store.reopen_deferred(purpose, limit, stuck_after=stuck_after)
     for aid, generation, url in reopened:
+        # Back to the stage that was deferred: the translator reads `extracted`, the analyzer
+        # `translated`.
         if purpose == "translation":
-            await redis.xadd(  # type: ignore[arg-type]
-                streams.extracted,
-                message_fields(TextExtracted(article_id=aid, generation=generation, url=url)),
-            )
+            stream = streams[EXTRACTED]
+            message: StageDone = TextExtracted(article_id=aid, generation=generation, url=url)
         else:
-            await redis.xadd(  # type: ignore[arg-type]
-                streams.translated,
-                message_fields(ArticleTranslated(article_id=aid, generation=generation, url=url)),
-            )
+            stream = streams[TRANSLATED]
+            message = ArticleTranslated(article_id=aid, generation=generation, url=url)
+        await redis.xadd(stream, message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
     return len(reopened)
 
 
@@ -91,3 +93,23 @@ class DeferredSweeper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+@dataclass
+class LLMResources:
+    """What the translator and the analyzer open: their provider (None when not configured)
+    and the sweep that resumes their deferred work. The runtime closes both on shutdown."""
+
+    provider: ChatProvider | None
+    deferred: DeferredSweeper
+
+    @classmethod
+    def open(cls, purpose: Purpose, provider: ChatProvider | None, settings: Settings) -> LLMResources:
+        sweeper = DeferredSweeper(purpose, settings)
+        sweeper.start()
+        return cls(provider, sweeper)
+
+    async def aclose(self) -> None:
+        await self.deferred.aclose()
+        if isinstance(self.provider, Closable):
+            await self.provider.aclose()

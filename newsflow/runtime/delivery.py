@@ -16,20 +16,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from faststream import BaseMiddleware
 from faststream.exceptions import FastStreamException
+from faststream.message import StreamMessage
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from newsflow.domain.contracts import Streams
+from newsflow.domain.pipeline import Streams
 from newsflow.domain.urls import InvalidUrl
 
 log = logging.getLogger("newsflow.runtime.delivery")
+
+
+#: Marks the article of a dead-lettered entry failed: (article id, generation, reason).
+OnDead = Callable[[str, int | None, str], Awaitable[None]]
 
 
 class HandlerTimeout(Exception):
@@ -44,16 +50,6 @@ _MALFORMED: tuple[type[BaseException], ...] = (
     FastStreamException,
     InvalidUrl,
 )
-
-
-async def ensure_groups(redis: Redis, streams: Streams) -> None:
-    """Create every stream and its consumer group at ``0`` (idempotent)."""
-    for group, stream in streams.inputs().items():
-        try:
-            await redis.xgroup_create(stream, group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
 
 
 async def delivery_count(redis: Redis, stream: str, group: str, entry_id: str) -> int:
@@ -71,25 +67,15 @@ def entry_fields(data: dict[bytes, bytes] | dict[str, str]) -> dict[str, str]:
 
 
 def article_of(fields: dict[str, str]) -> tuple[str | None, int | None]:
-    """The article id and generation carried by an entry, if it carries them.
-
-    FastStream's own publish wraps the body as JSON in ``__data__``; a plain ``XADD``
-    sends the fields themselves.
-    """
-    body: dict[str, Any] = dict(fields)
-    if "__data__" in fields:
-        try:
-            decoded = json.loads(fields["__data__"])
-            body = decoded if isinstance(decoded, dict) else {}
-        except ValueError:
-            body = {}
-    aid = body.get("article_id")
-    gen = body.get("generation")
+    """The article id and generation carried by an entry's fields, if it carries them
+    (every message travels as plain fields: :meth:`~newsflow.domain.contracts.Message.to_fields`)."""
+    aid = fields.get("article_id")
+    gen = fields.get("generation")
     try:
         gen_int = int(gen) if gen is not None else None
-    except (TypeError, ValueError):
+    except ValueError:
         gen_int = None
-    return (aid if isinstance(aid, str) and len(aid) == 64 else None), gen_int
+    return (aid if aid is not None and len(aid) == 64 else None), gen_int
 
 
 class DeadLetters:
@@ -148,9 +134,11 @@ class DeliveryGuard(BaseMiddleware):
     stats_key: str
     timeout: float
     max_deliveries: int
-    on_dead: Any  # async (article_id, generation, reason) -> None
+    on_dead: OnDead
 
-    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
         try:
             async with asyncio.timeout(self.timeout):
                 return await call_next(msg)
@@ -210,7 +198,7 @@ class DeliveryGuard(BaseMiddleware):
 
 def guard_factory(
     *, redis: Redis, streams: Streams, group: str, timeout: float, max_deliveries: int,
-    on_dead: Any,
+    on_dead: OnDead,
 ) -> type[DeliveryGuard]:
     return type(
         "DeliveryGuardFor" + group.title(),

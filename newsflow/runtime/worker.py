@@ -1,8 +1,17 @@
-"""The runtime every stage worker shares: broker, subscribers, store, heartbeat, trimming.
+"""The runtime every stage worker shares: the claim protocol, broker, store, heartbeat, trimming.
 
 A service declares its stage as data (:class:`StageSpec`) and gets a FastStream app::
 
-    app = build_worker(StageSpec(service="extractor", handler=on_page_fetched, ...))
+    spec = StageSpec(stage=EXTRACTOR, handle=extract, open_resources=open_pool)
+    app = build_worker(spec)
+
+For every message the runtime does the protocol once (:func:`process`): it turns a submitted
+URL into its article (the intake), claims the article (:meth:`StageContext.claim`: skip a
+stale or finished message, republish after a crash, recover a lost article), calls the
+stage's handler with the claimed :class:`~newsflow.domain.article.Article`, then stores what
+the handler returned (:class:`~newsflow.domain.pipeline.Done` or
+:class:`~newsflow.domain.pipeline.Failed`) and publishes the next stage's message. A handler
+is the stage's work only, and can be called directly with an article (the handler tests do).
 
 Each worker reads its input stream with two subscribers in the service's consumer group:
 one for new entries, one that reclaims entries left pending by a dead or stuck replica.
@@ -12,96 +21,173 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import pathlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from faststream import FastStream
 from faststream.redis import RedisBroker, StreamSub
-from pydantic import BaseModel
+from faststream.redis.annotations import RedisStreamMessage
 from redis.asyncio import Redis
 
-from newsflow.domain.contracts import RANK, Status, Streams, UrlSubmitted
+from newsflow.adapters.store import ArticleStore
+from newsflow.adapters.streams import ensure_groups
+from newsflow.domain.article import Article
+from newsflow.domain.contracts import Message, StageDone, Status, UrlSubmitted
+from newsflow.domain.pipeline import (
+    RANK,
+    Failed,
+    Stage,
+    StageOutcome,
+    Streams,
+    next_message,
+)
+from newsflow.domain.urls import canonical_url
 from newsflow.runtime.delivery import (
-    ensure_groups,
     guard_factory,
     prune_consumers,
     release_pending,
     trim_acknowledged,
 )
 from newsflow.settings import Settings, get_settings
-from newsflow.adapters.store import ArticleStore
 
 log = logging.getLogger("newsflow.runtime.worker")
 
+R = TypeVar("R")
+M = TypeVar("M", bound=Message)
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A resource the runtime closes when the worker stops (an HTTP client, a pool)."""
+
+    async def aclose(self) -> None: ...
+
+
+class ArticleMissing(RuntimeError):
+    """A stage message names an article that MongoDB does not have (a lost write)."""
+
+
+class Claim(enum.Enum):
+    """What a message's article says about the work the message asks for."""
+
+    #: The work is to do: the article is where the stage before left it.
+    WORK = "work"
+    #: The message is of an older generation (a refresh came since): nothing to do.
+    STALE = "stale"
+    #: This stage's result is stored already (a redelivery): only republish the next message.
+    DONE = "done"
+    #: The article moved past this stage, or this stage already failed it: nothing to do.
+    PASSED = "passed"
+    #: The article is missing, or behind the message: MongoDB lost acknowledged writes.
+    LOST = "lost"
+
+
+def decide(article: Article | None, generation: int, stage: Stage) -> Claim:
+    """The claim of a message of ``generation`` for ``stage`` on ``article`` (None: missing)."""
+    if article is not None and article.generation > generation:
+        return Claim.STALE
+    rank = RANK[stage.status]
+    # A message is published only after the stage before stored its result, so the article
+    # is at least there: anything less means MongoDB lost acknowledged writes.
+    if article is None or article.generation < generation or article.progress < rank - 1:
+        return Claim.LOST
+    if article.progress > rank:
+        return Claim.PASSED
+    if article.progress == rank:
+        return Claim.DONE
+    failure = article.failure
+    if failure is not None and failure.stage == stage.status.value and not failure.dead_letter:
+        return Claim.PASSED  # this stage already decided the article failed
+    return Claim.WORK
+
 
 @dataclass
-class Worker:
-    """What a stage's handler can use: settings, store, Redis, and a way to publish."""
+class StageContext(Generic[R]):
+    """What a stage's handler can use: its stage, settings, store, Redis and resources."""
 
-    service: str
+    stage: Stage
     settings: Settings
     streams: Streams
     redis: Redis
-    store: ArticleStore = field(init=False)
-    resources: dict[str, Any] = field(default_factory=dict)
+    store: ArticleStore
+    #: What the spec's ``open_resources`` opened (an HTTP client, a process pool, a provider).
+    resources: R
 
-    async def publish(self, message: BaseModel, stream: str) -> None:
-        """Add ``message`` to ``stream`` as plain fields, as a raw ``XADD`` would.
+    @property
+    def service(self) -> str:
+        return self.stage.name
 
-        Plain fields rather than FastStream's binary envelope: every entry stays readable
-        with redis-cli, and a dead letter keeps its fields intact for `newsflow retry`.
-        """
-        await self.redis.xadd(stream, message_fields(message))  # type: ignore[arg-type]
+    async def publish(self, message: Message, stream: str) -> None:
+        """Add ``message`` to ``stream`` as plain fields, as a raw ``XADD`` would."""
+        await self.redis.xadd(stream, message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
+
+    async def count(self, what: str) -> None:
+        """Bump a counter shown by `newsflow status` (``failed``, ``duplicate``...)."""
+        await self.redis.hincrby(self.streams.stats, f"{what}:{self.service}", 1)
 
     async def claim(
-        self,
-        aid: str,
-        generation: int,
-        stage: Status,
-        republish: Callable[[], Awaitable[None]] | None = None,
-        url: str | None = None,
-    ) -> dict[str, Any] | None:
+        self, aid: str, generation: int, url: str | None, *, known: Article | None = None
+    ) -> Article | None:
         """The article if this message's work is still to do, else None.
 
-        A redelivered message whose stage is already stored only re-publishes the next
-        message (the crash may have come between the two); a stale one (of an older
-        generation) does nothing. An article that is missing, or behind the message's
-        generation, was lost by MongoDB after it acknowledged the write (a server crash
-        with a lax write concern): its URL is submitted again (``url``, which every stage
-        message carries), or the message is retried (:class:`ArticleMissing`), never dropped.
+        ``known`` is the article as a write just returned it (the intake's), which saves
+        reading it again. A redelivered message whose stage is already stored only
+        re-publishes the next message (the crash may have come between the two); a stale
+        one (of an older generation) does nothing. An article that is missing, or behind
+        the message's generation, was lost by MongoDB after it acknowledged the write (a
+        server crash with a lax write concern): its URL is submitted again (``url``, which
+        every stage message carries), or the message is retried (:class:`ArticleMissing`),
+        never dropped.
         """
-        doc = await self.store.articles.find_one({"_id": aid})
-        if doc is not None and int(doc.get("generation", 1)) > generation:
+        article = known if known is not None else await self.store.article(aid)
+        claim = decide(article, generation, self.stage)
+        if claim is Claim.STALE:
             log.info("%s: stale message for %s (generation %d)", self.service, aid[:10], generation)
-            return None
-        progress = int(doc.get("progress", 0)) if doc is not None else -1
-        # A message is published only after the stage before stored its result, so the
-        # article is at least there: anything less means MongoDB lost acknowledged writes.
-        if (
-            doc is None
-            or int(doc.get("generation", 1)) < generation
-            or progress < RANK[stage] - 1
-        ):
-            await self._recover(aid, generation, stage, url)
-            return None
-        if progress > RANK[stage]:
-            return None
-        if progress == RANK[stage]:
-            if republish is not None:
-                await republish()
-            return None
-        failure = doc.get("failure") or {}
-        if failure.get("stage") == stage.value and not failure.get("dead_letter"):
-            return None  # this stage already decided the article failed
-        return doc
+        elif claim is Claim.LOST:
+            await self._recover(aid, generation, url)
+        elif claim is Claim.DONE:
+            assert article is not None
+            await self._publish_next(article)
+        return article if claim is Claim.WORK else None
 
-    async def _recover(self, aid: str, generation: int, stage: Status, url: str | None) -> None:
+    async def settle(self, article: Article, outcome: StageOutcome) -> None:
+        """Store what the stage's work came to; on success publish the next message."""
+        aid, generation = article.id, article.generation
+        if isinstance(outcome, Failed):
+            stored = await self.store.fail(
+                aid, generation, self.stage, outcome.reason, result=outcome.result
+            )
+            await self.count(outcome.counter)
+        else:
+            if outcome.note:
+                await self.count(outcome.note)
+            stored = await self.store.save_stage(aid, generation, self.stage, outcome.result)
+            if stored:
+                await self._publish_next(article)
+        if not stored:
+            await self._unstored(article)
+
+    async def _unstored(self, article: Article) -> None:
+        """A write that matched nothing: another delivery got there first (nothing to do), or
+        MongoDB lost the article while the stage worked (submit it again, never drop it)."""
+        now = await self.store.article(article.id)
+        if decide(now, article.generation, self.stage) is Claim.LOST:
+            await self._recover(article.id, article.generation, article.url or None)
+
+    async def _publish_next(self, article: Article) -> None:
+        done = StageDone(article_id=article.id, generation=article.generation, url=article.url or None)
+        message = next_message(self.stage, done)
+        if message is not None and self.stage.emits is not None:
+            await self.publish(message, self.streams[self.stage.emits])
+
+    async def _recover(self, aid: str, generation: int, url: str | None) -> None:
         """Process again an article whose stored state MongoDB lost."""
-        if url is None or stage is Status.FETCHED:
+        if url is None or self.stage.status is Status.FETCHED:
             # The fetcher's own intake (re)creates the article when the message comes back.
             raise ArticleMissing(
                 f"article {aid[:10]} (generation {generation}) is missing or behind in MongoDB"
@@ -114,62 +200,78 @@ class Worker:
         )
         await self.count("recovered")
 
-    async def count(self, what: str) -> None:
-        """Bump a counter shown by `newsflow status` (``failed``, ``skipped``...)."""
-        await self.redis.hincrby(self.streams.stats, f"{what}:{self.service}", 1)
+
+#: A stage's work: the claimed article and the message in, what it came to out.
+Handler = Callable[[StageContext[R], Article, M], Awaitable[StageOutcome]]
 
 
-def message_fields(message: BaseModel) -> dict[str, str]:
-    """A message as stream fields (strings; booleans as ``true``/``false``; no nulls)."""
-    fields: dict[str, str] = {}
-    for name, value in message.model_dump(mode="json", exclude_none=True).items():
-        fields[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return fields
-
-
-class ArticleMissing(RuntimeError):
-    """A stage message names an article that MongoDB does not have (a lost write)."""
-
-
-Handler = Callable[..., Awaitable[None]]
-
-
-async def close_resources(worker: Worker) -> None:
-    """Close every resource a worker opened that can be closed (``aclose``)."""
-    for resource in worker.resources.values():
-        if resource is not None and hasattr(resource, "aclose"):
-            await resource.aclose()
+async def no_resources(settings: Settings) -> None:
+    """For a stage that needs no per-process resources."""
 
 
 @dataclass(frozen=True)
-class StageSpec:
+class StageSpec(Generic[R, M]):
     """A stage worker described as data."""
 
-    service: str
-    #: The stage reached when this worker succeeds (its failures are recorded against it).
-    stage: Status
-    #: Builds the FastStream handler from the worker (a closure over it).
-    make_handler: Callable[[Worker], Handler]
-    #: Opens per-process resources (an HTTP client, a process pool) into worker.resources.
-    open_resources: Callable[[Worker], Awaitable[None]] | None = None
-    close_resources: Callable[[Worker], Awaitable[None]] | None = close_resources
+    stage: Stage
+    #: The stage's work (see :data:`Handler`).
+    handle: Handler[R, M]
+    #: Opens per-process resources (an HTTP client, a process pool); closed on shutdown when
+    #: they have ``aclose``.
+    open_resources: Callable[[Settings], Awaitable[R]]
     #: Messages handled at once; None uses settings.concurrency.
     concurrency: Callable[[Settings], int] | None = None
 
 
-def build_worker(spec: StageSpec, settings: Settings | None = None) -> FastStream:
+async def process(ctx: StageContext[R], handle: Handler[R, M], body: M, entry_id: str) -> None:
+    """One message through the protocol: intake, claim, the stage's work, store, publish."""
+    known: Article | None = None
+    url: str | None
+    if isinstance(body, UrlSubmitted):
+        # An invalid URL raises InvalidUrl: the delivery guard dead-letters it with the reason.
+        canonical = canonical_url(body.url)
+        intake = await ctx.store.accept(
+            canonical=canonical, submitted_url=body.url.strip(), submitted_by=body.submitted_by,
+            refresh=body.refresh, entry_id=entry_id,
+        )
+        if not intake.process:
+            await ctx.count("duplicate")
+            return
+        aid, generation, url, known = intake.article_id, intake.generation, canonical, intake.article
+    elif isinstance(body, StageDone):
+        aid, generation, url = body.article_id, body.generation, body.url
+    else:
+        raise TypeError(f"{ctx.service} cannot process a {type(body).__name__}")
+    article = await ctx.claim(aid, generation, url, known=known)
+    if article is None:
+        return
+    await ctx.settle(article, await handle(ctx, article, body))
+
+
+@dataclass
+class _Running(Generic[R]):
+    """The context of a started worker (None until its resources are open)."""
+
+    ctx: StageContext[R] | None = None
+
+
+def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> FastStream:
     settings = settings or get_settings()
+    stage = spec.stage
+    if stage.consumes is None:
+        raise ValueError(f"{stage.name} consumes no stream: it is not a stage worker")
     streams = Streams(settings.stream_prefix)
-    stream = streams.inputs()[spec.service]
+    stream = streams[stage.consumes]
     redis = Redis.from_url(settings.redis_url)
-    holder: dict[str, Worker] = {}
+    store = ArticleStore.connect(settings)
+    running: _Running[R] = _Running()
 
     async def on_dead(aid: str, generation: int | None, reason: str) -> None:
-        await holder["w"].store.fail(aid, generation, spec.stage, reason, dead_letter=True)
-        await holder["w"].count("failed")
+        await store.fail(aid, generation, stage, reason, dead_letter=True)
+        await redis.hincrby(streams.stats, f"failed:{stage.name}", 1)
 
     guard = guard_factory(
-        redis=redis, streams=streams, group=spec.service, timeout=settings.handler_timeout,
+        redis=redis, streams=streams, group=stage.name, timeout=settings.handler_timeout,
         max_deliveries=settings.max_deliveries, on_dead=on_dead,
     )
     broker = RedisBroker(
@@ -179,42 +281,48 @@ def build_worker(spec: StageSpec, settings: Settings | None = None) -> FastStrea
         # must not trip it. A dead connection is still noticed by the health check.
         socket_timeout=60.0, health_check_interval=30,
     )
-    worker = Worker(spec.service, settings, streams, redis)
-    worker.store = ArticleStore.connect(settings)
-    holder["w"] = worker
-    handler = spec.make_handler(worker)
+
+    async def on_message(body: Message, message: RedisStreamMessage) -> None:
+        assert running.ctx is not None, "a message before start-up"
+        entry_id = message.raw_message["message_ids"][0].decode()
+        await process(running.ctx, spec.handle, body, entry_id)  # type: ignore[arg-type]  # FastStream decoded the stream's declared message type
+
+    # FastStream decodes each entry into the handler's annotated type: the stream's message.
+    on_message.__annotations__ = {
+        "body": stage.consumes.message, "message": RedisStreamMessage, "return": None,
+    }
     concurrency = spec.concurrency(settings) if spec.concurrency else settings.concurrency
     consumer = settings.consumer
     fresh = broker.subscriber(
         stream=StreamSub(
-            stream, group=spec.service, consumer=consumer,
+            stream, group=stage.name, consumer=consumer,
             polling_interval=settings.poll_interval_ms, max_records=concurrency,
         ),
         max_workers=concurrency,
     )
     reclaim = broker.subscriber(
         stream=StreamSub(
-            stream, group=spec.service, consumer=f"{consumer}-reclaim",
+            stream, group=stage.name, consumer=f"{consumer}-reclaim",
             min_idle_time=settings.claim_idle_ms, polling_interval=settings.poll_interval_ms,
         ),
     )
-    fresh(handler)
-    reclaim(handler)
+    fresh(on_message)
+    reclaim(on_message)
 
     background: list[asyncio.Task[None]] = []
 
     async def startup() -> None:
         await ensure_groups(redis, streams)
-        if pruned := await prune_consumers(redis, stream, spec.service, settings.claim_idle_ms):
-            log.info("%s: removed %d idle consumers of earlier processes", spec.service, pruned)
-        await worker.store.ensure_indexes()
-        if spec.open_resources:
-            await spec.open_resources(worker)
+        if pruned := await prune_consumers(redis, stream, stage.name, settings.claim_idle_ms):
+            log.info("%s: removed %d idle consumers of earlier processes", stage.name, pruned)
+        await store.ensure_indexes()
+        resources = await spec.open_resources(settings)
+        running.ctx = StageContext(stage, settings, streams, redis, store, resources)
 
     async def after_startup() -> None:
         background.append(asyncio.create_task(_heartbeat(redis, settings.heartbeat_file)))
         background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
-        log.info("%s consuming %s as %s (group %s)", spec.service, stream, consumer, spec.service)
+        log.info("%s consuming %s as %s (group %s)", stage.name, stream, consumer, stage.name)
 
     async def stop_background() -> None:
         for task in background:
@@ -226,16 +334,16 @@ def build_worker(spec: StageSpec, settings: Settings | None = None) -> FastStrea
         # they are closed here, after the broker has stopped.
         try:
             released = await release_pending(
-                redis, stream, spec.service, [consumer, f"{consumer}-reclaim"],
+                redis, stream, stage.name, [consumer, f"{consumer}-reclaim"],
                 settings.claim_idle_ms,
             )
             if released:
-                log.info("%s handed back %d unfinished entries", spec.service, released)
+                log.info("%s handed back %d unfinished entries", stage.name, released)
         except Exception:  # noqa: BLE001 - Redis gone: reclaimed after claim_idle_ms anyway
-            log.warning("%s could not hand back its unfinished entries", spec.service)
-        if spec.close_resources:
-            await spec.close_resources(worker)
-        worker.store.close()
+            log.warning("%s could not hand back its unfinished entries", stage.name)
+        if running.ctx is not None and isinstance(running.ctx.resources, Closable):
+            await running.ctx.resources.aclose()
+        store.close()
         await redis.aclose()
 
     return FastStream(
@@ -263,7 +371,7 @@ async def _trimmer(redis: Redis, stream: str, every: float) -> None:
             log.exception("trimming %s failed", stream)
 
 
-def run(spec: StageSpec) -> None:
+def run(spec: StageSpec[R, M]) -> None:
     """Entry point of ``python -m services.<name>``."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -14,6 +14,9 @@ The article is untrusted: it travels as a delimited data block (:mod:`newsflow.a
 and each answer must look like a translation of it: in the target language's script, of a
 plausible length, with the paragraph count it was sent. Anything else makes the result
 ``failed`` with a reason; no exception leaves :func:`translate_article`.
+
+A failed translation does not stop the article (:func:`translation_outcome`): it is analyzed
+on its original text, which is worth analyzing.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+from newsflow.adapters.providers import ChatProvider, Completion, ProviderError
+from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
 from newsflow.domain.contracts import ExtractionResult, TranslationResult
+from newsflow.domain.pipeline import Done, StageOutcome
 from newsflow.domain.usage import (
     CallUsage,
     Ledger,
@@ -36,8 +42,6 @@ from newsflow.domain.usage import (
     estimate_tokens,
     summarize,
 )
-from newsflow.adapters.providers import ChatProvider, Completion, ProviderError
-from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -419,6 +423,12 @@ def estimate_call(texts: list[str]) -> int:
     about as long as the text. Only reserved against the budget; the real count is settled."""
     text = estimate_tokens("\n\n".join(texts))
     return 250 + 2 * text
+
+
+def translation_outcome(result: TranslationResult) -> StageOutcome:
+    """Every translation result goes on to analysis; a failed one (recorded with its error)
+    is counted as ``translation_failed`` and the article is analyzed on its original text."""
+    return Done(result, note="translation_failed" if result.status == "failed" else None)
 
 
 def _failed(base: TranslationResult, reason: str) -> TranslationResult:

@@ -1,74 +1,69 @@
-"""Routing of the analyzer: ``ArticleTranslated`` in, the analysis stored.
+"""The analyzer's work: symbols, keywords, category, similar earlier articles and the AI
+impact of an ``ArticleTranslated`` article, on its English text when it was translated.
 
-A copy in an earlier article's story takes that article's impact analysis (``reused``);
-impact answers are cached by content, and a spent daily budget records ``deferred``.
+A copy in an earlier article's story takes that article's impact analysis (``reused``,
+:mod:`newsflow.stages.reuse`); impact answers are cached by content, and a spent daily budget
+records ``deferred`` (resumed later).
 """
 
 import asyncio
 
-from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, ImpactResult, Status
-from newsflow.domain.stories import StoryLink
-from newsflow.runtime.worker import Handler, Worker
-from newsflow.stages.analysis import analyze_text, find_similar
+from newsflow.domain.article import Article
+from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, ImpactResult
+from newsflow.domain.pipeline import Done, StageOutcome
+from newsflow.runtime.deferred import LLMResources
+from newsflow.runtime.worker import StageContext
+from newsflow.stages.analysis import CANDIDATES, analyze_text, rank_similar, terms
 from newsflow.stages.impact import analyze_impact
 from newsflow.stages.reuse import reuse_wait, reused_impact, wait_until
 
 
-def make_handler(w: Worker) -> Handler:
-    async def on_article_translated(body: ArticleTranslated) -> None:
-        aid, gen = body.article_id, body.generation
-        doc = await w.claim(aid, gen, Status.ANALYZED, url=body.url)
-        if doc is None:
-            return
-        extraction = doc.get("extraction") or {}
-        translation = doc.get("translation") or {}
-        english = translation.get("status") == "translated"
-        title = translation.get("title") if english else extraction.get("title")
-        text = (translation.get("text") if english else extraction.get("text")) or ""
-        found = await asyncio.to_thread(  # CPU-bound: tens of ms, more on huge texts
-            analyze_text,
-            title=title, text=text,
-            language=extraction.get("language"),
-            original_title=extraction.get("title"), original_text=extraction.get("text"),
+async def analyze(
+    ctx: StageContext[LLMResources], article: Article, message: ArticleTranslated
+) -> StageOutcome:
+    title, text = article.headline, article.text or ""
+    original = article.extraction
+    found = await asyncio.to_thread(  # CPU-bound: tens of ms, more on huge texts
+        analyze_text, title=title, text=text, language=article.language,
+        original_title=original.title if original else None,
+        original_text=original.text if original else None,
+    )
+    candidates = await ctx.store.similar_candidates(
+        article_id=article.id, symbols=terms(found.symbols), keywords=terms(found.keywords),
+        before=article.event_time, limit=CANDIDATES,
+    )
+    similar = rank_similar(candidates, symbols=found.symbols, keywords=found.keywords)
+    impact = await impact_from_story(ctx, article)
+    if impact is None:
+        impact = await analyze_impact(
+            title or "", text, found.symbols, ctx.resources.provider, ctx.settings,
+            ctx.store.ledger,
         )
-        published = extraction.get("published") or doc.get("created_at")
-        similar = await find_similar(
-            w.store.articles, article_id=aid, symbols=found.symbols, keywords=found.keywords,
-            before=published,
-        )
-        impact = await impact_from_story(w, doc)
-        if impact is None:
-            impact = await analyze_impact(
-                title or "", text, found.symbols, w.resources["provider"], w.settings,
-                w.store.ledger,
-            )
-        result = AnalysisResult(
+    return Done(
+        AnalysisResult(
             status="ok", word_count=found.word_count, symbols=found.symbols,
             keywords=found.keywords, category=found.category, similar=similar, impact=impact,
         )
-        await w.store.save_stage(aid, gen, Status.ANALYZED, result.model_dump())
-
-    return on_article_translated
-
-
-async def impact_from_story(w: Worker, doc: dict) -> ImpactResult | None:  # type: ignore[type-arg]
-    """The matched article's impact analysis when this article is a copy of it, else None."""
-    link = StoryLink.model_validate(doc["story"]) if doc.get("story") else None
-    if link is None or link.matched is None or w.resources["provider"] is None:
-        return None
-    if not link.reusable(w.settings.story_reuse_threshold):
-        return None
-
-    async def read() -> dict | None:  # type: ignore[type-arg]
-        return await w.store.articles.find_one({"_id": link.matched}, {"analysis": 1, "status": 1})
-
-    source = await wait_until(
-        read, lambda d: d.get("status") in ("analyzed", "failed"), reuse_wait(w.settings)
     )
-    impact = ((source or {}).get("analysis") or {}).get("impact")
-    if not impact:
+
+
+async def impact_from_story(ctx: StageContext[LLMResources], article: Article) -> ImpactResult | None:
+    """The matched article's impact analysis when this article is a contained copy of it
+    (waiting a little while that article is still being analyzed), else None."""
+    link = article.story
+    if link is None or link.matched is None or ctx.resources.provider is None:
         return None
-    result = reused_impact(link, link.matched, ImpactResult.model_validate(impact))
+    if not link.reusable(ctx.settings.story_reuse_threshold):
+        return None
+    matched = link.matched
+    source = await wait_until(
+        lambda: ctx.store.article(matched),
+        lambda a: a.analysis is not None or a.failed is not None,
+        reuse_wait(ctx.settings),
+    )
+    if source is None or source.analysis is None:
+        return None
+    result = reused_impact(link, matched, source.analysis.impact)
     if result is not None:
-        await w.store.ledger.count_reused("impact")
+        await ctx.store.ledger.count_reused("impact")
     return result

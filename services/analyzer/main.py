@@ -2,26 +2,19 @@
 
 import asyncio
 
-from newsflow.stages.analysis import warm_up
-from newsflow.domain.contracts import Status
 from newsflow.adapters.providers import impact_provider
-from newsflow.runtime.deferred import DeferredSweeper
-from newsflow.runtime.worker import StageSpec, Worker
-from services.analyzer.handlers import make_handler
+from newsflow.domain.pipeline import ANALYZER
+from newsflow.runtime.deferred import LLMResources
+from newsflow.runtime.worker import StageSpec
+from newsflow.settings import Settings
+from newsflow.stages.analysis import warm_up
+from services.analyzer.handlers import analyze
 
 
-async def open_provider(worker: Worker) -> None:
-    worker.resources["provider"] = impact_provider(worker.settings)
-    # Deferred impacts resume by themselves when the day's budget allows.
-    sweeper = DeferredSweeper("impact", worker.settings)
-    sweeper.start()
-    worker.resources["deferred"] = sweeper
+async def open_provider(settings: Settings) -> LLMResources:
     await asyncio.to_thread(warm_up)  # load the Chinese dictionary before the first article
+    # Deferred impact analyses resume by themselves when the day's budget allows.
+    return LLMResources.open("impact", impact_provider(settings), settings)
 
 
-spec = StageSpec(
-    service="analyzer",
-    stage=Status.ANALYZED,
-    make_handler=make_handler,
-    open_resources=open_provider,
-)
+spec = StageSpec(stage=ANALYZER, handle=analyze, open_resources=open_provider)

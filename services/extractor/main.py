@@ -2,18 +2,17 @@
 
 import os
 
-from newsflow.domain.contracts import Status
-from newsflow.stages.extraction import ExtractorPool
+from newsflow.domain.pipeline import EXTRACTOR
+from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
-from newsflow.runtime.worker import StageSpec, Worker
-from services.extractor.handlers import make_handler
+from newsflow.stages.extraction import ExtractorPool
+from services.extractor.handlers import extract
 
 
-async def open_pool(worker: Worker) -> None:
-    pool = ExtractorPool(worker.settings)
+async def open_pool(settings: Settings) -> ExtractorPool:
+    pool = ExtractorPool(settings)
     await pool.start()
-    worker.resources["pool"] = pool
-
+    return pool
 
 
 def pool_concurrency(settings: Settings) -> int:
@@ -23,9 +22,5 @@ def pool_concurrency(settings: Settings) -> int:
 
 
 spec = StageSpec(
-    service="extractor",
-    stage=Status.EXTRACTED,
-    make_handler=make_handler,
-    open_resources=open_pool,
-    concurrency=pool_concurrency,
+    stage=EXTRACTOR, handle=extract, open_resources=open_pool, concurrency=pool_concurrency
 )

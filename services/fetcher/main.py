@@ -1,18 +1,14 @@
 """Wiring of the fetcher worker."""
 
-from newsflow.domain.contracts import Status
+from newsflow.domain.pipeline import FETCHER
+from newsflow.runtime.worker import StageSpec
+from newsflow.settings import Settings
 from newsflow.stages.fetching import PageFetcher
-from newsflow.runtime.worker import StageSpec, Worker
-from services.fetcher.handlers import make_handler
+from services.fetcher.handlers import fetch
 
 
-async def open_client(worker: Worker) -> None:
-    worker.resources["fetcher"] = PageFetcher(worker.settings)
+async def open_client(settings: Settings) -> PageFetcher:
+    return PageFetcher(settings)
 
 
-spec = StageSpec(
-    service="fetcher",
-    stage=Status.FETCHED,
-    make_handler=make_handler,
-    open_resources=open_client,
-)
+spec = StageSpec(stage=FETCHER, handle=fetch, open_resources=open_client)

@@ -6,15 +6,16 @@ import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from pymongo import DESCENDING
+from redis.asyncio import Redis
 
-from newsflow.domain.contracts import Status, Streams
 from newsflow.adapters.intake import submit
-from newsflow.settings import Settings
-from newsflow.adapters.store import ArticleStore
+from newsflow.adapters.store import ArticleFilter, ArticleStore, BadCursor
+from newsflow.domain.contracts import Status
+from newsflow.domain.pipeline import Streams
 from newsflow.domain.stories import StorySummary
 from newsflow.domain.urls import short_id
-from newsflow.adapters.votes import InvalidComment, Votes
+from newsflow.domain.votes import InvalidComment
+from newsflow.settings import Settings
 from services.reader import views
 from services.reader.models import (
     ArticleDetail,
@@ -56,11 +57,18 @@ router = APIRouter(prefix="/api", responses=ERRORS)
 
 
 def store_of(request: Request) -> ArticleStore:
-    return request.app.state.store  # type: ignore[no-any-return]
+    store: ArticleStore = request.app.state.store
+    return store
 
 
 def settings_of(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def redis_of(request: Request) -> Redis:
+    redis: Redis = request.app.state.redis
+    return redis
 
 
 async def publish_urls(request: Request, urls: list[str], refresh: bool) -> dict[str, Any]:
@@ -71,7 +79,7 @@ async def publish_urls(request: Request, urls: list[str], refresh: bool) -> dict
             422, f"{len(urls)} URLs in one call; at most {settings.reader_max_batch} are accepted"
         )
     results = await submit(
-        urls, redis=request.app.state.redis, store=store_of(request),
+        urls, redis=redis_of(request), store=store_of(request),
         streams=Streams(settings.stream_prefix), refresh=refresh,
         submitted_by=client_label(request),
     )
@@ -113,25 +121,15 @@ async def list_articles(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     stories: Annotated[bool, Query(description="one row per story (its first article)")] = False,
 ) -> dict[str, Any]:
-    query = views.list_query(
+    where = ArticleFilter(
         status=status.value if status else None, symbol=symbol, category=category,
         language=language, source=source, stories=stories,
     )
-    if cursor:
-        try:
-            query = {"$and": [query, views.decode_cursor(cursor)]} if query else views.decode_cursor(cursor)
-        except views.BadCursor as exc:
-            raise HTTPException(400, str(exc)) from None
-    found = store_of(request).articles.find(query).sort(
-        [("created_at", DESCENDING), ("_id", DESCENDING)]
-    ).limit(limit + 1)
-    docs = [dict(d) async for d in found]
-    more = len(docs) > limit
-    docs = docs[:limit]
-    return {
-        "items": [views.summary(d) for d in docs],
-        "next_cursor": views.encode_cursor(docs[-1]) if more and docs else None,
-    }
+    try:
+        page = await store_of(request).page(where, limit=limit, cursor=cursor)
+    except BadCursor as exc:
+        raise HTTPException(400, str(exc)) from None
+    return {"items": [views.summary(a) for a in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/articles/{ident}", response_model=ArticleDetail, summary="One article")
@@ -152,23 +150,16 @@ async def article_status(ident: Ident, request: Request) -> dict[str, Any]:
 )
 async def similar(ident: Ident, request: Request) -> dict[str, Any]:
     store = store_of(request)
-    doc = await store.get(ident)
-    found = [s for s in ((doc.get("analysis") or {}).get("similar") or []) if s.get("id")]
-    known = {
-        d["_id"]: d
-        async for d in store.articles.find(
-            {"_id": {"$in": [s["id"] for s in found]}},
-            {"status": 1, "extraction.title": 1, "translation": 1},
-        )
-    }
+    article = await store.get(ident)
+    found = article.analysis.similar if article.analysis else []
+    known = await store.find(s.id for s in found)
     items = []
     for s in found:
-        other = known.get(s["id"])
-        title = views.titles(other)[0] if other else None
+        other = known.get(s.id)
         items.append({
-            "id": s["id"], "short_id": short_id(s["id"]), "title": title or s.get("title"),
-            "published": s.get("published"), "score": float(s.get("score") or 0.0),
-            "shared": s.get("shared") or [], "status": other.get("status") if other else None,
+            "id": s.id, "short_id": short_id(s.id), "title": other.title if other else s.title,
+            "published": s.published, "score": s.score, "shared": s.shared,
+            "status": other.status.value if other else None,
         })
     return {"items": items}
 
@@ -177,10 +168,9 @@ async def similar(ident: Ident, request: Request) -> dict[str, Any]:
     "/articles/{ident}/votes", response_model=VoteCounts, dependencies=[Depends(require_writer)],
     responses=WRITE_ERRORS, summary="Vote +1 (up), -1 (down) or important",
 )
-async def vote(ident: Ident, body: VoteRequest, request: Request) -> dict[str, int]:
+async def vote(ident: Ident, body: VoteRequest, request: Request) -> VoteCounts:
     store = store_of(request)
-    aid = await store.resolve(ident)
-    return await Votes(store).cast(aid, body.kind)
+    return await store.vote(await store.resolve(ident), body.kind)
 
 
 @router.get("/articles/{ident}/comments", response_model=CommentList, summary="Comments")
@@ -189,8 +179,7 @@ async def comments(
 ) -> dict[str, Any]:
     store = store_of(request)
     aid = await store.resolve(ident)
-    found = await Votes(store).list_comments(aid, limit)
-    return {"items": [c.__dict__ for c in found]}
+    return {"items": await store.comments(aid, limit)}
 
 
 @router.post(
@@ -201,18 +190,18 @@ async def add_comment(ident: Ident, body: CommentRequest, request: Request) -> d
     store = store_of(request)
     aid = await store.resolve(ident)
     try:
-        comment, counts = await Votes(store).add_comment(
+        comment, counts = await store.add_comment(
             aid, body.text, author=body.author,
             max_chars=settings_of(request).reader_max_comment_chars,
         )
     except InvalidComment as exc:
         raise HTTPException(422, str(exc)) from None
-    return {"comment": comment.__dict__, "votes": counts}
+    return {"comment": comment, "votes": counts}
 
 
 @router.get("/pipeline", response_model=Pipeline, summary="Articles per status, stage backlogs")
 async def pipeline(request: Request) -> dict[str, Any]:
-    redis = request.app.state.redis
+    redis = redis_of(request)
     streams = Streams(settings_of(request).stream_prefix)
     backlog: dict[str, int] = {}
     for service, stream in streams.inputs().items():
@@ -231,13 +220,11 @@ async def pipeline(request: Request) -> dict[str, Any]:
 )
 async def get_story(ident: Ident, request: Request) -> dict[str, Any]:
     store = store_of(request)
-    doc = await store.get(ident)
-    link = views.summary(doc)["story"]
-    story_id = link.id if link is not None else doc["_id"]
+    article = await store.get(ident)
+    story_id = article.story.id if article.story is not None else article.id
     summary = await store.stories.summary(story_id)
     if summary is None:  # not placed yet (still being fetched or extracted): a story of one
-        summary = StorySummary(id=story_id, first_article=doc["_id"], members=1,
-                               sources=[doc.get("source") or ""])
+        summary = StorySummary(id=story_id, first_article=article.id, sources=[article.source])
     return {"story": summary, "members": await store.stories.members(story_id, limit=200)}
 
 
@@ -250,7 +237,7 @@ async def healthz(request: Request) -> dict[str, bool]:
     mongo = redis = False
     # Any failure means "not answering"; the probe reads which one.
     with contextlib.suppress(Exception):
-        mongo = bool((await store_of(request).db.command("ping")).get("ok"))
+        mongo = await store_of(request).ping()
     with contextlib.suppress(Exception):
-        redis = bool(await request.app.state.redis.ping())
+        redis = bool(await redis_of(request).ping())
     return {"ok": mongo and redis, "mongo": mongo, "redis": redis}

@@ -21,9 +21,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from newsflow.settings import Settings, get_settings
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
-from newsflow.adapters.votes import Votes
+from newsflow.settings import Settings, get_settings
 from services.reader import api, pages
 from services.reader.security import GuardMiddleware
 
@@ -63,7 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store, app.state.redis = store, redis
         try:
             await store.ensure_indexes()
-            await Votes(store).ensure_indexes()
         except PyMongoError as exc:  # the pages say so per request until it answers
             log.warning("MongoDB not ready at startup: %s", exc)
         yield

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from newsflow.domain.contracts import AnalysisResult, ExtractionResult, FetchResult, TranslationResult
-from newsflow.adapters.votes import VoteKind
+from newsflow.domain.article import Failure, VoteCounts
+from newsflow.domain.contracts import (
+    AnalysisResult,
+    ExtractionResult,
+    FetchResult,
+    TranslationResult,
+)
+from newsflow.domain.pipeline import STAGES, Outcome
 from newsflow.domain.stories import StoryLink, StoryMember, StorySummary
 from newsflow.domain.usage import UsageTotals
+from newsflow.domain.votes import VoteKind
 
-Outcome = Literal["queued", "duplicate", "refreshed", "invalid"]
 StageState = Literal["done", "pending", "failed", "skipped"]
 
 
@@ -58,27 +64,15 @@ class PublishResponse(BaseModel):
     invalid: int
 
 
-class VoteCounts(BaseModel):
-    up: int = 0
-    down: int = 0
-    important: int = 0
-    comments: int = 0
-
-
-class Failure(BaseModel):
-    stage: str | None = None
-    reason: str | None = None
-    at: datetime | None = None
-
-
 class ArticleSummary(BaseModel):
     id: str
     short_id: str
     url: str
     source: str
     status: str
-    #: The translated title when there is one, else the original title.
-    title: str | None = None
+    #: The title to show: the translated title when there is one, else the original title,
+    #: else the URL.
+    title: str
     original_title: str | None = None
     language: str | None = None
     published: datetime | None = None
@@ -109,8 +103,15 @@ class ArticleDetail(ArticleSummary):
     analysis: AnalysisResult | None = None
 
 
+if TYPE_CHECKING:
+    StageName = str
+else:
+    #: The stages by the field each writes (``fetch``, ``extraction``...), in pipeline order.
+    StageName = Literal[tuple(s.field for s in STAGES)]
+
+
 class Stage(BaseModel):
-    stage: Literal["fetch", "extraction", "translation", "analysis"]
+    stage: StageName
     state: StageState
     at: datetime | None = None
     #: The stage's own status (``ok``, ``translated``, ``teaser``...) or why it failed.

@@ -7,6 +7,7 @@ Forms post here (publish, vote, comment, log in) and work without JavaScript; th
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -15,11 +16,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
-from pymongo import DESCENDING
 
+from newsflow.adapters.store import ArticleFilter, ArticleStore
+from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
-from newsflow.adapters.store import ArticleStore
-from newsflow.adapters.votes import VOTE_KINDS, InvalidComment, Votes
 from services.reader import views
 from services.reader.api import publish_urls
 from services.reader.security import SESSION_COOKIE, is_writer, session_value
@@ -32,7 +32,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 
 
-def _when(value: Any) -> str:
+def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
@@ -67,17 +67,23 @@ def _require_writer(request: Request) -> None:
         raise HTTPException(401, "log in with the API token first (/login)")
 
 
+def _store(request: Request) -> ArticleStore:
+    store: ArticleStore = request.app.state.store
+    return store
+
+
 async def _articles(
-    store: ArticleStore, symbol: str | None, status: str | None, stories: bool = True
+    request: Request, symbol: str | None, status: str | None, stories: bool = True
 ) -> list[dict[str, Any]]:
     """The newest articles; with ``stories`` one row per story, with who else reported it."""
-    query = views.list_query(symbol=symbol, status=status, stories=stories)
-    found = store.articles.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-    items = [views.summary(dict(d)) async for d in found.limit(PAGE_SIZE)]
-    summaries = await store.stories.summaries(i["story"].id for i in items if i["story"])
-    for item in items:
-        story = summaries.get(item["story"].id) if item["story"] else None
-        item["also"] = views.also_reported(item, story)
+    store = _store(request)
+    where = ArticleFilter(symbol=symbol, status=status, stories=stories)
+    page = await store.page(where, limit=PAGE_SIZE)
+    summaries = await store.stories.summaries(a.story.id for a in page.items if a.story)
+    items = []
+    for article in page.items:
+        story = summaries.get(article.story.id) if article.story else None
+        items.append(views.summary(article) | {"also": views.also_reported(article, story)})
     return items
 
 
@@ -89,12 +95,11 @@ async def news_list(
     request: Request, symbol: Filter = None, status: Filter = None, all: bool = False
 ) -> Response:
     """One row per story by default; ``?all=1`` lists every article."""
-    store: ArticleStore = request.app.state.store
-    items = await _articles(store, symbol, status, stories=not all)
+    items = await _articles(request, symbol, status, stories=not all)
     return templates.TemplateResponse(
         request, "list.html",
         _ctx(request, items=items, symbol=symbol or "", status=status or "", all=all,
-             usage=await store.ledger.totals()),
+             usage=await _store(request).ledger.totals()),
     )  # fmt: skip
 
 
@@ -103,7 +108,7 @@ async def news_rows(
     request: Request, symbol: Filter = None, status: Filter = None, all: bool = False
 ) -> Response:
     """The list's rows alone: what the list page fetches to update itself."""
-    items = await _articles(request.app.state.store, symbol, status, stories=not all)
+    items = await _articles(request, symbol, status, stories=not all)
     return templates.TemplateResponse(request, "_rows.html", _ctx(request, items=items))
 
 
@@ -115,25 +120,24 @@ async def publish_form(request: Request) -> Response:
     if not urls:
         raise HTTPException(422, "paste at least one URL")
     published = await publish_urls(request, urls, refresh=form.get("refresh") == "on")
-    store: ArticleStore = request.app.state.store
-    items = await _articles(store, None, None)
+    items = await _articles(request, None, None)
     return templates.TemplateResponse(
         request, "list.html",
         _ctx(request, items=items, symbol="", status="", published=published, all=False,
-             usage=await store.ledger.totals()),
+             usage=await _store(request).ledger.totals()),
     )  # fmt: skip
 
 
 @router.get("/articles/{ident}", response_class=HTMLResponse)
 async def article_page(request: Request, ident: str) -> Response:
-    store: ArticleStore = request.app.state.store
-    doc = await store.get(ident)
-    view = views.page_view(doc)
-    found = await Votes(store).list_comments(doc["_id"], 50)
-    story = view["story"]
+    store = _store(request)
+    article = await store.get(ident)
+    view = views.page_view(article)
+    found = await store.comments(article.id, 50)
+    story = article.story
     members = [
         m for m in (await store.stories.members(story.id, limit=50) if story else [])
-        if m.id != doc["_id"]
+        if m.id != article.id
     ]
     return templates.TemplateResponse(
         request, "article.html",
@@ -142,16 +146,21 @@ async def article_page(request: Request, ident: str) -> Response:
     )
 
 
+def _vote_kind(kind: str) -> VoteKind:
+    for known in VOTE_KINDS:
+        if kind == known:
+            return known
+    raise HTTPException(422, f"unknown vote {kind[:40]!r}; expected up, down or important")
+
+
 @router.post("/articles/{ident}/vote")
 async def vote_form(request: Request, ident: str) -> Response:
     _require_writer(request)
     form = await _form(request)
-    kind = form.get("kind", "")
-    if kind not in VOTE_KINDS:
-        raise HTTPException(422, f"unknown vote {kind[:40]!r}; expected up, down or important")
-    store: ArticleStore = request.app.state.store
+    kind = _vote_kind(form.get("kind", ""))
+    store = _store(request)
     aid = await store.resolve(ident)
-    await Votes(store).cast(aid, kind)  # type: ignore[arg-type]
+    await store.vote(aid, kind)
     return RedirectResponse(f"/articles/{aid}#votes", status_code=303)
 
 
@@ -159,10 +168,10 @@ async def vote_form(request: Request, ident: str) -> Response:
 async def comment_form(request: Request, ident: str) -> Response:
     _require_writer(request)
     form = await _form(request)
-    store: ArticleStore = request.app.state.store
+    store = _store(request)
     aid = await store.resolve(ident)
     try:
-        await Votes(store).add_comment(
+        await store.add_comment(
             aid, form.get("text", ""), author=form.get("author"),
             max_chars=request.app.state.settings.reader_max_comment_chars,
         )

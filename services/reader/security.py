@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
@@ -178,5 +177,5 @@ class GuardMiddleware:
 
 def client_label(request: Request) -> str:
     """Who submitted, for the audit trail: ``reader`` plus the client address."""
-    client: Any = request.client
+    client = request.client
     return f"reader:{client.host}" if client else "reader"

@@ -1,23 +1,16 @@
 """Wiring of the translator worker."""
 
-from newsflow.domain.contracts import Status
 from newsflow.adapters.providers import translation_provider
-from newsflow.runtime.deferred import DeferredSweeper
-from newsflow.runtime.worker import StageSpec, Worker
-from services.translator.handlers import make_handler
+from newsflow.domain.pipeline import TRANSLATOR
+from newsflow.runtime.deferred import LLMResources
+from newsflow.runtime.worker import StageSpec
+from newsflow.settings import Settings
+from services.translator.handlers import translate
 
 
-async def open_provider(worker: Worker) -> None:
-    worker.resources["provider"] = translation_provider(worker.settings)
+async def open_provider(settings: Settings) -> LLMResources:
     # Deferred translations resume by themselves when the day's budget allows.
-    sweeper = DeferredSweeper("translation", worker.settings)
-    sweeper.start()
-    worker.resources["deferred"] = sweeper
+    return LLMResources.open("translation", translation_provider(settings), settings)
 
 
-spec = StageSpec(
-    service="translator",
-    stage=Status.TRANSLATED,
-    make_handler=make_handler,
-    open_resources=open_provider,
-)
+spec = StageSpec(stage=TRANSLATOR, handle=translate, open_resources=open_provider)

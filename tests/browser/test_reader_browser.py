@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from newsflow.cli.embedded import Server
 from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.domain.pipeline import TERMINAL
 from newsflow.domain.urls import article_id, canonical_url
 from services.reader.server import ReaderThread
 from services.reader.views import export_category
@@ -88,9 +89,9 @@ def system_settings(
 @pytest.fixture(scope="module")
 async def store(system_settings: Settings) -> AsyncIterator[ArticleStore]:
     s = ArticleStore.connect(system_settings)
-    await s.client.drop_database(system_settings.mongo_db)
+    await s.drop()
     yield s
-    await s.client.drop_database(system_settings.mongo_db)
+    await s.drop()
     s.close()
 
 
@@ -219,15 +220,16 @@ async def wait_analyzed_in_list(page: Any, store: ArticleStore, aid: str) -> Non
     try:
         await row.wait_for(timeout=150_000)
     except playwright_api.TimeoutError:
-        doc = await store.articles.find_one({"_id": aid}, {"status": 1, "failure": 1})
-        raise AssertionError(f"{aid[:10]} not shown as analyzed; stored: {doc}") from None
+        article = await store.article(aid)
+        stored = (article.status, article.failure) if article else None
+        raise AssertionError(f"{aid[:10]} not shown as analyzed; stored: {stored}") from None
 
 
 async def settled(store: ArticleStore, aid: str, generation: int = 1) -> dict[str, Any]:
     for _ in range(600):
-        doc = await store.articles.find_one({"_id": aid})
-        if doc and doc["status"] in ("analyzed", "failed") and doc["generation"] >= generation:
-            return dict(doc)
+        article = await store.article(aid)
+        if article and article.status in TERMINAL and article.generation >= generation:
+            return article.document()
         await asyncio.sleep(0.2)
     raise AssertionError(f"{aid[:10]} did not settle")
 
@@ -277,8 +279,9 @@ async def test_publish_watch_read_and_vote(
     )
     assert await text(page, "#vote-down .count") == "1"
     for _ in range(50):
-        stored = (await store.articles.find_one({"_id": zh_id}))["votes"]
-        if stored["important"] == 1:
+        zh_article = await store.article(zh_id)
+        stored = zh_article.votes.model_dump() if zh_article else {}
+        if stored.get("important") == 1:
             break
         await asyncio.sleep(0.1)
     assert stored == {"up": 2, "down": 1, "important": 1, "comments": 0}
@@ -298,7 +301,7 @@ async def test_publish_watch_read_and_vote(
     assert en_doc["status"] == "analyzed", en_doc.get("failure")
     keywords = en_doc["analysis"]["keywords"][:5]
     earlier_id = "e" * 64
-    await store.articles.insert_one({
+    await store.import_documents([{
         "_id": earlier_id, "short_id": earlier_id[:10], "url": "https://earlier.example/1",
         "source": "earlier.example", "status": "analyzed", "generation": 1, "progress": 4,
         "created_at": en_doc["created_at"].replace(year=2001),
@@ -307,7 +310,7 @@ async def test_publish_watch_read_and_vote(
         "analysis": {"status": "ok", "keywords": keywords,
                      "symbols": en_doc["analysis"]["symbols"][:2]},
         "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
-    })
+    }])
     await page.set_viewport_size({"width": 1280, "height": 900})
     await page.goto(reader.url + "/")
     await page.fill("#urls", en_url)
@@ -327,17 +330,18 @@ async def test_injected_title_renders_as_text(
     page: Any, reader: ReaderThread, store: ArticleStore
 ) -> None:
     aid = "d" * 64
-    await store.articles.insert_one({
+    newest = await store.latest(1)
+    await store.import_documents([{
         "_id": aid, "short_id": aid[:10], "url": "javascript:alert(1)", "source": XSS,
         "status": "analyzed", "generation": 1, "progress": 4,
-        "created_at": (await store.articles.find_one({}, sort=[("created_at", -1)]) or {}).get("created_at"),
+        "created_at": newest[0].created_at if newest else None,
         "extraction": {"status": "ok", "title": XSS, "text": f"{XSS}\n<script>alert(2)</script>",
                        "language": "en", "word_count": 5, "method": "trafilatura"},
         "translation": {"status": "not_needed", "target_language": "en"},
         "analysis": {"status": "ok", "symbols": [], "keywords": [], "category": "en_news",
                      "similar": [], "impact": {"status": "skipped", "reason": XSS}},
         "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
-    })
+    }])
     await page.goto(f"{reader.url}/?symbol=")
     row = page.locator(f'#news li[data-id="{aid}"] .title')
     assert await row.text_content() == XSS

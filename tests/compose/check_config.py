@@ -1,6 +1,6 @@
-"""Check the promises of docker-compose.yml on its resolved form (standard library only).
+"""Check the promises of docker-compose.yml on its resolved form, against the declared pipeline.
 
-    docker compose --profile tools config --format json | python3 tests/compose/check_config.py
+    docker compose --profile tools config --format json | .venv/bin/python -m tests.compose.check_config
 
 Prints a one-line summary and exits 0, or prints every broken promise and exits 1. Used by
 tests/compose/smoke.sh; the promises are those of the README's deployment section.
@@ -13,7 +13,10 @@ import re
 import sys
 from typing import Any
 
-WORKERS = ("fetcher", "extractor", "translator", "analyzer")
+from newsflow.domain.pipeline import SERVICES
+
+#: Every service of the pipeline is a compose service of the same name.
+WORKERS: tuple[str, ...] = tuple(s.name for s in SERVICES)
 PYTHON_SERVICES = (*WORKERS, "reader", "cli")
 #: NEWSFLOW_GRACEFUL_TIMEOUT's default: docker must wait longer than a worker drains.
 GRACEFUL_TIMEOUT_S = 20.0

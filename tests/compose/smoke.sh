@@ -49,6 +49,9 @@ check_deadline() { [ $((SECONDS - T0)) -lt "$LIMIT" ] || fail "smoke test exceed
 py=$(command -v python3 || true)
 [ -n "$py" ] || py="$ROOT/.venv/bin/python"
 [ -x "$py" ] || skip "no python3 on this machine to generate the test pages"
+# The project's own Python (make test-compose sets it up) reads the declared pipeline.
+app_py="$ROOT/.venv/bin/python"
+[ -x "$app_py" ] || skip "no $app_py: run make venv first"
 
 # --- a Docker engine, or a clear reason why not ------------------------------------------------
 if [ "$STANDINS" != none ] && [ -f "$STANDINS" ]; then
@@ -107,7 +110,7 @@ if ! out=$(cd "$ROOT" && env -i PATH="$PATH" HOME="${HOME:-/root}" \
            docker compose --env-file /dev/null -f docker-compose.yml config -q 2>&1) || [ -n "$out" ]; then
   fail "docker-compose.yml needs variables or prints warnings without a .env: $out"
 fi
-if ! out=$(dc --profile tools config --format json 2>&1 | "$py" "$HERE/check_config.py" 2>&1); then
+if ! out=$(dc --profile tools config --format json 2>&1 | (cd "$ROOT" && "$app_py" -m tests.compose.check_config) 2>&1); then
   fail "compose file: $out"
 fi
 pass "docker compose config is clean; $out"
@@ -129,7 +132,7 @@ pass "redis and mongo healthy, pages served on network ${PROJECT}_default ($subn
 
 image=$(sed -n 's/^NEWSFLOW_IMAGE=//p' "$HERE/smoke.env")
 previous=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
-services=(fetcher extractor translator analyzer)
+read -r -a services <<< "$(cd "$ROOT" && "$app_py" -c 'from newsflow.domain.pipeline import SERVICES; print(*(s.name for s in SERVICES))')"
 [ -f "$ROOT/services/reader/__main__.py" ] && services+=(reader)
 t=$SECONDS
 if ! out=$(dc up -d --build --wait --wait-timeout 300 "${services[@]}" 2>&1); then

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from newsflow.domain.pipeline import SERVICES
 from newsflow.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +40,15 @@ def test_compose_passes_no_unknown_setting() -> None:
     assert not unknown, f"not settings in newsflow/settings.py: {sorted(unknown)}"
 
 
+def test_compose_runs_every_declared_service() -> None:
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    for service in SERVICES:
+        assert re.search(
+            rf'^  {service.name}:\n(    .*\n)*?    command: \["python", "-m", "services\.{service.name}"\]',
+            text, flags=re.MULTILINE,
+        ), f"docker-compose.yml: add the service {service.name} (python -m services.{service.name})"
+
+
 def test_env_example_documents_every_setting() -> None:
     text = (ROOT / ".env.example").read_text(encoding="utf-8")
     documented = set(re.findall(r"^#?(NEWSFLOW_[A-Z0-9_]+)=", text, flags=re.MULTILINE))
@@ -54,7 +64,8 @@ def test_env_example_changes_nothing_when_copied() -> None:
 
 
 def test_secrets_stay_out_of_the_image() -> None:
-    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    rules = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     # allow-list: everything is excluded first, and .env is never allowed back in
-    assert ignore[[line.strip() for line in ignore].index("*")] == "*"
-    assert not any(line.startswith("!") and ".env" in line for line in ignore)
+    assert rules[0] == "*", f"the first rule must exclude everything, not {rules[0]!r}"
+    assert not any(rule.startswith("!") and ".env" in rule for rule in rules)

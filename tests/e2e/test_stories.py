@@ -106,9 +106,10 @@ async def settled(
     deadline = asyncio.get_running_loop().time() + timeout
     doc = None
     while asyncio.get_running_loop().time() < deadline:
-        doc = await store.articles.find_one({"_id": aid})
+        article = await store.article(aid)
+        doc = article.document() if article is not None else None
         if doc and doc["status"] in ("analyzed", "failed") and doc["generation"] >= generation:
-            return dict(doc)
+            return doc
         await asyncio.sleep(0.2)
     raise AssertionError(f"article {aid[:10]} did not settle: {doc and doc.get('status')}")
 

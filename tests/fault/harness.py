@@ -19,7 +19,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from newsflow.domain.contracts import RANK, Status, Streams
+from newsflow.domain.contracts import Status
+from newsflow.domain.pipeline import RANK, STAGES, Streams
 from newsflow.runtime.delivery import entry_fields
 from newsflow.cli.embedded import Server, start_mongo, start_redis
 from newsflow.adapters.store import ArticleStore
@@ -216,16 +217,12 @@ async def account(
 ) -> Tally:
     """Check every accepted URL against the articles and the dead-letter stream."""
     tally = Tally(accepted=len(accepted))
-    projection = {
-        "url": 1, "status": 1, "failure": 1,
-        "fetch.status": 1, "extraction.status": 1, "translation.status": 1,
-        "analysis.status": 1, "progress": 1,
-    }
-    docs = {d["_id"]: d async for d in store.articles.find({}, projection)}
+    everything = await store.page(limit=1_000_000)
+    docs = {a.id: a.document() for a in everything.items}
     tally.documents = len(docs)
     urls = Counter(d["url"] for d in docs.values())
     tally.shared_canonical = sum(n for n in urls.values() if n > 1)
-    stages = ("fetch", "extraction", "translation", "analysis")
+    stages = [s.field for s in STAGES]
     for d in docs.values():
         tally.by_status[d["status"]] += 1
         if d["status"] == "analyzed" and (

@@ -3,8 +3,8 @@
 A poison message reaches its last delivery while the store is unreachable. Marking its
 article failed cannot happen yet, so the entry must stay pending and come back, with no
 dead letter written; once MongoDB is back it is dead-lettered exactly once and its article
-says why. (Before, the dead letter was written first and written again on every later
-delivery while the store stayed down.)
+says why, with the same reason as its dead letter. (Before, the dead letter was written
+first and written again on every later delivery while the store stayed down.)
 """
 
 from __future__ import annotations
@@ -13,32 +13,34 @@ import asyncio
 import signal
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.domain.contracts import PageFetched, Status, Streams
-from newsflow.runtime.delivery import ensure_groups
-from newsflow.cli.embedded import Server, free_port, start_mongo
-from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.adapters.streams import ensure_groups
+from newsflow.runtime.delivery import DeadLetters
+from newsflow.cli.embedded import Server, free_port, start_mongo
+from newsflow.domain.article import Article
+from newsflow.domain.contracts import FetchResult, PageFetched, Status
+from newsflow.domain.pipeline import EXTRACTOR, FETCHED, FETCHER, StageOutcome, Streams
 from newsflow.domain.urls import canonical_url
-from newsflow.runtime.worker import StageSpec, Worker, build_worker
+from newsflow.runtime.worker import StageContext, StageSpec, build_worker, no_resources
+from newsflow.settings import Settings
 from tests.fault.harness import Servers
 from tests.support.apps import running, wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
 
 
-def poison_spec() -> StageSpec:
-    def make_handler(w: Worker) -> Any:
-        async def handle(body: PageFetched) -> None:
-            raise RuntimeError("this page always breaks the extractor")
+async def always_breaks(
+    ctx: StageContext[None], article: Article, message: PageFetched
+) -> StageOutcome:
+    raise RuntimeError("this page always breaks the extractor")
 
-        return handle
 
-    return StageSpec(service="extractor", stage=Status.EXTRACTED, make_handler=make_handler)
+def poison_spec() -> StageSpec[None, PageFetched]:
+    return StageSpec(stage=EXTRACTOR, handle=always_breaks, open_resources=no_resources)
 
 
 async def test_no_dead_letter_until_the_article_can_say_so(
@@ -69,14 +71,14 @@ async def test_no_dead_letter_until_the_article_can_say_so(
         intake = await store.accept(
             canonical=url, submitted_url=url, submitted_by="test", refresh=False, entry_id="1-0"
         )
-        await store.save_stage(intake.article_id, 1, Status.FETCHED, {"status": "ok"})
+        await store.save_stage(intake.article_id, 1, FETCHER, FetchResult(status="ok"))
         async with running(build_worker(poison_spec(), settings)):
             await asyncio.to_thread(servers.mongo.stop)
-            await redis.xadd(streams.fetched, {"article_id": intake.article_id, "generation": "1"})
+            await redis.xadd(streams[FETCHED], {"article_id": intake.article_id, "generation": "1"})
 
             async def retried_past_the_cap() -> bool:
                 rows = await redis.xpending_range(
-                    streams.fetched, "extractor", min="-", max="+", count=1
+                    streams[FETCHED], "extractor", min="-", max="+", count=1
                 )
                 return bool(rows) and rows[0]["times_delivered"] > settings.max_deliveries
 
@@ -87,15 +89,22 @@ async def test_no_dead_letter_until_the_article_can_say_so(
             await asyncio.to_thread(servers.restart_mongo, signal.SIGTERM, 0.0)
 
             async def dead_lettered() -> bool:
-                pending = (await redis.xpending(streams.fetched, "extractor"))["pending"]
+                pending = (await redis.xpending(streams[FETCHED], "extractor"))["pending"]
                 return await redis.xlen(streams.dead) >= 1 and pending == 0
 
             await wait_for(dead_lettered, 60, "the dead letter once MongoDB is back")
         assert await redis.xlen(streams.dead) == 1
-        doc = await store.articles.find_one({"_id": intake.article_id})
-        assert doc is not None and doc["status"] == "failed"
-        assert doc["failure"]["dead_letter"] is True
-        assert "this page always breaks the extractor" in doc["failure"]["reason"]
+        article = await store.article(intake.article_id)
+        assert article is not None and article.status is Status.FAILED
+        assert article.failure is not None and article.failure.dead_letter is True
+        # The reason is the last delivery's error: the handler's own, or the timeout of the
+        # claim's read while MongoDB was still coming back; the article and its dead letter
+        # say the same.
+        [(_, letter)] = await DeadLetters(redis, streams).list()
+        deliveries = int(letter["deliveries"])
+        assert deliveries > settings.max_deliveries
+        assert letter["error"].startswith(f"gave up after {deliveries} deliveries: ")
+        assert article.failure.reason == letter["error"]
     finally:
         store.close()
         await redis.aclose()

@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.domain.contracts import Streams
-from newsflow.runtime.delivery import ensure_groups
+from newsflow.domain.pipeline import Streams
+from newsflow.adapters.streams import ensure_groups
 from newsflow.cli.embedded import free_port
 from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore

@@ -9,53 +9,58 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.domain.contracts import RANK, PageFetched, Status, Streams, UrlSubmitted
-from newsflow.runtime.delivery import DeadLetters, ensure_groups, trim_acknowledged
-from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.adapters.streams import ensure_groups
+from newsflow.domain.article import Article
+from newsflow.domain.contracts import (
+    ExtractionResult,
+    FetchResult,
+    Status,
+    TranslationResult,
+    UrlSubmitted,
+)
+from newsflow.domain.pipeline import (
+    EXTRACTOR,
+    FETCHED,
+    FETCHER,
+    RANK,
+    TRANSLATOR,
+    Done,
+    StageOutcome,
+    Streams,
+)
 from newsflow.domain.urls import article_id, canonical_url
-from newsflow.runtime.worker import StageSpec, Worker, build_worker
+from newsflow.runtime.delivery import DeadLetters, trim_acknowledged
+from newsflow.runtime.worker import StageContext, StageSpec, build_worker, no_resources
+from newsflow.settings import Settings
 from tests.support.apps import running, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 class ToyFetcher:
-    """A fetcher stage whose 'fetch' is a behaviour chosen by the URL path."""
+    """A fetcher stage whose 'fetch' is a behaviour chosen by the URL path; the runtime does
+    the intake, the claim, storing the result and publishing, as for the real fetcher."""
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
 
-    def spec(self) -> StageSpec:
-        def make_handler(w: Worker) -> Any:
-            async def handle(body: UrlSubmitted) -> None:
-                canonical = canonical_url(body.url)
-                self.calls[canonical] = self.calls.get(canonical, 0) + 1
-                intake = await w.store.accept(
-                    canonical=canonical, submitted_url=body.url, submitted_by="test",
-                    refresh=body.refresh, entry_id=f"{canonical}#{self.calls[canonical]}"
-                    if "poison" in canonical else canonical,
-                )
-                if "poison" in canonical:
-                    raise RuntimeError("this page always breaks the handler")
-                if "slow" in canonical and self.calls[canonical] == 1:
-                    await asyncio.sleep(30)  # longer than the handler timeout
-                await w.store.save_stage(
-                    intake.article_id, intake.generation, Status.FETCHED, {"status": "ok"}
-                )
-                await w.publish(
-                    PageFetched(article_id=intake.article_id, generation=intake.generation),
-                    w.streams.fetched,
-                )
+    async def fetch(
+        self, ctx: StageContext[None], article: Article, message: UrlSubmitted
+    ) -> StageOutcome:
+        self.calls[article.url] = self.calls.get(article.url, 0) + 1
+        if "poison" in article.url:
+            raise RuntimeError("this page always breaks the handler")
+        if "slow" in article.url and self.calls[article.url] == 1:
+            await asyncio.sleep(30)  # longer than the handler timeout
+        return Done(FetchResult(status="ok"))
 
-            return handle
-
-        return StageSpec(service="fetcher", stage=Status.FETCHED, make_handler=make_handler)
+    def spec(self) -> StageSpec[None, UrlSubmitted]:
+        return StageSpec(stage=FETCHER, handle=self.fetch, open_resources=no_resources)
 
 
 async def test_messages_published_before_any_worker_are_processed(
@@ -70,11 +75,11 @@ async def test_messages_published_before_any_worker_are_processed(
         aid = article_id(canonical_url("http://127.0.0.1:9/early"))
 
         async def fetched() -> bool:
-            doc = await store.articles.find_one({"_id": aid})
-            return bool(doc and doc["status"] == "fetched")
+            article = await store.article(aid)
+            return article is not None and article.status is Status.FETCHED
 
         await wait_for(fetched)
-        assert await redis.xlen(streams.fetched) == 1
+        assert await redis.xlen(streams[FETCHED]) == 1
 
 
 async def test_poison_and_malformed_messages_are_dead_lettered(
@@ -126,8 +131,8 @@ async def test_handler_timeout_and_reclaim_after_a_crash(
         ids = [article_id(canonical_url(f"http://127.0.0.1:9/{p}")) for p in ("orphan", "slow")]
 
         async def both_fetched() -> bool:
-            n = await store.articles.count_documents({"_id": {"$in": ids}, "status": "fetched"})
-            return n == 2
+            found = await store.find(ids)
+            return [a.status for a in found.values()] == [Status.FETCHED] * 2
 
         await wait_for(both_fetched, timeout=30)
         assert toy.calls[canonical_url("http://127.0.0.1:9/slow")] == 2  # timed out once
@@ -160,19 +165,20 @@ async def test_stale_messages_never_regress_an_article(store: ArticleStore) -> N
         entry_id="1-0",
     )
     aid = intake.article_id
-    assert intake.new and intake.process
-    assert await store.save_stage(aid, 1, Status.FETCHED, {"status": "ok"})
-    assert await store.save_stage(aid, 1, Status.EXTRACTED, {"status": "ok", "text": "t"})
+    assert intake.process and intake.article is not None and intake.article.submissions == 1
+    assert await store.save_stage(aid, 1, FETCHER, FetchResult(status="ok"))
+    assert await store.save_stage(aid, 1, EXTRACTOR, ExtractionResult(status="ok", text="t"))
     # a redelivered fetch result must not overwrite the later stage
-    assert not await store.save_stage(aid, 1, Status.FETCHED, {"status": "ok", "x": 1})
-    doc = await store.get(aid[:10])
-    assert doc["status"] == "extracted" and doc["progress"] == RANK[Status.EXTRACTED]
+    assert not await store.save_stage(aid, 1, FETCHER, FetchResult(status="ok", attempts=2))
+    article = await store.get(aid[:10])
+    assert article.status is Status.EXTRACTED and article.progress == RANK[Status.EXTRACTED]
+    assert article.fetch is not None and article.fetch.attempts == 1
     # a duplicate submission is not processed, a redelivery of the same entry is
     dup = await store.accept(
         canonical=canonical, submitted_url=canonical, submitted_by="t", refresh=False,
         entry_id="2-0",
     )
-    assert not dup.process and not dup.new
+    assert not dup.process
     again = await store.accept(
         canonical=canonical, submitted_url=canonical, submitted_by="t", refresh=False,
         entry_id="1-0",
@@ -184,16 +190,18 @@ async def test_stale_messages_never_regress_an_article(store: ArticleStore) -> N
         entry_id="3-0",
     )
     assert fresh.process and fresh.generation == 2
-    assert not await store.save_stage(aid, 1, Status.TRANSLATED, {"status": "skipped"})
-    assert await store.save_stage(aid, 2, Status.FETCHED, {"status": "ok"})
-    assert await store.articles.count_documents({"url": canonical}) == 1
+    assert not await store.save_stage(aid, 1, TRANSLATOR, TranslationResult(status="skipped"))
+    assert await store.save_stage(aid, 2, FETCHER, FetchResult(status="ok"))
+    assert (await store.get(aid)).generation == 2 and await store.status_counts() == {"fetched": 1}
 
 
 async def test_short_ids_resolve_and_ambiguity_is_an_error(store: ArticleStore) -> None:
     from newsflow.adapters.store import AmbiguousId, ArticleNotFound
 
-    for aid in ("abcdef0123" + "0" * 54, "abcdef9999" + "1" * 54):
-        await store.articles.insert_one({"_id": aid, "short_id": aid[:10], "created_at": None})
+    await store.import_documents(
+        {"_id": aid, "short_id": aid[:10], "created_at": None}
+        for aid in ("abcdef0123" + "0" * 54, "abcdef9999" + "1" * 54)
+    )
     assert await store.resolve("abcdef0123") == "abcdef0123" + "0" * 54
     with pytest.raises(AmbiguousId, match="ambiguous"):
         await store.resolve("abcdef")

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.domain.contracts import Streams
-from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.domain.pipeline import Streams
+from newsflow.settings import Settings
 from services.reader.security import CSP
 from tests.integration.test_reader_api import T0, XSS, article
 
@@ -50,7 +50,7 @@ async def test_article_page_shows_every_block(client: httpx.AsyncClient, store: 
                                    "published": T0 - timedelta(days=2), "score": 0.9,
                                    "shared": ["AAPL"]}]
     doc["votes"] = {"up": 3, "down": 1, "important": 2, "comments": 0}
-    await store.articles.insert_many([earlier, doc])
+    await store.import_documents([earlier, doc])
     r = await client.get(f"/articles/{doc['short_id']}")
     assert r.status_code == 200
     assert_secure_headers(r)
@@ -78,7 +78,7 @@ async def test_pending_article_and_unspecified_symbols(
     client: httpx.AsyncClient, store: ArticleStore
 ) -> None:
     doc = article("https://a.example/pending", status="translated")
-    await store.articles.insert_one(doc)
+    await store.import_documents([doc])
     html = (await client.get(f"/articles/{doc['_id']}")).text
     assert "Pending: the analyzer has not finished" in html
     assert 'data-final="false"' in html
@@ -96,10 +96,8 @@ async def test_untrusted_text_is_escaped_and_bad_links_are_not_links(
     doc["translation"]["source_language"] = "<b>"
     doc["source"] = XSS
     doc["analysis"]["symbols"] = ['"><b>x']
-    await store.articles.insert_one(doc)
-    await store.articles.database[store.articles.name + "_comments"].insert_one(
-        {"_id": "c1", "article_id": doc["_id"], "text": XSS, "author": XSS, "created_at": T0}
-    )
+    await store.import_documents([doc])
+    await store.add_comment(str(doc["_id"]), XSS, author=XSS)
     for path in ("/", f"/articles/{doc['_id']}", "/partials/articles"):
         html = (await client.get(path)).text
         assert "<img src=x" not in html and "<script>alert" not in html, path
@@ -111,7 +109,7 @@ async def test_untrusted_text_is_escaped_and_bad_links_are_not_links(
 
 
 async def test_list_page_filters_by_symbol(client: httpx.AsyncClient, store: ArticleStore) -> None:
-    await store.articles.insert_many([
+    await store.import_documents([
         article("https://a.example/apple", title="Apple story", symbols=["AAPL"]),
         article("https://a.example/btc", title="Bitcoin story", symbols=["BTC"]),
     ])
@@ -134,7 +132,7 @@ async def test_forms_publish_vote_and_comment(
     assert 'data-outcome="queued"' in r.text and 'data-outcome="invalid"' in r.text
     assert await redis.xlen(Streams(settings.stream_prefix).urls) == 1
     doc = article("https://a.example/voted")
-    await store.articles.insert_one(doc)
+    await store.import_documents([doc])
     r = await client.post(f"/articles/{doc['short_id']}/vote", data={"kind": "important"})
     assert r.status_code == 303 and r.headers["location"] == f"/articles/{doc['_id']}#votes"
     r = await client.post(f"/articles/{doc['_id']}/comment", data={"text": "Nice", "author": "Bo"})

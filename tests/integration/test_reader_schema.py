@@ -8,6 +8,7 @@ a handful of examples per operation.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from pymongo import MongoClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from newsflow.adapters.store import ArticleStore
 from newsflow.cli.embedded import Server
 from newsflow.settings import Settings
 from services.reader.main import create_app
@@ -36,6 +37,16 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
           content_type_conformance]
 
 
+async def fresh_database(settings: Settings, docs: list[dict[str, Any]]) -> None:
+    """Empty the test database, then store ``docs`` (none: leave it empty)."""
+    store = ArticleStore.connect(settings)
+    try:
+        await store.drop()
+        await store.import_documents(docs)
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module")
 def reader(redis_server: Server, mongo_server: Server) -> Iterator[ReaderThread]:
     settings = Settings(
@@ -44,17 +55,14 @@ def reader(redis_server: Server, mongo_server: Server) -> Iterator[ReaderThread]
         mongo_db="reader_schema", stream_prefix="reader-schema",
         _env_file=None,  # type: ignore[call-arg]
     )
-    mongo: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_url, tz_aware=True)
-    mongo.drop_database(settings.mongo_db)
     docs = [article(f"https://s{i}.example/a", aid=f"{i:x}" * 64) for i in range(1, 4)]
     docs[0]["analysis"]["similar"] = [{"id": docs[1]["_id"], "title": "t", "score": 0.5,
                                        "shared": ["x"], "published": None}]
     docs.append(article("https://s9.example/q", aid="a" + "0" * 63, status="queued"))
-    mongo[settings.mongo_db][settings.mongo_collection].insert_many(docs)
+    asyncio.run(fresh_database(settings, docs))
     with ReaderThread(settings) as server:
         yield server
-    mongo.drop_database(settings.mongo_db)
-    mongo.close()
+    asyncio.run(fresh_database(settings, []))
 
 
 @schema.parametrize()

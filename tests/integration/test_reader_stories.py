@@ -7,7 +7,8 @@ import random
 import httpx
 
 from newsflow.adapters.store import ArticleStore
-from newsflow.domain.contracts import Status
+from newsflow.domain.contracts import ExtractionResult
+from newsflow.domain.pipeline import EXTRACTOR
 from newsflow.domain.usage import LLMUsage
 from newsflow.stages.stories import fingerprint
 
@@ -24,10 +25,12 @@ async def _article(store: ArticleStore, url: str, title: str, text: str) -> str:
         canonical=url, submitted_url=url, submitted_by="test", refresh=False, entry_id=url
     )
     aid = intake.article_id
-    extraction = {"status": "ok", "title": title, "text": text, "language": "en", "word_count": 200}
-    await store.save_stage(aid, 1, Status.EXTRACTED, extraction)
-    doc = await store.get(aid)
-    await store.stories.place(aid, 1, fingerprint(text), source=doc["source"])
+    extraction = ExtractionResult(
+        status="ok", title=title, text=text, language="en", word_count=200
+    )
+    await store.save_stage(aid, 1, EXTRACTOR, extraction)
+    article = await store.get(aid)
+    await store.stories.place(aid, 1, fingerprint(text), source=article.source)
     return aid
 
 

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.domain.contracts import Streams
-from newsflow.runtime.delivery import ensure_groups
-from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.adapters.streams import ensure_groups
+from newsflow.domain.contracts import Status
+from newsflow.domain.pipeline import FETCHED, Streams
 from newsflow.domain.urls import article_id, canonical_url
+from newsflow.settings import Settings
 from tests.support.workers import WorkerProcesses
 
 pytestmark = pytest.mark.integration
@@ -127,7 +128,8 @@ async def publish(redis: Redis, streams: Streams, urls: list[str]) -> None:
 
 async def fetched_count(store: ArticleStore, urls: list[str]) -> int:
     ids = [article_id(canonical_url(u)) for u in urls]
-    return await store.articles.count_documents({"_id": {"$in": ids}, "status": "fetched"})
+    found = await store.find(ids)
+    return sum(a.status is Status.FETCHED for a in found.values())
 
 
 async def test_sigterm_finishes_in_flight_messages(
@@ -155,7 +157,7 @@ async def test_sigterm_finishes_in_flight_messages(
         assert slow_server.finished == 3
         assert await fetched_count(store, urls) == 3
         await nothing_pending(redis, streams)
-        assert await redis.xlen(streams.fetched) == 3
+        assert await redis.xlen(streams[FETCHED]) == 3
     finally:
         workers.stop_all(timeout=10)
 

@@ -1,19 +1,17 @@
-"""find_similar on a real SecantusDB server (MongoDB wire protocol) with motor."""
+"""Similar earlier articles: the store's candidate query on a real SecantusDB server, ranked
+by the analysis stage's scoring (what the analyzer does)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
-from pymongo import ASCENDING
 
-from newsflow.stages.analysis import find_similar
+from newsflow.adapters.store import ArticleStore
+from newsflow.domain.contracts import SimilarArticle
+from newsflow.stages.analysis import CANDIDATES, rank_similar, terms
 from newsflow.stages.analysis.similar import score_terms
-from newsflow.cli.embedded import Server
 
 pytestmark = pytest.mark.integration
 
@@ -37,27 +35,33 @@ def doc(
         "status": "analyzed",
         # submitted when published unless said otherwise
         "created_at": created or published or T0 - timedelta(days=30),
-        "extraction": {"title": f"original {name}", "language": "zh", "text": "..."},
-        "analysis": {"symbols": symbols, "keywords": keywords, "category": "zh_crypto"},
+        "extraction": {"status": "ok", "title": f"original {name}", "language": "zh",
+                       "text": "..."},
+        "analysis": {"status": "ok", "symbols": symbols, "keywords": keywords,
+                     "category": "zh_crypto"},
     }
     if published is not None:
         d["extraction"]["published"] = published
     if translated is not None:
-        d["translation"] = {"title": translated}
+        d["translation"] = {"status": "translated", "title": translated}
     return d
 
 
-@pytest.fixture
-async def articles(mongo_server: Server) -> AsyncIterator[AsyncIOMotorCollection[Any]]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
-        f"mongodb://127.0.0.1:{mongo_server.port}", tz_aware=True
+async def find_similar(
+    store: ArticleStore, *, article_id: str, symbols: list[str], keywords: list[str],
+    before: datetime | None, limit: int = 6, candidates: int = CANDIDATES,
+) -> list[SimilarArticle]:
+    """The analyzer's two steps: the store's candidates, then the stage's ranking."""
+    found = await store.similar_candidates(
+        article_id=article_id, symbols=terms(symbols), keywords=terms(keywords), before=before,
+        limit=candidates,
     )
-    db = client[f"test_similar_{uuid.uuid4().hex[:8]}"]
-    collection = db["articles"]
-    # The indexes the query relies on (ArticleStore.ensure_indexes creates the same).
-    await collection.create_index([("analysis.symbols", ASCENDING)])
-    await collection.create_index([("analysis.keywords", ASCENDING)])
-    await collection.insert_many(
+    return rank_similar(found, symbols=symbols, keywords=keywords, limit=limit)
+
+
+@pytest.fixture
+async def articles(store: ArticleStore) -> ArticleStore:
+    await store.import_documents(
         [
             # this article itself: earlier than `before` and sharing everything, never returned
             doc(ME, SYMBOLS, KEYWORDS, published=T0 - timedelta(hours=1)),
@@ -82,13 +86,11 @@ async def articles(mongo_server: Server) -> AsyncIterator[AsyncIOMotorCollection
             doc("h", ["TSLA"], ["cars"], published=T0 - timedelta(days=1)),
         ]
     )
-    yield collection
-    await client.drop_database(db.name)
-    client.close()
+    return store
 
 
 async def test_earlier_articles_best_first_limited_to_six(
-    articles: AsyncIOMotorCollection[Any],
+    articles: ArticleStore,
 ) -> None:
     found = await find_similar(
         articles, article_id=ME, symbols=SYMBOLS, keywords=KEYWORDS, before=T0
@@ -106,7 +108,7 @@ async def test_earlier_articles_best_first_limited_to_six(
 
 
 async def test_without_a_time_bound_later_articles_count_too(
-    articles: AsyncIOMotorCollection[Any],
+    articles: ArticleStore,
 ) -> None:
     found = await find_similar(
         articles, article_id=ME, symbols=SYMBOLS, keywords=KEYWORDS, before=None, limit=20
@@ -117,7 +119,7 @@ async def test_without_a_time_bound_later_articles_count_too(
     assert len(ids) == 9
 
 
-async def test_limit_and_candidate_bound(articles: AsyncIOMotorCollection[Any]) -> None:
+async def test_limit_and_candidate_bound(articles: ArticleStore) -> None:
     two = await find_similar(
         articles, article_id=ME, symbols=SYMBOLS, keywords=KEYWORDS, before=T0, limit=2
     )
@@ -129,7 +131,7 @@ async def test_limit_and_candidate_bound(articles: AsyncIOMotorCollection[Any]) 
     assert [s.id for s in bounded] == ["a", "b", "c"]
 
 
-async def test_naive_before_is_taken_as_utc(articles: AsyncIOMotorCollection[Any]) -> None:
+async def test_naive_before_is_taken_as_utc(articles: ArticleStore) -> None:
     naive = T0.replace(tzinfo=None)
     found = await find_similar(
         articles, article_id=ME, symbols=SYMBOLS, keywords=KEYWORDS, before=naive
@@ -137,7 +139,7 @@ async def test_naive_before_is_taken_as_utc(articles: AsyncIOMotorCollection[Any
     assert [s.id for s in found] == ["a", "j", "b", "c", "f", "d"]
 
 
-async def test_keywords_only_and_symbols_only(articles: AsyncIOMotorCollection[Any]) -> None:
+async def test_keywords_only_and_symbols_only(articles: ArticleStore) -> None:
     by_keyword = await find_similar(
         articles, article_id=ME, symbols=[], keywords=["sec"], before=T0
     )
@@ -148,7 +150,7 @@ async def test_keywords_only_and_symbols_only(articles: AsyncIOMotorCollection[A
     assert [s.id for s in by_symbol] == ["h"] and by_symbol[0].shared == ["TSLA"]
 
 
-async def test_nothing_to_match(articles: AsyncIOMotorCollection[Any]) -> None:
+async def test_nothing_to_match(articles: ArticleStore) -> None:
     assert await find_similar(articles, article_id=ME, symbols=[], keywords=[], before=T0) == []
     assert (
         await find_similar(articles, article_id=ME, symbols=["XMR"], keywords=["zebra"], before=T0)
@@ -163,20 +165,20 @@ async def test_nothing_to_match(articles: AsyncIOMotorCollection[Any]) -> None:
 
 
 async def test_malformed_stored_analysis_is_skipped_not_a_crash(
-    articles: AsyncIOMotorCollection[Any],
+    articles: ArticleStore,
 ) -> None:
-    await articles.insert_one(
+    await articles.import_documents([
         {
             "_id": "bad",
             "created_at": T0 - timedelta(days=1),
             "analysis": {"symbols": ["BTC", 7, None], "keywords": "not a list"},
         }
-    )
+    ])
     found = await find_similar(
         articles, article_id=ME, symbols=["BTC"], keywords=["etf"], before=T0, limit=20
     )
-    bad = next(s for s in found if s.id == "bad")
-    assert bad.shared == ["BTC"] and bad.title is None
+    # read as an article without an analysis: nothing shared, not a result, no error
+    assert "bad" not in {s.id for s in found} and {"a", "b", "j"} <= {s.id for s in found}
 
 
 def test_score_terms_is_a_weighted_jaccard() -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import random
 
 from newsflow.adapters.store import ArticleStore
-from newsflow.adapters.stories import StoryIndex
 from newsflow.domain.urls import article_id
-from newsflow.settings import Settings
 from newsflow.stages.stories import fingerprint
 
 _VOCABULARY = [f"w{i}" for i in range(3000)]
@@ -26,9 +24,9 @@ async def _article(store: ArticleStore, url: str) -> str:
 
 
 async def test_a_copy_joins_the_story_of_the_earlier_article(
-    store: ArticleStore, settings: Settings
+    store: ArticleStore
 ) -> None:
-    index = StoryIndex(store.db, store.articles, settings)
+    index = store.stories
     await index.ensure_indexes()
     text = paragraphs(1)
     original = await _article(store, "https://one.example/a")
@@ -50,7 +48,8 @@ async def test_a_copy_joins_the_story_of_the_earlier_article(
     assert alone.first and alone.id == other
 
     stored = await store.get(copy)
-    assert stored["story"]["id"] == original and stored["story"]["matched"] == original
+    assert stored.story is not None
+    assert stored.story.id == original and stored.story.matched == original
 
     summary = await index.summary(original)
     assert summary is not None
@@ -63,9 +62,9 @@ async def test_a_copy_joins_the_story_of_the_earlier_article(
 
 
 async def test_placing_again_is_idempotent_and_a_copy_of_a_copy_joins_the_same_story(
-    store: ArticleStore, settings: Settings
+    store: ArticleStore
 ) -> None:
-    index = StoryIndex(store.db, store.articles, settings)
+    index = store.stories
     await index.ensure_indexes()
     text = paragraphs(3)
     a = await _article(store, "https://a.example/1")
@@ -84,9 +83,9 @@ async def test_placing_again_is_idempotent_and_a_copy_of_a_copy_joins_the_same_s
 
 
 async def test_the_earlier_article_is_never_a_copy_of_a_later_one(
-    store: ArticleStore, settings: Settings
+    store: ArticleStore
 ) -> None:
-    index = StoryIndex(store.db, store.articles, settings)
+    index = store.stories
     await index.ensure_indexes()
     text = "\n".join(paragraphs(4))
     a = await _article(store, "https://a.example/2")
@@ -103,9 +102,9 @@ async def test_the_earlier_article_is_never_a_copy_of_a_later_one(
 
 
 async def test_a_text_too_short_stands_alone_with_the_reason(
-    store: ArticleStore, settings: Settings
+    store: ArticleStore
 ) -> None:
-    index = StoryIndex(store.db, store.articles, settings)
+    index = store.stories
     aid = await _article(store, "https://a.example/short")
     link = await index.place(aid, 1, None, source="a.example", note="text too short to compare")
     assert link.first and link.id == aid and link.note == "text too short to compare"

@@ -15,9 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsflow.domain.pipeline import SERVICES
 from newsflow.settings import Settings
 
-STAGES = ("fetcher", "extractor", "translator", "analyzer")
+#: The worker services, in pipeline order (``python -m services.<name>``).
+STAGES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 REPO = Path(__file__).resolve().parents[2]
 
 

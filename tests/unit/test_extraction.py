@@ -192,7 +192,7 @@ def test_tag_page_is_not_an_article() -> None:
                 json_ld={"@type": "CollectionPage", "name": "transport"})
     result = extract_page(html, "https://example.com/tag/transport")
     assert result.status == "not_article"
-    assert any("CollectionPage" in e.lower() or "collectionpage" in e for e in result.evidence)
+    assert "JSON-LD type collectionpage" in result.evidence, result.evidence
     assert len(result.evidence) >= 2
 
 

@@ -2,14 +2,13 @@
 
 from newsflow.domain.contracts import PageFetched, UrlSubmitted
 from newsflow.runtime.delivery import article_of
-from newsflow.runtime.worker import message_fields
 
 AID = "ab" * 32
 
 
 def test_stage_messages_round_trip_as_plain_fields() -> None:
     msg = PageFetched(article_id=AID, generation=3, url="https://example.org/a")
-    fields = message_fields(msg)
+    fields = msg.to_fields()
     assert fields == {"schema_version": "1", "article_id": AID, "generation": "3",
                       "url": "https://example.org/a"}
     assert PageFetched.model_validate(fields) == msg
@@ -18,8 +17,8 @@ def test_stage_messages_round_trip_as_plain_fields() -> None:
 
 
 def test_booleans_and_missing_values() -> None:
-    fields = message_fields(UrlSubmitted(url="https://example.org/b", refresh=True))
+    fields = UrlSubmitted(url="https://example.org/b", refresh=True).to_fields()
     assert fields["refresh"] == "true" and "article_id" not in fields
     assert UrlSubmitted.model_validate(fields).refresh is True
-    assert "url" not in message_fields(PageFetched(article_id=AID))
+    assert "url" not in PageFetched(article_id=AID).to_fields()
     assert article_of({"url": "https://example.org/b"}) == (None, None)

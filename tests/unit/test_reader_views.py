@@ -1,4 +1,5 @@
-"""Plain logic of the reader: cursors, filters, views, links, comments, the cross-site check."""
+"""Plain logic of the reader and the store: cursors, filters, views, links, comments, the
+cross-site check."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newsflow.adapters.votes import InvalidComment, clean_comment, counts
+from newsflow.adapters.store import ArticleFilter, BadCursor, decode_cursor, encode_cursor
+from newsflow.domain.article import Article
+from newsflow.domain.votes import InvalidComment, clean_comment
 from services.reader import views
 from services.reader.security import cross_site_reason, session_value
 
@@ -14,29 +17,29 @@ T = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
 
 def test_cursor_round_trip_selects_strictly_older_pages() -> None:
-    doc = {"_id": "ab" * 32, "created_at": T}
-    query = views.decode_cursor(views.encode_cursor(doc))
+    article = Article.from_document({"_id": "ab" * 32, "created_at": T})
+    query = decode_cursor(encode_cursor(article))
     assert query == {"$or": [{"created_at": {"$lt": T}},
                              {"created_at": T, "_id": {"$lt": "ab" * 32}}]}
-    naive = {"_id": "cd" * 32, "created_at": T.replace(tzinfo=None)}  # stored without tz
-    assert views.decode_cursor(views.encode_cursor(naive))["$or"][0]["created_at"]["$lt"] == T
+    naive = Article.from_document({"_id": "cd" * 32, "created_at": T.replace(tzinfo=None)})
+    assert decode_cursor(encode_cursor(naive))["$or"][0]["created_at"]["$lt"] == T
 
 
 @pytest.mark.parametrize(
     "cursor", ["", "!!!", "e30", "eyJ0IjoxfQ", "eyJ0IjoiMjAyNi0xMS0wMSIsImlkIjoxfQ", "a" * 9]
 )
 def test_foreign_cursors_are_refused(cursor: str) -> None:
-    with pytest.raises(views.BadCursor, match="next_cursor"):
-        views.decode_cursor(cursor)
+    with pytest.raises(BadCursor, match="next_cursor"):
+        decode_cursor(cursor)
 
 
-def test_list_query_uses_plain_equality() -> None:
-    assert views.list_query() == {}
-    q = views.list_query(status="analyzed", symbol=" btc ", category="zh_news", language="zh",
-                         source="Example.ORG")
+def test_list_filter_uses_plain_equality() -> None:
+    assert ArticleFilter().query() == {}
+    q = ArticleFilter(status="analyzed", symbol=" btc ", category="zh_news", language="zh",
+                      source="Example.ORG").query()
     assert q == {"status": "analyzed", "analysis.symbols": "BTC", "analysis.category": "zh_news",
                  "extraction.language": "zh", "source": "example.org"}
-    assert views.list_query(symbol="^.*$") == {"analysis.symbols": "^.*$"}  # not a regex
+    assert ArticleFilter(symbol="^.*$").query() == {"analysis.symbols": "^.*$"}  # not a regex
 
 
 @pytest.mark.parametrize(
@@ -77,8 +80,7 @@ def analyzed() -> dict[str, object]:
         "translation": {"status": "translated", "title": "Apple", "text": "One.\nTwo.",
                         "provider": "openai", "model": "m", "target_language": "en"},
         "analysis": {"status": "ok", "word_count": 2, "symbols": ["AAPL"], "category": "zh_markets",
-                     "similar": [{"id": "e" * 64, "title": "old", "score": "0.5", "shared": ["AAPL"]},
-                                 {"title": "no id"}],
+                     "similar": [{"id": "e" * 64, "title": "old", "score": "0.5", "shared": ["AAPL"]}],
                      "impact": {"status": "ok", "provider": "openai", "model": "m",
                                 "impact": {"summary": "s", "direction": "bullish",
                                            "symbols": [], "confidence": 0.5}}},
@@ -87,17 +89,17 @@ def analyzed() -> dict[str, object]:
 
 
 def test_summary_and_page_view_of_a_translated_article() -> None:
-    doc = analyzed()
-    s = views.summary(doc)
+    article = Article.from_document(analyzed())
+    s = views.summary(article)
     assert (s["title"], s["original_title"], s["source"]) == ("Apple", "苹果", "新闻网")
-    assert s["votes"] == {"up": 2, "down": 0, "important": 0, "comments": 0}
-    assert s["failure"] is None
-    v = views.page_view(doc)
+    assert s["votes"].model_dump() == {"up": 2, "down": 0, "important": 0, "comments": 0}
+    assert s["failure"] is None and s["failure_text"] is None
+    v = views.page_view(article)
     assert v["text"] == ["One.", "Two."] and v["original_text"] == ["第一段。", "第二段。"]
     assert (v["original_lang"], v["target_lang"], v["word_count"]) == ("zh", "en", 6)
     assert v["export_category"] == "markets" and v["link"] == "https://a.example/1"
-    assert v["similar"] == [{"id": "e" * 64, "title": "old", "published": None, "score": 0.5,
-                             "shared": ["AAPL"]}]
+    assert [(x.id, x.title, x.published, x.score, x.shared) for x in v["similar"]] == [
+        ("e" * 64, "old", None, 0.5, ["AAPL"])]
     assert v["final"] and not v["impact_pending"]
 
 
@@ -105,17 +107,23 @@ def test_detail_drops_stage_results_that_do_not_fit_their_model() -> None:
     doc = analyzed()
     doc["fetch"] = {"status": "weird"}
     doc["translation"] = "not a document"
-    doc["analysis"]["similar"] = doc["analysis"]["similar"][:1]  # type: ignore[index]
-    d = views.detail(doc)
+    d = views.detail(Article.from_document(doc))
     assert d["fetch"] is None and d["translation"] is None and d["analysis"] is not None
+    assert d["title"] == "苹果"  # without the translation, the original title shows
     assert d["generation"] == 2 and d["times"]["analyzed_at"] == T + timedelta(seconds=5)
+    # one similar entry that does not fit makes the analysis unreadable, not the page
+    analysis = doc["analysis"]
+    assert isinstance(analysis, dict)
+    analysis["similar"].append({"title": "no id"})
+    v = views.page_view(Article.from_document(doc))
+    assert v["impact"] is None and v["similar"] == [] and v["word_count"] == 6
 
 
 def test_pipeline_status_of_a_failed_article() -> None:
     doc = {"_id": "a" * 64, "status": "failed", "times": {"fetched_at": T},
            "fetch": {"status": "ok"},
            "failure": {"stage": "translated", "reason": "provider down", "at": T}}
-    stages = views.pipeline_status(doc)["stages"]
+    stages = views.pipeline_status(Article.from_document(doc))["stages"]
     assert [(s["stage"], s["state"]) for s in stages] == [
         ("fetch", "done"), ("extraction", "pending"), ("translation", "failed"),
         ("analysis", "skipped")]
@@ -128,7 +136,6 @@ def test_comments_are_checked() -> None:
                         ("a\x00b", "control"), ("a\x1bb", "control")]:
         with pytest.raises(InvalidComment, match=reason):
             clean_comment(bad, 10)
-    assert counts(None) == {"up": 0, "down": 0, "important": 0, "comments": 0}
 
 
 def scope(method: str, **headers: str) -> dict[str, object]:

@@ -1,8 +1,8 @@
 """The analyzer's text logic: word count, asset symbols, keywords, category, similar articles.
 
 Plain functions, no broker: the analyzer worker calls :func:`analyze_text` on the article's
-text (the English translation when there is one) and :func:`find_similar` on the articles
-collection.
+text (the English translation when there is one) and :func:`rank_similar` on the candidates
+the store reads.
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ from dataclasses import dataclass
 from newsflow.stages.analysis._text import word_count
 from newsflow.stages.analysis.category import categorize
 from newsflow.stages.analysis.keywords import MAX_CHARS, extract_keywords, load_segmenter
-from newsflow.stages.analysis.similar import find_similar
+from newsflow.stages.analysis.similar import CANDIDATES, rank_similar, terms
 from newsflow.stages.analysis.symbols import extract_symbols
 
 __all__ = [
+    "CANDIDATES",
     "TextAnalysis",
     "analyze_text",
     "categorize",
     "extract_keywords",
     "extract_symbols",
-    "find_similar",
+    "rank_similar",
+    "terms",
     "warm_up",
     "word_count",
 ]

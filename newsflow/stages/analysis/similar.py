@@ -1,9 +1,12 @@
 """Earlier articles that share asset symbols or keywords with this one.
 
-One indexed query (``analysis.symbols`` / ``analysis.keywords`` with ``$in``, both indexed by
-:meth:`newsflow.adapters.store.ArticleStore.ensure_indexes`) fetches a bounded set of the most recent
-earlier candidates; they are scored in Python. SecantusDB has no ``$text``: this needs only
-``$in``, ``$or``, ``$and``, ``$ne``, ``$lt``, equality with null, sort and limit.
+The store reads a bounded set of candidates, the most recent earlier articles sharing a term
+(:meth:`newsflow.adapters.store.ArticleStore.similar_candidates`, one indexed query); they
+are scored here, with no database::
+
+    candidates = await store.similar_candidates(article_id=..., symbols=..., keywords=...,
+                                                before=..., limit=CANDIDATES)
+    similar = rank_similar(candidates, symbols=..., keywords=...)
 
 Score: a weighted Jaccard similarity of the two articles' term sets, a shared symbol
 weighing :data:`SYMBOL_WEIGHT` and a shared keyword 1::
@@ -16,39 +19,20 @@ the other article's lists. Ties go to the more recent article.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorCollection
-
+from newsflow.domain.article import Article
 from newsflow.domain.contracts import SimilarArticle
 
 SYMBOL_WEIGHT = 2.0
-#: Most candidates read per query: the most recent earlier articles sharing a term.
+#: Most candidates read per article: the most recent earlier articles sharing a term.
 CANDIDATES = 300
 
-_PROJECTION = {
-    "extraction.title": 1,
-    "extraction.published": 1,
-    "translation.title": 1,
-    "created_at": 1,
-    "analysis.symbols": 1,
-    "analysis.keywords": 1,
-}
 
-
-def _event_time(doc: dict[str, Any]) -> datetime | None:
-    published = (doc.get("extraction") or {}).get("published")
-    return published if isinstance(published, datetime) else doc.get("created_at")
-
-
-def _title(doc: dict[str, Any]) -> str | None:
-    translated = (doc.get("translation") or {}).get("title")
-    return translated or (doc.get("extraction") or {}).get("title")
-
-
-def _terms(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+def terms(values: Iterable[str]) -> list[str]:
+    """The distinct non-empty terms, in their first order (what is looked up and scored)."""
+    return list(dict.fromkeys(v for v in values if v))
 
 
 def score_terms(
@@ -67,69 +51,29 @@ def score_terms(
     return round(score, 4), shared + shared_k
 
 
-async def find_similar(
-    collection: AsyncIOMotorCollection[Any],
-    *,
-    article_id: str,
-    symbols: list[str],
-    keywords: list[str],
-    before: datetime | None,
-    limit: int = 6,
-    candidates: int = CANDIDATES,
+def rank_similar(
+    candidates: Iterable[Article], *, symbols: list[str], keywords: list[str], limit: int = 6
 ) -> list[SimilarArticle]:
-    """Up to ``limit`` earlier articles sharing symbols or keywords with this one, best first.
+    """Up to ``limit`` of ``candidates`` sharing symbols or keywords with this article's
+    ``symbols`` and ``keywords``, best first.
 
-    Args:
-        collection: the articles collection.
-        article_id: this article, never returned.
-        symbols, keywords: this article's terms.
-        before: only articles whose event time (``extraction.published``, or ``created_at``
-            when the article has no publication date) is earlier; None: no time bound.
-        limit: most articles returned.
-        candidates: most articles read and scored.
-
-    ``published`` in each result is that event time.
+    ``title`` in each result is the candidate's title to show, ``published`` its event time
+    (its publication time, else when it was submitted).
     """
-    symbols = list(dict.fromkeys(s for s in symbols if s))
-    keywords = list(dict.fromkeys(k for k in keywords if k))
-    if limit <= 0 or not (symbols or keywords):
-        return []
-    shares: list[dict[str, Any]] = []
-    if symbols:
-        shares.append({"analysis.symbols": {"$in": symbols}})
-    if keywords:
-        shares.append({"analysis.keywords": {"$in": keywords}})
-    conditions: list[dict[str, Any]] = [{"$or": shares}]
-    if before is not None:
-        conditions.append(
-            {
-                "$or": [
-                    {"extraction.published": {"$lt": before}},
-                    {"extraction.published": None, "created_at": {"$lt": before}},
-                ]
-            }
-        )
-    query = {"_id": {"$ne": article_id}, "$and": conditions}
-    cursor = collection.find(query, _PROJECTION).sort("created_at", -1).limit(candidates)
+    symbols, keywords = terms(symbols), terms(keywords)
     scored: list[SimilarArticle] = []
-    async for doc in cursor:
-        analysis = doc.get("analysis") or {}
-        score, shared = score_terms(
-            symbols, keywords, _terms(analysis.get("symbols")), _terms(analysis.get("keywords"))
-        )
+    for other in candidates:
+        score, shared = score_terms(symbols, keywords, other.symbols, other.keywords)
         if not shared:
             continue
         scored.append(
             SimilarArticle(
-                id=str(doc["_id"]),
-                title=_title(doc),
-                published=_event_time(doc),
-                score=score,
-                shared=shared,
+                id=other.id, title=other.title or None, published=other.event_time,
+                score=score, shared=shared,
             )
         )
     scored.sort(key=lambda a: (-a.score, -_timestamp(a.published), a.id))
-    return scored[:limit]
+    return scored[: max(limit, 0)]
 
 
 def _timestamp(moment: datetime | None) -> float:
