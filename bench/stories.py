@@ -496,6 +496,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "copy_requests": copy_requests,
             }
             workers.stop_all()
+            # The pipeline's figures now, in case the long lookup part is interrupted.
+            print(render(figures), flush=True)
+            if args.json:
+                args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
         if not args.skip_lookup:
             print("lookup at scale...", flush=True)
             originals_fp = [
