@@ -7,7 +7,11 @@ Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``, ``articles`` by default):
 
 - ``<c>``: one document per canonical URL, ``_id`` = sha256 of the URL;
 - ``<c>_pages``: the fetched page of each article, zlib-compressed (never in Redis);
-- ``<c>_comments``: one document per comment.
+- ``<c>_comments``: one document per comment;
+- stories (near-duplicates) and the LLM ledger have their own collections and queries,
+  owned by the store as ``store.stories`` (:mod:`newsflow.adapters.stories`:
+  ``<c>_fingerprints``, ``<c>_stories``) and ``store.ledger`` (:mod:`newsflow.adapters.ledger`:
+  ``<c>_llm_cache``, ``<c>_llm_usage``); their module docstrings list their queries.
 
 The queries, and what serves each (:meth:`ArticleStore.ensure_indexes` creates them all):
 
@@ -27,13 +31,16 @@ list, newest first (``page``, ``latest``)      ``created_at, _id`` descending; f
                                                status: ``status, created_at``; by symbol:
                                                ``analysis.symbols``; by source: ``source``;
                                                category and language filter the newest-first
-                                               scan (no index of their own)
+                                               scan (no index of their own), and so does one
+                                               row per story (``story.first`` is not false)
 similar-event candidates                       ``analysis.symbols`` and ``analysis.keywords``
 (``similar_candidates``)                       (``$in`` each, ``$or``); the time bound:
                                                ``extraction.published``; newest first:
                                                ``created_at, _id``
 articles per status (``status_counts``)        a ``$group`` over every article (a scan)
 comments of an article (``comments``)          ``<c>_comments: article_id, created_at``
+deferred LLM work (``reopen_deferred``)        ``translation.status``,
+                                               ``analysis.impact.status``
 ============================================  ==================================================
 
 Every stage write is idempotent and guarded: a stage writes only into the article's current
