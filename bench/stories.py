@@ -274,7 +274,8 @@ async def lookup_scaling(
                 flush=True,
             )
     finally:
-        await store.drop()
+        # No drop: SecantusDB takes minutes to drop 100k documents, and the whole server and
+        # its folder go away with the run.
         store.close()
     return rows
 
