@@ -6,7 +6,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
 
-.PHONY: help venv up test test-unit test-browser test-fault test-compose bench bench-extraction ci clean
+.PHONY: help venv up test test-unit test-browser test-fault test-compose bench bench-extraction bench-assets assets ci clean
 
 help:
 	@echo "make up                run Redis, SecantusDB, the four workers and the reader (Ctrl-C stops)"
@@ -15,6 +15,8 @@ help:
 	@echo "make test-compose      the docker compose smoke test (SKIPPED where no Docker engine can start)"
 	@echo "make bench             pipeline benchmark on ../shared/corpus"
 	@echo "make bench-extraction  extraction quality and speed benchmark"
+	@echo "make bench-assets      asset matching: precision/recall before and after, time, memory"
+	@echo "make assets            regenerate the asset data files whose source is a package"
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -51,6 +53,12 @@ bench: venv
 
 bench-extraction: venv
 	$(VENV)/bin/python bench/extraction.py
+
+bench-assets: venv
+	$(VENV)/bin/python bench/assets.py
+
+assets: venv
+	$(VENV)/bin/python -m newsflow.stages.analysis.build_assets
 
 ci: test test-fault test-compose
 

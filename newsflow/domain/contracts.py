@@ -180,10 +180,27 @@ class SimilarArticle(BaseModel):
     shared: list[str] = []
 
 
+class AssetMention(BaseModel):
+    """One asset an article is about, as the analyzer found it."""
+
+    symbol: str
+    name: str
+    kind: Literal["stock", "index", "crypto"]
+    market: str = ""
+    #: Where it was found: the title, the lead (first paragraph), the rest of the body.
+    where: list[Literal["title", "lead", "body"]] = []
+    count: int = 0
+    #: 3 for the title + 2 for the lead + one per mention (at most 5) + 1 for a ticker form.
+    salience: float = 0.0
+
+
 class AnalysisResult(BaseModel):
     status: Literal["ok", "failed"]
     word_count: int = 0
+    #: Asset symbols, most salient first (the reader filters on them).
     symbols: list[str] = []
+    #: The same assets with name, kind, market, where found, count and salience.
+    assets: list[AssetMention] = []
     keywords: list[str] = []
     category: str | None = None
     similar: list[SimilarArticle] = []

@@ -9,7 +9,7 @@ records ``deferred`` (resumed later).
 import asyncio
 
 from newsflow.domain.article import Article
-from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, ImpactResult
+from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, AssetMention, ImpactResult
 from newsflow.domain.pipeline import Done, StageOutcome
 from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageContext
@@ -43,6 +43,11 @@ async def analyze(
         AnalysisResult(
             status="ok", word_count=found.word_count, symbols=found.symbols,
             keywords=found.keywords, category=found.category, similar=similar, impact=impact,
+            assets=[
+                AssetMention(symbol=a.symbol, name=a.name, kind=a.kind, market=a.market,
+                             where=a.where, count=a.count, salience=a.salience)
+                for a in found.assets
+            ],
         )
     )
 

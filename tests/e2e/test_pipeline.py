@@ -138,6 +138,7 @@ async def test_published_gbk_page_comes_out_chinese_translated_and_analyzed(
     an = doc["analysis"]
     assert an["status"] == "ok" and an["category"].startswith("zh_")
     assert an["word_count"] > 0 and an["keywords"]
+    assert [a["symbol"] for a in an["assets"]] == an["symbols"]  # same assets, same order
     assert an["impact"]["status"] == "ok" and an["impact"]["model"] == "stand-in-analyst"
     assert an["impact"]["impact"]["direction"] in ("bullish", "bearish", "neutral")
     # both the translator and the analyzer called the provider, each with the key

@@ -171,3 +171,23 @@ async def test_static_files_are_served(client: httpx.AsyncClient) -> None:
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     css = await client.get("/static/reader.css")
     assert "Noto Sans CJK SC" in css.text
+
+
+async def test_article_page_lists_the_assets_main_ones_first(
+    client: httpx.AsyncClient, store: ArticleStore
+) -> None:
+    doc = article("https://a.example/assets", title="Nvidia and TSMC", symbols=["NVDA", "2330.TW"])
+    doc["analysis"]["assets"] = [
+        {"symbol": "NVDA", "name": "Nvidia", "kind": "stock", "market": "NASDAQ",
+         "where": ["title", "lead"], "count": 3, "salience": 8.0},
+        {"symbol": "2330.TW", "name": XSS, "kind": "stock", "market": "TWSE",
+         "where": ["body"], "count": 1, "salience": 1.0},
+    ]
+    await store.import_documents([doc])
+    html = (await client.get(f"/articles/{doc['short_id']}")).text
+    listed = html[html.index('<dd id="raw-assets">'):]
+    listed = listed[: listed.index("</dd>")]
+    assert listed.index(">NVDA</a>") < listed.index(">2330.TW</a>")
+    assert "Nvidia" in listed and "title/lead" in listed and "&times;3" in listed
+    assert 'href="/?symbol=2330.TW"' in listed
+    assert "<img src=x" not in listed and "&lt;img src=x onerror=alert(1)&gt;" in listed

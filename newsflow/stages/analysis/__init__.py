@@ -7,21 +7,23 @@ the store reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from newsflow.stages.analysis._text import word_count
 from newsflow.stages.analysis.category import categorize
 from newsflow.stages.analysis.keywords import MAX_CHARS, extract_keywords, load_segmenter
 from newsflow.stages.analysis.similar import CANDIDATES, rank_similar, terms
-from newsflow.stages.analysis.symbols import extract_symbols
+from newsflow.stages.analysis.symbols import MAX_SYMBOLS, AssetHit, extract_symbols, find_assets
 
 __all__ = [
     "CANDIDATES",
+    "AssetHit",
     "TextAnalysis",
     "analyze_text",
     "categorize",
     "extract_keywords",
     "extract_symbols",
+    "find_assets",
     "rank_similar",
     "terms",
     "warm_up",
@@ -35,6 +37,8 @@ class TextAnalysis:
     symbols: list[str]
     keywords: list[str]
     category: str | None
+    #: The assets behind ``symbols``, same order: where each was found, how often, salience.
+    assets: list[AssetHit] = field(default_factory=list)
 
 
 def analyze_text(
@@ -62,13 +66,18 @@ def analyze_text(
     text = full[:MAX_CHARS]
     original = (original_text or "")[:MAX_CHARS]
     # Untranslated articles pass the same text twice: scan it once.
-    originals = [t for t in (original_title, original) if t and t not in (title, text)]
-    symbols = extract_symbols([title, text, *originals])
+    extra = []
+    if (original_title or original) and (original_title, original) != (title, text):
+        extra.append((original_title if original_title != title else None,
+                      original if original != text else None))
+    assets = find_assets(title, text, extra)[:MAX_SYMBOLS]
+    symbols = [a.symbol for a in assets]
     return TextAnalysis(
         word_count=word_count(full, language),
         symbols=symbols,
         keywords=extract_keywords(title, text),
         category=categorize(title=title, text=text, language=language, symbols=symbols),
+        assets=assets,
     )
 
 

@@ -1,317 +1,192 @@
-"""The asset table: ticker symbols and the names that mean them, as plain data.
+"""The asset tables: every stock, index and crypto asset the analyzer knows, from data files.
 
-Each entry maps a symbol to:
+The data lives in ``data/`` (see its README.md for the origin of each part):
 
-``kind``
-    ``"crypto"`` or ``"stock"`` (the category uses it).
-``bare``
-    True when the ticker written alone in upper case (``BTC``, ``NVDA``) counts. False for
-    tickers that are English words or common acronyms (``ONE``, ``DOT``, ``LINK``, ``V``,
-    ``MA``, ``META``): those count only as ``$X``, in an exchange pattern (``NYSE: V``) or
-    with a Reuters suffix (``V.N``), or through one of their names.
-``names``
-    Names matched case-insensitively on word boundaries (``Bitcoin``, ``bitcoin``, ``BITCOIN``).
-``cased``
-    Names matched only with this exact case (``TRON``, ``NVIDIA``).
-``zh``
-    Chinese names, simplified and traditional, matched as substrings (Chinese has no spaces).
-``context``
-    Ambiguous names (``Apple`` the fruit, ``Amazon`` the river, ``苹果``): they count only
-    with company context, see :data:`COMPANY_FOLLOWERS` and ``clues``.
-``clues``
-    Words that, anywhere in the same article, show that an ambiguous name means the company
-    (``iPhone`` for Apple, ``AWS`` for Amazon).
+``index_constituents.json``
+    Large-cap index constituents, generated from the pytickersymbols package (``make assets``).
+``indices.csv``, ``crypto.csv``, ``asia.csv``, ``zh_names.csv``
+    Hand-curated: indices, crypto assets, Asian listings, Chinese names of the others.
+``common_words.txt``, ``words.txt``
+    Names and tickers that are ordinary English words (generated from english-words; the
+    second file holds hand-added ones).
+``acronyms.txt``
+    Upper-case abbreviations that are never a ticker when written alone (CEO, GDP, ETF...).
 
-Add an asset by adding an entry; :mod:`newsflow.stages.analysis.symbols` compiles the matchers.
+Each asset has a canonical ``symbol`` (Yahoo style: ``AAPL``, ``0700.HK``, ``600519.SS``,
+``^GSPC``, ``BTC``), its other listings (``TSM`` for ``2330.TW``), English names and Chinese
+names. A name is *ambiguous* when it is an ordinary word or another thing's name ("Apple",
+"Amazon", "苹果", "Cosmos"): marked ``~`` in the curated files or listed in
+``common_words.txt``; the matcher counts it only with confirming context.
 """
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+import csv
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+DATA = Path(__file__).resolve().parent / "data"
+CURATED = ("indices.csv", "crypto.csv", "asia.csv", "zh_names.csv")  # in this order
+
+Kind = Literal["stock", "index", "crypto"]
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-class Asset(TypedDict, total=False):
-    kind: Literal["crypto", "stock"]
-    bare: bool
-    names: list[str]
-    cased: list[str]
-    zh: list[str]
-    context: list[str]
-    clues: list[str]
+@dataclass
+class Asset:
+    symbol: str
+    name: str
+    kind: Kind
+    market: str
+    #: English names matched case-insensitively (distinctive: "Nvidia", "Home Depot").
+    names: set[str] = field(default_factory=set)
+    #: English names matched as written and only with context ("Apple", "Amazon").
+    context_names: set[str] = field(default_factory=set)
+    #: Chinese names matched as substrings; ``zh_context`` only with context (苹果).
+    zh: set[str] = field(default_factory=set)
+    zh_context: set[str] = field(default_factory=set)
+    #: Codes that mean this asset: the symbol and its other listings (``TSM``, ``9988.HK``).
+    codes: set[str] = field(default_factory=set)
+    #: Words that, anywhere in an article, confirm an ambiguous name ("iPhone" for Apple).
+    clues: set[str] = field(default_factory=set)
 
 
-ASSETS: dict[str, Asset] = {
-    # --- crypto assets ----------------------------------------------------------------------
-    "BTC": {"kind": "crypto", "bare": True, "names": ["Bitcoin"], "zh": ["比特币", "比特幣"]},
-    "ETH": {
-        "kind": "crypto",
-        "bare": True,
-        "names": ["Ethereum"],
-        "cased": ["Ether"],
-        "zh": ["以太坊", "以太币", "以太幣"],
-    },
-    "SOL": {"kind": "crypto", "bare": True, "names": ["Solana"], "zh": ["索拉纳", "索拉納"]},
-    "XRP": {
-        "kind": "crypto",
-        "bare": True,
-        "cased": ["Ripple"],
-        "zh": ["瑞波币", "瑞波幣", "瑞波"],
-    },
-    "DOGE": {"kind": "crypto", "bare": True, "names": ["Dogecoin"], "zh": ["狗狗币", "狗狗幣"]},
-    "BNB": {"kind": "crypto", "bare": True, "names": ["Binance Coin"], "zh": ["币安币", "幣安幣"]},
-    "ADA": {"kind": "crypto", "bare": False, "names": ["Cardano"], "zh": ["艾达币", "艾達幣"]},
-    "TRX": {"kind": "crypto", "bare": True, "cased": ["TRON"], "zh": ["波场", "波場"]},
-    "TON": {"kind": "crypto", "bare": False, "names": ["Toncoin"]},
-    "AVAX": {"kind": "crypto", "bare": True},
-    "DOT": {"kind": "crypto", "bare": False, "names": ["Polkadot"]},
-    "LINK": {"kind": "crypto", "bare": False, "names": ["Chainlink"]},
-    "LTC": {"kind": "crypto", "bare": True, "names": ["Litecoin"], "zh": ["莱特币", "萊特幣"]},
-    "BCH": {
-        "kind": "crypto",
-        "bare": True,
-        "names": ["Bitcoin Cash"],
-        "zh": ["比特币现金", "比特幣現金"],
-    },
-    "XMR": {"kind": "crypto", "bare": True, "names": ["Monero"], "zh": ["门罗币", "門羅幣"]},
-    "SHIB": {"kind": "crypto", "bare": True, "names": ["Shiba Inu coin"]},
-    "UNI": {"kind": "crypto", "bare": False, "names": ["Uniswap"]},
-    "ARB": {"kind": "crypto", "bare": False, "names": ["Arbitrum"]},
-    "USDT": {"kind": "crypto", "bare": True, "cased": ["Tether"], "zh": ["泰达币", "泰達幣"]},
-    "USDC": {"kind": "crypto", "bare": True, "names": ["USD Coin"]},
-    # --- stocks -----------------------------------------------------------------------------
-    "AAPL": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Apple Inc"],
-        "zh": ["苹果公司", "蘋果公司"],
-        "context": ["Apple", "苹果", "蘋果"],
-        "clues": [
-            "iPhone",
-            "iPad",
-            "MacBook",
-            "iOS",
-            "App Store",
-            "Tim Cook",
-            "Cupertino",
-            "Vision Pro",
-            "Apple Watch",
-            "AirPods",
-            "Apple Intelligence",
-            "库克",
-            "庫克",
-        ],
-    },
-    "MSFT": {"kind": "stock", "bare": True, "names": ["Microsoft"], "zh": ["微软", "微軟"]},
-    "NVDA": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Nvidia"],
-        "zh": ["英伟达", "英偉達", "辉达", "輝達"],
-    },
-    "TSLA": {"kind": "stock", "bare": True, "names": ["Tesla"], "zh": ["特斯拉"]},
-    "AMZN": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Amazon.com"],
-        "zh": ["亚马逊公司", "亞馬遜公司"],
-        "context": ["Amazon", "亚马逊", "亞馬遜"],
-        "clues": ["AWS", "Amazon Web Services", "Jassy", "Bezos", "Prime Video", "e-commerce"],
-    },
-    "GOOGL": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Google"],
-        "zh": ["谷歌"],
-        "context": ["Alphabet"],
-        "clues": ["Google", "YouTube", "Pichai", "谷歌"],
-    },
-    "GOOG": {"kind": "stock", "bare": True},
-    "META": {
-        "kind": "stock",
-        "bare": False,
-        # "Facebook" alone is a clue, not a name: "share on Facebook" is on every page.
-        "names": ["Meta Platforms", "Facebook Inc"],
-        "zh": ["脸书", "臉書"],
-        "context": ["Meta"],
-        "clues": ["Instagram", "WhatsApp", "Zuckerberg", "Threads", "Facebook"],
-    },
-    "AVGO": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Broadcom"],
-        "zh": ["博通公司"],
-        # 博通 alone is also an idiom ("widely read"): 博通古今
-        "context": ["博通"],
-        "clues": ["Broadcom", "VMware", "芯片", "晶片", "半导体", "半導體", "陈福阳", "陳福陽"],
-    },
-    "TSM": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["TSMC", "Taiwan Semiconductor"],
-        "zh": ["台积电", "台積電"],
-    },
-    "AMD": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Advanced Micro Devices"],
-        "zh": ["超威半导体", "超微半導體"],
-    },
-    "INTC": {"kind": "stock", "bare": True, "cased": ["Intel"], "zh": ["英特尔", "英特爾"]},
-    "QCOM": {"kind": "stock", "bare": True, "names": ["Qualcomm"], "zh": ["高通公司"]},
-    "ASML": {"kind": "stock", "bare": True, "zh": ["阿斯麦", "艾司摩爾"]},
-    "IBM": {"kind": "stock", "bare": True},
-    "ORCL": {
-        "kind": "stock",
-        "bare": True,
-        "zh": ["甲骨文公司"],
-        "context": ["Oracle", "甲骨文"],
-        "clues": ["Larry Ellison", "Ellison", "Oracle Cloud", "OpenAI", "Stargate"],
-    },
-    "PLTR": {"kind": "stock", "bare": True, "names": ["Palantir"]},
-    "SMCI": {"kind": "stock", "bare": True, "names": ["Super Micro Computer", "Supermicro"]},
-    "NFLX": {"kind": "stock", "bare": True, "names": ["Netflix"], "zh": ["奈飞", "网飞", "網飛"]},
-    "COIN": {"kind": "stock", "bare": False, "names": ["Coinbase"]},
-    "MSTR": {"kind": "stock", "bare": True, "names": ["MicroStrategy"], "zh": ["微策略"]},
-    "JPM": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["JPMorgan", "JPMorgan Chase", "J.P. Morgan"],
-        "zh": ["摩根大通"],
-    },
-    "GS": {"kind": "stock", "bare": False, "names": ["Goldman Sachs"], "zh": ["高盛"]},
-    "V": {
-        "kind": "stock",
-        "bare": False,
-        "context": ["Visa"],
-        "clues": ["Mastercard", "card network", "payments network", "payment network"],
-    },
-    "MA": {"kind": "stock", "bare": False, "names": ["Mastercard"], "zh": ["万事达", "萬事達"]},
-    "DIS": {"kind": "stock", "bare": True, "names": ["Walt Disney", "Disney"], "zh": ["迪士尼"]},
-    "WMT": {"kind": "stock", "bare": True, "names": ["Walmart"], "zh": ["沃尔玛", "沃爾瑪"]},
-    "XOM": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Exxon Mobil", "ExxonMobil", "Exxon"],
-        "zh": ["埃克森美孚"],
-    },
-    "LLY": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Eli Lilly"],
-        "zh": ["礼来公司", "禮來公司", "礼来制药", "禮來製藥"],
-        # 礼来 is also "gift(s) come": 婚礼来宾, 送礼来
-        "context": ["礼来", "禮來"],
-        "clues": [
-            "Eli Lilly",
-            "Mounjaro",
-            "Zepbound",
-            "减肥药",
-            "減肥藥",
-            "替尔泊肽",
-            "制药",
-            "製藥",
-        ],
-    },
-    "BRK.B": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Berkshire Hathaway"],
-        "zh": ["伯克希尔", "伯克希爾", "波克夏"],
-    },
-    "BABA": {"kind": "stock", "bare": True, "names": ["Alibaba"], "zh": ["阿里巴巴"]},
-    "BIDU": {"kind": "stock", "bare": True, "names": ["Baidu"], "zh": ["百度"]},
-    "JD": {
-        "kind": "stock",
-        "bare": False,
-        "names": ["JD.com"],
-        "zh": ["京东", "京東"],
-    },  # see ZH_GUARDS
-    "PDD": {
-        "kind": "stock",
-        "bare": True,
-        "names": ["Pinduoduo", "PDD Holdings"],
-        "zh": ["拼多多"],
-    },
-    "NIO": {"kind": "stock", "bare": True, "zh": ["蔚来", "蔚來"]},
-    "TCEHY": {"kind": "stock", "bare": True, "names": ["Tencent"], "zh": ["腾讯", "騰訊"]},
-    "BYDDY": {"kind": "stock", "bare": False, "cased": ["BYD"], "zh": ["比亚迪", "比亞迪"]},
-}
+@dataclass(frozen=True)
+class AssetTable:
+    assets: dict[str, Asset]
+    #: Upper-case code -> symbol (``AAPL``, ``0700.HK``, ``TSM``, ``.DJI``).
+    codes: dict[str, str]
+    #: Lower-cased ordinary English words among names and tickers.
+    common_words: frozenset[str]
+    acronyms: frozenset[str]
 
-#: Words that, right after an ambiguous name, show it is the company: "Apple Inc",
-#: "Apple's shares", "Amazon stock", "Visa CEO". Matched case-insensitively.
-COMPANY_FOLLOWERS: list[str] = [
-    "inc",
-    "inc.",
-    "corp",
-    "corp.",
-    "corporation",
-    "co.",
-    "ltd",
-    "plc",
-    "platforms",
-    "holdings",
-    "shares",
-    "stock",
-    "stocks",
-    "earnings",
-    "revenue",
-    "revenues",
-    "ceo",
-    "chief executive",
-    "investors",
-    "market value",
-    "market cap",
-    "sales",
-    "profit",
-]
+    def kind(self, symbol: str) -> Kind | None:
+        asset = self.assets.get(symbol)
+        return asset.kind if asset else None
 
-#: Chinese followers with the same role: 苹果股价, 蘋果市值, 亚马逊财报.
-COMPANY_FOLLOWERS_ZH: list[str] = [
-    "公司",
-    "股价",
-    "股價",
-    "股票",
-    "市值",
-    "财报",
-    "財報",
-    "营收",
-    "營收",
-    "首席执行官",
-    "執行長",
-    "CEO",
-    "iPhone",
-    "手机",
-    "手機",
-]
 
-#: Chinese names that are also the tail of other words: the name does not count right after
-#: one of these characters (北京东单 is a street in Beijing, 一百度 a temperature).
-ZH_GUARDS: dict[str, str] = {
-    "京东": "北南",
-    "京東": "北南",
-    "百度": "一二三四五六七八九十几幾数數零两兩",
-}
+def _split(cell: str | None) -> list[str]:
+    return [part.strip() for part in (cell or "").split(";") if part.strip()]
 
-#: Three-letter codes that look like cashtags but are currencies ("$USD"): never symbols.
-CURRENCIES: frozenset[str] = frozenset(
-    {
-        "USD",
-        "EUR",
-        "GBP",
-        "JPY",
-        "CNY",
-        "CNH",
-        "RMB",
-        "HKD",
-        "TWD",
-        "AUD",
-        "CAD",
-        "CHF",
-        "SGD",
-        "KRW",
-        "INR",
-        "US",
-        "HK",
-        "NT",
-    }
-)
+
+def _lines(name: str) -> list[str]:
+    text = (DATA / name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _add_name(asset: Asset, raw: str, common: frozenset[str], *, curated: bool) -> None:
+    """Add one name. Curated names marked ``~`` need context; a name derived from the index
+    tables that is an ordinary word ("News" of News Corp, "Partners" of Partners Group) is
+    dropped: only its full form ("News Corp") is kept."""
+    ambiguous = raw.startswith("~")
+    name = raw.lstrip("~").strip()
+    if not name:
+        return
+    if _CJK.search(name):
+        (asset.zh_context if ambiguous else asset.zh).add(name)
+        return
+    if not curated and " " not in name and (name.lower() in common or len(name) < 3):
+        return
+    if ambiguous or name.lower() in common or len(name) < 3:
+        asset.context_names.add(name)
+    else:
+        asset.names.add(name)
+
+
+@cache
+def load_table() -> AssetTable:
+    """Read every data file once (about 10 ms and a few MB)."""
+    common = frozenset(_lines("common_words.txt")) | frozenset(_lines("words.txt"))
+    acronyms = frozenset(_lines("acronyms.txt"))
+    assets: dict[str, Asset] = {}
+    owner: dict[str, str] = {}  # listing code -> symbol that claims it
+    data = json.loads((DATA / "index_constituents.json").read_text(encoding="utf-8"))
+    for entry in data["assets"]:
+        asset = Asset(entry["symbol"], entry["name"], "stock", entry["market"])
+        asset.codes.update([entry["symbol"], *entry["listings"]])
+        for name in [entry["name"], *entry["aliases"]]:
+            _add_name(asset, name, common, curated=False)
+        assets[asset.symbol] = asset
+    curated_names: dict[str, str] = {}
+    for file in CURATED:
+        for row in csv.DictReader(_lines(file)):
+            symbol = row["symbol"]
+            asset = assets.get(symbol)
+            if asset is not None and asset.kind != row["kind"]:
+                # A crypto ticker that is also a listed company's (STX: Stacks and Seagate):
+                # the company keeps it, the crypto asset is stored as STX-USD.
+                symbol = f"{symbol}-USD"
+                asset = assets.get(symbol)
+                row = {**row, "listings": ""}
+            if asset is None:
+                asset = Asset(symbol, row["name"] or symbol, row["kind"], row["market"])  # type: ignore[arg-type]
+                assets[symbol] = asset
+            else:
+                asset.name = row["name"] or asset.name
+                asset.market = row["market"] or asset.market
+            asset.codes.add(symbol)
+            asset.codes.update(_split(row["listings"]))
+            names = ([row["name"]] if row["name"] else []) + _split(row["aliases"])
+            names += _split(row["zh_hans"]) + _split(row["zh_hant"])
+            for name in [n for n in names if n.startswith("-")]:
+                # "-Nasdaq": a name derived from the index tables that is not to be used.
+                for group in (asset.names, asset.context_names):
+                    group.discard(name[1:])
+            names = [n for n in names if not n.startswith("-")]
+            for name in names:
+                _add_name(asset, name, common, curated=True)
+                curated_names[name.lstrip("~").lower()] = symbol
+            for code in [symbol, *_split(row["listings"])]:
+                owner[code.upper()] = symbol
+    # A curated row that lists another entry's symbol as one of its listings (ASML.AS lists
+    # ASML, a NASDAQ-100 entry of its own): one company, one entry.
+    for code, symbol in owner.items():
+        other = assets.get(code)
+        if other is not None and code != symbol and symbol in assets:
+            keep = assets[symbol]
+            keep.names |= other.names
+            keep.context_names |= other.context_names
+            keep.zh |= other.zh
+            keep.zh_context |= other.zh_context
+            keep.codes |= other.codes
+            del assets[code]
+    for row in csv.DictReader(_lines("clues.csv")):
+        if row["symbol"] in assets:
+            assets[row["symbol"]].clues.update(_split(row["clues"]))
+    # A name marked ambiguous anywhere is ambiguous everywhere.
+    for asset in assets.values():
+        context = {n.lower() for n in asset.context_names}
+        asset.names = {n for n in asset.names if n.lower() not in context}
+        asset.zh -= asset.zh_context
+    # A curated symbol or listing wins over the same code listed under another company
+    # (pytickersymbols merges SoftBank Corp and SoftBank Group under one name), and a curated
+    # name wins over the same name derived for another company.
+    for asset in assets.values():
+        asset.codes = {c for c in asset.codes if owner.get(c.upper(), asset.symbol) == asset.symbol}
+        for names in (asset.names, asset.context_names, asset.zh, asset.zh_context):
+            for name in list(names):
+                claimed = curated_names.get(name.lower())
+                if claimed is not None and claimed != asset.symbol:
+                    names.discard(name)
+    codes: dict[str, str] = {}
+    for symbol in sorted(assets, key=lambda s: (assets[s].kind != "stock", s)):
+        for code in sorted(assets[symbol].codes):
+            codes.setdefault(code.upper(), symbol)
+    return AssetTable(assets, codes, common, acronyms)
+
+
+def asset_kind(symbol: str) -> Kind | None:
+    """``stock``, ``index`` or ``crypto`` for a known symbol, else None."""
+    return load_table().kind(symbol)
+
+
+def chinese_names() -> Iterable[str]:
+    """Every Chinese name of every asset (for the keyword segmenter's dictionary)."""
+    for asset in load_table().assets.values():
+        yield from asset.zh
+        yield from asset.zh_context

@@ -17,7 +17,7 @@ Topics (a deliberately small vocabulary):
 
 Each topic scores its terms (:data:`TOPIC_TERMS`) in the text, title mentions counting
 :data:`TITLE_WEIGHT` times, plus :data:`SYMBOL_WEIGHT` per asset symbol of the matching kind
-(crypto assets for ``crypto``, stocks for ``markets``). A topic is clear when it scores at
+(crypto assets for ``crypto``, stocks and indices for ``markets``). A topic is clear when it scores at
 least :data:`MIN_SCORE` and at least :data:`MARGIN` times the runner-up.
 """
 
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from newsflow.stages.analysis._text import normalize
-from newsflow.stages.analysis.assets import ASSETS
+from newsflow.stages.analysis.assets import asset_kind
 
 TOPICS = ("crypto", "markets", "tech")
 FALLBACK_TOPIC = "news"
@@ -300,10 +300,10 @@ def topic_scores(title: str | None, text: str, symbols: Sequence[str]) -> dict[s
     for topic_name in TOPICS:
         scores[topic_name] = float(in_text[topic_name] + TITLE_WEIGHT * in_title[topic_name])
     for symbol in symbols:
-        kind = ASSETS.get(symbol, {}).get("kind")
+        kind = asset_kind(symbol)
         if kind == "crypto":
             scores["crypto"] += SYMBOL_WEIGHT
-        elif kind == "stock":
+        elif kind in ("stock", "index"):
             scores["markets"] += SYMBOL_WEIGHT
     return scores
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from newsflow.stages.analysis._stopwords import ENGLISH, ZH_NUMERALS, ZH_STOP
 from newsflow.stages.analysis._text import CJK_RE, cjk_share, normalize
-from newsflow.stages.analysis.assets import ASSETS
+from newsflow.stages.analysis.assets import chinese_names
 
 MAX_KEYWORDS = 10
 #: A term in the title is worth this many mentions in the body.
@@ -224,10 +224,9 @@ def _segmenter() -> Callable[[str], list[tuple[str, str]]]:
 
     # The process-wide default instance: a second Jieba() would load the dictionary again.
     # The stock dictionary splits 比特币 into 比特/币 and knows few traditional forms.
-    for asset in ASSETS.values():
-        for name in [*asset.get("zh", []), *asset.get("context", [])]:
-            if CJK_RE.search(name):
-                rjieba.add_word(name, None, "nz")
+    for name in chinese_names():
+        if CJK_RE.search(name):
+            rjieba.add_word(name, None, "nz")
     return rjieba.tag
 
 
