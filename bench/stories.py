@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import json
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -531,7 +532,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (e.g. `timeout`) unwinds like Ctrl-C: servers stopped
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         sys.exit(main())
     except KeyboardInterrupt:
