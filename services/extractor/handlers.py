@@ -12,6 +12,7 @@ from newsflow.domain.contracts import ExtractionResult, PageFetched
 from newsflow.domain.pipeline import Done, Failed, StageOutcome
 from newsflow.runtime.worker import StageContext
 from newsflow.stages.extraction import PAGE_MISSING, ExtractorPool, extraction_outcome
+from newsflow.stages.feeds import apply_hints
 from newsflow.stages.stories import fingerprint
 
 TOO_SHORT = "text too short to compare with other articles"
@@ -23,10 +24,13 @@ async def extract(
     page = await ctx.store.load_page(article.id)
     if page is None or page[0] != article.generation:
         return Failed(PAGE_MISSING)
-    outcome = extraction_outcome(await ctx.resources.extract(page[1], article.fetched_url))
+    result = await ctx.resources.extract(page[1], article.fetched_url)
+    # An item of a source: the feed's title and publish time where the page has none.
+    hints = article.hints.model_dump() if article.hints else None
+    outcome = extraction_outcome(apply_hints(result, hints))
     if isinstance(outcome, Done) and isinstance(outcome.result, ExtractionResult):
-        result = outcome.result
-        print_ = await asyncio.to_thread(fingerprint, result.text or "", result.language)
+        extracted = outcome.result
+        print_ = await asyncio.to_thread(fingerprint, extracted.text or "", extracted.language)
         await ctx.store.stories.place(
             article.id, article.generation, print_, source=article.source,
             note=None if print_ is not None else TOO_SHORT,
