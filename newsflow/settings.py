@@ -12,10 +12,19 @@ import socket
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ProviderKind = Literal["none", "openai"]
+
+
+class ModelPrice(BaseModel):
+    """A model's price per million tokens, in the currency you bill in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
 
 
 class Settings(BaseSettings):
@@ -128,6 +137,33 @@ class Settings(BaseSettings):
     llm_max_retry_after: float = Field(default=30.0, ge=0)
     #: Longest article text sent for impact analysis (characters); the rest is cut.
     impact_max_chars: int = Field(default=12_000, ge=500)
+
+    # --- LLM cost -------------------------------------------------------------------------
+    #: Price per million tokens per model, JSON: ``{"gemini-2.5-flash": {"input": 0.30,
+    #: "output": 2.50}}`` (a key may also be ``"<provider label>/<model>"``). No price is built
+    #: in: a model missing here has its tokens counted and its cost shown as unknown.
+    llm_prices: dict[str, ModelPrice] = {}
+    #: Tokens (prompt + completion) the translation may use per UTC day; 0 means no limit.
+    #: When spent, articles are stored with ``translation.status: deferred`` and resumed later.
+    translate_daily_tokens: int = Field(default=0, ge=0)
+    #: The same for the impact analysis (``analysis.impact.status: deferred``).
+    impact_daily_tokens: int = Field(default=0, ge=0)
+    #: How often the translator and analyzer look for deferred articles to resume (seconds).
+    deferred_sweep_seconds: float = Field(default=300.0, gt=0)
+    #: Most deferred articles one sweep requeues.
+    deferred_sweep_batch: int = Field(default=50, ge=1)
+
+    # --- stories (near-duplicates) ----------------------------------------------------------
+    #: Estimated Jaccard similarity of two texts' shingles at which the later one joins the
+    #: earlier one's story.
+    story_merge_threshold: float = Field(default=0.5, gt=0, le=1)
+    #: Estimated share of an article's text found in the matched one at which it reuses that
+    #: article's translation and impact analysis instead of asking the LLM.
+    story_reuse_threshold: float = Field(default=0.9, gt=0, le=1)
+    #: Most stored fingerprints one band lookup returns.
+    story_candidates: int = Field(default=20, ge=1, le=1000)
+    #: How long a copy waits for its matched article's translation or analysis (seconds).
+    story_reuse_wait: float = Field(default=20.0, ge=0)
 
     # --- reader ---------------------------------------------------------------------------
     reader_host: str = "127.0.0.1"

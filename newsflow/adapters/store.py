@@ -7,7 +7,11 @@ Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``, ``articles`` by default):
 
 - ``<c>``: one document per canonical URL, ``_id`` = sha256 of the URL;
 - ``<c>_pages``: the fetched page of each article, zlib-compressed (never in Redis);
-- ``<c>_comments``: one document per comment.
+- ``<c>_comments``: one document per comment;
+- stories (near-duplicates) and the LLM ledger have their own collections and queries,
+  owned by the store as ``store.stories`` (:mod:`newsflow.adapters.stories`:
+  ``<c>_fingerprints``, ``<c>_stories``) and ``store.ledger`` (:mod:`newsflow.adapters.ledger`:
+  ``<c>_llm_cache``, ``<c>_llm_usage``); their module docstrings list their queries.
 
 The queries, and what serves each (:meth:`ArticleStore.ensure_indexes` creates them all):
 
@@ -34,12 +38,16 @@ view hot (``page``)                            ``status, created_at``: the analy
                                                the last ``NEWSFLOW_HOT_WINDOW_HOURS``, newest
                                                first, at most ``NEWSFLOW_HOT_MAX_CANDIDATES``,
                                                only the scored fields; then the page by ``_id``
+one row per story (``page`` with ``stories``)  filters the scan above: ``story.first`` is not
+                                               false (no index of its own)
 similar-event candidates                       ``analysis.symbols`` and ``analysis.keywords``
 (``similar_candidates``)                       (``$in`` each, ``$or``); the time bound:
                                                ``extraction.published``; newest first:
                                                ``created_at, _id``
 articles per status (``status_counts``)        a ``$group`` over every article (a scan)
 comments of an article (``comments``)          ``<c>_comments: article_id, created_at``
+deferred LLM work (``reopen_deferred``)        ``translation.status``,
+                                               ``analysis.impact.status``
 ============================================  ==================================================
 
 Every stage write is idempotent and guarded: a stage writes only into the article's current
@@ -65,15 +73,25 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, Asyn
 from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
+from newsflow.adapters.ledger import LLMLedger
+from newsflow.adapters.stories import StoryIndex
 from newsflow.domain.article import Article, VoteCounts
 from newsflow.domain.contracts import Status
 from newsflow.domain.pipeline import RANK, Stage
 from newsflow.domain.ranking import View, age_hours, hot_score
+from newsflow.domain.usage import Purpose
 from newsflow.domain.urls import SHORT_ID_LEN, article_id, short_id, source_name
 from newsflow.domain.votes import VOTE_KINDS, Comment, VoteKind, clean_author, clean_comment
 from newsflow.settings import Settings
 
 Document = dict[str, Any]
+
+
+#: Where a deferred purpose is recorded on the article, and the status it goes back to.
+_DEFERRED: dict[Purpose, tuple[str, Status]] = {
+    "translation": ("translation.status", Status.EXTRACTED),
+    "impact": ("analysis.impact.status", Status.TRANSLATED),
+}
 
 
 def now() -> datetime:
@@ -120,6 +138,9 @@ class ArticleFilter:
     #: At least this many "important" votes.
     important: int | None = None
     view: View = "latest"
+    #: One row per story: its first article (copies that joined an earlier article's story
+    #: are left out; articles not placed in a story yet are kept).
+    stories: bool = False
 
     def query(self) -> Document:
         """The MongoDB filter (the hot view's time window is added by the store)."""
@@ -137,6 +158,8 @@ class ArticleFilter:
             status = Status.ANALYZED.value
         if status:
             query["status"] = status
+        if self.stories:
+            query["story.first"] = {"$ne": False}
         if self.symbol:
             query["analysis.symbols"] = self.symbol.strip().upper()
         if self.category:
@@ -246,6 +269,10 @@ class ArticleStore:
         self._comments: AsyncIOMotorCollection[Document] = self._db[f"{name}_comments"]
         self._hot_window_hours = settings.hot_window_hours
         self._hot_max_candidates = settings.hot_max_candidates
+        #: Fingerprints and stories (near-duplicates), and the LLM answer cache and usage:
+        #: their own collections, their queries in their own modules.
+        self.stories = StoryIndex(self._db, self._articles, settings)
+        self.ledger = LLMLedger(self._db, settings)
 
     @classmethod
     def connect(cls, settings: Settings) -> ArticleStore:
@@ -277,6 +304,11 @@ class ArticleStore:
         await self._articles.create_index([(_DIRECTION, ASCENDING), ("created_at", DESCENDING)])
         await self._articles.create_index([("votes.important", DESCENDING), ("created_at", DESCENDING)])
         await self._comments.create_index([("article_id", ASCENDING), ("created_at", DESCENDING)])
+        # deferred LLM work, found again when the budget allows
+        await self._articles.create_index([("translation.status", ASCENDING)])
+        await self._articles.create_index([("analysis.impact.status", ASCENDING)])
+        await self.stories.ensure_indexes()
+        await self.ledger.ensure_indexes()
 
     # --- intake ---------------------------------------------------------------------------
 
@@ -456,6 +488,48 @@ class ArticleStore:
         query = {"_id": {"$ne": article_id}, "$and": conditions}
         cursor = self._articles.find(query, _CANDIDATE_FIELDS).sort("created_at", DESCENDING)
         return [Article.from_document(d) async for d in cursor.limit(limit)]
+
+    # --- deferred LLM work ------------------------------------------------------------------
+
+    async def reopen_deferred(
+        self, purpose: Purpose, limit: int, *, stuck_after: float
+    ) -> list[tuple[str, int, str]]:
+        """Send articles whose ``purpose`` was deferred back to the stage that does it.
+
+        Each article goes back one step (``extracted`` for the translation, ``translated``
+        for the impact analysis) in a new ``generation``, so any older message of it is
+        ignored; the caller publishes the returned (id, generation, url) to that stage. An
+        article reopened more than ``stuck_after`` seconds ago and still waiting (its message
+        was never published: a crash in between) is returned again.
+        """
+        field, back = _DEFERRED[purpose]
+        ts = now()
+        reopened: list[tuple[str, int, str]] = []
+        cursor = self._articles.find(
+            {field: "deferred", "status": Status.ANALYZED.value}, {"generation": 1, "url": 1}
+        ).limit(limit)
+        async for doc in cursor:
+            after = await self._articles.find_one_and_update(
+                {"_id": doc["_id"], "generation": doc["generation"], field: "deferred",
+                 "status": Status.ANALYZED.value},
+                {"$inc": {"generation": 1},
+                 "$set": {"status": back.value, "progress": RANK[back], "updated_at": ts,
+                          "resumed": {"purpose": purpose, "at": ts,
+                                      "generation": doc["generation"] + 1}}},
+                projection={"generation": 1, "url": 1},
+                return_document=ReturnDocument.AFTER,
+            )  # fmt: skip
+            if after is not None:  # else another replica took it
+                reopened.append((after["_id"], int(after["generation"]), after["url"]))
+        stuck = self._articles.find(
+            {"resumed.purpose": purpose, "status": back.value,
+             "resumed.at": {"$lt": ts - timedelta(seconds=stuck_after)}},
+            {"generation": 1, "url": 1, "resumed": 1},
+        ).limit(limit)  # fmt: skip
+        async for doc in stuck:
+            if doc["resumed"].get("generation") == doc["generation"]:
+                reopened.append((doc["_id"], int(doc["generation"]), doc["url"]))
+        return reopened
 
     # --- pages ----------------------------------------------------------------------------
 

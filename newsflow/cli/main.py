@@ -23,8 +23,11 @@ from rich.text import Text
 from newsflow.adapters.intake import Submission
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.cli.alerts import app as alerts_app
+from newsflow.cli.render import totals_lines
 from newsflow.domain.article import Article
 from newsflow.domain.pipeline import Streams
+from newsflow.domain.usage import PURPOSES
+from newsflow.runtime.deferred import requeue_deferred
 from newsflow.runtime.delivery import DeadLetters
 from newsflow.settings import Settings, get_settings
 
@@ -169,9 +172,9 @@ def status() -> None:
                         pending, consumers = int(g["pending"]), int(g["consumers"])
             rows.append((group, stream, length, pending, consumers, stats))
         dead = await redis.xlen(streams.dead)
-        return rows, dead, await store.status_counts()
+        return rows, dead, await store.status_counts(), await store.ledger.totals()
 
-    rows, dead, counts = _run(go)
+    rows, dead, counts, usage = _run(go)
     table = Table("service", "stream", "length", "pending", "consumers", "processed", "failed", "dead", box=None)
     for group, stream, length, pending, consumers, stats in rows:
         table.add_row(*(Text(str(v)) for v in (
@@ -182,6 +185,9 @@ def status() -> None:
     out.print(f"dead-letter stream: {dead} entries")
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
     out.print(Text(f"articles: {summary}"))
+    out.print(Text("LLM usage today (UTC; cost from NEWSFLOW_LLM_PRICES):"))
+    for line in totals_lines(usage):
+        out.print(Text(line))
 
 
 @app.command()
@@ -200,8 +206,16 @@ def dead(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
 @app.command()
 def retry(
     entries: Annotated[list[str] | None, typer.Argument(help="dead-letter entry ids (default: all)")] = None,
+    deferred: Annotated[bool, typer.Option(
+        "--deferred", help="instead, requeue the articles whose translation or impact analysis "
+        "a spent daily budget deferred",
+    )] = False,
+    limit: Annotated[int, typer.Option(min=1, help="most deferred articles per purpose")] = 1000,
 ) -> None:
     """Requeue dead letters onto the streams they came from (after a fix)."""
+    if deferred:
+        _retry_deferred(limit)
+        return
 
     async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[tuple[str, str]]:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).requeue(entries or None)
@@ -210,6 +224,23 @@ def retry(
     for dead_id, new_id in done:
         out.print(Text(f"requeued {dead_id} as {new_id}"))
     err.print(f"{len(done)} requeued")
+
+
+def _retry_deferred(limit: int) -> None:
+    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[tuple[str, int, bool]]:
+        done = []
+        for purpose in PURPOSES:
+            count = await requeue_deferred(
+                store, redis, Streams(settings.stream_prefix), purpose, limit,
+                stuck_after=2 * settings.claim_idle_ms / 1000,
+            )  # fmt: skip
+            done.append((purpose, count, await store.ledger.has_room(purpose)))
+        return done
+
+    for purpose, count, room in _run(go):
+        out.print(f"requeued {count} articles whose {purpose} was deferred")
+        if count and not room:
+            err.print(f"warning: today's {purpose} budget is still spent: they will be deferred again")
 
 
 @app.command()

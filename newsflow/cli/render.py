@@ -6,6 +6,8 @@ import textwrap
 from datetime import datetime
 
 from newsflow.domain.article import Article
+from newsflow.domain.stories import StoryLink
+from newsflow.domain.usage import LLMUsage, UsageTotals
 
 
 def _when(value: datetime | None) -> str:
@@ -47,6 +49,19 @@ def article_text(article: Article) -> str:
     if article.failure_text:
         lines.append(article.failure_text)
     lines.append("stages:    " + _stages(article))
+    if article.story is not None:
+        lines.append("story:     " + story_line(article.story))
+    for label, result in (("translation", article.translation), ("impact", an.impact if an else None)):
+        if result is None:
+            continue
+        if result.reused is not None:
+            reused = result.reused
+            lines.append(
+                f"{label}: reused from {reused.article_id[:10]} "
+                f"(similarity {reused.similarity:.2f}, contained {reused.containment:.2f})"
+            )
+        elif result.usage is not None:
+            lines.append(f"{label}: {usage_line(result.usage)}")
     impact = an.impact if an else None
     if impact is not None and impact.status == "ok" and impact.impact is not None:
         im = impact.impact
@@ -71,3 +86,44 @@ def article_text(article: Article) -> str:
     if article.original_text:
         lines += ["", "--- original text ---", article.original_text]
     return "\n".join(lines)
+
+
+def story_line(story: StoryLink) -> str:
+    """``story 1a2b3c4d5e (first article)`` or ``story ...: copy of ... (similarity 0.83, ...)``."""
+    head = f"story {story.id[:10]}"
+    if story.first:
+        return head + " (first article" + (f"; {story.note}" if story.note else "") + ")"
+    return (
+        f"{head}: copy of {(story.matched or '')[:10]} (similarity "
+        f"{story.similarity or 0:.2f}, contained {story.containment or 0:.2f})"
+    )
+
+
+def money(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.4f}"
+
+
+def usage_line(usage: LLMUsage) -> str:
+    """What one result's LLM calls used."""
+    return (
+        f"{usage.calls} call(s), {usage.cached} cached, {usage.prompt_tokens} + "
+        f"{usage.completion_tokens} tokens, {usage.latency_ms} ms, cost {money(usage.cost)} "
+        f"({usage.provider}/{usage.model})"
+    )
+
+
+def totals_lines(totals: list[UsageTotals]) -> list[str]:
+    """The day's LLM usage per purpose (``newsflow status``)."""
+    lines = []
+    for t in totals:
+        cost = f"{t.cost:.4f}" + (f" (+{t.unpriced_calls} unpriced calls)" if t.unpriced_calls else "")
+        budget = (
+            f", budget {t.budget:,} ({t.remaining:,} left)" if t.budget and t.remaining is not None
+            else (f", budget {t.budget:,}" if t.budget else "")
+        )  # fmt: skip
+        lines.append(
+            f"  {t.day} {t.purpose:<11} calls {t.calls}, cached {t.cached}, reused {t.reused}, "
+            f"deferred {t.deferred}; tokens {t.prompt_tokens:,} + {t.completion_tokens:,}; "
+            f"cost {cost}{budget}"
+        )
+    return lines

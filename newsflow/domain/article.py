@@ -28,6 +28,7 @@ from newsflow.domain.contracts import (
     TranslationResult,
 )
 from newsflow.domain.pipeline import stage_of
+from newsflow.domain.stories import StoryLink
 from newsflow.domain.urls import short_id as short_id_of
 
 
@@ -120,6 +121,8 @@ class Article(BaseModel):
     analysis: AnalysisResult | None = None
     #: What its source's feed said of it (items of a source only).
     hints: SourceHints | None = None
+    #: The article's story (near-duplicates): its id, and for a copy the evidence of the merge.
+    story: StoryLink | None = None
 
     _unreadable: dict[str, Any] = PrivateAttr(default_factory=dict)
 

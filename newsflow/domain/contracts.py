@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from newsflow.domain.usage import LLMUsage, Reuse
+
 SCHEMA_VERSION = 1
 
 
@@ -152,7 +154,7 @@ class ExtractionResult(BaseModel):
     error: str | None = None
 
 
-TranslationStatus = Literal["translated", "not_needed", "skipped", "failed"]
+TranslationStatus = Literal["translated", "not_needed", "skipped", "deferred", "failed"]
 
 
 class TranslationResult(BaseModel):
@@ -165,6 +167,10 @@ class TranslationResult(BaseModel):
     text: str | None = None
     chunks: int = 0
     error: str | None = None
+    #: What the LLM calls used (None when no call was needed).
+    usage: LLMUsage | None = None
+    #: Taken from another article of the same story instead of translated.
+    reused: Reuse | None = None
 
 
 Direction = Literal["bullish", "bearish", "neutral"]
@@ -183,11 +189,15 @@ class Impact(BaseModel):
 
 
 class ImpactResult(BaseModel):
-    status: Literal["ok", "skipped", "failed"]
+    status: Literal["ok", "skipped", "deferred", "failed"]
     provider: str | None = None
     model: str | None = None
     impact: Impact | None = None
     reason: str | None = None
+    #: What the LLM call used (None when no call was needed).
+    usage: LLMUsage | None = None
+    #: Taken from another article of the same story instead of asked.
+    reused: Reuse | None = None
 
 
 class SimilarArticle(BaseModel):

@@ -5,6 +5,11 @@ language, ``skipped`` without a provider), split the text at paragraph boundarie
 at most ``translate_chunk_chars`` (an over-long paragraph at sentence boundaries), translate the
 title and the chunks, validate every answer and put the paragraphs back together.
 
+Every chunk's answer is cached by content (:func:`~newsflow.domain.usage.cache_key`: provider,
+model, target language, :data:`PROMPT_VERSION` and the exact text), so a chunk is never sent
+twice; what the calls used is recorded on the result (``usage``), and a daily token budget may
+defer the translation (``deferred``, with the reason) before any call is made.
+
 The article is untrusted: it travels as a delimited data block (:mod:`newsflow.adapters.providers.untrusted`)
 and each answer must look like a translation of it: in the target language's script, of a
 plausible length, with the paragraph count it was sent. Anything else makes the result
@@ -25,11 +30,19 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from newsflow.adapters.providers import ChatProvider, ProviderError
+from newsflow.adapters.providers import ChatProvider, Completion, ProviderError
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
 from newsflow.domain.redact import public_error
 from newsflow.domain.contracts import ExtractionResult, TranslationResult
 from newsflow.domain.pipeline import Done, StageOutcome
+from newsflow.domain.usage import (
+    CallUsage,
+    Ledger,
+    LLMUsage,
+    cache_key,
+    estimate_tokens,
+    summarize,
+)
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,6 +142,10 @@ _DENSE_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
 LANGUAGE_SAMPLE_CHARS = 20_000
 #: Longer texts are cut into chunks in a thread, so the event loop keeps serving meanwhile.
 INLINE_CHUNKING_CHARS = 100_000
+
+#: Part of every cache key (with the whole prompt): bump it when what makes an answer
+#: acceptable changes without the prompt changing, so that older answers are asked again.
+PROMPT_VERSION = "translate-1"
 
 SYSTEM_PROMPT = (
     "You are a translation engine. The user message holds one block of article text between "
@@ -362,15 +379,10 @@ def check_translation(source: str, answer: str, target: str, *, paragraphs: int 
 # --- the stage -------------------------------------------------------------------------------
 
 
-async def translate_segments(
-    texts: list[str], provider: ChatProvider, source: str | None, target: str
-) -> list[str]:
-    """One call translating ``texts`` (paragraphs) and its validated paragraphs.
-
-    Raises:
-        ProviderError: the call failed.
-        TranslationRejected: the answer is not an acceptable translation.
-    """
+def segment_messages(
+    texts: list[str], source: str | None, target: str
+) -> list[dict[str, str]]:
+    """The chat messages asking to translate ``texts`` (paragraphs) as one block."""
     block = "\n\n".join(texts)
     n = len(texts)
     system = SYSTEM_PROMPT.format(
@@ -383,12 +395,51 @@ async def translate_segments(
         f"Translate the article text below. Answer with the translation only, "
         f"{n} paragraph(s) separated by blank lines.\n\n{wrap_data(block)}"
     )
-    answer = clean_answer(
-        await provider.complete(
-            [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+async def translate_segments(
+    texts: list[str],
+    provider: ChatProvider,
+    source: str | None,
+    target: str,
+    calls: list[CallUsage] | None = None,
+) -> list[str]:
+    """One call translating ``texts`` (paragraphs) and its validated paragraphs.
+
+    ``calls`` receives what the call used as soon as it is answered (also when the answer is
+    then rejected: its tokens were spent).
+
+    Raises:
+        ProviderError: the call failed.
+        TranslationRejected: the answer is not an acceptable translation.
+    """
+    completion: Completion = await provider.chat(segment_messages(texts, source, target))
+    if calls is not None:
+        calls.append(
+            CallUsage(
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                latency=completion.latency,
+            )
         )
-    )
-    return check_translation(block, answer, target, paragraphs=n)
+    answer = clean_answer(completion.text)
+    return check_translation("\n\n".join(texts), answer, target, paragraphs=len(texts))
+
+
+def segments_key(provider: ChatProvider, texts: list[str], source: str | None, target: str) -> str:
+    """The cache key of the translation of ``texts``: the model, the target language, the
+    prompt version and the whole prompt sent (which holds the text and its language), so a
+    changed prompt never gets an answer to the old one."""
+    prompt = "\n".join(m["content"] for m in segment_messages(texts, source, target))
+    return cache_key("translation", provider.name, provider.model, target, PROMPT_VERSION, prompt)
+
+
+def estimate_call(texts: list[str]) -> int:
+    """Tokens a call for ``texts`` may use: the prompt (instructions and text) and an answer
+    about as long as the text. Only reserved against the budget; the real count is settled."""
+    text = estimate_tokens("\n\n".join(texts))
+    return 250 + 2 * text
 
 
 def translation_outcome(result: TranslationResult) -> StageOutcome:
@@ -402,13 +453,19 @@ def _failed(base: TranslationResult, reason: str) -> TranslationResult:
 
 
 async def translate_article(
-    extraction: ExtractionResult, provider: ChatProvider | None, settings: Settings
+    extraction: ExtractionResult,
+    provider: ChatProvider | None,
+    settings: Settings,
+    ledger: Ledger | None = None,
 ) -> TranslationResult:
     """The article's title and text in ``settings.target_language``; never raises.
 
     ``not_needed`` when the article is in the target language already (no call), ``skipped``
-    without a provider or text (``error`` says why), ``failed`` with a reason when a call or an
-    answer is not acceptable, else ``translated``.
+    without a provider or text (``error`` says why), ``deferred`` when ``ledger`` refuses the
+    day's budget (no call; ``error`` says why), ``failed`` with a reason when a call or an
+    answer is not acceptable, else ``translated``. With a ``ledger``, answers already in its
+    cache are not asked again and every new validated answer is cached; ``usage`` says what
+    was sent and what came from the cache.
     """
     target = primary_language(settings.target_language) or "en"
     text = extraction.text or ""
@@ -437,35 +494,68 @@ async def translate_article(
     else:
         chunks = chunk_text(text, settings.translate_chunk_chars)
     base = base.model_copy(update={"chunks": len(chunks)})
+    title = (extraction.title or "").strip()
+    # Job -1 is the title, then one job per chunk.
+    jobs: dict[int, list[str]] = {-1: [title]} if title else {}
+    jobs.update({i: [s.text for s in chunk] for i, chunk in enumerate(chunks)})
+    keys = {i: segments_key(provider, texts, source, target) for i, texts in jobs.items()}
+    answers: dict[int, list[str]] = {}
+    if ledger is not None:
+        for index, key in keys.items():
+            found = await ledger.cached(key)
+            if isinstance(found, list) and found and all(isinstance(p, str) for p in found):
+                answers[index] = found
+    cached = len(answers)
+    missing = [i for i in jobs if i not in answers]
+    calls: list[CallUsage] = []
+
+    def usage() -> LLMUsage:
+        return summarize(
+            calls, provider=provider.name, model=provider.model, cached=cached,
+            prices=settings.llm_prices,
+        )  # fmt: skip
+
+    reserved = 0
+    if missing and ledger is not None:
+        reserved = sum(estimate_call(jobs[i]) for i in missing)
+        refusal = await ledger.reserve("translation", reserved)
+        if refusal is not None:
+            return base.model_copy(update={"status": "deferred", "error": refusal, "usage": usage()})
     gate = asyncio.Semaphore(settings.translate_concurrency)
 
-    async def run(index: int, segments: list[str]) -> list[str]:
+    async def run(index: int) -> None:
         where = "title" if index < 0 else f"chunk {index + 1} of {len(chunks)}"
         async with gate:
             try:
-                return await translate_segments(segments, provider, source, target)
+                parts = await translate_segments(jobs[index], provider, source, target, calls)
             except (ProviderError, TranslationRejected) as exc:
                 raise _Failure(f"{where}: {exc}") from None
+        answers[index] = parts
+        if ledger is not None:
+            await ledger.remember(keys[index], "translation", parts)
 
-    title = (extraction.title or "").strip()
     try:
-        async with asyncio.TaskGroup() as group:
-            title_task = group.create_task(run(-1, [title])) if title else None
-            chunk_tasks = [
-                group.create_task(run(i, [s.text for s in chunk])) for i, chunk in enumerate(chunks)
-            ]
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index in missing:
+                    group.create_task(run(index))
+        finally:
+            if ledger is not None:
+                await ledger.settle("translation", reserved, usage())
     except ExceptionGroup as group_error:
         first = group_error.exceptions[0]
         if isinstance(first, _Failure):
-            return _failed(base, str(first))
+            return _failed(base, str(first)).model_copy(update={"usage": usage()})
         # Its text can hold anything (addresses, URLs): logged, and only its kind is stored.
         log.error("translation failed unexpectedly", exc_info=first)
-        return _failed(base, f"unexpected error ({public_error(first)})")
+        return _failed(
+            base, f"unexpected error ({public_error(first)})"
+        ).model_copy(update={"usage": usage()})
 
     paragraphs: list[str] = []
     joiner = "" if target in ("zh", "ja") else " "
-    for chunk, task in zip(chunks, chunk_tasks, strict=True):
-        parts = task.result()
+    for index, chunk in enumerate(chunks):
+        parts = answers[index]
         if len(parts) != len(chunk):
             paragraphs.extend(parts)  # the model merged or split paragraphs: keep its layout
             continue
@@ -479,8 +569,9 @@ async def translate_article(
     return base.model_copy(
         update={
             "status": "translated",
-            "title": " ".join(title_task.result()) if title_task else None,
+            "title": " ".join(answers[-1]) if title else None,
             "text": separator.join(paragraphs),
+            "usage": usage(),
         }
     )
 

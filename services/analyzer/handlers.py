@@ -1,20 +1,26 @@
 """The analyzer's work: symbols, keywords, category, similar earlier articles and the AI
-impact of an ``ArticleTranslated`` article, on its English text when it was translated."""
+impact of an ``ArticleTranslated`` article, on its English text when it was translated.
+
+A copy in an earlier article's story takes that article's impact analysis (``reused``,
+:mod:`newsflow.stages.reuse`); impact answers are cached by content, and a spent daily budget
+records ``deferred`` (resumed later).
+"""
 
 import asyncio
 
-from newsflow.adapters.providers import ChatProvider
 from newsflow.domain.article import Article
-from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, AssetMention
+from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, AssetMention, ImpactResult
 from newsflow.domain.pipeline import Done, StageOutcome
+from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageContext
 from newsflow.stages.analysis import CANDIDATES, analyze_text, rank_similar, terms
 from newsflow.stages.feeds import category_with_hint
 from newsflow.stages.impact import analyze_impact
+from newsflow.stages.reuse import reuse_wait, reused_impact, wait_until
 
 
 async def analyze(
-    ctx: StageContext[ChatProvider | None], article: Article, message: ArticleTranslated
+    ctx: StageContext[LLMResources], article: Article, message: ArticleTranslated
 ) -> StageOutcome:
     title, text = article.headline, article.text or ""
     original = article.extraction
@@ -28,7 +34,12 @@ async def analyze(
         before=article.event_time, limit=CANDIDATES,
     )
     similar = rank_similar(candidates, symbols=found.symbols, keywords=found.keywords)
-    impact = await analyze_impact(title or "", text, found.symbols, ctx.resources, ctx.settings)
+    impact = await impact_from_story(ctx, article)
+    if impact is None:
+        impact = await analyze_impact(
+            title or "", text, found.symbols, ctx.resources.provider, ctx.settings,
+            ctx.store.ledger,
+        )
     return Done(
         AnalysisResult(
             status="ok", word_count=found.word_count, symbols=found.symbols,
@@ -44,3 +55,25 @@ async def analyze(
             ],
         )
     )
+
+
+async def impact_from_story(ctx: StageContext[LLMResources], article: Article) -> ImpactResult | None:
+    """The matched article's impact analysis when this article is a contained copy of it
+    (waiting a little while that article is still being analyzed), else None."""
+    link = article.story
+    if link is None or link.matched is None or ctx.resources.provider is None:
+        return None
+    if not link.reusable(ctx.settings.story_reuse_threshold):
+        return None
+    matched = link.matched
+    source = await wait_until(
+        lambda: ctx.store.article(matched),
+        lambda a: a.analysis is not None or a.failed is not None,
+        reuse_wait(ctx.settings),
+    )
+    if source is None or source.analysis is None:
+        return None
+    result = reused_impact(link, matched, source.analysis.impact)
+    if result is not None:
+        await ctx.store.ledger.count_reused("impact")
+    return result

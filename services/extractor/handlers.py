@@ -1,14 +1,21 @@
 """The extractor's work: the fetched page of a ``PageFetched`` article to its text.
 
-Only an ``ok`` page goes on (:func:`~newsflow.stages.extraction.extraction_outcome`).
+Only an ``ok`` page goes on (:func:`~newsflow.stages.extraction.extraction_outcome`). Before
+it does, and before any LLM call, its text's near-duplicate fingerprint places it in a story
+(:mod:`newsflow.stages.stories`): a copy of an earlier article joins that article's story.
 """
 
+import asyncio
+
 from newsflow.domain.article import Article
-from newsflow.domain.contracts import PageFetched
-from newsflow.domain.pipeline import Failed, StageOutcome
+from newsflow.domain.contracts import ExtractionResult, PageFetched
+from newsflow.domain.pipeline import Done, Failed, StageOutcome
 from newsflow.runtime.worker import StageContext
 from newsflow.stages.extraction import PAGE_MISSING, ExtractorPool, extraction_outcome
 from newsflow.stages.feeds import apply_hints
+from newsflow.stages.stories import fingerprint
+
+TOO_SHORT = "text too short to compare with other articles"
 
 
 async def extract(
@@ -20,4 +27,12 @@ async def extract(
     result = await ctx.resources.extract(page[1], article.fetched_url)
     # An item of a source: the feed's title and publish time where the page has none.
     hints = article.hints.model_dump() if article.hints else None
-    return extraction_outcome(apply_hints(result, hints))
+    outcome = extraction_outcome(apply_hints(result, hints))
+    if isinstance(outcome, Done) and isinstance(outcome.result, ExtractionResult):
+        extracted = outcome.result
+        print_ = await asyncio.to_thread(fingerprint, extracted.text or "", extracted.language)
+        await ctx.store.stories.place(
+            article.id, article.generation, print_, source=article.source,
+            note=None if print_ is not None else TOO_SHORT,
+        )  # fmt: skip
+    return outcome

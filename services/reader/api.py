@@ -13,6 +13,7 @@ from newsflow.adapters.store import ArticleFilter, ArticleStore, BadCursor
 from newsflow.domain.contracts import Direction, Status
 from newsflow.domain.pipeline import Streams
 from newsflow.domain.ranking import View
+from newsflow.domain.stories import StorySummary
 from newsflow.domain.urls import short_id
 from newsflow.domain.votes import InvalidComment
 from newsflow.settings import Settings
@@ -30,6 +31,7 @@ from services.reader.models import (
     PublishRequest,
     PublishResponse,
     SimilarList,
+    StoryDetail,
     VoteCounts,
     VoteRequest,
 )
@@ -122,6 +124,7 @@ async def list_articles(
     view: Annotated[View, Query(description="latest, bullish, bearish, important or hot")] = "latest",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    stories: Annotated[bool, Query(description="one row per story (its first article)")] = False,
 ) -> dict[str, Any]:
     """Filters combine with each other and with the view. ``hot`` ranks the analyzed articles
     of the last ``NEWSFLOW_HOT_WINDOW_HOURS`` by ``(1 + up - down + 2*important + comments +
@@ -129,6 +132,7 @@ async def list_articles(
     where = ArticleFilter(
         status=status.value if status else None, symbol=symbol, category=category,
         language=language, source=source, direction=direction, important=important, view=view,
+        stories=stories,
     )
     try:
         page = await store_of(request).page(where, limit=limit, cursor=cursor)
@@ -224,7 +228,22 @@ async def pipeline(request: Request) -> dict[str, Any]:
         "statuses": await store_of(request).status_counts(),
         "backlog": backlog,
         "dead_letters": int(await redis.xlen(streams.dead)),
+        "llm_usage": await store_of(request).ledger.totals(),
     }
+
+
+@router.get(
+    "/articles/{ident}/story", response_model=StoryDetail,
+    summary="The article's story: its summary and its articles (at most 200)",
+)
+async def get_story(ident: Ident, request: Request) -> dict[str, Any]:
+    store = store_of(request)
+    article = await store.get(ident)
+    story_id = article.story.id if article.story is not None else article.id
+    summary = await store.stories.summary(story_id)
+    if summary is None:  # not placed yet (still being fetched or extracted): a story of one
+        summary = StorySummary(id=story_id, first_article=article.id, sources=[article.source])
+    return {"story": summary, "members": await store.stories.members(story_id, limit=200)}
 
 
 health_router = APIRouter()

@@ -15,6 +15,8 @@ from newsflow.domain.contracts import (
     TranslationResult,
 )
 from newsflow.domain.pipeline import STAGES, Outcome
+from newsflow.domain.stories import StoryLink, StoryMember, StorySummary
+from newsflow.domain.usage import UsageTotals
 from newsflow.domain.votes import VoteKind
 
 StageState = Literal["done", "pending", "failed", "skipped"]
@@ -84,6 +86,8 @@ class ArticleSummary(BaseModel):
     host: str = ""
     #: The impact analysis's direction, when there is one.
     direction: str | None = None
+    #: The article's story (its id, and for a copy the article it matched with the evidence).
+    story: StoryLink | None = None
 
 
 class ArticleList(BaseModel):
@@ -174,6 +178,16 @@ class Pipeline(BaseModel):
     #: Entries waiting in each stage's input stream, by service.
     backlog: dict[str, int]
     dead_letters: int
+    #: Today's LLM usage per purpose (UTC day): calls, cache hits, reuse, deferrals, tokens,
+    #: estimated cost (NEWSFLOW_LLM_PRICES) and budget.
+    llm_usage: list[UsageTotals] = []
+
+
+class StoryDetail(BaseModel):
+    """A story and its articles (the first one first, then in the order they joined)."""
+
+    story: StorySummary
+    members: list[StoryMember]
 
 
 class Health(BaseModel):

@@ -87,8 +87,16 @@ def _store(request: Request) -> ArticleStore:
 
 
 async def _articles(request: Request, where: ArticleFilter) -> list[dict[str, Any]]:
-    page = await _store(request).page(where, limit=PAGE_SIZE)
-    return [views.summary(a) for a in page.items]
+    """The listed articles; with ``where.stories`` one row per story, with who else
+    reported it."""
+    store = _store(request)
+    page = await store.page(where, limit=PAGE_SIZE)
+    summaries = await store.stories.summaries(a.story.id for a in page.items if a.story)
+    items = []
+    for article in page.items:
+        story = summaries.get(article.story.id) if article.story else None
+        items.append(views.summary(article) | {"also": views.also_reported(article, story)})
+    return items
 
 
 Filter = Annotated[str | None, Query(max_length=40)]
@@ -106,19 +114,21 @@ class ListQuery:
     direction: Direction | None = None
     important: int | None = None
     status: str | None = None
+    #: Every article, instead of one row per story (the default).
+    all: bool = False
 
     @property
     def where(self) -> ArticleFilter:
         return ArticleFilter(
             status=self.status, symbol=self.symbol, category=self.category,
             language=self.language, source=self.source, direction=self.direction,
-            important=self.important, view=self.view,
+            important=self.important, view=self.view, stories=not self.all,
         )
 
     def context(self) -> dict[str, Any]:
         filters = {k: getattr(self, k) for k in views.FILTERS}
-        return {"symbol": self.symbol or "", "status": self.status or "",
-                "listing": views.list_state(self.view, filters)}
+        return {"symbol": self.symbol or "", "status": self.status or "", "all": self.all,
+                "listing": views.list_state(self.view, filters, every=self.all)}
 
 
 def list_query(
@@ -126,8 +136,10 @@ def list_query(
     category: Filter = None, language: Filter = None,
     direction: Annotated[Direction | None, Query()] = None,
     important: Annotated[int | None, Query(ge=1, le=1_000_000)] = None, status: Filter = None,
+    all: bool = False,
 ) -> ListQuery:
-    return ListQuery(view, symbol, source, category, language, direction, important, status)
+    """One row per story by default; ``?all=1`` lists every article."""
+    return ListQuery(view, symbol, source, category, language, direction, important, status, all)
 
 
 Listing = Annotated[ListQuery, Depends(list_query)]
@@ -136,7 +148,10 @@ Listing = Annotated[ListQuery, Depends(list_query)]
 @router.get("/", response_class=HTMLResponse)
 async def news_list(request: Request, q: Listing) -> Response:
     items = await _articles(request, q.where)
-    return templates.TemplateResponse(request, "list.html", _ctx(request, items=items, **q.context()))
+    usage = await _store(request).ledger.totals()
+    return templates.TemplateResponse(
+        request, "list.html", _ctx(request, items=items, usage=usage, **q.context())
+    )
 
 
 @router.get("/partials/articles", response_class=HTMLResponse)
@@ -154,9 +169,12 @@ async def publish_form(request: Request) -> Response:
     if not urls:
         raise HTTPException(422, "paste at least one URL")
     published = await publish_urls(request, urls, refresh=form.get("refresh") == "on")
-    items = await _articles(request, ArticleFilter())
+    q = ListQuery()
+    items = await _articles(request, q.where)
+    usage = await _store(request).ledger.totals()
     return templates.TemplateResponse(
-        request, "list.html", _ctx(request, items=items, published=published, **ListQuery().context())
+        request, "list.html",
+        _ctx(request, items=items, published=published, usage=usage, **q.context()),
     )
 
 
@@ -165,7 +183,12 @@ async def article_page(request: Request, ident: str) -> Response:
     store = _store(request)
     article = await store.get(ident)
     found = await store.comments(article.id, 50)
-    ctx = _ctx(request, comments=found, vote_kinds=VOTE_KINDS,
+    story = article.story
+    members = [
+        m for m in (await store.stories.members(story.id, limit=50) if story else [])
+        if m.id != article.id
+    ]
+    ctx = _ctx(request, comments=found, vote_kinds=VOTE_KINDS, story_members=members,
                max_comment=request.app.state.settings.reader_max_comment_chars)
 
     def render() -> Response:

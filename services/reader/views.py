@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 from pydantic import BaseModel
 
 from newsflow.domain.article import Article
+from newsflow.domain.stories import StorySummary
 from newsflow.domain.contracts import AnalysisResult
 from newsflow.domain.pipeline import STAGES, TERMINAL
 from newsflow.domain.redact import mask_secrets, strip_userinfo
@@ -112,6 +113,7 @@ def summary(article: Article) -> dict[str, Any]:
         "failure_text": article.failure_text,
         "host": article.source,
         "direction": direction_of(article),
+        "story": article.story,
     }
 
 
@@ -217,6 +219,7 @@ def page_view(article: Article) -> dict[str, Any]:
         similar=an.similar if an else [],
         link=article.url if is_http_url(article.url) else None,
         final=final,
+        translation_reused=tr.reused if tr else None,
     )
     return view
 
@@ -230,10 +233,15 @@ VIEW_LABELS: dict[str, str] = {"latest": "Latest", "bullish": "Bullish", "bearis
                                "important": "Important", "hot": "Hot"}
 
 
-def list_state(view: str, filters: dict[str, str | int | None]) -> dict[str, Any]:
+def list_state(
+    view: str, filters: dict[str, str | int | None], *, every: bool = False
+) -> dict[str, Any]:
     """The links of the list page for a view and filters: each view with the same filters,
-    each filter's removal, and the query string the rows' refresh and the feeds carry."""
+    each filter's removal, the query string the rows' refresh and the feeds carry, and the
+    toggle between one row per story and every article (``every``: ``all=1``)."""
     params = {k: str(filters[k]) for k in FILTERS if filters.get(k) not in (None, "")}
+    if every:
+        params["all"] = "1"
 
     def href(view_: str, kept: dict[str, str]) -> str:
         query = {**kept, **({"view": view_} if view_ != "latest" else {})}
@@ -248,7 +256,15 @@ def list_state(view: str, filters: dict[str, str | int | None]) -> dict[str, Any
         ],
         "active": [
             {"name": k, "value": v, "remove": href(view, {n: x for n, x in params.items() if n != k})}
-            for k, v in params.items()
+            for k, v in params.items() if k != "all"
         ],
         "query": query,
+        "toggle": href(view, {k: v for k, v in params.items() if k != "all"}
+                       | ({} if every else {"all": "1"})),
     }
+def also_reported(article: Article, story: StorySummary | None) -> dict[str, Any] | None:
+    """"Also reported by": the other sources and copies of a listed article's story."""
+    if story is None or story.members <= 1:
+        return None
+    others = [name for name in story.sources if name not in (article.source, article.site)]
+    return {"story_id": story.id, "copies": story.members - 1, "sources": others}

@@ -2,21 +2,51 @@
 
 A translation that fails is recorded (``translation.status: failed`` with the error) and the
 article still goes on to analysis on its original text
-(:func:`~newsflow.stages.translation.translation_outcome`).
+(:func:`~newsflow.stages.translation.translation_outcome`). A copy in an earlier article's
+story takes that article's translation (``reused``, :mod:`newsflow.stages.reuse`); every chunk
+sent is cached by content, and a spent daily budget records ``deferred`` (resumed later).
 """
 
-from newsflow.adapters.providers import ChatProvider
 from newsflow.domain.article import Article
-from newsflow.domain.contracts import TextExtracted
+from newsflow.domain.contracts import TextExtracted, TranslationResult
 from newsflow.domain.pipeline import Failed, StageOutcome
+from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageContext
-from newsflow.stages.translation import translate_article, translation_outcome
+from newsflow.stages.reuse import reuse_wait, reused_translation, wait_until
+from newsflow.stages.translation import primary_language, translate_article, translation_outcome
 
 
 async def translate(
-    ctx: StageContext[ChatProvider | None], article: Article, message: TextExtracted
+    ctx: StageContext[LLMResources], article: Article, message: TextExtracted
 ) -> StageOutcome:
     if article.extraction is None:
         return Failed("the extraction result is missing or unreadable")
-    result = await translate_article(article.extraction, ctx.resources, ctx.settings)
+    result = await from_story(ctx, article)
+    if result is None:
+        result = await translate_article(
+            article.extraction, ctx.resources.provider, ctx.settings, ctx.store.ledger
+        )
     return translation_outcome(result)
+
+
+async def from_story(ctx: StageContext[LLMResources], article: Article) -> TranslationResult | None:
+    """The matched article's translation when this article is a contained copy of it (waiting
+    a little while that article is still being translated), else None."""
+    link = article.story
+    if link is None or link.matched is None or ctx.resources.provider is None:
+        return None
+    if not link.reusable(ctx.settings.story_reuse_threshold):
+        return None
+    matched = link.matched
+    source = await wait_until(
+        lambda: ctx.store.article(matched),
+        lambda a: a.translation is not None or a.failed is not None,
+        reuse_wait(ctx.settings),
+    )
+    if source is None or source.translation is None:
+        return None
+    target = primary_language(ctx.settings.target_language) or "en"
+    result = reused_translation(link, matched, source.translation, target)
+    if result is not None:
+        await ctx.store.ledger.count_reused("translation")
+    return result

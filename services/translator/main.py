@@ -1,14 +1,16 @@
 """Wiring of the translator worker."""
 
-from newsflow.adapters.providers import ChatProvider, translation_provider
+from newsflow.adapters.providers import translation_provider
 from newsflow.domain.pipeline import TRANSLATOR
+from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
 from services.translator.handlers import translate
 
 
-async def open_provider(settings: Settings) -> ChatProvider | None:
-    return translation_provider(settings)
+async def open_provider(settings: Settings) -> LLMResources:
+    # Deferred translations resume by themselves when the day's budget allows.
+    return LLMResources.open("translation", translation_provider(settings), settings)
 
 
 spec = StageSpec(stage=TRANSLATOR, handle=translate, open_resources=open_provider)

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from newsflow.adapters.providers import ChatProvider, translation_provider
+from newsflow.runtime.deferred import DeferredSweeper, LLMResources
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import (
@@ -74,6 +75,11 @@ AID = article_id(URL)
 def corpus_server() -> Iterator[CorpusServer]:
     with CorpusServer(CORPUS) as server:
         yield server
+
+
+def llm_resources(provider: ChatProvider | None, settings: Settings) -> LLMResources:
+    """The translator's and analyzer's resources, their sweep of deferred work not started."""
+    return LLMResources(provider, DeferredSweeper("translation", settings))
 
 
 def context(stage: Stage, settings: Settings, redis: Redis, store: ArticleStore,
@@ -245,7 +251,7 @@ async def test_translator_without_a_provider_and_with_a_failing_one(
 ) -> None:
     text = "苹果公司股价大涨。投资者很高兴。"
     aid = await extracted(store, text, title="苹果股价大涨", language="zh")
-    ctx: StageContext[ChatProvider | None] = context(TRANSLATOR, settings, redis, store, None)
+    ctx: StageContext[LLMResources] = context(TRANSLATOR, settings, redis, store, llm_resources(None, settings))
     await process(ctx, translate, TextExtracted(article_id=aid, url=URL), "1-0")
     article = await stored(store, aid)
     assert article.status is Status.TRANSLATED and article.translation is not None
@@ -261,7 +267,7 @@ async def test_translator_without_a_provider_and_with_a_failing_one(
         })
         provider = translation_provider(failing)
         try:
-            ctx = context(TRANSLATOR, failing, redis, store, provider)
+            ctx = context(TRANSLATOR, failing, redis, store, llm_resources(provider, failing))
             await process(ctx, translate, TextExtracted(article_id=other, url=URL + "-2"), "2-0")
         finally:
             if isinstance(provider, Closable):
@@ -281,7 +287,7 @@ async def test_translator_without_a_provider_and_with_a_failing_one(
 async def test_analyzer_stores_the_analysis_and_finds_earlier_articles(
     settings: Settings, redis: Redis, store: ArticleStore,
 ) -> None:
-    ctx: StageContext[ChatProvider | None] = context(ANALYZER, settings, redis, store, None)
+    ctx: StageContext[LLMResources] = context(ANALYZER, settings, redis, store, llm_resources(None, settings))
     earlier_url, url = URL + "-earlier", URL + "-later"
     text = "Apple (NASDAQ: AAPL) shares rose after the iPhone launch; Apple investors cheered."
     ids = []

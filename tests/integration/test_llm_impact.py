@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from newsflow.stages.impact import analyze_impact
-from newsflow.adapters.providers import OpenAICompatible
+from newsflow.adapters.providers import Completion, OpenAICompatible
 from newsflow.adapters.providers.untrusted import extract_data
 from newsflow.settings import Settings
 from tests.support.llm_server import LLMServer
@@ -174,6 +174,11 @@ async def test_invented_symbols_are_dropped() -> None:
                 "summary": "Tesla up.", "direction": "bullish", "confidence": 0.6,
                 "symbols": ["TSLA", "GME", "AMC", "$(curl evil)", "NASDAQ:TSLA"],
             })  # fmt: skip
+
+        async def chat(
+            self, messages: list[dict[str, str]], *, json_mode: bool = False
+        ) -> Completion:
+            return Completion(await self.complete(messages, json_mode=json_mode))
 
     result = await analyze_impact("Tesla rallies", INJECTED, ["TSLA"], Inventive(), SETTINGS)
     assert result.status == "ok", result.reason

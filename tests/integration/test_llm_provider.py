@@ -43,6 +43,25 @@ async def test_a_call_speaks_the_protocol(llm: LLMServer, provider: OpenAICompat
     assert provider.calls == 1 and provider.prompt_tokens > 0 and provider.completion_tokens > 0
 
 
+async def test_chat_reports_the_usage_and_latency_of_the_answer(
+    llm: LLMServer, provider: OpenAICompatible
+) -> None:
+    llm.misbehave("slow:0.2")
+    completion = await provider.chat(HELLO)
+    answer = "Received 1 message(s), 5 characters."
+    assert completion.text == answer
+    # the stand-in counts a token per four characters, plus one, of what it received and sent
+    assert (completion.prompt_tokens, completion.completion_tokens) == (
+        len("Hello") // 4 + 1, len(answer) // 4 + 1
+    )
+    assert completion.latency >= 0.2
+    # a retried call (429 first) reports the answer's usage once, and the whole wait
+    llm.misbehave("429:0.1")
+    retried = await provider.chat(HELLO)
+    assert (retried.prompt_tokens, retried.completion_tokens) == (2, len(answer) // 4 + 1)
+    assert retried.latency >= 0.1 and len(llm.requests) == 3
+
+
 async def test_json_mode_asks_for_a_json_object(llm: LLMServer, provider: OpenAICompatible) -> None:
     await provider.complete(HELLO, json_mode=True)
     assert llm.requests[0].body["response_format"] == {"type": "json_object"}

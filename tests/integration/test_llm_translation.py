@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from newsflow.domain.contracts import ExtractionResult
-from newsflow.adapters.providers import OpenAICompatible
+from newsflow.adapters.providers import Completion, OpenAICompatible
 from newsflow.adapters.providers.untrusted import extract_data
 from newsflow.settings import Settings
 from newsflow.stages.translation import script_shares, split_paragraphs, translate_article
@@ -171,6 +171,11 @@ async def test_an_unexpected_provider_error_becomes_a_failed_result() -> None:
         model = "none"
 
         async def complete(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> str:
+            raise RuntimeError("socket exploded")
+
+        async def chat(
+            self, messages: list[dict[str, str]], *, json_mode: bool = False
+        ) -> Completion:
             raise RuntimeError("socket exploded")
 
     result = await translate_article(ARTICLE, Broken(), SETTINGS)

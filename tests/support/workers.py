@@ -6,6 +6,7 @@ user or a container runs, configured only through ``NEWSFLOW_*`` variables.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -33,6 +34,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = value.get_secret_value()
         if isinstance(value, list):
             value = ",".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = json.dumps(value)
         env[f"NEWSFLOW_{name.upper()}"] = str(value)
     return env
 

@@ -56,12 +56,12 @@ def test_fields_that_do_not_fit_are_read_as_absent_and_kept() -> None:
         fetch={"status": "weird"}, translation="not a document", votes={"up": "many"},
         extraction={"status": "ok", "title": "Kept", "word_count": 3},
         created_at=datetime(2026, 1, 1),  # naive: UTC
-        story={"id": "s1"},  # a field a later feature adds rides along
+        clusters={"id": "s1"},  # a field a later feature adds rides along
     ))
     assert a.fetch is None and a.translation is None and a.votes.up == 0
     assert a.unreadable == {"fetch": {"status": "weird"}, "translation": "not a document",
                             "votes": {"up": "many"}}
     assert a.title == "Kept" and a.word_count == 3
     assert a.created_at == datetime(2026, 1, 1, tzinfo=UTC)
-    assert a.model_extra == {"story": {"id": "s1"}}
+    assert a.model_extra == {"clusters": {"id": "s1"}}
     assert a.document()["translation"] == "not a document" and a.document()["_id"] == AID

@@ -25,13 +25,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from newsflow.adapters.providers._base import ChatProvider, ProviderConfigError, ProviderError
+from newsflow.adapters.providers._base import (
+    ChatProvider,
+    Completion,
+    ProviderConfigError,
+    ProviderError,
+)
 from newsflow.adapters.providers._openai import OpenAICompatible
 from newsflow.settings import Settings
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "ChatProvider",
+    "Completion",
     "OpenAICompatible",
     "ProviderConfigError",
     "ProviderError",

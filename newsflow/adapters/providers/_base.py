@@ -8,6 +8,7 @@ Errors::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
@@ -30,6 +31,18 @@ class ProviderConfigError(ProviderError, ValueError):
     """The settings name a provider but leave out something it needs."""
 
 
+@dataclass(frozen=True)
+class Completion:
+    """An answer and what it used, as the provider reported it."""
+
+    text: str
+    #: Tokens the provider counted (``usage`` of the response); 0 when it reported none.
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    #: Seconds from the first attempt to the answer, retries included.
+    latency: float = 0.0
+
+
 @runtime_checkable
 class ChatProvider(Protocol):
     """Anything that answers a list of chat messages with one text."""
@@ -48,5 +61,15 @@ class ChatProvider(Protocol):
 
         Raises:
             ProviderError: the call failed or the answer was empty; the message says why.
+        """
+        ...
+
+    async def chat(
+        self, messages: list[dict[str, str]], *, json_mode: bool = False
+    ) -> Completion:
+        """The answer to ``messages`` with the tokens it used and its latency.
+
+        Raises:
+            ProviderError: as :meth:`complete`.
         """
         ...

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from pydantic import SecretStr
 
-from newsflow.adapters.providers._base import ProviderError
+from newsflow.adapters.providers._base import Completion, ProviderError
 from newsflow.domain.redact import mask_secrets, strip_userinfo
 
 log = logging.getLogger(__name__)
@@ -244,6 +244,17 @@ class OpenAICompatible:
         Raises:
             ProviderError: after the retries, or at once for a permanent failure.
         """
+        return (await self.chat(messages, json_mode=json_mode)).text
+
+    async def chat(
+        self, messages: list[dict[str, str]], *, json_mode: bool = False
+    ) -> Completion:
+        """The answer to ``messages`` with the ``usage`` the provider reported and the latency.
+
+        Raises:
+            ProviderError: after the retries, or at once for a permanent failure.
+        """
+        started = time.monotonic()
         payload: dict[str, Any] = {"model": self.model, "messages": messages}
         if json_mode:
             payload["response_format"] = {"type": "json_object"}
@@ -278,7 +289,10 @@ class OpenAICompatible:
                         f"{self.where}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
                     )
                 if response.status_code == 200:
-                    return self._answer(response, body)
+                    text, prompt_tokens, completion_tokens = self._answer(response, body)
+                    return Completion(
+                        text, prompt_tokens, completion_tokens, time.monotonic() - started
+                    )
                 error = self._status_error(response, body)
                 if response.status_code == 429:
                     asked = retry_after_seconds(response.headers.get("Retry-After"))
@@ -386,7 +400,8 @@ class OpenAICompatible:
             return ProviderError(f"{self.where}: server error ({phrase})", retryable=True)
         return ProviderError(f"{self.where}: request rejected ({phrase})")
 
-    def _answer(self, response: httpx.Response, raw: bytes) -> str:
+    def _answer(self, response: httpx.Response, raw: bytes) -> tuple[str, int, int]:
+        """The answer's text and its prompt and completion tokens (0 when not reported)."""
         try:
             body: Any = json.loads(raw)
         except ValueError:
@@ -395,9 +410,12 @@ class OpenAICompatible:
         if not isinstance(body, dict):
             raise ProviderError(f"{self.where}: the answer is not a JSON object")
         usage = body.get("usage")
+        prompt_tokens = completion_tokens = 0
         if isinstance(usage, dict):
-            self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
-            self.completion_tokens += int(usage.get("completion_tokens") or 0)
+            prompt_tokens = _count(usage.get("prompt_tokens"))
+            completion_tokens = _count(usage.get("completion_tokens"))
+            self.prompt_tokens += prompt_tokens
+            self.completion_tokens += completion_tokens
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             # Some gateways answer 200 with an error object instead of choices.
@@ -432,4 +450,11 @@ class OpenAICompatible:
             raise ProviderError(f"{self.where}: {exc.reason}") from None
         if not answer:
             raise ProviderError(f"{self.where}: the answer is empty once reasoning is removed")
-        return answer
+        return answer, prompt_tokens, completion_tokens
+
+
+def _count(value: object) -> int:
+    """A token count from a provider's ``usage`` (a missing or odd value counts 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    return max(0, int(value))
