@@ -14,7 +14,9 @@ the handler returned (:class:`~newsflow.domain.pipeline.Done` or
 is the stage's work only, and can be called directly with an article (the handler tests do).
 
 Each worker reads its input stream with two subscribers in the service's consumer group:
-one for new entries, one that reclaims entries left pending by a dead or stuck replica.
+one for new entries, one that reclaims entries left pending by a dead or stuck replica. In
+the background it trims its input stream and sweeps for articles waiting for its stage whose
+message a crash lost (:mod:`newsflow.runtime.reconcile`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from newsflow.runtime.delivery import (
     release_pending,
     trim_acknowledged,
 )
+from newsflow.runtime.reconcile import run_periodically
 from newsflow.settings import Settings, get_settings
 
 log = logging.getLogger("newsflow.runtime.worker")
@@ -322,6 +325,11 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
     async def after_startup() -> None:
         background.append(asyncio.create_task(_heartbeat(redis, settings.heartbeat_file)))
         background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
+        if settings.reconcile_interval > 0:
+            # Articles waiting for this stage whose message a crash lost (reconcile.py).
+            background.append(asyncio.create_task(
+                run_periodically(stage, redis=redis, store=store, settings=settings)
+            ))
         log.info("%s consuming %s as %s (group %s)", stage.name, stream, consumer, stage.name)
 
     async def stop_background() -> None:
