@@ -146,9 +146,14 @@ class Supervisor:
         self._killed: set[int] = set()
         self._task: asyncio.Task[None] | None = None
 
+    def alive(self, name: str, index: int) -> bool:
+        return self.workers.procs[name][index].poll() is None
+
     def kill(self, name: str, index: int) -> None:
         """SIGKILL one replica (its process group: the extractor's children too)."""
         proc = self.workers.procs[name][index]
+        if proc.poll() is not None:
+            return  # already gone (being restarted): not a kill of ours
         self._killed.add(proc.pid)
         self.workers.kill(name, index)
         self.kills[name] += 1
@@ -156,6 +161,8 @@ class Supervisor:
     def terminate(self, name: str, index: int) -> None:
         """SIGTERM one replica, as ``docker compose stop``/``restart`` does (no wait)."""
         proc = self.workers.procs[name][index]
+        if proc.poll() is not None:
+            return
         self._killed.add(proc.pid)
         proc.send_signal(signal.SIGTERM)
         self.terminations[name] += 1

@@ -183,6 +183,14 @@ async def chaos(
     for fault in faults:
         await asyncio.sleep(max(0.0, fault.at - (time.monotonic() - t0)))
         seen = await moment(fault)
+        if fault.kind in ("kill", "term"):
+            # a replica killed a moment ago is being restarted: wait for it
+            for _ in range(100):
+                if sup.alive(fault.worker, fault.index):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                seen += " (not running: skipped)"
         if fault.kind == "kill":
             sup.kill(fault.worker, fault.index)
         elif fault.kind == "term":
