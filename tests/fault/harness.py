@@ -263,6 +263,8 @@ class Tally:
     redis_lost: list[str] = field(default_factory=list)
     #: Canonical URLs Redis lost every submission of before the fetcher made a document.
     redis_lost_no_document: int = 0
+    #: Accepted URLs Redis lost that left nothing at all (no document, no dead letter).
+    redis_lost_unseen: int = 0
     #: Dead letters beyond the first for one stream entry (should be none).
     dead_letters_repeated: int = 0
     #: Articles each stage's reconciler drove on, and articles each stage submitted again.
@@ -343,8 +345,11 @@ async def account(
             aid = article_id(canonical_url(url))
         except InvalidUrl:
             tally.invalid_urls += 1
-            if url not in dead_urls and not by_redis:
-                tally.lost.append(url)
+            if url not in dead_urls:
+                if by_redis:
+                    tally.redis_lost_unseen += 1
+                else:
+                    tally.lost.append(url)
             continue
         wanted.add(aid)
         (lost_by_redis if by_redis else kept_by_redis).add(aid)
@@ -354,7 +359,8 @@ async def account(
         if url in dead_urls or aid in dead_articles:
             continue
         if doc is None and by_redis:
-            continue  # never reached Newsflow: Redis lost it before the fetcher took it
+            tally.redis_lost_unseen += 1  # Redis lost it before the fetcher took it
+            continue
         (tally.unfinished if doc is not None else tally.lost).append(url)
     tally.distinct_canonical = len(wanted)
     tally.stray_documents = len(set(docs) - wanted)
@@ -435,7 +441,7 @@ def summary(tally: Tally, *, elapsed: float, settle: float, sup: Supervisor, ser
         ("dead letters", str(tally.dead_letters)),
         *[(f"  from {k}", str(v)) for k, v in sorted(tally.dead_by_stage.items())],
         ("lost by Redis (acknowledged, absent after its restart)", str(len(tally.redis_lost))),
-        ("  of which never reached Newsflow (no document)", str(tally.redis_lost_no_document)),
+        ("  of which left nothing (no document, no dead letter)", str(tally.redis_lost_unseen)),
         ("LOST (accepted, no document, no dead letter)", str(len(tally.lost))),
         ("UNFINISHED (document stuck mid-pipeline)", str(len(tally.unfinished))),
         ("documents sharing a canonical URL", str(tally.shared_canonical)),

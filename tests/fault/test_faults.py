@@ -342,6 +342,7 @@ async def test_nothing_lost_nothing_duplicated_under_faults(
                 "lost": len(tally.lost), "unfinished": len(tally.unfinished),
                 "redis_lost": len(tally.redis_lost),
                 "redis_lost_no_document": tally.redis_lost_no_document,
+                "redis_lost_unseen": tally.redis_lost_unseen,
                 "pending": tally.pending, "reconciled": tally.reconciled,
                 "recovered": tally.recovered, "processed": tally.processed,
                 "needed": tally.needed, "kills": dict(sup.kills),
