@@ -94,6 +94,27 @@ class Settings(BaseSettings):
     #: CIDR ranges that are reachable although not public (tests, private deployments).
     fetch_allowed_networks: Annotated[list[str], NoDecode] = []
 
+    # --- sources (the feeder) ------------------------------------------------------------
+    #: Polling interval of a new source without --interval (seconds); then adapted.
+    feed_default_interval: float = Field(default=900.0, gt=0)
+    #: Bounds of the adaptive interval, and of the backoff after failures (seconds).
+    feed_min_interval: float = Field(default=60.0, gt=0)
+    feed_max_interval: float = Field(default=6 * 3600.0, gt=0)
+    #: Honour robots.txt (turn off only for your own sites).
+    feed_respect_robots: bool = True
+    #: Least time between two requests to one host, across all feeder replicas (seconds).
+    feed_host_interval: float = Field(default=1.0, ge=0)
+    #: Requests in flight to one host at once, across all feeder replicas.
+    feed_host_concurrency: int = Field(default=2, ge=1)
+    #: Sources one feeder replica polls at once.
+    feed_concurrency: int = Field(default=16, ge=1)
+    #: Item ids remembered per source (items seen before are not published again).
+    feed_memory: int = Field(default=5_000, ge=100)
+    #: Most new items published from one poll (the newest first; the rest wait for later).
+    feed_max_items: int = Field(default=500, ge=1)
+    #: A poll's lease on its source (seconds); another replica takes the source after it.
+    feed_lease_seconds: float = Field(default=120.0, gt=0)
+
     # --- extraction -----------------------------------------------------------------------
     #: Child processes that run extraction (0 = one per core).
     extract_processes: int = Field(default=0, ge=0)
@@ -142,12 +163,45 @@ class Settings(BaseSettings):
     reader_max_comment_chars: int = Field(default=2_000, ge=1)
     #: How often the news list and a pending article page refresh themselves (seconds).
     reader_refresh_seconds: float = Field(default=3.0, gt=0)
+    #: Host names the reader answers to (its Host header, any port), besides localhost,
+    #: 127.0.0.1, [::1] and reader_host, which it always serves; ``.example.org`` also
+    #: serves its subdomains, ``*`` any name. Others get 400 (DNS rebinding).
+    reader_allowed_hosts: Annotated[list[str], NoDecode] = []
+    #: How long a browser session from /login stays valid, checked by the server (seconds).
+    reader_session_max_age: int = Field(default=7 * 24 * 3600, ge=1)
+    #: The session cookie's Secure attribute: ``auto`` when the request came over https (as
+    #: the connection says, or a trusted proxy's X-Forwarded-Proto), ``true``, ``false``.
+    reader_cookie_secure: Literal["auto", "true", "false"] = "auto"
+    #: Addresses or CIDR ranges of reverse proxies whose X-Forwarded-Proto and
+    #: X-Forwarded-For are believed; empty believes none.
+    reader_trusted_proxies: Annotated[list[str], NoDecode] = []
+    #: Failed logins (form or Bearer token) one client address may make per window; more get
+    #: 429 until the window ends. Counted in Redis, so every reader replica shares the count.
+    reader_login_max_failures: int = Field(default=5, ge=1)
+    reader_login_window_seconds: int = Field(default=300, ge=1)
 
     @field_validator("fetch_allowed_ports", mode="before")
     @classmethod
     def _split_ports(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(p) for p in value.replace(" ", "").split(",") if p]
+        return value
+
+    @field_validator("reader_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h for h in value.replace(" ", "").split(",") if h]
+        return value
+
+    @field_validator("reader_trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [p for p in value.replace(" ", "").split(",") if p]
+        if isinstance(value, list):
+            for proxy in value:
+                ipaddress.ip_network(proxy, strict=False)  # raises on a bad address or range
         return value
 
     @field_validator("fetch_allowed_networks", mode="before")
@@ -173,6 +227,12 @@ class Settings(BaseSettings):
                 "(a pending message is reclaimed first; the reconciler is for what nothing "
                 "else will pick up)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _feed_bounds(self) -> Settings:
+        if self.feed_min_interval > self.feed_max_interval:
+            raise ValueError("NEWSFLOW_FEED_MIN_INTERVAL must not exceed NEWSFLOW_FEED_MAX_INTERVAL")
         return self
 
     @property

@@ -55,6 +55,7 @@ from newsflow.runtime.delivery import (
     release_pending,
     trim_acknowledged,
 )
+from newsflow.runtime.logs import configure_logging
 from newsflow.runtime.reconcile import run_periodically
 from newsflow.settings import Settings, get_settings
 
@@ -73,6 +74,8 @@ class Closable(Protocol):
 
 class ArticleMissing(RuntimeError):
     """A stage message names an article that MongoDB does not have (a lost write)."""
+
+    public_message = True  # our own words: shown on the article as they are
 
 
 class Claim(enum.Enum):
@@ -236,6 +239,8 @@ async def process(ctx: StageContext[R], handle: Handler[R, M], body: M, entry_id
         intake = await ctx.store.accept(
             canonical=canonical, submitted_url=body.url.strip(), submitted_by=body.submitted_by,
             refresh=body.refresh, entry_id=entry_id,
+            # An item of a source (the feeder): named after the source, with its feed's hints.
+            source=body.source, hints=body.hints(),
         )
         if not intake.process:
             await ctx.count("duplicate")
@@ -381,7 +386,6 @@ async def _trimmer(redis: Redis, stream: str, every: float) -> None:
 
 def run(spec: StageSpec[R, M]) -> None:
     """Entry point of ``python -m services.<name>``."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    asyncio.run(build_worker(spec).run())
+    settings = get_settings()
+    configure_logging(settings)  # credentials masked in every line (newsflow.runtime.logs)
+    asyncio.run(build_worker(spec, settings).run())

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from newsflow.domain.redact import mask_secrets, strip_userinfo
+
 
 class FetchFailed(Exception):
     """A page could not be fetched; ``reason`` is a human-readable sentence for the article.
@@ -20,6 +22,7 @@ class FetchFailed(Exception):
         http_status: the last HTTP status seen, if any.
         final_url: the last URL tried (after redirects), if any.
         attempts: how many attempts were made.
+        retry_after: seconds the server asked to wait (429/503 ``Retry-After``), if it did.
     """
 
     def __init__(
@@ -30,13 +33,19 @@ class FetchFailed(Exception):
         http_status: int | None = None,
         final_url: str | None = None,
         attempts: int = 1,
+        retry_after: float | None = None,
     ) -> None:
+        # Stored on the article and shown to readers: a redirect may have named a URL with
+        # user:password@ (refused, but it is the last URL tried), and an error text may quote
+        # one. Neither is kept.
+        reason = mask_secrets(reason)
         super().__init__(reason)
         self.reason = reason
         self.refused = refused
         self.http_status = http_status
-        self.final_url = final_url
+        self.final_url = strip_userinfo(final_url)
         self.attempts = attempts
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return (
