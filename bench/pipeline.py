@@ -25,7 +25,7 @@ It exits with status 1 when an article is still in flight after ``--timeout`` se
 worker dies, so a broken pipeline cannot report a figure.
 
     .venv/bin/python bench/pipeline.py [--limit N] [--with-llm] [--extractors N]
-        [--workers-per-stage N] [--timeout S] [--json FILE]
+        [--workers-per-stage N] [--timeout S] [--write-concern KIND] [--json FILE]
 """
 
 from __future__ import annotations
@@ -459,6 +459,7 @@ def render(
         sum(r.cpu_seconds for r in raws), sum(r.empty for r in raws),
     )  # fmt: skip
     each = ", ".join(f"{r.pages_per_s:.2f}" for r in raws)
+    concern = args.write_concern or Settings().mongo_write_concern
     # The load average says how much else ran: on a shared machine the figures are lower.
     machine_line = f"{machine_line}, {load_average():.1f} at end"
     status = Counter(str(d.get("status")) for d in run.docs)
@@ -497,7 +498,8 @@ def render(
         (
             f"| Setup | {args.workers_per_stage} worker(s) per stage, "
             f"{args.extractors or os.cpu_count()} extraction processes per extractor, {llm}, "
-            f"{args.warmup} warm-up articles first (not counted) |"
+            f"{args.warmup} warm-up articles first (not counted), MongoDB write concern "
+            f"{concern} |"
         ),
         f"| Machine | {machine_line} |",
         (
@@ -536,6 +538,7 @@ def render(
             f"| {stats.processes_seen} |"
         )
     figures = {
+        "write_concern": concern,
         "machine": machine_line,
         "pages": len(pages),
         "pages_by_set": dict(per_set),
@@ -625,6 +628,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="keep the temporary folder (worker logs, Redis and SecantusDB data)",
     )
+    parser.add_argument(
+        "--write-concern",
+        choices=["journaled", "majority", "fast"],
+        default=None,
+        help="NEWSFLOW_MONGO_WRITE_CONCERN of the workers (default: the setting's, journaled)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
@@ -659,6 +668,8 @@ def bench_settings(
     }
     if args.concurrency:
         overrides["concurrency"] = args.concurrency
+    if args.write_concern:
+        overrides["mongo_write_concern"] = args.write_concern
     if llm is not None:
         for purpose in ("translate", "impact"):
             overrides[f"{purpose}_provider"] = "openai"

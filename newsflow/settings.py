@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ProviderKind = Literal["none", "openai"]
+#: How MongoDB acknowledges a write (see ``Settings.mongo_write_concern``).
+WriteConcernKind = Literal["journaled", "majority", "fast"]
 
 
 class ModelPrice(BaseModel):
@@ -39,6 +41,12 @@ class Settings(BaseSettings):
     mongo_url: str = "mongodb://127.0.0.1:27017"
     mongo_db: str = "newsflow"
     mongo_collection: str = "articles"
+    #: When MongoDB acknowledges a write: ``journaled`` (w:1, j:true: once it is in the
+    #: server's on-disk journal, so a crash of the server cannot lose it), ``majority``
+    #: (w:majority, j:true: journaled on a majority of a replica set, so a failover cannot
+    #: roll it back either), ``fast`` (the server's default write concern: a crash of a
+    #: standalone server can lose the last acknowledged writes). See docs/reliability.md.
+    mongo_write_concern: WriteConcernKind = "journaled"
     #: Prefix of every Redis key and stream name, so several deployments can share a Redis.
     stream_prefix: str = "newsflow"
     #: Folder of the embedded run (`make up`): Redis and SecantusDB data, logs.
@@ -64,6 +72,19 @@ class Settings(BaseSettings):
     heartbeat_file: str = "/tmp/newsflow-heartbeat"
     #: How often new entries are polled for, and pending ones looked for (milliseconds).
     poll_interval_ms: int = Field(default=1_000, ge=10)
+
+    # --- reconciler (newsflow/runtime/reconcile.py) ---------------------------------------
+    #: An article short of analyzed/failed that has not been updated for this long (seconds),
+    #: and whose next message is neither pending nor waiting in its stage's stream, is driven
+    #: on again. Must stay above the claim idle time (reclaiming comes first).
+    reconcile_after: float = Field(default=900.0, gt=0)
+    #: How often each stage worker sweeps for such articles (seconds); 0 turns it off.
+    reconcile_interval: float = Field(default=60.0, ge=0)
+    #: Most articles one sweep drives on per stage.
+    reconcile_batch: int = Field(default=100, ge=1)
+    #: Most entries of a stage's pending list, and of its undelivered backlog, one sweep reads;
+    #: a stage with more is busy, not stranded, and is not swept.
+    reconcile_scan: int = Field(default=1_000, ge=1)
 
     # --- fetching -------------------------------------------------------------------------
     fetch_connect_timeout: float = 5.0
@@ -259,6 +280,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "NEWSFLOW_HANDLER_TIMEOUT must be shorter than NEWSFLOW_CLAIM_IDLE_MS "
                 "(a slow handler would be reclaimed and run twice)"
+            )
+        if self.reconcile_after * 1000 <= self.claim_idle_ms:
+            raise ValueError(
+                "NEWSFLOW_RECONCILE_AFTER must be longer than NEWSFLOW_CLAIM_IDLE_MS / 1000 "
+                "(a pending message is reclaimed first; the reconciler is for what nothing "
+                "else will pick up)"
             )
         return self
 

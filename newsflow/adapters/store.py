@@ -45,6 +45,8 @@ similar-event candidates                       ``analysis.symbols`` and ``analys
                                                ``extraction.published``; newest first:
                                                ``created_at, _id``
 articles per status (``status_counts``)        a ``$group`` over every article (a scan)
+stranded articles (``stranded``: the           ``status, updated_at``
+reconciler)
 comments of an article (``comments``)          ``<c>_comments: article_id, created_at``
 deferred LLM work (``reopen_deferred``)        ``translation.status``,
                                                ``analysis.impact.status``
@@ -53,7 +55,12 @@ deferred LLM work (``reopen_deferred``)        ``translation.status``,
 Every stage write is idempotent and guarded: a stage writes only into the article's current
 ``generation`` (bumped by a refresh) and only while the article has not progressed past the
 stage (``progress`` <= the stage's rank), so a stale or repeated message never regresses an
-article.
+article; nor onto an article that lacks the stage before (``progress`` >= rank - 1: MongoDB
+lost a write the stage had read), which is submitted again instead.
+
+Every write uses the write concern of ``NEWSFLOW_MONGO_WRITE_CONCERN`` (:data:`WRITE_CONCERNS`):
+journaled by default, because a stage acknowledges its Redis message right after its write,
+and a write the server then loses would leave nothing to redo it.
 """
 
 from __future__ import annotations
@@ -71,7 +78,7 @@ from typing import Any
 from bson import Binary
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pydantic import BaseModel
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
 
 from newsflow.adapters.ledger import LLMLedger
 from newsflow.adapters.stories import StoryIndex
@@ -82,9 +89,19 @@ from newsflow.domain.ranking import View, age_hours, hot_score
 from newsflow.domain.usage import Purpose
 from newsflow.domain.urls import SHORT_ID_LEN, article_id, short_id, source_name
 from newsflow.domain.votes import VOTE_KINDS, Comment, VoteKind, clean_author, clean_comment
-from newsflow.settings import Settings
+from newsflow.settings import Settings, WriteConcernKind
 
 Document = dict[str, Any]
+
+#: What each ``NEWSFLOW_MONGO_WRITE_CONCERN`` asks of the server before it acknowledges.
+WRITE_CONCERNS: dict[WriteConcernKind, WriteConcern] = {
+    # In the on-disk journal of the server (a standalone, or a replica set's primary).
+    "journaled": WriteConcern(w=1, j=True),
+    # In the journal of a majority of a replica set's members: survives losing the primary.
+    "majority": WriteConcern(w="majority", j=True),
+    # The server's default: w:1 without j on a standalone mongod or SecantusDB.
+    "fast": WriteConcern(),
+}
 
 
 #: Where a deferred purpose is recorded on the article, and the status it goes back to.
@@ -262,7 +279,9 @@ class ArticleStore:
 
     def __init__(self, client: AsyncIOMotorClient[Document], settings: Settings) -> None:
         self._client = client
-        self._db: AsyncIOMotorDatabase[Document] = client[settings.mongo_db]
+        self._db: AsyncIOMotorDatabase[Document] = client.get_database(
+            settings.mongo_db, write_concern=WRITE_CONCERNS[settings.mongo_write_concern]
+        )
         name = settings.mongo_collection
         self._articles: AsyncIOMotorCollection[Document] = self._db[name]
         self._pages: AsyncIOMotorCollection[Document] = self._db[f"{name}_pages"]
@@ -303,6 +322,7 @@ class ArticleStore:
         await self._articles.create_index([("source", ASCENDING)])
         await self._articles.create_index([(_DIRECTION, ASCENDING), ("created_at", DESCENDING)])
         await self._articles.create_index([("votes.important", DESCENDING), ("created_at", DESCENDING)])
+        await self._articles.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
         await self._comments.create_index([("article_id", ASCENDING), ("created_at", DESCENDING)])
         # deferred LLM work, found again when the budget allows
         await self._articles.create_index([("translation.status", ASCENDING)])
@@ -404,13 +424,16 @@ class ArticleStore:
     async def save_stage(self, aid: str, generation: int, stage: Stage, result: BaseModel) -> bool:
         """Store a successful stage's result; False when the write would regress the article."""
         ts = now()
+        rank = RANK[stage.status]
         res = await self._articles.update_one(
-            {"_id": aid, "generation": generation, "progress": {"$lte": RANK[stage.status]}},
+            # At most this stage (never regress a later one), at least the stage before (the
+            # stage worked from it: an article without it lost a write, see the module doc).
+            {"_id": aid, "generation": generation, "progress": {"$gte": rank - 1, "$lte": rank}},
             {
                 "$set": {
                     stage.field: result.model_dump(),
                     "status": stage.status.value,
-                    "progress": RANK[stage.status],
+                    "progress": rank,
                     f"times.{stage.time_key}": ts,
                     "updated_at": ts,
                     "failure": None,
@@ -451,6 +474,17 @@ class ArticleStore:
             query["generation"] = generation
         res = await self._articles.update_one(query, {"$set": update})
         return res.matched_count == 1
+
+    async def stranded(self, status: Status, before: datetime, limit: int) -> list[Article]:
+        """Up to ``limit`` articles at ``status`` last updated before ``before``, least
+        recently updated first: what the reconciler looks at. Only the fields it needs to
+        publish an article's next message are loaded (id, URL, generation, status, progress,
+        updated_at)."""
+        cursor = self._articles.find(
+            {"status": status.value, "updated_at": {"$lt": before}},
+            {"url": 1, "generation": 1, "status": 1, "progress": 1, "updated_at": 1},
+        ).sort("updated_at", ASCENDING)
+        return [Article.from_document(d) async for d in cursor.limit(limit)]
 
     async def similar_candidates(
         self,

