@@ -598,8 +598,8 @@ class TreeResult:
     raws: list[RawResult]
     #: Fetcher memory: the biggest allocation growths between the first and last snapshot.
     tracemalloc: list[str] = field(default_factory=list)
-    #: Top entries of a py-spy profile of SecantusDB (``--profile-db``).
-    db_profile: list[str] = field(default_factory=list)
+    #: Top entries of the py-spy profiles (``--profile``).
+    profile: list[str] = field(default_factory=list)
 
     @property
     def raw(self) -> RawResult:
@@ -759,8 +759,8 @@ def render(
     if result.tracemalloc:
         lines += ["", "fetcher, tracemalloc: biggest growths from the first snapshot to the last",
                   *result.tracemalloc]
-    if result.db_profile:
-        lines += ["", "SecantusDB, py-spy (GIL held), share of samples:", *result.db_profile]
+    if result.profile:
+        lines += ["", *result.profile]
     figures = {
         "code": result.label,
         "machine": machine_line,
@@ -923,10 +923,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "its snapshots at each 1,000 articles (with --repeat)",
     )
     parser.add_argument(
-        "--profile-db",
-        action="store_true",
-        help="record SecantusDB with py-spy during the timed run (needs py-spy) and print "
-        "where it spends its time",
+        "--profile",
+        default="",
+        metavar="NAMES",
+        help="record these processes with py-spy during the run (needs py-spy), e.g. "
+        "SecantusDB,extractor (a worker's children included), and print where each spends "
+        "its CPU",
     )
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
@@ -1029,8 +1031,8 @@ def export_revision(ref: str, into: Path) -> Path:
     return into
 
 
-class DbProfile:
-    """py-spy recording SecantusDB (only the thread holding the GIL: its CPU) while open."""
+class Profile:
+    """py-spy recording a process tree (only threads holding the GIL: its CPU) while open."""
 
     def __init__(self, pid: int, out: Path) -> None:
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -1038,8 +1040,8 @@ class DbProfile:
             raise SystemExit("--profile-db needs py-spy (pip install py-spy)")
         self.out = out
         self.proc = subprocess.Popen(
-            [spy, "record", "--gil", "--nonblocking", "-r", "50", "-f", "raw", "-o", str(out),
-             "-p", str(pid)],
+            [spy, "record", "--gil", "--nonblocking", "--subprocesses", "-r", "50", "-f", "raw",
+             "-o", str(out), "-p", str(pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
@@ -1149,7 +1151,7 @@ def run_tree(
         # The same pages under another URL (the server ignores the query): other articles.
         warmup = [f"{server.url(p.set_name, p.page_id)}?warmup={i}"
                   for i, p in enumerate(warmup_pages(pages, args.warmup))]  # fmt: skip
-        profile: DbProfile | None = None
+        profiles: dict[str, Profile] = {}
 
         def on_window(window: int) -> None:
             snapshots.take(window)
@@ -1158,10 +1160,12 @@ def run_tree(
             return await run_pipeline(settings, warmup, urls, workers, args.timeout, sampler,
                                       counts, on_window=on_window)  # fmt: skip
 
-        if args.profile_db:
-            # Started before the warm-up would profile it too: the mark comes later, so the
-            # profile starts with the run and the warm-up's few seconds are a small share.
-            profile = DbProfile(mongo.proc.pid, data / "secantusdb.pyspy")
+        for name in filter(None, args.profile.split(",")):
+            if name not in roots:
+                print(f"error: --profile {name}: not one of {', '.join(roots)}", file=sys.stderr)
+                return None
+            # From the warm-up on (a few seconds against the run's tens).
+            profiles[name] = Profile(roots[name], data / f"{name}.pyspy")
         try:
             if args.tracemalloc:
                 snapshots.take()  # before the warm-up: the baseline snapshot
@@ -1170,7 +1174,11 @@ def run_tree(
             print(f"error: {exc}\n{log_tails(workers)}", file=sys.stderr)
             return None
         finally:
-            db_profile = profile.stop() if profile is not None else []
+            profile_lines = [
+                line for name, prof in profiles.items()
+                for line in [f"{name}, py-spy (threads holding the GIL), share of samples:",
+                             *prof.stop()]
+            ]  # fmt: skip
         sampler.stop()
         if args.tracemalloc:
             snapshots.take()
@@ -1182,7 +1190,7 @@ def run_tree(
         return TreeResult(
             label, run, sampler.stats, roots, commands, OWN_COMMANDS.during(), [raw_before],
             tracemalloc=snapshots.growth() if args.tracemalloc else [],
-            db_profile=db_profile,
+            profile=profile_lines,
         )
 
 
