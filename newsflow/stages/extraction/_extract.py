@@ -26,6 +26,7 @@ from trafilatura.xpaths import AUTHOR_XPATHS
 from newsflow.domain.contracts import ExtractionResult
 
 from ._language import count_words, detect_language, is_cjk
+from ._lookup import use_fast_lookup
 from ._metadata import (
     clean_title,
     keywords,
@@ -42,6 +43,8 @@ from ._text import choose_text, readability_text, trafilatura_text
 # trafilatura and htmldate log every discarded page at WARNING/ERROR: our result says it.
 for _name in ("trafilatura", "htmldate", "readability", "readability.readability"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+use_fast_lookup()
 
 #: Default element limit when no settings are given (``Settings.extract_max_elements``).
 MAX_ELEMENTS = 100_000

@@ -71,7 +71,9 @@ def _shingles(text: str, size: int) -> set[str]:
     flat = _NON_WORD.sub("", text.lower())
     if len(flat) <= size:
         return {flat} if flat else set()
-    return {flat[i : i + size] for i in range(len(flat) - size + 1)}
+    # The windows flat[i:i + size], sliced by map() in C rather than by a comprehension.
+    count = len(flat) - size + 1
+    return set(map(flat.__getitem__, map(slice, range(count), range(size, count + size))))
 
 
 def trafilatura_text(tree: HtmlElement, url: str | None) -> str:
