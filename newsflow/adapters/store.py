@@ -6,7 +6,9 @@ No other module touches a collection: they call the methods below, which return
 Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``, ``articles`` by default):
 
 - ``<c>``: one document per canonical URL, ``_id`` = sha256 of the URL;
-- ``<c>_pages``: the fetched page of each article, zlib-compressed (never in Redis);
+- ``<c>_pages``: pages fetched by earlier versions (read only); a page is now stored on its
+  article (``page``: zlib-compressed, with its generation; never in Redis), in the write
+  that stores the fetch result, and loaded only by the stage that reads it;
 - ``<c>_comments``: one document per comment.
 
 The queries, and what serves each (:meth:`ArticleStore.ensure_indexes` creates them all):
@@ -19,8 +21,8 @@ intake: known already? (``known_status``)      ``_id``
 claim: read the article (``article``)          ``_id``
 store a result, mark failed (``save_stage``,   ``_id`` (guarded by ``generation``, ``progress``)
 ``fail``), votes (``vote``)
-page of an article (``save_page``,             ``<c>_pages._id``
-``load_page``)
+page of an article (with the fetch result,     ``_id`` (``<c>_pages._id`` for pages of
+or ``save_page``; ``load_page``)               earlier versions)
 id prefix (``resolve``)                        ``short_id`` (<= 10 digits), ``_id`` (longer)
 one or some by id (``get``, ``find``)          ``_id``
 list, newest first (``page``, ``latest``)      ``created_at, _id`` descending; filtered by
@@ -59,7 +61,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, Asyn
 from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
-from newsflow.domain.article import Article, VoteCounts
+from newsflow.domain.article import Article, StoredPage, VoteCounts
 from newsflow.domain.contracts import Status
 from newsflow.domain.pipeline import RANK, Stage
 from newsflow.domain.urls import SHORT_ID_LEN, article_id, short_id, source_name
@@ -165,6 +167,16 @@ _CANDIDATE_FIELDS = {
     "analysis.status": 1, "analysis.symbols": 1, "analysis.keywords": 1,
 }
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+#: Every field but the fetched page: what reading an article loads unless it asks for more.
+_NO_PAGE = {"page": 0}
+#: What the claim protocol reads of an article, whatever the stage (see ``runtime.worker``).
+_CLAIM_FIELDS = ("url", "status", "progress", "generation", "failure", "created_at")
+
+
+def _page_document(generation: int, html: str, ts: datetime) -> Document:
+    """A fetched page as stored on its article: zlib-compressed, with its generation."""
+    return {"generation": generation, "html_z": Binary(zlib.compress(html.encode("utf-8"), 6)),
+            "saved_at": ts}
 
 
 def _aware(moment: datetime) -> datetime:
@@ -261,6 +273,7 @@ class ArticleStore:
                 "$push": {"submitted_by": {"$each": [submitted_by], "$slice": -20}},
             },
             upsert=True,
+            projection=_NO_PAGE,
             return_document=ReturnDocument.BEFORE,
         )
         if before is None:  # what was inserted is known: no need to read it back
@@ -287,6 +300,7 @@ class ArticleStore:
                     "failure": None,
                 },
             },
+            projection=_NO_PAGE,
             return_document=ReturnDocument.AFTER,
         )
         if after is None:  # a concurrent delivery of this same entry refreshed it already
@@ -307,26 +321,38 @@ class ArticleStore:
 
     # --- stage results --------------------------------------------------------------------
 
-    async def article(self, aid: str) -> Article | None:
-        """The article ``aid`` (full id), None when there is none."""
-        doc = await self._articles.find_one({"_id": aid})
+    async def article(self, aid: str, fields: Iterable[str] | None = None) -> Article | None:
+        """The article ``aid`` (full id), None when there is none.
+
+        ``fields``: only these fields (and what the claim protocol reads), e.g. a stage's
+        ``reads``; ``page`` is loaded only when named. None: every field but the page.
+        """
+        projection = _NO_PAGE if fields is None else dict.fromkeys([*_CLAIM_FIELDS, *fields], 1)
+        doc = await self._articles.find_one({"_id": aid}, projection)
         return Article.from_document(doc) if doc is not None else None
 
-    async def save_stage(self, aid: str, generation: int, stage: Stage, result: BaseModel) -> bool:
-        """Store a successful stage's result; False when the write would regress the article."""
+    async def save_stage(
+        self, aid: str, generation: int, stage: Stage, result: BaseModel, *,
+        page: str | None = None,
+    ) -> bool:  # fmt: skip
+        """Store a successful stage's result; False when the write would regress the article.
+
+        ``page``: the fetched page, stored on the article in the same write (the fetcher).
+        """
         ts = now()
+        update: Document = {
+            stage.field: result.model_dump(),
+            "status": stage.status.value,
+            "progress": RANK[stage.status],
+            f"times.{stage.time_key}": ts,
+            "updated_at": ts,
+            "failure": None,
+        }
+        if page is not None:
+            update["page"] = _page_document(generation, page, ts)
         res = await self._articles.update_one(
             {"_id": aid, "generation": generation, "progress": {"$lte": RANK[stage.status]}},
-            {
-                "$set": {
-                    stage.field: result.model_dump(),
-                    "status": stage.status.value,
-                    "progress": RANK[stage.status],
-                    f"times.{stage.time_key}": ts,
-                    "updated_at": ts,
-                    "failure": None,
-                }
-            },
+            {"$set": update},
         )
         return res.matched_count == 1
 
@@ -418,19 +444,23 @@ class ArticleStore:
     # --- pages ----------------------------------------------------------------------------
 
     async def save_page(self, aid: str, generation: int, html: str) -> None:
-        data = zlib.compress(html.encode("utf-8"), 6)
-        await self._pages.replace_one(
-            {"_id": aid},
-            {"_id": aid, "generation": generation, "html_z": Binary(data), "saved_at": now()},
-            upsert=True,
+        """Store a fetched page on the article (the fetcher stores it with its result
+        instead: :meth:`save_stage` with ``page``)."""
+        await self._articles.update_one(
+            {"_id": aid}, {"$set": {"page": _page_document(generation, html, now())}}
         )
 
     async def load_page(self, aid: str) -> tuple[int, str] | None:
         """(generation, html) of the article's fetched page, None when there is none."""
-        doc = await self._pages.find_one({"_id": aid})
-        if doc is None:
+        doc = await self._articles.find_one({"_id": aid}, {"page": 1})
+        if doc is not None and isinstance(doc.get("page"), dict):
+            page = StoredPage.model_validate(doc["page"])
+            return page.generation, page.html
+        # Earlier versions kept pages in a collection of their own.
+        old = await self._pages.find_one({"_id": aid})
+        if old is None:
             return None
-        return doc["generation"], zlib.decompress(bytes(doc["html_z"])).decode("utf-8")
+        return old["generation"], zlib.decompress(bytes(old["html_z"])).decode("utf-8")
 
     # --- reading --------------------------------------------------------------------------
 
@@ -470,7 +500,7 @@ class ArticleStore:
 
     async def find(self, ids: Iterable[str]) -> dict[str, Article]:
         """The articles of these full ids that exist, by id."""
-        cursor = self._articles.find({"_id": {"$in": list(ids)}})
+        cursor = self._articles.find({"_id": {"$in": list(ids)}}, _NO_PAGE)
         return {str(d["_id"]): Article.from_document(d) async for d in cursor}
 
     async def page(
@@ -482,7 +512,7 @@ class ArticleStore:
         if cursor:
             after = decode_cursor(cursor)
             query = {"$and": [query, after]} if query else after
-        found = self._articles.find(query).sort(_NEWEST_FIRST).limit(limit + 1)
+        found = self._articles.find(query, _NO_PAGE).sort(_NEWEST_FIRST).limit(limit + 1)
         items = [Article.from_document(d) async for d in found]
         more = len(items) > limit
         items = items[:limit]

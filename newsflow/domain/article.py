@@ -14,6 +14,7 @@ still shows the stored value. Nothing is written back.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -66,6 +67,18 @@ class Failure(BaseModel):
         return stage.field if stage else self.stage
 
 
+class StoredPage(BaseModel):
+    """The fetched page as stored on the article: zlib-compressed HTML of one generation."""
+
+    generation: int
+    html_z: bytes
+    saved_at: Moment | None = None
+
+    @property
+    def html(self) -> str:
+        return zlib.decompress(self.html_z).decode("utf-8")
+
+
 class Article(BaseModel):
     """An article document as stored.
 
@@ -105,6 +118,9 @@ class Article(BaseModel):
     extraction: ExtractionResult | None = None
     translation: TranslationResult | None = None
     analysis: AnalysisResult | None = None
+    #: The fetched page, loaded only for the stage that reads it (the extractor's claim);
+    #: never part of what is shown or dumped.
+    page: StoredPage | None = Field(default=None, exclude=True)
 
     _unreadable: dict[str, Any] = PrivateAttr(default_factory=dict)
 

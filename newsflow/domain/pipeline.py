@@ -78,6 +78,9 @@ class Stage(Service):
     status: Status
     #: The field of the article document that holds this stage's result.
     field: str
+    #: The fields of the article its work reads: the claim loads only these (and what the
+    #: protocol itself reads), so a stage is not sent the results it has no use for.
+    reads: tuple[str, ...] = ()
 
     @property
     def time_key(self) -> str:
@@ -92,14 +95,16 @@ TRANSLATED = Stream("translated", ArticleTranslated)
 
 FETCHER = Stage("fetcher", consumes=URLS, emits=FETCHED, status=Status.FETCHED, field="fetch")
 EXTRACTOR = Stage(
-    "extractor", consumes=FETCHED, emits=EXTRACTED, status=Status.EXTRACTED, field="extraction"
+    "extractor", consumes=FETCHED, emits=EXTRACTED, status=Status.EXTRACTED, field="extraction",
+    reads=("fetch", "page"),
 )
 TRANSLATOR = Stage(
     "translator", consumes=EXTRACTED, emits=TRANSLATED, status=Status.TRANSLATED,
-    field="translation",
+    field="translation", reads=("extraction",),
 )
 ANALYZER = Stage(
-    "analyzer", consumes=TRANSLATED, emits=None, status=Status.ANALYZED, field="analysis"
+    "analyzer", consumes=TRANSLATED, emits=None, status=Status.ANALYZED, field="analysis",
+    reads=("extraction", "translation"),
 )
 
 #: The stages in the order an article goes through them.
@@ -186,6 +191,8 @@ class Done:
 
     result: BaseModel
     note: str | None = None
+    #: The fetched page (the fetcher's), stored on the article in the same write.
+    page: str | None = None
 
 
 @dataclass(frozen=True)

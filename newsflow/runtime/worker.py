@@ -144,7 +144,7 @@ class StageContext(Generic[R]):
         every stage message carries), or the message is retried (:class:`ArticleMissing`),
         never dropped.
         """
-        article = known if known is not None else await self.store.article(aid)
+        article = known if known is not None else await self.store.article(aid, self.stage.reads)
         claim = decide(article, generation, self.stage)
         if claim is Claim.STALE:
             log.info("%s: stale message for %s (generation %d)", self.service, aid[:10], generation)
@@ -166,7 +166,9 @@ class StageContext(Generic[R]):
         else:
             if outcome.note:
                 await self.count(outcome.note)
-            stored = await self.store.save_stage(aid, generation, self.stage, outcome.result)
+            stored = await self.store.save_stage(
+                aid, generation, self.stage, outcome.result, page=outcome.page
+            )
             if stored:
                 await self._publish_next(article)
         if not stored:
