@@ -413,8 +413,7 @@ class ArticleStore:
         if limit <= 0:
             return []
         lookups = [
-            self._newest_before({field: {"$in": values}, "_id": {"$ne": article_id}},
-                                before, limit)  # fmt: skip
+            self._newest_before({field: {"$in": values}, "_id": {"$ne": article_id}}, before, limit)
             for field, values in (("analysis.symbols", symbols), ("analysis.keywords", keywords))
             if values
         ]

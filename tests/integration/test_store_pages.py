@@ -60,7 +60,7 @@ async def test_a_page_stored_by_an_earlier_version_still_extracts(
     aid = await queued(store)
     assert await store.save_stage(aid, 1, FETCHER, FetchResult(status="ok", final_url=URL))
     # Earlier versions wrote the page to <collection>_pages, apart from the article.
-    pages = store._db[f"{settings.mongo_collection}_pages"]  # noqa: SLF001 -- the old layout, written as it was
+    pages = store._db[f"{settings.mongo_collection}_pages"]  # the old layout, as it was written
     await pages.insert_one({"_id": aid, "generation": 1,
                             "html_z": Binary(zlib.compress(HTML.encode(), 6))})  # fmt: skip
     assert await store.load_page(aid) == (1, HTML)
