@@ -75,14 +75,16 @@ def parse_page(html: str) -> HtmlElement | None:
 
 
 def extract_page(html: str, url: str | None = None, *,
-                 max_elements: int = MAX_ELEMENTS) -> ExtractionResult:
+                 max_elements: int = MAX_ELEMENTS, checked: bool = False) -> ExtractionResult:
     """Extract the main text and metadata of a decoded page. Pure and synchronous.
 
     Never raises for a bad page: the result has status ``failed`` and a reason instead.
+    ``checked``: the caller ran :func:`precheck` with ``max_elements`` already (the pool
+    does, in the parent), so it is not run twice.
     """
     if not isinstance(html, str):
         return _failed("not HTML: expected decoded text")
-    if reason := precheck(html, max_elements):
+    if not checked and (reason := precheck(html, max_elements)):
         return _failed(reason)
     try:
         tree = parse_page(html)
