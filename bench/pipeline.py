@@ -757,8 +757,9 @@ def render(
             lines.append(f"| {name} | " + " | ".join(f"{v:.0f} MB" for v in peaks)
                          + f" | {peaks[-1] - peaks[0]:+.0f} MB |")
     if result.tracemalloc:
-        lines += ["", "fetcher, tracemalloc: biggest growths from the first snapshot to the last",
-                  *result.tracemalloc]
+        title = ("fetcher memory diagnosis (--tracemalloc: biggest growths from the first "
+                 "snapshot to the last; --malloc-stats: the heap)")
+        lines += ["", title, *result.tracemalloc]
     if result.profile:
         lines += ["", *result.profile]
     figures = {
@@ -923,6 +924,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "its snapshots at each 1,000 articles (with --repeat)",
     )
     parser.add_argument(
+        "--malloc-stats",
+        action="store_true",
+        help="ask the fetcher for glibc's heap figures (in use, free but kept) at each 1,000 "
+        "articles (with --repeat): tells fragmentation from live objects",
+    )
+    parser.add_argument(
         "--profile",
         default="",
         metavar="NAMES",
@@ -1075,6 +1082,22 @@ class FetcherSnapshots:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGUSR2)
 
+    def heap(self) -> list[str]:
+        """glibc's heap figures of each snapshot (``--malloc-stats``)."""
+        time.sleep(1.0)
+        rows = []
+        for path in sorted(self.folder.glob("*.malloc.json"), key=lambda p: p.stat().st_mtime):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            rows.append(
+                f"  | {path.stem.split('.')[0]} | {data['rss'] / 2**20:.0f} MB | "
+                f"{data['uordblks'] / 2**20:.0f} MB | {data['fordblks'] / 2**20:.0f} MB | "
+                f"{data['hblkhd'] / 2**20:.0f} MB | {data['arena'] / 2**20:.0f} MB |"
+            )
+        title = "fetcher heap (glibc mallinfo2) at each snapshot: start, every 1,000 articles, end"
+        header = ("  | snapshot | RSS | malloc: in use | free, kept by malloc | mmapped "
+                  "| arenas (all threads) |")
+        return ["", title, header, "  |---|---|---|---|---|---|", *rows]
+
     def growth(self, top: int = 15) -> list[str]:
         import tracemalloc
 
@@ -1121,10 +1144,12 @@ def run_tree(
         print(f"{label}: starting {args.workers_per_stage} worker(s) per stage...", flush=True)
         for name in STAGES:
             for _ in range(args.workers_per_stage):
-                if name == "fetcher" and args.tracemalloc:
+                if name == "fetcher" and (args.tracemalloc or args.malloc_stats):
                     snapshots.folder.mkdir(parents=True, exist_ok=True)
+                    diagnose = (["NEWSFLOW_BENCH_TRACEMALLOC"] if args.tracemalloc else []) + (
+                        ["NEWSFLOW_BENCH_MALLOC"] if args.malloc_stats else [])
                     workers.extra_env = {**extra_env,
-                                         "NEWSFLOW_BENCH_TRACEMALLOC": str(snapshots.folder)}
+                                         **dict.fromkeys(diagnose, str(snapshots.folder))}
                     snapshots.pid = workers.start(name).pid
                     workers.extra_env = extra_env
                 else:
@@ -1167,7 +1192,7 @@ def run_tree(
             # From the warm-up on (a few seconds against the run's tens).
             profiles[name] = Profile(roots[name], data / f"{name}.pyspy")
         try:
-            if args.tracemalloc:
+            if args.tracemalloc or args.malloc_stats:
                 snapshots.take()  # before the warm-up: the baseline snapshot
             run = asyncio.run(timed())
         except PipelineBroken as exc:
@@ -1180,7 +1205,7 @@ def run_tree(
                              *prof.stop()]
             ]  # fmt: skip
         sampler.stop()
-        if args.tracemalloc:
+        if args.tracemalloc or args.malloc_stats:
             snapshots.take()
         if not run.finished:
             print(stuck_report(run, args.timeout) + "\n" + log_tails(workers), file=sys.stderr)
@@ -1189,7 +1214,8 @@ def run_tree(
                     if name not in ("redis-server", "SecantusDB")}  # fmt: skip
         return TreeResult(
             label, run, sampler.stats, roots, commands, OWN_COMMANDS.during(), [raw_before],
-            tracemalloc=snapshots.growth() if args.tracemalloc else [],
+            tracemalloc=(snapshots.growth() if args.tracemalloc else [])
+            + (snapshots.heap() if args.malloc_stats else []),
             profile=profile_lines,
         )
 

@@ -92,3 +92,37 @@ if _TRACE:
         tracemalloc.take_snapshot().dump(path)
 
     signal.signal(signal.SIGUSR2, _snapshot)
+
+_MALLOC = os.environ.pop("NEWSFLOW_BENCH_MALLOC", None)
+
+if _MALLOC:
+    # glibc's own account of the heap, on each SIGUSR2 the benchmark sends (with or without
+    # tracemalloc): bytes in use, bytes free but kept by malloc (fragmentation, arenas of
+    # threads), mmapped bytes, and the arenas. <folder>/<pid>-<n>.malloc.json
+    import ctypes
+    import itertools
+    import json
+    import signal
+
+    class _MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    _libc = ctypes.CDLL("libc.so.6")
+    _libc.mallinfo2.restype = _MallInfo2
+    _counted = itertools.count()
+    _previous = signal.getsignal(signal.SIGUSR2)
+
+    def _malloc(signum: int, frame: object) -> None:
+        info = _libc.mallinfo2()
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        data = {name: getattr(info, name) for name, _ in _MallInfo2._fields_} | {"rss": rss}
+        path = os.path.join(_MALLOC, f"{os.getpid()}-{next(_counted):03d}.malloc.json")
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        if callable(_previous):
+            _previous(signum, frame)
+
+    signal.signal(signal.SIGUSR2, _malloc)
