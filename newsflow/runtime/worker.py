@@ -53,6 +53,7 @@ from newsflow.runtime.delivery import (
     release_pending,
     trim_acknowledged,
 )
+from newsflow.runtime.memory import trim_periodically
 from newsflow.settings import Settings, get_settings
 
 log = logging.getLogger("newsflow.runtime.worker")
@@ -326,6 +327,7 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
     async def after_startup() -> None:
         background.append(asyncio.create_task(_heartbeat(redis, settings.heartbeat_file)))
         background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
+        background.append(asyncio.create_task(trim_periodically()))  # the heap (glibc)
         log.info("%s consuming %s as %s (group %s)", stage.name, stream, consumer, stage.name)
 
     async def stop_background() -> None:
