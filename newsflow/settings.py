@@ -121,12 +121,45 @@ class Settings(BaseSettings):
     reader_max_comment_chars: int = Field(default=2_000, ge=1)
     #: How often the news list and a pending article page refresh themselves (seconds).
     reader_refresh_seconds: float = Field(default=3.0, gt=0)
+    #: Host names the reader answers to (its Host header, any port), besides localhost,
+    #: 127.0.0.1, [::1] and reader_host, which it always serves; ``.example.org`` also
+    #: serves its subdomains, ``*`` any name. Others get 400 (DNS rebinding).
+    reader_allowed_hosts: Annotated[list[str], NoDecode] = []
+    #: How long a browser session from /login stays valid, checked by the server (seconds).
+    reader_session_max_age: int = Field(default=7 * 24 * 3600, ge=1)
+    #: The session cookie's Secure attribute: ``auto`` when the request came over https (as
+    #: the connection says, or a trusted proxy's X-Forwarded-Proto), ``true``, ``false``.
+    reader_cookie_secure: Literal["auto", "true", "false"] = "auto"
+    #: Addresses or CIDR ranges of reverse proxies whose X-Forwarded-Proto and
+    #: X-Forwarded-For are believed; empty believes none.
+    reader_trusted_proxies: Annotated[list[str], NoDecode] = []
+    #: Failed logins (form or Bearer token) one client address may make per window; more get
+    #: 429 until the window ends. Counted in Redis, so every reader replica shares the count.
+    reader_login_max_failures: int = Field(default=5, ge=1)
+    reader_login_window_seconds: int = Field(default=300, ge=1)
 
     @field_validator("fetch_allowed_ports", mode="before")
     @classmethod
     def _split_ports(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(p) for p in value.replace(" ", "").split(",") if p]
+        return value
+
+    @field_validator("reader_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h for h in value.replace(" ", "").split(",") if h]
+        return value
+
+    @field_validator("reader_trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [p for p in value.replace(" ", "").split(",") if p]
+        if isinstance(value, list):
+            for proxy in value:
+                ipaddress.ip_network(proxy, strict=False)  # raises on a bad address or range
         return value
 
     @field_validator("fetch_allowed_networks", mode="before")

@@ -15,8 +15,10 @@ import typer
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from newsflow.adapters.intake import Submission
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
@@ -49,10 +51,10 @@ def _run(make: Callable[[Settings, Redis, ArticleStore], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except (ArticleNotFound, AmbiguousId) as exc:
-        err.print(f"[red]error:[/red] {exc.args[0]}")
+        err.print(f"[red]error:[/red] {escape(str(exc.args[0]))}")
         raise typer.Exit(2) from None
     except (ConnectionError, OSError) as exc:
-        err.print(f"[red]error:[/red] cannot reach Redis or MongoDB: {exc}")
+        err.print(f"[red]error:[/red] cannot reach Redis or MongoDB: {escape(str(exc))}")
         raise typer.Exit(3) from None
 
 
@@ -99,13 +101,15 @@ def publish(
         return results
 
     results = _run(go)
+    # URLs and reasons are what people typed: printed as text, never read as rich markup.
     for r in results:
         if r.outcome == "invalid":
-            err.print(f"[red]invalid[/red]    {r.url}: {r.detail}")
+            err.print(f"[red]invalid[/red]    {escape(r.url)}: {escape(str(r.detail))}")
         elif r.outcome == "duplicate":
-            out.print(f"[yellow]duplicate[/yellow]  {r.short_id}  {r.url} ({r.detail})")
+            out.print(f"[yellow]duplicate[/yellow]  {r.short_id}  {escape(r.url)} "
+                      f"({escape(str(r.detail))})")
         else:
-            out.print(f"[green]{r.outcome:<10}[/green] {r.short_id}  {r.url}")
+            out.print(f"[green]{r.outcome:<10}[/green] {r.short_id}  {escape(r.url)}")
     counts = {k: sum(1 for r in results if r.outcome == k) for k in ("queued", "refreshed", "duplicate", "invalid")}
     err.print(", ".join(f"{n} {k}" for k, n in counts.items()))
     if counts["invalid"]:
@@ -137,7 +141,10 @@ def list_(
     table = Table("id", "status", "source", "title", "symbols", box=None)
     for a in articles:
         title = a.title if a.failure_text is None else f"{a.title}  [{a.failure_text}]"
-        table.add_row(a.short_id, a.status.value, a.site, title[:100], ",".join(a.symbols))
+        # Every cell comes from a page or a submitter: Text, so rich never reads it as markup.
+        table.add_row(
+            *(Text(v) for v in (a.short_id, a.status.value, a.site, title[:100], ",".join(a.symbols)))
+        )
     out.print(table)
 
 
@@ -165,14 +172,14 @@ def status() -> None:
     rows, dead, counts = _run(go)
     table = Table("service", "stream", "length", "pending", "consumers", "processed", "failed", "dead", box=None)
     for group, stream, length, pending, consumers, stats in rows:
-        table.add_row(
-            group, stream, str(length), str(pending), str(consumers),
-            str(stats.get(f"processed:{group}", 0)), str(stats.get(f"failed:{group}", 0)),
-            str(stats.get(f"dead:{group}", 0)),
-        )
+        table.add_row(*(Text(str(v)) for v in (
+            group, stream, length, pending, consumers, stats.get(f"processed:{group}", 0),
+            stats.get(f"failed:{group}", 0), stats.get(f"dead:{group}", 0),
+        )))
     out.print(table)
     out.print(f"dead-letter stream: {dead} entries")
-    out.print("articles: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+    out.print(Text(f"articles: {summary}"))
 
 
 @app.command()
@@ -199,7 +206,7 @@ def retry(
 
     done = _run(go)
     for dead_id, new_id in done:
-        out.print(f"requeued {dead_id} as {new_id}")
+        out.print(Text(f"requeued {dead_id} as {new_id}"))
     err.print(f"{len(done)} requeued")
 
 
@@ -210,7 +217,7 @@ def healthcheck(max_age: Annotated[float, typer.Option(help="seconds")] = 30.0) 
     try:
         age = time.time() - path.stat().st_mtime
     except FileNotFoundError:
-        err.print(f"unhealthy: no heartbeat at {path}")
+        err.print(Text(f"unhealthy: no heartbeat at {path}"))
         raise typer.Exit(1) from None
     if age > max_age:
         err.print(f"unhealthy: last heartbeat {age:.0f} s ago")

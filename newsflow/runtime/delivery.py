@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from newsflow.domain.pipeline import Streams
+from newsflow.domain.redact import mask_secrets, public_error
 from newsflow.domain.urls import InvalidUrl
 
 log = logging.getLogger("newsflow.runtime.delivery")
@@ -40,6 +41,8 @@ OnDead = Callable[[str, int | None, str], Awaitable[None]]
 
 class HandlerTimeout(Exception):
     """The handler ran longer than ``handler_timeout``."""
+
+    public_message = True  # our own words: shown on the article as they are
 
 
 #: Errors that no redelivery can fix: the entry itself is malformed.
@@ -174,17 +177,25 @@ class DeliveryGuard(BaseMiddleware):
                 self.max_deliveries, exc_val,
             )
             return False
-        reason = (
-            f"invalid message: {exc_val}" if malformed
-            else f"gave up after {deliveries} deliveries: {type(exc_val).__name__}: {exc_val}"
-        )
+        # The dead letter (read by operators) keeps the details, credentials masked; the
+        # article's failure (shown to anonymous readers) says what kind of error it was: an
+        # exception's text can name internal addresses and database URLs.
+        if malformed:
+            reason = f"invalid message: {mask_secrets(str(exc_val))}"
+            public = f"invalid message ({public_error(exc_val)})"
+        else:
+            reason = (
+                f"gave up after {deliveries} deliveries: "
+                f"{mask_secrets(f'{type(exc_val).__name__}: {exc_val}')}"
+            )
+            public = f"gave up after {deliveries} deliveries: {public_error(exc_val)}"
         aid, generation = article_of(fields)
         try:
             # The article first: if MongoDB is down the entry stays pending and comes back,
             # instead of leaving a dead letter whose article never learns it failed (and a
             # second dead letter for the same entry on the next delivery).
             if aid:
-                await self.on_dead(aid, generation, reason)
+                await self.on_dead(aid, generation, public)
             await self.dead.add(
                 stream=stream, group=self.group, entry_id=entry_id, fields=fields,
                 error=reason, deliveries=deliveries,

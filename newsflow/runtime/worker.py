@@ -53,6 +53,7 @@ from newsflow.runtime.delivery import (
     release_pending,
     trim_acknowledged,
 )
+from newsflow.runtime.logs import configure_logging
 from newsflow.runtime.memory import trim_periodically
 from newsflow.settings import Settings, get_settings
 
@@ -71,6 +72,8 @@ class Closable(Protocol):
 
 class ArticleMissing(RuntimeError):
     """A stage message names an article that MongoDB does not have (a lost write)."""
+
+    public_message = True  # our own words: shown on the article as they are
 
 
 class Claim(enum.Enum):
@@ -379,7 +382,6 @@ async def _trimmer(redis: Redis, stream: str, every: float) -> None:
 
 def run(spec: StageSpec[R, M]) -> None:
     """Entry point of ``python -m services.<name>``."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    asyncio.run(build_worker(spec).run())
+    settings = get_settings()
+    configure_logging(settings)  # credentials masked in every line (newsflow.runtime.logs)
+    asyncio.run(build_worker(spec, settings).run())

@@ -113,13 +113,21 @@ _DETECTOR_NAMES = {"big5hkscs": "big5"}
 
 _MULTIBYTE = ("gb18030", "big5hkscs", "cp932", "cp949", "euc_jp")
 
+# Pages and headers are hostile: every pattern here is linear (possessive quantifiers, no
+# overlapping retries), see tests/unit/test_regex_audit.py. ``<meta[^>]+charset`` was not: on
+# a head of unclosed ``<meta`` each one scanned to the end (minutes for 8 KiB).
 _META_CHARSET = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+    rb"""charset\s*+=\s*+["']?+\s*+([a-zA-Z0-9_.:-]++)""", re.IGNORECASE
 )
 _XML_ENCODING = re.compile(
-    rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+    rb"""^\s*+<\?xml[^>]*+""", re.IGNORECASE
 )
-_HTTP_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+_XML_ENCODING_VALUE = re.compile(
+    rb"""encoding\s*+=\s*+["']([a-zA-Z0-9_.:-]++)""", re.IGNORECASE
+)
+_HTTP_CHARSET = re.compile(r"""charset\s*+=\s*+["']?+\s*+([a-zA-Z0-9_.:-]++)""", re.IGNORECASE)
+#: Longest Content-Type header read (a real one is a few dozen characters).
+_CONTENT_TYPE_MAX = 1024
 
 #: How far into the page a ``<meta charset>`` is looked for (WHATWG says 1024 bytes; real
 #: Chinese portals put long scripts and comments first).
@@ -174,18 +182,45 @@ def _decodes(body: bytes, codec: str) -> str | None:
 def declared_codecs(body: bytes, content_type: str | None) -> list[str]:
     """Codecs the page declares: the HTTP charset first, then the in-page one."""
     declared: list[str] = []
-    m = _HTTP_CHARSET.search(content_type) if content_type else None
+    m = _HTTP_CHARSET.search(content_type[:_CONTENT_TYPE_MAX]) if content_type else None
     if m and (codec := codec_for(m.group(1))):
         declared.append(codec)
     head = body[:_META_WINDOW]
-    m = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
-    if m and (codec := codec_for(m.group(1).decode("ascii", "ignore"))):
+    label = _xml_encoding(head) or _meta_charset(head)
+    if label and (codec := codec_for(label)):
         # A page cannot declare UTF-16 in ASCII bytes; WHATWG reads such a meta as UTF-8.
         if codec.startswith(("utf-16", "utf_16")):
             codec = "utf-8"
         if codec not in declared:
             declared.append(codec)
     return declared
+
+
+def _xml_encoding(head: bytes) -> str | None:
+    """The ``encoding`` of an XML declaration at the very start of the page."""
+    declaration = _XML_ENCODING.match(head)
+    if declaration is None:
+        return None
+    m = _XML_ENCODING_VALUE.search(declaration.group())
+    return m.group(1).decode("ascii", "ignore") if m else None
+
+
+def _meta_charset(head: bytes) -> str | None:
+    """The charset of the first ``<meta>`` tag that names one (``charset=`` anywhere in it).
+
+    Each tag is read once, from ``<meta`` to the next ``>``: the scan is linear whatever the
+    head holds (an unclosed tag runs to the end of the head, and so ends the scan).
+    """
+    lowered = head.lower()
+    position = 0
+    while (start := lowered.find(b"<meta", position)) != -1:
+        end = lowered.find(b">", start)
+        end = len(head) if end == -1 else end
+        m = _META_CHARSET.search(head, start + 5, end)
+        if m:
+            return m.group(1).decode("ascii", "ignore")
+        position = end
+    return None
 
 
 def detect(body: bytes) -> list[str]:

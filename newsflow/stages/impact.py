@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from newsflow.domain.contracts import Impact, ImpactResult
 from newsflow.adapters.providers import ChatProvider, ProviderError
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
+from newsflow.domain.redact import public_error
 from newsflow.settings import Settings
 from newsflow.stages.translation import LANGUAGE_NAMES, primary_language
 
@@ -43,6 +44,9 @@ SYSTEM_PROMPT = (
 _TICKER = re.compile(r"^(?:[A-Z][A-Z0-9]{0,5}(?:[.-][A-Z0-9]{1,4})?|\d{1,6}\.[A-Z]{1,3})$")
 _EXCHANGE_PREFIX = re.compile(r"^[A-Z]{2,10}:\s*")
 _MAX_SYMBOLS = 20
+#: Symbols of an answer that are looked at: each is searched for in the article, and an
+#: answer can hold any number of them.
+_MAX_RAW_SYMBOLS = 100
 
 
 class ImpactRejected(Exception):
@@ -72,15 +76,18 @@ def _json_object(answer: str) -> dict[str, Any]:
     except ValueError:
         start, end = text.find("{"), text.rfind("}")
         if start == -1 or end <= start:
-            raise ImpactRejected(f"the answer is not JSON: {text[:80]!r}") from None
+            log.info("impact: rejected answer %r", text[:200])
+            raise ImpactRejected("the answer is not JSON") from None
         try:
             value = json.loads(text[start : end + 1])
         except ValueError as exc:
-            raise ImpactRejected(
-                f"the answer is not valid JSON ({exc.msg}): {text[:80]!r}"
-            ) from None
+            log.info("impact: rejected answer %r", text[:200])
+            raise ImpactRejected(f"the answer is not valid JSON ({exc.msg})") from None
     if not isinstance(value, dict):
-        raise ImpactRejected(f"the answer is JSON but not an object: {text[:80]!r}")
+        log.info("impact: rejected answer %r", text[:200])
+        raise ImpactRejected("the answer is JSON but not an object")
+    # What a rejected answer said is logged, never stored: it is model output that failed
+    # validation, and the reason is shown to readers.
     return value
 
 
@@ -100,7 +107,7 @@ def parse_impact(answer: str, candidates: list[str], article: str) -> Impact:
         raise ImpactRejected("the answer's symbols are not a list")
     given = {s for s in (normalize_ticker(c) for c in candidates) if s}
     symbols: list[str] = []
-    for raw in raw_symbols:
+    for raw in raw_symbols[:_MAX_RAW_SYMBOLS]:
         symbol = normalize_ticker(raw)
         if symbol and symbol not in symbols and _grounded(symbol, given, article):
             symbols.append(symbol)
@@ -165,6 +172,7 @@ async def analyze_impact(
     except (ProviderError, ImpactRejected) as exc:
         return base.model_copy(update={"reason": str(exc)})
     except Exception as exc:  # a result, never a crash, for anything else a provider does
+        # Its text can hold anything (addresses, URLs): logged, and only its kind is stored.
         log.exception("impact analysis failed unexpectedly")
-        return base.model_copy(update={"reason": f"unexpected error: {type(exc).__name__}: {exc}"})
+        return base.model_copy(update={"reason": f"unexpected error ({public_error(exc)})"})
     return base.model_copy(update={"status": "ok", "impact": impact})

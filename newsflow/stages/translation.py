@@ -27,6 +27,7 @@ from functools import lru_cache
 
 from newsflow.adapters.providers import ChatProvider, ProviderError
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
+from newsflow.domain.redact import public_error
 from newsflow.domain.contracts import ExtractionResult, TranslationResult
 from newsflow.domain.pipeline import Done, StageOutcome
 from newsflow.settings import Settings
@@ -123,6 +124,11 @@ MIN_LENGTH_RATIO = 0.3
 MAX_LENGTH_RATIO = 4.0
 #: Scripts whose one character carries about as much as three Latin letters.
 _DENSE_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
+#: Characters of an article its language is guessed from: the script of the first 20,000
+#: says it, and the whole of a 5 MB text would cost a second on the worker's event loop.
+LANGUAGE_SAMPLE_CHARS = 20_000
+#: Longer texts are cut into chunks in a thread, so the event loop keeps serving meanwhile.
+INLINE_CHUNKING_CHARS = 100_000
 
 SYSTEM_PROMPT = (
     "You are a translation engine. The user message holds one block of article text between "
@@ -207,9 +213,12 @@ def in_target_script(text: str, target: str) -> bool:
 # --- chunking --------------------------------------------------------------------------------
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# Linear on any text (tests/unit/test_regex_audit.py): possessive runs, and a Latin run is only
+# tried from its first character. Without both, a run of 20,000 dots took 12 s (each position
+# of the run was tried, and each try backtracked through the rest of the run).
 _SENTENCE_END = re.compile(
-    r"[。！？；…]+[”’」』）)\]\"']*"  # CJK punctuation ends a sentence by itself
-    r"|[.!?;]+[”’\"')\]]*(?=\s|$)"  # Latin punctuation only when followed by a space
+    r"[。！？；…]++[”’」』）)\]\"']*+"  # CJK punctuation ends a sentence by itself
+    r"|(?<![.!?;])[.!?;]++[”’\"')\]]*+(?=\s|$)"  # Latin punctuation only when followed by a space
 )
 
 
@@ -315,6 +324,14 @@ def check_translation(source: str, answer: str, target: str, *, paragraphs: int 
     """
     if not answer.strip():
         raise TranslationRejected("the answer is empty")
+    size = text_weight(source.strip())
+    if len(answer.strip()) > MAX_LENGTH_RATIO * size + 100:
+        # Its weight is at least its length: too long whatever its script. Said before any
+        # per-character work, so an oversized answer costs nothing on the event loop.
+        raise TranslationRejected(
+            f"the answer is too long: {len(answer.strip())} characters for "
+            f"{len(source.strip())} characters of text"
+        )
     if mentions_data_tag(answer):
         raise TranslationRejected("the answer echoes the prompt's data tags")
     if not in_target_script(answer, target):
@@ -324,7 +341,7 @@ def check_translation(source: str, answer: str, target: str, *, paragraphs: int 
             f"the answer is not in {LANGUAGE_NAMES.get(target, target)}: "
             f"{shares[main]:.0%} of its letters are {main.title()}"
         )
-    size, got = text_weight(source.strip()), text_weight(answer.strip())
+    got = text_weight(answer.strip())
     if got < MIN_LENGTH_RATIO * size - 10 or got > MAX_LENGTH_RATIO * size + 100:
         raise TranslationRejected(
             f"the answer is too {'short' if got < size else 'long'}: "
@@ -395,7 +412,8 @@ async def translate_article(
     """
     target = primary_language(settings.target_language) or "en"
     text = extraction.text or ""
-    source = primary_language(extraction.language) or guess_language(text)
+    sample = text[:LANGUAGE_SAMPLE_CHARS]
+    source = primary_language(extraction.language) or guess_language(sample)
     base = TranslationResult(
         status="skipped",
         source_language=source,
@@ -406,7 +424,7 @@ async def translate_article(
     if extraction.status != "ok":
         reason = f"extraction status is {extraction.status!r}: nothing to translate"
         return base.model_copy(update={"error": reason})
-    if source == target or (source is None and text and in_target_script(text, target)):
+    if source == target or (source is None and text and in_target_script(sample, target)):
         # Without a language tag, text in the target's script is taken as not foreign.
         return base.model_copy(update={"status": "not_needed", "provider": None, "model": None})
     if provider is None:
@@ -414,7 +432,10 @@ async def translate_article(
     if not text.strip():
         return base.model_copy(update={"error": "no text to translate"})
 
-    chunks = chunk_text(text, settings.translate_chunk_chars)
+    if len(text) > INLINE_CHUNKING_CHARS:
+        chunks = await asyncio.to_thread(chunk_text, text, settings.translate_chunk_chars)
+    else:
+        chunks = chunk_text(text, settings.translate_chunk_chars)
     base = base.model_copy(update={"chunks": len(chunks)})
     gate = asyncio.Semaphore(settings.translate_concurrency)
 
@@ -437,8 +458,9 @@ async def translate_article(
         first = group_error.exceptions[0]
         if isinstance(first, _Failure):
             return _failed(base, str(first))
+        # Its text can hold anything (addresses, URLs): logged, and only its kind is stored.
         log.error("translation failed unexpectedly", exc_info=first)
-        return _failed(base, f"unexpected error: {type(first).__name__}: {first}")
+        return _failed(base, f"unexpected error ({public_error(first)})")
 
     paragraphs: list[str] = []
     joiner = "" if target in ("zh", "ja") else " "

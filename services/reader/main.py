@@ -7,6 +7,7 @@ elsewhere. Nothing a client sends should reach the generic 500.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,11 +21,12 @@ from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.settings import Settings, get_settings
 from services.reader import api, pages
-from services.reader.security import GuardMiddleware
+from services.reader.security import GuardMiddleware, allowed_hosts
 
 log = logging.getLogger("newsflow.reader")
 
@@ -81,7 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.add_middleware(GuardMiddleware, max_body=settings.reader_max_body_bytes)
+    app.add_middleware(
+        GuardMiddleware, max_body=settings.reader_max_body_bytes,
+        allowed_hosts=allowed_hosts(settings),
+    )
+    if settings.reader_trusted_proxies:
+        # Added last, so it runs first: the scheme and client address it takes from a trusted
+        # proxy's X-Forwarded-Proto/For are what the guard, the cookie and the login limit see.
+        trusted = [str(ipaddress.ip_network(p, strict=False)) for p in settings.reader_trusted_proxies]
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     app.include_router(api.router)
     app.include_router(api.health_router)
     app.include_router(pages.router)

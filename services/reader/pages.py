@@ -6,6 +6,7 @@ Forms post here (publish, vote, comment, log in) and work without JavaScript; th
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,16 @@ from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
 from services.reader import views
 from services.reader.api import publish_urls
-from services.reader.security import SESSION_COOKIE, is_writer, session_value
+from services.reader.security import (
+    SESSION_COOKIE,
+    check_writer,
+    client_address,
+    cookie_secure,
+    is_writer,
+    limiter_of,
+    new_session,
+    too_many_failures,
+)
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(
@@ -30,6 +40,8 @@ templates = Jinja2Templates(
 )
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+#: Article pages with more text than this (characters) are rendered in a thread.
+INLINE_RENDER_CHARS = 100_000
 
 
 def _when(value: datetime | None) -> str:
@@ -62,9 +74,8 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items() if v}
 
 
-def _require_writer(request: Request) -> None:
-    if not is_writer(request, request.app.state.settings):
-        raise HTTPException(401, "log in with the API token first (/login)")
+async def _require_writer(request: Request) -> None:
+    await check_writer(request, "log in with the API token first (/login)")
 
 
 def _store(request: Request) -> ArticleStore:
@@ -97,7 +108,7 @@ async def news_rows(request: Request, symbol: Filter = None, status: Filter = No
 
 @router.post("/publish", response_class=HTMLResponse)
 async def publish_form(request: Request) -> Response:
-    _require_writer(request)
+    await _require_writer(request)
     form = await _form(request)
     urls = [u for u in form.get("urls", "").split() if u]
     if not urls:
@@ -113,13 +124,21 @@ async def publish_form(request: Request) -> Response:
 async def article_page(request: Request, ident: str) -> Response:
     store = _store(request)
     article = await store.get(ident)
-    view = views.page_view(article)
     found = await store.comments(article.id, 50)
-    return templates.TemplateResponse(
-        request, "article.html",
-        _ctx(request, a=view, comments=found, vote_kinds=VOTE_KINDS,
-             max_comment=request.app.state.settings.reader_max_comment_chars),
-    )
+    ctx = _ctx(request, comments=found, vote_kinds=VOTE_KINDS,
+               max_comment=request.app.state.settings.reader_max_comment_chars)
+
+    def render() -> Response:
+        return templates.TemplateResponse(
+            request, "article.html", {**ctx, "a": views.page_view(article)}
+        )
+
+    # An article's text can be megabytes (up to the fetch cap): rendering it is pure Python
+    # that would hold the event loop for a tenth of a second and more, so a long one is
+    # rendered in a thread and the reader keeps answering meanwhile.
+    if views.text_size(article) > INLINE_RENDER_CHARS:
+        return await asyncio.to_thread(render)
+    return render()
 
 
 def _vote_kind(kind: str) -> VoteKind:
@@ -131,7 +150,7 @@ def _vote_kind(kind: str) -> VoteKind:
 
 @router.post("/articles/{ident}/vote")
 async def vote_form(request: Request, ident: str) -> Response:
-    _require_writer(request)
+    await _require_writer(request)
     form = await _form(request)
     kind = _vote_kind(form.get("kind", ""))
     store = _store(request)
@@ -142,7 +161,7 @@ async def vote_form(request: Request, ident: str) -> Response:
 
 @router.post("/articles/{ident}/comment")
 async def comment_form(request: Request, ident: str) -> Response:
-    _require_writer(request)
+    await _require_writer(request)
     form = await _form(request)
     store = _store(request)
     aid = await store.resolve(ident)
@@ -168,14 +187,20 @@ async def login(request: Request) -> Response:
     form = await _form(request)
     if not token:
         return RedirectResponse("/", status_code=303)
+    limiter, address = limiter_of(request), client_address(request)
+    if (wait := await limiter.locked_for(address)) is not None:
+        raise too_many_failures(wait)  # locked: the token is not even compared
     if not hmac.compare_digest(form.get("token", "").encode(), token.encode()):
+        await limiter.failed(address)
         return templates.TemplateResponse(
             request, "login.html", _ctx(request, wrong=True), status_code=401
         )
+    await limiter.succeeded(address)
     response = RedirectResponse("/", status_code=303)
+    # A new random session per login, valid for reader_session_max_age (checked by us too).
     response.set_cookie(
-        SESSION_COOKIE, session_value(token), httponly=True, samesite="strict",
-        secure=request.url.scheme == "https", max_age=30 * 24 * 3600,
+        SESSION_COOKIE, new_session(token), httponly=True, samesite="strict",
+        secure=cookie_secure(request, settings), max_age=settings.reader_session_max_age,
     )
     return response
 

@@ -1,7 +1,21 @@
-"""Protections of the reader: the write token, body limits, cross-site refusal, headers.
+"""Protections of the reader: allowed hosts, the write token, body limits, cross-site refusal,
+headers.
 
+- Every request must name, in its ``Host`` header, a host the reader serves (loopback names,
+  ``reader_host``, ``NEWSFLOW_READER_ALLOWED_HOSTS``); others get 400. This is what stops DNS
+  rebinding: a page on an attacker's name re-pointed at this machine is same-origin with
+  itself, so ``Origin`` matches ``Host`` and only the name itself gives it away.
 - Write calls need ``Authorization: Bearer <NEWSFLOW_API_TOKEN>`` when a token is set, or the
   session cookie that ``/login`` gives a browser for that token (compared in constant time).
+  A session is ``v1.<issued>.<nonce>.<HMAC>``: a random nonce per login, its issue time, both
+  signed with a key derived from the token; the server refuses it after
+  ``reader_session_max_age`` (and every session ends when the token changes). The cookie is
+  ``Secure`` when the request came over https (``reader_cookie_secure``); behind a reverse
+  proxy, https is what a trusted proxy (``reader_trusted_proxies``) says in X-Forwarded-Proto.
+- Guessing the token is rate limited per client address: after ``reader_login_max_failures``
+  wrong tokens (login form or Bearer header) within ``reader_login_window_seconds``, the
+  address gets 429 with Retry-After until the window ends, whatever it sends; the count is in
+  Redis, shared by every reader replica. Valid session cookies are not guesses and still work.
 - Request bodies are read up to ``NEWSFLOW_READER_MAX_BODY_BYTES``; a larger one is refused
   with 413 before the application sees it, whether or not it declared its length.
 - A write that a browser sends from another site (``Origin`` or ``Sec-Fetch-Site`` says so)
@@ -16,9 +30,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
+import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
+from redis.asyncio import Redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsflow.settings import Settings
@@ -41,33 +59,207 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def session_value(token: str) -> str:
-    """The cookie value that stands for ``token`` (a keyed hash, not the token itself)."""
-    return hmac.new(token.encode(), b"newsflow-reader-session", hashlib.sha256).hexdigest()
+_SESSION_VERSION = "v1"
+
+
+def _session_mac(token: str, payload: str) -> str:
+    key = hashlib.sha256(b"newsflow-reader-session\x00" + token.encode()).digest()
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+
+
+def new_session(token: str, now: float | None = None) -> str:
+    """A session cookie value for one login: ``v1.<issued>.<nonce>.<HMAC of the three>``."""
+    issued = int(time.time() if now is None else now)
+    payload = f"{_SESSION_VERSION}.{issued}.{secrets.token_urlsafe(18)}"
+    return f"{payload}.{_session_mac(token, payload)}"
+
+
+def session_valid(value: str, token: str, max_age: int, now: float | None = None) -> bool:
+    """Whether ``value`` is a session signed for ``token`` and younger than ``max_age`` s."""
+    parts = value.split(".")
+    if len(value) > 200 or len(parts) != 4 or parts[0] != _SESSION_VERSION:
+        return False
+    if not parts[1].isdigit():
+        return False
+    payload = value.rpartition(".")[0]
+    if not hmac.compare_digest(parts[3].encode(), _session_mac(token, payload).encode()):
+        return False
+    age = (time.time() if now is None else now) - int(parts[1])
+    return -60 <= age < max_age  # a minute of clock skew between replicas
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else None
+
+
+def _has_session(request: Request, settings: Settings, token: str) -> bool:
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    return bool(cookie) and session_valid(cookie, token, settings.reader_session_max_age)
 
 
 def is_writer(request: Request, settings: Settings) -> bool:
-    """True when the request may write: no token is set, or it carries the token or session."""
+    """True when the request may write: no token is set, or it carries the token or a session.
+
+    For showing what a visitor may do; a write itself goes through :func:`check_writer`, which
+    also counts wrong tokens.
+    """
     token = settings.api_token.get_secret_value()
     if not token:
         return True
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+    given = _bearer(request)
+    if given is not None and hmac.compare_digest(given.encode(), token.encode()):
         return True
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    return hmac.compare_digest(cookie.encode(), session_value(token).encode())
+    return _has_session(request, settings, token)
 
 
-def require_writer(request: Request) -> None:
-    """FastAPI dependency of every write call."""
+def client_address(request: Request) -> str:
+    """The client's address: the connection's, or what a trusted proxy says it is."""
+    return request.client.host if request.client else "unknown"
+
+
+class LoginLimiter:
+    """Failed logins per client address, in Redis (shared by every reader replica)."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.prefix = f"{settings.stream_prefix}:reader:login-failures:"
+        self.max_failures = settings.reader_login_max_failures
+        self.window = settings.reader_login_window_seconds
+
+    async def locked_for(self, address: str) -> int | None:
+        """Seconds until ``address`` may try again, or None when it may try now."""
+        key = self.prefix + address
+        count = await self.redis.get(key)
+        if count is None or int(count) < self.max_failures:
+            return None
+        ttl = int(await self.redis.ttl(key))
+        return ttl if ttl > 0 else self.window
+
+    async def failed(self, address: str) -> None:
+        """Count a wrong token; the window starts at the first failure."""
+        key = self.prefix + address
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=self.window, nx=True)
+            pipe.incr(key)
+            await pipe.execute()
+
+    async def succeeded(self, address: str) -> None:
+        await self.redis.delete(self.prefix + address)
+
+
+def too_many_failures(wait: int) -> HTTPException:
+    return HTTPException(
+        status_code=429,
+        detail=f"too many failed logins from your address; try again in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def limiter_of(request: Request) -> LoginLimiter:
+    return LoginLimiter(request.app.state.redis, request.app.state.settings)
+
+
+async def check_writer(request: Request, refusal: str) -> None:
+    """Let a write through (no token set, a valid session, or the right Bearer token), or raise.
+
+    Raises:
+        HTTPException: 429 while the client's address is locked out for wrong tokens (its
+            Bearer token is then not even compared), 401 otherwise, with ``refusal``.
+    """
     settings: Settings = request.app.state.settings
-    if not is_writer(request, settings):
-        raise HTTPException(
-            status_code=401,
-            detail="this call needs 'Authorization: Bearer <token>' (NEWSFLOW_API_TOKEN is set)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    token = settings.api_token.get_secret_value()
+    if not token or _has_session(request, settings, token):
+        return
+    given = _bearer(request)
+    if given is not None:
+        limiter = limiter_of(request)
+        address = client_address(request)
+        if (wait := await limiter.locked_for(address)) is not None:
+            raise too_many_failures(wait)
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return
+        await limiter.failed(address)
+    raise HTTPException(status_code=401, detail=refusal, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def require_writer(request: Request) -> None:
+    """FastAPI dependency of every write call of the API."""
+    await check_writer(
+        request, "this call needs 'Authorization: Bearer <token>' (NEWSFLOW_API_TOKEN is set)"
+    )
+
+
+def cookie_secure(request: Request, settings: Settings) -> bool:
+    """The session cookie's Secure attribute (``reader_cookie_secure``)."""
+    if settings.reader_cookie_secure == "auto":
+        return request.url.scheme == "https"
+    return settings.reader_cookie_secure == "true"
+
+
+#: Names a rebinding attack cannot make a browser send for its own origin: always served.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+_ANY_ADDRESS = ("0.0.0.0", "::")
+
+
+def host_name(value: str) -> str | None:
+    """The host of a ``Host`` header or setting entry: lower case, no port, no brackets, no
+    trailing dot; None when it is malformed."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        rest = value[end + 1 :]
+        if end == -1 or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+        name = value[1:end]
+    elif value.count(":") > 1:
+        name = value  # an IPv6 address written without brackets (settings)
+    else:
+        name, _, port = value.partition(":")
+        if port and not port.isdigit():
+            return None
+    name = name.rstrip(".")
+    return name or None
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str] | None:
+    """The host names the reader serves, or None when it serves any (``*``)."""
+    entries = list(settings.reader_allowed_hosts)
+    if "*" in entries:
+        return None
+    names = set(LOOPBACK_HOSTS)
+    bound = host_name(settings.reader_host)
+    if bound and bound not in _ANY_ADDRESS:
+        names.add(bound)
+    names.update(n for n in (host_name(e) for e in entries) if n)
+    return frozenset(names)
+
+
+def host_allowed(host: str | None, allowed: frozenset[str] | None) -> bool:
+    """Whether a ``Host`` header names a host in ``allowed`` (any port; ``.domain`` entries
+    match the domain and its subdomains)."""
+    if allowed is None:
+        return True
+    name = host_name(host) if host else None
+    if name is None:
+        return False
+    return name in allowed or any(
+        a.startswith(".") and (name == a[1:] or name.endswith(a)) for a in allowed
+    )
+
+
+def host_refusal(scope: Scope, allowed: frozenset[str] | None) -> str | None:
+    """Why the request is refused for its ``Host`` header, or None when it is served."""
+    host = _header(scope, b"host")
+    if host_allowed(host, allowed):
+        return None
+    if not host:
+        return "the request has no Host header"
+    shown = "".join(c for c in (host_name(host) or host)[:100] if c.isprintable())
+    return (
+        f"this reader does not serve the host {shown!r}: set NEWSFLOW_READER_ALLOWED_HOSTS "
+        "to the names it is reached by"
+    )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -108,15 +300,22 @@ async def _send_json(send: Send, status: int, message: str) -> None:
 
 
 class GuardMiddleware:
-    """Security headers on every response; body limit and cross-site refusal on requests."""
+    """Security headers on every response; Host allow-list, body limit and cross-site refusal
+    on requests."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body: int, allowed_hosts: frozenset[str] | None = LOOPBACK_HOSTS
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.allowed_hosts = frozenset(allowed_hosts) if allowed_hosts is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if reason := host_refusal(scope, self.allowed_hosts):
+            await _send_json(send, 400, reason)
             return
         if reason := cross_site_reason(scope):
             await _send_json(send, 403, reason)

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import AnalysisResult
 from newsflow.domain.pipeline import STAGES, TERMINAL
+from newsflow.domain.redact import mask_secrets, strip_userinfo
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
@@ -52,11 +53,46 @@ def export_category(category: str | None) -> str | None:
     return category.split("_", 1)[1] if "_" in category else category
 
 
+def _masked(value: str | None) -> str | None:
+    return mask_secrets(value) if isinstance(value, str) else value
+
+
+def shown(article: Article) -> Article:
+    """The article with credentials masked in what the pages and the API show of it.
+
+    Reasons are stored without them (see ``docs/security.md``); this also covers documents
+    written by earlier versions, which stored a provider's URL and error body as they were.
+    Masking is idempotent and cheap: each view applies it.
+    """
+    update: dict[str, Any] = {}
+    if article.failure is not None:
+        update["failure"] = article.failure.model_copy(
+            update={"reason": _masked(article.failure.reason)}
+        )
+    if article.fetch is not None:
+        update["fetch"] = article.fetch.model_copy(update={
+            "error": _masked(article.fetch.error),
+            "final_url": strip_userinfo(article.fetch.final_url),
+            "redirects": [strip_userinfo(r) or "" for r in article.fetch.redirects],
+        })
+    for field in ("extraction", "translation"):
+        result = getattr(article, field)
+        if result is not None:
+            update[field] = result.model_copy(update={"error": _masked(result.error)})
+    analysis = article.analysis
+    if analysis is not None and analysis.impact is not None:
+        update["analysis"] = analysis.model_copy(update={
+            "impact": analysis.impact.model_copy(update={"reason": _masked(analysis.impact.reason)})
+        })
+    return article.model_copy(update=update) if update else article
+
+
 # --- API shapes --------------------------------------------------------------------------------
 
 
 def summary(article: Article) -> dict[str, Any]:
     """What the list (API and page) shows of an article."""
+    article = shown(article)
     return {
         "id": article.id,
         "short_id": article.short_id,
@@ -79,6 +115,7 @@ def summary(article: Article) -> dict[str, Any]:
 
 def detail(article: Article) -> dict[str, Any]:
     """The whole article as the API returns it (internal bookkeeping left out)."""
+    article = shown(article)
     out = summary(article)
     out.update(
         submitted_url=article.submitted_url,
@@ -104,6 +141,7 @@ def _stage_detail(result: BaseModel) -> str | None:
 
 def pipeline_status(article: Article) -> dict[str, Any]:
     """Where the article is in each stage: done, pending, failed or skipped."""
+    article = shown(article)
     failure = article.failed
     failed_stage = failure.stage_name if failure else None
     stages: list[dict[str, Any]] = []
@@ -134,6 +172,12 @@ def pipeline_status(article: Article) -> dict[str, Any]:
 # --- the article page --------------------------------------------------------------------------
 
 
+def text_size(article: Article) -> int:
+    """Characters of text the article page shows (original and translation)."""
+    ex, tr = article.extraction, article.translation
+    return sum(len(t) for t in (ex.text if ex else None, tr.text if tr else None) if t)
+
+
 def paragraphs(text: str | None) -> list[str]:
     """The text's paragraphs (non-empty lines), for ``<p>`` elements."""
     return [p.strip() for p in (text or "").splitlines() if p.strip()]
@@ -141,6 +185,7 @@ def paragraphs(text: str | None) -> list[str]:
 
 def page_view(article: Article) -> dict[str, Any]:
     """Everything the article page shows, in the order it shows it."""
+    article = shown(article)
     view = detail(article)
     ex, tr, an = article.extraction, article.translation, article.analysis
     final = article.status in TERMINAL

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from newsflow.domain.pipeline import SERVICES
 from newsflow.settings import Settings
@@ -69,3 +70,19 @@ def test_secrets_stay_out_of_the_image() -> None:
     # allow-list: everything is excluded first, and .env is never allowed back in
     assert rules[0] == "*", f"the first rule must exclude everything, not {rules[0]!r}"
     assert not any(rule.startswith("!") and ".env" in rule for rule in rules)
+
+
+def test_the_reader_health_check_asks_a_host_the_reader_serves() -> None:
+    """The reader refuses Host names it is not configured for (DNS rebinding): its health
+    check, run inside the container, must use one it always serves, whatever the deployment
+    sets NEWSFLOW_READER_ALLOWED_HOSTS to."""
+    from services.reader.security import allowed_hosts, host_allowed
+
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    urls = re.findall(r"urlopen\(\s*[\"'](https?://[^\"']+)", text)  # the reader's health check
+    assert urls, "no health check URL found in docker-compose.yml"
+    [host] = re.findall(r"^\s+NEWSFLOW_READER_HOST:\s*(\S+)", text, flags=re.MULTILINE)
+    for configured in ([], ["news.example.org"]):  # the default, and a deployment's own name
+        settings = Settings(reader_host=host, reader_allowed_hosts=configured, _env_file=None)
+        for url in urls:
+            assert host_allowed(urlsplit(url).netloc, allowed_hosts(settings)), url

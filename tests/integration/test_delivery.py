@@ -19,6 +19,7 @@ from newsflow.domain.article import Article
 from newsflow.domain.contracts import (
     ExtractionResult,
     FetchResult,
+    PageFetched,
     Status,
     TranslationResult,
     UrlSubmitted,
@@ -209,3 +210,37 @@ async def test_short_ids_resolve_and_ambiguity_is_an_error(store: ArticleStore) 
         await store.resolve("0000000000")
     with pytest.raises(ArticleNotFound, match="hex"):
         await store.resolve("zz-not-hex")
+
+
+async def test_a_dead_letter_keeps_the_details_and_the_article_only_the_kind(
+    settings: Settings, redis: Redis, store: ArticleStore
+) -> None:
+    # An exception's text can name internal addresses and credentials (a database URL): the
+    # article's failure, which anonymous readers see, says what kind of error it was; the
+    # dead letter, which only operators read, keeps the details with credentials masked.
+    async def handle(
+        ctx: StageContext[None], article: Article, message: PageFetched
+    ) -> StageOutcome:
+        raise RuntimeError("cannot reach mongodb://admin:s3cret@10.9.8.7:27017 (selection)")
+
+    spec = StageSpec(stage=EXTRACTOR, handle=handle, open_resources=no_resources)
+    streams = Streams(settings.stream_prefix)
+    url = "http://127.0.0.1:9/leaky"
+    intake = await store.accept(canonical=canonical_url(url), submitted_url=url,
+                                submitted_by="test", refresh=False, entry_id="1-0")
+    await store.save_stage(intake.article_id, intake.generation, FETCHER, FetchResult(status="ok"))
+    async with running(build_worker(spec, settings)):
+        await redis.xadd(streams[FETCHED], {"article_id": intake.article_id,
+                                           "generation": str(intake.generation), "url": url})
+        dead = DeadLetters(redis, streams)
+
+        async def one_dead() -> bool:
+            return len(await dead.list()) == 1
+
+        await wait_for(one_dead, timeout=40)
+    [(_, letter)] = await dead.list()
+    assert "mongodb://***@10.9.8.7:27017" in letter["error"] and "s3cret" not in letter["error"]
+    stored = await store.article(intake.article_id)
+    assert stored is not None and stored.status is Status.FAILED and stored.failure is not None
+    reason = stored.failure.reason
+    assert reason == f"gave up after {settings.max_deliveries} deliveries: RuntimeError"

@@ -157,7 +157,8 @@ async def test_a_model_that_obeys_the_injection_is_caught(
 ) -> None:
     llm.misbehave("pwned")
     result = await analyze_impact("Tesla rallies", INJECTED, ["TSLA"], provider, SETTINGS)
-    assert (result.status, result.reason) == ("failed", "the answer is not JSON: 'PWNED'")
+    # What the model said is not stored: rejected output is never shown to readers.
+    assert (result.status, result.reason) == ("failed", "the answer is not JSON")
     assert result.impact is None
 
 

@@ -144,7 +144,7 @@ async def test_batch_and_body_limits(settings: Settings, store: ArticleStore) ->
     limited = settings.model_copy(update={"reader_max_batch": 3, "reader_max_body_bytes": 2048})
     app = create_app(limited)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://reader.test"
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
     ) as c:
         urls = [f"https://a.example/{i}" for i in range(4)]
         r = await c.post("/api/articles", json={"urls": urls})
@@ -169,7 +169,7 @@ async def test_write_calls_need_the_token_when_set(settings: Settings, store: Ar
     await store.import_documents([article("https://a.example/voted")])
     aid = article_id(canonical_url("https://a.example/voted"))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://reader.test"
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
     ) as c:
         for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "s3cret-token"},
                         {"authorization": "Basic s3cret-token"}):
@@ -419,7 +419,7 @@ async def test_cross_site_writes_are_refused(client: httpx.AsyncClient, store: A
                     {"origin": "null"}):
         r = await client.post(f"/api/articles/{doc['_id']}/votes", json={"kind": "up"}, headers=headers)
         assert r.status_code == 403 and "cross-site" in error_of(r)
-    same = {"origin": "http://reader.test"}
+    same = {"origin": "http://localhost"}
     r = await client.post(f"/api/articles/{doc['_id']}/votes", json={"kind": "up"}, headers=same)
     assert r.status_code == 200
 

@@ -173,6 +173,21 @@ async def test_static_files_are_served(client: httpx.AsyncClient) -> None:
     assert "Noto Sans CJK SC" in css.text
 
 
+async def test_a_very_long_article_is_rendered_whole_and_escaped(
+    client: httpx.AsyncClient, store: ArticleStore
+) -> None:
+    # Rendered in a thread above INLINE_RENDER_CHARS: the same page, all of it, escaped.
+    doc = article("https://a.example/long", title="Long")
+    paragraphs = [f"Paragraph {i} <b>not bold</b>." for i in range(12_000)]
+    doc["extraction"].update(text="\n".join(paragraphs))
+    await store.import_documents([doc])
+    r = await client.get(f"/articles/{doc['_id']}")
+    assert r.status_code == 200
+    assert_secure_headers(r)
+    assert "<p>Paragraph 11999 &lt;b&gt;not bold&lt;/b&gt;.</p>" in r.text
+    assert "<b>" not in r.text
+
+
 async def test_article_page_lists_the_assets_main_ones_first(
     client: httpx.AsyncClient, store: ArticleStore
 ) -> None:

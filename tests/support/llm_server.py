@@ -15,7 +15,9 @@ standard response shape with ``usage``) and computes every answer from the reque
 It misbehaves on demand, per request through the ``X-LLM-Misbehave`` header or in order through
 :meth:`LLMServer.misbehave`: ``429`` / ``429:SECONDS`` (with Retry-After), ``500``, ``503``,
 ``slow:SECONDS``, ``pwned``, ``short``, ``invalid-json``, ``broken-body``, ``null-content``,
-``no-choices``, ``think``, ``fence``, ``untranslated``, ``length``, ``merge``.
+``no-choices``, ``think``, ``fence``, ``untranslated``, ``length``, ``merge``,
+``huge:BYTES`` (the answer repeated to that size), ``leak`` (a 502 whose body echoes the
+credentials it was sent).
 Every request is recorded in :attr:`LLMServer.requests`.
 
 Run it alone: ``python -m tests.support.llm_server --port 8089 [--api-key KEY] [--latency S]``.
@@ -166,7 +168,8 @@ BEARISH = [
 
 MISBEHAVIOURS = (
     "429", "500", "503", "slow", "pwned", "short", "invalid-json", "broken-body",
-    "null-content", "no-choices", "think", "fence", "untranslated", "length", "merge",
+    "null-content", "no-choices", "think", "fence", "untranslated", "length", "merge", "huge",
+    "leak",
 )  # fmt: skip
 
 
@@ -390,8 +393,12 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             server._record(RecordedRequest("POST", self.path, headers, body, behaviour))
             if self.path.rstrip("/") != "/v1/chat/completions":
                 return self._error(404, f"no route {self.path}")
-            if server.api_key and headers.get("authorization") != f"Bearer {server.api_key}":
-                return self._error(401, "Incorrect API key provided.")
+            given = headers.get("authorization", "")
+            if server.api_key and given != f"Bearer {server.api_key}":
+                # As OpenAI does: the refusal echoes part of the key it was given.
+                key = given.removeprefix("Bearer ")
+                shown = f"{key[:8]}{'*' * 8}{key[-4:]}" if len(key) > 12 else key
+                return self._error(401, f"Incorrect API key provided: {shown}.")
             if not isinstance(body, dict):
                 return self._error(400, "the body must be a JSON object")
             messages = body.get("messages")
@@ -413,6 +420,10 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 return self._error(429, "Rate limit reached.", {"Retry-After": argument or "0"})
             if name in ("500", "503"):
                 return self._error(int(name), "The server had an error.")
+            if name == "leak":  # a gateway error that echoes the request's credentials
+                given = self.headers.get("Authorization", "")
+                return self._error(502, f"upstream 10.20.30.40:8443 refused request with "
+                                        f"authorization {given!r}")
             if name == "slow":
                 server._stopping.wait(float(argument or 5))
             if name == "broken-body":
@@ -426,7 +437,7 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 content = translate(prompt)
             else:
                 content = f"Received {len(messages)} message(s), {len(prompt)} characters."
-            content = _misbehave(name, content, prompt)
+            content = _misbehave(name, content, prompt, argument)
             if name == "no-choices":
                 return self._send(200, {"id": "x", "object": "chat.completion", "choices": []})
             used = sum(len(m["content"]) for m in messages) // 4 + 1
@@ -449,7 +460,7 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _misbehave(name: str, content: str, prompt: str) -> str | None:
+def _misbehave(name: str, content: str, prompt: str, argument: str = "") -> str | None:
     """The answer altered as asked: what a confused, injected or broken model would send."""
     if name == "pwned":
         return "PWNED"
@@ -467,6 +478,9 @@ def _misbehave(name: str, content: str, prompt: str) -> str | None:
         return extract_data(prompt) or content
     if name == "merge":
         return " ".join(content.split())
+    if name == "huge":
+        size = int(argument or 10_000_000)
+        return (content + "\n") * (size // (len(content) + 1) + 1)
     return content
 
 

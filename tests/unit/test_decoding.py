@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsflow.stages.decoding import codec_for, declared_codecs, decode_html, detect
+from tests.support.regex_audit import time_limit
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "zh_cwced"
 #: Pages of the corpus whose bytes are genuinely invalid in their real encoding (GBK).
@@ -272,3 +273,30 @@ def test_garbage_is_given_up_on_quickly() -> None:
     assert isinstance(text, str)
     codecs.lookup(codec)
     assert time.perf_counter() - started < 5.0
+
+
+# --- hostile heads and headers (issue 9): every scan is linear ------------------------------------
+
+
+def test_a_head_of_unfinished_meta_tags_is_read_in_linear_time() -> None:
+    # The review's page: about 550 "<meta" fit in the 8 KiB scanned, then "charset=", spaces
+    # and no value. The backtracking pattern took minutes per fetch on it.
+    head = b"<meta" * 550 + b"charset=" + b" " * 5_000 + b"!"
+    with time_limit(1.0, "declared_codecs on a head of unclosed <meta"):
+        assert declared_codecs(head + b"<p>text</p>", None) == []
+    # A hundred kilobytes of the same, and of spaces after "charset=" in one tag.
+    with time_limit(1.0, "declared_codecs on 100 KB of unclosed <meta"):
+        declared_codecs(b"<meta " * 20_000, None)
+        declared_codecs(b"<meta charset=" + b" " * 100_000 + b"!", None)
+    # Still read where they are real, quoted or not, with odd spacing.
+    assert declared_codecs(b'<meta http-equiv="Content-Type" content="text/html; charset=gb2312">',
+                           None) == ["gb18030"]
+    assert declared_codecs(b"<META CHARSET = ' Shift_JIS '>", None) == ["cp932"]
+    assert declared_codecs(b"<meta name=x><meta charset=big5>", None) == ["big5hkscs"]
+
+
+def test_a_hostile_content_type_is_read_in_linear_time() -> None:
+    with time_limit(1.0, "declared_codecs on a long Content-Type"):
+        assert declared_codecs(b"<p>x</p>", "text/html; charset=" + " " * 100_000 + "!") == []
+        declared_codecs(b"<p>x</p>", "charset" * 20_000)
+    assert declared_codecs(b"<p>x</p>", 'text/html; charset = "utf-8"') == ["utf-8"]

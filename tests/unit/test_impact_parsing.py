@@ -7,6 +7,7 @@ import json
 import pytest
 
 from newsflow.stages.impact import ImpactRejected, normalize_ticker, parse_impact
+from tests.support.regex_audit import time_limit
 
 ARTICLE = "Apple (NASDAQ: AAPL) beat estimates. Microsoft, MSFT, was flat. Toyota 7203.T rose."
 
@@ -56,7 +57,7 @@ def test_fences_and_chatter_around_the_object_are_tolerated() -> None:
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [
-        ("PWNED", "not JSON: 'PWNED'"),
+        ("PWNED", "the answer is not JSON$"),  # what the model said is logged, not stored
         ('{"summary": "cut off", "direction": ', "not JSON"),
         ('{"summary": "x", "direction": bullish}', "not valid JSON"),
         ("[1, 2]", "not an object"),
@@ -68,5 +69,17 @@ def test_fences_and_chatter_around_the_object_are_tolerated() -> None:
     ],
 )
 def test_invalid_answers_are_rejected_with_a_reason(answer: str, reason: str) -> None:
-    with pytest.raises(ImpactRejected, match=reason.replace("(", "\\(").replace(")", "\\)")):
+    escaped = reason.replace("(", "\\(").replace(")", "\\)")
+    with pytest.raises(ImpactRejected, match=escaped):
         parse_impact(answer, ["AAPL"], ARTICLE)
+
+
+def test_a_flood_of_symbols_is_cut_before_it_is_checked() -> None:
+    # Each symbol of an answer is looked for in the article; 200,000 of them (a model can be
+    # talked into it) stalled the analyzer's event loop for seconds.
+    article = "Apple reported results. " * 500
+    answer = _answer(symbols=["ZZZZ"] * 200_000 + ["AAPL"])
+    with time_limit(0.5, "parse_impact with 200,000 symbols"):
+        impact = parse_impact(answer, ["AAPL"], article)
+    assert impact.symbols == []  # the cut keeps the first ones, all ungrounded here
+    assert parse_impact(_answer(symbols=["ZZZZ", "AAPL"]), ["AAPL"], article).symbols == ["AAPL"]

@@ -31,6 +31,7 @@ from newsflow.adapters.providers.untrusted import (
     wrap_data,
 )
 from newsflow.settings import Settings
+from tests.support.regex_audit import time_limit
 
 
 @pytest.mark.parametrize(
@@ -77,6 +78,17 @@ def test_reasoning_blocks_are_removed() -> None:
     assert strip_reasoning("answer <think>cut off mid-thought") == "answer"
     with pytest.raises(ProviderError, match="unfinished reasoning"):
         strip_reasoning("<think>still thinking when the tokens ran out")
+    assert strip_reasoning("</think>stray<think>a</think>b") == "</think>strayb"
+    assert strip_reasoning("<think>a<think>b</think>c</think>") == "c</think>"
+    assert strip_reasoning("İİ<think>x</think>İ") == "İİİ"  # lower() would shift the offsets
+
+
+def test_unclosed_reasoning_tags_are_handled_in_linear_time() -> None:
+    # The review's answer: 56 KB of "<think>" took 4 s; every unclosed tag scanned to the end.
+    with time_limit(1.0, "strip_reasoning on unclosed <think> tags"), pytest.raises(ProviderError):
+        strip_reasoning("<think>" * 15_000)
+    with time_limit(1.0, "strip_reasoning on stray closing tags"):
+        assert strip_reasoning("ok " + "</think>" * 15_000).startswith("ok </think>")
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:
@@ -128,23 +140,34 @@ def test_factories_explain_missing_settings() -> None:
         impact_provider(bad_url)
 
 
-def test_error_bodies_are_summarized_without_the_key() -> None:
-    provider = OpenAICompatible("https://api.openai.com/v1", "m", "sk-very-secret-1234")
-    request = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
+def test_error_reasons_name_the_provider_by_host_and_keep_the_body_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider = OpenAICompatible("https://bob:pw@api.x.ai/v1", "m", "sk-very-secret-1234")
+    assert provider.name == "xai" and provider.base_url == "https://api.x.ai/v1"
+    assert "pw" not in repr(provider)
+    request = httpx.Request("POST", "https://api.x.ai/v1/chat/completions")
     echoed = httpx.Response(
         401, json={"error": {"message": "Incorrect API key provided: sk-very-secret-1234"}},
         request=request,
     )  # fmt: skip
-    error = provider._status_error(echoed)
-    assert "sk-very-secret-1234" not in str(error)
-    assert "the API key was refused (HTTP 401 Unauthorized)" in str(error)
+    error = provider._status_error(echoed, echoed.content)
+    assert str(error) == "openai provider at api.x.ai: the API key was refused (HTTP 401 Unauthorized)"
+    assert "Incorrect API key provided: ***" in caplog.text  # the body is logged, masked
     gemini = httpx.Response(400, json=[{"error": {"message": "model not found"}}], request=request)
-    assert str(provider._status_error(gemini)).endswith(
-        "request rejected (HTTP 400 Bad Request): model not found"
+    assert str(provider._status_error(gemini, gemini.content)) == (
+        "openai provider at api.x.ai: request rejected (HTTP 400 Bad Request)"
+    )
+    limited = httpx.Response(429, text="slow down", request=request)
+    assert str(provider._status_error(limited, limited.content)) == (
+        "openai provider at api.x.ai: rate limited (HTTP 429 Too Many Requests)"
     )
     html = httpx.Response(502, text="<html>" + "x" * 1000, request=request)
-    error = provider._status_error(html)
-    assert error.retryable and len(str(error)) < 400
+    error = provider._status_error(html, html.content)
+    assert error.retryable and "<html>" not in str(error)
+    with pytest.raises(ProviderError) as bad:
+        OpenAICompatible("ftp://bob:pw@api.x.ai/v1", "m")
+    assert "pw" not in str(bad.value)
 
 
 def test_data_is_delimited_and_cannot_close_its_block() -> None:
@@ -157,6 +180,10 @@ def test_data_is_delimited_and_cannot_close_its_block() -> None:
     # What a model sees as the data is the whole text, forged tags defused inside it.
     assert extract_data(f"Translate this:\n\n{wrapped}") == escape_data(attack)
     assert extract_data("no block here") is None
+    with time_limit(1.0, "extract_data on unclosed data tags"):
+        assert extract_data("<article_text>" * 10_000) is None
+        assert clean_answer("<article_text>\n" * 10_000) == ("<article_text>\n" * 10_000).strip()
+        assert escape_data("<" + " " * 100_000 + "x").startswith("<")
 
 
 def test_answers_lose_fences_and_echoed_blocks() -> None:

@@ -10,8 +10,16 @@ import pytest
 from newsflow.adapters.store import ArticleFilter, BadCursor, decode_cursor, encode_cursor
 from newsflow.domain.article import Article
 from newsflow.domain.votes import InvalidComment, clean_comment
+from newsflow.settings import Settings
 from services.reader import views
-from services.reader.security import cross_site_reason, session_value
+from services.reader.security import (
+    allowed_hosts,
+    cross_site_reason,
+    host_allowed,
+    host_name,
+    new_session,
+    session_valid,
+)
 
 T = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -152,6 +160,38 @@ def test_cross_site_writes_are_recognised() -> None:
     assert cross_site_reason(scope("POST", sec_fetch_site="cross-site", host="r"))
 
 
-def test_session_cookie_is_not_the_token() -> None:
-    assert session_value("tok") != "tok" and len(session_value("tok")) == 64
-    assert session_value("tok") != session_value("tok2")
+def test_sessions_are_per_login_signed_and_expire() -> None:
+    now = 1_800_000_000.0
+    first, second = new_session("tok", now), new_session("tok", now)
+    assert first != second and "tok" not in first.split(".")
+    assert session_valid(first, "tok", 3600, now + 3599)
+    assert not session_valid(first, "tok", 3600, now + 3600)  # expired
+    assert not session_valid(first, "tok2", 3600, now)  # another token: every session ends
+    version, issued, nonce, mac = first.split(".")
+    assert not session_valid(f"{version}.{int(issued) + 100}.{nonce}.{mac}", "tok", 3600, now)
+    assert not session_valid(f"{version}.{issued}.x{nonce}.{mac}", "tok", 3600, now)
+    assert not session_valid(first, "tok", 3600, now - 120)  # issued in the future
+    for bad in ("", "v1.1.2", "v2.1.2.3", "v1.x.2.3", first + ".x", "v1." + "9" * 300 + ".a.b"):
+        assert not session_valid(bad, "tok", 3600, now)
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [("Example.ORG:8000", "example.org"), ("example.org.", "example.org"), ("[::1]:80", "::1"),
+     ("[::1]", "::1"), ("::1", "::1"), ("localhost", "localhost"), ("", None), (":80", None),
+     ("host:port", None), ("[::1", None), ("[::1]x", None)],
+)  # fmt: skip
+def test_host_names_are_read_port_agnostic(header: str, name: str | None) -> None:
+    assert host_name(header) == name
+
+
+def test_allowed_hosts_always_include_loopback() -> None:
+    base = Settings(_env_file=None)
+    assert allowed_hosts(base) == frozenset({"localhost", "127.0.0.1", "::1"})
+    wide = Settings(reader_host="0.0.0.0", reader_allowed_hosts="news.example.org, .example.net",
+                    _env_file=None)
+    hosts = allowed_hosts(wide)
+    assert hosts == frozenset({"localhost", "127.0.0.1", "::1", "news.example.org", ".example.net"})
+    assert host_allowed("x.example.net:443", hosts) and not host_allowed("xexample.net", hosts)
+    assert allowed_hosts(Settings(reader_allowed_hosts="*", _env_file=None)) is None
+    assert host_allowed(None, None) and not host_allowed(None, hosts)

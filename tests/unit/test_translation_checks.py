@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import time
+
 import pytest
 
+from newsflow.adapters.providers import ProviderError
+from newsflow.domain.contracts import ExtractionResult
+from newsflow.settings import Settings
 from newsflow.stages.translation import (
     TranslationRejected,
     check_translation,
@@ -13,7 +20,9 @@ from newsflow.stages.translation import (
     primary_language,
     script_shares,
     text_weight,
+    translate_article,
 )
+from tests.support.regex_audit import time_limit
 
 ZH = "苹果公司今天宣布第三季度利润增长百分之十五，股价随之上涨。分析师认为需求强劲。"
 EN = "Apple said today its third-quarter profit grew 15 percent, and its shares rose."
@@ -101,3 +110,52 @@ def test_untranslated_same_script_text_is_not_judged_as_a_copy() -> None:
     # French to English keeps the script; an identical answer is not provably wrong.
     french = "Les actions d'Apple ont augmenté de cinq pour cent aujourd'hui."
     assert check_translation(french, french, "en") == [french]
+
+
+# --- bounded work on the event loop (issue 9) ------------------------------------------------------
+
+
+def test_an_oversized_answer_is_refused_before_it_is_scanned() -> None:
+    # Judging the script of a 10 MB answer for a short text took seconds on the worker's loop;
+    # its length alone already says it is no translation of the source.
+    with time_limit(0.5, "check_translation of a 10 MB answer"), pytest.raises(
+        TranslationRejected, match="too long"
+    ):
+        check_translation(ZH, "x" * 10_000_000, "en")
+
+
+async def test_translation_keeps_the_event_loop_responsive_on_a_huge_text() -> None:
+    # Language guessing and chunking of a 6 MB text (one paragraph of short sentences, no
+    # language tag) took over a second of pure Python on the translator's event loop.
+    text = "中文。" * 2_000_000
+
+    class Refusing:  # a provider that fails at once: only the work before the calls counts
+        name, model = "refusing", "none"
+
+        async def complete(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> str:
+            raise ProviderError("refused")
+
+    longest = 0.0
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            longest, last = max(longest, now - last), now
+
+    extraction = ExtractionResult(status="ok", text=text, language=None)
+    gc.collect()
+    gc.disable()  # a collection of what earlier tests left is no part of the measure
+    try:
+        watcher = asyncio.create_task(watch())
+        await asyncio.sleep(0.02)
+        result = await translate_article(extraction, Refusing(), Settings(_env_file=None))
+        done.set()
+        await watcher
+    finally:
+        gc.enable()
+    assert result.status == "failed" and result.source_language == "zh"
+    assert longest < 0.5, f"the event loop was blocked for {longest:.2f} s"

@@ -14,6 +14,7 @@ from newsflow.stages.translation import (
     split_paragraphs,
     split_sentences,
 )
+from tests.support.regex_audit import time_limit
 
 
 def _size(chunk: list) -> int:
@@ -111,3 +112,16 @@ def test_answers_split_on_blank_lines_or_on_lines_when_that_fits() -> None:
     assert split_answer("one\n\ntwo\n\nthree", 3) == ["one", "two", "three"]
     assert split_answer("one\ntwo\nthree", 3) == ["one", "two", "three"]
     assert split_answer("one\ntwo\n\nthree", 2) == ["one\ntwo", "three"]
+
+
+def test_runs_of_punctuation_are_split_in_linear_time() -> None:
+    # The review's article: one paragraph of 20,000 dots stalled the translator 12 s before any
+    # call (the sentence splitter was quadratic in a run of dots); 1 MB took hours.
+    for paragraph in ("中文。" + "." * 100_000 + "x", "a" + "!?" * 50_000 + "b", ". " * 50_000):
+        with time_limit(1.0, "chunk_text on a run of punctuation"):
+            chunks = chunk_text(paragraph, 4_000)
+        joined = "".join(s.text for chunk in chunks for s in chunk)
+        assert re.sub(r"\s", "", joined) == re.sub(r"\s", "", paragraph)
+    # Sentence ends are still found at the end of a run, before a space or the end.
+    assert split_sentences("Wait... what?! Yes.") == ["Wait...", " what?!", " Yes."]
+    assert split_sentences("好。。。是的！") == ["好。。。", "是的！"]

@@ -2,25 +2,31 @@
 
 Retries with exponential backoff on 429 (honouring ``Retry-After``), 5xx, timeouts and broken
 connections; any other 4xx fails at once. Errors are :class:`ProviderError` with a reason a
-person can act on; the API key never appears in a message or a log line.
+person can act on, which is stored on the article and shown to anonymous readers: it names
+the provider by kind and host (``openai provider at api.x.ai: rate limited (HTTP 429 Too Many
+Requests)``), never the URL's ``user:password@``, a key, or what the provider's body said.
+Those details go to the log, with credentials masked (:mod:`newsflow.domain.redact`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import http
+import json
 import logging
 import random
 import re
 import time
 from collections.abc import Mapping
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 from pydantic import SecretStr
 
 from newsflow.adapters.providers._base import ProviderError
+from newsflow.domain.redact import mask_secrets, strip_userinfo
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +41,20 @@ _KNOWN_HOSTS = {
     "api.groq.com": "groq",
 }
 
-#: Reasoning some local models (DeepSeek-R1, Qwen3 on Ollama/vLLM) put before the answer.
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+#: Tags of the reasoning some local models (DeepSeek-R1, Qwen3 on Ollama/vLLM) put before the
+#: answer. Paired by a scan, not by ``<think>.*?</think>``: that pattern retried every unclosed
+#: tag to the end of the answer (56 KB of ``<think>`` took 4 s).
+_THINK_TAG = re.compile(r"<(/?)think>", re.IGNORECASE)
 
 _BODY_SNIPPET = 300
+#: The protocol this client speaks: what ``NEWSFLOW_*_PROVIDER`` calls it.
+KIND = "openai"
+#: ``finish_reason`` values repeated in a reason (anything else a provider says is logged).
+_FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls", "function_call"})
+#: Largest HTTP body read from a provider. An answer is parsed (JSON, reasoning tags, the
+#: caller's checks) on the worker's event loop: its size is what bounds that work. A chunk of
+#: ``translate_chunk_chars`` translates to a few tens of kilobytes.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 def normalize_base_url(base_url: str) -> str:
@@ -50,12 +66,26 @@ def normalize_base_url(base_url: str) -> str:
     url = base_url.strip().rstrip("/")
     if url.endswith("/chat/completions"):
         url = url[: -len("/chat/completions")].rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = mask_secrets(strip_userinfo(base_url.strip()) or "")
         raise ProviderError(
-            f"base URL {base_url!r} is not an http(s) URL such as https://api.openai.com/v1"
+            f"base URL {shown!r} is not an http(s) URL such as https://api.openai.com/v1"
         )
     return url
+
+
+def host_of(base_url: str) -> str:
+    """``host`` or ``host:port`` of a base URL (what reasons name a provider by)."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def label_for(base_url: str) -> str:
@@ -73,13 +103,24 @@ def strip_reasoning(text: str) -> str:
     Raises:
         ProviderError: the answer is nothing but reasoning that never closed (cut off).
     """
-    cleaned = _THINK_BLOCK.sub("", text)
-    opened = cleaned.lower().find("<think>")
-    if opened != -1:
-        # An unclosed block runs to the end: the model was cut off while still reasoning.
-        cleaned = cleaned[:opened]
-        if not cleaned.strip():
-            raise ProviderError("the answer holds only unfinished reasoning (<think> never closed)")
+    kept: list[str] = []
+    position = 0
+    opened: int | None = None  # start of the block being read
+    for tag in _THINK_TAG.finditer(text):
+        if not tag.group(1):
+            if opened is None:
+                opened = tag.start()
+        elif opened is not None:
+            kept.append(text[position:opened])
+            position, opened = tag.end(), None
+    if opened is None:
+        kept.append(text[position:])
+        return "".join(kept).strip()
+    # An unclosed block runs to the end: the model was cut off while still reasoning.
+    kept.append(text[position:opened])
+    cleaned = "".join(kept)
+    if not cleaned.strip():
+        raise ProviderError("the answer holds only unfinished reasoning (<think> never closed)")
     return cleaned.strip()
 
 
@@ -133,9 +174,21 @@ class OpenAICompatible:
     ) -> None:
         if not model.strip():
             raise ProviderError("no model name given")
-        self.base_url = normalize_base_url(base_url)
+        url = normalize_base_url(base_url)
+        parts = urlsplit(url)
+        # Credentials in the URL are sent as Basic auth, as httpx does with them, but kept out
+        # of the URL: httpx logs every request's URL, and reasons never show them.
+        self._auth: httpx.BasicAuth | None = None
+        self._passwords: list[str] = []
+        if parts.username is not None:
+            password = unquote(parts.password or "")
+            self._auth = httpx.BasicAuth(unquote(parts.username), password)
+            self._passwords = [password, parts.password or ""]
+        self.base_url = strip_userinfo(url) or url
         self.model = model.strip()
         self.name = name or label_for(self.base_url)
+        #: How stored reasons name this provider: kind and host, nothing else.
+        self.where = f"{KIND} provider at {host_of(self.base_url)}"
         self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self.timeout = timeout
         self.retries = max(0, retries)
@@ -165,6 +218,7 @@ class OpenAICompatible:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
                 headers=headers,
+                auth=self._auth,
                 transport=self._transport,
                 follow_redirects=False,
             )
@@ -200,28 +254,32 @@ class OpenAICompatible:
         for attempt in range(1, attempts + 1):
             delay = self.backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
             try:
-                response = await self._http().post(url, json=payload)
+                response, body = await self._post(url, payload)
             except httpx.TimeoutException as exc:
                 error = ProviderError(
-                    f"no answer from {self.name} within {self.timeout:g} s ({type(exc).__name__})",
+                    f"{self.where}: no answer within {self.timeout:g} s ({type(exc).__name__})",
                     retryable=True,
                 )
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                self._log_detail("cannot connect", exc)
+                reason = "cannot connect" if isinstance(exc, httpx.ConnectError) else "connection broken"
                 error = ProviderError(
-                    f"cannot reach {self.base_url}: {type(exc).__name__}: "
-                    f"{self._redact(str(exc)) or 'connection failed'}",
-                    retryable=True,
+                    f"{self.where}: {reason} ({type(exc).__name__})", retryable=True
                 )
             except httpx.HTTPError as exc:
+                self._log_detail("request failed", exc)
                 raise ProviderError(
-                    f"request to {self.base_url} failed: {type(exc).__name__}: "
-                    f"{self._redact(str(exc))}"
+                    f"{self.where}: the request failed ({type(exc).__name__})"
                 ) from None
             else:
                 self.calls += 1
+                if body is None:
+                    raise ProviderError(
+                        f"{self.where}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
+                    )
                 if response.status_code == 200:
-                    return self._answer(response)
-                error = self._status_error(response)
+                    return self._answer(response, body)
+                error = self._status_error(response, body)
                 if response.status_code == 429:
                     asked = retry_after_seconds(response.headers.get("Retry-After"))
                     if asked is not None and asked > self.max_retry_after:
@@ -239,7 +297,7 @@ class OpenAICompatible:
                 raise error
             log.warning(
                 "%s: attempt %d/%d failed (%s); retrying in %.2f s",
-                self.name,
+                self.where,
                 attempt,
                 attempts,
                 error.reason,
@@ -248,18 +306,39 @@ class OpenAICompatible:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _post(self, url: str, payload: dict[str, Any]) -> tuple[httpx.Response, bytes | None]:
+        """POST and read the body up to :data:`MAX_ANSWER_BYTES` (None: it is larger)."""
+        client = self._http()
+        response = await client.send(client.build_request("POST", url, json=payload), stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                return response, None
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    return response, None
+                chunks.append(chunk)
+            return response, b"".join(chunks)
+        finally:
+            await response.aclose()
+
     # --- answers ---------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        key = self._key.get_secret_value()
-        if key and len(key) >= 4:
-            text = text.replace(key, "***")
-        return text
+        """``text`` with this provider's key and any credential masked (for the log)."""
+        return mask_secrets(text, [self._key.get_secret_value(), *self._passwords])
 
-    def _body_message(self, response: httpx.Response) -> str:
+    def _log_detail(self, what: str, detail: object) -> None:
+        """What a provider or the network said, for the operator's log (masked)."""
+        log.warning("%s: %s: %s", self.where, what, self._redact(str(detail))[:1000])
+
+    def _body_message(self, raw: bytes) -> str:
         """The provider's own error message (OpenAI, Gemini and Ollama shapes), shortened."""
         try:
-            body: Any = response.json()
+            body: Any = json.loads(raw)
         except ValueError:
             body = None
         if isinstance(body, list) and body:  # Gemini wraps errors in a list
@@ -273,46 +352,48 @@ class OpenAICompatible:
                 message = err
             message = message or body.get("message") or body.get("detail")
         if message is None:
-            message = response.text
+            message = raw.decode("utf-8", "replace")
         text = " ".join(str(message).split())
         if len(text) > _BODY_SNIPPET:
             text = text[:_BODY_SNIPPET] + "..."
         return self._redact(text)
 
-    def _status_error(self, response: httpx.Response) -> ProviderError:
+    def _status_error(self, response: httpx.Response, raw: bytes) -> ProviderError:
         status = response.status_code
-        detail = self._body_message(response)
-        suffix = f": {detail}" if detail else ""
-        phrase = f"HTTP {status} {response.reason_phrase}".strip()
+        if detail := self._body_message(raw):
+            self._log_detail(f"HTTP {status} from {self.base_url}/chat/completions", detail)
+        try:
+            phrase = f"HTTP {status} {http.HTTPStatus(status).phrase}"
+        except ValueError:  # the provider's own reason phrase is its text: not repeated
+            phrase = f"HTTP {status}"
         if status == 401:
             hint = (
                 "the API key is missing"
-                if not self._key.get_secret_value()
-                else ("the API key was refused")
+                if not self._key.get_secret_value() and self._auth is None
+                else "the API key was refused"
             )
-            return ProviderError(f"{self.name}: {hint} ({phrase}){suffix}")
+            return ProviderError(f"{self.where}: {hint} ({phrase})")
         if status == 403:
-            return ProviderError(f"{self.name}: access denied ({phrase}){suffix}")
+            return ProviderError(f"{self.where}: access denied ({phrase})")
         if status == 404:
             return ProviderError(
-                f"{self.name}: not found ({phrase}); check the base URL {self.base_url} "
-                f"and the model {self.model!r}{suffix}"
+                f"{self.where}: not found ({phrase}); check the base URL and the model "
+                f"{self.model!r}"
             )
         if status == 429:
-            return ProviderError(f"{self.name}: rate limited ({phrase}){suffix}", retryable=True)
+            return ProviderError(f"{self.where}: rate limited ({phrase})", retryable=True)
         if status >= 500:
-            return ProviderError(f"{self.name}: server error ({phrase}){suffix}", retryable=True)
-        return ProviderError(f"{self.name}: request rejected ({phrase}){suffix}")
+            return ProviderError(f"{self.where}: server error ({phrase})", retryable=True)
+        return ProviderError(f"{self.where}: request rejected ({phrase})")
 
-    def _answer(self, response: httpx.Response) -> str:
+    def _answer(self, response: httpx.Response, raw: bytes) -> str:
         try:
-            body: Any = response.json()
+            body: Any = json.loads(raw)
         except ValueError:
-            raise ProviderError(
-                f"{self.name}: the answer is not JSON: {response.text[:_BODY_SNIPPET]!r}"
-            ) from None
+            self._log_detail("the answer is not JSON", raw[:_BODY_SNIPPET].decode("utf-8", "replace"))
+            raise ProviderError(f"{self.where}: the answer is not JSON") from None
         if not isinstance(body, dict):
-            raise ProviderError(f"{self.name}: the answer is not a JSON object")
+            raise ProviderError(f"{self.where}: the answer is not a JSON object")
         usage = body.get("usage")
         if isinstance(usage, dict):
             self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
@@ -320,10 +401,9 @@ class OpenAICompatible:
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             # Some gateways answer 200 with an error object instead of choices.
-            detail = self._body_message(response) if "error" in body else ""
-            raise ProviderError(
-                f"{self.name}: the answer has no choices" + (f": {detail}" if detail else "")
-            )
+            if "error" in body:
+                self._log_detail("an answer without choices", self._body_message(raw))
+            raise ProviderError(f"{self.where}: the answer has no choices")
         choice = choices[0]
         finish = choice.get("finish_reason")
         message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
@@ -335,16 +415,21 @@ class OpenAICompatible:
         if not isinstance(content, str) or not content.strip():
             refusal = message.get("refusal")
             if refusal:
-                raise ProviderError(f"{self.name}: the model refused: {str(refusal)[:200]}")
+                self._log_detail("the model refused", str(refusal)[:200])
+                raise ProviderError(f"{self.where}: the model refused to answer")
+            shown = finish if finish in _FINISH_REASONS else ("none" if not finish else "other")
             raise ProviderError(
-                f"{self.name}: the answer has no content (finish_reason={finish or 'none'})"
+                f"{self.where}: the answer has no content (finish_reason={shown})"
             )
         if finish == "length":
             raise ProviderError(
-                f"{self.name}: the answer was cut off at the model's token limit "
+                f"{self.where}: the answer was cut off at the model's token limit "
                 "(finish_reason=length)"
             )
-        answer = strip_reasoning(content)
+        try:
+            answer = strip_reasoning(content)
+        except ProviderError as exc:
+            raise ProviderError(f"{self.where}: {exc.reason}") from None
         if not answer:
-            raise ProviderError(f"{self.name}: the answer is empty once reasoning is removed")
+            raise ProviderError(f"{self.where}: the answer is empty once reasoning is removed")
         return answer

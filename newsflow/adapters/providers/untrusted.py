@@ -14,9 +14,11 @@ import re
 #: Name of the tag that delimits untrusted data in a prompt.
 DATA_TAG = "article_text"
 
-_TAG_LOOKALIKE = re.compile(rf"<\s*/?\s*{DATA_TAG}\b[^>]*>?", re.IGNORECASE)
-_DATA_BLOCK = re.compile(rf"<{DATA_TAG}>\n?(.*?)\n?</{DATA_TAG}>", re.DOTALL)
-_OUTER_FENCE = re.compile(r"^```[\w-]*[ \t]*\n(.*?)\n?```$", re.DOTALL)
+_OPEN, _CLOSE = f"<{DATA_TAG}>", f"</{DATA_TAG}>"
+# Article text and answers are hostile: patterns here are linear (possessive runs; no
+# ``<tag>(.*?)</tag>`` search, which retried every unclosed tag to the end of the text).
+_TAG_LOOKALIKE = re.compile(rf"<\s*+/?+\s*+{DATA_TAG}\b[^>]*+>?", re.IGNORECASE)
+_OUTER_FENCE = re.compile(r"^```[\w-]*+[ \t]*+\n(.*?)\n?```$", re.DOTALL)
 
 
 def escape_data(text: str) -> str:
@@ -31,8 +33,20 @@ def wrap_data(text: str) -> str:
 
 def extract_data(prompt: str) -> str | None:
     """The contents of the first data block in ``prompt`` (what a model is meant to work on)."""
-    match = _DATA_BLOCK.search(prompt)
-    return match.group(1) if match else None
+    start = prompt.find(_OPEN)
+    if start == -1:
+        return None
+    start += len(_OPEN)
+    end = prompt.find(_CLOSE, start)
+    if end == -1:
+        return None
+    return _trim_newlines(prompt[start:end])
+
+
+def _trim_newlines(data: str) -> str:
+    """The block's contents without the one line break after its opening and before its end."""
+    data = data.removeprefix("\n")
+    return data.removesuffix("\n")
 
 
 def clean_answer(answer: str) -> str:
@@ -41,9 +55,8 @@ def clean_answer(answer: str) -> str:
     fenced = _OUTER_FENCE.match(text)
     if fenced:
         text = fenced.group(1).strip()
-    echoed = _DATA_BLOCK.fullmatch(text)
-    if echoed:
-        text = echoed.group(1).strip()
+    if text.startswith(_OPEN) and text.endswith(_CLOSE) and len(text) >= len(_OPEN + _CLOSE):
+        text = _trim_newlines(text[len(_OPEN) : -len(_CLOSE)]).strip()
     return text
 
 

@@ -64,12 +64,32 @@ _SUFFIX_MARKETS = {
     "MC": "BME", "SW": "SIX", "ST": "STO", "HE": "HEL", "MI": "BIT", "CO": "CSE", "LS": "ELI",
     "IR": "ISE", "VI": "VIE", "OL": "OSL",
 }
-#: Legal forms stripped from a company's name to get the name the press writes.
-_LEGAL = re.compile(
-    r"(?:,?\s+(?:Inc\.?|Incorporated|Corporation|Corp\.?|Company|Co\.?|Ltd\.?|Limited|plc|PLC|"
-    r"AG|SE|S\.A\.|SA|N\.V\.|NV|S\.p\.A\.|SpA|ASA|AB|Oyj|A/S|KGaA|& Co\.?|Class [A-C]|"
-    r"\(Class [A-C]\)|Holdings?|Group))+$"
+#: Legal forms stripped from the end of a company's name to get the name the press writes.
+_LEGAL_FORMS = sorted(
+    [
+        "Inc.", "Inc", "Incorporated", "Corporation", "Corp.", "Corp", "Company", "Co.", "Co",
+        "Ltd.", "Ltd", "Limited", "plc", "PLC", "AG", "SE", "S.A.", "SA", "N.V.", "NV",
+        "S.p.A.", "SpA", "ASA", "AB", "Oyj", "A/S", "KGaA", "& Co.", "& Co", "Holdings",
+        "Holding", "Group", *(f"Class {c}" for c in "ABC"), *(f"(Class {c})" for c in "ABC"),
+    ],
+    key=len, reverse=True,
 )
+
+
+def strip_legal(name: str) -> str:
+    """``name`` without its trailing legal forms ("Apple Inc." -> "Apple"), each preceded by
+    white space and optionally a comma. A loop over the end, not a regex: linear."""
+    while True:
+        for form in _LEGAL_FORMS:
+            head = name[: len(name) - len(form)]
+            if name.endswith(form) and head[-1:].isspace():
+                name = head.rstrip()
+                name = name[:-1] if name.endswith(",") else name
+                break
+        else:
+            return name
+
+
 _WORD = re.compile(r"^[A-Za-z][a-z]+$")
 
 
@@ -108,7 +128,7 @@ def constituents() -> dict[str, Any]:
             first["indices"] = sorted(set(first["indices"]) | set(entry["indices"]))
             del by_symbol[symbol]
     for entry in by_symbol.values():
-        short = _LEGAL.sub("", entry["name"]).strip(" ,")
+        short = strip_legal(entry["name"]).strip(" ,")
         short = short.removeprefix("The ")
         if short != entry["name"] and (len(short) >= 3 or any(c.isdigit() for c in short)):
             entry["aliases"].append(short)

@@ -50,11 +50,12 @@ use_fast_lookup()
 MAX_ELEMENTS = 100_000
 
 #: A visible date with its time, as Chinese and many other sites print it near the headline.
+#: Possessive spaces: ``\s*日?\s*`` could split a run of spaces every way (quadratic).
 _VISIBLE_DATE = re.compile(
-    r"(20\d\d|19\d\d)\s*[年./-]\s*(\d{1,2})\s*[月./-]\s*(\d{1,2})\s*日?\s*"
-    r"(?:(\d{1,2})\s*[:：时]\s*(\d{2}))?"
+    r"(20\d\d|19\d\d)\s*+[年./-]\s*+(\d{1,2})\s*+[月./-]\s*+(\d{1,2})\s*+日?+\s*+"
+    r"(?:(\d{1,2})\s*+[:：时]\s*+(\d{2}))?"
 )
-_CJK_AUTHOR = re.compile(r"(?:作者|记者|撰文|文)\s*[:：/／]\s*([\u4e00-\u9fff·]{2,8})")
+_CJK_AUTHOR = re.compile(r"(?:作者|记者|撰文|文)\s*+[:：/／]\s*+([\u4e00-\u9fff·]{2,8})")
 
 
 def _failed(error: str, **fields: object) -> ExtractionResult:

@@ -39,7 +39,11 @@ _SITE_META = ("og:site_name", "application-name", "apple-mobile-web-app-title",
               "twitter:app:name:iphone")
 
 #: Separators between a headline and the site name in ``<title>``.
-_TITLE_SPLIT = re.compile(r"\s+[|\-–—·•»:~]\s+|\s*[|｜_]\s*|\s*(?:——|--|－)\s*|\s+-\s*")
+#: Separators of title pieces. Possessive, and never started inside a run of spaces (every
+#: alternative takes the whole run), so a long run is not retried from each of its positions.
+_TITLE_SPLIT = re.compile(
+    r"(?!(?<=\s)\s)(?:\s++[|\-–—·•»:~]\s++|\s*+[|｜_]\s*+|\s*+(?:——|--|－)\s*+|\s++-\s*+)"
+)
 
 
 @dataclass

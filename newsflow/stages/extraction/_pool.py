@@ -10,6 +10,7 @@ large pages does not accumulate.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 from concurrent.futures import CancelledError
@@ -18,10 +19,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pebble import ProcessExpired, ProcessPool
 
 from newsflow.domain.contracts import ExtractionResult
+from newsflow.domain.redact import public_error
 from newsflow.settings import Settings
 
 from ._extract import extract_page
 from ._precheck import precheck
+
+log = logging.getLogger(__name__)
 
 #: Pages a child extracts before it is replaced by a fresh one.
 TASKS_PER_CHILD = 200
@@ -101,9 +105,11 @@ class ExtractorPool:
             raise
         except CancelledError:
             return ExtractionResult(status="failed", error="extraction was cancelled")
-        except Exception as exc:  # noqa: BLE001 -- a library bug must not crash the worker
+        except Exception as exc:  # a library bug must not crash the worker
+            # Its text (paths, internals) goes to the log; the stored reason names its kind.
+            log.exception("extraction of %s failed unexpectedly", url)
             return ExtractionResult(
-                status="failed", error=f"extraction error: {type(exc).__name__}: {exc}"
+                status="failed", error=f"extraction error ({public_error(exc)})"
             )
 
     async def aclose(self) -> None:

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from newsflow.domain.redact import mask_secrets, strip_userinfo
+
 
 class FetchFailed(Exception):
     """A page could not be fetched; ``reason`` is a human-readable sentence for the article.
@@ -31,11 +33,15 @@ class FetchFailed(Exception):
         final_url: str | None = None,
         attempts: int = 1,
     ) -> None:
+        # Stored on the article and shown to readers: a redirect may have named a URL with
+        # user:password@ (refused, but it is the last URL tried), and an error text may quote
+        # one. Neither is kept.
+        reason = mask_secrets(reason)
         super().__init__(reason)
         self.reason = reason
         self.refused = refused
         self.http_status = http_status
-        self.final_url = final_url
+        self.final_url = strip_userinfo(final_url)
         self.attempts = attempts
 
     def __repr__(self) -> str:

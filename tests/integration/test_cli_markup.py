@@ -1,0 +1,82 @@
+"""The ``newsflow`` command prints what pages and people wrote as text, never as rich markup.
+
+Titles, sources, failure reasons, symbols and URLs come from pages and submitters. Printed as
+rich markup, a title holding ``[/]`` made every ``newsflow list`` crash while that article was
+among the latest, and ``[link=...]`` printed a clickable terminal link. The real command runs
+here as a process against the session's Redis and SecantusDB, with a terminal forced
+(``FORCE_COLOR``) so that markup and links would be rendered if they were parsed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from newsflow.adapters.store import ArticleStore
+from newsflow.settings import Settings
+from tests.integration.test_reader_api import article
+
+pytestmark = pytest.mark.integration
+
+LINK = "[link=https://evil.example/steal]click me[/link]"
+HOSTILE_TITLES = ["Closing [/] everything", LINK, "[bold red]Alarm[/bold red] [/bold]"]
+
+
+def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "NEWSFLOW_REDIS_URL": settings.redis_url,
+        "NEWSFLOW_MONGO_URL": settings.mongo_url,
+        "NEWSFLOW_MONGO_DB": settings.mongo_db,
+        "NEWSFLOW_STREAM_PREFIX": settings.stream_prefix,
+        "FORCE_COLOR": "1",
+        "COLUMNS": "250",
+    }
+    code = "import sys; from newsflow.cli.main import main; sys.argv[0] = 'newsflow'; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def assert_literal(output: str, *texts: str) -> None:
+    assert "\x1b]8;" not in output, "a terminal link was printed"
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)  # colours (rich's highlighting) aside
+    for text in texts:
+        assert text in plain, f"{text!r} not printed as it is in:\n{plain}"
+
+
+async def test_list_prints_titles_sources_reasons_and_symbols_as_text(
+    settings: Settings, store: ArticleStore
+) -> None:
+    docs: list[dict[str, Any]] = []
+    for i, title in enumerate(HOSTILE_TITLES):
+        doc = article(f"https://a{i}.example/x", title=title, symbols=["[/]", "BTC"])
+        doc["source"] = "[/]source"
+        docs.append(doc)
+    failed = article("https://b.example/y", status="failed", title="[red]t")
+    failed["failure"] = {"stage": "fetched", "reason": "refused: [/] [link=x]y[/link]"}
+    docs.append(failed)
+    await store.import_documents(docs)
+    done = newsflow(settings, "list")
+    assert done.returncode == 0, done.stderr
+    assert_literal(done.stdout, "Closing [/] everything", "[/]source", "[/],BTC",
+                   "[bold red]Alarm[/bold red] [/bold]", "[link=x]y[/link]")
+    assert "[link=https://evil.example/steal]" in done.stdout
+
+
+async def test_publish_and_errors_print_urls_and_reasons_as_text(
+    settings: Settings, store: ArticleStore
+) -> None:
+    done = newsflow(settings, "publish", "https://a.example/[/]page", "ftp://[bold]x")
+    assert done.returncode == 1, done.stderr  # one invalid URL
+    assert_literal(done.stdout + done.stderr, "https://a.example/[/]page", "ftp://[bold]x")
+    again = newsflow(settings, "publish", "https://a.example/[/]page")
+    assert again.returncode == 0, again.stderr
+    assert_literal(again.stdout, "https://a.example/[/]page")  # reported as a duplicate
+    missing = newsflow(settings, "show", "[/]")
+    assert missing.returncode == 2, missing.stderr
+    assert_literal(missing.stderr, "'[/]' is not an article id")
