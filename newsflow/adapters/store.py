@@ -169,8 +169,8 @@ _CANDIDATE_FIELDS = {
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 #: Every field but the fetched page: what reading an article loads unless it asks for more.
 _NO_PAGE = {"page": 0}
-#: What the claim protocol reads of an article, whatever the stage (see ``runtime.worker``).
-_CLAIM_FIELDS = ("url", "status", "progress", "generation", "failure", "created_at")
+#: The fields that make an article large: a stage's claim loads those its work reads.
+_BULKY = ("page", "fetch", "extraction", "translation", "analysis")
 
 
 def _page_document(generation: int, html: str, ts: datetime) -> Document:
@@ -242,12 +242,15 @@ class ArticleStore:
     # --- intake ---------------------------------------------------------------------------
 
     async def accept(
-        self, *, canonical: str, submitted_url: str, submitted_by: str, refresh: bool, entry_id: str
+        self, *, canonical: str, submitted_url: str, submitted_by: str, refresh: bool, entry_id: str,
+        source: str | None = None, hints: dict[str, Any] | None = None,
     ) -> Intake:
         """Create or refresh the article for a submitted URL.
 
         ``entry_id`` is the stream entry that carried the URL: its redelivery after a crash
-        is processed again instead of being taken for a duplicate.
+        is processed again instead of being taken for a duplicate. ``source`` (a source's
+        display name) and ``hints`` (what its feed said: title, published, category,
+        source_id) are set on a new article only; a known article keeps its own.
         """
         aid = article_id(canonical)
         ts = now()
@@ -255,7 +258,8 @@ class ArticleStore:
             "short_id": short_id(aid),
             "url": canonical,
             "submitted_url": submitted_url,
-            "source": source_name(canonical),
+            # An item of a source is named after it; its feed's hints ride along.
+            "source": source or source_name(canonical),
             "status": Status.QUEUED.value,
             "progress": RANK[Status.QUEUED],
             "generation": 1,
@@ -264,6 +268,8 @@ class ArticleStore:
             "times": {"queued_at": ts},
             "votes": VoteCounts().model_dump(),
         }
+        if hints:
+            created["hints"] = hints
         before = await self._articles.find_one_and_update(
             {"_id": aid},
             {
@@ -324,10 +330,13 @@ class ArticleStore:
     async def article(self, aid: str, fields: Iterable[str] | None = None) -> Article | None:
         """The article ``aid`` (full id), None when there is none.
 
-        ``fields``: only these fields (and what the claim protocol reads), e.g. a stage's
-        ``reads``; ``page`` is loaded only when named. None: every field but the page.
+        ``fields``: of the stage results and the page, only these (a stage's ``reads``);
+        every other field comes too. None: every field but the page.
         """
-        projection = _NO_PAGE if fields is None else dict.fromkeys([*_CLAIM_FIELDS, *fields], 1)
+        if fields is None:
+            projection: Document | None = _NO_PAGE
+        else:
+            projection = {name: 0 for name in _BULKY if name not in fields} or None
         doc = await self._articles.find_one({"_id": aid}, projection)
         return Article.from_document(doc) if doc is not None else None
 

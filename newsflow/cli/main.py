@@ -229,10 +229,15 @@ def healthcheck(max_age: Annotated[float, typer.Option(help="seconds")] = 30.0) 
 def up(
     reader: Annotated[bool, typer.Option(help="also serve the reader")] = True,
 ) -> None:
-    """Run the whole system here: Redis, SecantusDB, the four workers and the reader."""
+    """Run the whole system here: Redis, SecantusDB, the four workers, the feeder and the reader."""
     from newsflow.cli.embedded import run_system
 
     raise typer.Exit(run_system(get_settings(), reader=reader))
+
+
+from newsflow.cli.sources import app as sources_app  # the `sources` sub-commands
+
+app.add_typer(sources_app, name="sources")
 
 
 def main() -> None:

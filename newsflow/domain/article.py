@@ -67,6 +67,18 @@ class Failure(BaseModel):
         return stage.field if stage else self.stage
 
 
+class SourceHints(BaseModel):
+    """What a source's feed said of the item (set at intake for items of the feeder)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str | None = None
+    published: Moment | None = None
+    #: The source's category, used where the analysis finds no clear topic.
+    category: str | None = None
+    source_id: str | None = None
+
+
 class StoredPage(BaseModel):
     """The fetched page as stored on the article: zlib-compressed HTML of one generation."""
 
@@ -96,7 +108,8 @@ class Article(BaseModel):
     url: str = ""
     #: The URL as first submitted (with its tracking parameters).
     submitted_url: str | None = None
-    #: Host name of the URL (``www.`` dropped).
+    #: Host name of the URL (``www.`` dropped), or the display name of the source (feed)
+    #: that submitted it first.
     source: str = ""
     status: Status = Status.QUEUED
     #: Rank of the last stage stored in this generation (see ``pipeline.RANK``).
@@ -118,6 +131,8 @@ class Article(BaseModel):
     extraction: ExtractionResult | None = None
     translation: TranslationResult | None = None
     analysis: AnalysisResult | None = None
+    #: What its source's feed said of it (items of a source only).
+    hints: SourceHints | None = None
     #: The fetched page, loaded only for the stage that reads it (the extractor's claim);
     #: never part of what is shown or dumped.
     page: StoredPage | None = Field(default=None, exclude=True)
@@ -212,7 +227,10 @@ class Article(BaseModel):
 
     @property
     def site(self) -> str:
-        """The source to show: the site's own name, else the host name."""
+        """The source to show: the source (feed) it came from, else the site's own name, else
+        the host name."""
+        if self.hints is not None and self.hints.source_id:
+            return self.source
         return (self.extraction.site_name if self.extraction else None) or self.source
 
     @property

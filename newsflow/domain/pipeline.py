@@ -78,8 +78,9 @@ class Stage(Service):
     status: Status
     #: The field of the article document that holds this stage's result.
     field: str
-    #: The fields of the article its work reads: the claim loads only these (and what the
-    #: protocol itself reads), so a stage is not sent the results it has no use for.
+    #: The stage results its work reads (``fetch``, ``extraction``...) and ``page`` when it
+    #: reads the fetched page: its claim leaves the other results out, so a stage is not
+    #: sent what it has no use for. The article's other fields always come.
     reads: tuple[str, ...] = ()
 
     @property
@@ -109,8 +110,11 @@ ANALYZER = Stage(
 
 #: The stages in the order an article goes through them.
 STAGES: tuple[Stage, ...] = (FETCHER, EXTRACTOR, TRANSLATOR, ANALYZER)
+#: Polls the sources (feeds, sitemaps) and queues their new items on ``urls``; it consumes no
+#: stream (``services/feeder``).
+FEEDER = Service("feeder", consumes=None)
 #: Every worker service (the reader and the command line are not pipeline services).
-SERVICES: tuple[Service, ...] = STAGES
+SERVICES: tuple[Service, ...] = (*STAGES, FEEDER)
 #: The services that read a stream, each in its own consumer group.
 CONSUMERS: tuple[Service, ...] = tuple(s for s in SERVICES if s.consumes is not None)
 

@@ -23,9 +23,10 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from newsflow.adapters.sources import SourceStore
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.settings import Settings, get_settings
-from services.reader import api, pages
+from services.reader import api, pages, sources
 from services.reader.security import GuardMiddleware, allowed_hosts
 
 log = logging.getLogger("newsflow.reader")
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = ArticleStore.connect(settings)
         redis = Redis.from_url(settings.redis_url)
         app.state.store, app.state.redis = store, redis
+        app.state.sources = SourceStore.connect(settings)  # /api/sources, /sources
         try:
             await store.ensure_indexes()
         except PyMongoError as exc:  # the pages say so per request until it answers
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await redis.aclose()
         store.close()
+        app.state.sources.close()
 
     app = FastAPI(
         title="Newsflow reader",
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api.health_router)
     app.include_router(pages.router)
+    app.include_router(sources.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.exception_handler(RequestValidationError)
