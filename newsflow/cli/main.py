@@ -22,6 +22,7 @@ from rich.text import Text
 
 from newsflow.adapters.intake import Submission
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
+from newsflow.cli.alerts import app as alerts_app
 from newsflow.domain.article import Article
 from newsflow.domain.pipeline import Streams
 from newsflow.runtime.delivery import DeadLetters
@@ -31,6 +32,7 @@ app = typer.Typer(
     help="Newsflow: fetch, extract, translate and analyze news articles.",
     no_args_is_help=True, add_completion=False,
 )
+app.add_typer(alerts_app, name="alerts")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
@@ -229,7 +231,7 @@ def healthcheck(max_age: Annotated[float, typer.Option(help="seconds")] = 30.0) 
 def up(
     reader: Annotated[bool, typer.Option(help="also serve the reader")] = True,
 ) -> None:
-    """Run the whole system here: Redis, SecantusDB, the four workers, the feeder and the reader."""
+    """Run the whole system here: Redis, SecantusDB, the workers, the feeder, the notifier and the reader."""
     from newsflow.cli.embedded import run_system
 
     raise typer.Exit(run_system(get_settings(), reader=reader))

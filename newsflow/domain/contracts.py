@@ -96,6 +96,16 @@ class ArticleTranslated(StageDone):
     pass
 
 
+class ArticleAnalyzed(StageDone):
+    """An analyzed article, for what comes after the pipeline (the notifier's alerts).
+
+    The analyzer emits it once it stored the analysis; an "important" vote on an analyzed
+    article emits it again (``trigger="vote"``), so rules on votes are checked when votes come.
+    """
+
+    trigger: Literal["analyzed", "vote"] = "analyzed"
+
+
 # --- stage results (sub-documents of the article) -------------------------------------------
 
 StageStatus = Literal["ok", "failed"]

@@ -5,7 +5,9 @@ service consumes, what it publishes, which status and field it writes), the cons
 created at start-up, ``newsflow up``, ``newsflow status``, the reader and the tests::
 
     urls ──fetcher──▶ fetched ──extractor──▶ extracted ──translator──▶ translated ──analyzer──▶ (MongoDB)
-                └──────────── any stage: poison messages ──▶ dead
+                └──────────── any stage: poison messages ──▶ dead                    │
+                                                      analyzed ◀─────────────────────┘
+                                                         └──notifier──▶ alert webhooks
 
 A :class:`Stream` is a stream name (under ``NEWSFLOW_STREAM_PREFIX``) and the message its
 entries carry. A :class:`Service` is a process kind: its name is the consumer group, the
@@ -17,15 +19,10 @@ field of the article. Later features add entries, not code paths:
 
       FEEDER = Service("feeder", consumes=None)
 
-- another consumer of a stage's output (alerts on analyzed articles): declare the stream,
-  let the analyzer emit it, and add the consumer; its group is created with the others::
-
-      ANALYZED_STREAM = Stream("analyzed", ArticleAnalyzed)
-      Stage("analyzer", ..., emits=ANALYZED_STREAM)
-      NOTIFIER = Service("notifier", consumes=ANALYZED_STREAM)
-
-  (The analyzer emits nothing today: a stream nobody consumes would only grow. A stream with
-  no group is never trimmed by ``trim_acknowledged``, so add its consumer with it.)
+- another consumer of a stage's output, as the notifier reads the analyzer's ``analyzed``
+  stream: declare the stream, let the stage emit it, and add the consumer to ``SERVICES``;
+  its group is created with the others. (A stream with no group is never trimmed by
+  ``trim_acknowledged``: add its consumer with it.)
 """
 
 from __future__ import annotations
@@ -36,6 +33,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from newsflow.domain.contracts import (
+    ArticleAnalyzed,
     ArticleTranslated,
     Message,
     PageFetched,
@@ -93,6 +91,8 @@ URLS = Stream("urls", UrlSubmitted)
 FETCHED = Stream("fetched", PageFetched)
 EXTRACTED = Stream("extracted", TextExtracted)
 TRANSLATED = Stream("translated", ArticleTranslated)
+#: Analyzed articles, for the alerts (and whatever else comes after the pipeline).
+ANALYZED = Stream("analyzed", ArticleAnalyzed)
 
 FETCHER = Stage("fetcher", consumes=URLS, emits=FETCHED, status=Status.FETCHED, field="fetch")
 EXTRACTOR = Stage(
@@ -104,9 +104,11 @@ TRANSLATOR = Stage(
     field="translation", reads=("extraction",),
 )
 ANALYZER = Stage(
-    "analyzer", consumes=TRANSLATED, emits=None, status=Status.ANALYZED, field="analysis",
+    "analyzer", consumes=TRANSLATED, emits=ANALYZED, status=Status.ANALYZED, field="analysis",
     reads=("extraction", "translation"),
 )
+#: Sends the alert rules' webhooks for analyzed articles (not a stage: it writes no article).
+NOTIFIER = Service("notifier", consumes=ANALYZED)
 
 #: The stages in the order an article goes through them.
 STAGES: tuple[Stage, ...] = (FETCHER, EXTRACTOR, TRANSLATOR, ANALYZER)
@@ -114,7 +116,7 @@ STAGES: tuple[Stage, ...] = (FETCHER, EXTRACTOR, TRANSLATOR, ANALYZER)
 #: stream (``services/feeder``).
 FEEDER = Service("feeder", consumes=None)
 #: Every worker service (the reader and the command line are not pipeline services).
-SERVICES: tuple[Service, ...] = (*STAGES, FEEDER)
+SERVICES: tuple[Service, ...] = (*STAGES, NOTIFIER, FEEDER)
 #: The services that read a stream, each in its own consumer group.
 CONSUMERS: tuple[Service, ...] = tuple(s for s in SERVICES if s.consumes is not None)
 

@@ -13,6 +13,10 @@ the handler returned (:class:`~newsflow.domain.pipeline.Done` or
 :class:`~newsflow.domain.pipeline.Failed`) and publishes the next stage's message. A handler
 is the stage's work only, and can be called directly with an article (the handler tests do).
 
+A service that consumes a stream but moves no article on (the notifier) is declared with
+:class:`ServiceSpec`: it gets the same consumer group, reclaiming, handler timeout, retries,
+dead letters, heartbeat, trimming and shutdown; its handler does its own work per message.
+
 Each worker reads its input stream with two subscribers in the service's consumer group:
 one for new entries, one that reclaims entries left pending by a dead or stuck replica.
 """
@@ -41,6 +45,7 @@ from newsflow.domain.contracts import Message, StageDone, Status, UrlSubmitted
 from newsflow.domain.pipeline import (
     RANK,
     Failed,
+    Service,
     Stage,
     StageOutcome,
     Streams,
@@ -110,8 +115,44 @@ def decide(article: Article | None, generation: int, stage: Stage) -> Claim:
     return Claim.WORK
 
 
+class _Publishing:
+    """Publishing and counting, for the contexts of every kind of worker."""
+
+    redis: Redis
+    streams: Streams
+
+    @property
+    def service(self) -> str:
+        raise NotImplementedError
+
+    async def publish(self, message: Message, stream: str) -> None:
+        """Add ``message`` to ``stream`` as plain fields, as a raw ``XADD`` would."""
+        await self.redis.xadd(stream, message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
+
+    async def count(self, what: str) -> None:
+        """Bump a counter shown by `newsflow status` (``failed``, ``duplicate``...)."""
+        await self.redis.hincrby(self.streams.stats, f"{what}:{self.service}", 1)
+
+
 @dataclass
-class StageContext(Generic[R]):
+class ServiceContext(_Publishing, Generic[R]):
+    """What the handler of a consuming service that is not a stage (the notifier) can use."""
+
+    of: Service
+    settings: Settings
+    streams: Streams
+    redis: Redis
+    store: ArticleStore
+    #: What the spec's ``open_resources`` opened.
+    resources: R
+
+    @property
+    def service(self) -> str:
+        return self.of.name
+
+
+@dataclass
+class StageContext(_Publishing, Generic[R]):
     """What a stage's handler can use: its stage, settings, store, Redis and resources."""
 
     stage: Stage
@@ -125,14 +166,6 @@ class StageContext(Generic[R]):
     @property
     def service(self) -> str:
         return self.stage.name
-
-    async def publish(self, message: Message, stream: str) -> None:
-        """Add ``message`` to ``stream`` as plain fields, as a raw ``XADD`` would."""
-        await self.redis.xadd(stream, message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
-
-    async def count(self, what: str) -> None:
-        """Bump a counter shown by `newsflow status` (``failed``, ``duplicate``...)."""
-        await self.redis.hincrby(self.streams.stats, f"{what}:{self.service}", 1)
 
     async def claim(
         self, aid: str, generation: int, url: str | None, *, known: Article | None = None
@@ -229,6 +262,29 @@ class StageSpec(Generic[R, M]):
     concurrency: Callable[[Settings], int] | None = None
 
 
+#: A consuming service's work on one message (it owns what it writes; the runtime acknowledges
+#: the message when it returns, and retries it, then dead-letters it, when it raises).
+ServiceHandler = Callable[[ServiceContext[R], M], Awaitable[None]]
+#: What a service does when one of its messages is dead-lettered: (context, article id,
+#: generation, reason).
+ServiceOnDead = Callable[[ServiceContext[R], str, int | None, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec(Generic[R, M]):
+    """A worker that consumes a stream but is not a stage: it moves no article on (the
+    notifier). It gets the same consumer group, reclaim, retries, dead letters, heartbeat,
+    trimming and shutdown as a stage worker; the claim protocol is the handler's own."""
+
+    service: Service
+    handle: ServiceHandler[R, M]
+    open_resources: Callable[[Settings], Awaitable[R]]
+    #: Called when a message is dead-lettered (the article is not marked failed: the service
+    #: is not a stage).
+    on_dead: ServiceOnDead[R] | None = None
+    concurrency: Callable[[Settings], int] | None = None
+
+
 async def process(ctx: StageContext[R], handle: Handler[R, M], body: M, entry_id: str) -> None:
     """One message through the protocol: intake, claim, the stage's work, store, publish."""
     known: Article | None = None
@@ -260,26 +316,31 @@ async def process(ctx: StageContext[R], handle: Handler[R, M], body: M, entry_id
 class _Running(Generic[R]):
     """The context of a started worker (None until its resources are open)."""
 
-    ctx: StageContext[R] | None = None
+    ctx: StageContext[R] | ServiceContext[R] | None = None
 
 
-def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> FastStream:
+def build_worker(
+    spec: StageSpec[R, M] | ServiceSpec[R, M], settings: Settings | None = None
+) -> FastStream:
     settings = settings or get_settings()
-    stage = spec.stage
-    if stage.consumes is None:
-        raise ValueError(f"{stage.name} consumes no stream: it is not a stage worker")
+    service = spec.stage if isinstance(spec, StageSpec) else spec.service
+    if service.consumes is None:
+        raise ValueError(f"{service.name} consumes no stream: it is not a consuming worker")
     streams = Streams(settings.stream_prefix)
-    stream = streams[stage.consumes]
+    stream = streams[service.consumes]
     redis = Redis.from_url(settings.redis_url)
     store = ArticleStore.connect(settings)
     running: _Running[R] = _Running()
 
     async def on_dead(aid: str, generation: int | None, reason: str) -> None:
-        await store.fail(aid, generation, stage, reason, dead_letter=True)
-        await redis.hincrby(streams.stats, f"failed:{stage.name}", 1)
+        if isinstance(spec, StageSpec):
+            await store.fail(aid, generation, spec.stage, reason, dead_letter=True)
+        elif spec.on_dead is not None and isinstance(running.ctx, ServiceContext):
+            await spec.on_dead(running.ctx, aid, generation, reason)
+        await redis.hincrby(streams.stats, f"failed:{service.name}", 1)
 
     guard = guard_factory(
-        redis=redis, streams=streams, group=stage.name, timeout=settings.handler_timeout,
+        redis=redis, streams=streams, group=service.name, timeout=settings.handler_timeout,
         max_deliveries=settings.max_deliveries, on_dead=on_dead,
     )
     broker = RedisBroker(
@@ -291,28 +352,34 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
     )
 
     async def on_message(body: Message) -> None:
-        assert running.ctx is not None, "a message before start-up"
-        # The stream entry, from FastStream's context: a parameter annotated
-        # RedisStreamMessage costs a worker-thread round trip per message (fast_depends
-        # resolves context fields with a sync callable), a fifth of an idle stage's CPU.
-        message: RedisStreamMessage = broker.context.get_local("message")
-        entry_id = message.raw_message["message_ids"][0].decode()
-        await process(running.ctx, spec.handle, body, entry_id)  # type: ignore[arg-type]  # FastStream decoded the stream's declared message type
+        ctx = running.ctx
+        assert ctx is not None, "a message before start-up"
+        if isinstance(spec, StageSpec):
+            assert isinstance(ctx, StageContext)
+            # The stream entry, from FastStream's context: a parameter annotated
+            # RedisStreamMessage costs a worker-thread round trip per message (fast_depends
+            # resolves context fields with a sync callable), a fifth of an idle stage's CPU.
+            message: RedisStreamMessage = broker.context.get_local("message")
+            entry_id = message.raw_message["message_ids"][0].decode()
+            await process(ctx, spec.handle, body, entry_id)  # type: ignore[arg-type]  # FastStream decoded the stream's declared message type
+        else:
+            assert isinstance(ctx, ServiceContext)
+            await spec.handle(ctx, body)  # type: ignore[arg-type]  # as above
 
     # FastStream decodes each entry into the handler's annotated type: the stream's message.
-    on_message.__annotations__ = {"body": stage.consumes.message, "return": None}
+    on_message.__annotations__ = {"body": service.consumes.message, "return": None}
     concurrency = spec.concurrency(settings) if spec.concurrency else settings.concurrency
     consumer = settings.consumer
     fresh = broker.subscriber(
         stream=StreamSub(
-            stream, group=stage.name, consumer=consumer,
+            stream, group=service.name, consumer=consumer,
             polling_interval=settings.poll_interval_ms, max_records=concurrency,
         ),
         max_workers=concurrency,
     )
     reclaim = broker.subscriber(
         stream=StreamSub(
-            stream, group=stage.name, consumer=f"{consumer}-reclaim",
+            stream, group=service.name, consumer=f"{consumer}-reclaim",
             min_idle_time=settings.claim_idle_ms, polling_interval=settings.poll_interval_ms,
         ),
     )
@@ -323,17 +390,20 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
 
     async def startup() -> None:
         await ensure_groups(redis, streams)
-        if pruned := await prune_consumers(redis, stream, stage.name, settings.claim_idle_ms):
-            log.info("%s: removed %d idle consumers of earlier processes", stage.name, pruned)
+        if pruned := await prune_consumers(redis, stream, service.name, settings.claim_idle_ms):
+            log.info("%s: removed %d idle consumers of earlier processes", service.name, pruned)
         await store.ensure_indexes()
         resources = await spec.open_resources(settings)
-        running.ctx = StageContext(stage, settings, streams, redis, store, resources)
+        if isinstance(spec, StageSpec):
+            running.ctx = StageContext(spec.stage, settings, streams, redis, store, resources)
+        else:
+            running.ctx = ServiceContext(spec.service, settings, streams, redis, store, resources)
 
     async def after_startup() -> None:
         background.append(asyncio.create_task(_heartbeat(redis, settings.heartbeat_file)))
         background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
         background.append(asyncio.create_task(trim_periodically()))  # the heap (glibc)
-        log.info("%s consuming %s as %s (group %s)", stage.name, stream, consumer, stage.name)
+        log.info("%s consuming %s as %s (group %s)", service.name, stream, consumer, service.name)
 
     async def stop_background() -> None:
         for task in background:
@@ -345,13 +415,13 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
         # they are closed here, after the broker has stopped.
         try:
             released = await release_pending(
-                redis, stream, stage.name, [consumer, f"{consumer}-reclaim"],
+                redis, stream, service.name, [consumer, f"{consumer}-reclaim"],
                 settings.claim_idle_ms,
             )
             if released:
-                log.info("%s handed back %d unfinished entries", stage.name, released)
+                log.info("%s handed back %d unfinished entries", service.name, released)
         except Exception:  # noqa: BLE001 - Redis gone: reclaimed after claim_idle_ms anyway
-            log.warning("%s could not hand back its unfinished entries", stage.name)
+            log.warning("%s could not hand back its unfinished entries", service.name)
         if running.ctx is not None and isinstance(running.ctx.resources, Closable):
             await running.ctx.resources.aclose()
         store.close()
@@ -382,7 +452,7 @@ async def _trimmer(redis: Redis, stream: str, every: float) -> None:
             log.exception("trimming %s failed", stream)
 
 
-def run(spec: StageSpec[R, M]) -> None:
+def run(spec: StageSpec[R, M] | ServiceSpec[R, M]) -> None:
     """Entry point of ``python -m services.<name>``."""
     settings = get_settings()
     configure_logging(settings)  # credentials masked in every line (newsflow.runtime.logs)

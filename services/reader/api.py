@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from redis.asyncio import Redis
 
-from newsflow.adapters.intake import submit
+from newsflow.adapters.intake import announce_vote, submit
 from newsflow.adapters.store import ArticleFilter, ArticleStore, BadCursor
-from newsflow.domain.contracts import Status
+from newsflow.domain.contracts import Direction, Status
 from newsflow.domain.pipeline import Streams
+from newsflow.domain.ranking import View
 from newsflow.domain.urls import short_id
 from newsflow.domain.votes import InvalidComment
 from newsflow.settings import Settings
@@ -107,7 +108,8 @@ async def publish(body: PublishRequest, request: Request) -> dict[str, Any]:
     return await publish_urls(request, body.all_urls(), body.refresh)
 
 
-@router.get("/articles", response_model=ArticleList, summary="List articles, newest first")
+@router.get("/articles", response_model=ArticleList,
+            summary="List articles: newest first, or a view (bullish, bearish, important, hot)")
 async def list_articles(
     request: Request,
     status: Annotated[Status | None, Query()] = None,
@@ -115,12 +117,18 @@ async def list_articles(
     category: Filter = None,
     language: Filter = None,
     source: Filter = None,
+    direction: Annotated[Direction | None, Query()] = None,
+    important: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    view: Annotated[View, Query(description="latest, bullish, bearish, important or hot")] = "latest",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> dict[str, Any]:
+    """Filters combine with each other and with the view. ``hot`` ranks the analyzed articles
+    of the last ``NEWSFLOW_HOT_WINDOW_HOURS`` by ``(1 + up - down + 2*important + comments +
+    reports) / (age_hours + 2) ** 1.5``; the others are newest first."""
     where = ArticleFilter(
         status=status.value if status else None, symbol=symbol, category=category,
-        language=language, source=source,
+        language=language, source=source, direction=direction, important=important, view=view,
     )
     try:
         page = await store_of(request).page(where, limit=limit, cursor=cursor)
@@ -167,7 +175,16 @@ async def similar(ident: Ident, request: Request) -> dict[str, Any]:
 )
 async def vote(ident: Ident, body: VoteRequest, request: Request) -> VoteCounts:
     store = store_of(request)
-    return await store.vote(await store.resolve(ident), body.kind)
+    aid = await store.resolve(ident)
+    counts = await store.vote(aid, body.kind)
+    await announce(request, aid, body.kind)
+    return counts
+
+
+async def announce(request: Request, aid: str, kind: str) -> None:
+    """Tell the alerts about an important vote (what the API and the page's form both do)."""
+    await announce_vote(aid, kind, redis=redis_of(request), store=store_of(request),
+                        streams=Streams(settings_of(request).stream_prefix))
 
 
 @router.get("/articles/{ident}/comments", response_model=CommentList, summary="Comments")

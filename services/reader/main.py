@@ -23,10 +23,11 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from newsflow.adapters.alerts import AlertStore
 from newsflow.adapters.sources import SourceStore
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.settings import Settings, get_settings
-from services.reader import api, pages, sources
+from services.reader import alerts, api, feeds, pages, sources
 from services.reader.security import GuardMiddleware, allowed_hosts
 
 log = logging.getLogger("newsflow.reader")
@@ -64,14 +65,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redis = Redis.from_url(settings.redis_url)
         app.state.store, app.state.redis = store, redis
         app.state.sources = SourceStore.connect(settings)  # /api/sources, /sources
+        app.state.alerts = AlertStore.connect(settings)
         try:
             await store.ensure_indexes()
+            await app.state.alerts.ensure_indexes()
         except PyMongoError as exc:  # the pages say so per request until it answers
             log.warning("MongoDB not ready at startup: %s", exc)
         yield
         await redis.aclose()
         store.close()
         app.state.sources.close()
+        app.state.alerts.close()
 
     app = FastAPI(
         title="Newsflow reader",
@@ -99,6 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.health_router)
     app.include_router(pages.router)
     app.include_router(sources.router)
+    app.include_router(alerts.router)
+    app.include_router(alerts.pages_router)
+    app.include_router(feeds.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.exception_handler(RequestValidationError)

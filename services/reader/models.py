@@ -80,6 +80,10 @@ class ArticleSummary(BaseModel):
     category: str | None = None
     votes: VoteCounts
     failure: Failure | None = None
+    #: The host name of the URL (what the ``source`` filter matches).
+    host: str = ""
+    #: The impact analysis's direction, when there is one.
+    direction: str | None = None
 
 
 class ArticleList(BaseModel):

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
 from newsflow.adapters.store import ArticleFilter, ArticleStore
+from newsflow.domain.contracts import Direction
+from newsflow.domain.ranking import View
 from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
 from services.reader import views
-from services.reader.api import publish_urls
+from services.reader.api import announce, publish_urls
 from services.reader.security import (
     SESSION_COOKIE,
     check_writer,
@@ -83,27 +86,64 @@ def _store(request: Request) -> ArticleStore:
     return store
 
 
-async def _articles(request: Request, symbol: str | None, status: str | None) -> list[dict[str, Any]]:
-    page = await _store(request).page(ArticleFilter(symbol=symbol, status=status), limit=PAGE_SIZE)
+async def _articles(request: Request, where: ArticleFilter) -> list[dict[str, Any]]:
+    page = await _store(request).page(where, limit=PAGE_SIZE)
     return [views.summary(a) for a in page.items]
 
 
 Filter = Annotated[str | None, Query(max_length=40)]
 
 
+@dataclass(frozen=True)
+class ListQuery:
+    """The list page's view and filters, from its query string."""
+
+    view: View = "latest"
+    symbol: str | None = None
+    source: str | None = None
+    category: str | None = None
+    language: str | None = None
+    direction: Direction | None = None
+    important: int | None = None
+    status: str | None = None
+
+    @property
+    def where(self) -> ArticleFilter:
+        return ArticleFilter(
+            status=self.status, symbol=self.symbol, category=self.category,
+            language=self.language, source=self.source, direction=self.direction,
+            important=self.important, view=self.view,
+        )
+
+    def context(self) -> dict[str, Any]:
+        filters = {k: getattr(self, k) for k in views.FILTERS}
+        return {"symbol": self.symbol or "", "status": self.status or "",
+                "listing": views.list_state(self.view, filters)}
+
+
+def list_query(
+    view: Annotated[View, Query()] = "latest", symbol: Filter = None, source: Filter = None,
+    category: Filter = None, language: Filter = None,
+    direction: Annotated[Direction | None, Query()] = None,
+    important: Annotated[int | None, Query(ge=1, le=1_000_000)] = None, status: Filter = None,
+) -> ListQuery:
+    return ListQuery(view, symbol, source, category, language, direction, important, status)
+
+
+Listing = Annotated[ListQuery, Depends(list_query)]
+
+
 @router.get("/", response_class=HTMLResponse)
-async def news_list(request: Request, symbol: Filter = None, status: Filter = None) -> Response:
-    items = await _articles(request, symbol, status)
-    return templates.TemplateResponse(
-        request, "list.html", _ctx(request, items=items, symbol=symbol or "", status=status or "")
-    )
+async def news_list(request: Request, q: Listing) -> Response:
+    items = await _articles(request, q.where)
+    return templates.TemplateResponse(request, "list.html", _ctx(request, items=items, **q.context()))
 
 
 @router.get("/partials/articles", response_class=HTMLResponse)
-async def news_rows(request: Request, symbol: Filter = None, status: Filter = None) -> Response:
+async def news_rows(request: Request, q: Listing) -> Response:
     """The list's rows alone: what the list page fetches to update itself."""
-    items = await _articles(request, symbol, status)
-    return templates.TemplateResponse(request, "_rows.html", _ctx(request, items=items))
+    items = await _articles(request, q.where)
+    return templates.TemplateResponse(request, "_rows.html", _ctx(request, items=items, **q.context()))
 
 
 @router.post("/publish", response_class=HTMLResponse)
@@ -114,9 +154,9 @@ async def publish_form(request: Request) -> Response:
     if not urls:
         raise HTTPException(422, "paste at least one URL")
     published = await publish_urls(request, urls, refresh=form.get("refresh") == "on")
-    items = await _articles(request, None, None)
+    items = await _articles(request, ArticleFilter())
     return templates.TemplateResponse(
-        request, "list.html", _ctx(request, items=items, symbol="", status="", published=published)
+        request, "list.html", _ctx(request, items=items, published=published, **ListQuery().context())
     )
 
 
@@ -156,6 +196,7 @@ async def vote_form(request: Request, ident: str) -> Response:
     store = _store(request)
     aid = await store.resolve(ident)
     await store.vote(aid, kind)
+    await announce(request, aid, kind)
     return RedirectResponse(f"/articles/{aid}#votes", status_code=303)
 
 

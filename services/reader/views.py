@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from pydantic import BaseModel
 
@@ -110,7 +110,16 @@ def summary(article: Article) -> dict[str, Any]:
         "votes": article.votes,
         "failure": article.failed,
         "failure_text": article.failure_text,
+        "host": article.source,
+        "direction": direction_of(article),
     }
+
+
+def direction_of(article: Article) -> str | None:
+    """The impact analysis's direction (bullish, bearish, neutral), None without one."""
+    analysis = article.analysis
+    impact = analysis.impact.impact if analysis and analysis.impact else None
+    return impact.direction if impact else None
 
 
 def detail(article: Article) -> dict[str, Any]:
@@ -210,3 +219,36 @@ def page_view(article: Article) -> dict[str, Any]:
         final=final,
     )
     return view
+
+
+# --- list views and filters --------------------------------------------------------------------
+
+#: The filters of the list page, the API and the feeds, in the order they are shown.
+FILTERS: tuple[str, ...] = ("symbol", "source", "category", "language", "direction", "important",
+                            "status")
+VIEW_LABELS: dict[str, str] = {"latest": "Latest", "bullish": "Bullish", "bearish": "Bearish",
+                               "important": "Important", "hot": "Hot"}
+
+
+def list_state(view: str, filters: dict[str, str | int | None]) -> dict[str, Any]:
+    """The links of the list page for a view and filters: each view with the same filters,
+    each filter's removal, and the query string the rows' refresh and the feeds carry."""
+    params = {k: str(filters[k]) for k in FILTERS if filters.get(k) not in (None, "")}
+
+    def href(view_: str, kept: dict[str, str]) -> str:
+        query = {**kept, **({"view": view_} if view_ != "latest" else {})}
+        return "/?" + urlencode(query) if query else "/"
+
+    query = urlencode({**({"view": view} if view != "latest" else {}), **params})
+    return {
+        "view": view,
+        "views": [
+            {"name": v, "label": label, "href": href(v, params), "current": v == view}
+            for v, label in VIEW_LABELS.items()
+        ],
+        "active": [
+            {"name": k, "value": v, "remove": href(view, {n: x for n, x in params.items() if n != k})}
+            for k, v in params.items()
+        ],
+        "query": query,
+    }

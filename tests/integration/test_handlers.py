@@ -31,6 +31,7 @@ from newsflow.domain.contracts import (
     UrlSubmitted,
 )
 from newsflow.domain.pipeline import (
+    ANALYZED,
     ANALYZER,
     EXTRACTED,
     EXTRACTOR,
@@ -296,9 +297,13 @@ async def test_analyzer_stores_the_analysis_and_finds_earlier_articles(
     assert later.analysis.impact.status == "skipped"
     assert [s.id for s in later.analysis.similar] == [ids[0]]  # published before
     assert later.analysis.similar[0].title == "Apple shares rise"
-    # the last stage publishes nothing; a redelivery does nothing either
+    # the analyzer emits ArticleAnalyzed (for the notifier); a redelivery republishes it only
+    assert [e["article_id"] for e in await entries(redis, settings, ANALYZED)] == ids
     await process(ctx, never_called, ArticleTranslated(article_id=ids[1], url=url), "x")
-    assert await redis.keys(f"{settings.stream_prefix}:*ed") == []
+    analyzed = await entries(redis, settings, ANALYZED)
+    assert [e["article_id"] for e in analyzed] == [*ids, ids[1]]
+    assert analyzed[0] == {"schema_version": "1", "article_id": ids[0], "generation": "1",
+                           "url": earlier_url, "trigger": "analyzed"}
 
 
 # --- the claim: stale, lost and behind ---------------------------------------------------------

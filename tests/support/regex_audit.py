@@ -66,6 +66,10 @@ class UncoveredPattern(Exception):
 DYNAMIC: dict[str, dict[str, Any]] = {
     # The symbol is ticker-shaped (normalize_ticker): letters, digits, one dot or dash.
     "newsflow/stages/impact.py:_grounded": {"locals": {"symbol": ["AAPL", "BRK.B", "0700.HK"]}},
+    # A rule's keyword, escaped: any text a user types.
+    "newsflow/stages/alerts/_match.py:keyword_found": {
+        "locals": {"wanted": ["bitcoin", "rate cut", "a.b*c", "比特币", "x" * 200]}
+    },
     # One pattern per asset with clue words, built from the asset tables: all are collected.
     "newsflow/stages/analysis/symbols.py:_clue_pattern": {"collect": lambda: _clue_patterns()},
 }

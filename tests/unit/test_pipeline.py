@@ -8,6 +8,7 @@ import pytest
 
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import (
+    ArticleAnalyzed,
     ArticleTranslated,
     ExtractionResult,
     FetchResult,
@@ -17,11 +18,14 @@ from newsflow.domain.contracts import (
     TranslationResult,
 )
 from newsflow.domain.pipeline import (
+    ANALYZED,
     ANALYZER,
     CONSUMERS,
     EXTRACTED,
     EXTRACTOR,
+    FEEDER,
     FETCHER,
+    NOTIFIER,
     RANK,
     SERVICES,
     STAGES,
@@ -47,7 +51,10 @@ def test_the_stages_form_one_chain_from_urls_to_the_last_stage() -> None:
     assert STAGES[0].consumes == URLS
     for before, after in pairwise(STAGES):
         assert before.emits == after.consumes, (before.name, after.name)
-    assert STAGES[-1].emits is None
+    assert STAGES[-1].emits == ANALYZED and NOTIFIER.consumes == ANALYZED
+    # the notifier reads the analyzer's output; the feeder reads no stream (it polls the sources)
+    assert SERVICES == (*STAGES, NOTIFIER, FEEDER)
+    assert FEEDER.consumes is None and FEEDER not in CONSUMERS
     assert [s.name for s in STAGES] == ["fetcher", "extractor", "translator", "analyzer"]
     assert [s.field for s in STAGES] == ["fetch", "extraction", "translation", "analysis"]
     assert [RANK[s.status] for s in STAGES] == [1, 2, 3, 4] and RANK[Status.QUEUED] == 0
@@ -60,7 +67,8 @@ def test_streams_lookups_and_next_messages() -> None:
     assert streams.urls == "p:urls" and streams[EXTRACTED] == "p:extracted"
     assert EXTRACTOR.emits == EXTRACTED
     assert streams.inputs() == {"fetcher": "p:urls", "extractor": "p:fetched",
-                                "translator": "p:extracted", "analyzer": "p:translated"}
+                                "translator": "p:extracted", "analyzer": "p:translated",
+                                "notifier": "p:analyzed"}
     assert service("translator") is TRANSLATOR and stage_of("extracted") is EXTRACTOR
     assert stage_of(Status.FAILED) is None
     with pytest.raises(KeyError, match="declared: fetcher"):
@@ -70,7 +78,8 @@ def test_streams_lookups_and_next_messages() -> None:
                                                      url="https://a.example/1")
     assert next_message(TRANSLATOR, done) == ArticleTranslated(article_id=AID, generation=2,
                                                               url="https://a.example/1")
-    assert next_message(ANALYZER, done) is None
+    assert next_message(ANALYZER, done) == ArticleAnalyzed(article_id=AID, generation=2,
+                                                           url="https://a.example/1")
 
 
 def article(progress: int, generation: int = 1, **fields: object) -> Article:

@@ -9,12 +9,25 @@ The fetcher worker needs only this::
     await fetcher.aclose()
 """
 
-from newsflow.stages.fetching._errors import FetchFailed
+from newsflow.stages.fetching._backend import GuardedBackend, Resolver, system_resolver
+from newsflow.stages.fetching._errors import FetchFailed, Refused, Unresolvable
 from newsflow.stages.fetching._fetcher import Document, FetchedPage, PageFetcher
 from newsflow.stages.fetching._outcome import fetch_outcome
 from newsflow.stages.fetching._policy import AddressPolicy, vet_url
+from newsflow.stages.fetching._transport import guarded_transport
 
 __all__ = [
-    "AddressPolicy", "Document", "FetchFailed", "FetchedPage", "PageFetcher", "fetch_outcome",
+    "AddressPolicy",
+    "Document",
+    "FetchFailed",
+    "FetchedPage",
+    "GuardedBackend",
+    "PageFetcher",
+    "Refused",
+    "Resolver",
+    "Unresolvable",
+    "fetch_outcome",
+    "guarded_transport",
+    "system_resolver",
     "vet_url",
 ]

@@ -15,7 +15,6 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Self
 
 import certifi
-import httpcore
 import httpx
 
 from newsflow.stages.decoding import decode_html
@@ -32,6 +31,7 @@ from newsflow.stages.fetching._body import (
 )
 from newsflow.stages.fetching._errors import FetchFailed, Refused, Unresolvable
 from newsflow.stages.fetching._policy import AddressPolicy, vet_url
+from newsflow.stages.fetching._transport import guarded_transport
 from newsflow.settings import Settings
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -197,22 +197,7 @@ class PageFetcher:
         if ssl_context is None:
             ssl_context = ssl.create_default_context(cafile=certifi.where())
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-        transport = httpx.AsyncHTTPTransport(
-            verify=ssl_context, trust_env=False, limits=limits, retries=0
-        )
-        # httpx does not expose httpcore's ``network_backend``; swap the pool for one that
-        # uses the vetting backend (same options as httpx's own).
-        if not isinstance(getattr(transport, "_pool", None), httpcore.AsyncConnectionPool):
-            raise TypeError("unsupported httpx version: AsyncHTTPTransport._pool changed")
-        transport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=self.backend,
-        )
+        transport = guarded_transport(self.backend, ssl_context, limits)
         timeout = httpx.Timeout(
             connect=settings.fetch_connect_timeout,
             read=settings.fetch_read_timeout,
