@@ -829,6 +829,9 @@ def render_comparison(before: TreeResult, after: TreeResult) -> str:
         row("**ratio pipeline / raw trafilatura**", before.ratio, after.ratio, ".2f"),
         row("**CPU ms per article, all processes**", 1000 * before.cpu_per_article,
             1000 * after.cpu_per_article, ".0f"),
+        row("raw trafilatura CPU ms per page (around that run)",
+            1000 * before.raw.cpu_seconds / max(before.raw.pages, 1),
+            1000 * after.raw.cpu_seconds / max(after.raw.pages, 1), ".0f"),
     ]
     for name in after.memory:
         if name in before.memory:
