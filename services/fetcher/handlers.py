@@ -17,5 +17,4 @@ async def fetch(
         page = await ctx.resources.fetch(article.url)
     except FetchFailed as exc:
         return fetch_outcome(exc)
-    await ctx.store.save_page(article.id, article.generation, page.html)
-    return fetch_outcome(page)
+    return fetch_outcome(page)  # the page goes with the result: stored in the same write

@@ -79,7 +79,8 @@ class PageSignals:
 def read_signals(tree: HtmlElement) -> PageSignals:
     """Read the :class:`PageSignals` of a parsed page."""
     return PageSignals(
-        class_names=" ".join(tree.xpath("//@class|//@id")).lower(),
+        # Plain strings: lxml's default "smart" ones each keep a reference to their element.
+        class_names=" ".join(tree.xpath("//@class|//@id", smart_strings=False)).lower(),
         visible_head=_visible_head(tree),
         headline_blocks=len(tree.xpath(".//article|.//h2[a]|.//h3[a]")),
     )
