@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from newsflow.domain.contracts import Impact, ImpactResult
-from newsflow.adapters.providers import ChatProvider, ProviderError
+from newsflow.adapters.providers import ChatProvider, ProviderError, ResponseSchema
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
 from newsflow.domain.redact import public_error
 from newsflow.settings import Settings
@@ -47,6 +47,11 @@ _MAX_SYMBOLS = 20
 #: Symbols of an answer that are looked at: each is searched for in the article, and an
 #: answer can hold any number of them.
 _MAX_RAW_SYMBOLS = 100
+
+
+#: The answer's JSON schema, asked for as structured output where the endpoint supports it
+#: (the answer is validated against :class:`Impact` all the same).
+IMPACT_SCHEMA = ResponseSchema.of(Impact, "impact_analysis")
 
 
 class ImpactRejected(Exception):
@@ -167,7 +172,7 @@ async def analyze_impact(
     system = SYSTEM_PROMPT.format(language=language)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     try:
-        answer = await provider.complete(messages, json_mode=True)
+        answer = await provider.complete(messages, json_mode=True, schema=IMPACT_SCHEMA)
         impact = parse_impact(answer, candidates, article)
     except (ProviderError, ImpactRejected) as exc:
         return base.model_copy(update={"reason": str(exc)})

@@ -170,7 +170,9 @@ async def test_an_unexpected_provider_error_becomes_a_failed_result() -> None:
         name = "broken"
         model = "none"
 
-        async def complete(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> str:
+        async def complete(
+            self, messages: list[dict[str, str]], *, json_mode: bool = False, schema: object = None
+        ) -> str:
             raise RuntimeError("socket exploded")
 
     result = await translate_article(ARTICLE, Broken(), SETTINGS)
