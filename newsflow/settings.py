@@ -31,7 +31,12 @@ class Settings(BaseSettings):
     mongo_db: str = "newsflow"
     mongo_collection: str = "articles"
     #: Prefix of every Redis key and stream name, so several deployments can share a Redis.
-    stream_prefix: str = "newsflow"
+    #: The braces are a Redis Cluster hash tag: every key of the deployment lives in one slot
+    #: (``{newsflow}:urls``, ``{newsflow}:stats``...). Before 0.2 it was ``newsflow``; see the
+    #: README ("Redis Cluster") for existing deployments.
+    stream_prefix: str = "{newsflow}"
+    #: Talk to Redis as a Redis Cluster (also implied by a ``redis+cluster://`` URL).
+    redis_cluster: bool = False
     #: Folder of the embedded run (`make up`): Redis and SecantusDB data, logs.
     data_dir: str = ".data"
 
@@ -55,6 +60,21 @@ class Settings(BaseSettings):
     heartbeat_file: str = "/tmp/newsflow-heartbeat"
     #: How often new entries are polled for, and pending ones looked for (milliseconds).
     poll_interval_ms: int = Field(default=1_000, ge=10)
+
+    # --- observability --------------------------------------------------------------------
+    #: Port of a worker's /metrics and /healthz (0 = off). The reader also serves /metrics on
+    #: its own port; set this to serve them apart too (compose does, for Prometheus).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    #: Address the metrics port listens on (``0.0.0.0`` in a container).
+    metrics_host: str = "127.0.0.1"
+    #: How often stream and consumer-group gauges are refreshed (seconds).
+    metrics_interval: float = Field(default=15.0, gt=0)
+    #: How often the articles are counted per status, once for the whole deployment (seconds).
+    metrics_articles_interval: float = Field(default=60.0, gt=0)
+    #: ``text`` (one readable line) or ``json`` (one JSON object a line).
+    log_format: Literal["text", "json"] = "text"
+    #: DEBUG, INFO, WARNING, ERROR.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # --- fetching -------------------------------------------------------------------------
     fetch_connect_timeout: float = 5.0
@@ -137,6 +157,11 @@ class Settings(BaseSettings):
     #: 429 until the window ends. Counted in Redis, so every reader replica shares the count.
     reader_login_max_failures: int = Field(default=5, ge=1)
     reader_login_window_seconds: int = Field(default=300, ge=1)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("fetch_allowed_ports", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
@@ -31,6 +32,7 @@ from redis.exceptions import ResponseError
 from newsflow.domain.pipeline import Streams
 from newsflow.domain.redact import mask_secrets, public_error
 from newsflow.domain.urls import InvalidUrl
+from newsflow import metrics
 
 log = logging.getLogger("newsflow.runtime.delivery")
 
@@ -138,10 +140,16 @@ class DeliveryGuard(BaseMiddleware):
     timeout: float
     max_deliveries: int
     on_dead: OnDead
+    #: When the handling of this delivery started (perf_counter), for the metrics.
+    started: float | None = None
+
+    def _elapsed(self) -> float | None:
+        return None if self.started is None else time.perf_counter() - self.started
 
     async def consume_scope(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
+        self.started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
                 return await call_next(msg)
@@ -159,10 +167,12 @@ class DeliveryGuard(BaseMiddleware):
         ids = raw.get("message_ids") or []
         if exc_val is None:
             if stream:
+                metrics.delivery(self.group, "processed", self._elapsed())
                 await self.redis.hincrby(self.stats_key, f"processed:{self.group}", 1)
             return False
         if isinstance(exc_val, asyncio.CancelledError) or not ids or not stream:
             return False  # shutting down: the entry stays pending and is reclaimed
+        metrics.delivery(self.group, "failed", self._elapsed())
         entry_id = _text(ids[0])
         fields = entry_fields(raw.get("data") or {})
         malformed = isinstance(exc_val, _MALFORMED)
@@ -170,12 +180,14 @@ class DeliveryGuard(BaseMiddleware):
             deliveries = await delivery_count(self.redis, stream, self.group, entry_id)
         except Exception:  # Redis unreachable: leave the entry pending, it will come back
             log.exception("cannot read the delivery count of %s", entry_id)
+            metrics.delivery(self.group, "retried")
             return False
         if not malformed and deliveries < self.max_deliveries:
             log.warning(
                 "%s %s failed (delivery %d of %d): %s", stream, entry_id, deliveries,
                 self.max_deliveries, exc_val,
             )
+            metrics.delivery(self.group, "retried")
             return False
         # The dead letter (read by operators) keeps the details, credentials masked; the
         # article's failure (shown to anonymous readers) says what kind of error it was: an
@@ -202,8 +214,12 @@ class DeliveryGuard(BaseMiddleware):
             )
         except Exception:  # a store is down: leave it pending, it will come back
             log.exception("cannot dead-letter %s %s yet", stream, entry_id)
+            metrics.delivery(self.group, "retried")
             return False
         log.error("dead-lettered %s %s: %s", stream, entry_id, reason)
+        metrics.delivery(
+            self.group, "dead_lettered", reason="malformed" if malformed else "max_deliveries"
+        )
         return True  # suppressed: the entry is acknowledged
 
 

@@ -20,11 +20,8 @@ one for new entries, one that reclaims entries left pending by a dead or stuck r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
-import pathlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
@@ -32,6 +29,7 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 from faststream import FastStream
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisStreamMessage
+from faststream.redis.prometheus import RedisPrometheusMiddleware
 from redis.asyncio import Redis
 
 from newsflow.adapters.store import ArticleStore
@@ -53,7 +51,10 @@ from newsflow.runtime.delivery import (
     release_pending,
     trim_acknowledged,
 )
-from newsflow.runtime.logs import configure_logging
+from newsflow import metrics
+from newsflow.runtime import gauges
+from newsflow.runtime.health import Health, MetricsServer, health_loop
+from newsflow.runtime.logs import bind, configure_logging
 from newsflow.settings import Settings, get_settings
 
 log = logging.getLogger("newsflow.runtime.worker")
@@ -156,11 +157,14 @@ class StageContext(Generic[R]):
         elif claim is Claim.DONE:
             assert article is not None
             await self._publish_next(article)
+        if claim is not Claim.WORK:
+            metrics.stage_outcome(self.service, _CLAIM_OUTCOME[claim])
         return article if claim is Claim.WORK else None
 
     async def settle(self, article: Article, outcome: StageOutcome) -> None:
         """Store what the stage's work came to; on success publish the next message."""
         aid, generation = article.id, article.generation
+        metrics.stage_outcome(self.service, "failed" if isinstance(outcome, Failed) else "done")
         if isinstance(outcome, Failed):
             stored = await self.store.fail(
                 aid, generation, self.stage, outcome.reason, result=outcome.result
@@ -204,6 +208,13 @@ class StageContext(Generic[R]):
         await self.count("recovered")
 
 
+#: How a claim that is not work is counted (``newsflow_stage_outcomes_total{outcome}``).
+_CLAIM_OUTCOME = {
+    Claim.STALE: "stale", Claim.DONE: "redelivered", Claim.PASSED: "passed",
+    Claim.LOST: "recovered",
+}
+
+
 #: A stage's work: the claimed article and the message in, what it came to out.
 Handler = Callable[[StageContext[R], Article, M], Awaitable[StageOutcome]]
 
@@ -239,16 +250,18 @@ async def process(ctx: StageContext[R], handle: Handler[R, M], body: M, entry_id
         )
         if not intake.process:
             await ctx.count("duplicate")
+            metrics.stage_outcome(ctx.service, "duplicate")
             return
         aid, generation, url, known = intake.article_id, intake.generation, canonical, intake.article
     elif isinstance(body, StageDone):
         aid, generation, url = body.article_id, body.generation, body.url
     else:
         raise TypeError(f"{ctx.service} cannot process a {type(body).__name__}")
-    article = await ctx.claim(aid, generation, url, known=known)
-    if article is None:
-        return
-    await ctx.settle(article, await handle(ctx, article, body))
+    with bind(article_id=aid):
+        article = await ctx.claim(aid, generation, url, known=known)
+        if article is None:
+            return
+        await ctx.settle(article, await handle(ctx, article, body))
 
 
 @dataclass
@@ -277,8 +290,14 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
         redis=redis, streams=streams, group=stage.name, timeout=settings.handler_timeout,
         max_deliveries=settings.max_deliveries, on_dead=on_dead,
     )
+    # FastStream's Prometheus middleware counts and times every message (faststream_* series,
+    # app_name = the service); the guard (retries, dead letters) counts Newsflow's own.
+    prometheus = RedisPrometheusMiddleware(registry=metrics.registry, app_name=stage.name)
     broker = RedisBroker(
-        settings.redis_url, middlewares=[guard], graceful_timeout=settings.graceful_timeout,
+        settings.redis_url, middlewares=[prometheus, guard],
+        graceful_timeout=settings.graceful_timeout,
+        # FastStream's access log goes through the process's handlers: same format, masked.
+        logger=logging.getLogger("newsflow.broker"),
         # Generous: a read whose reply arrives after the client gave up is lost until it is
         # reclaimed (the entry is already in our pending list), so a briefly busy event loop
         # must not trip it. A dead connection is still noticed by the health check.
@@ -288,7 +307,8 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
     async def on_message(body: Message, message: RedisStreamMessage) -> None:
         assert running.ctx is not None, "a message before start-up"
         entry_id = message.raw_message["message_ids"][0].decode()
-        await process(running.ctx, spec.handle, body, entry_id)  # type: ignore[arg-type]  # FastStream decoded the stream's declared message type
+        with bind(stage=stage.name, entry_id=entry_id):
+            await process(running.ctx, spec.handle, body, entry_id)  # type: ignore[arg-type]  # FastStream decoded the stream's declared message type
 
     # FastStream decodes each entry into the handler's annotated type: the stream's message.
     on_message.__annotations__ = {
@@ -313,6 +333,8 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
     reclaim(on_message)
 
     background: list[asyncio.Task[None]] = []
+    health = Health()
+    served: list[MetricsServer] = []
 
     async def startup() -> None:
         await ensure_groups(redis, streams)
@@ -323,13 +345,26 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
         running.ctx = StageContext(stage, settings, streams, redis, store, resources)
 
     async def after_startup() -> None:
-        background.append(asyncio.create_task(_heartbeat(redis, settings.heartbeat_file)))
+        background.append(asyncio.create_task(
+            health_loop(redis.ping, store.ping, health, settings.heartbeat_file)
+        ))
         background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
+        background.append(asyncio.create_task(gauges.refresh_loop(
+            redis, store, streams, every=settings.metrics_interval,
+            articles_every=settings.metrics_articles_interval, groups=[stage.name],
+        )))
+        if settings.metrics_port:
+            server = MetricsServer(settings.metrics_port, settings.metrics_host, lambda: health)
+            served.append(server.start())
+            log.info("%s: metrics on http://%s:%d/metrics", stage.name, settings.metrics_host,
+                     server.port)
         log.info("%s consuming %s as %s (group %s)", stage.name, stream, consumer, stage.name)
 
     async def stop_background() -> None:
         for task in background:
             task.cancel()
+        for server in served:
+            server.stop()
 
     async def after_shutdown() -> None:
         # FastStream runs on_shutdown hooks before it stops the broker and waits up to
@@ -355,15 +390,6 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
     )
 
 
-async def _heartbeat(redis: Redis, path: str) -> None:
-    beat = pathlib.Path(path)
-    while True:
-        with contextlib.suppress(Exception):
-            if await redis.ping():
-                beat.write_text(str(time.time()))
-        await asyncio.sleep(5)
-
-
 async def _trimmer(redis: Redis, stream: str, every: float) -> None:
     while True:
         await asyncio.sleep(every)
@@ -377,5 +403,6 @@ async def _trimmer(redis: Redis, stream: str, every: float) -> None:
 def run(spec: StageSpec[R, M]) -> None:
     """Entry point of ``python -m services.<name>``."""
     settings = get_settings()
-    configure_logging(settings)  # credentials masked in every line (newsflow.runtime.logs)
+    # credentials masked in every line, the service named (newsflow.runtime.logs)
+    configure_logging(settings, service=spec.stage.name)
     asyncio.run(build_worker(spec, settings).run())

@@ -4,8 +4,9 @@ The runtime does the intake, the claim, storing the outcome and publishing ``Pag
 """
 
 from newsflow.domain.article import Article
-from newsflow.domain.contracts import UrlSubmitted
+from newsflow.domain.contracts import FetchResult, UrlSubmitted
 from newsflow.domain.pipeline import StageOutcome
+from newsflow import metrics
 from newsflow.runtime.worker import StageContext
 from newsflow.stages.fetching import FetchFailed, PageFetcher, fetch_outcome
 
@@ -16,6 +17,12 @@ async def fetch(
     try:
         page = await ctx.resources.fetch(article.url)
     except FetchFailed as exc:
-        return fetch_outcome(exc)
+        failed = fetch_outcome(exc)
+        if isinstance(failed.result, FetchResult):
+            metrics.fetch_result(failed.result, refused=exc.refused)
+        return failed
     await ctx.store.save_page(article.id, article.generation, page.html)
-    return fetch_outcome(page)
+    done = fetch_outcome(page)
+    if isinstance(done.result, FetchResult):
+        metrics.fetch_result(done.result)
+    return done
