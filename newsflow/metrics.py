@@ -166,6 +166,28 @@ STAGE_OUTCOME_NAMES = (
 # --- hooks -------------------------------------------------------------------------------------
 
 
+def init_stage(stage: str) -> None:
+    """Create a worker's series at 0, so that rates and alerts see them from the start."""
+    for counter in (MESSAGES_PROCESSED, MESSAGES_FAILED, MESSAGES_RETRIED):
+        counter.labels(stage)
+    for reason in ("malformed", "max_deliveries"):
+        MESSAGES_DEAD.labels(stage, reason)
+    for outcome in STAGE_OUTCOME_NAMES:
+        STAGE_OUTCOMES.labels(stage, outcome)
+    if stage == "fetcher":
+        for result in FETCH_RESULT_CLASSES:
+            FETCH_RESULTS.labels(result)
+
+
+def init_llm(purpose: str, provider: str, model: str) -> None:
+    """Create a configured provider's series at 0 (every status, both token kinds)."""
+    labels = (_label(purpose, 32), _label(provider), _label(model))
+    for status in LLM_STATUSES:
+        LLM_REQUESTS.labels(*labels, status)
+    for kind in ("prompt", "completion"):
+        LLM_TOKENS.labels(*labels, kind)
+
+
 def _label(value: str | None, limit: int = 80) -> str:
     """A label value from configuration (provider, model): bounded, never empty."""
     return (value or "none")[:limit]

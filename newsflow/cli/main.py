@@ -1,31 +1,29 @@
-"""The ``newsflow`` command: run the embedded system, publish URLs, read results."""
+"""The ``newsflow`` command: run the embedded system, publish URLs, read results.
+
+Starting fast matters (``newsflow --help``, ``newsflow publish`` in scripts and health checks):
+this module imports only typer and rich's console at the top. Everything heavy (the Redis and
+MongoDB clients, the stored article's pydantic models, FastStream, rich's tables and progress
+bars) is imported inside the command that needs it. ``bench/cli.py`` measures it.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
-from rich.table import Table
-from rich.text import Text
 
-from newsflow.adapters.intake import Submission
-from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
-from newsflow.domain.article import Article
-from newsflow.domain.pipeline import Streams
-from newsflow.runtime.delivery import DeadLetters
-from newsflow.settings import Settings, get_settings
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from newsflow.adapters.intake import Submission
+    from newsflow.adapters.store import ArticleStore
+    from newsflow.domain.article import Article
+    from newsflow.settings import Settings
 
 app = typer.Typer(
     help="Newsflow: fetch, extract, translate and analyze news articles.",
@@ -37,10 +35,16 @@ T = TypeVar("T")
 
 
 def _run(make: Callable[[Settings, Redis, ArticleStore], Awaitable[T]]) -> T:
+    import asyncio
+
+    from newsflow.adapters.redis import connect_redis
+    from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
+    from newsflow.settings import get_settings
+
     settings = get_settings()
 
     async def main() -> T:
-        redis = Redis.from_url(settings.redis_url)
+        redis = connect_redis(settings)
         store = ArticleStore.connect(settings)
         try:
             return await make(settings, redis, store)
@@ -79,6 +83,7 @@ def publish(
 ) -> None:
     """Queue article URLs. Known URLs are reported as duplicates, not queued again."""
     from newsflow.adapters.intake import submit
+    from newsflow.domain.pipeline import Streams
 
     todo = _read_urls(list(urls or []), file)
     if not todo:
@@ -89,7 +94,14 @@ def publish(
         streams = Streams(settings.stream_prefix)
         results: list[Submission] = []
         batch = 200
-        with Progress(console=err, transient=True, disable=len(todo) < 20) as progress:
+        if len(todo) < 20:  # no progress bar: rich.progress is not even imported
+            return await submit(
+                todo, redis=redis, store=store, streams=streams, refresh=refresh,
+                submitted_by="cli",
+            )
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True) as progress:
             task = progress.add_task("publishing", total=len(todo))
             for i in range(0, len(todo), batch):
                 part = todo[i : i + batch]
@@ -122,6 +134,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="the whole document as JSON")] = False,
 ) -> None:
     """Show one article as a person reads it (or the stored document with --json)."""
+    import json
+
     article = _run(lambda s, r, store: store.get(ident))
     if as_json:
         out.print_json(json.dumps(article.document(), default=str, ensure_ascii=False))
@@ -137,6 +151,9 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """The latest articles with their status."""
+    from rich.table import Table
+    from rich.text import Text
+
     articles: list[Article] = _run(lambda s, r, store: store.latest(limit, status))
     table = Table("id", "status", "source", "title", "symbols", box=None)
     for a in articles:
@@ -151,6 +168,13 @@ def list_(
 @app.command()
 def status() -> None:
     """Each stream: length, pending, consumers; processed, failed and dead-letter counts."""
+    import contextlib
+
+    from redis.exceptions import ResponseError
+    from rich.table import Table
+    from rich.text import Text
+
+    from newsflow.domain.pipeline import Streams
 
     async def go(
         settings: Settings, redis: Redis, store: ArticleStore
@@ -185,6 +209,8 @@ def status() -> None:
 @app.command()
 def dead(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     """List the dead-letter stream: what failed, where, and why."""
+    from newsflow.domain.pipeline import Streams
+    from newsflow.runtime.delivery import DeadLetters
 
     async def go(
         settings: Settings, redis: Redis, store: ArticleStore
@@ -200,6 +226,10 @@ def retry(
     entries: Annotated[list[str] | None, typer.Argument(help="dead-letter entry ids (default: all)")] = None,
 ) -> None:
     """Requeue dead letters onto the streams they came from (after a fix)."""
+    from rich.text import Text
+
+    from newsflow.domain.pipeline import Streams
+    from newsflow.runtime.delivery import DeadLetters
 
     async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[tuple[str, str]]:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).requeue(entries or None)
@@ -212,7 +242,15 @@ def retry(
 
 @app.command()
 def healthcheck(max_age: Annotated[float, typer.Option(help="seconds")] = 30.0) -> None:
-    """Exit 0 while this container's worker heartbeat is fresh (for health checks)."""
+    """Exit 0 while this container's worker heartbeat is fresh (for health checks).
+
+    The worker touches it only while both Redis and MongoDB answer."""
+    import time
+
+    from rich.text import Text
+
+    from newsflow.settings import get_settings
+
     path = Path(get_settings().heartbeat_file)
     try:
         age = time.time() - path.stat().st_mtime
@@ -231,8 +269,17 @@ def up(
 ) -> None:
     """Run the whole system here: Redis, SecantusDB, the four workers and the reader."""
     from newsflow.cli.embedded import run_system
+    from newsflow.settings import get_settings
 
     raise typer.Exit(run_system(get_settings(), reader=reader))
+
+
+@app.command()
+def asyncapi() -> None:
+    """Print the pipeline's AsyncAPI document (streams, messages, consumers, producers)."""
+    from newsflow.runtime.asyncapi import render
+
+    sys.stdout.write(render())
 
 
 def main() -> None:

@@ -29,10 +29,10 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from newsflow import metrics
 from newsflow.domain.pipeline import Streams
 from newsflow.domain.redact import mask_secrets, public_error
 from newsflow.domain.urls import InvalidUrl
-from newsflow import metrics
 
 log = logging.getLogger("newsflow.runtime.delivery")
 

@@ -23,6 +23,11 @@ from newsflow.domain.pipeline import Streams
 log = logging.getLogger("newsflow.runtime.gauges")
 
 
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -115,7 +120,9 @@ async def refresh_loop(
     """Refresh the queue gauges every ``every`` seconds and the article count every
     ``articles_every`` (shared); runs until cancelled, never raises."""
     chosen = list(groups) if groups is not None else None
-    while True:
+    # A client library may swallow a cancellation mid-call: the loop also ends on its own
+    # once its task has been asked to stop.
+    while not _cancelling():
         try:
             await observe_groups(redis, streams, chosen)
             await observe_articles(redis, store, streams, articles_every)

@@ -96,13 +96,15 @@ async def check(
 
 async def health_loop(
     redis_ping: Callable[[], Awaitable[Any]], mongo_ping: Callable[[], Awaitable[Any]],
-    health: Health, heartbeat_file: str, every: float = CHECK_EVERY,
+    health: Health, heartbeat_file: str | None, every: float = CHECK_EVERY,
 ) -> None:
-    """Check both stores every ``every`` seconds; touch the heartbeat only when both answer."""
-    beat = pathlib.Path(heartbeat_file)
-    while True:
+    """Check both stores every ``every`` seconds; touch the heartbeat (if any) only when both
+    answer."""
+    beat = pathlib.Path(heartbeat_file) if heartbeat_file else None
+    task = asyncio.current_task()
+    while task is None or not task.cancelling():  # a swallowed cancellation still stops it
         await check(redis_ping, mongo_ping, health)
-        if health.redis and health.mongo:
+        if beat is not None and health.redis and health.mongo:
             try:
                 beat.write_text(str(time.time()))
             except OSError as exc:

@@ -27,11 +27,13 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from faststream import FastStream
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import StreamSub
 from faststream.redis.annotations import RedisStreamMessage
 from faststream.redis.prometheus import RedisPrometheusMiddleware
 from redis.asyncio import Redis
 
+from newsflow import metrics
+from newsflow.adapters.redis import connect_redis, make_broker
 from newsflow.adapters.store import ArticleStore
 from newsflow.adapters.streams import ensure_groups
 from newsflow.domain.article import Article
@@ -45,14 +47,13 @@ from newsflow.domain.pipeline import (
     next_message,
 )
 from newsflow.domain.urls import canonical_url
+from newsflow.runtime import gauges
 from newsflow.runtime.delivery import (
     guard_factory,
     prune_consumers,
     release_pending,
     trim_acknowledged,
 )
-from newsflow import metrics
-from newsflow.runtime import gauges
 from newsflow.runtime.health import Health, MetricsServer, health_loop
 from newsflow.runtime.logs import bind, configure_logging
 from newsflow.settings import Settings, get_settings
@@ -278,9 +279,10 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
         raise ValueError(f"{stage.name} consumes no stream: it is not a stage worker")
     streams = Streams(settings.stream_prefix)
     stream = streams[stage.consumes]
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings)
     store = ArticleStore.connect(settings)
     running: _Running[R] = _Running()
+    metrics.init_stage(stage.name)
 
     async def on_dead(aid: str, generation: int | None, reason: str) -> None:
         await store.fail(aid, generation, stage, reason, dead_letter=True)
@@ -293,8 +295,8 @@ def build_worker(spec: StageSpec[R, M], settings: Settings | None = None) -> Fas
     # FastStream's Prometheus middleware counts and times every message (faststream_* series,
     # app_name = the service); the guard (retries, dead letters) counts Newsflow's own.
     prometheus = RedisPrometheusMiddleware(registry=metrics.registry, app_name=stage.name)
-    broker = RedisBroker(
-        settings.redis_url, middlewares=[prometheus, guard],
+    broker = make_broker(
+        settings, middlewares=[prometheus, guard],
         graceful_timeout=settings.graceful_timeout,
         # FastStream's access log goes through the process's handlers: same format, masked.
         logger=logging.getLogger("newsflow.broker"),

@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from newsflow.domain.contracts import Impact, ImpactResult
 from newsflow.adapters.providers import ChatProvider, ProviderError, ResponseSchema
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
+from newsflow.domain.contracts import Impact, ImpactResult
 from newsflow.domain.redact import public_error
 from newsflow.settings import Settings
 from newsflow.stages.translation import LANGUAGE_NAMES, primary_language

@@ -3,10 +3,10 @@
 The runtime does the intake, the claim, storing the outcome and publishing ``PageFetched``.
 """
 
+from newsflow import metrics
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import FetchResult, UrlSubmitted
 from newsflow.domain.pipeline import StageOutcome
-from newsflow import metrics
 from newsflow.runtime.worker import StageContext
 from newsflow.stages.fetching import FetchFailed, PageFetcher, fetch_outcome
 

@@ -32,7 +32,6 @@ import hmac
 import json
 import secrets
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request

@@ -25,9 +25,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from pydantic import SecretStr
 
+from newsflow import metrics
 from newsflow.adapters.providers._base import ProviderError, ResponseSchema
 from newsflow.domain.redact import mask_secrets, strip_userinfo
-from newsflow import metrics
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,7 @@ class OpenAICompatible:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self.purpose = purpose
+        metrics.init_llm(purpose, self.name, self.model)
         #: Whether the endpoint takes ``response_format: json_schema`` (None: not tried yet;
         #: False after it refused it once: JSON mode from then on).
         self.json_schema_supported: bool | None = None

@@ -18,6 +18,7 @@ import certifi
 import httpcore
 import httpx
 
+from newsflow.settings import Settings
 from newsflow.stages.decoding import decode_html
 from newsflow.stages.fetching._backend import GuardedBackend, Resolver
 from newsflow.stages.fetching._body import (
@@ -32,7 +33,6 @@ from newsflow.stages.fetching._body import (
 )
 from newsflow.stages.fetching._errors import FetchFailed, Refused, Unresolvable
 from newsflow.stages.fetching._policy import AddressPolicy, vet_url
-from newsflow.settings import Settings
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Bytes needed before the content checks (magic numbers, HTML sniffing) can decide.
