@@ -206,9 +206,27 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _one_slot_on_a_cluster(self) -> Settings:
+        cluster = self.redis_cluster or self.redis_url.split("://", 1)[0].endswith("+cluster")
+        if cluster and hash_tag(self.stream_prefix) is None:
+            raise ValueError(
+                f"NEWSFLOW_STREAM_PREFIX {self.stream_prefix!r} has no hash tag: on a Redis "
+                "Cluster every Newsflow key must share one, e.g. {newsflow}"
+            )
+        return self
+
     @property
     def consumer(self) -> str:
         return self.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def hash_tag(key: str) -> str | None:
+    """The Redis Cluster hash tag of ``key`` (``newsflow`` of ``{newsflow}:urls``), if any:
+    what is between its first ``{`` and the next ``}``, when that is not empty."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start != -1 else -1
+    return key[start + 1 : end] if end > start + 1 else None
 
 
 @lru_cache(maxsize=1)

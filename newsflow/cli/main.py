@@ -191,8 +191,10 @@ def status() -> None:
                         pending, consumers = int(g["pending"]), int(g["consumers"])
             rows.append((group, stream, length, pending, consumers, stats))
         dead = await redis.xlen(streams.dead)
+        leftovers.extend(await _old_streams(redis, settings.stream_prefix))
         return rows, dead, await store.status_counts()
 
+    leftovers: list[str] = []
     rows, dead, counts = _run(go)
     table = Table("service", "stream", "length", "pending", "consumers", "processed", "failed", "dead", box=None)
     for group, stream, length, pending, consumers, stats in rows:
@@ -204,6 +206,27 @@ def status() -> None:
     out.print(f"dead-letter stream: {dead} entries")
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
     out.print(Text(f"articles: {summary}"))
+    if leftovers:
+        err.print(Text(
+            "warning: streams of the old prefix 'newsflow' (before the {newsflow} hash tag) "
+            f"still hold entries: {', '.join(leftovers)}. Set NEWSFLOW_STREAM_PREFIX=newsflow "
+            "until they are drained, or see the README (Redis Cluster: upgrading)."
+        ))
+
+
+async def _old_streams(redis: Redis, prefix: str) -> list[str]:
+    """Streams of the pre-0.2 default prefix ``newsflow`` that still hold entries, when the
+    deployment now uses the default ``{newsflow}`` (what an upgrade leaves behind)."""
+    from newsflow.domain.pipeline import Streams
+
+    if prefix != "{newsflow}":
+        return []
+    old = Streams("newsflow")
+    found = []
+    for stream in [*old.inputs().values(), old.dead]:
+        if length := int(await redis.xlen(stream)):
+            found.append(f"{stream} ({length})")
+    return found
 
 
 @app.command()

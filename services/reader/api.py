@@ -17,8 +17,8 @@ from newsflow.domain.urls import short_id
 from newsflow.domain.votes import InvalidComment
 from newsflow.runtime.health import answers
 from newsflow.settings import Settings
-from services.reader import views
-from services.reader.models import (
+from . import views
+from .models import (
     ArticleDetail,
     ArticleList,
     CommentCreated,
@@ -34,7 +34,7 @@ from services.reader.models import (
     VoteCounts,
     VoteRequest,
 )
-from services.reader.security import client_label, require_writer
+from .security import client_label, require_writer
 
 #: Full id (64 hex digits) or a prefix of at least 4, like the short id people see.
 Ident = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{4,64}$", description="full or short article id")]

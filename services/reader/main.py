@@ -29,8 +29,8 @@ from newsflow.domain.pipeline import Streams
 from newsflow.runtime.gauges import refresh_loop
 from newsflow.runtime.health import Health, MetricsServer, health_loop
 from newsflow.settings import Settings, get_settings
-from services.reader import api, observe, pages
-from services.reader.security import GuardMiddleware, allowed_hosts
+from . import api, observe, pages
+from .security import GuardMiddleware, allowed_hosts
 
 log = logging.getLogger("newsflow.reader")
 

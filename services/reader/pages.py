@@ -21,9 +21,9 @@ from jinja2 import Environment, FileSystemLoader
 from newsflow.adapters.store import ArticleFilter, ArticleStore
 from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
-from services.reader import views
-from services.reader.api import publish_urls
-from services.reader.security import (
+from . import views
+from .api import publish_urls
+from .security import (
     SESSION_COOKIE,
     check_writer,
     client_address,

@@ -4,7 +4,7 @@ from newsflow.adapters.providers import ChatProvider, translation_provider
 from newsflow.domain.pipeline import TRANSLATOR
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
-from services.translator.handlers import translate
+from .handlers import translate
 
 
 async def open_provider(settings: Settings) -> ChatProvider | None:

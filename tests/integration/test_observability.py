@@ -274,3 +274,27 @@ def test_text_logs_show_the_bound_context() -> None:
                           timeout=60, check=True, cwd=REPO,
                           env={**os.environ, "NEWSFLOW_LOG_FORMAT": "text"})
     assert done.stderr.rstrip().endswith("WARNING x: hello [analyzer article=cdcdcdcdcd]")
+
+
+# --- upgrading to the {newsflow} prefix ---------------------------------------------------------
+
+
+async def test_status_warns_about_streams_left_under_the_old_prefix(
+    redis: Redis, settings: Settings
+) -> None:
+    from tests.support.workers import settings_env
+
+    env = {**os.environ, **settings_env(settings), "NEWSFLOW_STREAM_PREFIX": "{newsflow}",
+           "COLUMNS": "200"}
+    command = [sys.executable, "-c", "from newsflow.cli.main import main; main()", "status"]
+    quiet = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert quiet.returncode == 0 and "old prefix" not in quiet.stderr, quiet.stderr
+    await redis.xadd("newsflow:fetched", {"article_id": "a" * 64})
+    try:
+        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
+                             cwd=REPO)
+    finally:
+        await redis.delete("newsflow:fetched")
+    assert run.returncode == 0, run.stderr
+    assert "old prefix 'newsflow'" in run.stderr and "newsflow:fetched (1)" in run.stderr
+    assert "{newsflow}:urls" in run.stdout
