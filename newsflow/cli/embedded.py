@@ -178,7 +178,7 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     stopping = False
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 

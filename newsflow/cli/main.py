@@ -136,7 +136,7 @@ def show(
     """Show one article as a person reads it (or the stored document with --json)."""
     import json
 
-    article = _run(lambda s, r, store: store.get(ident))
+    article = _run(lambda _s, _r, store: store.get(ident))
     if as_json:
         out.print_json(json.dumps(article.document(), default=str, ensure_ascii=False))
         return
@@ -154,7 +154,7 @@ def list_(
     from rich.table import Table
     from rich.text import Text
 
-    articles: list[Article] = _run(lambda s, r, store: store.latest(limit, status))
+    articles: list[Article] = _run(lambda _s, _r, store: store.latest(limit, status))
     table = Table("id", "status", "source", "title", "symbols", box=None)
     for a in articles:
         title = a.title if a.failure_text is None else f"{a.title}  [{a.failure_text}]"
@@ -180,7 +180,7 @@ def status() -> None:
         settings: Settings, redis: Redis, store: ArticleStore
     ) -> tuple[list[tuple[str, str, int, int, int, dict[str, int]]], int, dict[str, int]]:
         streams = Streams(settings.stream_prefix)
-        stats = {k.decode(): int(v) for k, v in (await redis.hgetall(streams.stats)).items()}
+        stats = {_text(k): int(v) for k, v in (await redis.hgetall(streams.stats)).items()}
         rows = []
         for group, stream in streams.inputs().items():
             length = await redis.xlen(stream)
@@ -214,6 +214,10 @@ def status() -> None:
         ))
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 async def _old_streams(redis: Redis, prefix: str) -> list[str]:
     """Streams of the pre-0.2 default prefix ``newsflow`` that still hold entries, when the
     deployment now uses the default ``{newsflow}`` (what an upgrade leaves behind)."""
@@ -222,11 +226,8 @@ async def _old_streams(redis: Redis, prefix: str) -> list[str]:
     if prefix != "{newsflow}":
         return []
     old = Streams("newsflow")
-    found = []
-    for stream in [*old.inputs().values(), old.dead]:
-        if length := int(await redis.xlen(stream)):
-            found.append(f"{stream} ({length})")
-    return found
+    lengths = {s: int(await redis.xlen(s)) for s in [*old.inputs().values(), old.dead]}
+    return [f"{stream} ({n})" for stream, n in lengths.items() if n]
 
 
 @app.command()
@@ -236,7 +237,7 @@ def dead(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     from newsflow.runtime.delivery import DeadLetters
 
     async def go(
-        settings: Settings, redis: Redis, store: ArticleStore
+        settings: Settings, redis: Redis, _store: ArticleStore
     ) -> list[tuple[str, dict[str, str]]]:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).list(limit)
 
@@ -254,7 +255,7 @@ def retry(
     from newsflow.domain.pipeline import Streams
     from newsflow.runtime.delivery import DeadLetters
 
-    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[tuple[str, str]]:
+    async def go(settings: Settings, redis: Redis, _store: ArticleStore) -> list[tuple[str, str]]:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).requeue(entries or None)
 
     done = _run(go)

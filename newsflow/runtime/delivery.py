@@ -14,6 +14,7 @@ FastStream reads the streams; this module adds what it leaves to us (see FIELD-N
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import logging
 import time
@@ -110,11 +111,13 @@ class DeadLetters:
         await self.redis.hincrby(self.streams.stats, f"dead:{group}", 1)
         return _text(new_id)
 
-    async def list(self, count: int = 100) -> list[tuple[str, dict[str, str]]]:
-        rows = await self.redis.xrange(self.streams.dead, count=count)
-        return [(_text(i), entry_fields(f)) for i, f in rows]
+    async def list(self, count: int = 100) -> builtins.list[tuple[str, dict[str, str]]]:
+        rows: Any = await self.redis.xrange(self.streams.dead, count=count)
+        return [(_text(i), entry_fields(f)) for i, f in rows or []]
 
-    async def requeue(self, entry_ids: list[str] | None = None) -> list[tuple[str, str]]:
+    async def requeue(
+        self, entry_ids: builtins.list[str] | None = None
+    ) -> builtins.list[tuple[str, str]]:
         """Publish dead letters back onto their streams; returns (dead id, new id) pairs."""
         done: list[tuple[str, str]] = []
         for dead_id, entry in await self.list(count=100_000):
@@ -156,11 +159,11 @@ class DeliveryGuard(BaseMiddleware):
         except TimeoutError:
             raise HandlerTimeout(f"handler ran longer than {self.timeout:g} s") from None
 
-    async def after_processed(
+    async def after_processed(  # FastStream's signature; only the exception is needed
         self,
-        exc_type: type[BaseException] | None = None,
+        exc_type: type[BaseException] | None = None,  # noqa: ARG002
         exc_val: BaseException | None = None,
-        exc_tb: TracebackType | None = None,
+        exc_tb: TracebackType | None = None,  # noqa: ARG002
     ) -> bool | None:
         raw = self.msg if isinstance(self.msg, dict) else {}
         stream = str(raw.get("channel", ""))
@@ -260,11 +263,11 @@ async def release_pending(
             rows = await redis.xpending_range(
                 stream, group, min=start, max="+", count=100, consumername=consumer
             )
-            ids = [row["message_id"] for row in rows]
+            ids: list[Any] = [row["message_id"] for row in rows]
             if not ids:
                 break
             # Claimed by the same consumer name, with an idle time old enough for a reclaim.
-            await redis.xclaim(stream, group, consumer, 0, ids, idle=idle_ms, justid=True)
+            await redis.xclaim(stream, group, consumer, 0, list(ids), idle=idle_ms, justid=True)
             released += len(ids)
             if len(ids) < 100:
                 break

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -51,10 +52,10 @@ async def count_lag(redis: Redis, stream: str, last_delivered: str, length: int)
     """
     if _id_before(last_delivered) == (0, 0):
         return length  # nothing delivered yet
-    before = await redis.xrange(stream, "-", last_delivered, count=LAG_COUNT_CAP)
+    before = await redis.xrange(stream, "-", last_delivered, count=LAG_COUNT_CAP) or []
     if len(before) < LAG_COUNT_CAP:
         return max(0, length - len(before))
-    after = await redis.xrange(stream, f"({last_delivered}", "+", count=LAG_COUNT_CAP)
+    after = await redis.xrange(stream, f"({last_delivered}", "+", count=LAG_COUNT_CAP) or []
     return len(after)
 
 
@@ -98,8 +99,7 @@ async def observe_articles(
     key = f"{streams.prefix}:metrics:articles"
     if await redis.set(f"{key}:lock", "1", nx=True, ex=max(1, int(every))):
         counts = await store.status_counts()
-        mapping: dict[str, str | float] = {k: v for k, v in counts.items()}
-        mapping["@counted_at"] = time.time()
+        mapping: dict[Any, Any] = {**counts, "@counted_at": time.time()}
         async with redis.pipeline(transaction=False) as pipe:
             pipe.delete(key)
             pipe.hset(key, mapping=mapping)

@@ -115,7 +115,7 @@ async def health_loop(
 class _Quiet(WSGIRequestHandler):
     """No access log line per scrape."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -85,7 +85,7 @@ def _json_object(answer: str) -> dict[str, Any]:
             raise ImpactRejected("the answer is not JSON") from None
         try:
             value = json.loads(text[start : end + 1])
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             log.info("impact: rejected answer %r", text[:200])
             raise ImpactRejected(f"the answer is not valid JSON ({exc.msg})") from None
     if not isinstance(value, dict):

@@ -7,6 +7,7 @@ from newsflow.domain.pipeline import ANALYZER
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
 from newsflow.stages.analysis import warm_up
+
 from .handlers import analyze
 
 

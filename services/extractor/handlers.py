@@ -11,7 +11,7 @@ from newsflow.stages.extraction import PAGE_MISSING, ExtractorPool, extraction_o
 
 
 async def extract(
-    ctx: StageContext[ExtractorPool], article: Article, message: PageFetched
+    ctx: StageContext[ExtractorPool], article: Article, _message: PageFetched
 ) -> StageOutcome:
     page = await ctx.store.load_page(article.id)
     if page is None or page[0] != article.generation:

@@ -6,6 +6,7 @@ from newsflow.domain.pipeline import EXTRACTOR
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
 from newsflow.stages.extraction import ExtractorPool
+
 from .handlers import extract
 
 

@@ -4,6 +4,7 @@ from newsflow.domain.pipeline import FETCHER
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
 from newsflow.stages.fetching import PageFetcher
+
 from .handlers import fetch
 
 

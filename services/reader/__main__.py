@@ -4,6 +4,7 @@ import uvicorn
 
 from newsflow.runtime.logs import configure_logging
 from newsflow.settings import get_settings
+
 from .main import create_app
 
 settings = get_settings()

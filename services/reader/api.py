@@ -17,6 +17,7 @@ from newsflow.domain.urls import short_id
 from newsflow.domain.votes import InvalidComment
 from newsflow.runtime.health import answers
 from newsflow.settings import Settings
+
 from . import views
 from .models import (
     ArticleDetail,

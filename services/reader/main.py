@@ -29,6 +29,7 @@ from newsflow.domain.pipeline import Streams
 from newsflow.runtime.gauges import refresh_loop
 from newsflow.runtime.health import Health, MetricsServer, health_loop
 from newsflow.settings import Settings, get_settings
+
 from . import api, observe, pages
 from .security import GuardMiddleware, allowed_hosts
 

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader
 from newsflow.adapters.store import ArticleFilter, ArticleStore
 from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
+
 from . import views
 from .api import publish_urls
 from .security import (

@@ -11,6 +11,7 @@ import uvicorn
 
 from newsflow.cli.embedded import free_port
 from newsflow.settings import Settings
+
 from .main import create_app
 
 

@@ -1,6 +1,7 @@
 """`python -m services.translator`: run one translator worker (scale by running more)."""
 
 from newsflow.runtime.worker import run
+
 from .main import spec
 
 # Guarded: multiprocessing (the extractor's process pool) may re-import this module.

@@ -4,6 +4,7 @@ from newsflow.adapters.providers import ChatProvider, translation_provider
 from newsflow.domain.pipeline import TRANSLATOR
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
+
 from .handlers import translate
 
 

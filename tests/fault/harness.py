@@ -19,12 +19,12 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from newsflow.adapters.store import ArticleStore
+from newsflow.cli.embedded import Server, start_mongo, start_redis
 from newsflow.domain.contracts import Status
 from newsflow.domain.pipeline import RANK, STAGES, Streams
-from newsflow.runtime.delivery import entry_fields
-from newsflow.cli.embedded import Server, start_mongo, start_redis
-from newsflow.adapters.store import ArticleStore
 from newsflow.domain.urls import InvalidUrl, article_id, canonical_url
+from newsflow.runtime.delivery import entry_fields
 from tests.support.workers import WorkerProcesses
 
 

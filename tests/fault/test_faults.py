@@ -30,11 +30,11 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from newsflow.domain.pipeline import Streams
+from newsflow.adapters.store import ArticleStore
 from newsflow.adapters.streams import ensure_groups
 from newsflow.cli.embedded import free_port
+from newsflow.domain.pipeline import Streams
 from newsflow.settings import Settings
-from newsflow.adapters.store import ArticleStore
 from tests.fault.harness import Publisher, Servers, Supervisor, Tally, account, summary
 from tests.support.corpus_server import Corpus, CorpusServer
 from tests.support.workers import STAGES, WorkerProcesses
@@ -223,7 +223,7 @@ async def test_nothing_lost_nothing_duplicated_under_faults(tmp_path: Path) -> N
             assert tally.accepted == len(urls)  # the publisher retried until Redis took each
             assert not tally.lost, f"{len(tally.lost)} accepted URLs vanished: {tally.lost[:5]}"
             assert not tally.unfinished, f"stuck mid-pipeline: {tally.unfinished[:5]}"
-            assert tally.pending == {s: 0 for s in STAGES}
+            assert tally.pending == dict.fromkeys(STAGES, 0)
             assert not any(tally.undelivered.values()), tally.undelivered
             assert tally.shared_canonical == 0 and tally.stray_documents == 0
             assert tally.failed_without_reason == 0

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from newsflow.stages.impact import analyze_impact
 from newsflow.adapters.providers import OpenAICompatible
 from newsflow.adapters.providers.untrusted import extract_data
 from newsflow.settings import Settings
+from newsflow.stages.impact import analyze_impact
 from tests.support.llm_server import LLMServer
 
 KEY = "sk-impact-test-key"

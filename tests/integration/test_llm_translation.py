@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from newsflow.domain.contracts import ExtractionResult
 from newsflow.adapters.providers import OpenAICompatible
 from newsflow.adapters.providers.untrusted import extract_data
+from newsflow.domain.contracts import ExtractionResult
 from newsflow.settings import Settings
 from newsflow.stages.translation import script_shares, split_paragraphs, translate_article
 from tests.support.llm_server import LLMServer

@@ -51,7 +51,7 @@ def test_the_stages_form_one_chain_from_urls_to_the_last_stage() -> None:
     assert [s.name for s in STAGES] == ["fetcher", "extractor", "translator", "analyzer"]
     assert [s.field for s in STAGES] == ["fetch", "extraction", "translation", "analysis"]
     assert [RANK[s.status] for s in STAGES] == [1, 2, 3, 4] and RANK[Status.QUEUED] == 0
-    assert TERMINAL == {Status.ANALYZED, Status.FAILED}
+    assert {Status.ANALYZED, Status.FAILED} == TERMINAL
     assert set(CONSUMERS) <= set(SERVICES) and len({s.name for s in SERVICES}) == len(SERVICES)
 
 

@@ -470,7 +470,7 @@ class OpenAICompatible:
             return ProviderError(f"{self.where}: server error ({phrase})", retryable=True)
         return ProviderError(f"{self.where}: request rejected ({phrase})")
 
-    def _answer(self, response: httpx.Response, raw: bytes) -> str:
+    def _answer(self, response: httpx.Response, raw: bytes) -> str:  # noqa: ARG002 - kept for callers
         try:
             body: Any = json.loads(raw)
         except ValueError:
@@ -490,7 +490,7 @@ class OpenAICompatible:
             raise ProviderError(f"{self.where}: the answer has no choices")
         choice = choices[0]
         finish = choice.get("finish_reason")
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        message: dict[str, Any] = m if isinstance(m := choice.get("message"), dict) else {}
         content = message.get("content")
         if isinstance(content, list):  # content parts: keep the text ones
             content = "".join(

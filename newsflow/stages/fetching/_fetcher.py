@@ -383,7 +383,7 @@ class PageFetcher:
         try:
             body = BoundedBody(response.headers.get("content-encoding"), settings.fetch_max_bytes)
         except BrokenBody as exc:
-            raise _Final(exc.reason, http_status=status, final_url=final_url) from None
+            raise _Final(str(exc), http_status=status, final_url=final_url) from None
         sniffed = False
         try:
             async for chunk in response.aiter_raw():
