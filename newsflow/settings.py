@@ -93,6 +93,27 @@ class Settings(BaseSettings):
     #: CIDR ranges that are reachable although not public (tests, private deployments).
     fetch_allowed_networks: Annotated[list[str], NoDecode] = []
 
+    # --- sources (the feeder) ------------------------------------------------------------
+    #: Polling interval of a new source without --interval (seconds); then adapted.
+    feed_default_interval: float = Field(default=900.0, gt=0)
+    #: Bounds of the adaptive interval, and of the backoff after failures (seconds).
+    feed_min_interval: float = Field(default=60.0, gt=0)
+    feed_max_interval: float = Field(default=6 * 3600.0, gt=0)
+    #: Honour robots.txt (turn off only for your own sites).
+    feed_respect_robots: bool = True
+    #: Least time between two requests to one host, across all feeder replicas (seconds).
+    feed_host_interval: float = Field(default=1.0, ge=0)
+    #: Requests in flight to one host at once, across all feeder replicas.
+    feed_host_concurrency: int = Field(default=2, ge=1)
+    #: Sources one feeder replica polls at once.
+    feed_concurrency: int = Field(default=16, ge=1)
+    #: Item ids remembered per source (items seen before are not published again).
+    feed_memory: int = Field(default=5_000, ge=100)
+    #: Most new items published from one poll (the newest first; the rest wait for later).
+    feed_max_items: int = Field(default=500, ge=1)
+    #: A poll's lease on its source (seconds); another replica takes the source after it.
+    feed_lease_seconds: float = Field(default=120.0, gt=0)
+
     # --- extraction -----------------------------------------------------------------------
     #: Child processes that run extraction (0 = one per core).
     extract_processes: int = Field(default=0, ge=0)
@@ -214,6 +235,12 @@ class Settings(BaseSettings):
                 f"NEWSFLOW_STREAM_PREFIX {self.stream_prefix!r} has no hash tag: on a Redis "
                 "Cluster every Newsflow key must share one, e.g. {newsflow}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _feed_bounds(self) -> Settings:
+        if self.feed_min_interval > self.feed_max_interval:
+            raise ValueError("NEWSFLOW_FEED_MIN_INTERVAL must not exceed NEWSFLOW_FEED_MAX_INTERVAL")
         return self
 
     @property

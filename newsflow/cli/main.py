@@ -291,7 +291,7 @@ def healthcheck(max_age: Annotated[float, typer.Option(help="seconds")] = 30.0) 
 def up(
     reader: Annotated[bool, typer.Option(help="also serve the reader")] = True,
 ) -> None:
-    """Run the whole system here: Redis, SecantusDB, the four workers and the reader."""
+    """Run the whole system here: Redis, SecantusDB, the four workers, the feeder and the reader."""
     from newsflow.cli.embedded import run_system
     from newsflow.settings import get_settings
 
@@ -304,6 +304,11 @@ def asyncapi() -> None:
     from newsflow.runtime.asyncapi import render
 
     sys.stdout.write(render())
+
+
+from newsflow.cli.sources import app as sources_app  # noqa: E402 - the `sources` sub-commands
+
+app.add_typer(sources_app, name="sources")
 
 
 def main() -> None:

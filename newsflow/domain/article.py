@@ -66,6 +66,18 @@ class Failure(BaseModel):
         return stage.field if stage else self.stage
 
 
+class SourceHints(BaseModel):
+    """What a source's feed said of the item (set at intake for items of the feeder)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str | None = None
+    published: Moment | None = None
+    #: The source's category, used where the analysis finds no clear topic.
+    category: str | None = None
+    source_id: str | None = None
+
+
 class Article(BaseModel):
     """An article document as stored.
 
@@ -83,7 +95,8 @@ class Article(BaseModel):
     url: str = ""
     #: The URL as first submitted (with its tracking parameters).
     submitted_url: str | None = None
-    #: Host name of the URL (``www.`` dropped).
+    #: Host name of the URL (``www.`` dropped), or the display name of the source (feed)
+    #: that submitted it first.
     source: str = ""
     status: Status = Status.QUEUED
     #: Rank of the last stage stored in this generation (see ``pipeline.RANK``).
@@ -105,6 +118,8 @@ class Article(BaseModel):
     extraction: ExtractionResult | None = None
     translation: TranslationResult | None = None
     analysis: AnalysisResult | None = None
+    #: What its source's feed said of it (items of a source only).
+    hints: SourceHints | None = None
 
     _unreadable: dict[str, Any] = PrivateAttr(default_factory=dict)
 
@@ -196,7 +211,10 @@ class Article(BaseModel):
 
     @property
     def site(self) -> str:
-        """The source to show: the site's own name, else the host name."""
+        """The source to show: the source (feed) it came from, else the site's own name, else
+        the host name."""
+        if self.hints is not None and self.hints.source_id:
+            return self.source
         return (self.extraction.site_name if self.extraction else None) or self.source
 
     @property

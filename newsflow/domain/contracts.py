@@ -54,6 +54,24 @@ class UrlSubmitted(Message):
     refresh: bool = False
     #: Who or what submitted it (free text, for the audit trail).
     submitted_by: str = "xadd"
+    # Set by the feeder for an item of a source (all optional; a plain XADD sends none):
+    #: The source's display name, stored as the article's ``source`` instead of the host.
+    source: str | None = Field(default=None, max_length=300)
+    source_id: str | None = Field(default=None, max_length=64)
+    #: The source's category, used where the analysis finds no clear topic.
+    category: str | None = Field(default=None, max_length=100)
+    #: The feed's title and publish time of the item, used where the page has none.
+    title_hint: str | None = Field(default=None, max_length=1000)
+    published_hint: datetime | None = None
+
+    def hints(self) -> dict[str, object] | None:
+        """What the source says of the item, as stored on the article (``hints``)."""
+        hints = {
+            "title": self.title_hint, "published": self.published_hint,
+            "category": self.category, "source_id": self.source_id,
+        }
+        kept: dict[str, object] = {k: v for k, v in hints.items() if v is not None}
+        return kept or None
 
 
 class StageDone(Message):

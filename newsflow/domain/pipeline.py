@@ -104,8 +104,11 @@ ANALYZER = Stage(
 
 #: The stages in the order an article goes through them.
 STAGES: tuple[Stage, ...] = (FETCHER, EXTRACTOR, TRANSLATOR, ANALYZER)
+#: Polls the sources (feeds, sitemaps) and queues their new items on ``urls``; it consumes no
+#: stream (``services/feeder``).
+FEEDER = Service("feeder", consumes=None)
 #: Every worker service (the reader and the command line are not pipeline services).
-SERVICES: tuple[Service, ...] = STAGES
+SERVICES: tuple[Service, ...] = (*STAGES, FEEDER)
 #: The services that read a stream, each in its own consumer group.
 CONSUMERS: tuple[Service, ...] = tuple(s for s in SERVICES if s.consumes is not None)
 

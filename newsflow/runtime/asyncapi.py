@@ -28,7 +28,7 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field
 
-from newsflow.domain.pipeline import CONSUMERS, STAGES, URLS, Streams
+from newsflow.domain.pipeline import CONSUMERS, SERVICES, STAGES, URLS, Streams
 from newsflow.settings import Settings
 
 #: Where the document is committed, relative to the repository.
@@ -90,6 +90,16 @@ def build_broker(prefix: str = PREFIX) -> RedisBroker:
             "article lost by MongoDB submits its URL again here (`submitted_by: recovery:...`)."
         ),
     )
+    for service in SERVICES:
+        if service.consumes is None:  # a source of URLs (the feeder): it publishes to urls
+            broker.publisher(
+                stream=streams.urls, title=f"{service.name}-writes-{URLS.name}",
+                schema=URLS.message,
+                description=(
+                    f"`python -m services.{service.name}` reads no stream: it submits the URLs "
+                    "it finds (new items of the feeds and sitemaps it polls)."
+                ),
+            )
     for stage in STAGES:
         if stage.emits is None:
             continue

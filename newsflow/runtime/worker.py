@@ -248,6 +248,8 @@ async def process(ctx: StageContext[R], handle: Handler[R, M], body: M, entry_id
         intake = await ctx.store.accept(
             canonical=canonical, submitted_url=body.url.strip(), submitted_by=body.submitted_by,
             refresh=body.refresh, entry_id=entry_id,
+            # An item of a source (the feeder): named after the source, with its feed's hints.
+            source=body.source, hints=body.hints(),
         )
         if not intake.process:
             await ctx.count("duplicate")

@@ -9,6 +9,7 @@ from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, AssetMe
 from newsflow.domain.pipeline import Done, StageOutcome
 from newsflow.runtime.worker import StageContext
 from newsflow.stages.analysis import CANDIDATES, analyze_text, rank_similar, terms
+from newsflow.stages.feeds import category_with_hint
 from newsflow.stages.impact import analyze_impact
 
 
@@ -31,7 +32,11 @@ async def analyze(
     return Done(
         AnalysisResult(
             status="ok", word_count=found.word_count, symbols=found.symbols,
-            keywords=found.keywords, category=found.category, similar=similar, impact=impact,
+            keywords=found.keywords, similar=similar, impact=impact,
+            # An item of a source: its category where the text gives no clear topic.
+            category=category_with_hint(
+                found.category, article.hints.category if article.hints else None
+            ),
             assets=[
                 AssetMention(symbol=a.symbol, name=a.name, kind=a.kind, market=a.market,
                              where=a.where, count=a.count, salience=a.salience)

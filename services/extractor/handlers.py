@@ -8,6 +8,7 @@ from newsflow.domain.contracts import PageFetched
 from newsflow.domain.pipeline import Failed, StageOutcome
 from newsflow.runtime.worker import StageContext
 from newsflow.stages.extraction import PAGE_MISSING, ExtractorPool, extraction_outcome
+from newsflow.stages.feeds import apply_hints
 
 
 async def extract(
@@ -16,4 +17,7 @@ async def extract(
     page = await ctx.store.load_page(article.id)
     if page is None or page[0] != article.generation:
         return Failed(PAGE_MISSING)
-    return extraction_outcome(await ctx.resources.extract(page[1], article.fetched_url))
+    result = await ctx.resources.extract(page[1], article.fetched_url)
+    # An item of a source: the feed's title and publish time where the page has none.
+    hints = article.hints.model_dump() if article.hints else None
+    return extraction_outcome(apply_hints(result, hints))

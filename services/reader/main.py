@@ -24,13 +24,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from newsflow.adapters.redis import connect_redis
+from newsflow.adapters.sources import SourceStore
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.domain.pipeline import Streams
 from newsflow.runtime.gauges import refresh_loop
 from newsflow.runtime.health import Health, MetricsServer, health_loop
 from newsflow.settings import Settings, get_settings
 
-from . import api, observe, pages
+from . import api, observe, pages, sources
 from .security import GuardMiddleware, allowed_hosts
 
 log = logging.getLogger("newsflow.reader")
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = ArticleStore.connect(settings)
         redis = connect_redis(settings)
         app.state.store, app.state.redis = store, redis
+        app.state.sources = SourceStore.connect(settings)  # /api/sources, /sources
         try:
             await store.ensure_indexes()
         except PyMongoError as exc:  # the pages say so per request until it answers
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.wait(background, timeout=5)
         await redis.aclose()
         store.close()
+        app.state.sources.close()
 
     app = FastAPI(
         title="Newsflow reader",
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.health_router)
     app.include_router(observe.router)
     app.include_router(pages.router)
+    app.include_router(sources.router)
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
 
     @app.exception_handler(RequestValidationError)

@@ -34,6 +34,7 @@ KEEP=${NEWSFLOW_SMOKE_KEEP:-0}
 PROJECT="newsflow-smoke-$$"
 LIGHT=12    # small pages: the basic publish -> analyzed path
 HEAVY=24    # slower pages (1200 paragraphs): keep three extractors busy for the kill test
+FEED=3      # pages listed in an RSS feed that is added as a source (the feeder queues them)
 T0=$SECONDS
 
 # The stack must see only tests/compose/smoke.env, never the caller's NEWSFLOW_* or COMPOSE_*
@@ -120,6 +121,14 @@ pass "docker compose config is clean; $out"
 # --- 2. pages, network, build, health -----------------------------------------------------------
 "$py" "$HERE/make_pages.py" "$SMOKE_PAGES_DIR/light" "$LIGHT" 12 || fail "could not write test pages"
 "$py" "$HERE/make_pages.py" "$SMOKE_PAGES_DIR/heavy" "$HEAVY" 1200 || fail "could not write test pages"
+"$py" "$HERE/make_pages.py" "$SMOKE_PAGES_DIR/feed" "$FEED" 12 || fail "could not write test pages"
+{
+  printf '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Smoke Feed</title>'
+  for i in $(seq 1 "$FEED"); do
+    printf '<item><title>Feed item %d</title><link>http://pages:8080/feed/a%03d.html</link></item>' "$i" "$i"
+  done
+  printf '</channel></rss>\n'
+} > "$SMOKE_PAGES_DIR/feed/feed.xml" || fail "could not write the test feed"
 chmod -R a+rX "$work"
 
 started=1
@@ -219,6 +228,18 @@ out=$(dc run --rm -T cli list 2>"$work/err") || fail "cli list failed: $out $(ca
 [ "$(printf '%s\n' "$out" | grep -c 'pages')" -ge 1 ] || fail "cli list shows no article: $out"
 pass "cli status, show $sid and list read the results"
 
+# --- 3b. a source: the feeder queues the feed's items, named after the feed ------------------------
+t=$SECONDS
+out=$(dc run --rm -T cli sources add http://pages:8080/feed/feed.xml 2>&1) || fail "cli sources add failed: $out"
+printf '%s\n' "$out" | grep -q 'Smoke Feed' || fail "cli sources add did not find the feed: $out"
+wait_analyzed $((LIGHT + FEED)) 180
+out=$(dc run --rm -T -e COLUMNS=200 cli list --limit 100 2>"$work/err") || fail "cli list failed: $(cat "$work/err")"
+named=$(printf '%s\n' "$out" | grep -c 'Smoke Feed' || true)
+[ "$named" = "$FEED" ] || fail "$named of $FEED articles carry the source name 'Smoke Feed': $out"
+out=$(dc run --rm -T -e COLUMNS=200 cli sources list 2>"$work/err") || fail "cli sources list failed: $(cat "$work/err")"
+printf '%s\n' "$out" | grep 'Smoke Feed' | grep -q healthy || fail "the source is not healthy: $out"
+pass "'cli sources add' of a feed: its $FEED articles analyzed $((SECONDS - t))s later, named 'Smoke Feed'; the source is healthy"
+
 # --- 4. three extractors share the work ---------------------------------------------------------
 t=$SECONDS
 out=$(dc up -d --no-recreate --wait --wait-timeout 180 --scale extractor=3 extractor 2>&1) \
@@ -232,7 +253,7 @@ pass "scaled the extractor to 3 healthy replicas in $((SECONDS - t))s: ${host_of
 t=$SECONDS
 prom=$(dc port prometheus 9090 2>/dev/null | tail -n 1)
 [ -n "$prom" ] || fail "prometheus publishes no port"
-want="fetcher=1 extractor=3 translator=1 analyzer=1 reader=1"
+want="fetcher=1 extractor=3 translator=1 analyzer=1 feeder=1 reader=1"
 seen=""
 for _ in $(seq 90); do
   check_deadline
@@ -241,7 +262,7 @@ import collections, json, sys
 targets = json.load(sys.stdin)["data"]["activeTargets"]
 up = collections.Counter(t["labels"].get("service") for t in targets
                          if t["labels"].get("job") == "newsflow" and t["health"] == "up")
-print(" ".join(f"{s}={up[s]}" for s in ("fetcher", "extractor", "translator", "analyzer", "reader")))
+print(" ".join(f"{s}={up[s]}" for s in ("fetcher", "extractor", "translator", "analyzer", "feeder", "reader")))
 ' 2>/dev/null || true)
   [ "$seen" = "$want" ] && break
   sleep 2
@@ -297,7 +318,7 @@ for entry in $held; do
 done
 [ "${#articles[@]}" = "$nheld" ] || fail "could not read the article ids of the killed extractor's entries"
 
-wait_analyzed $((LIGHT + HEAVY)) 300
+wait_analyzed $((LIGHT + FEED + HEAVY)) 300
 left=$(redis_cli XPENDING '{newsflow}:fetched' extractor - + 100 | awk 'NR % 4 == 1 { id = $0 } NR % 4 == 2 { print id, $0 }' | grep -c " $victim_host-" || true)
 [ "$left" = 0 ] || fail "$left message(s) still pending on the killed extractor"
 total_pending=$(redis_cli XPENDING '{newsflow}:fetched' extractor | head -n 1)
@@ -306,7 +327,7 @@ done_ids=$(probe "${articles[@]}" | "$py" -c 'import json,sys; print(sum(v == "a
 [ "$done_ids" = "$nheld" ] || fail "only $done_ids of the $nheld articles held by the killed extractor were analyzed"
 state=$(docker inspect -f '{{.State.Status}}' "$victim")
 running=$(dc ps -q --status running extractor | wc -l)
-pass "all $((LIGHT + HEAVY)) articles analyzed $((SECONDS - t))s after publishing, including the $nheld the killed extractor held (reclaimed and finished by the $running others; it stays $state)"
+pass "all $((LIGHT + FEED + HEAVY)) articles analyzed $((SECONDS - t))s after publishing, including the $nheld the killed extractor held (reclaimed and finished by the $running others; it stays $state)"
 
 # --- 7. tear down --------------------------------------------------------------------------------
 dc down -v --remove-orphans --timeout 20 >/dev/null 2>&1 || fail "docker compose down -v failed"

@@ -184,6 +184,7 @@ def test_the_asyncapi_document_names_every_stream_with_its_consumer_and_producer
         "translator-reads-extracted": "{newsflow}:extracted",
         "analyzer-reads-translated": "{newsflow}:translated",
         "intake-writes-urls": "{newsflow}:urls",
+        "feeder-writes-urls": "{newsflow}:urls",
         "fetcher-writes-fetched": "{newsflow}:fetched",
         "extractor-writes-extracted": "{newsflow}:extracted",
         "translator-writes-translated": "{newsflow}:translated",

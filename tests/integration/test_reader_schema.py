@@ -32,7 +32,12 @@ from tests.integration.test_reader_api import article
 
 pytestmark = pytest.mark.integration
 
-schema = schemathesis.openapi.from_dict(create_app(Settings(_env_file=None)).openapi())  # type: ignore[call-arg]
+# Adding a source fetches its URL to find the feed: generated URLs must not make this test
+# reach off the machine, so that one call is left out (tests/integration/test_sources_api.py
+# covers it against local servers).
+schema = schemathesis.openapi.from_dict(
+    create_app(Settings(_env_file=None)).openapi()  # type: ignore[call-arg]
+).exclude(method="POST", path="/api/sources")
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
           content_type_conformance]
 

@@ -2,6 +2,8 @@
 
 ``/scrapinghub/<id>.html`` serves the gunzipped original bytes, ``/zh_cwced/<id>.html`` the
 original bytes with no charset in the header (as the corpus README says a server must).
+``/feeds/<set>.xml?n=10`` is an RSS 2.0 feed (title "Corpus: <set>") of the set's first
+``n`` pages, to try sources (`newsflow sources add http://127.0.0.1:8765/feeds/scrapinghub.xml`).
 Pages are read from the shared folder, never copied into the repository.
 Run standalone: ``python -m tests.support.corpus_server --port 8765``.
 """
@@ -16,6 +18,7 @@ from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Self
+from xml.sax.saxutils import escape
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
@@ -42,6 +45,19 @@ class Corpus:
             return path.read_bytes() if path.exists() else None
         return None
 
+    def feed(self, set_name: str, base: str, count: int) -> bytes | None:
+        """An RSS 2.0 feed of the set's first ``count`` pages (links under ``base``)."""
+        if set_name not in ("scrapinghub", "zh_cwced"):
+            return None
+        items = "".join(
+            f"<item><title>Corpus page {escape(p)}</title><link>{escape(base)}/{set_name}/{escape(p)}.html</link>"
+            f"<guid>{set_name}/{escape(p)}</guid></item>"
+            for p in self.ids(set_name)[:count]
+        )
+        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                f"<title>Corpus: {set_name}</title><link>{escape(base)}/</link>"
+                f"<description>pages of ../shared/corpus</description>{items}</channel></rss>").encode()
+
     def truth(self, set_name: str, page_id: str) -> str:
         if set_name == "scrapinghub":
             return self.scrapinghub_truth.get(page_id, "")
@@ -57,15 +73,22 @@ class CorpusServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                parts = self.path.split("?")[0].strip("/").split("/")
+                path, _, query = self.path.partition("?")
+                parts = path.strip("/").split("/")
                 body = None
+                ctype = "text/html"
                 if len(parts) == 2 and parts[1].endswith(".html"):
                     body = corpus_.page(parts[0], parts[1][: -len(".html")])
+                elif len(parts) == 2 and parts[0] == "feeds" and parts[1].endswith(".xml"):
+                    count = int(query[2:]) if query.startswith("n=") and query[2:].isdigit() else 10
+                    host = self.headers.get("Host", "127.0.0.1")
+                    body = corpus_.feed(parts[1][: -len(".xml")], f"http://{host}", count)
+                    ctype = "application/rss+xml; charset=utf-8"
                 if body is None:
                     self.send_error(404)
                     return
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsflow.domain.pipeline import SERVICES
+from newsflow.domain.pipeline import STAGES as PIPELINE_STAGES
 from newsflow.settings import Settings
 
 #: The worker services, in pipeline order (``python -m services.<name>``).
-STAGES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+#: The stage workers (the feeder is started on its own: `start("feeder")`).
+STAGES: tuple[str, ...] = tuple(s.name for s in PIPELINE_STAGES)
 REPO = Path(__file__).resolve().parents[2]
 
 

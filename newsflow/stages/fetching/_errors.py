@@ -22,6 +22,7 @@ class FetchFailed(Exception):
         http_status: the last HTTP status seen, if any.
         final_url: the last URL tried (after redirects), if any.
         attempts: how many attempts were made.
+        retry_after: seconds the server asked to wait (429/503 ``Retry-After``), if it did.
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class FetchFailed(Exception):
         http_status: int | None = None,
         final_url: str | None = None,
         attempts: int = 1,
+        retry_after: float | None = None,
     ) -> None:
         # Stored on the article and shown to readers: a redirect may have named a URL with
         # user:password@ (refused, but it is the last URL tried), and an error text may quote
@@ -43,6 +45,7 @@ class FetchFailed(Exception):
         self.http_status = http_status
         self.final_url = strip_userinfo(final_url)
         self.attempts = attempts
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return (

@@ -58,6 +58,40 @@ class FetchedPage:
     attempts: int = 1
 
 
+@dataclass(frozen=True)
+class Document:
+    """A fetched document as raw bytes (a feed, a sitemap, robots.txt), or "not modified".
+
+    ``fetch_document`` sends the caller's headers (``If-None-Match``...), so a ``304`` comes
+    back as ``not_modified=True`` with an empty body instead of as a failure.
+    """
+
+    final_url: str
+    http_status: int
+    content_type: str | None
+    #: The decoded (Content-Encoding undone, gzip files inflated) body; empty for 304.
+    body: bytes
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    redirects: list[str] = field(default_factory=list)
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class _DocumentRequest:
+    """Internal: what ``fetch_document`` asks of an attempt."""
+
+    headers: dict[str, str]
+
+
+#: What a document request accepts when the caller does not say.
+DOCUMENT_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.5, */*;q=0.1"
+)
+
+
 @dataclass
 class _Progress:
     """Where a fetch is, so that a deadline in the middle can say where it struck."""
@@ -212,8 +246,32 @@ class PageFetcher:
 
     async def fetch(self, url: str) -> FetchedPage:
         """Fetch ``url`` and return the decoded page; raises ``FetchFailed`` with a reason."""
+        page = await self._fetch(url, None, self.settings.fetch_retries)
+        assert isinstance(page, FetchedPage)
+        return page
+
+    async def fetch_document(
+        self, url: str, headers: dict[str, str] | None = None, *, retries: int = 0
+    ) -> Document:
+        """Fetch ``url`` as raw bytes (feeds, sitemaps, robots.txt) under the same policy.
+
+        Same address vetting on every hop, size cap, deadline and binary refusal as
+        :meth:`fetch`, but any text type is accepted and nothing is decoded to text: the
+        parser of the format decides. ``headers`` are sent as given (conditional GET);
+        a ``304`` is a :class:`Document` with ``not_modified``. A 429/5xx raises
+        ``FetchFailed`` carrying ``retry_after`` when the server sent one. No retries by
+        default: a poller has its own backoff.
+        """
+        request = _DocumentRequest({"Accept": DOCUMENT_ACCEPT, **(headers or {})})
+        document = await self._fetch(url, request, retries)
+        assert isinstance(document, Document)
+        return document
+
+    async def _fetch(
+        self, url: str, request: _DocumentRequest | None, retries: int
+    ) -> FetchedPage | Document:
         settings = self.settings
-        max_attempts = 1 + max(0, settings.fetch_retries)
+        max_attempts = 1 + max(0, retries)
         started = time.monotonic()
         progress = _Progress(url)
         last: _Retryable | None = None
@@ -223,7 +281,7 @@ class PageFetcher:
                 while True:
                     progress.attempts += 1
                     try:
-                        return await self._attempt(url, progress)
+                        return await self._attempt(url, progress, request)
                     except _Final as exc:
                         raise FetchFailed(
                             exc.reason,
@@ -277,9 +335,12 @@ class PageFetcher:
             http_status=last.http_status,
             final_url=last.final_url,
             attempts=n,
+            retry_after=last.retry_after,
         )
 
-    async def _attempt(self, url: str, progress: _Progress) -> FetchedPage:
+    async def _attempt(
+        self, url: str, progress: _Progress, document: _DocumentRequest | None = None
+    ) -> FetchedPage | Document:
         """One attempt: follow redirects by hand, vetting every hop, then read the body."""
         settings = self.settings
         cookies = httpx.Cookies()
@@ -294,7 +355,9 @@ class PageFetcher:
                 raise _Final(exc.reason, refused=True, final_url=current) from None
             shown = str(target)
             try:
-                request = self.client.build_request("GET", target)
+                request = self.client.build_request(
+                    "GET", target, headers=document.headers if document else None
+                )
                 cookies.set_cookie_header(request)
                 response = await self.client.send(request, stream=True)
             except Refused as exc:
@@ -353,8 +416,18 @@ class PageFetcher:
                         final_url=shown,
                         retry_after=parse_retry_after(response.headers.get("retry-after")),
                     )
+                if document is not None and status == 304:
+                    return Document(
+                        final_url=shown, http_status=status,
+                        content_type=response.headers.get("content-type"), body=b"",
+                        not_modified=True, etag=response.headers.get("etag"),
+                        last_modified=response.headers.get("last-modified"),
+                        redirects=list(redirects), attempts=progress.attempts,
+                    )
                 if not 200 <= status < 300:
                     raise _Final(_status_text(status), http_status=status, final_url=shown)
+                if document is not None:
+                    return await self._read_document(response, shown, redirects, progress.attempts)
                 return await self._read_page(response, shown, redirects, progress.attempts)
             finally:
                 await response.aclose()
@@ -424,6 +497,62 @@ class PageFetcher:
             bytes=len(data),
             redirects=list(redirects),
             attempts=attempt,
+        )
+
+    async def _read_document(
+        self, response: httpx.Response, final_url: str, redirects: list[str], attempt: int
+    ) -> Document:
+        """The body as bytes, under the page's size cap; binary formats refused.
+
+        A gzip file (``sitemap.xml.gz`` served as ``application/x-gzip``, no
+        Content-Encoding) is inflated under the same cap.
+        """
+        settings = self.settings
+        status = response.status_code
+        content_type = response.headers.get("content-type")
+        too_large = f"document larger than {_mib(settings.fetch_max_bytes)}"
+        length = response.headers.get("content-length", "")
+        if (
+            length.isdigit()
+            and int(length) > settings.fetch_max_bytes
+            and not response.headers.get("content-encoding")
+        ):
+            raise _Final(too_large, refused=True, http_status=status, final_url=final_url)
+        try:
+            body = BoundedBody(response.headers.get("content-encoding"), settings.fetch_max_bytes)
+            async for chunk in response.aiter_raw():
+                body.feed(chunk)
+            data = body.finish()
+            if data[:2] == b"\x1f\x8b":
+                inflated = BoundedBody("gzip", settings.fetch_max_bytes)
+                inflated.feed(data)
+                data = inflated.finish()
+        except TooLarge:
+            raise _Final(too_large, refused=True, http_status=status, final_url=final_url) from None
+        except BrokenBody as exc:
+            raise _Final(str(exc), http_status=status, final_url=final_url) from None
+        except httpx.TimeoutException as exc:
+            raise _Retryable(
+                _timeout_reason(exc, settings), http_status=status, final_url=final_url
+            ) from None
+        except httpx.TransportError as exc:
+            raise _Retryable(
+                _network_reason(exc), http_status=status, final_url=final_url
+            ) from None
+        except httpx.HTTPError as exc:
+            raise _Final(f"reading the document failed: {exc}", final_url=final_url) from None
+        kind = sniff_binary(data[:_SNIFF_BYTES])
+        if kind is not None:
+            declared = media_type(content_type) or "no Content-Type"
+            raise _Final(
+                f"refused: {kind} served as {declared}", refused=True, http_status=status,
+                final_url=final_url,
+            )
+        return Document(
+            final_url=final_url, http_status=status, content_type=content_type, body=data,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            redirects=list(redirects), attempts=attempt,
         )
 
     @staticmethod
