@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/cli.py                 # this tree against `main`, 9 runs each
     .venv/bin/python bench/cli.py --before e092d64 --runs 15
+    .venv/bin/python bench/cli.py --no-bytecode   # as if no package had its .pyc compiled
 
 The "before" tree is a detached git worktree of ``--before`` (made in a temporary folder and
 removed after), run with the same virtualenv; each command runs alternately in the two trees
@@ -9,6 +10,11 @@ removed after), run with the same virtualenv; each command runs alternately in t
 process; its CPU time (user + system, from ``wait4``) is what is reported, median of the runs,
 with the ratio after / before. ``publish`` submits a new URL each run to a real redis-server and
 SecantusDB started here (no worker runs: the URL is only queued). Nothing leaves 127.0.0.1.
+
+``--no-bytecode`` points ``PYTHONPYCACHEPREFIX`` at an empty folder: every module is compiled
+from source on each start, as in a virtualenv installed without bytecode where
+``PYTHONDONTWRITEBYTECODE`` is set (this machine's environment; `make venv` now compiles the
+bytecode at install time).
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--before", default="main", help="git ref of the baseline (main)")
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="ignore every compiled .pyc (compile from source on each start)")
     args = parser.parse_args()
     before_ref = subprocess.run(["git", "rev-parse", "--short", args.before], cwd=REPO,
                                 capture_output=True, text=True, check=True).stdout.strip()
@@ -68,6 +76,9 @@ def main() -> int:
             "NEWSFLOW_MONGO_DB": "bench_cli",
             "COLUMNS": "100",
         }
+        if args.no_bytecode:
+            (work / "no-pyc").mkdir()
+            base_env |= {"PYTHONPYCACHEPREFIX": str(work / "no-pyc"), "PYTHONDONTWRITEBYTECODE": "1"}
         trees = {"before": before_tree, "after": REPO}
         commands = {"--help": ["--help"], "publish URL": ["publish"]}
         times: dict[tuple[str, str], list[float]] = {}
@@ -93,7 +104,8 @@ def main() -> int:
     print(f"CPU time of one `newsflow` process, median of {args.runs} runs, before = "
           f"{before_ref} ({args.before}), after = {after_ref}{' + uncommitted changes' if dirty else ''}")
     print(f"machine: {os.cpu_count()} cores, CPython {platform.python_version()}, load average "
-          f"{load:.1f}, PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}")
+          f"{load:.1f}, PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}"
+          f"{', every module compiled from source (--no-bytecode)' if args.no_bytecode else ''}")
     print()
     print("| command | before | after | after / before |")
     print("|---|---|---|---|")

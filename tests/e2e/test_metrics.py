@@ -166,10 +166,12 @@ async def test_every_endpoint_shows_the_series_after_a_run(
 
     scraped = {name: scrape(f"http://127.0.0.1:{ports[name]}/metrics") for name in STAGES}
 
-    # --- every worker: per-stage message counts, handling time, its group's queue -----------
-    for name in STAGES:
+    # --- every stage worker: per-stage message counts, handling time, its group's queue -----
+    for service in CONSUMERS:
+        name = service.name
         m = scraped[name]
-        stream = streams[next(s.consumes for s in CONSUMERS if s.name == name)]  # type: ignore[index]
+        assert service.consumes is not None
+        stream = streams[service.consumes]
         processed = value(m, "newsflow_messages_processed_total", stage=name)
         assert processed >= analyzed, (name, processed)
         assert value(m, "newsflow_message_handling_seconds_count", stage=name, result="ok") == processed
@@ -191,6 +193,11 @@ async def test_every_endpoint_shows_the_series_after_a_run(
         assert value(m, "newsflow_articles", status="analyzed") >= analyzed
         assert value(m, "newsflow_articles_counted_timestamp_seconds") > time.time() - 600
         assert value(m, "process_cpu_seconds_total") > 0
+
+    # --- a service that consumes no stream (the feeder) is healthy and scraped too ------------
+    for name in set(STAGES) - {s.name for s in CONSUMERS}:
+        assert value(scraped[name], "newsflow_dependency_up", dependency="mongo") == 1
+        assert value(scraped[name], "process_cpu_seconds_total") > 0
 
     fetcher = scraped["fetcher"]
     assert value(fetcher, "newsflow_fetch_results_total", result="ok") >= len(english) + 1
