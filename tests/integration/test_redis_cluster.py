@@ -134,3 +134,22 @@ async def test_the_pipeline_runs_on_a_cluster_with_every_key_in_one_slot(
             f"{prefix}:stats", f"{prefix}:metrics:articles"} <= set(slots), sorted(slots)
     assert all(key.startswith(prefix) for key in slots), sorted(slots)
     assert len(set(slots.values())) == 1 and len(holders) == 1, (slots, holders)
+
+
+async def test_the_readers_login_limit_works_on_a_cluster(cluster_settings: Settings) -> None:
+    """A MULTI/EXEC transaction on one key: the cluster client sends it to the key's node."""
+    from services.reader.security import LoginLimiter
+
+    redis = connect_redis(cluster_settings)
+    limiter = LoginLimiter(redis, cluster_settings.model_copy(
+        update={"reader_login_max_failures": 2}))
+    try:
+        assert await limiter.locked_for("192.0.2.7") is None
+        await limiter.failed("192.0.2.7")
+        await limiter.failed("192.0.2.7")
+        locked = await limiter.locked_for("192.0.2.7")
+        assert locked is not None and 0 < locked <= cluster_settings.reader_login_window_seconds
+        await limiter.succeeded("192.0.2.7")
+        assert await limiter.locked_for("192.0.2.7") is None
+    finally:
+        await redis.aclose()
