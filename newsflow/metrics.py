@@ -33,13 +33,17 @@ series                                      meaning
 ``newsflow_dependency_up``                  1 while Redis / MongoDB answer the health check {dependency}
 ``newsflow_http_requests_total``            reader requests {method, route, status}
 ``newsflow_http_request_seconds``           reader request time {method, route}
+``newsflow_feeder_events_total``            the feeder's polls and their results {event}
+``newsflow_reconciler_repairs_total``       articles the reconciler put back on track {kind}
+``newsflow_notifications_total``            alerts the notifier sent or failed to send {channel, outcome}
 ==========================================  ======================================================
 
 Gauges about shared state (streams, groups, articles) are reported by several processes at
 once; aggregate them with ``max``, never ``sum``.
 
 Hooks for code that counts (call them, they never raise): :func:`llm_request`,
-:func:`fetch_result`, :func:`stage_outcome`, :func:`delivery`.
+:func:`fetch_result`, :func:`stage_outcome`, :func:`delivery`, :func:`http_request`,
+:func:`feeder_event`, :func:`reconciled`, :func:`notification`.
 """
 
 from __future__ import annotations
@@ -149,6 +153,25 @@ HTTP_SECONDS = Histogram(
     ["method", "route"],
 )
 
+FEEDER_EVENTS = Counter(
+    "newsflow_feeder_events",
+    "The feeder's work: requests, polls, not_modified (304 or unchanged), published (items "
+    "queued), deferred (a host's limit), failed.",
+    ["event"],
+)
+RECONCILER_REPAIRS = Counter(
+    "newsflow_reconciler_repairs",
+    "Articles the reconciler found stuck or inconsistent and put back on track, by kind.",
+    ["kind"],
+)
+NOTIFICATIONS = Counter(
+    "newsflow_notifications",
+    "Alerts the notifier handled, by channel and outcome (sent, failed, skipped).",
+    ["channel", "outcome"],
+)
+
+#: The fixed values of ``newsflow_feeder_events_total{event}``.
+FEEDER_EVENT_NAMES = ("requests", "polls", "not_modified", "published", "deferred", "failed")
 #: The fixed values of ``newsflow_fetch_results_total{result}``.
 FETCH_RESULT_CLASSES = (
     "ok", "refused", "http_4xx", "http_5xx", "redirects", "timeout", "dns", "network",
@@ -276,3 +299,22 @@ def http_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one reader request (``route`` is the template, ``/api/articles/{ident}``)."""
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
     HTTP_SECONDS.labels(method, route).observe(seconds)
+
+
+def feeder_event(name: str, n: int = 1) -> None:
+    """Count the feeder's ``name`` (one of :data:`FEEDER_EVENT_NAMES`; others are ignored)."""
+    if name in FEEDER_EVENT_NAMES and n > 0:
+        FEEDER_EVENTS.labels(name).inc(n)
+
+
+def reconciled(kind: str, n: int = 1) -> None:
+    """Hook for the reconciler: ``n`` articles of ``kind`` (a small fixed set of its own, such
+    as ``stuck``, ``missing_message``, ``lost_write``) put back on track."""
+    if n > 0:
+        RECONCILER_REPAIRS.labels(_label(kind, 40)).inc(n)
+
+
+def notification(channel: str, outcome: str) -> None:
+    """Hook for the notifier: one alert on ``channel`` (its configured kind: ``webhook``,
+    ``email``...), ``outcome`` ``sent``, ``failed`` or ``skipped``."""
+    NOTIFICATIONS.labels(_label(channel, 40), outcome if outcome in ("sent", "failed", "skipped") else "failed").inc()

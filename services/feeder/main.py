@@ -17,6 +17,7 @@ import logging
 import signal
 from datetime import UTC, datetime
 
+from newsflow import metrics
 from newsflow.adapters.redis import connect_redis
 from newsflow.adapters.sources import SourceStore
 from newsflow.adapters.streams import ensure_groups
@@ -59,6 +60,8 @@ class Feeder:
         await self.store.ensure_indexes()
         await ensure_groups(self.redis, Streams(s.stream_prefix))
         health = Health()
+        for event in metrics.FEEDER_EVENT_NAMES:  # every series from the start, at 0
+            metrics.FEEDER_EVENTS.labels(event)
         background = [
             asyncio.create_task(self._heartbeat()),
             asyncio.create_task(

@@ -31,6 +31,9 @@ from tests.support.corpus_server import Corpus, CorpusServer
 from tests.support.llm_server import LLMServer
 from tests.support.workers import STAGES, WorkerProcesses
 
+#: Every service: the four stages and the feeder (which consumes no stream).
+SERVICES = (*STAGES, "feeder")
+
 pytestmark = pytest.mark.integration
 
 CORPUS = Corpus()
@@ -92,7 +95,7 @@ def metrics_settings(
 
 @pytest.fixture(scope="module")
 def ports() -> dict[str, int]:
-    return {name: free_port() for name in STAGES}
+    return {name: free_port() for name in SERVICES}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +103,7 @@ def workers(
     metrics_settings: Settings, ports: dict[str, int], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcesses]:
     procs = WorkerProcesses(metrics_settings, tmp_path_factory.mktemp("metrics-workers"))
-    for name in STAGES:
+    for name in SERVICES:
         procs.extra_env = {"NEWSFLOW_METRICS_PORT": str(ports[name])}
         procs.start(name)
     procs.extra_env = {}
@@ -164,7 +167,7 @@ async def test_every_endpoint_shows_the_series_after_a_run(
     assert analyzed >= 2 and failed >= 2, statuses
     await asyncio.sleep(2)  # two refreshes of the gauges (metrics_interval=0.5 s)
 
-    scraped = {name: scrape(f"http://127.0.0.1:{ports[name]}/metrics") for name in STAGES}
+    scraped = {name: scrape(f"http://127.0.0.1:{ports[name]}/metrics") for name in SERVICES}
 
     # --- every stage worker: per-stage message counts, handling time, its group's queue -----
     for service in CONSUMERS:
@@ -195,9 +198,10 @@ async def test_every_endpoint_shows_the_series_after_a_run(
         assert value(m, "process_cpu_seconds_total") > 0
 
     # --- a service that consumes no stream (the feeder) is healthy and scraped too ------------
-    for name in set(STAGES) - {s.name for s in CONSUMERS}:
+    for name in set(SERVICES) - {s.name for s in CONSUMERS}:
         assert value(scraped[name], "newsflow_dependency_up", dependency="mongo") == 1
         assert value(scraped[name], "process_cpu_seconds_total") > 0
+    assert value(scraped["feeder"], "newsflow_feeder_events_total", event="polls") >= 0
 
     fetcher = scraped["fetcher"]
     assert value(fetcher, "newsflow_fetch_results_total", result="ok") >= len(english) + 1
