@@ -14,7 +14,7 @@ from newsflow.stages.impact import analyze_impact
 
 
 async def analyze(
-    ctx: StageContext[ChatProvider | None], article: Article, _message: ArticleTranslated
+    ctx: StageContext[ChatProvider | None], article: Article, message: ArticleTranslated
 ) -> StageOutcome:
     title, text = article.headline, article.text or ""
     original = article.extraction

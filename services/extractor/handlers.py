@@ -12,7 +12,7 @@ from newsflow.stages.feeds import apply_hints
 
 
 async def extract(
-    ctx: StageContext[ExtractorPool], article: Article, _message: PageFetched
+    ctx: StageContext[ExtractorPool], article: Article, message: PageFetched
 ) -> StageOutcome:
     page = await ctx.store.load_page(article.id)
     if page is None or page[0] != article.generation:

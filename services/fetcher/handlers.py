@@ -12,7 +12,7 @@ from newsflow.stages.fetching import FetchFailed, PageFetcher, fetch_outcome
 
 
 async def fetch(
-    ctx: StageContext[PageFetcher], article: Article, _message: UrlSubmitted
+    ctx: StageContext[PageFetcher], article: Article, message: UrlSubmitted
 ) -> StageOutcome:
     try:
         page = await ctx.resources.fetch(article.url)

