@@ -65,11 +65,11 @@ INSTRUMENT = REPO / "bench" / "instrument"
 if str(REPO) not in sys.path:  # the test support servers live in tests/support
     sys.path.insert(0, str(REPO))
 
-from newsflow.domain.pipeline import TERMINAL, Streams
-from newsflow.cli.embedded import Server, ServerError, free_port, start_mongo, start_redis
 from newsflow.adapters.intake import submit
-from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.cli.embedded import Server, ServerError, free_port, start_mongo, start_redis
+from newsflow.domain.pipeline import TERMINAL, Streams
+from newsflow.settings import Settings
 from tests.support.corpus_server import DEFAULT_CORPUS, Corpus, CorpusServer
 from tests.support.llm_server import LLMServer
 from tests.support.workers import STAGES, WorkerProcesses

@@ -48,7 +48,12 @@ class Settings(BaseSettings):
     #: standalone server can lose the last acknowledged writes). See docs/reliability.md.
     mongo_write_concern: WriteConcernKind = "journaled"
     #: Prefix of every Redis key and stream name, so several deployments can share a Redis.
-    stream_prefix: str = "newsflow"
+    #: The braces are a Redis Cluster hash tag: every key of the deployment lives in one slot
+    #: (``{newsflow}:urls``, ``{newsflow}:stats``...). Before 0.2 it was ``newsflow``; see the
+    #: README ("Redis Cluster") for existing deployments.
+    stream_prefix: str = "{newsflow}"
+    #: Talk to Redis as a Redis Cluster (also implied by a ``redis+cluster://`` URL).
+    redis_cluster: bool = False
     #: Folder of the embedded run (`make up`): Redis and SecantusDB data, logs.
     data_dir: str = ".data"
 
@@ -85,6 +90,20 @@ class Settings(BaseSettings):
     #: Most entries of a stage's pending list, and of its undelivered backlog, one sweep reads;
     #: a stage with more is busy, not stranded, and is not swept.
     reconcile_scan: int = Field(default=1_000, ge=1)
+    # --- observability --------------------------------------------------------------------
+    #: Port of a worker's /metrics and /healthz (0 = off). The reader also serves /metrics on
+    #: its own port; set this to serve them apart too (compose does, for Prometheus).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    #: Address the metrics port listens on (``0.0.0.0`` in a container).
+    metrics_host: str = "127.0.0.1"
+    #: How often stream and consumer-group gauges are refreshed (seconds).
+    metrics_interval: float = Field(default=15.0, gt=0)
+    #: How often the articles are counted per status, once for the whole deployment (seconds).
+    metrics_articles_interval: float = Field(default=60.0, gt=0)
+    #: ``text`` (one readable line) or ``json`` (one JSON object a line).
+    log_format: Literal["text", "json"] = "text"
+    #: DEBUG, INFO, WARNING, ERROR.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # --- fetching -------------------------------------------------------------------------
     fetch_connect_timeout: float = 5.0
@@ -239,6 +258,10 @@ class Settings(BaseSettings):
     hot_max_candidates: int = Field(default=2_000, ge=1)
     #: Articles in one feed.
     feed_items: int = Field(default=50, ge=1, le=500)
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("fetch_allowed_ports", mode="before")
     @classmethod
@@ -290,6 +313,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _one_slot_on_a_cluster(self) -> Settings:
+        cluster = self.redis_cluster or self.redis_url.split("://", 1)[0].endswith("+cluster")
+        if cluster and hash_tag(self.stream_prefix) is None:
+            raise ValueError(
+                f"NEWSFLOW_STREAM_PREFIX {self.stream_prefix!r} has no hash tag: on a Redis "
+                "Cluster every Newsflow key must share one, e.g. {newsflow}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _feed_bounds(self) -> Settings:
         if self.feed_min_interval > self.feed_max_interval:
             raise ValueError("NEWSFLOW_FEED_MIN_INTERVAL must not exceed NEWSFLOW_FEED_MAX_INTERVAL")
@@ -298,6 +331,14 @@ class Settings(BaseSettings):
     @property
     def consumer(self) -> str:
         return self.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def hash_tag(key: str) -> str | None:
+    """The Redis Cluster hash tag of ``key`` (``newsflow`` of ``{newsflow}:urls``), if any:
+    what is between its first ``{`` and the next ``}``, when that is not empty."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start != -1 else -1
+    return key[start + 1 : end] if end > start + 1 else None
 
 
 @lru_cache(maxsize=1)

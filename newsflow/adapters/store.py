@@ -88,8 +88,8 @@ from newsflow.domain.article import Article, StoredPage, VoteCounts
 from newsflow.domain.contracts import Status
 from newsflow.domain.pipeline import RANK, Stage
 from newsflow.domain.ranking import View, age_hours, hot_score
-from newsflow.domain.usage import Purpose
 from newsflow.domain.urls import SHORT_ID_LEN, article_id, short_id, source_name
+from newsflow.domain.usage import Purpose
 from newsflow.domain.votes import VOTE_KINDS, Comment, VoteKind, clean_author, clean_comment
 from newsflow.settings import Settings, WriteConcernKind
 
@@ -293,8 +293,8 @@ def decode_offset(cursor: str) -> int:
 
 
 def _hot_rank(doc: Document, at: datetime) -> float:
-    votes = doc.get("votes") if isinstance(doc.get("votes"), dict) else {}
-    extraction = doc.get("extraction") if isinstance(doc.get("extraction"), dict) else {}
+    votes: dict[str, Any] = v if isinstance(v := doc.get("votes"), dict) else {}
+    extraction: dict[str, Any] = e if isinstance(e := doc.get("extraction"), dict) else {}
     published = extraction.get("published")
     created = doc.get("created_at")
     when = published if isinstance(published, datetime) else created
@@ -576,8 +576,8 @@ class ArticleStore:
         ``before``: as ``{$or: [{extraction.published: {$lt: before}},
         {extraction.published: null, created_at: {$lt: before}}]}`` would select them."""
         found: list[Document] = []
-        cursor = self._articles.find(query, _CANDIDATE_FIELDS).sort(_NEWEST_FIRST)
-        cursor = cursor.batch_size(limit) if before is not None else cursor.limit(limit)
+        found_all = self._articles.find(query, _CANDIDATE_FIELDS).sort(_NEWEST_FIRST)
+        cursor = found_all.batch_size(limit) if before is not None else found_all.limit(limit)
         try:
             async for doc in cursor:
                 if before is None or _event_before(doc, before):

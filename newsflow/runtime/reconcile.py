@@ -126,16 +126,16 @@ async def waiting_articles(redis: Redis, stream: str, group: str, scan: int) -> 
         return None
     pending = await redis.xpending_range(stream, group, min="-", max="+", count=scan)
     last = _text(info["last-delivered-id"])
-    tail = await redis.xrange(stream, min=f"({last}", max="+", count=scan + 1)
+    tail = await redis.xrange(stream, min=f"({last}", max="+", count=scan + 1) or []
     if len(tail) > scan:
         return None
-    entries = [fields for _, fields in tail]
+    entries = [fields for _, fields in tail if fields]
     if pending:
         async with redis.pipeline(transaction=False) as pipe:
             for row in pending:
                 pipe.xrange(stream, min=row["message_id"], max=row["message_id"], count=1)
             for rows in await pipe.execute():
-                entries += [fields for _, fields in rows]  # none: the entry was deleted
+                entries += [fields for _, fields in rows or [] if fields]  # none: deleted
     found = (_article_of_entry(entry_fields(fields)) for fields in entries)
     return {aid for aid in found if aid is not None}
 

@@ -97,7 +97,7 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float, poll: floa
         try:
             if await check():
                 return True
-        except Exception:  # noqa: BLE001, S110 - a server restarting: try again
+        except Exception:  # noqa: BLE001 - a server restarting: try again
             pass
         await asyncio.sleep(poll)
     return False

@@ -17,7 +17,6 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from newsflow.adapters.providers import ChatProvider, translation_provider
-from newsflow.runtime.deferred import DeferredSweeper, LLMResources
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import (
@@ -48,6 +47,7 @@ from newsflow.domain.pipeline import (
     Streams,
 )
 from newsflow.domain.urls import article_id, canonical_url
+from newsflow.runtime.deferred import DeferredSweeper, LLMResources
 from newsflow.runtime.delivery import entry_fields
 from newsflow.runtime.worker import ArticleMissing, Closable, Handler, StageContext, process
 from newsflow.settings import Settings

@@ -178,6 +178,6 @@ def _visible_date(head: str) -> datetime | None:
         return None  # a bare date near the top is as often a calendar or a copyright line
     y, mo, d, h, mi = (int(g) for g in m.groups())
     try:
-        return datetime(y, mo, d, h, mi)
+        return datetime(y, mo, d, h, mi)  # noqa: DTZ001 - the page names no zone
     except ValueError:
         return None

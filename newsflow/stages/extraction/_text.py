@@ -31,7 +31,7 @@ from lxml_html_clean import Cleaner
 
 #: readability's own cleaner also rewrites every link to drop ``javascript:`` URLs, a third of
 #: its run time for nothing a text extractor uses; the same cleaner without that step.
-_readability.html_cleaner = Cleaner(
+_readability.html_cleaner = Cleaner(  # type: ignore[call-overload]  # remove_tags=None: the default, not in the stubs
     scripts=True, javascript=False, comments=True, style=True, links=True, meta=False,
     add_nofollow=False, page_structure=False, processing_instructions=True, embedded=False,
     frames=False, forms=False, annoying_tags=False, remove_tags=None,
