@@ -130,7 +130,8 @@ _FOLLOWER = re.compile(
 _COMPANY_WORDS = re.compile(
     r"(?i)\b(?:shares|stock|stocks|investors?|earnings|revenue|revenues|quarterly|quarter"
     r"|CEO|chief executive|executives?|analysts?|market value|market cap|acquisition|acquire[sd]?"
-    r"|merger|subsidiary|company|company's|firm|tech giant|giant|retailer|automaker|carmaker"
+    r"|merger|subsidiary|company|company's|companies|firm|firms|incumbents|tech giant|giant"
+    r"|retailer|automaker|carmaker"
     r"|maker|manufacturer|chipmaker|brand|customers|announced|unveiled|launched|rolled out"
     r"|rolling out|sued|lawsuit|regulators?|antitrust|IPO|listing|listed"
     r"|headquartered|spokesperson|spokesman|spokeswoman|Big Tech)\b"
@@ -150,12 +151,57 @@ _CRYPTO_WORDS = re.compile(
 _VENUE_AFTER = re.compile(
     r"(?:['’]s)?\s(?:Arena|Amphitheatre|Amphitheater|Center|Centre|Stadium|Field|Park|Pavilion"
     r"|Theatre|Theater|Music Theatre|Hall|Bowl|Dome|Garden|Gardens|Coliseum|Speedway|Ballpark"
-    r"|Open|Classic|Championship|Cup|Series|Finals|Grand Prix|Marathon)\b"
+    r"|Open|Classic|Championship|Cup|Series|Finals|Grand Prix|Marathon|World|Resort)\b"
     r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館",
     re.ASCII,
 )
 #: A name right after one of these is a medium or a shop: "on Facebook", "via Amazon".
 _MEDIUM_BEFORE = re.compile(r"(?i)\b(?:on|via|at|from)\s$", re.ASCII)
+#: A name right before one of these is someone's employer ("Commerzbank analyst Carsten
+#: Fritsch said"), or the maker of an index ("MSCI's gauge of world stocks"), not the subject.
+_EMPLOYER_AFTER = re.compile(
+    r"(?:'s)?\s(?:(?:chief|senior|lead|head|equity|market|markets|oil|commodity|commodities"
+    r"|currency|credit|rates|investment|global|energy|auto|industry)\s){0,2}"
+    r"(?:analysts?|strategists?|economists?|portfolio managers?|fund managers?)\b"
+    r"|分析师|分析師|经济学家|經濟學家|策略师|策略師",
+    re.ASCII,
+)
+_INDEX_MAKER_AFTER = re.compile(
+    r"'s\s(?:[A-Za-z\-]+\s){0,2}(?:gauges?|index|indices|indexes)\b", re.ASCII
+)
+#: ... or right after one of these: "an analyst at Jefferies", "works for Facebook",
+#: "申请联合利华" (applying for a job there).
+_EMPLOYER_BEFORE = re.compile(
+    r"(?i)\b(?:analysts?|strategists?|economists?|portfolio managers?|fund managers?|works?"
+    r"|worked|working|jobs?|careers?|internships?|interns?|employees?|employed|hired)"
+    r"\s(?:at|with|for|by)\s(?:the\s)?$|\bapplied\s(?:to|at|for)\s$|(?:申请|申請|投递|投遞|就职于"
+    r"|就職於|任职于|任職於|供职于|供職於|入职|入職)$",
+)
+#: An index name before "futures" is the futures contract ("Japan's Nikkei futures lost").
+_FUTURES_AFTER = re.compile(r"\s(?:index\s)?(?:futures|options)\b|期货|期貨", re.ASCII)
+#: A company name before one of these is a medium: "a Netflix special", "a Facebook post".
+_MEDIUM_AFTER = re.compile(
+    r"(?:'s)?\s(?:original\s)?(?:specials?|series|shows?|documentar(?:y|ies)|films?|movies?"
+    r"|originals?|podcasts?|videos?|posts?|page|account|feed|livestreams?|channel|profile)\b",
+    re.ASCII,
+)
+#: "the Netflix of games", "the Uber of banking": a comparison, not the company.
+_THE_BEFORE = re.compile(r"(?i)\bthe\s[\"“]?$")
+_OF_AFTER = re.compile(r"[\"”]?\sof\b")
+#: A deal sentence: a shop offering something at a price ("Amazon offers AirPods for $150").
+_DEAL = re.compile(
+    r"(?i)\b(?:offers?|offering|discounts?|discounted|deals?|sale|clearance|coupon|promo code"
+    r"|free shipping|ships? free|down from|regularly|list price|shop now|buy now)\b",
+)
+_MONEY = re.compile(r"[$£€]\s?\d")
+#: A page title that is only a site's name: an asset name and a channel word ("网易娱乐",
+#: "Yahoo Finance"); an asset found only there is the publisher, not the subject.
+_SITE_TITLE = re.compile(
+    r"^\s*\S.{0,24}?\s?[-_|·]?\s?(?:娱乐|娛樂|新闻|新聞|财经|財經|科技|体育|體育|汽车|汽車|时尚"
+    r"|時尚|健康|教育|房产|房產|网|網|首页|首頁|频道|頻道|博客|论坛|論壇|News|Finance|Money|Tech"
+    r"|Technology|Entertainment|Sports|Online|Blog|Home)\s*$"
+)
+
 #: Chinese names that are also the tail of other words.
 ZH_GUARDS: dict[str, str] = {
     "京东": "北南",
@@ -210,7 +256,7 @@ def _matcher() -> _Matcher:
     for code, symbol in table.codes.items():
         # One- and two-letter codes (A, C, F, HD, ON) are never taken alone.
         if code.isalnum() and code.isupper() and len(code) >= 3 and code[0].isalpha():
-            if code in table.acronyms or code in CURRENCIES:
+            if code in table.acronyms or code in CURRENCIES or code.lower() in table.removed:
                 continue
             word = code.lower() in table.common_words
             is_crypto = table.assets[symbol].kind == "crypto"
@@ -227,7 +273,10 @@ class _Found:
     def __init__(self, matcher: _Matcher) -> None:
         self.matcher = matcher
         self.hits: dict[str, AssetHit] = {}
-        self.pending: list[tuple[str, Zone, int]] = []  # ambiguous names without context
+        #: ambiguous names without context: symbol, zone, position, sentence start and end
+        self.pending: list[tuple[str, Zone, int, int, int]] = []
+        #: unambiguous mentions of stocks: (position, symbol)
+        self.mentions: list[tuple[int, str]] = []
         self.confirmed: dict[str, int] = {}  # ambiguous names with context, per symbol
         self.unambiguous: set[str] = set()  # symbols found by an unambiguous form
         self.checks: dict[str, list[int]] = {}  # ambiguous names: [examined, confirmed]
@@ -249,6 +298,8 @@ class _Found:
         hit.explicit = hit.explicit or explicit
         if not ambiguous:
             self.unambiguous.add(symbol)
+            if hit.kind == "stock":
+                self.mentions.append((position, symbol))
         if zone not in hit.where:
             hit.where.append(zone)
         hit.first = min(hit.first, position)
@@ -281,6 +332,9 @@ def find_assets(
             _scan(part, zone, offset, found)
             offset += len(part) + 1
     _resolve_pending(found, "\n".join(scanned))
+    if title and _SITE_TITLE.match(normalize(title)):
+        for symbol in [s for s, h in found.hits.items() if h.where == ["title"]]:
+            del found.hits[symbol]  # the site's name ("网易娱乐"), not the subject
     hits = list(found.hits.values())
     for hit in hits:
         hit.where.sort(key=ZONES.index)
@@ -418,6 +472,8 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
         if _VENUE_AFTER.match(text, end + 1):
             continue
         for symbol, name, ambiguous in entries:
+            if _not_the_subject(found, symbol, text, start, end + 1):
+                break
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
                 if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 5), start) and not (
                     _FOLLOWER.match(text, end + 1)
@@ -430,8 +486,32 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
                     found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
                     found.add(symbol, zone, offset + start, ambiguous=True)
                 else:
-                    found.pending.append((symbol, zone, offset + start))
+                    left, right = _sentence_span(text, start, end + 1)
+                    found.pending.append((symbol, zone, offset + start, offset + left, offset + right))
                 break
+
+
+def _not_the_subject(found: _Found, symbol: str, text: str, start: int, end: int) -> bool:
+    """A mention that names the asset in another role: someone's employer, the maker of an
+    index, a futures contract on an index, a comparison ("the Netflix of games"), a shop in a
+    deal ("Amazon offers AirPods for $150")."""
+    asset = found.matcher.table.assets.get(symbol)
+    kind = asset.kind if asset else "stock"
+    before = text[max(0, start - 40) : start]
+    if kind == "index":
+        return bool(_FUTURES_AFTER.match(text, end))
+    if _EMPLOYER_AFTER.match(text, end) or _EMPLOYER_BEFORE.search(before):
+        return True
+    if kind == "stock" and _INDEX_MAKER_AFTER.match(text, end):
+        return True
+    if _THE_BEFORE.search(before) and _OF_AFTER.match(text, end):
+        return True
+    if _MEDIUM_AFTER.match(text, end):
+        return True
+    if symbol in found.matcher.table.shops:
+        sentence = _sentence(text, start, end)
+        return bool(_DEAL.search(sentence) and _MONEY.search(sentence))
+    return False
 
 
 #: Mentions of one ambiguous name whose context is examined; later ones follow the majority
@@ -478,6 +558,11 @@ def _latin_word_char(char: str) -> bool:
 
 
 def _sentence(text: str, start: int, end: int) -> str:
+    left, right = _sentence_span(text, start, end)
+    return text[left:right]
+
+
+def _sentence_span(text: str, start: int, end: int) -> tuple[int, int]:
     left = max(0, start - 200)
     right = min(len(text), end + 200)
     lm = None
@@ -486,7 +571,7 @@ def _sentence(text: str, start: int, end: int) -> str:
     s = lm.end() if lm else left
     rm = _SENTENCE_END.search(text, end, right)
     e = rm.start() if rm else right
-    return text[s:e]
+    return s, e
 
 
 def _bare(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[int, int]]) -> None:
@@ -501,6 +586,8 @@ def _bare(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[i
         if line not in shouting:
             shouting[line] = _shouting(text, line)
         if shouting[line]:
+            continue
+        if _not_the_subject(found, symbol, text, m.start(), m.end()):
             continue
         word = m.group(1).lower() in found.matcher.table.common_words
         if (distinctive and not word) or _ticker_context(text, m.start(), m.end(), found, word):
@@ -560,8 +647,22 @@ def _resolve_pending(found: _Found, texts: str) -> None:
     clued = {s for s in {p[0] for p in found.pending} | set(found.hits)
              if s not in found.unambiguous and _has_clue(found, s, texts)}
     found.unambiguous |= clued
+    # Another company named unambiguously in the same sentence confirms an ambiguous company
+    # name ("Apple's credit card, Amazon's loans, Google's checking accounts").
+    still: list[tuple[str, Zone, int, int, int]] = []
+    for entry in found.pending:
+        symbol, zone, position, left, right = entry
+        asset = found.matcher.table.assets[symbol]
+        if symbol not in found.unambiguous and asset.kind == "stock" and any(
+            left <= p < right and other != symbol for p, other in found.mentions
+        ):
+            found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
+            found.add(symbol, zone, position, ambiguous=True)
+        else:
+            still.append(entry)
+    found.pending = still
     unconfirmed: dict[str, int] = {}
-    for symbol, _, _ in found.pending:
+    for symbol, *_ in found.pending:
         unconfirmed[symbol] = unconfirmed.get(symbol, 0) + 1
     for symbol in list(found.hits):
         if symbol in found.unambiguous:
@@ -569,6 +670,6 @@ def _resolve_pending(found: _Found, texts: str) -> None:
         confirmed = found.confirmed.get(symbol, 0)
         if 3 * confirmed < confirmed + unconfirmed.get(symbol, 0):
             del found.hits[symbol]
-    for symbol, zone, position in found.pending:
+    for symbol, zone, position, *_ in found.pending:
         if symbol in found.unambiguous:
             found.add(symbol, zone, position)
