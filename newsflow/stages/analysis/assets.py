@@ -4,8 +4,9 @@ The data lives in ``data/`` (see its README.md for the origin of each part):
 
 ``index_constituents.json``
     Large-cap index constituents, generated from the pytickersymbols package (``make assets``).
-``indices.csv``, ``crypto.csv``, ``asia.csv``, ``zh_names.csv``
-    Hand-curated: indices, crypto assets, Asian listings, Chinese names of the others.
+``indices.csv``, ``crypto.csv``, ``asia.csv``, ``listings.csv``, ``zh_names.csv``
+    Hand-curated: indices, crypto assets, Asian listings, well-known listings outside the
+    index tables, Chinese names of the others.
 ``common_words.txt``, ``words.txt``
     Names and tickers that are ordinary English words (generated from english-words; the
     second file holds hand-added ones).
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 DATA = Path(__file__).resolve().parent / "data"
-CURATED = ("indices.csv", "crypto.csv", "asia.csv", "zh_names.csv")  # in this order
+CURATED = ("indices.csv", "crypto.csv", "asia.csv", "listings.csv", "zh_names.csv")  # in this order
 
 Kind = Literal["stock", "index", "crypto"]
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")

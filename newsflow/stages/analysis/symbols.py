@@ -275,6 +275,8 @@ class _Found:
         self.hits: dict[str, AssetHit] = {}
         #: ambiguous names without context: symbol, zone, position, sentence start and end
         self.pending: list[tuple[str, Zone, int, int, int]] = []
+        #: Latin names inside a list of three or more names ("Lugg, Instacart, DoorDash, GrubHub")
+        self.listed: list[tuple[str, int, int, str, int]] = []
         #: unambiguous mentions of stocks: (position, symbol)
         self.mentions: list[tuple[int, str]] = []
         self.confirmed: dict[str, int] = {}  # ambiguous names with context, per symbol
@@ -331,6 +333,7 @@ def find_assets(
             scanned.append(part)
             _scan(part, zone, offset, found)
             offset += len(part) + 1
+    _drop_list_examples(found)
     _resolve_pending(found, "\n".join(scanned))
     if title and _SITE_TITLE.match(normalize(title)):
         for symbol in [s for s, h in found.hits.items() if h.where == ["title"]]:
@@ -474,6 +477,8 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
         for symbol, name, ambiguous in entries:
             if _not_the_subject(found, symbol, text, start, end + 1):
                 break
+            if not cjk and _in_name_list(text, start, end + 1):
+                found.listed.append((symbol, offset + start, offset + end + 1, text, start))
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
                 if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 5), start) and not (
                     _FOLLOWER.match(text, end + 1)
@@ -486,8 +491,11 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
                     found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
                     found.add(symbol, zone, offset + start, ambiguous=True)
                 else:
-                    left, right = _sentence_span(text, start, end + 1)
-                    found.pending.append((symbol, zone, offset + start, offset + left, offset + right))
+                    # Latin names only: a Chinese one is often an ordinary word (联想, 苹果).
+                    left, right = _sentence_span(text, start, end + 1) if not cjk else (0, 0)
+                    found.pending.append(
+                        (symbol, zone, offset + start, offset + left, offset + right)
+                    )
                 break
 
 
@@ -617,6 +625,52 @@ def _ticker_context(text: str, start: int, end: int, found: _Found, word: bool) 
         and n.group(1).lower() not in found.matcher.table.common_words
         for n in _UPPER.finditer(window)
     )
+
+
+_LIST_ITEM = re.compile(
+    r"\s*(?:(?:and|or|&)\s)?[\"“]?(?:[A-Z0-9][\w&'.!\-]*:?)(?:\s[A-Z0-9][\w&'.!\-]*){0,3}[\"”]?"
+    r"\s*[.!?]?\s*$",
+    re.ASCII,
+)
+_LIST_SPLIT = re.compile(r"[,;]")
+
+
+def _in_name_list(text: str, start: int, end: int) -> bool:
+    """True when the name is one item of a run of three or more comma-separated short
+    capitalised items ("Enter Lugg, Instacart, DoorDash, GrubHub, Prime Now, and Homejoy")."""
+    left, right = _sentence_span(text, start, end)
+    if text.count(",", left, right) < 2:
+        return False
+    sentence = text[left:right]
+    items = _LIST_SPLIT.split(sentence)
+    at = text.count(",", left, start) + text.count(";", left, start)
+    if not _LIST_ITEM.match(items[at]):
+        return False
+    run = 1
+    i = at - 1
+    while i >= 0 and _LIST_ITEM.match(items[i]):
+        run, i = run + 1, i - 1
+    i = at + 1
+    while i < len(items) and _LIST_ITEM.match(items[i]):
+        run, i = run + 1, i + 1
+    return run >= 3
+
+
+def _drop_list_examples(found: _Found) -> None:
+    """A stock named once, as one item of a list of names where no other item is a known
+    asset, is an example ("names like Chime, Varo, SoFi, Current"), not a subject. A list of
+    assets ("Pepsi, Coca-Cola, Costco and Winnebago raised prices") keeps its members."""
+    for symbol, start, end, text, local in found.listed:
+        hit = found.hits.get(symbol)
+        if hit is None or hit.count != 1 or hit.kind != "stock" or hit.explicit:
+            continue
+        left, right = _sentence_span(text, local, local + end - start)
+        base = start - local
+        others = {s for p, s in found.mentions if base + left <= p < base + right and s != symbol}
+        if not others:
+            del found.hits[symbol]
+            found.unambiguous.discard(symbol)
+            found.mentions = [m for m in found.mentions if m[1] != symbol]
 
 
 def _has_clue(found: _Found, symbol: str, texts: str) -> bool:
