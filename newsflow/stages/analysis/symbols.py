@@ -185,6 +185,14 @@ _MEDIUM_AFTER = re.compile(
     r"|originals?|podcasts?|videos?|posts?|page|account|feed|livestreams?|channel|profile)\b",
     re.ASCII,
 )
+#: A company name before one of these is a part inside another product ("a brand new AMD
+#: graphics card" in a MacBook review): named once so, the company is not the subject.
+_COMPONENT_AFTER = re.compile(
+    r"\s(?:[A-Z][A-Za-z0-9]*\s)?(?:graphics cards?|graphics chips?|GPUs?|CPUs?|processors?|chips?"
+    r"|chipsets?|modems?|SoCs?|sensors?|display panels?|batteries|battery)\b"
+    r"|(?:芯片|处理器|處理器|显卡|顯卡|传感器|傳感器|电池|電池)",
+    re.ASCII,
+)
 #: "the Netflix of games", "the Uber of banking": a comparison, not the company.
 _THE_BEFORE = re.compile(r"(?i)\bthe\s[\"“]?$")
 _OF_AFTER = re.compile(r"[\"”]?\sof\b")
@@ -277,6 +285,8 @@ class _Found:
         self.pending: list[tuple[str, Zone, int, int, int]] = []
         #: Latin names inside a list of three or more names ("Lugg, Instacart, DoorDash, GrubHub")
         self.listed: list[tuple[str, int, int, str, int]] = []
+        #: names seen right before a component word ("AMD graphics card")
+        self.parts: set[str] = set()
         #: unambiguous mentions of stocks: (position, symbol)
         self.mentions: list[tuple[int, str]] = []
         self.confirmed: dict[str, int] = {}  # ambiguous names with context, per symbol
@@ -479,6 +489,8 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
                 break
             if not cjk and _in_name_list(text, start, end + 1):
                 found.listed.append((symbol, offset + start, offset + end + 1, text, start))
+            if _COMPONENT_AFTER.match(text, end + 1):
+                found.parts.add(symbol)
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
                 if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 5), start) and not (
                     _FOLLOWER.match(text, end + 1)
@@ -659,7 +671,14 @@ def _in_name_list(text: str, start: int, end: int) -> bool:
 def _drop_list_examples(found: _Found) -> None:
     """A stock named once, as one item of a list of names where no other item is a known
     asset, is an example ("names like Chime, Varo, SoFi, Current"), not a subject. A list of
-    assets ("Pepsi, Coca-Cola, Costco and Winnebago raised prices") keeps its members."""
+    assets ("Pepsi, Coca-Cola, Costco and Winnebago raised prices") keeps its members. A stock
+    named once, as the maker of a part ("a brand new AMD graphics card"), is dropped too."""
+    for symbol in found.parts:
+        hit = found.hits.get(symbol)
+        if hit is not None and hit.count == 1 and hit.kind == "stock" and not hit.explicit:
+            del found.hits[symbol]
+            found.unambiguous.discard(symbol)
+            found.mentions = [m for m in found.mentions if m[1] != symbol]
     for symbol, start, end, text, local in found.listed:
         hit = found.hits.get(symbol)
         if hit is None or hit.count != 1 or hit.kind != "stock" or hit.explicit:
