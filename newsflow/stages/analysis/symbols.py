@@ -172,25 +172,26 @@ _INDEX_MAKER_AFTER = re.compile(
 #: ... or right after one of these: "an analyst at Jefferies", "works for Facebook",
 #: "申请联合利华" (applying for a job there).
 _EMPLOYER_BEFORE = re.compile(
-    r"(?i)\b(?:analysts?|strategists?|economists?|portfolio managers?|fund managers?|works?"
-    r"|worked|working|jobs?|careers?|internships?|interns?|employees?|employed|hired)"
-    r"\s(?:at|with|for|by)\s(?:the\s)?$|\bapplied\s(?:to|at|for)\s$|(?:申请|申請|投递|投遞|就职于"
+    r"(?i)\b(?:(?:analysts?|strategists?|economists?|portfolio managers?|fund managers?)"
+    r"\s(?:at|with)|(?:works?|worked|working|careers?|internships?|interns?)\s(?:at|for)"
+    r"|(?:employed|hired)\sby)\s(?:the\s)?$|\bapplied\s(?:to|at|for)\s$|(?:申请|申請|投递|投遞|就职于"
     r"|就職於|任职于|任職於|供职于|供職於|入职|入職)$",
 )
 #: An index name before "futures" is the futures contract ("Japan's Nikkei futures lost").
 _FUTURES_AFTER = re.compile(r"\s(?:index\s)?(?:futures|options)\b|期货|期貨", re.ASCII)
-#: A company name before one of these is a medium: "a Netflix special", "a Facebook post".
+#: A company name before one of these is a medium: "a Netflix special", "a Facebook post"
+#: (not "Netflix's shows": the possessive makes them the company's products).
 _MEDIUM_AFTER = re.compile(
-    r"(?:'s)?\s(?:original\s)?(?:specials?|series|shows?|documentar(?:y|ies)|films?|movies?"
+    r"\s(?:original\s)?(?:specials?|series|shows?|documentar(?:y|ies)|films?|movies?"
     r"|originals?|podcasts?|videos?|posts?|page|account|feed|livestreams?|channel|profile)\b",
     re.ASCII,
 )
 #: A company name before one of these is a part inside another product ("a brand new AMD
 #: graphics card" in a MacBook review): named once so, the company is not the subject.
 _COMPONENT_AFTER = re.compile(
-    r"\s(?:[A-Z][A-Za-z0-9]*\s)?(?:graphics cards?|graphics chips?|GPUs?|CPUs?|processors?|chips?"
-    r"|chipsets?|modems?|SoCs?|sensors?|display panels?|batteries|battery)\b"
-    r"|(?:芯片|处理器|處理器|显卡|顯卡|传感器|傳感器|电池|電池)",
+    r"\s(?:[A-Z][A-Za-z0-9]*\s)?(?:graphics cards?|graphics chips?|GPUs?|CPUs?|processors?"
+    r"|chipsets?|modems?|SoCs?|image sensors?|display panels?)\b"
+    r"|(?:处理器|處理器|显卡|顯卡|基带|基帶)",
     re.ASCII,
 )
 #: "the Netflix of games", "the Uber of banking": a comparison, not the company.
@@ -202,6 +203,8 @@ _DEAL = re.compile(
     r"|free shipping|ships? free|down from|regularly|list price|shop now|buy now)\b",
 )
 _MONEY = re.compile(r"[$£€]\s?\d")
+_POSSESSIVE = re.compile(r"[A-Za-z][\w.&\-]*(?:\s[A-Z][\w.&\-]*)?'s\b", re.ASCII)
+_OWN_PRODUCT = re.compile(r"'s\s(?:new\s|latest\s|own\s)?[A-Z]", re.ASCII)
 #: A page title that is only a site's name: an asset name and a channel word ("网易娱乐",
 #: "Yahoo Finance"); an asset found only there is the publisher, not the subject.
 _SITE_TITLE = re.compile(
@@ -528,7 +531,8 @@ def _not_the_subject(found: _Found, symbol: str, text: str, start: int, end: int
         return True
     if _MEDIUM_AFTER.match(text, end):
         return True
-    if symbol in found.matcher.table.shops:
+    if symbol in found.matcher.table.shops and not _OWN_PRODUCT.match(text, end):
+        # "Amazon's Echo for $25" is its own product: it is the maker there.
         sentence = _sentence(text, start, end)
         return bool(_DEAL.search(sentence) and _MONEY.search(sentence))
     return False
@@ -721,12 +725,16 @@ def _resolve_pending(found: _Found, texts: str) -> None:
              if s not in found.unambiguous and _has_clue(found, s, texts)}
     found.unambiguous |= clued
     # Another company named unambiguously in the same sentence confirms an ambiguous company
-    # name ("Apple's credit card, Amazon's loans, Google's checking accounts").
+    # name ("Apple's credit card, Amazon's loans, Google's checking accounts"), unless the name
+    # opens the sentence, where any word is capitalised ("Target prices for Nvidia ..."), and
+    # is not a possessive there.
     still: list[tuple[str, Zone, int, int, int]] = []
     for entry in found.pending:
         symbol, zone, position, left, right = entry
         asset = found.matcher.table.assets[symbol]
-        if symbol not in found.unambiguous and asset.kind == "stock" and any(
+        if symbol not in found.unambiguous and asset.kind == "stock" and (
+            texts[left:position].strip() or _POSSESSIVE.match(texts, position)
+        ) and any(
             left <= p < right and other != symbol for p, other in found.mentions
         ):
             found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
