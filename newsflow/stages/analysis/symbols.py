@@ -206,9 +206,11 @@ _MONEY = re.compile(r"[$£€]\s?\d")
 _POSSESSIVE = re.compile(r"[A-Za-z][\w.&\-]*(?:\s[A-Z][\w.&\-]*)?'s\b", re.ASCII)
 _OWN_PRODUCT = re.compile(r"'s\s(?:new\s|latest\s|own\s)?[A-Z]", re.ASCII)
 #: A page title that is only a site's name: an asset name and a channel word ("网易娱乐",
-#: "Yahoo Finance"); an asset found only there is the publisher, not the subject.
+#: "Yahoo Finance"), or that ends with one after a separator ("... -搜狐财经"); an asset found
+#: only there is the publisher, not the subject.
+_TITLE_SEPARATOR = re.compile(r"\s[-|–—·]\s|[_|｜–—]|\s-|-(?=\S{2,12}$)")
 _SITE_TITLE = re.compile(
-    r"^\s*\S.{0,24}?\s?[-_|·]?\s?(?:娱乐|娛樂|新闻|新聞|财经|財經|科技|体育|體育|汽车|汽車|时尚"
+    r"\s*\S.{0,24}?\s?[-_|·]?\s?(?:娱乐|娛樂|新闻|新聞|财经|財經|科技|体育|體育|汽车|汽車|时尚"
     r"|時尚|健康|教育|房产|房產|网|網|首页|首頁|频道|頻道|博客|论坛|論壇|News|Finance|Money|Tech"
     r"|Technology|Entertainment|Sports|Online|Blog|Home)\s*$"
 )
@@ -348,9 +350,8 @@ def find_assets(
             offset += len(part) + 1
     _drop_list_examples(found)
     _resolve_pending(found, "\n".join(scanned))
-    if title and _SITE_TITLE.match(normalize(title)):
-        for symbol in [s for s, h in found.hits.items() if h.where == ["title"]]:
-            del found.hits[symbol]  # the site's name ("网易娱乐"), not the subject
+    if title:
+        _drop_site_name(found, normalize(title))
     hits = list(found.hits.values())
     for hit in hits:
         hit.where.sort(key=ZONES.index)
@@ -371,6 +372,21 @@ def extract_symbols(texts: Sequence[str | None]) -> list[str]:
         return []
     hits = find_assets(pairs[0][0], pairs[0][1], pairs[1:])
     return [h.symbol for h in hits][:MAX_SYMBOLS]
+
+
+def _drop_site_name(found: _Found, title: str) -> None:
+    """An asset found only in the title, where the title is a site's name ("网易娱乐") or ends
+    with one ("... -搜狐财经", "... | Yahoo Finance"), is the publisher, not the subject."""
+    if _SITE_TITLE.match(title):
+        site_from = 0
+    else:
+        tail = _TITLE_SEPARATOR.search(title, max(0, len(title) - 30))
+        if tail is None or not _SITE_TITLE.match(title, tail.end()):
+            return
+        site_from = tail.end()
+    for symbol, hit in list(found.hits.items()):
+        if hit.where == ["title"] and hit.first >= site_from and not hit.explicit:
+            del found.hits[symbol]
 
 
 def _zones(title: str | None, text: str | None) -> list[tuple[Zone, str]]:
