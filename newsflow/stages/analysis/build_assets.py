@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parent / "data"
-CURATED = ("indices.csv", "crypto.csv", "asia.csv", "zh_names.csv")
+CURATED = ("indices.csv", "crypto.csv", "asia.csv", "listings.csv", "zh_names.csv")
 
 #: Large-cap indices of pytickersymbols (its small- and mid-cap indices are left out: their
 #: thousand small companies add names like "Alpha" or "Heritage" for few articles).

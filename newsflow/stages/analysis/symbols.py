@@ -155,8 +155,13 @@ _VENUE_AFTER = re.compile(
     r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館",
     re.ASCII,
 )
-#: A name right after one of these is a medium or a shop: "on Facebook", "via Amazon".
-_MEDIUM_BEFORE = re.compile(r"(?i)\b(?:on|via|at|from)\s$", re.ASCII)
+#: A name right after one of these is a medium or a shop: "on Facebook", "via Amazon", "took
+#: to Twitter".
+_MEDIUM_BEFORE = re.compile(
+    r"(?i)\b(?:on|via|at|from|(?:took|take|takes|taking|taken|went|goes|turned|turns|posted"
+    r"|posts|wrote)\sto)\s$",
+    re.ASCII,
+)
 #: A name right before one of these is someone's employer ("Commerzbank analyst Carsten
 #: Fritsch said"), or the maker of an index ("MSCI's gauge of world stocks"), not the subject.
 _EMPLOYER_AFTER = re.compile(
@@ -511,7 +516,7 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
             if _COMPONENT_AFTER.match(text, end + 1):
                 found.parts.add(symbol)
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
-                if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 5), start) and not (
+                if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 12), start) and not (
                     _FOLLOWER.match(text, end + 1)
                 ):
                     continue
@@ -522,8 +527,11 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
                     found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
                     found.add(symbol, zone, offset + start, ambiguous=True)
                 else:
-                    # Latin names only: a Chinese one is often an ordinary word (联想, 苹果).
-                    left, right = _sentence_span(text, start, end + 1) if not cjk else (0, 0)
+                    # For the neighbour rule: Latin names only (a Chinese one is often an
+                    # ordinary word: 联想, 苹果), and not a medium ("took to Twitter").
+                    left, right = (0, 0)
+                    if not cjk and not _MEDIUM_BEFORE.search(text, max(0, start - 12), start):
+                        left, right = _sentence_span(text, start, end + 1)
                     found.pending.append(
                         (symbol, zone, offset + start, offset + left, offset + right)
                     )
@@ -564,7 +572,7 @@ def _confirmed(found: _Found, symbol: str, text: str, start: int, end: int) -> b
     if checks[0] >= MAX_CONTEXT_CHECKS:
         return 3 * checks[1] >= checks[0]
     kind = found.matcher.table.assets[symbol].kind
-    medium = _MEDIUM_BEFORE.search(text, max(0, start - 5), start)
+    medium = _MEDIUM_BEFORE.search(text, max(0, start - 12), start)
     ok = bool(
         (_FOLLOWER.match(text, end) and kind != "crypto")
         or (not medium and _context(_sentence(text, start, end), kind))
