@@ -147,12 +147,14 @@ _CRYPTO_WORDS = re.compile(
     re.ASCII,
 )
 #: A company name right before one of these is a sponsor's name on a venue or an event
-#: ("Verizon Amphitheatre", "KeyBank Center", "Bridgestone Arena").
+#: ("Verizon Amphitheatre", "KeyBank Center", "Bridgestone Arena"), or part of a newspaper's
+#: name ("The Hartford Courant", "Apple Daily", 苹果日报).
 _VENUE_AFTER = re.compile(
     r"(?:['’]s)?\s(?:Arena|Amphitheatre|Amphitheater|Center|Centre|Stadium|Field|Park|Pavilion"
     r"|Theatre|Theater|Music Theatre|Hall|Bowl|Dome|Garden|Gardens|Coliseum|Speedway|Ballpark"
-    r"|Open|Classic|Championship|Cup|Series|Finals|Grand Prix|Marathon|World|Resort)\b"
-    r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館",
+    r"|Open|Classic|Championship|Cup|Series|Finals|Grand Prix|Marathon|World|Resort"
+    r"|Courant|Gazette|Herald|Tribune|Chronicle|Daily|Observer|Inquirer|Courier)\b"
+    r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館|日报|日報|晚报|晚報",
     re.ASCII,
 )
 #: A name right after one of these is a medium or a shop: "on Facebook", "via Amazon", "took
@@ -516,6 +518,10 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
             if _COMPONENT_AFTER.match(text, end + 1):
                 found.parts.add(symbol)
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
+                if not cjk and not _capitalised(written) and (
+                    found.matcher.table.kind(symbol) != "crypto"
+                ):
+                    continue  # "best buy", "global payments": a company name is capitalised
                 if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 12), start) and not (
                     _FOLLOWER.match(text, end + 1)
                 ):
@@ -586,6 +592,13 @@ def _context(sentence: str, kind: str) -> bool:
     if kind == "crypto":
         return bool(_CRYPTO_WORDS.search(sentence) and _PRICE.search(sentence))
     return bool(_COMPANY_WORDS.search(sentence) or _NUMERIC.search(sentence))
+
+
+def _capitalised(written: str) -> bool:
+    """No word of a company or index name is all lower case ("Best Buy", "BEST BUY", "S&P 500",
+    "eBay", not "best buy" or "global payments"). Crypto names are exempt: "bitcoin" is
+    written in lower case as often as not."""
+    return all(not w[0].isalpha() or not w.islower() for w in written.split())
 
 
 def _needs_case(name: str) -> bool:
