@@ -19,8 +19,17 @@ The tables are :mod:`newsflow.stages.analysis.assets`. What counts:
   ``ONE``, ``IT``, ``NOW``, ``CAT``, ``HD``) only with a price, a percentage, a market word or
   another ticker right next to them, and never in an all-capitals line (a shouted headline).
 * **Never**: page chrome (share and follow lines, "Follow us on ..."), a company named as a
-  medium or a shop ("on Facebook", "available on Amazon") unless a corporate word follows, and
-  Chinese names inside longer words (北京东单 is not 京东).
+  medium or a shop ("on Facebook", "took to Twitter", "a Netflix special", "Amazon offers
+  AirPods for $150") unless a corporate word follows, Chinese names inside longer words (北京东单
+  is not 京东), company names written all in lower case ("best buy"), a company in another
+  role: an analyst's employer ("Commerzbank analyst ..."), the maker of an index ("MSCI's
+  gauge"), a comparison ("the Netflix of games"), a sponsor's venue or a newspaper ("KeyBank
+  Center", "The Hartford Courant"); an index's futures ("Nikkei futures"); an asset found only
+  in the site name of the title ("网易娱乐", "... -搜狐财经").
+* **Once is not enough** for a stock named a single time as one item of a list of names none of
+  which is an asset ("names like Chime, Varo, SoFi, Current") or as the maker of a part ("a
+  brand new AMD graphics card"). An ambiguous English name is confirmed by another company
+  named unambiguously in the same sentence ("Apple's card, Amazon's loans, Google's checking").
 
 **Salience**: each asset records where it was found (``title``, ``lead`` — the first paragraph
 of the text, ``body``) and how often; its salience is 3 for the title + 2 for the lead + one per
