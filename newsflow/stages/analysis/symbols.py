@@ -219,16 +219,16 @@ _DEAL = re.compile(
     r"|free shipping|ships? free|down from|regularly|list price|shop now|buy now)\b",
 )
 _MONEY = re.compile(r"[$£€]\s?\d")
-_POSSESSIVE = re.compile(r"[A-Za-z][\w.&\-]*(?:\s[A-Z][\w.&\-]*)?'s\b", re.ASCII)
+_POSSESSIVE = re.compile(r"[A-Za-z][\w.&\-]{0,40}(?:\s[A-Z][\w.&\-]{0,40})?'s\b", re.ASCII)
 _OWN_PRODUCT = re.compile(r"'s\s(?:new\s|latest\s|own\s)?[A-Z]", re.ASCII)
 #: A page title that is only a site's name: an asset name and a channel word ("网易娱乐",
 #: "Yahoo Finance"), or that ends with one after a separator ("... -搜狐财经"); an asset found
 #: only there is the publisher, not the subject.
 _TITLE_SEPARATOR = re.compile(r"\s[-|–—·]\s|[_|｜–—]|\s-|-(?=\S{2,12}$)")
 _SITE_TITLE = re.compile(
-    r"\s*\S.{0,24}?\s?[-_|·]?\s?(?:娱乐|娛樂|新闻|新聞|财经|財經|科技|体育|體育|汽车|汽車|时尚"
+    r"\S.{0,24}?\s?[-_|·]?\s?(?:娱乐|娛樂|新闻|新聞|财经|財經|科技|体育|體育|汽车|汽車|时尚"
     r"|時尚|健康|教育|房产|房產|网|網|首页|首頁|频道|頻道|博客|论坛|論壇|News|Finance|Money|Tech"
-    r"|Technology|Entertainment|Sports|Online|Blog|Home)\s*$"
+    r"|Technology|Entertainment|Sports|Online|Blog|Home)$"
 )
 
 #: Chinese names that are also the tail of other words.
@@ -393,11 +393,12 @@ def extract_symbols(texts: Sequence[str | None]) -> list[str]:
 def _drop_site_name(found: _Found, title: str) -> None:
     """An asset found only in the title, where the title is a site's name ("网易娱乐") or ends
     with one ("... -搜狐财经", "... | Yahoo Finance"), is the publisher, not the subject."""
-    if _SITE_TITLE.match(title):
+    title = title.rstrip()
+    if _SITE_TITLE.match(title.strip()):
         site_from = 0
     else:
         tail = _TITLE_SEPARATOR.search(title, max(0, len(title) - 30))
-        if tail is None or not _SITE_TITLE.match(title, tail.end()):
+        if tail is None or not _SITE_TITLE.match(title[tail.end() :].strip()):
             return
         site_from = tail.end()
     for symbol, hit in list(found.hits.items()):
@@ -689,9 +690,11 @@ def _ticker_context(text: str, start: int, end: int, found: _Found, word: bool) 
     )
 
 
+#: One short capitalised list item, stripped ("Instacart", "and Prime Now", "A: Bleacher Report").
+#: Bounded words: the pattern stays linear whatever the text.
 _LIST_ITEM = re.compile(
-    r"\s*(?:(?:and|or|&)\s)?[\"“]?(?:[A-Z0-9][\w&'.!\-]*:?)(?:\s[A-Z0-9][\w&'.!\-]*){0,3}[\"”]?"
-    r"\s*[.!?]?\s*$",
+    r"(?:(?:and|or|&)\s)?[\"“]?[A-Z0-9][\w&'.!\-]{0,30}:?(?:\s[A-Z0-9][\w&'.!\-]{0,30}){0,3}"
+    r"[\"”]?[.!?]?$",
     re.ASCII,
 )
 _LIST_SPLIT = re.compile(r"[,;]")
@@ -706,14 +709,14 @@ def _in_name_list(text: str, start: int, end: int) -> bool:
     sentence = text[left:right]
     items = _LIST_SPLIT.split(sentence)
     at = text.count(",", left, start) + text.count(";", left, start)
-    if not _LIST_ITEM.match(items[at]):
+    if not _LIST_ITEM.match(items[at].strip()):
         return False
     run = 1
     i = at - 1
-    while i >= 0 and _LIST_ITEM.match(items[i]):
+    while i >= 0 and _LIST_ITEM.match(items[i].strip()):
         run, i = run + 1, i - 1
     i = at + 1
-    while i < len(items) and _LIST_ITEM.match(items[i]):
+    while i < len(items) and _LIST_ITEM.match(items[i].strip()):
         run, i = run + 1, i + 1
     return run >= 3
 
