@@ -38,6 +38,7 @@ mention (at most 5) + 1 when written as a ticker or code. The stored list is ord
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -225,8 +226,8 @@ _OWN_PRODUCT = re.compile(r"'s\s(?:new\s|latest\s|own\s)?[A-Z]", re.ASCII)
 #: "Yahoo Finance"), or that ends with one after a separator ("... -搜狐财经"); an asset found
 #: only there is the publisher, not the subject.
 _TITLE_SEPARATOR = re.compile(r"\s[-|–—·]\s|[_|｜–—]|\s-|-(?=\S{2,12}$)")
-_SITE_TITLE = re.compile(
-    r"\S.{0,24}?\s?[-_|·]?\s?(?:娱乐|娛樂|新闻|新聞|财经|財經|科技|体育|體育|汽车|汽車|时尚"
+_SITE_WORD = re.compile(
+    r"(?:娱乐|娛樂|新闻|新聞|财经|財經|科技|体育|體育|汽车|汽車|时尚"
     r"|時尚|健康|教育|房产|房產|网|網|首页|首頁|频道|頻道|博客|论坛|論壇|News|Finance|Money|Tech"
     r"|Technology|Entertainment|Sports|Online|Blog|Home)$"
 )
@@ -394,16 +395,24 @@ def _drop_site_name(found: _Found, title: str) -> None:
     """An asset found only in the title, where the title is a site's name ("网易娱乐") or ends
     with one ("... -搜狐财经", "... | Yahoo Finance"), is the publisher, not the subject."""
     title = title.rstrip()
-    if _SITE_TITLE.match(title.strip()):
+    if _site_name(title.strip()):
         site_from = 0
     else:
         tail = _TITLE_SEPARATOR.search(title, max(0, len(title) - 30))
-        if tail is None or not _SITE_TITLE.match(title[tail.end() :].strip()):
+        if tail is None or not _site_name(title[tail.end() :].strip()):
             return
         site_from = tail.end()
     for symbol, hit in list(found.hits.items()):
         if hit.where == ["title"] and hit.first >= site_from and not hit.explicit:
             del found.hits[symbol]
+
+
+def _site_name(text: str) -> bool:
+    """A name of at most 25 characters and a channel word: "网易娱乐", "Yahoo Finance"."""
+    if len(text) > 40:
+        return False
+    word = _SITE_WORD.search(text)
+    return word is not None and 0 < len(text[: word.start()].rstrip(" -_|·")) <= 25
 
 
 def _zones(title: str | None, text: str | None) -> list[tuple[Zone, str]]:
@@ -703,6 +712,8 @@ _LIST_SPLIT = re.compile(r"[,;]")
 def _in_name_list(text: str, start: int, end: int) -> bool:
     """True when the name is one item of a run of three or more comma-separated short
     capitalised items ("Enter Lugg, Instacart, DoorDash, GrubHub, Prime Now, and Homejoy")."""
+    if text.count(",", max(0, start - 200), end + 200) < 2:
+        return False  # the common case, without looking for the sentence
     left, right = _sentence_span(text, start, end)
     if text.count(",", left, right) < 2:
         return False
@@ -721,28 +732,40 @@ def _in_name_list(text: str, start: int, end: int) -> bool:
     return run >= 3
 
 
+def _other_between(mentions: list[tuple[int, str]], left: int, right: int, symbol: str) -> bool:
+    """Whether ``mentions`` (sorted by position) hold another symbol in [left, right)."""
+    i = bisect.bisect_left(mentions, (left, ""))
+    while i < len(mentions) and mentions[i][0] < right:
+        if mentions[i][1] != symbol:
+            return True
+        i += 1
+    return False
+
+
 def _drop_list_examples(found: _Found) -> None:
     """A stock named once, as one item of a list of names where no other item is a known
     asset, is an example ("names like Chime, Varo, SoFi, Current"), not a subject. A list of
     assets ("Pepsi, Coca-Cola, Costco and Winnebago raised prices") keeps its members. A stock
     named once, as the maker of a part ("a brand new AMD graphics card"), is dropped too."""
+    dropped: set[str] = set()
     for symbol in found.parts:
         hit = found.hits.get(symbol)
         if hit is not None and hit.count == 1 and hit.kind == "stock" and not hit.explicit:
-            del found.hits[symbol]
-            found.unambiguous.discard(symbol)
-            found.mentions = [m for m in found.mentions if m[1] != symbol]
+            dropped.add(symbol)
+    mentions = sorted(found.mentions)
     for symbol, start, end, text, local in found.listed:
         hit = found.hits.get(symbol)
         if hit is None or hit.count != 1 or hit.kind != "stock" or hit.explicit:
             continue
         left, right = _sentence_span(text, local, local + end - start)
         base = start - local
-        others = {s for p, s in found.mentions if base + left <= p < base + right and s != symbol}
-        if not others:
-            del found.hits[symbol]
-            found.unambiguous.discard(symbol)
-            found.mentions = [m for m in found.mentions if m[1] != symbol]
+        if not _other_between(mentions, base + left, base + right, symbol):
+            dropped.add(symbol)
+    for symbol in dropped:
+        del found.hits[symbol]
+        found.unambiguous.discard(symbol)
+    if dropped:
+        found.mentions = [m for m in found.mentions if m[1] not in dropped]
 
 
 def _has_clue(found: _Found, symbol: str, texts: str) -> bool:
@@ -778,14 +801,13 @@ def _resolve_pending(found: _Found, texts: str) -> None:
     # opens the sentence, where any word is capitalised ("Target prices for Nvidia ..."), and
     # is not a possessive there.
     still: list[tuple[str, Zone, int, int, int]] = []
+    mentions = sorted(found.mentions)
     for entry in found.pending:
         symbol, zone, position, left, right = entry
         asset = found.matcher.table.assets[symbol]
         if symbol not in found.unambiguous and asset.kind == "stock" and (
             texts[left:position].strip() or _POSSESSIVE.match(texts, position)
-        ) and any(
-            left <= p < right and other != symbol for p, other in found.mentions
-        ):
+        ) and _other_between(mentions, left, right, symbol):
             found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
             found.add(symbol, zone, position, ambiguous=True)
         else:
