@@ -4,13 +4,16 @@ The data lives in ``data/`` (see its README.md for the origin of each part):
 
 ``index_constituents.json``
     Large-cap index constituents, generated from the pytickersymbols package (``make assets``).
-``indices.csv``, ``crypto.csv``, ``asia.csv``, ``zh_names.csv``
-    Hand-curated: indices, crypto assets, Asian listings, Chinese names of the others.
+``indices.csv``, ``crypto.csv``, ``asia.csv``, ``listings.csv``, ``zh_names.csv``
+    Hand-curated: indices, crypto assets, Asian listings, well-known listings outside the
+    index tables, Chinese names of the others.
 ``common_words.txt``, ``words.txt``
     Names and tickers that are ordinary English words (generated from english-words; the
     second file holds hand-added ones).
 ``acronyms.txt``
     Upper-case abbreviations that are never a ticker when written alone (CEO, GDP, ETF...).
+``shops.txt``
+    Symbols of retailers and marketplaces: the seller named in a deal is not the subject.
 
 Each asset has a canonical ``symbol`` (Yahoo style: ``AAPL``, ``0700.HK``, ``600519.SS``,
 ``^GSPC``, ``BTC``), its other listings (``TSM`` for ``2330.TW``), English names and Chinese
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 DATA = Path(__file__).resolve().parent / "data"
-CURATED = ("indices.csv", "crypto.csv", "asia.csv", "zh_names.csv")  # in this order
+CURATED = ("indices.csv", "crypto.csv", "asia.csv", "listings.csv", "zh_names.csv")  # in this order
 
 Kind = Literal["stock", "index", "crypto"]
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -64,6 +67,10 @@ class AssetTable:
     #: Lower-cased ordinary English words among names and tickers.
     common_words: frozenset[str]
     acronyms: frozenset[str]
+    #: Symbols of shops: named as the seller in a deal, they are not the subject (``shops.txt``).
+    shops: frozenset[str] = frozenset()
+    #: Lower-cased names removed with ``-Name`` ("msci"): the same code is not taken alone.
+    removed: frozenset[str] = frozenset()
 
     def kind(self, symbol: str) -> Kind | None:
         asset = self.assets.get(symbol)
@@ -114,6 +121,7 @@ def load_table() -> AssetTable:
             _add_name(asset, name, common, curated=False)
         assets[asset.symbol] = asset
     curated_names: dict[str, str] = {}
+    removed: set[str] = set()
     for file in CURATED:
         for row in csv.DictReader(_lines(file)):
             symbol = row["symbol"]
@@ -136,6 +144,7 @@ def load_table() -> AssetTable:
             names = ([row["name"]] if row["name"] else []) + _split(row["aliases"])
             names += _split(row["zh_hans"]) + _split(row["zh_hant"])
             for name in [n for n in names if n.startswith("-")]:
+                removed.add(name[1:].lower())
                 # "-Nasdaq": a name derived from the index tables that is not to be used.
                 for group in (asset.names, asset.context_names):
                     group.discard(name[1:])
@@ -179,7 +188,8 @@ def load_table() -> AssetTable:
     for symbol in sorted(assets, key=lambda s: (assets[s].kind != "stock", s)):
         for code in sorted(assets[symbol].codes):
             codes.setdefault(code.upper(), symbol)
-    return AssetTable(assets, codes, common, acronyms)
+    shops = frozenset(_lines("shops.txt"))
+    return AssetTable(assets, codes, common, acronyms, shops, frozenset(removed))
 
 
 def asset_kind(symbol: str) -> Kind | None:

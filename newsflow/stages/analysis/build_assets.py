@@ -30,11 +30,9 @@ import json
 import re
 import sys
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parent / "data"
-CURATED = ("indices.csv", "crypto.csv", "asia.csv", "zh_names.csv")
+from newsflow.stages.analysis.assets import CURATED, DATA  # the files the analyzer reads
 
 #: Large-cap indices of pytickersymbols (its small- and mid-cap indices are left out: their
 #: thousand small companies add names like "Alpha" or "Heritage" for few articles).

@@ -19,8 +19,17 @@ The tables are :mod:`newsflow.stages.analysis.assets`. What counts:
   ``ONE``, ``IT``, ``NOW``, ``CAT``, ``HD``) only with a price, a percentage, a market word or
   another ticker right next to them, and never in an all-capitals line (a shouted headline).
 * **Never**: page chrome (share and follow lines, "Follow us on ..."), a company named as a
-  medium or a shop ("on Facebook", "available on Amazon") unless a corporate word follows, and
-  Chinese names inside longer words (北京东单 is not 京东).
+  medium or a shop ("on Facebook", "took to Twitter", "a Netflix special", "Amazon offers
+  AirPods for $150") unless a corporate word follows, Chinese names inside longer words (北京东单
+  is not 京东), company names written all in lower case ("best buy"), a company in another
+  role: an analyst's employer ("Commerzbank analyst ..."), the maker of an index ("MSCI's
+  gauge"), a comparison ("the Netflix of games"), a sponsor's venue or a newspaper ("KeyBank
+  Center", "The Hartford Courant"); an index's futures ("Nikkei futures"); an asset found only
+  in the site name of the title ("网易娱乐", "... -搜狐财经").
+* **Once is not enough** for a stock named a single time as one item of a list of names none of
+  which is an asset ("names like Chime, Varo, SoFi, Current") or as the maker of a part ("a
+  brand new AMD graphics card"). An ambiguous English name is confirmed by another company
+  named unambiguously in the same sentence ("Apple's card, Amazon's loans, Google's checking").
 
 **Salience**: each asset records where it was found (``title``, ``lead`` — the first paragraph
 of the text, ``body``) and how often; its salience is 3 for the title + 2 for the lead + one per
@@ -29,6 +38,7 @@ mention (at most 5) + 1 when written as a ticker or code. The stored list is ord
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -130,7 +140,8 @@ _FOLLOWER = re.compile(
 _COMPANY_WORDS = re.compile(
     r"(?i)\b(?:shares|stock|stocks|investors?|earnings|revenue|revenues|quarterly|quarter"
     r"|CEO|chief executive|executives?|analysts?|market value|market cap|acquisition|acquire[sd]?"
-    r"|merger|subsidiary|company|company's|firm|tech giant|giant|retailer|automaker|carmaker"
+    r"|merger|subsidiary|company|company's|companies|firm|firms|incumbents|tech giant|giant"
+    r"|retailer|automaker|carmaker"
     r"|maker|manufacturer|chipmaker|brand|customers|announced|unveiled|launched|rolled out"
     r"|rolling out|sued|lawsuit|regulators?|antitrust|IPO|listing|listed"
     r"|headquartered|spokesperson|spokesman|spokeswoman|Big Tech)\b"
@@ -146,16 +157,81 @@ _CRYPTO_WORDS = re.compile(
     re.ASCII,
 )
 #: A company name right before one of these is a sponsor's name on a venue or an event
-#: ("Verizon Amphitheatre", "KeyBank Center", "Bridgestone Arena").
+#: ("Verizon Amphitheatre", "KeyBank Center", "Bridgestone Arena"), or part of a newspaper's
+#: name ("The Hartford Courant", "Apple Daily", 苹果日报).
 _VENUE_AFTER = re.compile(
     r"(?:['’]s)?\s(?:Arena|Amphitheatre|Amphitheater|Center|Centre|Stadium|Field|Park|Pavilion"
     r"|Theatre|Theater|Music Theatre|Hall|Bowl|Dome|Garden|Gardens|Coliseum|Speedway|Ballpark"
-    r"|Open|Classic|Championship|Cup|Series|Finals|Grand Prix|Marathon)\b"
-    r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館",
+    r"|Open|Classic|Championship|Cup|Series|Finals|Grand Prix|Marathon|World|Resort"
+    r"|Courant|Gazette|Herald|Tribune|Chronicle|Daily|Observer|Inquirer|Courier)\b"
+    r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館|日报|日報|晚报|晚報",
     re.ASCII,
 )
-#: A name right after one of these is a medium or a shop: "on Facebook", "via Amazon".
-_MEDIUM_BEFORE = re.compile(r"(?i)\b(?:on|via|at|from)\s$", re.ASCII)
+#: A name right after one of these is a medium or a shop: "on Facebook", "via Amazon", "took
+#: to Twitter".
+_MEDIUM_BEFORE = re.compile(
+    r"(?i)\b(?:on|via|at|from|(?:took|take|takes|taking|taken|went|goes|turned|turns|posted"
+    r"|posts|wrote)\sto)\s$",
+    re.ASCII,
+)
+#: A name right before one of these is someone's employer ("Commerzbank analyst Carsten
+#: Fritsch said"), or the maker of an index ("MSCI's gauge of world stocks"), not the subject.
+_EMPLOYER_AFTER = re.compile(
+    r"(?:'s)?\s(?:(?:chief|senior|lead|head|equity|market|markets|oil|commodity|commodities"
+    r"|currency|credit|rates|investment|global|energy|auto|industry)\s){0,2}"
+    r"(?:analysts?|strategists?|economists?|portfolio managers?|fund managers?)\b"
+    r"|分析师|分析師|经济学家|經濟學家|策略师|策略師",
+    re.ASCII,
+)
+_INDEX_MAKER_AFTER = re.compile(
+    r"'s\s(?:[A-Za-z\-]+\s){0,2}(?:gauges?|index|indices|indexes)\b", re.ASCII
+)
+#: ... or right after one of these: "an analyst at Jefferies", "works for Facebook",
+#: "申请联合利华" (applying for a job there).
+_EMPLOYER_BEFORE = re.compile(
+    r"(?i)\b(?:(?:analysts?|strategists?|economists?|portfolio managers?|fund managers?)"
+    r"\s(?:at|with)|(?:works?|worked|working|careers?|internships?|interns?)\s(?:at|for)"
+    r"|(?:employed|hired)\sby)\s(?:the\s)?$|\bapplied\s(?:to|at|for)\s$|(?:申请|申請|投递|投遞|就职于"
+    r"|就職於|任职于|任職於|供职于|供職於|入职|入職)$",
+)
+#: An index name before "futures" is the futures contract ("Japan's Nikkei futures lost").
+_FUTURES_AFTER = re.compile(r"\s(?:index\s)?(?:futures|options)\b|期货|期貨", re.ASCII)
+#: A company name before one of these is a medium: "a Netflix special", "a Facebook post"
+#: (not "Netflix's shows": the possessive makes them the company's products).
+_MEDIUM_AFTER = re.compile(
+    r"\s(?:original\s)?(?:specials?|series|shows?|documentar(?:y|ies)|films?|movies?"
+    r"|originals?|podcasts?|videos?|posts?|page|account|feed|livestreams?|channel|profile)\b",
+    re.ASCII,
+)
+#: A company name before one of these is a part inside another product ("a brand new AMD
+#: graphics card" in a MacBook review): named once so, the company is not the subject.
+_COMPONENT_AFTER = re.compile(
+    r"\s(?:[A-Z][A-Za-z0-9]*\s)?(?:graphics cards?|graphics chips?|GPUs?|CPUs?|processors?"
+    r"|chipsets?|modems?|SoCs?|image sensors?|display panels?)\b"
+    r"|(?:处理器|處理器|显卡|顯卡|基带|基帶)",
+    re.ASCII,
+)
+#: "the Netflix of games", "the Uber of banking": a comparison, not the company.
+_THE_BEFORE = re.compile(r"(?i)\bthe\s[\"“]?$")
+_OF_AFTER = re.compile(r"[\"”]?\sof\b")
+#: A deal sentence: a shop offering something at a price ("Amazon offers AirPods for $150").
+_DEAL = re.compile(
+    r"(?i)\b(?:offers?|offering|discounts?|discounted|deals?|sale|clearance|coupon|promo code"
+    r"|free shipping|ships? free|down from|regularly|list price|shop now|buy now)\b",
+)
+_MONEY = re.compile(r"[$£€]\s?\d")
+_POSSESSIVE = re.compile(r"[A-Za-z][\w.&\-]{0,40}(?:\s[A-Z][\w.&\-]{0,40})?'s\b", re.ASCII)
+_OWN_PRODUCT = re.compile(r"'s\s(?:new\s|latest\s|own\s)?[A-Z]", re.ASCII)
+#: A page title that is only a site's name: an asset name and a channel word ("网易娱乐",
+#: "Yahoo Finance"), or that ends with one after a separator ("... -搜狐财经"); an asset found
+#: only there is the publisher, not the subject.
+_TITLE_SEPARATOR = re.compile(r"\s[-|–—·]\s|[_|｜–—]|\s-|-(?=\S{2,12}$)")
+_SITE_WORD = re.compile(
+    r"(?:娱乐|娛樂|新闻|新聞|财经|財經|科技|体育|體育|汽车|汽車|时尚"
+    r"|時尚|健康|教育|房产|房產|网|網|首页|首頁|频道|頻道|博客|论坛|論壇|News|Finance|Money|Tech"
+    r"|Technology|Entertainment|Sports|Online|Blog|Home)$"
+)
+
 #: Chinese names that are also the tail of other words.
 ZH_GUARDS: dict[str, str] = {
     "京东": "北南",
@@ -210,7 +286,7 @@ def _matcher() -> _Matcher:
     for code, symbol in table.codes.items():
         # One- and two-letter codes (A, C, F, HD, ON) are never taken alone.
         if code.isalnum() and code.isupper() and len(code) >= 3 and code[0].isalpha():
-            if code in table.acronyms or code in CURRENCIES:
+            if code in table.acronyms or code in CURRENCIES or code.lower() in table.removed:
                 continue
             word = code.lower() in table.common_words
             is_crypto = table.assets[symbol].kind == "crypto"
@@ -227,7 +303,14 @@ class _Found:
     def __init__(self, matcher: _Matcher) -> None:
         self.matcher = matcher
         self.hits: dict[str, AssetHit] = {}
-        self.pending: list[tuple[str, Zone, int]] = []  # ambiguous names without context
+        #: ambiguous names without context: symbol, zone, position, sentence start and end
+        self.pending: list[tuple[str, Zone, int, int, int]] = []
+        #: Latin names inside a list of three or more names ("Lugg, Instacart, DoorDash, GrubHub")
+        self.listed: list[tuple[str, int, int, str, int]] = []
+        #: names seen right before a component word ("AMD graphics card")
+        self.parts: set[str] = set()
+        #: unambiguous mentions of stocks: (position, symbol)
+        self.mentions: list[tuple[int, str]] = []
         self.confirmed: dict[str, int] = {}  # ambiguous names with context, per symbol
         self.unambiguous: set[str] = set()  # symbols found by an unambiguous form
         self.checks: dict[str, list[int]] = {}  # ambiguous names: [examined, confirmed]
@@ -249,6 +332,8 @@ class _Found:
         hit.explicit = hit.explicit or explicit
         if not ambiguous:
             self.unambiguous.add(symbol)
+            if hit.kind == "stock":
+                self.mentions.append((position, symbol))
         if zone not in hit.where:
             hit.where.append(zone)
         hit.first = min(hit.first, position)
@@ -280,7 +365,10 @@ def find_assets(
             scanned.append(part)
             _scan(part, zone, offset, found)
             offset += len(part) + 1
+    _drop_list_examples(found)
     _resolve_pending(found, "\n".join(scanned))
+    if title:
+        _drop_site_name(found, normalize(title))
     hits = list(found.hits.values())
     for hit in hits:
         hit.where.sort(key=ZONES.index)
@@ -301,6 +389,30 @@ def extract_symbols(texts: Sequence[str | None]) -> list[str]:
         return []
     hits = find_assets(pairs[0][0], pairs[0][1], pairs[1:])
     return [h.symbol for h in hits][:MAX_SYMBOLS]
+
+
+def _drop_site_name(found: _Found, title: str) -> None:
+    """An asset found only in the title, where the title is a site's name ("网易娱乐") or ends
+    with one ("... -搜狐财经", "... | Yahoo Finance"), is the publisher, not the subject."""
+    title = title.rstrip()
+    if _site_name(title.strip()):
+        site_from = 0
+    else:
+        tail = _TITLE_SEPARATOR.search(title, max(0, len(title) - 30))
+        if tail is None or not _site_name(title[tail.end() :].strip()):
+            return
+        site_from = tail.end()
+    for symbol, hit in list(found.hits.items()):
+        if hit.where == ["title"] and hit.first >= site_from and not hit.explicit:
+            del found.hits[symbol]
+
+
+def _site_name(text: str) -> bool:
+    """A name of at most 25 characters and a channel word: "网易娱乐", "Yahoo Finance"."""
+    if len(text) > 40:
+        return False
+    word = _SITE_WORD.search(text)
+    return word is not None and 0 < len(text[: word.start()].rstrip(" -_|·")) <= 25
 
 
 def _zones(title: str | None, text: str | None) -> list[tuple[Zone, str]]:
@@ -418,8 +530,18 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
         if _VENUE_AFTER.match(text, end + 1):
             continue
         for symbol, name, ambiguous in entries:
+            if _not_the_subject(found, symbol, text, start, end + 1):
+                break
+            if not cjk and _in_name_list(text, start, end + 1):
+                found.listed.append((symbol, offset + start, offset + end + 1, text, start))
+            if _COMPONENT_AFTER.match(text, end + 1):
+                found.parts.add(symbol)
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
-                if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 5), start) and not (
+                if not cjk and not _capitalised(written) and (
+                    found.matcher.table.kind(symbol) != "crypto"
+                ):
+                    continue  # "best buy", "global payments": a company name is capitalised
+                if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 12), start) and not (
                     _FOLLOWER.match(text, end + 1)
                 ):
                     continue
@@ -430,8 +552,39 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
                     found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
                     found.add(symbol, zone, offset + start, ambiguous=True)
                 else:
-                    found.pending.append((symbol, zone, offset + start))
+                    # For the neighbour rule: Latin names only (a Chinese one is often an
+                    # ordinary word: 联想, 苹果), and not a medium ("took to Twitter").
+                    left, right = (0, 0)
+                    if not cjk and not _MEDIUM_BEFORE.search(text, max(0, start - 12), start):
+                        left, right = _sentence_span(text, start, end + 1)
+                    found.pending.append(
+                        (symbol, zone, offset + start, offset + left, offset + right)
+                    )
                 break
+
+
+def _not_the_subject(found: _Found, symbol: str, text: str, start: int, end: int) -> bool:
+    """A mention that names the asset in another role: someone's employer, the maker of an
+    index, a futures contract on an index, a comparison ("the Netflix of games"), a shop in a
+    deal ("Amazon offers AirPods for $150")."""
+    asset = found.matcher.table.assets.get(symbol)
+    kind = asset.kind if asset else "stock"
+    before = text[max(0, start - 40) : start]
+    if kind == "index":
+        return bool(_FUTURES_AFTER.match(text, end))
+    if _EMPLOYER_AFTER.match(text, end) or _EMPLOYER_BEFORE.search(before):
+        return True
+    if kind == "stock" and _INDEX_MAKER_AFTER.match(text, end):
+        return True
+    if _THE_BEFORE.search(before) and _OF_AFTER.match(text, end):
+        return True
+    if _MEDIUM_AFTER.match(text, end):
+        return True
+    if symbol in found.matcher.table.shops and not _OWN_PRODUCT.match(text, end):
+        # "Amazon's Echo for $25" is its own product: it is the maker there.
+        sentence = _sentence(text, start, end)
+        return bool(_DEAL.search(sentence) and _MONEY.search(sentence))
+    return False
 
 
 #: Mentions of one ambiguous name whose context is examined; later ones follow the majority
@@ -444,7 +597,7 @@ def _confirmed(found: _Found, symbol: str, text: str, start: int, end: int) -> b
     if checks[0] >= MAX_CONTEXT_CHECKS:
         return 3 * checks[1] >= checks[0]
     kind = found.matcher.table.assets[symbol].kind
-    medium = _MEDIUM_BEFORE.search(text, max(0, start - 5), start)
+    medium = _MEDIUM_BEFORE.search(text, max(0, start - 12), start)
     ok = bool(
         (_FOLLOWER.match(text, end) and kind != "crypto")
         or (not medium and _context(_sentence(text, start, end), kind))
@@ -458,6 +611,13 @@ def _context(sentence: str, kind: str) -> bool:
     if kind == "crypto":
         return bool(_CRYPTO_WORDS.search(sentence) and _PRICE.search(sentence))
     return bool(_COMPANY_WORDS.search(sentence) or _NUMERIC.search(sentence))
+
+
+def _capitalised(written: str) -> bool:
+    """No word of a company or index name is all lower case ("Best Buy", "BEST BUY", "S&P 500",
+    "eBay", not "best buy" or "global payments"). Crypto names are exempt: "bitcoin" is
+    written in lower case as often as not."""
+    return all(not w[0].isalpha() or not w.islower() for w in written.split())
 
 
 def _needs_case(name: str) -> bool:
@@ -478,6 +638,11 @@ def _latin_word_char(char: str) -> bool:
 
 
 def _sentence(text: str, start: int, end: int) -> str:
+    left, right = _sentence_span(text, start, end)
+    return text[left:right]
+
+
+def _sentence_span(text: str, start: int, end: int) -> tuple[int, int]:
     left = max(0, start - 200)
     right = min(len(text), end + 200)
     lm = None
@@ -486,7 +651,7 @@ def _sentence(text: str, start: int, end: int) -> str:
     s = lm.end() if lm else left
     rm = _SENTENCE_END.search(text, end, right)
     e = rm.start() if rm else right
-    return text[s:e]
+    return s, e
 
 
 def _bare(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[int, int]]) -> None:
@@ -501,6 +666,8 @@ def _bare(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[i
         if line not in shouting:
             shouting[line] = _shouting(text, line)
         if shouting[line]:
+            continue
+        if _not_the_subject(found, symbol, text, m.start(), m.end()):
             continue
         word = m.group(1).lower() in found.matcher.table.common_words
         if (distinctive and not word) or _ticker_context(text, m.start(), m.end(), found, word):
@@ -532,6 +699,75 @@ def _ticker_context(text: str, start: int, end: int, found: _Found, word: bool) 
     )
 
 
+#: One short capitalised list item, stripped ("Instacart", "and Prime Now", "A: Bleacher Report").
+#: Bounded words: the pattern stays linear whatever the text.
+_LIST_ITEM = re.compile(
+    r"(?:(?:and|or|&)\s)?[\"“]?[A-Z0-9][\w&'.!\-]{0,30}:?(?:\s[A-Z0-9][\w&'.!\-]{0,30}){0,3}"
+    r"[\"”]?[.!?]?$",
+    re.ASCII,
+)
+_LIST_SPLIT = re.compile(r"[,;]")
+
+
+def _in_name_list(text: str, start: int, end: int) -> bool:
+    """True when the name is one item of a run of three or more comma-separated short
+    capitalised items ("Enter Lugg, Instacart, DoorDash, GrubHub, Prime Now, and Homejoy")."""
+    if text.count(",", max(0, start - 200), end + 200) < 2:
+        return False  # the common case, without looking for the sentence
+    left, right = _sentence_span(text, start, end)
+    if text.count(",", left, right) < 2:
+        return False
+    sentence = text[left:right]
+    items = _LIST_SPLIT.split(sentence)
+    at = text.count(",", left, start) + text.count(";", left, start)
+    if not _LIST_ITEM.match(items[at].strip()):
+        return False
+    run = 1
+    i = at - 1
+    while i >= 0 and _LIST_ITEM.match(items[i].strip()):
+        run, i = run + 1, i - 1
+    i = at + 1
+    while i < len(items) and _LIST_ITEM.match(items[i].strip()):
+        run, i = run + 1, i + 1
+    return run >= 3
+
+
+def _other_between(mentions: list[tuple[int, str]], left: int, right: int, symbol: str) -> bool:
+    """Whether ``mentions`` (sorted by position) hold another symbol in [left, right)."""
+    i = bisect.bisect_left(mentions, (left, ""))
+    while i < len(mentions) and mentions[i][0] < right:
+        if mentions[i][1] != symbol:
+            return True
+        i += 1
+    return False
+
+
+def _drop_list_examples(found: _Found) -> None:
+    """A stock named once, as one item of a list of names where no other item is a known
+    asset, is an example ("names like Chime, Varo, SoFi, Current"), not a subject. A list of
+    assets ("Pepsi, Coca-Cola, Costco and Winnebago raised prices") keeps its members. A stock
+    named once, as the maker of a part ("a brand new AMD graphics card"), is dropped too."""
+    dropped: set[str] = set()
+    for symbol in found.parts:
+        hit = found.hits.get(symbol)
+        if hit is not None and hit.count == 1 and hit.kind == "stock" and not hit.explicit:
+            dropped.add(symbol)
+    mentions = sorted(found.mentions)
+    for symbol, start, end, text, local in found.listed:
+        hit = found.hits.get(symbol)
+        if hit is None or hit.count != 1 or hit.kind != "stock" or hit.explicit:
+            continue
+        left, right = _sentence_span(text, local, local + end - start)
+        base = start - local
+        if not _other_between(mentions, base + left, base + right, symbol):
+            dropped.add(symbol)
+    for symbol in dropped:
+        del found.hits[symbol]
+        found.unambiguous.discard(symbol)
+    if dropped:
+        found.mentions = [m for m in found.mentions if m[1] not in dropped]
+
+
 def _has_clue(found: _Found, symbol: str, texts: str) -> bool:
     clues = found.matcher.table.assets[symbol].clues
     return bool(clues) and _clue_pattern(symbol, frozenset(clues)).search(texts) is not None
@@ -560,8 +796,25 @@ def _resolve_pending(found: _Found, texts: str) -> None:
     clued = {s for s in {p[0] for p in found.pending} | set(found.hits)
              if s not in found.unambiguous and _has_clue(found, s, texts)}
     found.unambiguous |= clued
+    # Another company named unambiguously in the same sentence confirms an ambiguous company
+    # name ("Apple's credit card, Amazon's loans, Google's checking accounts"), unless the name
+    # opens the sentence, where any word is capitalised ("Target prices for Nvidia ..."), and
+    # is not a possessive there.
+    still: list[tuple[str, Zone, int, int, int]] = []
+    mentions = sorted(found.mentions)
+    for entry in found.pending:
+        symbol, zone, position, left, right = entry
+        asset = found.matcher.table.assets[symbol]
+        if symbol not in found.unambiguous and asset.kind == "stock" and (
+            texts[left:position].strip() or _POSSESSIVE.match(texts, position)
+        ) and _other_between(mentions, left, right, symbol):
+            found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
+            found.add(symbol, zone, position, ambiguous=True)
+        else:
+            still.append(entry)
+    found.pending = still
     unconfirmed: dict[str, int] = {}
-    for symbol, _, _ in found.pending:
+    for symbol, *_ in found.pending:
         unconfirmed[symbol] = unconfirmed.get(symbol, 0) + 1
     for symbol in list(found.hits):
         if symbol in found.unambiguous:
@@ -569,6 +822,6 @@ def _resolve_pending(found: _Found, texts: str) -> None:
         confirmed = found.confirmed.get(symbol, 0)
         if 3 * confirmed < confirmed + unconfirmed.get(symbol, 0):
             del found.hits[symbol]
-    for symbol, zone, position in found.pending:
+    for symbol, zone, position, *_ in found.pending:
         if symbol in found.unambiguous:
             found.add(symbol, zone, position)
