@@ -7,6 +7,7 @@ elsewhere. Nothing a client sends should reach the generic 500.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pymongo.errors import PyMongoError
@@ -55,6 +57,15 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
+async def _backfill_search(store: ArticleStore) -> None:
+    """Give articles stored before search their search terms and event time, in batches."""
+    try:
+        while await store.backfill_search(200):
+            await asyncio.sleep(0.05)  # let requests through between batches
+    except PyMongoError as exc:
+        log.warning("search backfill stopped: %s", exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The reader app; connections open on startup and close on shutdown."""
     settings = settings or get_settings()
@@ -71,7 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.alerts.ensure_indexes()
         except PyMongoError as exc:  # the pages say so per request until it answers
             log.warning("MongoDB not ready at startup: %s", exc)
+        backfill = asyncio.create_task(_backfill_search(store))
         yield
+        backfill.cancel()
         await redis.aclose()
         store.close()
         app.state.sources.close()
@@ -90,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # Compresses what is worth it (the list, its rows, the API); added first, so it runs last.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         GuardMiddleware, max_body=settings.reader_max_body_bytes,
         allowed_hosts=allowed_hosts(settings),

@@ -150,6 +150,19 @@ class VoteRequest(Strict):
     kind: VoteKind
 
 
+class VoteResult(VoteCounts):
+    """The counters after a vote; from a browser with a voter cookie also the kinds of vote
+    it now holds (a second vote of a kind takes it back)."""
+
+    mine: list[VoteKind] | None = None
+
+
+class MyVotes(BaseModel):
+    votes: VoteCounts
+    #: The kinds of vote this browser holds (empty without a voter cookie).
+    mine: list[VoteKind] = []
+
+
 class CommentRequest(Strict):
     text: str = Field(min_length=1, max_length=20_000)
     author: str | None = Field(default=None, max_length=80)
