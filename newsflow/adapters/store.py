@@ -803,7 +803,9 @@ class ArticleStore:
             query: Document = {"terms": key, **filters}
             if days is not None:
                 query["event_at"] = {"$gte": at - timedelta(days=days)}
-            found = self._articles.find(query, {"terms": 1, "event_at": 1}).hint(_SEARCH_INDEX)
+            # No hint: SecantusDB 0.7 then walks the whole index, ignoring the term's bounds
+            # (150 ms at 1,000 articles instead of 2); its planner picks this index itself.
+            found = self._articles.find(query, {"terms": 1, "event_at": 1})
             matched = [
                 (d.get("event_at") or at, str(d["_id"]))
                 async for d in found.limit(SEARCH_MAX_CANDIDATES)
