@@ -36,15 +36,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from newsflow.adapters.store import ArticleStore  # noqa: E402
-from newsflow.cli.embedded import free_port, start_mongo  # noqa: E402
-from newsflow.settings import Settings  # noqa: E402
-from tests.support.articles import analyzed  # noqa: E402
+from newsflow.adapters.store import ArticleStore
+from newsflow.cli.embedded import free_port, start_mongo
+from newsflow.settings import Settings
+from tests.support.articles import analyzed
 
 PER_HOUR = 60
-FILLER = ("market shares investors trading session prices report earnings outlook growth "
-          "policy central bank economy quarter demand supply energy oil gold dollar").split()
-ZH_FILLER = "市场 投资者 股价 交易 报告 经济 增长 政策 央行 需求 供应 能源 黄金 美元".split()
+FILLER = ["market", "shares", "investors", "trading", "session", "prices", "report", "earnings", "outlook", "growth", "policy", "central", "bank", "economy", "quarter", "demand", "supply", "energy", "oil", "gold", "dollar"]
+ZH_FILLER = ["市场", "投资者", "股价", "交易", "报告", "经济", "增长", "政策", "央行", "需求", "供应", "能源", "黄金", "美元"]
 QUERIES: dict[str, str] = {
     "rare": "zyxgadget",
     "common": "inflation",

@@ -27,8 +27,7 @@ MAX_TERMS = 3_000
 MAX_QUERY_TERMS = 8
 
 STOPWORDS = frozenset(
-    "a an and are as at be but by for from has have he her his i in is it its of on or our "
-    "she that the their they this to was we were will with you".split()
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "he", "her", "his", "i", "in", "is", "it", "its", "of", "on", "or", "our", "she", "that", "the", "their", "they", "this", "to", "was", "we", "were", "will", "with", "you"]
 )
 
 

@@ -27,7 +27,6 @@ from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
 from services.reader import views
 from services.reader.api import announce, publish_urls
-from services.reader.voters import check_vote_rate, ensure_voter, voter_of
 from services.reader.security import (
     SESSION_COOKIE,
     check_writer,
@@ -38,6 +37,7 @@ from services.reader.security import (
     new_session,
     too_many_failures,
 )
+from services.reader.voters import check_vote_rate, ensure_voter, voter_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(

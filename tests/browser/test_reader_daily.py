@@ -12,7 +12,6 @@ uvicorn over real Redis and SecantusDB. Screenshots go to ``artifacts/screenshot
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from collections.abc import AsyncIterator, Iterator
