@@ -78,6 +78,9 @@ class ArticleSummary(BaseModel):
     published: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: What ``sort=published`` orders by: the publication time when known (and believable),
+    #: else when the article was received.
+    event_at: datetime | None = None
     symbols: list[str] = []
     category: str | None = None
     votes: VoteCounts

@@ -112,6 +112,7 @@ def summary(article: Article) -> dict[str, Any]:
         "votes": article.votes,
         "failure": article.failed,
         "failure_text": failure_words(article),
+        "event_at": article.event_at or article.event_time,
         "time_kind": time_shown(article)[0],
         "time_at": time_shown(article)[1],
         "confidence": _confidence(article),
