@@ -50,6 +50,8 @@ def provider_name(provider: str | None, model: str | None) -> str:
     for prefix, name in _PROVIDER_BY_MODEL:
         if family.startswith(prefix):
             return name
+    if label and "." not in label and ":" not in label and label != "localhost":
+        return (provider or "").strip()  # a name already (a provider's own label)
     host = urlsplit(f"//{label}").hostname or ""
     try:
         address = ipaddress.ip_address(host)

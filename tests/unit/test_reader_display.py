@@ -18,6 +18,7 @@ def test_provider_names() -> None:
     assert provider_name("127.0.0.1:8798", "stand-in") == "a local model"
     assert provider_name("llm.internal.example:443", "my-model") == "an OpenAI-compatible service"
     assert provider_name(None, None) == "an OpenAI-compatible service"
+    assert provider_name("stand-in", "m") == "stand-in"  # a name already
 
 
 def test_failure_words() -> None:
