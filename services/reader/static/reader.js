@@ -88,9 +88,12 @@
       var made = adopt(document.importNode(row, true));
       if (old) {
         // a changed row keeps its place; focus inside it moves to the same link if it had it
-        var focused = old.contains(document.activeElement) ? document.activeElement.className : null;
+        var focused = old.contains(document.activeElement) ? document.activeElement.classList[0] : null;
         old.replaceWith(made);
-        if (focused) { var again = made.querySelector("." + focused.split(" ")[0]); if (again) { again.focus(); } }
+        if (focused) {
+          var again = made.querySelector("." + CSS.escape(focused));
+          if (again) { again.focus(); }
+        }
       }
       wanted.push(made);
     });
