@@ -25,9 +25,10 @@ from newsflow.domain.contracts import Direction
 from newsflow.domain.ranking import View
 from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
-from services.reader import views
-from services.reader.api import announce, publish_urls
-from services.reader.security import (
+
+from . import views
+from .api import announce, publish_urls
+from .security import (
     SESSION_COOKIE,
     check_writer,
     client_address,
@@ -37,7 +38,7 @@ from services.reader.security import (
     new_session,
     too_many_failures,
 )
-from services.reader.voters import check_vote_rate, ensure_voter, voter_of
+from .voters import check_vote_rate, ensure_voter, voter_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(
@@ -233,10 +234,9 @@ async def article_page(request: Request, ident: str) -> Response:
     ctx["mine"] = mine
 
     def render() -> Response:
-        response = templates.TemplateResponse(
+        return templates.TemplateResponse(
             request, "article.html", {**ctx, "a": views.page_view(article)}
         )
-        return response
 
     # An article's text can be megabytes (up to the fetch cap): rendering it is pure Python
     # that would hold the event loop for a tenth of a second and more, so a long one is

@@ -15,11 +15,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from pydantic import BaseModel
 
 from newsflow.domain.article import Article
-from newsflow.domain.stories import StorySummary
 from newsflow.domain.contracts import AnalysisResult
 from newsflow.domain.pipeline import STAGES, TERMINAL
 from newsflow.domain.redact import mask_secrets, strip_userinfo
-from services.reader.display import failure_words, length_words, provider_name, time_shown
+from newsflow.domain.stories import StorySummary
+
+from .display import failure_words, length_words, provider_name, time_shown
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 

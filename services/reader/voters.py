@@ -19,7 +19,8 @@ from fastapi import HTTPException, Request, Response
 from redis.asyncio import Redis
 
 from newsflow.settings import Settings
-from services.reader.security import client_address, cookie_secure
+
+from .security import client_address, cookie_secure
 
 VOTER_COOKIE = "nf_voter"
 #: Votes one address may cast per minute.
@@ -36,7 +37,8 @@ async def _key(request: Request) -> bytes:
     name = f"{settings.stream_prefix}:reader:voter-key"
     await redis.set(name, secrets.token_hex(32), nx=True)
     stored = await redis.get(name)
-    key = hashlib.sha256(b"newsflow-voter\x00" + (stored or b"")).digest()
+    raw = stored.encode() if isinstance(stored, str) else (stored or b"")
+    key = hashlib.sha256(b"newsflow-voter\x00" + raw).digest()
     request.app.state.voter_key = key
     return key
 

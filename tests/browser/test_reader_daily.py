@@ -174,8 +174,9 @@ def js(body: str) -> str:
 
 
 async def row_ids(page: Any) -> list[str]:
-    return [x for x in await page.locator("#news li.item").evaluate_all(
-        "rows => rows.map(r => r.dataset.id)")]
+    ids: list[str] = await page.locator("#news li.item").evaluate_all(
+        "rows => rows.map(r => r.dataset.id)")
+    return ids
 
 
 # --- defects: refresh, pending update, no-JS list ----------------------------------------------

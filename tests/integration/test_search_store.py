@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from newsflow.adapters.store import SEARCH_MAX_CANDIDATES, ArticleFilter, ArticleStore, BadCursor
-from newsflow.domain.contracts import ExtractionResult, TranslationResult
+from newsflow.domain.contracts import ExtractionResult, FetchResult, TranslationResult
 from newsflow.domain.pipeline import STAGES
 from tests.support.articles import analyzed
 
@@ -20,6 +20,7 @@ async def test_stage_results_make_the_terms_and_the_event_time(store: ArticleSto
     intake = await store.accept(canonical="https://news.example.cn/1", submitted_url="https://news.example.cn/1",
                                 submitted_by="test", refresh=False, entry_id="1-0")
     aid = intake.article_id
+    assert await store.save_stage(aid, 1, STAGE["fetch"], FetchResult(status="ok"))
     published = datetime(2022, 3, 1, tzinfo=UTC)
     ex = ExtractionResult(status="ok", title="比特币突破十万美元", text="投资者欢呼。",
                           language="zh", published=published)
