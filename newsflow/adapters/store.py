@@ -49,8 +49,18 @@ articles per status (``status_counts``)        a ``$group`` over every article (
 stranded articles (``stranded``: the           ``status, updated_at``
 reconciler)
 comments of an article (``comments``)          ``<c>_comments: article_id, created_at``
+a person's votes (``toggle_vote``,             ``<c>_votes: _id`` (article:voter:kind),
+``my_votes``)                                  ``article_id, voter``
 deferred LLM work (``reopen_deferred``)        ``translation.status``,
                                                ``analysis.impact.status``
+list by publication time (``page`` with        ``event_at, _id`` descending (``event_at``: the
+``sort="published"``)                          publication time when known, else received)
+list by votes / impact (``sort``)              ``votes.up, event_at`` /
+                                               ``analysis.impact.impact.confidence, event_at``
+search (``search``)                            ``terms, event_at``: one term, in windows of
+                                               event time, at most 2,000 candidates each
+articles without search fields                 ``event_at`` (null when missing)
+(``backfill_search``)
 ============================================  ==================================================
 
 Every stage write is idempotent and guarded: a stage writes only into the article's current
@@ -81,6 +91,7 @@ from bson import Binary
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
+from pymongo.errors import DuplicateKeyError
 
 from newsflow.adapters.ledger import LLMLedger
 from newsflow.adapters.stories import StoryIndex
@@ -88,6 +99,7 @@ from newsflow.domain.article import Article, StoredPage, VoteCounts
 from newsflow.domain.contracts import Status
 from newsflow.domain.pipeline import RANK, Stage
 from newsflow.domain.ranking import View, age_hours, hot_score
+from newsflow.domain.search import article_terms, most_selective, query_terms
 from newsflow.domain.urls import SHORT_ID_LEN, article_id, short_id, source_name
 from newsflow.domain.usage import Purpose
 from newsflow.domain.votes import VOTE_KINDS, Comment, VoteKind, clean_author, clean_comment
@@ -160,6 +172,10 @@ class ArticleFilter:
     #: One row per story: its first article (copies that joined an earlier article's story
     #: are left out; articles not placed in a story yet are kept).
     stories: bool = False
+    #: The order of the list (views other than ``latest`` keep their own): ``received`` (when
+    #: Newsflow got it), ``published`` (publication time when known, else received), ``votes``
+    #: (+1 votes), ``impact`` (the impact analysis's confidence; only analyzed articles).
+    sort: str = "received"
 
     def query(self) -> Document:
         """The MongoDB filter (the hot view's time window is added by the store)."""
@@ -191,6 +207,8 @@ class ArticleFilter:
             query[_DIRECTION] = direction.strip().lower()
         if important:
             query["votes.important"] = {"$gte": important}
+        if self.sort == "impact" and self.view == "latest":
+            query[_CONFIDENCE] = {"$gte": 0}
         return query
 
 
@@ -268,11 +286,98 @@ def _newest_first_key(doc: Document) -> tuple[datetime, str]:
             str(doc["_id"]))
 
 
+#: Publication time when known, else when received (set at intake and by the extraction).
+_EVENT_FIRST = [("event_at", DESCENDING), ("_id", DESCENDING)]
+_CONFIDENCE = "analysis.impact.impact.confidence"
+#: Lists and pages never need the search terms (thousands of strings per article), nor the
+#: fetched page.
+_NO_TERMS = {**_NO_PAGE, "terms": 0}
+#: The ranked orders of the list (offset cursors), by ``ArticleFilter.sort``.
+_RANKED_SORTS: dict[str, list[tuple[str, int]]] = {
+    "votes": [("votes.up", DESCENDING), ("event_at", DESCENDING), ("_id", DESCENDING)],
+    "impact": [(_CONFIDENCE, DESCENDING), ("event_at", DESCENDING), ("_id", DESCENDING)],
+}
+#: The search index: the terms, then newest first (see :mod:`newsflow.domain.search`).
+_SEARCH_INDEX = [("terms", ASCENDING), ("event_at", DESCENDING)]
+#: Search looks in these windows of event time in turn (days; None: all), newest first, until
+#: a page is found: its cost follows the matches of the recent past, not the collection.
+SEARCH_WINDOWS: tuple[int | None, ...] = (7, 60, 730, None)
+#: At most this many candidates are read per search window.
+SEARCH_MAX_CANDIDATES = 2_000
+#: A publication time this far past the moment of receipt is not believed (bad metadata).
+_FUTURE_SLACK = timedelta(days=1)
+
 _DIRECTION = "analysis.impact.impact.direction"
 #: The index of the hot view's window (status, then newest first).
 _HOT_INDEX = [("status", ASCENDING), ("created_at", DESCENDING)]
 #: What the hot score reads of a candidate.
 _HOT_FIELDS = {"votes": 1, "submissions": 1, "created_at": 1, "extraction.published": 1}
+
+
+def encode_event_cursor(article: Article) -> str:
+    """An opaque cursor after ``article`` in (event_at, _id) descending order."""
+    when = getattr(article, "event_at", None) or article.event_time or datetime.fromtimestamp(0, UTC)
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    raw = json.dumps({"e": when.isoformat(), "id": article.id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_event_cursor(cursor: str) -> Document:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        when = datetime.fromisoformat(data["e"])
+        aid = data["id"]
+    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise BadCursor(_CURSOR_ERROR) from None
+    if not isinstance(aid, str) or when.tzinfo is None:
+        raise BadCursor(_CURSOR_ERROR)
+    return {"$or": [{"event_at": {"$lt": when}}, {"event_at": when, "_id": {"$lt": aid}}]}
+
+
+def event_time_of(published: datetime | None, received: datetime | None) -> datetime | None:
+    """The time the list sorts by: the publication time when it is believable (not more than
+    a day after the article was received), else the time it was received."""
+    if published is not None and published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    if published is not None and (received is None or published <= received + _FUTURE_SLACK):
+        return published
+    return received
+
+
+def search_update(stage_field: str, result: BaseModel) -> Document:
+    """The search fields a stage result sets (``$set``) or adds (``$addToSet``)."""
+    title, text = getattr(result, "title", None), getattr(result, "text", None)
+    if stage_field == "extraction":
+        update: Document = {"$set": {"terms": article_terms(title, text)}}
+        published = getattr(result, "published", None)
+        if isinstance(published, datetime):  # else the time it was received stays
+            when = published if published.tzinfo else published.replace(tzinfo=UTC)
+            if when <= now() + _FUTURE_SLACK:
+                update["$set"]["event_at"] = when
+        return update
+    if stage_field == "translation" and (title or text):
+        return {"$addToSet": {"terms": {"$each": article_terms(title, text)}}}
+    return {}
+
+
+def _with_search_fields(doc: Document) -> Document:
+    """A document with its ``event_at`` and ``terms`` (an export of an older version, or a
+    test's document, may lack them); documents that do not read as an article stay as they
+    are (the backfill tries them again)."""
+    if "event_at" in doc and "terms" in doc:
+        return doc
+    try:
+        article = Article.from_document(doc)
+    except ValueError:
+        return doc
+    ex, tr = article.extraction, article.translation
+    doc.setdefault("event_at", event_time_of(article.published, article.created_at))
+    doc.setdefault("terms", article_terms(
+        ex.title if ex else None, ex.text if ex else None,
+        tr.title if tr else None, tr.text if tr else None,
+    ))
+    return doc
 
 
 def encode_offset(offset: int) -> str:
@@ -320,6 +425,8 @@ class ArticleStore:
         self._articles: AsyncIOMotorCollection[Document] = self._db[name]
         self._pages: AsyncIOMotorCollection[Document] = self._db[f"{name}_pages"]
         self._comments: AsyncIOMotorCollection[Document] = self._db[f"{name}_comments"]
+        #: One document per person's vote (``<article>:<voter>:<kind>``): votes that toggle.
+        self._voters: AsyncIOMotorCollection[Document] = self._db[f"{name}_votes"]
         self._hot_window_hours = settings.hot_window_hours
         self._hot_max_candidates = settings.hot_max_candidates
         #: Fingerprints and stories (near-duplicates), and the LLM answer cache and usage:
@@ -357,7 +464,13 @@ class ArticleStore:
         await self._articles.create_index([(_DIRECTION, ASCENDING), ("created_at", DESCENDING)])
         await self._articles.create_index([("votes.important", DESCENDING), ("created_at", DESCENDING)])
         await self._articles.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
+        # the list by publication time, the other orders, and search (issue 17)
+        await self._articles.create_index(_EVENT_FIRST)
+        await self._articles.create_index([("votes.up", DESCENDING), ("event_at", DESCENDING)])
+        await self._articles.create_index([(_CONFIDENCE, DESCENDING), ("event_at", DESCENDING)])
+        await self._articles.create_index(_SEARCH_INDEX)
         await self._comments.create_index([("article_id", ASCENDING), ("created_at", DESCENDING)])
+        await self._voters.create_index([("article_id", ASCENDING), ("voter", ASCENDING)])
         # deferred LLM work, found again when the budget allows
         await self._articles.create_index([("translation.status", ASCENDING)])
         await self._articles.create_index([("analysis.impact.status", ASCENDING)])
@@ -390,6 +503,7 @@ class ArticleStore:
             "generation": 1,
             "intake_entry": entry_id,
             "created_at": ts,
+            "event_at": ts,  # the publication time replaces it once known (extraction)
             "times": {"queued_at": ts},
             "votes": VoteCounts().model_dump(),
         }
@@ -404,7 +518,7 @@ class ArticleStore:
                 "$push": {"submitted_by": {"$each": [submitted_by], "$slice": -20}},
             },
             upsert=True,
-            projection=_NO_PAGE,
+            projection=_NO_TERMS,
             return_document=ReturnDocument.BEFORE,
         )
         if before is None:  # what was inserted is known: no need to read it back
@@ -431,7 +545,7 @@ class ArticleStore:
                     "failure": None,
                 },
             },
-            projection=_NO_PAGE,
+            projection=_NO_TERMS,
             return_document=ReturnDocument.AFTER,
         )
         if after is None:  # a concurrent delivery of this same entry refreshed it already
@@ -459,9 +573,9 @@ class ArticleStore:
         every other field comes too. None: every field but the page.
         """
         if fields is None:
-            projection: Document | None = _NO_PAGE
+            projection: Document = _NO_TERMS  # nor the page
         else:
-            projection = {name: 0 for name in _BULKY if name not in fields} or None
+            projection = {name: 0 for name in _BULKY if name not in fields} | {"terms": 0}
         doc = await self._articles.find_one({"_id": aid}, projection)
         return Article.from_document(doc) if doc is not None else None
 
@@ -485,11 +599,13 @@ class ArticleStore:
         }
         if page is not None:
             update["page"] = _page_document(generation, page, ts)
+        searched = search_update(stage.field, result)  # search terms, publication time
+        update.update(searched.pop("$set", {}))
         res = await self._articles.update_one(
             # At most this stage (never regress a later one), at least the stage before (the
             # stage worked from it: an article without it lost a write, see the module doc).
             {"_id": aid, "generation": generation, "progress": {"$gte": rank - 1, "$lte": rank}},
-            {"$set": update},
+            {"$set": update, **searched},
         )
         return res.matched_count == 1
 
@@ -689,7 +805,7 @@ class ArticleStore:
 
     async def find(self, ids: Iterable[str]) -> dict[str, Article]:
         """The articles of these full ids that exist, by id."""
-        cursor = self._articles.find({"_id": {"$in": list(ids)}}, _NO_PAGE)
+        cursor = self._articles.find({"_id": {"$in": list(ids)}}, _NO_TERMS)
         return {str(d["_id"]): Article.from_document(d) async for d in cursor}
 
     async def page(
@@ -701,11 +817,15 @@ class ArticleStore:
         where = where or ArticleFilter()
         if where.view == "hot":
             return await self._hot(where, limit=limit, cursor=cursor)
+        if where.view == "latest" and where.sort in _RANKED_SORTS:
+            return await self._ranked(where, limit=limit, cursor=cursor)
+        if where.view == "latest" and where.sort == "published":
+            return await self._by_event_time(where, limit=limit, cursor=cursor)
         query = where.query()
         if cursor:
             after = decode_cursor(cursor)
             query = {"$and": [query, after]} if query else after
-        found = self._articles.find(query, _NO_PAGE).sort(_NEWEST_FIRST).limit(limit + 1)
+        found = self._articles.find(query, _NO_TERMS).sort(_NEWEST_FIRST).limit(limit + 1)
         items = [Article.from_document(d) async for d in found]
         more = len(items) > limit
         items = items[:limit]
@@ -737,6 +857,98 @@ class ArticleStore:
         more = offset + limit < len(scored)
         return ArticlePage(items, encode_offset(offset + limit) if more else None)
 
+    async def _by_event_time(
+        self, where: ArticleFilter, *, limit: int, cursor: str | None
+    ) -> ArticlePage:
+        """Newest event first: publication time when known, else when received."""
+        query = where.query()
+        if cursor:
+            after = decode_event_cursor(cursor)
+            query = {"$and": [query, after]} if query else after
+        found = self._articles.find(query, _NO_TERMS).sort(_EVENT_FIRST).limit(limit + 1)
+        docs = [d async for d in found]
+        more = len(docs) > limit
+        items = [Article.from_document(d) for d in docs[:limit]]
+        return ArticlePage(items, encode_event_cursor(items[-1]) if more and items else None)
+
+    async def _ranked(self, where: ArticleFilter, *, limit: int, cursor: str | None) -> ArticlePage:
+        """Most +1 votes first, or the most confident impact analysis first (offset cursor)."""
+        offset = decode_offset(cursor) if cursor else 0
+        found = self._articles.find(where.query(), _NO_TERMS).sort(_RANKED_SORTS[where.sort])
+        docs = [d async for d in found.skip(offset).limit(limit + 1)]
+        more = len(docs) > limit
+        items = [Article.from_document(d) for d in docs[:limit]]
+        return ArticlePage(items, encode_offset(offset + limit) if more else None)
+
+    async def search(
+        self, text: str, where: ArticleFilter | None = None, *, limit: int = 50,
+        cursor: str | None = None,
+    ) -> ArticlePage:
+        """Articles holding every term of ``text`` (titles and texts, original and
+        translation: :mod:`newsflow.domain.search`), newest event first.
+
+        One index lookup (``terms, event_at``) for the most selective term, in widening
+        windows of event time (:data:`SEARCH_WINDOWS`) until a page is full, each reading at
+        most :data:`SEARCH_MAX_CANDIDATES` candidates with only ``terms`` and ``event_at``;
+        the other terms and the filters are checked on those; then the page's articles by id.
+        ``cursor`` is the position of the next page.
+        """
+        terms = query_terms(text)
+        if not terms:
+            return ArticlePage([], None)
+        offset = decode_offset(cursor) if cursor else 0
+        wanted = set(terms)
+        key = most_selective(terms)
+        filters = (where or ArticleFilter()).query()
+        at = now()
+        matched: list[tuple[datetime, str]] = []
+        for days in SEARCH_WINDOWS:
+            query: Document = {"terms": key, **filters}
+            if days is not None:
+                query["event_at"] = {"$gte": at - timedelta(days=days)}
+            # No hint: SecantusDB 0.7 then walks the whole index, ignoring the term's bounds
+            # (150 ms at 1,000 articles instead of 2); its planner picks this index itself.
+            found = self._articles.find(query, {"terms": 1, "event_at": 1})
+            matched = [
+                (d.get("event_at") or at, str(d["_id"]))
+                async for d in found.limit(SEARCH_MAX_CANDIDATES)
+                if wanted.issubset(d.get("terms") or ())
+            ]
+            if len(matched) > offset + limit:
+                break
+        matched.sort(reverse=True)
+        ids = [aid for _, aid in matched[offset : offset + limit]]
+        by_id = await self.find(ids)
+        items = [by_id[aid] for aid in ids if aid in by_id]
+        more = offset + limit < len(matched)
+        return ArticlePage(items, encode_offset(offset + limit) if more else None)
+
+    async def backfill_search(self, batch: int = 200) -> int:
+        """Give articles stored before search (or imported) their ``event_at`` and ``terms``;
+        returns how many were updated (0 when none is left). Served by the ``event_at`` index
+        (a missing field is indexed as null)."""
+        cursor = self._articles.find({"event_at": None}, {"page": 0}).limit(batch)
+        done = 0
+        async for doc in cursor:
+            try:
+                article = Article.from_document(doc)
+            except ValueError:  # not readable as an article: never looked at again
+                await self._articles.update_one({"_id": doc["_id"]}, {"$set": {
+                    "event_at": doc.get("created_at") or now(), "terms": []}})
+                done += 1
+                continue
+            ex, tr = article.extraction, article.translation
+            terms = article_terms(
+                ex.title if ex else None, ex.text if ex else None,
+                tr.title if tr else None, tr.text if tr else None,
+            )
+            when = event_time_of(article.published, article.created_at) or now()
+            await self._articles.update_one(
+                {"_id": article.id}, {"$set": {"event_at": when, "terms": terms}}
+            )
+            done += 1
+        return done
+
     async def latest(self, limit: int = 20, status: str | None = None) -> list[Article]:
         """The newest ``limit`` articles, of one status if given."""
         return (await self.page(ArticleFilter(status=status), limit=limit)).items
@@ -759,10 +971,32 @@ class ArticleStore:
             raise ValueError(f"unknown vote {kind!r}; expected one of {', '.join(VOTE_KINDS)}")
         return await self._count(aid, kind)
 
-    async def _count(self, aid: str, counter: str) -> VoteCounts:
+    async def toggle_vote(self, aid: str, voter: str, kind: VoteKind) -> tuple[VoteCounts, list[str]]:
+        """A person's vote: counted once (its own document, ``_id`` unique), and taken back
+        when cast again. Returns the counters and the kinds this voter now holds."""
+        if kind not in VOTE_KINDS:
+            raise ValueError(f"unknown vote {kind!r}; expected one of {', '.join(VOTE_KINDS)}")
+        if not await self._articles.count_documents({"_id": aid}, limit=1):
+            raise ArticleNotFound(f"no article with id {aid}")
+        key = f"{aid}:{voter}:{kind}"
+        try:
+            await self._voters.insert_one(
+                {"_id": key, "article_id": aid, "voter": voter, "kind": kind, "at": now()})
+            counts = await self._count(aid, kind)
+        except DuplicateKeyError:
+            removed = await self._voters.delete_one({"_id": key})
+            counts = await self._count(aid, kind, -1 if removed.deleted_count else 0)
+        return counts, await self.my_votes(aid, voter)
+
+    async def my_votes(self, aid: str, voter: str) -> list[str]:
+        """The kinds of vote ``voter`` holds on the article."""
+        found = self._voters.find({"article_id": aid, "voter": voter}, {"kind": 1})
+        return sorted({str(d["kind"]) async for d in found})
+
+    async def _count(self, aid: str, counter: str, by: int = 1) -> VoteCounts:
         doc = await self._articles.find_one_and_update(
             {"_id": aid},
-            {"$inc": {f"votes.{counter}": 1}},
+            {"$inc": {f"votes.{counter}": by}},
             projection={"votes": 1},
             return_document=ReturnDocument.AFTER,
         )
@@ -803,7 +1037,7 @@ class ArticleStore:
     async def import_documents(self, docs: Iterable[Mapping[str, Any]]) -> int:
         """Insert article documents as they are (a restored export; in tests, documents in
         the shapes older versions wrote). The pipeline never calls this."""
-        batch = [dict(d) for d in docs]
+        batch = [_with_search_fields(dict(d)) for d in docs]
         if batch:
             await self._articles.insert_many(batch)
         return len(batch)

@@ -29,6 +29,7 @@ from newsflow.domain.contracts import (
     TranslationResult,
 )
 from newsflow.domain.pipeline import stage_of
+from newsflow.domain.sites import plausible_site
 from newsflow.domain.stories import StoryLink
 from newsflow.domain.urls import short_id as short_id_of
 
@@ -121,6 +122,8 @@ class Article(BaseModel):
     intake_entry: str | None = None
     created_at: Moment | None = None
     updated_at: Moment | None = None
+    #: What the list sorts by: the publication time when known, else when it was received.
+    event_at: Moment | None = None
     #: When each step happened: ``queued_at``, ``fetched_at``..., ``failed_at``.
     times: dict[str, Moment] = {}
     votes: VoteCounts = Field(default_factory=VoteCounts)
@@ -234,7 +237,11 @@ class Article(BaseModel):
         the host name."""
         if self.hints is not None and self.hints.source_id:
             return self.source
-        return (self.extraction.site_name if self.extraction else None) or self.source
+        name = self.extraction.site_name if self.extraction else None
+        # a section ("U.S."), a headline or a topic in the site-name slot is not the source
+        if name and plausible_site(name, self.headline, self.source):
+            return name.strip()
+        return self.source
 
     @property
     def fetched_url(self) -> str:

@@ -16,7 +16,7 @@ from newsflow.domain.pipeline import Streams
 from newsflow.domain.ranking import View
 from newsflow.domain.stories import StorySummary
 from newsflow.domain.urls import short_id
-from newsflow.domain.votes import InvalidComment
+from newsflow.domain.votes import VOTE_KINDS, InvalidComment
 from newsflow.runtime.health import answers
 from newsflow.settings import Settings
 
@@ -29,16 +29,18 @@ from .models import (
     CommentRequest,
     ErrorBody,
     Health,
+    MyVotes,
     Pipeline,
     PipelineStatus,
     PublishRequest,
     PublishResponse,
     SimilarList,
     StoryDetail,
-    VoteCounts,
     VoteRequest,
+    VoteResult,
 )
 from .security import client_label, require_writer
+from .voters import check_vote_rate, voter_of
 
 #: Full id (64 hex digits) or a prefix of at least 4, like the short id people see.
 Ident = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{4,64}$", description="full or short article id")]
@@ -128,6 +130,12 @@ async def list_articles(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     stories: Annotated[bool, Query(description="one row per story (its first article)")] = False,
+    q: Annotated[str | None, Query(
+        max_length=200, description="search words: titles and texts, original and translation "
+        "(English and Chinese), every word must match; newest event first")] = None,
+    sort: Annotated[views.Sort, Query(
+        description="order of the latest view: received (default), published, votes, impact",
+    )] = "received",
 ) -> dict[str, Any]:
     """Filters combine with each other and with the view. ``hot`` ranks the analyzed articles
     of the last ``NEWSFLOW_HOT_WINDOW_HOURS`` by ``(1 + up - down + 2*important + comments +
@@ -135,10 +143,13 @@ async def list_articles(
     where = ArticleFilter(
         status=status.value if status else None, symbol=symbol, category=category,
         language=language, source=source, direction=direction, important=important, view=view,
-        stories=stories,
+        stories=stories, sort=sort,
     )
     try:
-        page = await store_of(request).page(where, limit=limit, cursor=cursor)
+        if q and q.strip():
+            page = await store_of(request).search(q, where, limit=limit, cursor=cursor)
+        else:
+            page = await store_of(request).page(where, limit=limit, cursor=cursor)
     except BadCursor as exc:
         raise HTTPException(400, str(exc)) from None
     return {"items": [views.summary(a) for a in page.items], "next_cursor": page.next_cursor}
@@ -177,15 +188,38 @@ async def similar(ident: Ident, request: Request) -> dict[str, Any]:
 
 
 @router.post(
-    "/articles/{ident}/votes", response_model=VoteCounts, dependencies=[Depends(require_writer)],
-    responses=WRITE_ERRORS, summary="Vote +1 (up), -1 (down) or important",
+    "/articles/{ident}/votes", response_model=VoteResult, response_model_exclude_none=True,
+    dependencies=[Depends(require_writer)],
+    responses={**WRITE_ERRORS, 429: {"model": ErrorBody, "description": "too many votes"}},
+    summary="Vote +1 (up), -1 (down) or important",
 )
-async def vote(ident: Ident, body: VoteRequest, request: Request) -> VoteCounts:
+async def vote(ident: Ident, body: VoteRequest, request: Request) -> VoteResult:
+    """A browser with a voter cookie (set by the article page) votes once per kind, and a
+    second vote of a kind takes it back (``mine`` lists what it holds); a call without one
+    (a script with the API token) adds to the tally. Every vote counts against a limit per
+    address."""
+    await check_vote_rate(request)
     store = store_of(request)
     aid = await store.resolve(ident)
-    counts = await store.vote(aid, body.kind)
-    await announce(request, aid, body.kind)
-    return counts
+    voter = await voter_of(request)
+    if voter is None:
+        counts, mine = await store.vote(aid, body.kind), None
+    else:
+        counts, held = await store.toggle_vote(aid, voter, body.kind)
+        mine = [k for k in VOTE_KINDS if k in held]
+    if mine is None or body.kind in mine:
+        await announce(request, aid, body.kind)
+    return VoteResult(**counts.model_dump(), mine=mine)
+
+
+@router.get("/articles/{ident}/votes/mine", response_model=MyVotes,
+            summary="The counters, and the votes this browser holds")
+async def my_votes(ident: Ident, request: Request) -> MyVotes:
+    store = store_of(request)
+    article = await store.get(ident)
+    voter = await voter_of(request)
+    held = await store.my_votes(article.id, voter) if voter else []
+    return MyVotes(votes=article.votes, mine=[k for k in VOTE_KINDS if k in held])
 
 
 async def announce(request: Request, aid: str, kind: str) -> None:

@@ -78,7 +78,8 @@ async def _feed(request: Request, q: ListQuery, kind: str) -> Response:
     settings: Settings = request.app.state.settings
     store: ArticleStore = request.app.state.store
     # A feed lists the analyzed news (another status only when asked for).
-    where = replace(q, status=q.status or Status.ANALYZED.value).where
+    # Newest received first, as feed readers expect new items at the top.
+    where = replace(q, status=q.status or Status.ANALYZED.value, sort="received").where
     page = await store.page(where, limit=settings.feed_items)
     base = _base(request, settings)
     state = views.list_state(q.view, {k: getattr(q, k) for k in views.FILTERS})

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pymongo.errors import PyMongoError
@@ -60,6 +61,17 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
+async def _backfill_search(store: ArticleStore) -> None:
+    """Give articles stored before search their search terms and event time, in batches."""
+    try:
+        while True:
+            if not await store.backfill_search(200):
+                return
+            await asyncio.sleep(0.05)  # let requests through between batches
+    except PyMongoError as exc:
+        log.warning("search backfill stopped: %s", exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The reader app; connections open on startup and close on shutdown."""
     settings = settings or get_settings()
@@ -85,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 articles_every=settings.metrics_articles_interval,
             )),
             asyncio.create_task(health_loop(redis.ping, store.ping, health, None)),
+            asyncio.create_task(_backfill_search(store)),  # search terms of older articles
         ]
         server = None
         if settings.metrics_port:
@@ -114,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # Compresses what is worth it (the list, its rows, the API); added first, so it runs last.
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         GuardMiddleware, max_body=settings.reader_max_body_bytes,
         allowed_hosts=allowed_hosts(settings),

@@ -78,6 +78,9 @@ class ArticleSummary(BaseModel):
     published: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: What ``sort=published`` orders by: the publication time when known (and believable),
+    #: else when the article was received.
+    event_at: datetime | None = None
     symbols: list[str] = []
     category: str | None = None
     votes: VoteCounts
@@ -148,6 +151,19 @@ class SimilarList(BaseModel):
 
 class VoteRequest(Strict):
     kind: VoteKind
+
+
+class VoteResult(VoteCounts):
+    """The counters after a vote; from a browser with a voter cookie also the kinds of vote
+    it now holds (a second vote of a kind takes it back)."""
+
+    mine: list[VoteKind] | None = None
+
+
+class MyVotes(BaseModel):
+    votes: VoteCounts
+    #: The kinds of vote this browser holds (empty without a voter cookie).
+    mine: list[VoteKind] = []
 
 
 class CommentRequest(Strict):

@@ -7,6 +7,7 @@ Forms post here (publish, vote, comment, log in) and work without JavaScript; th
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from newsflow.adapters.store import ArticleFilter, ArticleStore
+from newsflow.adapters.store import ArticleFilter, ArticlePage, ArticleStore, BadCursor
 from newsflow.domain.contracts import Direction
 from newsflow.domain.ranking import View
 from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
@@ -37,6 +38,7 @@ from .security import (
     new_session,
     too_many_failures,
 )
+from .voters import check_vote_rate, ensure_voter, voter_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(
@@ -87,17 +89,31 @@ def _store(request: Request) -> ArticleStore:
     return store
 
 
-async def _articles(request: Request, where: ArticleFilter) -> list[dict[str, Any]]:
-    """The listed articles; with ``where.stories`` one row per story, with who else
-    reported it."""
+async def _articles(
+    request: Request, where: ArticleFilter, *, q: str = "", cursor: str | None = None,
+    ids: str = "",
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The listed articles (a search when ``q``) and the next page's cursor; with
+    ``where.stories`` one row per story, with who else reported it."""
     store = _store(request)
-    page = await store.page(where, limit=PAGE_SIZE)
+    try:
+        if ids:  # this browser's saved articles, in the order it saved them (newest first)
+            wanted = [i for i in ids.split(",") if len(i) == 64 and all(
+                c in "0123456789abcdef" for c in i)][-200:][::-1]
+            found = await store.find(wanted)
+            page = ArticlePage([found[i] for i in wanted if i in found], None)
+        elif q.strip():
+            page = await store.search(q, where, limit=PAGE_SIZE, cursor=cursor)
+        else:
+            page = await store.page(where, limit=PAGE_SIZE, cursor=cursor)
+    except BadCursor as exc:
+        raise HTTPException(400, str(exc)) from None
     summaries = await store.stories.summaries(a.story.id for a in page.items if a.story)
     items = []
     for article in page.items:
         story = summaries.get(article.story.id) if article.story else None
         items.append(views.summary(article) | {"also": views.also_reported(article, story)})
-    return items
+    return items, page.next_cursor
 
 
 Filter = Annotated[str | None, Query(max_length=40)]
@@ -117,19 +133,30 @@ class ListQuery:
     status: str | None = None
     #: Every article, instead of one row per story (the default).
     all: bool = False
+    #: Search words (titles and texts, English and Chinese).
+    q: str = ""
+    #: The order of the latest view: published (default), received, votes, impact.
+    sort: views.Sort = "published"
+    #: The page after an earlier one (its ``next_cursor``).
+    cursor: str | None = None
+    #: Only these articles (comma-separated full ids): this browser's saved articles.
+    ids: str = ""
 
     @property
     def where(self) -> ArticleFilter:
         return ArticleFilter(
             status=self.status, symbol=self.symbol, category=self.category,
             language=self.language, source=self.source, direction=self.direction,
-            important=self.important, view=self.view, stories=not self.all,
+            important=self.important, view=self.view, stories=not self.all, sort=self.sort,
         )
 
-    def context(self) -> dict[str, Any]:
+    def context(self, next_cursor: str | None = None) -> dict[str, Any]:
         filters = {k: getattr(self, k) for k in views.FILTERS}
+        listing = views.list_state(self.view, filters, every=self.all)
+        listing |= views.list_extras(listing, q=self.q, sort=self.sort, next_cursor=next_cursor)
         return {"symbol": self.symbol or "", "status": self.status or "", "all": self.all,
-                "listing": views.list_state(self.view, filters, every=self.all)}
+                "listing": listing, "q": self.q, "cursor": self.cursor,
+                "next_cursor": next_cursor, "saved_view": bool(self.ids)}
 
 
 def list_query(
@@ -137,10 +164,14 @@ def list_query(
     category: Filter = None, language: Filter = None,
     direction: Annotated[Direction | None, Query()] = None,
     important: Annotated[int | None, Query(ge=1, le=1_000_000)] = None, status: Filter = None,
-    all: bool = False,
+    all: bool = False, q: Annotated[str, Query(max_length=200)] = "",
+    sort: Annotated[views.Sort, Query()] = "published",
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    ids: Annotated[str, Query(max_length=200 * 65)] = "",
 ) -> ListQuery:
     """One row per story by default; ``?all=1`` lists every article."""
-    return ListQuery(view, symbol, source, category, language, direction, important, status, all)
+    return ListQuery(view, symbol, source, category, language, direction, important, status, all,
+                     q, sort, cursor, ids)
 
 
 Listing = Annotated[ListQuery, Depends(list_query)]
@@ -148,18 +179,25 @@ Listing = Annotated[ListQuery, Depends(list_query)]
 
 @router.get("/", response_class=HTMLResponse)
 async def news_list(request: Request, q: Listing) -> Response:
-    items = await _articles(request, q.where)
+    items, next_cursor = await _articles(request, q.where, q=q.q, cursor=q.cursor, ids=q.ids)
     usage = await _store(request).ledger.totals()
     return templates.TemplateResponse(
-        request, "list.html", _ctx(request, items=items, usage=usage, **q.context())
+        request, "list.html", _ctx(request, items=items, usage=usage, **q.context(next_cursor))
     )
 
 
 @router.get("/partials/articles", response_class=HTMLResponse)
 async def news_rows(request: Request, q: Listing) -> Response:
-    """The list's rows alone: what the list page fetches to update itself."""
-    items = await _articles(request, q.where)
-    return templates.TemplateResponse(request, "_rows.html", _ctx(request, items=items, **q.context()))
+    """The list's rows alone: what the list page fetches to update itself. Carries an ETag
+    (a hash of the rows): a poll with ``If-None-Match`` gets an empty 304 when nothing
+    changed, and the rows are gzip-compressed for clients that accept it."""
+    items, _ = await _articles(request, q.where, q=q.q, cursor=q.cursor, ids=q.ids)
+    rendered = templates.get_template("_rows.html").render(_ctx(request, items=items, **q.context()))
+    etag = '"' + hashlib.blake2b(rendered.encode(), digest_size=12).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return HTMLResponse(rendered, headers=headers)
 
 
 @router.post("/publish", response_class=HTMLResponse)
@@ -171,7 +209,7 @@ async def publish_form(request: Request) -> Response:
         raise HTTPException(422, "paste at least one URL")
     published = await publish_urls(request, urls, refresh=form.get("refresh") == "on")
     q = ListQuery()
-    items = await _articles(request, q.where)
+    items, _ = await _articles(request, q.where)
     usage = await _store(request).ledger.totals()
     return templates.TemplateResponse(
         request, "list.html",
@@ -192,6 +230,9 @@ async def article_page(request: Request, ident: str) -> Response:
     ctx = _ctx(request, comments=found, vote_kinds=VOTE_KINDS, story_members=members,
                max_comment=request.app.state.settings.reader_max_comment_chars)
 
+    mine = await store.my_votes(article.id, voter) if (voter := await voter_of(request)) else []
+    ctx["mine"] = mine
+
     def render() -> Response:
         return templates.TemplateResponse(
             request, "article.html", {**ctx, "a": views.page_view(article)}
@@ -201,8 +242,12 @@ async def article_page(request: Request, ident: str) -> Response:
     # that would hold the event loop for a tenth of a second and more, so a long one is
     # rendered in a thread and the reader keeps answering meanwhile.
     if views.text_size(article) > INLINE_RENDER_CHARS:
-        return await asyncio.to_thread(render)
-    return render()
+        response = await asyncio.to_thread(render)
+    else:
+        response = render()
+    if voter is None:  # the anonymous signed id its votes are counted under
+        await ensure_voter(request, response)
+    return response
 
 
 def _vote_kind(kind: str) -> VoteKind:
@@ -217,10 +262,17 @@ async def vote_form(request: Request, ident: str) -> Response:
     await _require_writer(request)
     form = await _form(request)
     kind = _vote_kind(form.get("kind", ""))
+    await check_vote_rate(request)
     store = _store(request)
     aid = await store.resolve(ident)
-    await store.vote(aid, kind)
-    await announce(request, aid, kind)
+    voter = await voter_of(request)
+    if voter is None:
+        await store.vote(aid, kind)
+        counted = True
+    else:  # once per person: a second vote of a kind takes it back
+        counted = kind in (await store.toggle_vote(aid, voter, kind))[1]
+    if counted:
+        await announce(request, aid, kind)
     return RedirectResponse(f"/articles/{aid}#votes", status_code=303)
 
 

@@ -9,8 +9,8 @@ them, so they are unit-tested without a server.
 from __future__ import annotations
 
 import re
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel
 
@@ -19,6 +19,8 @@ from newsflow.domain.contracts import AnalysisResult
 from newsflow.domain.pipeline import STAGES, TERMINAL
 from newsflow.domain.redact import mask_secrets, strip_userinfo
 from newsflow.domain.stories import StorySummary
+
+from .display import failure_words, length_words, provider_name, time_shown
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
@@ -110,11 +112,21 @@ def summary(article: Article) -> dict[str, Any]:
         "category": article.category,
         "votes": article.votes,
         "failure": article.failed,
-        "failure_text": article.failure_text,
+        "failure_text": failure_words(article),
+        "event_at": article.event_at or article.event_time,
+        "time_kind": time_shown(article)[0],
+        "time_at": time_shown(article)[1],
+        "confidence": _confidence(article),
         "host": article.source,
         "direction": direction_of(article),
         "story": article.story,
     }
+
+
+def _confidence(article: Article) -> float | None:
+    analysis = article.analysis
+    impact = analysis.impact.impact if analysis and analysis.impact else None
+    return impact.confidence if impact else None
 
 
 def direction_of(article: Article) -> str | None:
@@ -205,7 +217,10 @@ def page_view(article: Article) -> dict[str, Any]:
         target_lang=lang_tag(tr.target_language if tr else None) or "en",
         translated=article.translated,
         translation_status=tr.status if tr else None,
-        translation_provider=tr.provider if tr else None,
+        translation_provider=provider_name(tr.provider, tr.model) if tr else None,
+        impact_provider=(provider_name(an.impact.provider, an.impact.model)
+                         if an and an.impact else None),
+        length=length_words(article.word_count, article.language),
         translation_model=tr.model if tr else None,
         translation_error=tr.error if tr else None,
         text=paragraphs(article.text),
@@ -262,6 +277,41 @@ def list_state(
         "toggle": href(view, {k: v for k, v in params.items() if k != "all"}
                        | ({} if every else {"all": "1"})),
     }
+#: The orders of the list page (the latest view): label by name, the default first.
+Sort = Literal["published", "received", "votes", "impact"]
+SORT_LABELS: dict[str, str] = {"published": "newest (published)", "received": "newest (received)",
+                               "votes": "most votes", "impact": "strongest impact"}
+
+
+def list_extras(
+    listing: dict[str, Any], *, q: str, sort: str, next_cursor: str | None
+) -> dict[str, Any]:
+    """More links of the list page: the heading, this page, the next (older) page, each order,
+    the search form's hidden fields, the search's removal; ``query`` gains the order and the
+    search (what the rows' refresh carries)."""
+    base = dict(parse_qsl(listing["query"]))
+    extra = {**({"sort": sort} if sort != "published" else {}), **({"q": q} if q else {})}
+
+    def href(params: dict[str, str]) -> str:
+        return "/?" + urlencode(params) if params else "/"
+
+    here = base | extra
+    return {
+        "label": VIEW_LABELS.get(listing["view"], "Latest") + " news",
+        "self": href(here),
+        "next": href(here | {"cursor": next_cursor}) if next_cursor else None,
+        "sorts": [
+            {"name": name, "label": label, "current": name == sort,
+             "href": href(base | ({"sort": name} if name != "published" else {})
+                          | ({"q": q} if q else {}))}
+            for name, label in SORT_LABELS.items()
+        ],
+        "hidden": sorted((base | ({"sort": sort} if sort != "published" else {})).items()),
+        "clear_search": href(base | ({"sort": sort} if sort != "published" else {})),
+        "query": urlencode(here),
+    }
+
+
 def also_reported(article: Article, story: StorySummary | None) -> dict[str, Any] | None:
     """"Also reported by": the other sources and copies of a listed article's story."""
     if story is None or story.members <= 1:

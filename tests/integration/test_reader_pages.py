@@ -59,12 +59,13 @@ async def test_article_page_shows_every_block(client: httpx.AsyncClient, store: 
     assert '<span lang="zh">苹果公司股价大涨</span>' in html
     assert "新闻网" in html and 'datetime="2026-11-01T07:00:00+00:00"' in html
     assert "Automatically extracted by trafilatura" in html
-    assert '<span id="word-count">14</span> words' in html
-    assert "translated by <span id=\"translator\">openai (stand-in-translator)</span>" in html
+    assert '<span id="word-count">14 characters</span>' in html  # Chinese counts characters
+    # the provider by its name, not its host
+    assert "translated by <span id=\"translator\">OpenAI (stand-in-translator)</span>" in html
     assert "<p>Investors are happy.</p>" in html and "<p>投资者很高兴。</p>" in html
     assert 'data-direction="bullish"' in html and "0.70" in html
     assert f'href="/articles/{earlier["_id"]}">Apple earlier</a>' in html
-    raw = html[html.index('id="raw"'):html.index('id="votes"')]
+    raw = html[html.index('id="raw"'):html.index('id="comments"')]
     for needle in (doc["short_id"], "zh_markets", "Export category", ">markets<", "AAPL",
                    '+<span data-count="up">3</span>', '-<span data-count="down">1</span>',
                    'important <span data-count="important">2</span>',

@@ -195,3 +195,17 @@ def test_allowed_hosts_always_include_loopback() -> None:
     assert host_allowed("x.example.net:443", hosts) and not host_allowed("xexample.net", hosts)
     assert allowed_hosts(Settings(reader_allowed_hosts="*", _env_file=None)) is None
     assert host_allowed(None, None) and not host_allowed(None, hosts)
+
+
+def test_list_extras_keep_filters_order_and_search() -> None:
+    from services.reader.views import list_extras, list_state
+
+    listing = list_state("latest", {"symbol": "BTC"})
+    extras = list_extras(listing, q="比特币", sort="votes", next_cursor="abc")
+    assert extras["self"] == "/?symbol=BTC&sort=votes&q=%E6%AF%94%E7%89%B9%E5%B8%81"
+    assert extras["next"] == extras["self"] + "&cursor=abc"
+    assert extras["hidden"] == [("sort", "votes"), ("symbol", "BTC")]
+    assert extras["clear_search"] == "/?symbol=BTC&sort=votes"
+    by_name = {o["name"]: o for o in extras["sorts"]}
+    assert by_name["votes"]["current"] and by_name["published"]["href"].startswith("/?symbol=BTC&q=")
+    assert list_extras(list_state("latest", {}), q="", sort="published", next_cursor=None)["self"] == "/"
