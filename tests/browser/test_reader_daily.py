@@ -420,6 +420,9 @@ async def test_votes_count_once_per_person_and_toggle(browser: Any, reader: Read
         await one.wait_for_function(js("return document.querySelector('#vote-up .count').textContent === '0';"))
         assert await one.get_attribute("#vote-up", "aria-pressed") == "false"
         await one.click("#vote-up")
+        # the first vote is counted before the other person votes: the answer to a vote
+        # carries the tally at that moment
+        await one.wait_for_function(js("return document.querySelector('#vote-up .count').textContent === '1';"))
         await two.click("#vote-up")  # another person
         await two.wait_for_function(js("return document.querySelector('#vote-up .count').textContent === '2';"))
         await one.reload()
