@@ -20,7 +20,7 @@ The queries and what serves them (every one bounded, whatever the size of the co
 ================================================  ==========================================
 document frequencies of an article's terms         ``<c>_terms._id`` (``$in``, <= 49 keys)
 newest two postings buckets of the rarest terms    ``<c>_postings._id`` (``$in``, <= 32 keys,
-                                                   <= 100 entries each)
+(16 at a time, at most 3 reads)                    <= 100 entries each)
 the best candidates' terms and titles              articles ``_id`` (``$in``, <= 60)
 vectors stored since the last sync                 articles ``embedding.at`` (range, newest
                                                    ones only after the first load)
@@ -45,6 +45,7 @@ from pymongo import ASCENDING, UpdateOne
 from newsflow.domain.contracts import SimilarArticle
 from newsflow.stages.similar_events import (
     BUCKET,
+    RETRIEVE_TERMS,
     SCORE_CANDIDATES,
     Candidate,
     Stats,
@@ -144,25 +145,29 @@ class SimilarIndex:
             else:
                 dfs[doc["_id"]] = int(doc.get("df") or 0)
         weights = term_weights(terms, dfs, stats)
-        chosen = retrieval_terms(weights, dfs)
-        if not chosen:
+        order = retrieval_terms(weights, dfs)
+        if not order:
             return Lookup(stats, dfs, weights, [], [])
         pre: dict[str, float] = {}
-        times: dict[str, datetime | None] = {}
-        # the newest two buckets: the newest alone may hold a single posting
-        bucket_term = {bucket_id(t, position): t for t in chosen
-                       for position in (dfs[t] - 1, dfs[t] - 1 - BUCKET) if position >= 0}
-        async for doc in self._postings.find({"_id": {"$in": list(bucket_term)}}):
-            term = bucket_term.get(doc["_id"])
-            if term is None:
-                continue
-            for entry in doc.get("e") or []:
-                if not isinstance(entry, list) or not entry or entry[0] == aid:
+        # Rarest terms first, RETRIEVE_TERMS at a time, until enough candidates: the rarest
+        # terms of an article are often shared only with copies of it (its own story), so a
+        # second or third batch is read when the first finds too few (at most three reads).
+        for first in range(0, len(order), RETRIEVE_TERMS):
+            chosen = order[first : first + RETRIEVE_TERMS]
+            # the newest two buckets: the newest alone may hold a single posting
+            bucket_term = {bucket_id(t, position): t for t in chosen
+                           for position in (dfs[t] - 1, dfs[t] - 1 - BUCKET) if position >= 0}
+            async for doc in self._postings.find({"_id": {"$in": list(bucket_term)}}):
+                term = bucket_term.get(doc["_id"])
+                if term is None:
                     continue
-                other = str(entry[0])
-                pre[other] = pre.get(other, 0.0) + weights[term]
-                moment = entry[1] if len(entry) > 1 and isinstance(entry[1], datetime) else None
-                times[other] = _aware(moment)
+                for entry in doc.get("e") or []:
+                    if not isinstance(entry, list) or not entry or entry[0] == aid:
+                        continue
+                    other = str(entry[0])
+                    pre[other] = pre.get(other, 0.0) + weights[term]
+            if len(pre) >= SCORE_CANDIDATES:
+                break
         best = sorted(pre, key=lambda o: (-pre[o], o))[:SCORE_CANDIDATES]
         earlier: list[Candidate] = []
         later: list[Candidate] = []

@@ -75,30 +75,42 @@ class SimilarEvents:
         self.vectors = vectors if vectors is not None or embedder is None else VectorSearch(index)
         #: Why the last semantic search did not happen (provider failure), for the logs.
         self.last_error: str | None = None
+        #: The last article's lexical and semantic lists before fusion (for the benchmark).
+        self.last_lexical: list[Scored] = []
+        self.last_semantic: list[Scored] | None = None
 
     async def find(
         self, article: Article, *, symbols: list[str], keywords: list[str]
     ) -> list[SimilarArticle]:
-        """The article's similar earlier events, best first, and it indexed for later ones."""
-        when = article.event_time
-        story = article.story.id if article.story else None
+        """The article's similar earlier events, best first, and it indexed for later ones
+        (once: a second call ranks again and changes nothing)."""
         terms = event_terms(
             title=article.headline, text=article.text, symbols=symbols, keywords=keywords
         )
+        ranked, lookup = await self.rank(article, terms)
+        story = article.story.id if article.story else None
+        indexed = await self.index.index(article.id, terms, lookup.dfs, article.event_time)
+        if indexed and lookup.later:
+            await self._offer(article, lookup, story)
+        return [to_result(s) for s in ranked]
+
+    async def rank(self, article: Article, terms: list[str]) -> tuple[list[Scored], Lookup]:
+        """The ranked list of an article of these ``terms`` (nothing written but its vector)."""
+        when = article.event_time
+        story = article.story.id if article.story else None
         lookup = await self.index.lookup(article.id, terms, when)
         lexical = rank_lexical(
             lookup.weights, lookup.earlier, lookup.stats, when=when,
             half_life_days=self.half_life, story=story,
         )  # fmt: skip
+        self.last_lexical, self.last_semantic = lexical, None
         ranked = lexical
         if self.embedder is not None and self.vectors is not None:
             semantic = await self._semantic(article, lookup.weights, lookup.stats, when, story)
+            self.last_semantic = semantic
             if semantic is not None:
                 ranked = fuse(lexical, semantic)
-        indexed = await self.index.index(article.id, terms, lookup.dfs, when)
-        if indexed and lookup.later:
-            await self._offer(article, lookup, story)
-        return [to_result(s) for s in ranked]
+        return ranked, lookup
 
     async def _semantic(
         self, article: Article, weights: dict[str, float], stats: Stats, when: datetime | None,
