@@ -24,6 +24,8 @@ newest two postings buckets of the rarest terms    ``<c>_postings._id`` (``$in``
 the best candidates' terms and titles              articles ``_id`` (``$in``, <= 60)
 vectors stored since the last sync                 articles ``embedding.at`` (range, newest
                                                    ones only after the first load)
+analyzed articles never indexed (``unindexed``,    a scan of ``status`` then ``similar_index``
+``newsflow similar refresh``)                      (an admin command, not the pipeline)
 ================================================  ==========================================
 
 SecantusDB plans an index only for a filter without logical operators and sorts in Python
@@ -247,6 +249,17 @@ class SimilarIndex:
                       "analysis.similar_refreshed_at": now()}},
         )  # fmt: skip
         return res.modified_count == 1
+
+    async def unindexed(self, limit: int) -> list[Any]:
+        """Analyzed articles never indexed for similar events (analyzed before this version,
+        or a crash between the analysis and the indexing), oldest first: what
+        ``newsflow similar refresh`` brings up to date. A scan: an occasional admin command."""
+        from newsflow.domain.article import Article
+
+        cursor = self._articles.find(
+            {"status": "analyzed", "similar_index": None}, {"embedding": 0}
+        ).sort("created_at", ASCENDING).limit(limit)
+        return [Article.from_document(doc) async for doc in cursor]
 
     # --- vectors ----------------------------------------------------------------------------
 

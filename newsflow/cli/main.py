@@ -272,6 +272,10 @@ from newsflow.cli.sources import app as sources_app  # the `sources` sub-command
 
 app.add_typer(sources_app, name="sources")
 
+from newsflow.cli.similar import app as similar_app  # the `similar` sub-commands
+
+app.add_typer(similar_app, name="similar")
+
 
 def main() -> None:
     app()

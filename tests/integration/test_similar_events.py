@@ -216,3 +216,30 @@ def test_terms_come_from_the_english_translation() -> None:
                                    translation=(gloss(ZH_TITLE), gloss(ZH_TEXT))))  # fmt: skip
     terms = event_terms(title=zh.headline, text=zh.text, symbols=["TSLA"], keywords=[])
     assert terms[0] == "$TSLA" and "tesla" in terms and "electric" in terms
+
+
+async def test_refresh_command_brings_old_lists_up_to_date(
+    store: ArticleStore, settings: Settings
+) -> None:
+    from newsflow.cli.similar import refresh
+
+    old_list = [{"id": "bg0", "title": "x", "score": 0.5, "shared": ["company"]}]
+    docs = []
+    for n, (aid, (title, text)) in enumerate([("s1", STADIA), ("g", GENERIC), ("s2", STADIA_2)]):
+        d = doc(aid, title, text, days=n)
+        d["status"] = "analyzed"
+        d["analysis"] = {"status": "ok", "symbols": [], "keywords": [], "similar": old_list}
+        docs.append(d)
+    for n, topic in enumerate(TOPICS):
+        d = doc(f"bg{n}", f"Update on the {topic}", f"News about the {topic}. {FILLER}",
+                days=-30 + n)  # fmt: skip
+        d["status"] = "analyzed"
+        d["analysis"] = {"status": "ok", "similar": []}
+        docs.append(d)
+    await store.import_documents(docs)
+    assert await refresh(settings, store, limit=1000) == 23
+    after = Article.from_document(await store.similar._articles.find_one({"_id": "s2"}))
+    assert after.analysis is not None
+    assert [s.id for s in after.analysis.similar] == ["s1"]
+    assert after.analysis.similar[0].evidence and "stadia" in after.analysis.similar[0].evidence
+    assert await refresh(settings, store, limit=1000) == 0  # nothing left to do
