@@ -50,19 +50,19 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from newsflow.adapters.embeddings import EmbeddingsClient, VectorSearch  # noqa: E402
-from newsflow.adapters.similar import STATS_ID, bucket_id  # noqa: E402
-from newsflow.adapters.similar_events import SimilarEvents  # noqa: E402
-from newsflow.adapters.store import ArticleStore  # noqa: E402
-from newsflow.cli.embedded import free_port, start_mongo  # noqa: E402
-from newsflow.domain.article import Article  # noqa: E402
-from newsflow.settings import Settings  # noqa: E402
-from newsflow.stages.analysis import analyze_text, rank_similar  # noqa: E402
-from newsflow.stages.similar_events import event_terms  # noqa: E402
-from tests.support.corpus_server import Corpus  # noqa: E402
-from tests.support.llm_server import LLMServer, gloss  # noqa: E402
-from tests.support.similar_eval import SimilarEval  # noqa: E402
-from tests.support.variants import default_variant_specs, paragraphs_of  # noqa: E402
+from newsflow.adapters.embeddings import EmbeddingsClient
+from newsflow.adapters.similar import STATS_ID, bucket_id
+from newsflow.adapters.similar_events import SimilarEvents
+from newsflow.adapters.store import ArticleStore
+from newsflow.cli.embedded import free_port, start_mongo
+from newsflow.domain.article import Article
+from newsflow.settings import Settings
+from newsflow.stages.analysis import analyze_text, rank_similar
+from newsflow.stages.similar_events import event_terms
+from tests.support.corpus_server import Corpus
+from tests.support.llm_server import LLMServer, gloss
+from tests.support.similar_eval import SimilarEval
+from tests.support.variants import default_variant_specs, paragraphs_of
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -50,8 +50,7 @@ class EmbeddingsClient:
         if not model.strip():
             raise ProviderError("no model name given")
         url = normalize_base_url(base_url)
-        if url.endswith("/embeddings"):
-            url = url[: -len("/embeddings")]
+        url = url.removesuffix("/embeddings")
         self.base_url = url
         self.model = model.strip()
         self.dimensions = dimensions

@@ -83,8 +83,7 @@ def _words(text: str) -> list[str]:
     out = []
     for word in _WORD.findall(text.lower()):
         word = word.replace("’", "'")
-        if word.endswith("'s"):
-            word = word[:-2]
+        word = word.removesuffix("'s")
         if len(word) < 3 or word in ENGLISH or _DIGITS.match(word):
             continue
         out.append(word)

@@ -8,13 +8,13 @@ records ``deferred`` (resumed later).
 
 import asyncio
 
+from newsflow.adapters.embeddings import VectorSearch
+from newsflow.adapters.similar_events import SimilarEvents
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, AssetMention, ImpactResult
 from newsflow.domain.pipeline import Done, StageOutcome
 from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageContext
-from newsflow.adapters.embeddings import VectorSearch
-from newsflow.adapters.similar_events import SimilarEvents
 from newsflow.stages.analysis import analyze_text
 from newsflow.stages.feeds import category_with_hint
 from newsflow.stages.impact import analyze_impact

@@ -165,8 +165,8 @@ def llm() -> Iterator[LLMServer]:
 ZH_TITLE = "特斯拉股价大涨 电动车销量创新高"
 ZH_TEXT = "特斯拉今天宣布，第三季度电动车销量创新高。特斯拉股价上涨，投资者表示欢迎。"
 EN_TESLA = ("Tesla share price surged as electric vehicles sales hit a record high",
-            "Tesla announced that electric vehicles sales hit a record high in the third "
-            "quarter; investors welcomed it and the share price rose.")  # fmt: skip
+            ("Tesla announced that electric vehicles sales hit a record high in the third "
+            "quarter; investors welcomed it and the share price rose."))  # fmt: skip
 
 
 async def test_semantic_neighbours_across_languages_through_the_translation(
