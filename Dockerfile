@@ -35,11 +35,13 @@ FROM deps AS app
 COPY README.md ./
 COPY newsflow ./newsflow
 COPY services ./services
+# The wheel carries the data files (templates, static files, asset tables) and installs the
+# services as `newsflow_services`; the image, an application rather than a library, also names
+# them `services`, so the documented commands (`python -m services.fetcher`) keep working.
 RUN /opt/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --target /opt/app . \
- # The packages' data files (the reader's templates and static files) go along with the code,
- # whether or not the build backend was told about them.
- && find newsflow services -type f ! -name '*.py' ! -name '*.pyc' ! -path '*/__pycache__/*' \
-      -exec cp --parents {} /opt/app/ \;
+ && ln -s newsflow_services /opt/app/services \
+ && test -f /opt/app/newsflow_services/reader/templates/base.html \
+ && test -d /opt/app/newsflow/stages/analysis/data
 
 # --- runtime: the same base, the venv, no build tools -----------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -25,7 +25,7 @@ It exits with status 1 when an article is still in flight after ``--timeout`` se
 worker dies, so a broken pipeline cannot report a figure.
 
     .venv/bin/python bench/pipeline.py [--limit N] [--with-llm] [--extractors N]
-        [--workers-per-stage N] [--timeout S] [--json FILE]
+        [--workers-per-stage N] [--timeout S] [--write-concern KIND] [--json FILE]
 """
 
 from __future__ import annotations
@@ -33,20 +33,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import math
 import os
 import platform
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,14 +60,16 @@ import psutil
 from redis.asyncio import Redis
 
 REPO = Path(__file__).resolve().parent.parent
+#: Put on the workers' PYTHONPATH: its sitecustomize counts their MongoDB commands.
+INSTRUMENT = REPO / "bench" / "instrument"
 if str(REPO) not in sys.path:  # the test support servers live in tests/support
     sys.path.insert(0, str(REPO))
 
-from newsflow.domain.pipeline import TERMINAL, Streams
-from newsflow.cli.embedded import Server, ServerError, free_port, start_mongo, start_redis
 from newsflow.adapters.intake import submit
-from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.cli.embedded import Server, ServerError, free_port, start_mongo, start_redis
+from newsflow.domain.pipeline import TERMINAL, Streams
+from newsflow.settings import Settings
 from tests.support.corpus_server import DEFAULT_CORPUS, Corpus, CorpusServer
 from tests.support.llm_server import LLMServer
 from tests.support.workers import STAGES, WorkerProcesses
@@ -80,9 +86,13 @@ STAGE_SPANS = (
 )
 SAMPLE_EVERY = 0.2
 PSS_EVERY = 5
-#: How often the store is asked how many articles are done (seconds): the end time comes
-#: from the timestamps on the articles, so this only costs the store some work.
+#: How often the streams are checked for a pipeline that may be done (seconds): the end time
+#: comes from the timestamps on the articles, so this only decides when the run looks.
 POLL_EVERY = 1.0
+#: How often the store is asked for the done count while the streams are busy (seconds).
+COUNT_EVERY = 10.0
+#: Articles per window of the soak's memory table (``--repeat``).
+WINDOW = 1000
 LLM_KEY = "bench-key"
 
 
@@ -179,6 +189,10 @@ class TreeStats:
     cpu_by_pid: dict[int, float] = field(default_factory=dict)
     #: CPU seconds per pid when the timed run began (start-up and warm-up are not counted).
     cpu_at_mark: dict[int, float] = field(default_factory=dict)
+    #: Peak RSS of the main process alone (the extractor's pool children left out).
+    peak_rss_main: int = 0
+    #: Peak RSS of the tree in each window of ``WINDOW`` finished articles (the soak).
+    peak_by_window: dict[int, int] = field(default_factory=dict)
 
     @property
     def cpu_seconds(self) -> float:
@@ -200,6 +214,8 @@ class MemorySampler:
         self._procs: dict[int, psutil.Process] = {}
         self._lock = threading.Lock()  # mark() runs in the main thread
         self._samples = 0
+        #: Which window of ``WINDOW`` finished articles the run is in (set by the poller).
+        self.window = 0
 
     def _process(self, pid: int) -> psutil.Process:
         # One psutil.Process per worker for the whole run (children are looked up afresh).
@@ -226,20 +242,24 @@ class MemorySampler:
             for proc in tree:
                 with contextlib.suppress(psutil.Error):
                     rss += proc.memory_info().rss
+                    if proc is root:
+                        stats.peak_rss_main = max(stats.peak_rss_main, rss)
                     times = proc.cpu_times()
                     stats.cpu_by_pid[proc.pid] = times.user + times.system
                     if with_pss:
                         pss += getattr(proc.memory_full_info(), "pss", 0)
             stats.peak_rss = max(stats.peak_rss, rss)
             stats.peak_pss = max(stats.peak_pss, pss)
+            stats.peak_by_window[self.window] = max(stats.peak_by_window.get(self.window, 0), rss)
             stats.processes_seen = max(stats.processes_seen, len(tree))
 
     def mark(self) -> None:
-        """Start counting CPU from now: the timed run begins."""
+        """Start counting CPU from now: the timed run begins (peaks are of the timed run)."""
         with self._lock:
             self._sample()
             for stats in self.stats.values():
                 stats.cpu_at_mark = dict(stats.cpu_by_pid)
+                stats.peak_by_window.clear()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -254,6 +274,78 @@ class MemorySampler:
             self._stop.set()
             self._thread.join()
             self.sample()
+
+
+# --- database round trips -------------------------------------------------------------------
+
+
+class CommandCounts:
+    """MongoDB commands per process, as ``bench/instrument/sitecustomize.py`` writes them
+    (``<folder>/<pid>.json``), read at the start and at the end of the timed run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.at_mark: dict[int, Counter[str]] = {}
+        self.at_end: dict[int, Counter[str]] = {}
+
+    def read(self) -> dict[int, Counter[str]]:
+        found: dict[int, Counter[str]] = {}
+        for path in self.folder.glob("*.json"):
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(path.read_text(encoding="utf-8"))
+                found[int(path.stem)] = Counter(data.get("by_collection") or {})
+        return found
+
+    def mark(self) -> None:
+        self.at_mark = self.read()
+
+    def end(self) -> None:
+        time.sleep(1.2)  # the processes write their counts every half second
+        self.at_end = self.read()
+
+    def during(self, pids: Sequence[int]) -> Counter[str]:
+        """Commands (``collection.command``) the processes ``pids`` sent in the timed run."""
+        total: Counter[str] = Counter()
+        for pid in pids:
+            total.update(self.at_end.get(pid, Counter()))
+            total.subtract(self.at_mark.get(pid, Counter()))
+        return +total
+
+
+class _OwnCommands:
+    """The benchmark's own MongoDB commands (submissions, polls), counted apart."""
+
+    def __init__(self) -> None:
+        from pymongo import monitoring
+
+        class Listener(monitoring.CommandListener):
+            def __init__(self, counts: Counter[str]) -> None:
+                self.counts = counts
+
+            def started(self, event: monitoring.CommandStartedEvent) -> None:
+                target = event.command.get(event.command_name)
+                coll = target if isinstance(target, str) else "-"
+                self.counts[f"{coll}.{event.command_name}"] += 1
+
+            def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+                pass
+
+            def failed(self, event: monitoring.CommandFailedEvent) -> None:
+                pass
+
+        self.counts: Counter[str] = Counter()
+        self.at_mark: Counter[str] = Counter()
+        monitoring.register(Listener(self.counts))
+
+    def mark(self) -> None:
+        self.at_mark = Counter(self.counts)
+
+    def during(self) -> Counter[str]:
+        return +(self.counts - self.at_mark)
+
+
+#: Registered once, before the benchmark's first client (pymongo's listeners are global).
+OWN_COMMANDS = _OwnCommands()
 
 
 # --- the pipeline run ------------------------------------------------------------------------
@@ -284,14 +376,39 @@ async def terminal_count(store: ArticleStore) -> int:
     return sum(n for status, n in (await store.status_counts()).items() if status in TERMINAL)
 
 
+async def streams_idle(redis: Redis, streams: Streams) -> bool:
+    """True when every stage's group has read its whole stream and has nothing pending.
+
+    Two Redis calls per stream: the run asks the store how many articles are done (a scan of
+    every article in SecantusDB, whose CPU counts as the pipeline's) only when this says the
+    pipeline may be done, and every ``COUNT_EVERY`` seconds for the progress line.
+    """
+    for group, stream in streams.inputs().items():
+        info = await redis.xinfo_stream(stream)
+        last = info.get("last-generated-id")
+        for g in await redis.xinfo_groups(stream):
+            if _text(g.get("name")) == group and (
+                int(g.get("pending") or 0) or _text(g.get("last-delivered-id")) != _text(last)
+            ):
+                return False
+    return True
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 async def push_and_wait(
     redis: Redis, store: ArticleStore, settings: Settings, urls: list[str],
     workers: WorkerProcesses, timeout: float, *, quiet: bool = False,
+    sampler: MemorySampler | None = None, on_window: Callable[[int], None] | None = None,
 ) -> PipelineRun:  # fmt: skip
-    """Submit every URL, then wait until every article is analyzed or failed (or timeout)."""
+    """Submit every URL, then wait until every article is analyzed or failed (or timeout).
+
+    ``on_window(k)`` is called when the k-th ``WINDOW`` of articles is done (the soak's
+    memory snapshots); the sampler's window follows it.
+    """
     streams = Streams(settings.stream_prefix)
-    # Counting by status alone: SecantusDB answers it in ~0.08 s, but a count with
-    # `_id: {$in: ids}` took ~0.4 s and, polled often, competed with the workers.
     done_before = await terminal_count(store)
     started = datetime.now(UTC)
     t0 = time.monotonic()
@@ -308,15 +425,25 @@ async def push_and_wait(
     if not quiet:
         print(f"  submitted {len(ids)} URLs in {time.monotonic() - t0:.1f} s", flush=True)
     deadline = t0 + timeout
-    last_print = 0.0
+    last_print = last_count = 0.0
     finished = False
+    window = 0
     while True:
-        done = await terminal_count(store) - done_before
-        finished = done >= len(ids)
         elapsed = time.monotonic() - t0
-        if (finished and not quiet) or elapsed - last_print >= 5:
-            print(f"  {done}/{len(ids)} analyzed or failed after {elapsed:.0f} s", flush=True)
-            last_print = elapsed
+        count_now = elapsed - last_count >= COUNT_EVERY or await streams_idle(redis, streams)
+        if count_now:
+            last_count = elapsed
+            done = await terminal_count(store) - done_before
+            finished = done >= len(ids)
+            while done >= (window + 1) * WINDOW and (window + 1) * WINDOW < len(ids):
+                window += 1
+                if sampler is not None:
+                    sampler.window = window
+                if on_window is not None:
+                    on_window(window)
+            if (finished and not quiet) or elapsed - last_print >= 5:
+                print(f"  {done}/{len(ids)} analyzed or failed after {elapsed:.0f} s", flush=True)
+                last_print = elapsed
         if finished:
             break
         if dead := workers_dead(workers):
@@ -334,7 +461,8 @@ async def push_and_wait(
 
 async def run_pipeline(
     settings: Settings, warmup: list[str], urls: list[str], workers: WorkerProcesses,
-    timeout: float, sampler: MemorySampler,
+    timeout: float, sampler: MemorySampler, counts: CommandCounts,
+    on_window: Callable[[int], None] | None = None,
 ) -> PipelineRun:  # fmt: skip
     """An untimed warm-up batch (child processes start, models load), then the timed run."""
     redis = Redis.from_url(settings.redis_url)
@@ -351,9 +479,15 @@ async def run_pipeline(
                 )
                 if not run.finished:
                     return run
+        await asyncio.sleep(1.0)  # let the last warm-up writes of every worker be counted
         sampler.mark()
+        counts.mark()
+        OWN_COMMANDS.mark()
         print(f"pipeline: {len(urls)} articles...", flush=True)
-        return await push_and_wait(redis, store, settings, urls, workers, timeout)
+        run = await push_and_wait(redis, store, settings, urls, workers, timeout,
+                                  sampler=sampler, on_window=on_window)  # fmt: skip
+        counts.end()
+        return run
     finally:
         store.close()
         await redis.aclose()
@@ -448,33 +582,89 @@ def machine() -> str:
     )
 
 
+@dataclass
+class TreeResult:
+    """One pipeline run: of this work tree, or of the ``--compare`` revision."""
+
+    label: str
+    run: PipelineRun
+    memory: dict[str, TreeStats]
+    roots: dict[str, int]
+    #: MongoDB commands of each worker in the timed run (``collection.command``).
+    commands: dict[str, Counter[str]]
+    #: The benchmark's own commands in the timed run (submissions and polls).
+    own_commands: Counter[str]
+    #: The raw trafilatura runs just before and just after this pipeline run.
+    raws: list[RawResult]
+    #: Fetcher memory: the biggest allocation growths between the first and last snapshot.
+    tracemalloc: list[str] = field(default_factory=list)
+    #: Top entries of the py-spy profiles (``--profile``).
+    profile: list[str] = field(default_factory=list)
+
+    @property
+    def raw(self) -> RawResult:
+        return RawResult(
+            sum(r.pages for r in self.raws), sum(r.seconds for r in self.raws),
+            sum(r.cpu_seconds for r in self.raws), sum(r.empty for r in self.raws),
+        )  # fmt: skip
+
+    @property
+    def articles_per_s(self) -> float:
+        return self.run.submitted / self.run.seconds if self.run.seconds else 0.0
+
+    @property
+    def ratio(self) -> float:
+        raw = self.raw.pages_per_s
+        return self.articles_per_s / raw if raw else 0.0
+
+    @property
+    def cpu_per_article(self) -> float:
+        """CPU seconds per article, every process of the pipeline included."""
+        total = sum(stats.cpu_seconds for stats in self.memory.values())
+        return total / self.run.submitted if self.run.submitted else 0.0
+
+    def cpu_ms(self, name: str) -> float:
+        return 1000 * self.memory[name].cpu_seconds / max(self.run.submitted, 1)
+
+    def trips(self, name: str) -> float:
+        """MongoDB round trips per article of one worker (the benchmark: ``bench``)."""
+        counts = self.own_commands if name == "bench" else self.commands.get(name, Counter())
+        return sum(counts.values()) / max(self.run.submitted, 1)
+
+    @property
+    def total_trips(self) -> float:
+        return sum(self.trips(name) for name in self.commands)
+
+
+def _by_command(counts: Counter[str], articles: int) -> str:
+    """``articles.find 1.00, articles_pages.insert 1.00`` per article, most first."""
+    return ", ".join(f"{key} {n / max(articles, 1):.2f}" for key, n in counts.most_common())
+
+
 def render(
-    args: argparse.Namespace, pages: Sequence[PageRef], raws: Sequence[RawResult],
-    run: PipelineRun,
-    memory: dict[str, TreeStats], roots: dict[str, int], machine_line: str,
+    args: argparse.Namespace, pages: Sequence[PageRef], result: TreeResult, machine_line: str,
 ) -> tuple[str, dict[str, Any]]:  # fmt: skip
-    """The report text (with the Markdown table at the end) and the same figures as a dict."""
-    raw = RawResult(
-        sum(r.pages for r in raws), sum(r.seconds for r in raws),
-        sum(r.cpu_seconds for r in raws), sum(r.empty for r in raws),
-    )  # fmt: skip
+    """The report text of one run (with its Markdown tables) and the same figures as a dict."""
+    run, memory, roots, raws = result.run, result.memory, result.roots, result.raws
+    raw = result.raw
     each = ", ".join(f"{r.pages_per_s:.2f}" for r in raws)
-    # The load average says how much else ran: on a shared machine the figures are lower.
-    machine_line = f"{machine_line}, {load_average():.1f} at end"
+    concern = args.write_concern or Settings().mongo_write_concern
     status = Counter(str(d.get("status")) for d in run.docs)
-    per_s = run.submitted / run.seconds if run.seconds else 0.0
+    per_s = result.articles_per_s
     analyzed_per_s = status["analyzed"] / run.seconds if run.seconds else 0.0
-    ratio = per_s / raw.pages_per_s if raw.pages_per_s else 0.0
+    ratio = result.ratio
     spans = stage_latencies(run)
-    pipeline_cpu = sum(stats.cpu_seconds for stats in memory.values())
-    cpu_per_article = pipeline_cpu / run.submitted if run.submitted else 0.0
+    cpu_per_article = result.cpu_per_article
     raw_cpu_per_page = raw.cpu_seconds / raw.pages if raw.pages else 0.0
     per_set = Counter(p.set_name for p in pages)
     llm = f"stand-in LLM, {args.llm_latency:g} s per call" if args.with_llm else "no provider"
+    articles = run.submitted
     lines = [
         "",
+        f"=== {result.label} ===",
         f"machine: {machine_line}",
-        f"pages: {len(pages)} ({', '.join(f'{n} {s}' for s, n in per_set.items())})",
+        f"pages: {len(pages)} ({', '.join(f'{n} {s}' for s, n in per_set.items())})"
+        + (f", each submitted {args.repeat} times (other URLs)" if args.repeat > 1 else ""),
         f"outcome: {status['analyzed']} analyzed, {status['failed']} failed",
         f"translation: {dict(sub_counts(run.docs, 'translation.status'))}",
         f"impact: {dict(sub_counts(run.docs, 'analysis.impact.status'))}",
@@ -491,28 +681,36 @@ def render(
         "",
         "| Measure | Value |",
         "|---|---|",
-        f"| Pages (corpus) | {len(pages)}: "
-        + ", ".join(f"{n} {s}" for s, n in per_set.items())
+        f"| Code | {result.label} |",
+        f"| Articles | {articles}: "
+        + ", ".join(f"{n * args.repeat} {s}" for s, n in per_set.items())
+        + (f" ({len(pages)} corpus pages, each under {args.repeat} URLs)" if args.repeat > 1
+           else "")
         + " |",
         (
             f"| Setup | {args.workers_per_stage} worker(s) per stage, "
             f"{args.extractors or os.cpu_count()} extraction processes per extractor, {llm}, "
-            f"{args.warmup} warm-up articles first (not counted) |"
+            f"{args.warmup} warm-up articles first (not counted), MongoDB write concern "
+            f"{concern} |"
         ),
         f"| Machine | {machine_line} |",
         (
-            f"| Pipeline, end to end | **{per_s:.2f} articles/s** ({run.submitted} in "
+            f"| Pipeline, end to end | **{per_s:.2f} articles/s** ({articles} in "
             f"{run.seconds:.1f} s; {status['analyzed']} analyzed, {status['failed']} failed: "
             f"{analyzed_per_s:.2f} analyzed/s) |"
         ),
         (
             f"| Raw `trafilatura.extract`, 1 process | {raw.pages_per_s:.2f} pages/s "
-            f"({len(pages)} pages before and after the pipeline: {each} pages/s) |"
+            f"({len(pages)} pages just before and just after this pipeline run: {each} pages/s) |"
         ),
         f"| **Ratio pipeline / raw trafilatura** | **{ratio:.2f}** |",
         (
-            f"| CPU per article | pipeline {cpu_per_article * 1000:.0f} ms (all processes, "
+            f"| CPU per article | **{cpu_per_article * 1000:.0f} ms** (all processes, "
             f"Redis and SecantusDB included); raw trafilatura {raw_cpu_per_page * 1000:.0f} ms |"
+        ),
+        (
+            f"| MongoDB round trips per article | {result.total_trips:.2f} (the workers'; "
+            f"the benchmark's own submissions and polls: {result.trips('bench'):.2f}) |"
         ),
         "",
         "| Stage latency | p50 | p95 | articles |",
@@ -526,18 +724,53 @@ def render(
             )
     lines += [
         "",
-        "| Process | Peak RSS (sum over its tree) | Peak PSS | CPU s: tree (main) | processes |",
-        "|---|---|---|---|---|",
+        (
+            "| Process | CPU ms per article | CPU s: tree (main) | Peak RSS: tree (main) "
+            "| Peak PSS | processes |"
+        ),
+        "|---|---|---|---|---|---|",
     ]
     for name, stats in memory.items():
         lines.append(
-            f"| {name} | {stats.peak_rss / 2**20:.0f} MB | {stats.peak_pss / 2**20:.0f} MB "
-            f"| {stats.cpu_seconds:.1f} ({stats.cpu_of(roots[name]):.1f}) "
+            f"| {name} | {result.cpu_ms(name):.1f} | {stats.cpu_seconds:.1f} "
+            f"({stats.cpu_of(roots[name]):.1f}) | {stats.peak_rss / 2**20:.0f} MB "
+            f"({stats.peak_rss_main / 2**20:.0f} MB) | {stats.peak_pss / 2**20:.0f} MB "
             f"| {stats.processes_seen} |"
         )
+    lines += ["", "| MongoDB round trips per article | total | by collection and command |",
+              "|---|---|---|"]
+    for name, counts in result.commands.items():
+        lines.append(f"| {name} | {result.trips(name):.2f} | {_by_command(counts, articles)} |")
+    lines.append(f"| (benchmark: submit, polls) | {result.trips('bench'):.2f} "
+                 f"| {_by_command(result.own_commands, articles)} |")
+    windows = sorted({w for stats in memory.values() for w in stats.peak_by_window})
+    if len(windows) > 1:
+        lines += [
+            "",
+            f"Peak RSS of each worker's tree per {WINDOW} finished articles (the soak):",
+            "",
+            "| Process | " + " | ".join(
+                f"{w * WINDOW + 1}-{min((w + 1) * WINDOW, articles)}" for w in windows
+            ) + " | last - first |",
+            "|---|" + "---|" * (len(windows) + 1),
+        ]
+        for name, stats in memory.items():
+            peaks = [stats.peak_by_window.get(w, 0) / 2**20 for w in windows]
+            lines.append(f"| {name} | " + " | ".join(f"{v:.0f} MB" for v in peaks)
+                         + f" | {peaks[-1] - peaks[0]:+.0f} MB |")
+    if result.tracemalloc:
+        title = ("fetcher memory diagnosis (--tracemalloc: biggest growths from the first "
+                 "snapshot to the last; --malloc-stats: the heap)")
+        lines += ["", title, *result.tracemalloc]
+    if result.profile:
+        lines += ["", *result.profile]
     figures = {
+        "write_concern": concern,
+        "code": result.label,
         "machine": machine_line,
         "pages": len(pages),
+        "repeat": args.repeat,
+        "articles": articles,
         "pages_by_set": dict(per_set),
         "workers_per_stage": args.workers_per_stage,
         "extract_processes": args.extractors or os.cpu_count(),
@@ -557,8 +790,18 @@ def render(
             for label, v in spans.items()
             if v
         },
+        "cpu_ms_per_article": {name: result.cpu_ms(name) for name in memory},
+        "db_round_trips_per_article": {name: result.trips(name) for name in result.commands}
+        | {"bench": result.trips("bench")},
+        "db_commands": {name: dict(c) for name, c in result.commands.items()}
+        | {"bench": dict(result.own_commands)},
         "peak_rss_mb": {name: s.peak_rss / 2**20 for name, s in memory.items()},
+        "peak_rss_main_mb": {name: s.peak_rss_main / 2**20 for name, s in memory.items()},
         "peak_pss_mb": {name: s.peak_pss / 2**20 for name, s in memory.items()},
+        "peak_rss_mb_per_window": {
+            name: {str(w): v / 2**20 for w, v in sorted(s.peak_by_window.items())}
+            for name, s in memory.items()
+        },
         "cpu_s": {name: s.cpu_seconds for name, s in memory.items()},
         "cpu_s_main_process": {name: s.cpu_of(roots[name]) for name, s in memory.items()},
         "failures": [{"group": k, "count": n, "example": e} for k, n, e in groups],
@@ -568,6 +811,45 @@ def render(
         ],
     }
     return "\n".join(lines), figures
+
+
+def render_comparison(before: TreeResult, after: TreeResult) -> str:
+    """Both runs side by side, with after / before."""
+
+    def row(label: str, a: float, b: float, fmt: str) -> str:
+        ratio = f"{b / a:.2f}" if a else "-"
+        return f"| {label} | {a:{fmt}} | {b:{fmt}} | {ratio} |"
+
+    lines = [
+        "",
+        f"=== {before.label} against {after.label}, same run ===",
+        "",
+        f"| Measure | before: {before.label} | after: {after.label} | after / before |",
+        "|---|---|---|---|",
+        row("articles/s end to end", before.articles_per_s, after.articles_per_s, ".2f"),
+        row("raw trafilatura pages/s (around that run)", before.raw.pages_per_s,
+            after.raw.pages_per_s, ".2f"),
+        row("**ratio pipeline / raw trafilatura**", before.ratio, after.ratio, ".2f"),
+        row("**CPU ms per article, all processes**", 1000 * before.cpu_per_article,
+            1000 * after.cpu_per_article, ".0f"),
+        row("raw trafilatura CPU ms per page (around that run)",
+            1000 * before.raw.cpu_seconds / max(before.raw.pages, 1),
+            1000 * after.raw.cpu_seconds / max(after.raw.pages, 1), ".0f"),
+    ]
+    for name in after.memory:
+        if name in before.memory:
+            lines.append(row(f"CPU ms per article: {name}", before.cpu_ms(name),
+                             after.cpu_ms(name), ".1f"))
+    lines.append(row("MongoDB round trips per article, all workers", before.total_trips,
+                     after.total_trips, ".2f"))
+    for name in after.commands:
+        lines.append(row(f"round trips per article: {name}", before.trips(name),
+                         after.trips(name), ".2f"))
+    for name in after.memory:
+        if name in before.memory:
+            lines.append(row(f"peak RSS MB: {name} (tree)", before.memory[name].peak_rss / 2**20,
+                             after.memory[name].peak_rss / 2**20, ".0f"))
+    return "\n".join(lines)
 
 
 # --- orchestration ---------------------------------------------------------------------------
@@ -612,8 +894,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=240.0,
-        help="seconds to wait for every article to be analyzed or failed",
+        default=None,
+        help="seconds to wait for every article to be analyzed or failed "
+        "(default: 240, or 1 s per article when that is more)",
     )
     parser.add_argument(
         "--mongo-in-memory",
@@ -625,18 +908,62 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="keep the temporary folder (worker logs, Redis and SecantusDB data)",
     )
+    parser.add_argument(
+        "--write-concern",
+        choices=["journaled", "majority", "fast"],
+        default=None,
+        help="NEWSFLOW_MONGO_WRITE_CONCERN of the workers (default: the setting's, journaled)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--compare",
+        metavar="REF",
+        default=None,
+        help="first run the workers of this git revision (exported with git archive), then "
+        "this tree's, in the same run, and print both side by side (e.g. --compare main)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="submit each page under N URLs (?r=1..N: other articles), for a soak: "
+        "--repeat 12 is 3,000 articles; memory is then shown per 1,000",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace the fetcher's allocations (slow) and print the biggest growths between "
+        "its snapshots at each 1,000 articles (with --repeat)",
+    )
+    parser.add_argument(
+        "--malloc-stats",
+        action="store_true",
+        help="ask the fetcher for glibc's heap figures (in use, free but kept) at each 1,000 "
+        "articles (with --repeat): tells fragmentation from live objects",
+    )
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="NAMES",
+        help="record these processes with py-spy during the run (needs py-spy), e.g. "
+        "SecantusDB,extractor (a worker's children included), and print where each spends "
+        "its CPU",
+    )
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     if args.workers_per_stage < 1:
         parser.error("--workers-per-stage must be at least 1")
+    if args.timeout is None:
+        args.timeout = max(240.0, 1.0 * (args.limit or 250) * args.repeat)
     if args.warmup is None:
         args.warmup = 4 * args.workers_per_stage
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
     if args.extractors < 0:
         parser.error("--extractors must be 0 (one per core) or more")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if not (args.corpus / "scrapinghub").is_dir() or not (args.corpus / "zh_cwced").is_dir():
         parser.error(f"{args.corpus} has no scrapinghub/ and zh_cwced/ folders (--corpus)")
     return args
@@ -659,6 +986,8 @@ def bench_settings(
     }
     if args.concurrency:
         overrides["concurrency"] = args.concurrency
+    if args.write_concern:
+        overrides["mongo_write_concern"] = args.write_concern
     if llm is not None:
         for purpose in ("translate", "impact"):
             overrides[f"{purpose}_provider"] = "openai"
@@ -706,24 +1035,108 @@ def started(server: Server) -> Iterator[Server]:
         server.stop()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    corpus = Corpus(args.corpus)
-    pages = select_pages(corpus, args.limit)
-    machine_line = machine()
-    print(f"machine: {machine_line}", flush=True)
-    # The baseline runs before and after the pipeline: on a shared machine the load drifts,
-    # and measuring on both sides keeps the ratio from depending on which side was luckier.
-    raw_before = baseline(corpus, pages, "before")
+def export_revision(ref: str, into: Path) -> Path:
+    """The files of git revision ``ref`` in ``into`` (``git archive``), for ``--compare``."""
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", f"{ref}^{{commit}}"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit],
+        check=True, capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    print(f"{ref} ({commit}) exported to {into}", flush=True)
+    return into
 
-    folder: contextlib.AbstractContextManager[str] = (
-        contextlib.nullcontext(tempfile.mkdtemp(prefix="newsflow-bench-")) if args.keep_data
-        else tempfile.TemporaryDirectory(prefix="newsflow-bench-")
-    )  # fmt: skip
-    with folder as tmp, contextlib.ExitStack() as stack:
-        data = Path(tmp)
-        if args.keep_data:
-            print(f"data and worker logs kept in {data}", flush=True)
+
+class Profile:
+    """py-spy recording a process tree (only threads holding the GIL: its CPU) while open."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(spy).exists():
+            raise SystemExit("--profile-db needs py-spy (pip install py-spy)")
+        self.out = out
+        self.proc = subprocess.Popen(
+            [spy, "record", "--gil", "--nonblocking", "--subprocesses", "-r", "50", "-f", "raw",
+             "-o", str(out), "-p", str(pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def stop(self, top: int = 25) -> list[str]:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+        if not self.out.exists():
+            return ["  (py-spy wrote nothing)"]
+        inclusive: Counter[str] = Counter()
+        total = 0
+        for line in self.out.read_text().splitlines():
+            stack, _, n = line.rpartition(" ")
+            if not stack or not n.isdigit():
+                continue
+            total += int(n)
+            for frame in set(stack.split(";")):
+                inclusive[re.sub(r"\(/\S*?site-packages/", "(", frame)] += int(n)
+        return [f"  {100 * n / max(total, 1):5.1f}%  {frame[:140]}"
+                for frame, n in inclusive.most_common(top)]
+
+
+class FetcherSnapshots:
+    """tracemalloc snapshots of the fetcher, taken on SIGUSR2 (``bench/instrument``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.pid: int | None = None
+
+    def take(self, _window: int = 0) -> None:
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGUSR2)
+
+    def heap(self) -> list[str]:
+        """glibc's heap figures of each snapshot (``--malloc-stats``)."""
+        time.sleep(1.0)
+        rows = []
+        for path in sorted(self.folder.glob("*.malloc.json"), key=lambda p: p.stat().st_mtime):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            rows.append(
+                f"  | {path.stem.split('.')[0]} | {data['rss'] / 2**20:.0f} MB | "
+                f"{data['uordblks'] / 2**20:.0f} MB | {data['fordblks'] / 2**20:.0f} MB | "
+                f"{data['hblkhd'] / 2**20:.0f} MB | {data['arena'] / 2**20:.0f} MB |"
+            )
+        title = "fetcher heap (glibc mallinfo2) at each snapshot: start, every 1,000 articles, end"
+        header = ("  | snapshot | RSS | malloc: in use | free, kept by malloc | mmapped "
+                  "| arenas (all threads) |")
+        return ["", title, header, "  |---|---|---|---|---|---|", *rows]
+
+    def growth(self, top: int = 15) -> list[str]:
+        import tracemalloc
+
+        time.sleep(3.0)  # the last snapshot is written by the fetcher's main thread
+        snaps = sorted(self.folder.glob("*.snapshot"), key=lambda p: p.stat().st_mtime)
+        if len(snaps) < 2:
+            return [f"  ({len(snaps)} snapshot(s): need two)"]
+        first = tracemalloc.Snapshot.load(str(snaps[0]))
+        last = tracemalloc.Snapshot.load(str(snaps[-1]))
+        traced = [sum(s.size for s in snap.statistics("filename")) / 2**20 for snap in (first, last)]
+        lines = [f"  {len(snaps)} snapshots; traced {traced[0]:.1f} MB first, {traced[1]:.1f} MB last"]
+        for stat in last.compare_to(first, "traceback")[:top]:
+            frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}"
+                      for f in stat.traceback[-4:]]
+            lines.append(f"  {stat.size_diff / 2**10:+9.0f} KiB {stat.count_diff:+7d} blocks  "
+                         f"{' < '.join(reversed(frames))}")
+        return lines
+
+
+def run_tree(
+    args: argparse.Namespace, corpus: Corpus, pages: Sequence[PageRef], label: str,
+    repo: Path, data: Path, raw_before: RawResult,
+) -> TreeResult | None:  # fmt: skip
+    """Servers, the workers of ``repo``, the warm-up and the timed run; None when broken."""
+    with contextlib.ExitStack() as stack:
         server = stack.enter_context(CorpusServer(corpus))
         llm = stack.enter_context(LLMServer(api_key=LLM_KEY, latency=args.llm_latency)) \
             if args.with_llm else None  # fmt: skip
@@ -731,16 +1144,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         mongo_dir = None if args.mongo_in_memory else data / "mongo"
         mongo = stack.enter_context(started(start_mongo(mongo_dir, free_port())))
         settings = bench_settings(args, redis, mongo, server.port, llm)
-        # Unbuffered, so that the logs shown on a failure are complete.
-        workers = WorkerProcesses(settings, data / "workers", extra_env={"PYTHONUNBUFFERED": "1"})
+        counts_dir = data / "db-counts"
+        counts_dir.mkdir(parents=True)
+        # Unbuffered, so that the logs shown on a failure are complete; the instrumentation
+        # folder's sitecustomize counts each worker's MongoDB commands.
+        extra_env = {"PYTHONUNBUFFERED": "1", "NEWSFLOW_BENCH_DB_COUNTS": str(counts_dir)}
+        workers = WorkerProcesses(
+            settings, data / "workers", extra_env=extra_env, repo=repo,
+            python_path=[INSTRUMENT],
+        )  # fmt: skip
         stack.callback(workers.stop_all)
-        print(f"starting {args.workers_per_stage} worker(s) per stage...", flush=True)
-        workers.start_all(args.workers_per_stage)
+        snapshots = FetcherSnapshots(data / "tracemalloc")
+        print(f"{label}: starting {args.workers_per_stage} worker(s) per stage...", flush=True)
+        for name in STAGES:
+            for _ in range(args.workers_per_stage):
+                if name == "fetcher" and (args.tracemalloc or args.malloc_stats):
+                    snapshots.folder.mkdir(parents=True, exist_ok=True)
+                    diagnose = (["NEWSFLOW_BENCH_TRACEMALLOC"] if args.tracemalloc else []) + (
+                        ["NEWSFLOW_BENCH_MALLOC"] if args.malloc_stats else [])
+                    workers.extra_env = {**extra_env,
+                                         **dict.fromkeys(diagnose, str(snapshots.folder))}
+                    snapshots.pid = workers.start(name).pid
+                    workers.extra_env = extra_env
+                else:
+                    workers.start(name)
         try:
             workers.wait_ready(timeout=120)
         except RuntimeError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return None
         roots = {
             f"{name}-{i}" if args.workers_per_stage > 1 else name: proc.pid
             for name in STAGES
@@ -750,25 +1182,108 @@ def main(argv: Sequence[str] | None = None) -> int:
         sampler = MemorySampler(roots)
         sampler.start()
         stack.callback(sampler.stop)
-        urls = [server.url(p.set_name, p.page_id) for p in pages]
+        counts = CommandCounts(counts_dir)
+        urls = [
+            server.url(p.set_name, p.page_id) + (f"?r={r}" if args.repeat > 1 else "")
+            for r in range(1, args.repeat + 1) for p in pages
+        ]
         # The same pages under another URL (the server ignores the query): other articles.
         warmup = [f"{server.url(p.set_name, p.page_id)}?warmup={i}"
                   for i, p in enumerate(warmup_pages(pages, args.warmup))]  # fmt: skip
+        profiles: dict[str, Profile] = {}
+
+        def on_window(window: int) -> None:
+            snapshots.take(window)
+
+        async def timed() -> PipelineRun:
+            return await run_pipeline(settings, warmup, urls, workers, args.timeout, sampler,
+                                      counts, on_window=on_window)  # fmt: skip
+
+        for name in filter(None, args.profile.split(",")):
+            if name not in roots:
+                print(f"error: --profile {name}: not one of {', '.join(roots)}", file=sys.stderr)
+                return None
+            # From the warm-up on (a few seconds against the run's tens).
+            profiles[name] = Profile(roots[name], data / f"{name}.pyspy")
         try:
-            run = asyncio.run(run_pipeline(settings, warmup, urls, workers, args.timeout, sampler))
+            if args.tracemalloc or args.malloc_stats:
+                snapshots.take()  # before the warm-up: the baseline snapshot
+            run = asyncio.run(timed())
         except PipelineBroken as exc:
             print(f"error: {exc}\n{log_tails(workers)}", file=sys.stderr)
-            return 1
+            return None
+        finally:
+            profile_lines = [
+                line for name, prof in profiles.items()
+                for line in [f"{name}, py-spy (threads holding the GIL), share of samples:",
+                             *prof.stop()]
+            ]  # fmt: skip
         sampler.stop()
+        if args.tracemalloc or args.malloc_stats:
+            snapshots.take()
         if not run.finished:
             print(stuck_report(run, args.timeout) + "\n" + log_tails(workers), file=sys.stderr)
-            return 1
-    raw = [raw_before, baseline(corpus, pages, "after")]
-    text, figures = render(args, pages, raw, run, sampler.stats, roots, machine_line)
-    print(text, flush=True)
+            return None
+        commands = {name: counts.during([pid]) for name, pid in roots.items()
+                    if name not in ("redis-server", "SecantusDB")}  # fmt: skip
+        return TreeResult(
+            label, run, sampler.stats, roots, commands, OWN_COMMANDS.during(), [raw_before],
+            tracemalloc=(snapshots.growth() if args.tracemalloc else [])
+            + (snapshots.heap() if args.malloc_stats else []),
+            profile=profile_lines,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    corpus = Corpus(args.corpus)
+    pages = select_pages(corpus, args.limit)
+    machine_line = machine()
+    print(f"machine: {machine_line}", flush=True)
+    # The baseline runs before and after each pipeline run: on a shared machine the load
+    # drifts, and measuring on both sides keeps the ratio from depending on which side was
+    # luckier. Each run's ratio uses the raw runs just around it.
+    raw = baseline(corpus, pages, "before")
+
+    folder: contextlib.AbstractContextManager[str] = (
+        contextlib.nullcontext(tempfile.mkdtemp(prefix="newsflow-bench-")) if args.keep_data
+        else tempfile.TemporaryDirectory(prefix="newsflow-bench-")
+    )  # fmt: skip
+    results: list[TreeResult] = []
+    with folder as tmp:
+        data = Path(tmp)
+        if args.keep_data:
+            print(f"data and worker logs kept in {data}", flush=True)
+        trees = [("this tree", REPO)]
+        if args.compare:
+            ref = export_revision(args.compare, data / "revision")
+            trees.insert(0, (f"{args.compare} ({ref_name(args.compare)})", ref))
+        for n, (label, repo) in enumerate(trees):
+            result = run_tree(args, corpus, pages, label, repo, data / f"run{n}", raw)
+            if result is None:
+                return 1
+            raw = baseline(corpus, pages, "after")
+            result.raws.append(raw)
+            results.append(result)
+    machine_line = f"{machine_line}, {load_average():.1f} at end"
+    report: list[dict[str, Any]] = []
+    for result in results:
+        text, figures = render(args, pages, result, machine_line)
+        print(text, flush=True)
+        report.append(figures)
+    if len(results) == 2:
+        print(render_comparison(*results), flush=True)
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
+        out: Any = report if len(report) > 1 else report[0]
+        args.json.write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")
     return 0
+
+
+def ref_name(ref: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", f"{ref}^{{commit}}"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ProviderKind = Literal["none", "openai"]
+#: How MongoDB acknowledges a write (see ``Settings.mongo_write_concern``).
+WriteConcernKind = Literal["journaled", "majority", "fast"]
 
 
 class ModelPrice(BaseModel):
@@ -39,8 +41,19 @@ class Settings(BaseSettings):
     mongo_url: str = "mongodb://127.0.0.1:27017"
     mongo_db: str = "newsflow"
     mongo_collection: str = "articles"
+    #: When MongoDB acknowledges a write: ``journaled`` (w:1, j:true: once it is in the
+    #: server's on-disk journal, so a crash of the server cannot lose it), ``majority``
+    #: (w:majority, j:true: journaled on a majority of a replica set, so a failover cannot
+    #: roll it back either), ``fast`` (the server's default write concern: a crash of a
+    #: standalone server can lose the last acknowledged writes). See docs/reliability.md.
+    mongo_write_concern: WriteConcernKind = "journaled"
     #: Prefix of every Redis key and stream name, so several deployments can share a Redis.
-    stream_prefix: str = "newsflow"
+    #: The braces are a Redis Cluster hash tag: every key of the deployment lives in one slot
+    #: (``{newsflow}:urls``, ``{newsflow}:stats``...). Before 0.2 it was ``newsflow``; see the
+    #: README ("Redis Cluster") for existing deployments.
+    stream_prefix: str = "{newsflow}"
+    #: Talk to Redis as a Redis Cluster (also implied by a ``redis+cluster://`` URL).
+    redis_cluster: bool = False
     #: Folder of the embedded run (`make up`): Redis and SecantusDB data, logs.
     data_dir: str = ".data"
 
@@ -64,6 +77,33 @@ class Settings(BaseSettings):
     heartbeat_file: str = "/tmp/newsflow-heartbeat"
     #: How often new entries are polled for, and pending ones looked for (milliseconds).
     poll_interval_ms: int = Field(default=1_000, ge=10)
+
+    # --- reconciler (newsflow/runtime/reconcile.py) ---------------------------------------
+    #: An article short of analyzed/failed that has not been updated for this long (seconds),
+    #: and whose next message is neither pending nor waiting in its stage's stream, is driven
+    #: on again. Must stay above the claim idle time (reclaiming comes first).
+    reconcile_after: float = Field(default=900.0, gt=0)
+    #: How often each stage worker sweeps for such articles (seconds); 0 turns it off.
+    reconcile_interval: float = Field(default=60.0, ge=0)
+    #: Most articles one sweep drives on per stage.
+    reconcile_batch: int = Field(default=100, ge=1)
+    #: Most entries of a stage's pending list, and of its undelivered backlog, one sweep reads;
+    #: a stage with more is busy, not stranded, and is not swept.
+    reconcile_scan: int = Field(default=1_000, ge=1)
+    # --- observability --------------------------------------------------------------------
+    #: Port of a worker's /metrics and /healthz (0 = off). The reader also serves /metrics on
+    #: its own port; set this to serve them apart too (compose does, for Prometheus).
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    #: Address the metrics port listens on (``0.0.0.0`` in a container).
+    metrics_host: str = "127.0.0.1"
+    #: How often stream and consumer-group gauges are refreshed (seconds).
+    metrics_interval: float = Field(default=15.0, gt=0)
+    #: How often the articles are counted per status, once for the whole deployment (seconds).
+    metrics_articles_interval: float = Field(default=60.0, gt=0)
+    #: ``text`` (one readable line) or ``json`` (one JSON object a line).
+    log_format: Literal["text", "json"] = "text"
+    #: DEBUG, INFO, WARNING, ERROR.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # --- fetching -------------------------------------------------------------------------
     fetch_connect_timeout: float = 5.0
@@ -231,6 +271,10 @@ class Settings(BaseSettings):
     hot_max_candidates: int = Field(default=2_000, ge=1)
     #: Articles in one feed.
     feed_items: int = Field(default=50, ge=1, le=500)
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("fetch_allowed_ports", mode="before")
     @classmethod
@@ -273,6 +317,22 @@ class Settings(BaseSettings):
                 "NEWSFLOW_HANDLER_TIMEOUT must be shorter than NEWSFLOW_CLAIM_IDLE_MS "
                 "(a slow handler would be reclaimed and run twice)"
             )
+        if self.reconcile_after * 1000 <= self.claim_idle_ms:
+            raise ValueError(
+                "NEWSFLOW_RECONCILE_AFTER must be longer than NEWSFLOW_CLAIM_IDLE_MS / 1000 "
+                "(a pending message is reclaimed first; the reconciler is for what nothing "
+                "else will pick up)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_slot_on_a_cluster(self) -> Settings:
+        cluster = self.redis_cluster or self.redis_url.split("://", 1)[0].endswith("+cluster")
+        if cluster and hash_tag(self.stream_prefix) is None:
+            raise ValueError(
+                f"NEWSFLOW_STREAM_PREFIX {self.stream_prefix!r} has no hash tag: on a Redis "
+                "Cluster every Newsflow key must share one, e.g. {newsflow}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -284,6 +344,14 @@ class Settings(BaseSettings):
     @property
     def consumer(self) -> str:
         return self.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def hash_tag(key: str) -> str | None:
+    """The Redis Cluster hash tag of ``key`` (``newsflow`` of ``{newsflow}:urls``), if any:
+    what is between its first ``{`` and the next ``}``, when that is not empty."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start != -1 else -1
+    return key[start + 1 : end] if end > start + 1 else None
 
 
 @lru_cache(maxsize=1)

@@ -20,6 +20,7 @@ between reserving and settling leaves its reservation counted for that day.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,27 +68,24 @@ class LLMLedger:
         return None if doc is None else doc.get("answer")
 
     async def remember(self, key: str, purpose: Purpose, answer: object) -> None:
-        try:
+        # DuplicateKeyError: another replica stored the same answer at the same time.
+        with contextlib.suppress(DuplicateKeyError):
             await self._cache.update_one(
                 {"_id": key},
                 {"$setOnInsert": {"answer": answer, "purpose": purpose, "created_at": now()}},
                 upsert=True,
             )
-        except DuplicateKeyError:  # another replica stored the same answer at the same time
-            pass
 
     # --- usage and budget -----------------------------------------------------------------
 
     async def _day(self, purpose: Purpose, day: str) -> None:
         """Create the day's counter document if it is missing."""
-        try:
+        with contextlib.suppress(DuplicateKeyError):
             await self._usage.update_one(
                 {"_id": f"{day}:{purpose}"},
                 {"$setOnInsert": {"day": day, "purpose": purpose, **dict.fromkeys(_COUNTERS, 0)}},
                 upsert=True,
             )
-        except DuplicateKeyError:
-            pass
 
     async def reserve(self, purpose: Purpose, tokens: int) -> str | None:
         budget = self.budget(purpose)

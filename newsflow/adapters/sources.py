@@ -128,6 +128,10 @@ class SourceStore:
     def close(self) -> None:
         self.client.close()
 
+    async def ping(self) -> bool:
+        """Whether MongoDB answers (the feeder's health check)."""
+        return bool((await self.client.admin.command("ping")).get("ok"))
+
     async def ensure_indexes(self) -> None:
         # The lease query: due, not paused, oldest first.
         await self.sources.create_index([("paused", ASCENDING), ("next_poll", ASCENDING)])
@@ -151,7 +155,7 @@ class SourceStore:
         name, category, language = (
             (name or "").strip()[:300], (category or "").strip()[:100], (language or "").strip()[:20]
         )
-        doc = {
+        doc: dict[str, Any] = {
             "_id": sid, "short_id": sid[:SHORT_ID_LEN], "url": canonical, "kind": kind,
             "name": name or None, "title": title, "category": category or None,
             "language": language or None, "interval": interval,

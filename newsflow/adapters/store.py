@@ -6,7 +6,9 @@ No other module touches a collection: they call the methods below, which return
 Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``, ``articles`` by default):
 
 - ``<c>``: one document per canonical URL, ``_id`` = sha256 of the URL;
-- ``<c>_pages``: the fetched page of each article, zlib-compressed (never in Redis);
+- ``<c>_pages``: pages fetched by earlier versions (read only); a page is now stored on its
+  article (``page``: zlib-compressed, with its generation; never in Redis), in the write
+  that stores the fetch result, and loaded only by the stage that reads it;
 - ``<c>_comments``: one document per comment;
 - stories (near-duplicates) and the LLM ledger have their own collections and queries,
   owned by the store as ``store.stories`` (:mod:`newsflow.adapters.stories`:
@@ -25,8 +27,8 @@ intake: known already? (``known_status``)      ``_id``
 claim: read the article (``article``)          ``_id``
 store a result, mark failed (``save_stage``,   ``_id`` (guarded by ``generation``, ``progress``)
 ``fail``), votes (``vote``)
-page of an article (``save_page``,             ``<c>_pages._id``
-``load_page``)
+page of an article (with the fetch result,     ``_id`` (``<c>_pages._id`` for pages of
+or ``save_page``; ``load_page``)               earlier versions)
 id prefix (``resolve``)                        ``short_id`` (<= 10 digits), ``_id`` (longer)
 one or some by id (``get``, ``find``)          ``_id``
 list, newest first (``page``, ``latest``)      ``created_at, _id`` descending; filtered by
@@ -42,11 +44,12 @@ view hot (``page``)                            ``status, created_at``: the analy
                                                only the scored fields; then the page by ``_id``
 one row per story (``page`` with ``stories``)  filters the scan above: ``story.first`` is not
                                                false (no index of its own)
-similar-event candidates                       ``analysis.symbols`` and ``analysis.keywords``
-(``similar_candidates``)                       (``$in`` each, ``$or``); the time bound:
-                                               ``extraction.published``; newest first:
-                                               ``created_at, _id``
+similar-event candidates                       ``analysis.symbols``, ``analysis.keywords``
+(``similar_candidates``)                       (one ``$in`` query each, newest first, merged;
+                                               the time bound is applied to what they find)
 articles per status (``status_counts``)        a ``$group`` over every article (a scan)
+stranded articles (``stranded``: the           ``status, updated_at``
+reconciler)
 comments of an article (``comments``)          ``<c>_comments: article_id, created_at``
 deferred LLM work (``reopen_deferred``)        ``translation.status``,
                                                ``analysis.impact.status``
@@ -55,11 +58,17 @@ deferred LLM work (``reopen_deferred``)        ``translation.status``,
 Every stage write is idempotent and guarded: a stage writes only into the article's current
 ``generation`` (bumped by a refresh) and only while the article has not progressed past the
 stage (``progress`` <= the stage's rank), so a stale or repeated message never regresses an
-article.
+article; nor onto an article that lacks the stage before (``progress`` >= rank - 1: MongoDB
+lost a write the stage had read), which is submitted again instead.
+
+Every write uses the write concern of ``NEWSFLOW_MONGO_WRITE_CONCERN`` (:data:`WRITE_CONCERNS`):
+journaled by default, because a stage acknowledges its Redis message right after its write,
+and a write the server then loses would leave nothing to redo it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -73,21 +82,31 @@ from typing import Any
 from bson import Binary
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pydantic import BaseModel
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
 
 from newsflow.adapters.ledger import LLMLedger
 from newsflow.adapters.similar import SimilarIndex
 from newsflow.adapters.stories import StoryIndex
-from newsflow.domain.article import Article, VoteCounts
+from newsflow.domain.article import Article, StoredPage, VoteCounts
 from newsflow.domain.contracts import Status
 from newsflow.domain.pipeline import RANK, Stage
 from newsflow.domain.ranking import View, age_hours, hot_score
-from newsflow.domain.usage import Purpose
 from newsflow.domain.urls import SHORT_ID_LEN, article_id, short_id, source_name
+from newsflow.domain.usage import Purpose
 from newsflow.domain.votes import VOTE_KINDS, Comment, VoteKind, clean_author, clean_comment
-from newsflow.settings import Settings
+from newsflow.settings import Settings, WriteConcernKind
 
 Document = dict[str, Any]
+
+#: What each ``NEWSFLOW_MONGO_WRITE_CONCERN`` asks of the server before it acknowledges.
+WRITE_CONCERNS: dict[WriteConcernKind, WriteConcern] = {
+    # In the on-disk journal of the server (a standalone, or a replica set's primary).
+    "journaled": WriteConcern(w=1, j=True),
+    # In the journal of a majority of a replica set's members: survives losing the primary.
+    "majority": WriteConcern(w="majority", j=True),
+    # The server's default: w:1 without j on a standalone mongod or SecantusDB.
+    "fast": WriteConcern(),
+}
 
 
 #: Where a deferred purpose is recorded on the article, and the status it goes back to.
@@ -220,6 +239,38 @@ _CANDIDATE_FIELDS = {
     "analysis.status": 1, "analysis.symbols": 1, "analysis.keywords": 1,
 }
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+#: Every field but the fetched page: what reading an article loads unless it asks for more.
+_NO_PAGE = {"page": 0}
+#: The fields that make an article large: a stage's claim loads those its work reads.
+_BULKY = ("page", "fetch", "extraction", "translation", "analysis")
+
+
+def _page_document(generation: int, html: str, ts: datetime) -> Document:
+    """A fetched page as stored on its article: zlib-compressed, with its generation."""
+    return {"generation": generation, "html_z": Binary(zlib.compress(html.encode("utf-8"), 6)),
+            "saved_at": ts}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _event_before(doc: Document, before: datetime) -> bool:
+    """Whether a candidate's event time (``extraction.published``, else ``created_at``) is
+    before ``before``, with MongoDB's semantics: a stored value that is no date never is."""
+    published = (doc.get("extraction") or {}).get("published")
+    if published is None:
+        published = doc.get("created_at")
+    return isinstance(published, datetime) and _aware(published) < _aware(before)
+
+
+def _newest_first_key(doc: Document) -> tuple[datetime, str]:
+    """``_NEWEST_FIRST`` in Python (reversed): merging the answers of several queries."""
+    created = doc.get("created_at")
+    return (_aware(created) if isinstance(created, datetime) else datetime.fromtimestamp(0, UTC),
+            str(doc["_id"]))
+
+
 _DIRECTION = "analysis.impact.impact.direction"
 #: The index of the hot view's window (status, then newest first).
 _HOT_INDEX = [("status", ASCENDING), ("created_at", DESCENDING)]
@@ -245,8 +296,8 @@ def decode_offset(cursor: str) -> int:
 
 
 def _hot_rank(doc: Document, at: datetime) -> float:
-    votes = doc.get("votes") if isinstance(doc.get("votes"), dict) else {}
-    extraction = doc.get("extraction") if isinstance(doc.get("extraction"), dict) else {}
+    votes: dict[str, Any] = v if isinstance(v := doc.get("votes"), dict) else {}
+    extraction: dict[str, Any] = e if isinstance(e := doc.get("extraction"), dict) else {}
     published = extraction.get("published")
     created = doc.get("created_at")
     when = published if isinstance(published, datetime) else created
@@ -265,7 +316,9 @@ class ArticleStore:
 
     def __init__(self, client: AsyncIOMotorClient[Document], settings: Settings) -> None:
         self._client = client
-        self._db: AsyncIOMotorDatabase[Document] = client[settings.mongo_db]
+        self._db: AsyncIOMotorDatabase[Document] = client.get_database(
+            settings.mongo_db, write_concern=WRITE_CONCERNS[settings.mongo_write_concern]
+        )
         name = settings.mongo_collection
         self._articles: AsyncIOMotorCollection[Document] = self._db[name]
         self._pages: AsyncIOMotorCollection[Document] = self._db[f"{name}_pages"]
@@ -308,6 +361,7 @@ class ArticleStore:
         await self._articles.create_index([("source", ASCENDING)])
         await self._articles.create_index([(_DIRECTION, ASCENDING), ("created_at", DESCENDING)])
         await self._articles.create_index([("votes.important", DESCENDING), ("created_at", DESCENDING)])
+        await self._articles.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
         await self._comments.create_index([("article_id", ASCENDING), ("created_at", DESCENDING)])
         # deferred LLM work, found again when the budget allows
         await self._articles.create_index([("translation.status", ASCENDING)])
@@ -356,6 +410,7 @@ class ArticleStore:
                 "$push": {"submitted_by": {"$each": [submitted_by], "$slice": -20}},
             },
             upsert=True,
+            projection=_NO_PAGE,
             return_document=ReturnDocument.BEFORE,
         )
         if before is None:  # what was inserted is known: no need to read it back
@@ -382,6 +437,7 @@ class ArticleStore:
                     "failure": None,
                 },
             },
+            projection=_NO_PAGE,
             return_document=ReturnDocument.AFTER,
         )
         if after is None:  # a concurrent delivery of this same entry refreshed it already
@@ -402,26 +458,44 @@ class ArticleStore:
 
     # --- stage results --------------------------------------------------------------------
 
-    async def article(self, aid: str) -> Article | None:
-        """The article ``aid`` (full id), None when there is none."""
-        doc = await self._articles.find_one({"_id": aid})
+    async def article(self, aid: str, fields: Iterable[str] | None = None) -> Article | None:
+        """The article ``aid`` (full id), None when there is none.
+
+        ``fields``: of the stage results and the page, only these (a stage's ``reads``);
+        every other field comes too. None: every field but the page.
+        """
+        if fields is None:
+            projection: Document | None = _NO_PAGE
+        else:
+            projection = {name: 0 for name in _BULKY if name not in fields} or None
+        doc = await self._articles.find_one({"_id": aid}, projection)
         return Article.from_document(doc) if doc is not None else None
 
-    async def save_stage(self, aid: str, generation: int, stage: Stage, result: BaseModel) -> bool:
-        """Store a successful stage's result; False when the write would regress the article."""
+    async def save_stage(
+        self, aid: str, generation: int, stage: Stage, result: BaseModel, *,
+        page: str | None = None,
+    ) -> bool:  # fmt: skip
+        """Store a successful stage's result; False when the write would regress the article.
+
+        ``page``: the fetched page, stored on the article in the same write (the fetcher).
+        """
         ts = now()
+        rank = RANK[stage.status]
+        update: Document = {
+            stage.field: result.model_dump(),
+            "status": stage.status.value,
+            "progress": rank,
+            f"times.{stage.time_key}": ts,
+            "updated_at": ts,
+            "failure": None,
+        }
+        if page is not None:
+            update["page"] = _page_document(generation, page, ts)
         res = await self._articles.update_one(
-            {"_id": aid, "generation": generation, "progress": {"$lte": RANK[stage.status]}},
-            {
-                "$set": {
-                    stage.field: result.model_dump(),
-                    "status": stage.status.value,
-                    "progress": RANK[stage.status],
-                    f"times.{stage.time_key}": ts,
-                    "updated_at": ts,
-                    "failure": None,
-                }
-            },
+            # At most this stage (never regress a later one), at least the stage before (the
+            # stage worked from it: an article without it lost a write, see the module doc).
+            {"_id": aid, "generation": generation, "progress": {"$gte": rank - 1, "$lte": rank}},
+            {"$set": update},
         )
         return res.matched_count == 1
 
@@ -458,6 +532,17 @@ class ArticleStore:
         res = await self._articles.update_one(query, {"$set": update})
         return res.matched_count == 1
 
+    async def stranded(self, status: Status, before: datetime, limit: int) -> list[Article]:
+        """Up to ``limit`` articles at ``status`` last updated before ``before``, least
+        recently updated first: what the reconciler looks at. Only the fields it needs to
+        publish an article's next message are loaded (id, URL, generation, status, progress,
+        updated_at)."""
+        cursor = self._articles.find(
+            {"status": status.value, "updated_at": {"$lt": before}},
+            {"url": 1, "generation": 1, "status": 1, "progress": 1, "updated_at": 1},
+        ).sort("updated_at", ASCENDING)
+        return [Article.from_document(d) async for d in cursor.limit(limit)]
+
     async def similar_candidates(
         self,
         *,
@@ -471,29 +556,43 @@ class ArticleStore:
         whose event time (``extraction.published``, else ``created_at``) is before ``before``
         (None: any time). Only the fields similar-event scoring reads are loaded.
 
-        Needs only ``$in``, ``$or``, ``$and``, ``$ne``, ``$lt``, equality with null, sort and
-        limit: SecantusDB has no ``$text``.
+        One query per kind of term, each served by its multikey index (``$in``), newest
+        first; the time bound is applied here, reading on until ``limit`` articles pass it,
+        and the two answers are merged. SecantusDB plans no index for a filter with a
+        logical operator (``$or``, ``$and``, ``$nor``): the single ``$or`` query this
+        replaces decoded and matched every article of the collection for each analyzed
+        article (three quarters of its CPU in the pipeline benchmark, and growing with the
+        collection). Needs only ``$in``, ``$ne``, sort and limit: SecantusDB has no ``$text``.
         """
-        shares: list[Document] = []
-        if symbols:
-            shares.append({"analysis.symbols": {"$in": symbols}})
-        if keywords:
-            shares.append({"analysis.keywords": {"$in": keywords}})
-        if not shares or limit <= 0:
+        if limit <= 0:
             return []
-        conditions: list[Document] = [{"$or": shares}]
-        if before is not None:
-            conditions.append(
-                {
-                    "$or": [
-                        {"extraction.published": {"$lt": before}},
-                        {"extraction.published": None, "created_at": {"$lt": before}},
-                    ]
-                }
-            )
-        query = {"_id": {"$ne": article_id}, "$and": conditions}
-        cursor = self._articles.find(query, _CANDIDATE_FIELDS).sort("created_at", DESCENDING)
-        return [Article.from_document(d) async for d in cursor.limit(limit)]
+        lookups = [
+            self._newest_before({field: {"$in": values}, "_id": {"$ne": article_id}}, before, limit)
+            for field, values in (("analysis.symbols", symbols), ("analysis.keywords", keywords))
+            if values
+        ]
+        found = {d["_id"]: d for docs in await asyncio.gather(*lookups) for d in docs}
+        newest = sorted(found.values(), key=_newest_first_key, reverse=True)[:limit]
+        return [Article.from_document(d) for d in newest]
+
+    async def _newest_before(
+        self, query: Document, before: datetime | None, limit: int
+    ) -> list[Document]:
+        """The ``limit`` newest articles matching ``query`` whose event time is before
+        ``before``: as ``{$or: [{extraction.published: {$lt: before}},
+        {extraction.published: null, created_at: {$lt: before}}]}`` would select them."""
+        found: list[Document] = []
+        found_all = self._articles.find(query, _CANDIDATE_FIELDS).sort(_NEWEST_FIRST)
+        cursor = found_all.batch_size(limit) if before is not None else found_all.limit(limit)
+        try:
+            async for doc in cursor:
+                if before is None or _event_before(doc, before):
+                    found.append(doc)
+                    if len(found) >= limit:
+                        break
+        finally:
+            await cursor.close()
+        return found
 
     # --- deferred LLM work ------------------------------------------------------------------
 
@@ -540,19 +639,23 @@ class ArticleStore:
     # --- pages ----------------------------------------------------------------------------
 
     async def save_page(self, aid: str, generation: int, html: str) -> None:
-        data = zlib.compress(html.encode("utf-8"), 6)
-        await self._pages.replace_one(
-            {"_id": aid},
-            {"_id": aid, "generation": generation, "html_z": Binary(data), "saved_at": now()},
-            upsert=True,
+        """Store a fetched page on the article (the fetcher stores it with its result
+        instead: :meth:`save_stage` with ``page``)."""
+        await self._articles.update_one(
+            {"_id": aid}, {"$set": {"page": _page_document(generation, html, now())}}
         )
 
     async def load_page(self, aid: str) -> tuple[int, str] | None:
         """(generation, html) of the article's fetched page, None when there is none."""
-        doc = await self._pages.find_one({"_id": aid})
-        if doc is None:
+        doc = await self._articles.find_one({"_id": aid}, {"page": 1})
+        if doc is not None and isinstance(doc.get("page"), dict):
+            page = StoredPage.model_validate(doc["page"])
+            return page.generation, page.html
+        # Earlier versions kept pages in a collection of their own.
+        old = await self._pages.find_one({"_id": aid})
+        if old is None:
             return None
-        return doc["generation"], zlib.decompress(bytes(doc["html_z"])).decode("utf-8")
+        return old["generation"], zlib.decompress(bytes(old["html_z"])).decode("utf-8")
 
     # --- reading --------------------------------------------------------------------------
 
@@ -592,7 +695,7 @@ class ArticleStore:
 
     async def find(self, ids: Iterable[str]) -> dict[str, Article]:
         """The articles of these full ids that exist, by id."""
-        cursor = self._articles.find({"_id": {"$in": list(ids)}})
+        cursor = self._articles.find({"_id": {"$in": list(ids)}}, _NO_PAGE)
         return {str(d["_id"]): Article.from_document(d) async for d in cursor}
 
     async def page(
@@ -608,7 +711,7 @@ class ArticleStore:
         if cursor:
             after = decode_cursor(cursor)
             query = {"$and": [query, after]} if query else after
-        found = self._articles.find(query).sort(_NEWEST_FIRST).limit(limit + 1)
+        found = self._articles.find(query, _NO_PAGE).sort(_NEWEST_FIRST).limit(limit + 1)
         items = [Article.from_document(d) async for d in found]
         more = len(items) > limit
         items = items[:limit]

@@ -219,7 +219,7 @@ class StoryIndex:
                     status=doc.get("status"), first=link.first, matched=link.matched,
                     similarity=link.similarity, containment=link.containment,
                     placed_at=link.placed_at,
-                )  # fmt: skip
+                )
             )
         return members
 
@@ -227,7 +227,7 @@ class StoryIndex:
 def _summary(doc: Document) -> StorySummary:
     return StorySummary(
         id=doc["_id"],
-        first_article=doc.get("first_article", doc["_id"]),
+        first_article=str(doc.get("first_article") or doc["_id"]),
         first_seen=doc.get("first_seen"),
         members=int(doc.get("members", 1)),
         sources=list(doc.get("sources") or []),

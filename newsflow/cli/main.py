@@ -1,51 +1,51 @@
-"""The ``newsflow`` command: run the embedded system, publish URLs, read results."""
+"""The ``newsflow`` command: run the embedded system, publish URLs, read results.
+
+Starting fast matters (``newsflow --help``, ``newsflow publish`` in scripts and health checks):
+this module imports only typer and rich's console at the top. Everything heavy (the Redis and
+MongoDB clients, the stored article's pydantic models, FastStream, rich's tables and progress
+bars) is imported inside the command that needs it. ``bench/cli.py`` measures it.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
-from rich.table import Table
-from rich.text import Text
 
-from newsflow.adapters.intake import Submission
-from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
-from newsflow.cli.alerts import app as alerts_app
-from newsflow.cli.render import totals_lines
-from newsflow.domain.article import Article
-from newsflow.domain.pipeline import Streams
-from newsflow.domain.usage import PURPOSES
-from newsflow.runtime.deferred import requeue_deferred
-from newsflow.runtime.delivery import DeadLetters
-from newsflow.settings import Settings, get_settings
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from newsflow.adapters.intake import Submission
+    from newsflow.adapters.store import ArticleStore
+    from newsflow.domain.article import Article
+    from newsflow.domain.usage import UsageTotals
+    from newsflow.settings import Settings
 
 app = typer.Typer(
     help="Newsflow: fetch, extract, translate and analyze news articles.",
     no_args_is_help=True, add_completion=False,
 )
-app.add_typer(alerts_app, name="alerts")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 
 def _run(make: Callable[[Settings, Redis, ArticleStore], Awaitable[T]]) -> T:
+    import asyncio
+
+    from newsflow.adapters.redis import connect_redis
+    from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
+    from newsflow.settings import get_settings
+
     settings = get_settings()
 
     async def main() -> T:
-        redis = Redis.from_url(settings.redis_url)
+        redis = connect_redis(settings)
         store = ArticleStore.connect(settings)
         try:
             return await make(settings, redis, store)
@@ -84,6 +84,7 @@ def publish(
 ) -> None:
     """Queue article URLs. Known URLs are reported as duplicates, not queued again."""
     from newsflow.adapters.intake import submit
+    from newsflow.domain.pipeline import Streams
 
     todo = _read_urls(list(urls or []), file)
     if not todo:
@@ -94,7 +95,14 @@ def publish(
         streams = Streams(settings.stream_prefix)
         results: list[Submission] = []
         batch = 200
-        with Progress(console=err, transient=True, disable=len(todo) < 20) as progress:
+        if len(todo) < 20:  # no progress bar: rich.progress is not even imported
+            return await submit(
+                todo, redis=redis, store=store, streams=streams, refresh=refresh,
+                submitted_by="cli",
+            )
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True) as progress:
             task = progress.add_task("publishing", total=len(todo))
             for i in range(0, len(todo), batch):
                 part = todo[i : i + batch]
@@ -127,7 +135,9 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="the whole document as JSON")] = False,
 ) -> None:
     """Show one article as a person reads it (or the stored document with --json)."""
-    article = _run(lambda s, r, store: store.get(ident))
+    import json
+
+    article = _run(lambda _s, _r, store: store.get(ident))
     if as_json:
         out.print_json(json.dumps(article.document(), default=str, ensure_ascii=False))
         return
@@ -142,7 +152,10 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """The latest articles with their status."""
-    articles: list[Article] = _run(lambda s, r, store: store.latest(limit, status))
+    from rich.table import Table
+    from rich.text import Text
+
+    articles: list[Article] = _run(lambda _s, _r, store: store.latest(limit, status))
     table = Table("id", "status", "source", "title", "symbols", box=None)
     for a in articles:
         title = a.title if a.failure_text is None else f"{a.title}  [{a.failure_text}]"
@@ -155,13 +168,23 @@ def list_(
 
 @app.command()
 def status() -> None:
-    """Each stream: length, pending, consumers; processed, failed and dead-letter counts."""
+    """Each stream: length, pending, consumers; processed, failed, dead-letter and reconciled
+    counts (articles a sweep drove on after a crash lost their message)."""
+    import contextlib
+
+    from redis.exceptions import ResponseError
+    from rich.table import Table
+    from rich.text import Text
+
+    from newsflow.domain.pipeline import Streams
 
     async def go(
         settings: Settings, redis: Redis, store: ArticleStore
-    ) -> tuple[list[tuple[str, str, int, int, int, dict[str, int]]], int, dict[str, int]]:
+    ) -> tuple[
+        list[tuple[str, str, int, int, int, dict[str, int]]], int, dict[str, int], list[UsageTotals]
+    ]:
         streams = Streams(settings.stream_prefix)
-        stats = {k.decode(): int(v) for k, v in (await redis.hgetall(streams.stats)).items()}
+        stats = {_text(k): int(v) for k, v in (await redis.hgetall(streams.stats)).items()}
         rows = []
         for group, stream in streams.inputs().items():
             length = await redis.xlen(stream)
@@ -172,30 +195,59 @@ def status() -> None:
                         pending, consumers = int(g["pending"]), int(g["consumers"])
             rows.append((group, stream, length, pending, consumers, stats))
         dead = await redis.xlen(streams.dead)
+        leftovers.extend(await _old_streams(redis, settings.stream_prefix))
         return rows, dead, await store.status_counts(), await store.ledger.totals()
 
+    leftovers: list[str] = []
     rows, dead, counts, usage = _run(go)
-    table = Table("service", "stream", "length", "pending", "consumers", "processed", "failed", "dead", box=None)
+    table = Table("service", "stream", "length", "pending", "consumers", "processed", "failed", "dead", "reconciled", box=None)
     for group, stream, length, pending, consumers, stats in rows:
         table.add_row(*(Text(str(v)) for v in (
             group, stream, length, pending, consumers, stats.get(f"processed:{group}", 0),
             stats.get(f"failed:{group}", 0), stats.get(f"dead:{group}", 0),
+            stats.get(f"reconciled:{group}", 0),
         )))
     out.print(table)
     out.print(f"dead-letter stream: {dead} entries")
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
     out.print(Text(f"articles: {summary}"))
     out.print(Text("LLM usage today (UTC; cost from NEWSFLOW_LLM_PRICES):"))
+    from newsflow.cli.render import totals_lines
+
     for line in totals_lines(usage):
         out.print(Text(line))
+    if leftovers:
+        err.print(Text(
+            "warning: streams of the old prefix 'newsflow' (before the {newsflow} hash tag) "
+            f"still hold entries: {', '.join(leftovers)}. Set NEWSFLOW_STREAM_PREFIX=newsflow "
+            "until they are drained, or see the README (Redis Cluster: upgrading)."
+        ))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def _old_streams(redis: Redis, prefix: str) -> list[str]:
+    """Streams of the pre-0.2 default prefix ``newsflow`` that still hold entries, when the
+    deployment now uses the default ``{newsflow}`` (what an upgrade leaves behind)."""
+    from newsflow.domain.pipeline import Streams
+
+    if prefix != "{newsflow}":
+        return []
+    old = Streams("newsflow")
+    lengths = {s: int(await redis.xlen(s)) for s in [*old.inputs().values(), old.dead]}
+    return [f"{stream} ({n})" for stream, n in lengths.items() if n]
 
 
 @app.command()
 def dead(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     """List the dead-letter stream: what failed, where, and why."""
+    from newsflow.domain.pipeline import Streams
+    from newsflow.runtime.delivery import DeadLetters
 
     async def go(
-        settings: Settings, redis: Redis, store: ArticleStore
+        settings: Settings, redis: Redis, _store: ArticleStore
     ) -> list[tuple[str, dict[str, str]]]:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).list(limit)
 
@@ -216,8 +268,12 @@ def retry(
     if deferred:
         _retry_deferred(limit)
         return
+    from rich.text import Text
 
-    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[tuple[str, str]]:
+    from newsflow.domain.pipeline import Streams
+    from newsflow.runtime.delivery import DeadLetters
+
+    async def go(settings: Settings, redis: Redis, _store: ArticleStore) -> list[tuple[str, str]]:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).requeue(entries or None)
 
     done = _run(go)
@@ -227,8 +283,12 @@ def retry(
 
 
 def _retry_deferred(limit: int) -> None:
+    from newsflow.domain.pipeline import Streams
+    from newsflow.domain.usage import PURPOSES
+    from newsflow.runtime.deferred import requeue_deferred
+
     async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[tuple[str, int, bool]]:
-        done = []
+        done: list[tuple[str, int, bool]] = []
         for purpose in PURPOSES:
             count = await requeue_deferred(
                 store, redis, Streams(settings.stream_prefix), purpose, limit,
@@ -244,8 +304,38 @@ def _retry_deferred(limit: int) -> None:
 
 
 @app.command()
+def reconcile(
+    after: Annotated[float | None, typer.Option(help="seconds without an update (default: NEWSFLOW_RECONCILE_AFTER)")] = None,
+) -> None:
+    """Sweep every stage once now for stranded articles and drive them on (the workers do
+    this every NEWSFLOW_RECONCILE_INTERVAL seconds on their own)."""
+    from newsflow.domain.pipeline import STAGES
+    from newsflow.runtime.reconcile import Sweep, sweep
+
+    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[Sweep]:
+        if after is not None:
+            settings = settings.model_copy(update={"reconcile_after": after})
+        return [await sweep(s, redis=redis, store=store, settings=settings) for s in STAGES]
+
+    for done in _run(go):
+        state = ("another replica is sweeping it" if done.locked_out
+                 else "busy (backlog over the scan cap): not swept" if done.busy
+                 else f"{done.stale} stale, {done.waiting} with a message waiting, "
+                      f"{len(done.republished)} driven on")
+        out.print(f"{done.stage:<11} {done.status.value:<11} {state}", markup=False)
+
+
+@app.command()
 def healthcheck(max_age: Annotated[float, typer.Option(help="seconds")] = 30.0) -> None:
-    """Exit 0 while this container's worker heartbeat is fresh (for health checks)."""
+    """Exit 0 while this container's worker heartbeat is fresh (for health checks).
+
+    The worker touches it only while both Redis and MongoDB answer."""
+    import time
+
+    from rich.text import Text
+
+    from newsflow.settings import get_settings
+
     path = Path(get_settings().heartbeat_file)
     try:
         age = time.time() - path.stat().st_mtime
@@ -264,13 +354,25 @@ def up(
 ) -> None:
     """Run the whole system here: Redis, SecantusDB, the workers, the feeder, the notifier and the reader."""
     from newsflow.cli.embedded import run_system
+    from newsflow.settings import get_settings
 
     raise typer.Exit(run_system(get_settings(), reader=reader))
 
 
-from newsflow.cli.sources import app as sources_app  # the `sources` sub-commands
+@app.command()
+def asyncapi() -> None:
+    """Print the pipeline's AsyncAPI document (streams, messages, consumers, producers)."""
+    from newsflow.runtime.asyncapi import render
+
+    sys.stdout.write(render())
+
+
+from newsflow.cli.sources import app as sources_app  # noqa: E402 - the `sources` sub-commands
 
 app.add_typer(sources_app, name="sources")
+from newsflow.cli.alerts import app as alerts_app  # noqa: E402 - the `alerts` sub-commands
+
+app.add_typer(alerts_app, name="alerts")
 
 from newsflow.cli.similar import app as similar_app  # the `similar` sub-commands
 

@@ -10,24 +10,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from newsflow.adapters.sources import (
-    AmbiguousSource,
-    SourceNotFound,
-    SourceStore,
-    display_name,
-)
-from newsflow.domain.urls import InvalidUrl
-from newsflow.settings import Settings, get_settings
+if TYPE_CHECKING:
+    from newsflow.adapters.sources import SourceStore
+    from newsflow.settings import Settings
 
-# The feed modules (feedparser, trafilatura) are imported by the commands that use them:
-# every other `newsflow` command starts faster without them.
+# The feed modules (feedparser, trafilatura), the MongoDB client and the settings are imported
+# by the commands that use them: `newsflow --help` and every other command start faster.
 
 app = typer.Typer(
     help="Sources: feeds and sitemaps that the feeder polls for new articles.",
@@ -40,7 +34,16 @@ T = TypeVar("T")
 Ident = Annotated[str, typer.Argument(metavar="SOURCE", help="source id (or its first digits) or URL")]
 
 
+def display_name(doc: dict[str, Any]) -> str:
+    from newsflow.adapters.sources import display_name as name
+
+    return name(doc)
+
+
 def _run(make: Callable[[Settings, SourceStore], Awaitable[T]]) -> T:
+    from newsflow.adapters.sources import AmbiguousSource, SourceNotFound, SourceStore
+    from newsflow.settings import get_settings
+
     settings = get_settings()
 
     async def main() -> T:
@@ -110,6 +113,7 @@ def add(
     check: Annotated[bool, typer.Option(help="fetch it first and find the feed (--no-check adds the URL as it is)")] = True,
 ) -> None:
     """Add a source. A site's page is searched for its feed (page head, common paths)."""
+    from newsflow.domain.urls import InvalidUrl
     from newsflow.stages.feeds import DiscoveryFailed, discover
     from newsflow.stages.fetching import PageFetcher
 
@@ -150,7 +154,9 @@ def add(
 @app.command("list")
 def list_() -> None:
     """Every source and its health: last poll, last success, last error, next poll."""
-    docs = _run(lambda s, store: store.all())
+    from rich.table import Table
+
+    docs = _run(lambda _s, store: store.all())
     table = Table("id", "name", "kind", "state", "last poll", "last success", "last error",
                   "failures", "items", "next poll", box=None)
     for d in docs:
@@ -167,7 +173,7 @@ def list_() -> None:
 
 
 def _change(verb: str, action: Callable[[SourceStore], Awaitable[dict[str, Any]]]) -> None:
-    doc = _run(lambda s, store: action(store))
+    doc = _run(lambda _s, store: action(store))
     out.print(f"{verb} {doc['short_id']}  {escape(display_name(doc))}  {escape(doc['url'])}")
 
 
@@ -197,6 +203,7 @@ def import_(
     """Add every feed of an OPML subscription list (as exported by feed readers)."""
     import sys
 
+    from newsflow.domain.urls import InvalidUrl
     from newsflow.stages.feeds import InvalidOpml, parse_opml
 
     data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
@@ -206,7 +213,7 @@ def import_(
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
 
-    async def go(settings: Settings, store: SourceStore) -> list[tuple[Any, str, str]]:
+    async def go(_settings: Settings, store: SourceStore) -> list[tuple[Any, str, str]]:
         done = []
         for feed in feeds:
             try:
@@ -238,7 +245,7 @@ def export(
     """Write every source as an OPML subscription list."""
     from newsflow.stages.feeds import OpmlFeed, to_opml
 
-    docs = _run(lambda s, store: store.all())
+    docs = _run(lambda _s, store: store.all())
     text = to_opml(
         OpmlFeed(d["url"], display_name(d), d.get("category")) for d in docs
     )

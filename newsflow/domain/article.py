@@ -14,6 +14,7 @@ still shows the stored value. Nothing is written back.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -79,6 +80,18 @@ class SourceHints(BaseModel):
     source_id: str | None = None
 
 
+class StoredPage(BaseModel):
+    """The fetched page as stored on the article: zlib-compressed HTML of one generation."""
+
+    generation: int
+    html_z: bytes
+    saved_at: Moment | None = None
+
+    @property
+    def html(self) -> str:
+        return zlib.decompress(self.html_z).decode("utf-8")
+
+
 class Article(BaseModel):
     """An article document as stored.
 
@@ -123,6 +136,9 @@ class Article(BaseModel):
     hints: SourceHints | None = None
     #: The article's story (near-duplicates): its id, and for a copy the evidence of the merge.
     story: StoryLink | None = None
+    #: The fetched page, loaded only for the stage that reads it (the extractor's claim);
+    #: never part of what is shown or dumped.
+    page: StoredPage | None = Field(default=None, exclude=True)
 
     _unreadable: dict[str, Any] = PrivateAttr(default_factory=dict)
 

@@ -72,8 +72,8 @@ class UrlSubmitted(Message):
             "title": self.title_hint, "published": self.published_hint,
             "category": self.category, "source_id": self.source_id,
         }
-        hints = {k: v for k, v in hints.items() if v is not None}
-        return hints or None
+        kept: dict[str, object] = {k: v for k, v in hints.items() if v is not None}
+        return kept or None
 
 
 class StageDone(Message):

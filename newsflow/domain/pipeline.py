@@ -76,6 +76,10 @@ class Stage(Service):
     status: Status
     #: The field of the article document that holds this stage's result.
     field: str
+    #: The stage results its work reads (``fetch``, ``extraction``...) and ``page`` when it
+    #: reads the fetched page: its claim leaves the other results out, so a stage is not
+    #: sent what it has no use for. The article's other fields always come.
+    reads: tuple[str, ...] = ()
 
     @property
     def time_key(self) -> str:
@@ -92,14 +96,16 @@ ANALYZED = Stream("analyzed", ArticleAnalyzed)
 
 FETCHER = Stage("fetcher", consumes=URLS, emits=FETCHED, status=Status.FETCHED, field="fetch")
 EXTRACTOR = Stage(
-    "extractor", consumes=FETCHED, emits=EXTRACTED, status=Status.EXTRACTED, field="extraction"
+    "extractor", consumes=FETCHED, emits=EXTRACTED, status=Status.EXTRACTED, field="extraction",
+    reads=("fetch", "page"),
 )
 TRANSLATOR = Stage(
     "translator", consumes=EXTRACTED, emits=TRANSLATED, status=Status.TRANSLATED,
-    field="translation",
+    field="translation", reads=("extraction",),
 )
 ANALYZER = Stage(
-    "analyzer", consumes=TRANSLATED, emits=ANALYZED, status=Status.ANALYZED, field="analysis"
+    "analyzer", consumes=TRANSLATED, emits=ANALYZED, status=Status.ANALYZED, field="analysis",
+    reads=("extraction", "translation"),
 )
 #: Sends the alert rules' webhooks for analyzed articles (not a stage: it writes no article).
 NOTIFIER = Service("notifier", consumes=ANALYZED)
@@ -191,6 +197,8 @@ class Done:
 
     result: BaseModel
     note: str | None = None
+    #: The fetched page (the fetcher's), stored on the article in the same write.
+    page: str | None = None
 
 
 @dataclass(frozen=True)

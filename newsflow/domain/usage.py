@@ -28,8 +28,10 @@ PURPOSES: tuple[Purpose, ...] = ("translation", "impact")
 class Price(Protocol):
     """A model's price per million tokens (``NEWSFLOW_LLM_PRICES`` entries)."""
 
-    input: float
-    output: float
+    @property
+    def input(self) -> float: ...
+    @property
+    def output(self) -> float: ...
 
 
 class CallUsage(BaseModel):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from newsflow.adapters.providers import ChatProvider
+from newsflow.adapters.redis import connect_redis
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.contracts import ArticleTranslated, StageDone, TextExtracted
 from newsflow.domain.pipeline import EXTRACTED, TRANSLATED, Streams
@@ -75,13 +76,13 @@ class DeferredSweeper:
 
     async def _run(self) -> None:
         store = ArticleStore.connect(self.settings)
-        redis = Redis.from_url(self.settings.redis_url)
+        redis = connect_redis(self.settings)
         try:
             while True:
                 await asyncio.sleep(self.settings.deferred_sweep_seconds)
                 try:
                     await self.sweep(store, redis)
-                except Exception:  # noqa: BLE001 - MongoDB or Redis away: try next time
+                except Exception:
                     log.warning("the sweep of deferred %s failed", self.purpose, exc_info=True)
         finally:
             store.close()

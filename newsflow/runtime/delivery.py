@@ -14,9 +14,11 @@ FastStream reads the streams; this module adds what it leaves to us (see FIELD-N
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -28,6 +30,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from newsflow import metrics
 from newsflow.domain.pipeline import Streams
 from newsflow.domain.redact import mask_secrets, public_error
 from newsflow.domain.urls import InvalidUrl
@@ -65,7 +68,9 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def entry_fields(data: dict[bytes, bytes] | dict[str, str]) -> dict[str, str]:
+def entry_fields(
+    data: Mapping[bytes | str, bytes | str] | Mapping[bytes, bytes] | Mapping[str, str],
+) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in data.items()}
 
 
@@ -90,8 +95,12 @@ class DeadLetters:
 
     async def add(
         self, *, stream: str, group: str, entry_id: str, fields: dict[str, str], error: str,
-        deliveries: int,
+        deliveries: int, acknowledge: bool = False,
     ) -> str:
+        """Write the dead letter of ``entry_id``; with ``acknowledge``, acknowledge the entry
+        in ``group`` in the same transaction (MULTI/EXEC, which Redis writes to its
+        append-only file as one block): a Redis that loses the acknowledgement in a crash
+        loses the dead letter with it, so the entry is never dead-lettered twice."""
         entry = {
             "stream": stream,
             "stage": group,
@@ -104,15 +113,21 @@ class DeadLetters:
         aid, _ = article_of(fields)
         if aid:
             entry["article_id"] = aid
-        new_id = await self.redis.xadd(self.streams.dead, entry)  # type: ignore[arg-type]
-        await self.redis.hincrby(self.streams.stats, f"dead:{group}", 1)
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.xadd(self.streams.dead, entry)  # type: ignore[arg-type]
+            tx.hincrby(self.streams.stats, f"dead:{group}", 1)
+            if acknowledge:
+                tx.xack(stream, group, entry_id)
+            new_id, *_ = await tx.execute()
         return _text(new_id)
 
-    async def list(self, count: int = 100) -> list[tuple[str, dict[str, str]]]:
-        rows = await self.redis.xrange(self.streams.dead, count=count)
-        return [(_text(i), entry_fields(f)) for i, f in rows]
+    async def list(self, count: int = 100) -> builtins.list[tuple[str, dict[str, str]]]:
+        rows: Any = await self.redis.xrange(self.streams.dead, count=count)
+        return [(_text(i), entry_fields(f)) for i, f in rows or []]
 
-    async def requeue(self, entry_ids: list[str] | None = None) -> list[tuple[str, str]]:
+    async def requeue(
+        self, entry_ids: builtins.list[str] | None = None
+    ) -> builtins.list[tuple[str, str]]:
         """Publish dead letters back onto their streams; returns (dead id, new id) pairs."""
         done: list[tuple[str, str]] = []
         for dead_id, entry in await self.list(count=100_000):
@@ -138,31 +153,39 @@ class DeliveryGuard(BaseMiddleware):
     timeout: float
     max_deliveries: int
     on_dead: OnDead
+    #: When the handling of this delivery started (perf_counter), for the metrics.
+    started: float | None = None
+
+    def _elapsed(self) -> float | None:
+        return None if self.started is None else time.perf_counter() - self.started
 
     async def consume_scope(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
+        self.started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
                 return await call_next(msg)
         except TimeoutError:
             raise HandlerTimeout(f"handler ran longer than {self.timeout:g} s") from None
 
-    async def after_processed(
+    async def after_processed(  # FastStream's signature; only the exception is needed
         self,
-        exc_type: type[BaseException] | None = None,
+        exc_type: type[BaseException] | None = None,  # noqa: ARG002
         exc_val: BaseException | None = None,
-        exc_tb: TracebackType | None = None,
+        exc_tb: TracebackType | None = None,  # noqa: ARG002
     ) -> bool | None:
         raw = self.msg if isinstance(self.msg, dict) else {}
         stream = str(raw.get("channel", ""))
         ids = raw.get("message_ids") or []
         if exc_val is None:
             if stream:
+                metrics.delivery(self.group, "processed", self._elapsed())
                 await self.redis.hincrby(self.stats_key, f"processed:{self.group}", 1)
             return False
         if isinstance(exc_val, asyncio.CancelledError) or not ids or not stream:
             return False  # shutting down: the entry stays pending and is reclaimed
+        metrics.delivery(self.group, "failed", self._elapsed())
         entry_id = _text(ids[0])
         fields = entry_fields(raw.get("data") or {})
         malformed = isinstance(exc_val, _MALFORMED)
@@ -170,12 +193,14 @@ class DeliveryGuard(BaseMiddleware):
             deliveries = await delivery_count(self.redis, stream, self.group, entry_id)
         except Exception:  # Redis unreachable: leave the entry pending, it will come back
             log.exception("cannot read the delivery count of %s", entry_id)
+            metrics.delivery(self.group, "retried")
             return False
         if not malformed and deliveries < self.max_deliveries:
             log.warning(
                 "%s %s failed (delivery %d of %d): %s", stream, entry_id, deliveries,
                 self.max_deliveries, exc_val,
             )
+            metrics.delivery(self.group, "retried")
             return False
         # The dead letter (read by operators) keeps the details, credentials masked; the
         # article's failure (shown to anonymous readers) says what kind of error it was: an
@@ -198,12 +223,16 @@ class DeliveryGuard(BaseMiddleware):
                 await self.on_dead(aid, generation, public)
             await self.dead.add(
                 stream=stream, group=self.group, entry_id=entry_id, fields=fields,
-                error=reason, deliveries=deliveries,
+                error=reason, deliveries=deliveries, acknowledge=True,
             )
         except Exception:  # a store is down: leave it pending, it will come back
             log.exception("cannot dead-letter %s %s yet", stream, entry_id)
+            metrics.delivery(self.group, "retried")
             return False
         log.error("dead-lettered %s %s: %s", stream, entry_id, reason)
+        metrics.delivery(
+            self.group, "dead_lettered", reason="malformed" if malformed else "max_deliveries"
+        )
         return True  # suppressed: the entry is acknowledged
 
 
@@ -244,11 +273,11 @@ async def release_pending(
             rows = await redis.xpending_range(
                 stream, group, min=start, max="+", count=100, consumername=consumer
             )
-            ids = [row["message_id"] for row in rows]
+            ids: list[Any] = [row["message_id"] for row in rows]
             if not ids:
                 break
             # Claimed by the same consumer name, with an idle time old enough for a reclaim.
-            await redis.xclaim(stream, group, consumer, 0, ids, idle=idle_ms, justid=True)
+            await redis.xclaim(stream, group, consumer, 0, list(ids), idle=idle_ms, justid=True)
             released += len(ids)
             if len(ids) < 100:
                 break

@@ -18,26 +18,28 @@ A service that consumes a stream but moves no article on (the notifier) is decla
 dead letters, heartbeat, trimming and shutdown; its handler does its own work per message.
 
 Each worker reads its input stream with two subscribers in the service's consumer group:
-one for new entries, one that reclaims entries left pending by a dead or stuck replica.
+one for new entries, one that reclaims entries left pending by a dead or stuck replica. In
+the background it trims its input stream and sweeps for articles waiting for its stage whose
+message a crash lost (:mod:`newsflow.runtime.reconcile`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
-import pathlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from faststream import FastStream
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import StreamSub
 from faststream.redis.annotations import RedisStreamMessage
+from faststream.redis.prometheus import RedisPrometheusMiddleware
 from redis.asyncio import Redis
 
+from newsflow import metrics
+from newsflow.adapters.redis import connect_redis, make_broker
 from newsflow.adapters.store import ArticleStore
 from newsflow.adapters.streams import ensure_groups
 from newsflow.domain.article import Article
@@ -52,13 +54,17 @@ from newsflow.domain.pipeline import (
     next_message,
 )
 from newsflow.domain.urls import canonical_url
+from newsflow.runtime import gauges
 from newsflow.runtime.delivery import (
     guard_factory,
     prune_consumers,
     release_pending,
     trim_acknowledged,
 )
-from newsflow.runtime.logs import configure_logging
+from newsflow.runtime.health import Health, MetricsServer, health_loop
+from newsflow.runtime.logs import bind, configure_logging
+from newsflow.runtime.memory import trim_periodically
+from newsflow.runtime.reconcile import run_periodically
 from newsflow.settings import Settings, get_settings
 
 log = logging.getLogger("newsflow.runtime.worker")
@@ -180,7 +186,7 @@ class StageContext(_Publishing, Generic[R]):
         every stage message carries), or the message is retried (:class:`ArticleMissing`),
         never dropped.
         """
-        article = known if known is not None else await self.store.article(aid)
+        article = known if known is not None else await self.store.article(aid, self.stage.reads)
         claim = decide(article, generation, self.stage)
         if claim is Claim.STALE:
             log.info("%s: stale message for %s (generation %d)", self.service, aid[:10], generation)
@@ -189,11 +195,14 @@ class StageContext(_Publishing, Generic[R]):
         elif claim is Claim.DONE:
             assert article is not None
             await self._publish_next(article)
+        if claim is not Claim.WORK:
+            metrics.stage_outcome(self.service, _CLAIM_OUTCOME[claim])
         return article if claim is Claim.WORK else None
 
     async def settle(self, article: Article, outcome: StageOutcome) -> None:
         """Store what the stage's work came to; on success publish the next message."""
         aid, generation = article.id, article.generation
+        metrics.stage_outcome(self.service, "failed" if isinstance(outcome, Failed) else "done")
         if isinstance(outcome, Failed):
             stored = await self.store.fail(
                 aid, generation, self.stage, outcome.reason, result=outcome.result
@@ -202,7 +211,9 @@ class StageContext(_Publishing, Generic[R]):
         else:
             if outcome.note:
                 await self.count(outcome.note)
-            stored = await self.store.save_stage(aid, generation, self.stage, outcome.result)
+            stored = await self.store.save_stage(
+                aid, generation, self.stage, outcome.result, page=outcome.page
+            )
             if stored:
                 await self._publish_next(article)
         if not stored:
@@ -235,6 +246,13 @@ class StageContext(_Publishing, Generic[R]):
             self.streams.urls,
         )
         await self.count("recovered")
+
+
+#: How a claim that is not work is counted (``newsflow_stage_outcomes_total{outcome}``).
+_CLAIM_OUTCOME = {
+    Claim.STALE: "stale", Claim.DONE: "redelivered", Claim.PASSED: "passed",
+    Claim.LOST: "recovered",
+}
 
 
 #: A stage's work: the claimed article and the message in, what it came to out.
@@ -297,16 +315,18 @@ async def process(ctx: StageContext[R], handle: Handler[R, M], body: M, entry_id
         )
         if not intake.process:
             await ctx.count("duplicate")
+            metrics.stage_outcome(ctx.service, "duplicate")
             return
         aid, generation, url, known = intake.article_id, intake.generation, canonical, intake.article
     elif isinstance(body, StageDone):
         aid, generation, url = body.article_id, body.generation, body.url
     else:
         raise TypeError(f"{ctx.service} cannot process a {type(body).__name__}")
-    article = await ctx.claim(aid, generation, url, known=known)
-    if article is None:
-        return
-    await ctx.settle(article, await handle(ctx, article, body))
+    with bind(article_id=aid):
+        article = await ctx.claim(aid, generation, url, known=known)
+        if article is None:
+            return
+        await ctx.settle(article, await handle(ctx, article, body))
 
 
 @dataclass
@@ -325,9 +345,10 @@ def build_worker(
         raise ValueError(f"{service.name} consumes no stream: it is not a consuming worker")
     streams = Streams(settings.stream_prefix)
     stream = streams[service.consumes]
-    redis = Redis.from_url(settings.redis_url)
+    redis = connect_redis(settings)
     store = ArticleStore.connect(settings)
     running: _Running[R] = _Running()
+    metrics.init_stage(service.name)
 
     async def on_dead(aid: str, generation: int | None, reason: str) -> None:
         if isinstance(spec, StageSpec):
@@ -340,29 +361,38 @@ def build_worker(
         redis=redis, streams=streams, group=service.name, timeout=settings.handler_timeout,
         max_deliveries=settings.max_deliveries, on_dead=on_dead,
     )
-    broker = RedisBroker(
-        settings.redis_url, middlewares=[guard], graceful_timeout=settings.graceful_timeout,
+    # FastStream's Prometheus middleware counts and times every message (faststream_* series,
+    # app_name = the service); the guard (retries, dead letters) counts Newsflow's own.
+    prometheus = RedisPrometheusMiddleware(registry=metrics.registry, app_name=service.name)
+    broker = make_broker(
+        settings, middlewares=[prometheus, guard],
+        graceful_timeout=settings.graceful_timeout,
+        # FastStream's access log goes through the process's handlers: same format, masked.
+        logger=logging.getLogger("newsflow.broker"),
         # Generous: a read whose reply arrives after the client gave up is lost until it is
         # reclaimed (the entry is already in our pending list), so a briefly busy event loop
         # must not trip it. A dead connection is still noticed by the health check.
         socket_timeout=60.0, health_check_interval=30,
     )
 
-    async def on_message(body: Message, message: RedisStreamMessage) -> None:
+    async def on_message(body: Message) -> None:
         ctx = running.ctx
         assert ctx is not None, "a message before start-up"
-        if isinstance(spec, StageSpec):
-            assert isinstance(ctx, StageContext)
-            entry_id = message.raw_message["message_ids"][0].decode()
-            await process(ctx, spec.handle, body, entry_id)  # type: ignore[arg-type]  # FastStream decoded the stream's declared message type
-        else:
-            assert isinstance(ctx, ServiceContext)
-            await spec.handle(ctx, body)  # type: ignore[arg-type]  # as above
+        # The stream entry, from FastStream's context: a parameter annotated
+        # RedisStreamMessage costs a worker-thread round trip per message (fast_depends
+        # resolves context fields with a sync callable), a fifth of an idle stage's CPU.
+        message: RedisStreamMessage = broker.context.get_local("message")
+        entry_id = message.raw_message["message_ids"][0].decode()
+        with bind(stage=service.name, entry_id=entry_id):
+            if isinstance(spec, StageSpec):
+                assert isinstance(ctx, StageContext)
+                await process(ctx, spec.handle, body, entry_id)  # type: ignore[arg-type]  # FastStream decoded the stream's declared message type
+            else:
+                assert isinstance(ctx, ServiceContext)
+                await spec.handle(ctx, body)  # type: ignore[arg-type]  # as above
 
     # FastStream decodes each entry into the handler's annotated type: the stream's message.
-    on_message.__annotations__ = {
-        "body": service.consumes.message, "message": RedisStreamMessage, "return": None,
-    }
+    on_message.__annotations__ = {"body": service.consumes.message, "return": None}
     concurrency = spec.concurrency(settings) if spec.concurrency else settings.concurrency
     consumer = settings.consumer
     fresh = broker.subscriber(
@@ -382,6 +412,8 @@ def build_worker(
     reclaim(on_message)
 
     background: list[asyncio.Task[None]] = []
+    health = Health()
+    served: list[MetricsServer] = []
 
     async def startup() -> None:
         await ensure_groups(redis, streams)
@@ -395,13 +427,32 @@ def build_worker(
             running.ctx = ServiceContext(spec.service, settings, streams, redis, store, resources)
 
     async def after_startup() -> None:
-        background.append(asyncio.create_task(_heartbeat(redis, settings.heartbeat_file)))
+        background.append(asyncio.create_task(
+            health_loop(redis.ping, store.ping, health, settings.heartbeat_file)
+        ))
         background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
+        if isinstance(spec, StageSpec) and settings.reconcile_interval > 0:
+            # Articles waiting for this stage whose message a crash lost (reconcile.py).
+            background.append(asyncio.create_task(
+                run_periodically(spec.stage, redis=redis, store=store, settings=settings)
+            ))
+        background.append(asyncio.create_task(trim_periodically()))  # the heap (glibc)
+        background.append(asyncio.create_task(gauges.refresh_loop(
+            redis, store, streams, every=settings.metrics_interval,
+            articles_every=settings.metrics_articles_interval, groups=[service.name],
+        )))
+        if settings.metrics_port:
+            server = MetricsServer(settings.metrics_port, settings.metrics_host, lambda: health)
+            served.append(server.start())
+            log.info("%s: metrics on http://%s:%d/metrics", service.name, settings.metrics_host,
+                     server.port)
         log.info("%s consuming %s as %s (group %s)", service.name, stream, consumer, service.name)
 
     async def stop_background() -> None:
         for task in background:
             task.cancel()
+        for server in served:
+            server.stop()
 
     async def after_shutdown() -> None:
         # FastStream runs on_shutdown hooks before it stops the broker and waits up to
@@ -427,15 +478,6 @@ def build_worker(
     )
 
 
-async def _heartbeat(redis: Redis, path: str) -> None:
-    beat = pathlib.Path(path)
-    while True:
-        with contextlib.suppress(Exception):
-            if await redis.ping():
-                beat.write_text(str(time.time()))
-        await asyncio.sleep(5)
-
-
 async def _trimmer(redis: Redis, stream: str, every: float) -> None:
     while True:
         await asyncio.sleep(every)
@@ -449,5 +491,8 @@ async def _trimmer(redis: Redis, stream: str, every: float) -> None:
 def run(spec: StageSpec[R, M] | ServiceSpec[R, M]) -> None:
     """Entry point of ``python -m services.<name>``."""
     settings = get_settings()
-    configure_logging(settings)  # credentials masked in every line (newsflow.runtime.logs)
+    # credentials masked in every line, the service named (newsflow.runtime.logs)
+    configure_logging(
+        settings, service=spec.stage.name if isinstance(spec, StageSpec) else spec.service.name
+    )
     asyncio.run(build_worker(spec, settings).run())

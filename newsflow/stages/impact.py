@@ -20,7 +20,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from newsflow.adapters.providers import ChatProvider, ProviderError, ResponseSchema
+from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
 from newsflow.domain.contracts import Impact, ImpactResult
+from newsflow.domain.redact import public_error
 from newsflow.domain.usage import (
     CallUsage,
     Ledger,
@@ -29,9 +32,6 @@ from newsflow.domain.usage import (
     estimate_tokens,
     summarize,
 )
-from newsflow.adapters.providers import ChatProvider, ProviderError
-from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
-from newsflow.domain.redact import public_error
 from newsflow.settings import Settings
 from newsflow.stages.translation import LANGUAGE_NAMES, primary_language
 
@@ -62,6 +62,11 @@ _MAX_SYMBOLS = 20
 #: Symbols of an answer that are looked at: each is searched for in the article, and an
 #: answer can hold any number of them.
 _MAX_RAW_SYMBOLS = 100
+
+
+#: The answer's JSON schema, asked for as structured output where the endpoint supports it
+#: (the answer is validated against :class:`Impact` all the same).
+IMPACT_SCHEMA = ResponseSchema.of(Impact, "impact_analysis")
 
 
 class ImpactRejected(Exception):
@@ -95,7 +100,7 @@ def _json_object(answer: str) -> dict[str, Any]:
             raise ImpactRejected("the answer is not JSON") from None
         try:
             value = json.loads(text[start : end + 1])
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             log.info("impact: rejected answer %r", text[:200])
             raise ImpactRejected(f"the answer is not valid JSON ({exc.msg})") from None
     if not isinstance(value, dict):
@@ -211,7 +216,7 @@ async def analyze_impact(
         if refusal is not None:
             return base.model_copy(update={"status": "deferred", "reason": refusal, "usage": usage()})
     try:
-        completion = await provider.chat(messages, json_mode=True)
+        completion = await provider.chat(messages, json_mode=True, schema=IMPACT_SCHEMA)
         calls.append(
             CallUsage(
                 prompt_tokens=completion.prompt_tokens,

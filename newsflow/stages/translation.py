@@ -32,9 +32,9 @@ from functools import lru_cache
 
 from newsflow.adapters.providers import ChatProvider, Completion, ProviderError
 from newsflow.adapters.providers.untrusted import clean_answer, mentions_data_tag, wrap_data
-from newsflow.domain.redact import public_error
 from newsflow.domain.contracts import ExtractionResult, TranslationResult
 from newsflow.domain.pipeline import Done, StageOutcome
+from newsflow.domain.redact import public_error
 from newsflow.domain.usage import (
     CallUsage,
     Ledger,

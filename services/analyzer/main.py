@@ -10,7 +10,8 @@ from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
 from newsflow.stages.analysis import warm_up
-from services.analyzer.handlers import analyze
+
+from .handlers import analyze
 
 
 @dataclass

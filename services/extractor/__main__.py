@@ -1,7 +1,8 @@
 """`python -m services.extractor`: run one extractor worker (scale by running more)."""
 
 from newsflow.runtime.worker import run
-from services.extractor.main import spec
+
+from .main import spec
 
 # Guarded: multiprocessing (the extractor's process pool) may re-import this module.
 if __name__ == "__main__":

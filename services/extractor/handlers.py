@@ -21,7 +21,12 @@ TOO_SHORT = "text too short to compare with other articles"
 async def extract(
     ctx: StageContext[ExtractorPool], article: Article, message: PageFetched
 ) -> StageOutcome:
-    page = await ctx.store.load_page(article.id)
+    # The claim loaded the page with the article (the stage reads it); a page stored by an
+    # earlier version is in a collection of its own.
+    if article.page is not None:
+        page: tuple[int, str] | None = (article.page.generation, article.page.html)
+    else:
+        page = await ctx.store.load_page(article.id)
     if page is None or page[0] != article.generation:
         return Failed(PAGE_MISSING)
     result = await ctx.resources.extract(page[1], article.fetched_url)

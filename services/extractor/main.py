@@ -6,7 +6,8 @@ from newsflow.domain.pipeline import EXTRACTOR
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
 from newsflow.stages.extraction import ExtractorPool
-from services.extractor.handlers import extract
+
+from .handlers import extract
 
 
 async def open_pool(settings: Settings) -> ExtractorPool:

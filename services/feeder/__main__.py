@@ -1,6 +1,6 @@
 """`python -m services.feeder`: run one feeder replica (scale by running more)."""
 
-from services.feeder.main import run
+from .main import run
 
 if __name__ == "__main__":
     run()

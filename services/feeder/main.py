@@ -2,8 +2,10 @@
 
 Any number of replicas run this loop against the same MongoDB and Redis: each due source is
 leased by one of them (see ``newsflow.adapters.sources``); the per-host limits hold across
-all. Health: a heartbeat file touched every few seconds while Redis answers (the compose
-health check reads it). SIGTERM: stop leasing, let in-flight polls finish for
+all. Health: Redis and MongoDB are checked every few seconds; the heartbeat file is touched
+only while both answer, and with ``NEWSFLOW_METRICS_PORT`` set, ``/healthz`` (which compose's
+health check asks) and ``/metrics`` are served there (:mod:`newsflow.runtime.health`).
+SIGTERM: stop leasing, let in-flight polls finish for
 ``NEWSFLOW_GRACEFUL_TIMEOUT``, then give the unfinished sources back.
 """
 
@@ -12,19 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import pathlib
 import signal
-import time
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
-
+from newsflow import metrics
+from newsflow.adapters.redis import connect_redis
 from newsflow.adapters.sources import SourceStore
 from newsflow.adapters.streams import ensure_groups
 from newsflow.domain.pipeline import Streams
+from newsflow.runtime.health import Health, MetricsServer, health_loop
+from newsflow.runtime.logs import configure_logging
 from newsflow.settings import Settings, get_settings
 from newsflow.stages.fetching import PageFetcher
-from services.feeder.poll import Poller
+
+from .poll import Poller
 
 log = logging.getLogger("newsflow.feeder")
 
@@ -40,7 +43,7 @@ class Feeder:
                  name: str | None = None) -> None:
         self.settings = settings
         self.name = name or settings.consumer
-        self.redis = Redis.from_url(settings.redis_url)
+        self.redis = connect_redis(settings)
         self.store = SourceStore.connect(settings)
         self.fetcher = fetcher or PageFetcher(settings)
         self.poller = Poller(settings, self.store, self.redis, self.fetcher, self.name)
@@ -56,11 +59,24 @@ class Feeder:
         s = self.settings
         await self.store.ensure_indexes()
         await ensure_groups(self.redis, Streams(s.stream_prefix))
-        background = [asyncio.create_task(self._heartbeat())]
+        health = Health()
+        for event in metrics.FEEDER_EVENT_NAMES:  # every series from the start, at 0
+            metrics.FEEDER_EVENTS.labels(event)
+        background = [
+            asyncio.create_task(self._heartbeat()),
+            asyncio.create_task(
+                health_loop(self.redis.ping, self.store.ping, health, s.heartbeat_file)
+            ),
+        ]
+        server = None
+        if s.metrics_port:
+            server = MetricsServer(s.metrics_port, s.metrics_host, lambda: health).start()
         log.info("feeder %s polling sources (up to %d at once)", self.name, s.feed_concurrency)
         try:
             await self._loop()
         finally:
+            if server is not None:
+                server.stop()
             for task in background:
                 task.cancel()
             await self._drain()
@@ -149,24 +165,22 @@ class Feeder:
         await pipe.execute()
 
     async def _heartbeat(self) -> None:
-        beat = pathlib.Path(self.settings.heartbeat_file)
+        """Flush the poll counters every few seconds (the heartbeat file is health_loop's)."""
         while True:
             with contextlib.suppress(Exception):
-                if await self.redis.ping():
-                    beat.write_text(str(time.time()))
                 await self._flush_stats()
             await asyncio.sleep(5)
 
 
 def run(settings: Settings | None = None) -> None:
     """Entry point of ``python -m services.feeder``."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings = settings or get_settings()
+    # credentials masked in every line, the service named (newsflow.runtime.logs)
+    configure_logging(settings, service=SERVICE)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def main() -> None:
-        feeder = Feeder(settings or get_settings())
+        feeder = Feeder(settings)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, feeder.stop)

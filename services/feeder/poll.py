@@ -16,6 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from newsflow import metrics
 from newsflow.adapters.sources import (
     HostBusy,
     HostGate,
@@ -65,6 +66,7 @@ class Stats:
 
     def add(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
+        metrics.feeder_event(name, n)  # newsflow_feeder_events_total
 
     def take(self) -> dict[str, int]:
         taken, self.counts = self.counts, {}

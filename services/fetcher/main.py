@@ -4,7 +4,8 @@ from newsflow.domain.pipeline import FETCHER
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
 from newsflow.stages.fetching import PageFetcher
-from services.fetcher.handlers import fetch
+
+from .handlers import fetch
 
 
 async def open_client(settings: Settings) -> PageFetcher:

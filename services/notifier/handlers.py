@@ -87,7 +87,7 @@ async def notify(ctx: ServiceContext[Alerting], message: ArticleAnalyzed) -> Non
         await ctx.count("alerts_sent")
     if later:
         reasons = "; ".join(
-            "another notifier is sending" if r is Claim.BUSY else str(r.reason)  # type: ignore[union-attr]
+            "another notifier is sending" if r is Claim.BUSY else str(r.reason)
             for r in later[:3]
         )
         raise AlertsPending(f"{len(later)} alert(s) of {article.short_id} to retry: {reasons}")

@@ -7,7 +7,8 @@ from newsflow.adapters.webhooks import WebhookSender
 from newsflow.domain.pipeline import NOTIFIER
 from newsflow.runtime.worker import ServiceSpec
 from newsflow.settings import Settings
-from services.notifier.handlers import Alerting, give_up, notify
+
+from .handlers import Alerting, give_up, notify
 
 
 async def open_alerting(settings: Settings) -> Alerting:

@@ -4,7 +4,8 @@ import uvicorn
 
 from newsflow.runtime.logs import configure_logging
 from newsflow.settings import get_settings
-from services.reader.main import create_app
+
+from .main import create_app
 
 settings = get_settings()
 config = uvicorn.Config(
@@ -12,5 +13,5 @@ config = uvicorn.Config(
     proxy_headers=False, server_header=False, log_level="info",
 )
 # After uvicorn configured its loggers: credentials are masked in every line they write.
-configure_logging(settings, loggers=("uvicorn", "uvicorn.error", "uvicorn.access"))
+configure_logging(settings, loggers=("uvicorn", "uvicorn.error", "uvicorn.access"), service="reader")
 uvicorn.Server(config).run()

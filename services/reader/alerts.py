@@ -27,10 +27,11 @@ from newsflow.stages.alerts import (
     redact_url,
     sample_subject,
 )
-from services.reader.api import WRITE_ERRORS
-from services.reader.models import ErrorBody
-from services.reader.pages import _ctx, _form, _require_writer, templates
-from services.reader.security import require_writer
+
+from .api import WRITE_ERRORS
+from .models import ErrorBody
+from .pages import _ctx, _form, _require_writer, templates
+from .security import require_writer
 
 RuleId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="the rule's id")]
 
@@ -92,11 +93,11 @@ class TestResult(BaseModel):
 
 
 def alerts_of(request: Request) -> AlertStore:
-    return request.app.state.alerts  # type: ignore[no-any-return]
+    return request.app.state.alerts
 
 
 def settings_of(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 async def view(alerts: AlertStore, rule: AlertRule) -> dict[str, Any]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
 from newsflow.adapters.intake import announce_vote, submit
@@ -16,9 +17,11 @@ from newsflow.domain.ranking import View
 from newsflow.domain.stories import StorySummary
 from newsflow.domain.urls import short_id
 from newsflow.domain.votes import InvalidComment
+from newsflow.runtime.health import answers
 from newsflow.settings import Settings
-from services.reader import views
-from services.reader.models import (
+
+from . import views
+from .models import (
     ArticleDetail,
     ArticleList,
     CommentCreated,
@@ -35,7 +38,7 @@ from services.reader.models import (
     VoteCounts,
     VoteRequest,
 )
-from services.reader.security import client_label, require_writer
+from .security import client_label, require_writer
 
 #: Full id (64 hex digits) or a prefix of at least 4, like the short id people see.
 Ident = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{4,64}$", description="full or short article id")]
@@ -251,13 +254,20 @@ async def get_story(ident: Ident, request: Request) -> dict[str, Any]:
 health_router = APIRouter()
 
 
-@health_router.get("/healthz", response_model=Health, summary="Liveness of the reader")
-async def healthz(request: Request) -> dict[str, bool]:
-    """Whether MongoDB and Redis answer (always 200, so a probe can read the details)."""
-    mongo = redis = False
-    # Any failure means "not answering"; the probe reads which one.
-    with contextlib.suppress(Exception):
-        mongo = await store_of(request).ping()
-    with contextlib.suppress(Exception):
-        redis = bool(await redis_of(request).ping())
-    return {"ok": mongo and redis, "mongo": mongo, "redis": redis}
+#: How long /healthz waits for each store (seconds): a probe must get an answer in time.
+HEALTH_TIMEOUT = 3.0
+
+
+@health_router.get(
+    "/healthz", response_model=Health, summary="Whether MongoDB and Redis answer",
+    responses={503: {"model": Health, "description": "MongoDB or Redis does not answer"}},
+)
+async def healthz(request: Request) -> JSONResponse:
+    """200 when MongoDB and Redis both answer within a few seconds, else 503 (load balancers
+    and orchestrators read the status code); the body says which one."""
+    # Any failure or a timeout means "not answering"; both are asked at once.
+    mongo, redis = await asyncio.gather(
+        answers(store_of(request).ping, HEALTH_TIMEOUT), answers(redis_of(request).ping, HEALTH_TIMEOUT)
+    )
+    ok = mongo and redis
+    return JSONResponse({"ok": ok, "mongo": mongo, "redis": redis}, status_code=200 if ok else 503)

@@ -17,9 +17,10 @@ from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import Status
 from newsflow.settings import Settings
-from services.reader import views
-from services.reader.feed_formats import MEDIA_TYPES, Feed, FeedItem, render
-from services.reader.pages import ListQuery, list_query
+
+from . import views
+from .feed_formats import MEDIA_TYPES, Feed, FeedItem, render
+from .pages import ListQuery, list_query
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 

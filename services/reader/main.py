@@ -7,6 +7,7 @@ elsewhere. Nothing a client sends should reach the generic 500.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
@@ -18,24 +19,28 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pymongo.errors import PyMongoError
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from newsflow.adapters.alerts import AlertStore
+from newsflow.adapters.redis import connect_redis
 from newsflow.adapters.sources import SourceStore
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
+from newsflow.domain.pipeline import Streams
+from newsflow.runtime.gauges import refresh_loop
+from newsflow.runtime.health import Health, MetricsServer, health_loop
 from newsflow.settings import Settings, get_settings
-from services.reader import alerts, api, feeds, pages, sources
-from services.reader.security import GuardMiddleware, allowed_hosts
+
+from . import alerts, api, feeds, observe, pages, sources
+from .security import GuardMiddleware, allowed_hosts
 
 log = logging.getLogger("newsflow.reader")
 
 
 def _wants_json(request: Request) -> bool:
     path = request.url.path
-    return path.startswith("/api") or path in ("/healthz", "/openapi.json")
+    return path.startswith("/api") or path in ("/healthz", "/openapi.json", "/asyncapi.json")
 
 
 def _error(request: Request, status: int, message: str, details: list[str] | None = None,
@@ -62,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = ArticleStore.connect(settings)
-        redis = Redis.from_url(settings.redis_url)
+        redis = connect_redis(settings)
         app.state.store, app.state.redis = store, redis
         app.state.sources = SourceStore.connect(settings)  # /api/sources, /sources
         app.state.alerts = AlertStore.connect(settings)
@@ -71,7 +76,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.alerts.ensure_indexes()
         except PyMongoError as exc:  # the pages say so per request until it answers
             log.warning("MongoDB not ready at startup: %s", exc)
+        # The gauges of every stream and group (an idle stage's lag included), and the
+        # metrics port when one is set (compose scrapes every service there).
+        health = Health()
+        background = [
+            asyncio.create_task(refresh_loop(
+                redis, store, Streams(settings.stream_prefix), every=settings.metrics_interval,
+                articles_every=settings.metrics_articles_interval,
+            )),
+            asyncio.create_task(health_loop(redis.ping, store.ping, health, None)),
+        ]
+        server = None
+        if settings.metrics_port:
+            server = MetricsServer(settings.metrics_port, settings.metrics_host, lambda: health)
+            server.start()
         yield
+        if server is not None:
+            server.stop()
+        for task in background:
+            task.cancel()
+        await asyncio.wait(background, timeout=5)
         await redis.aclose()
         store.close()
         app.state.sources.close()
@@ -99,8 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # proxy's X-Forwarded-Proto/For are what the guard, the cookie and the login limit see.
         trusted = [str(ipaddress.ip_network(p, strict=False)) for p in settings.reader_trusted_proxies]
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
+    # Outermost: every request is counted, those the guard refuses included.
+    app.add_middleware(observe.RequestMetrics)
     app.include_router(api.router)
     app.include_router(api.health_router)
+    app.include_router(observe.router)
     app.include_router(pages.router)
     app.include_router(sources.router)
     app.include_router(alerts.router)

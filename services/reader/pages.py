@@ -24,9 +24,10 @@ from newsflow.domain.contracts import Direction
 from newsflow.domain.ranking import View
 from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
-from services.reader import views
-from services.reader.api import announce, publish_urls
-from services.reader.security import (
+
+from . import views
+from .api import announce, publish_urls
+from .security import (
     SESSION_COOKIE,
     check_writer,
     client_address,

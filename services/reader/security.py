@@ -32,7 +32,7 @@ import hmac
 import json
 import secrets
 import time
-from typing import Any
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
@@ -304,7 +304,8 @@ class GuardMiddleware:
     on requests."""
 
     def __init__(
-        self, app: ASGIApp, max_body: int, allowed_hosts: frozenset[str] | None = LOOPBACK_HOSTS
+        self, app: ASGIApp, max_body: int,
+        allowed_hosts: Iterable[str] | None = LOOPBACK_HOSTS,
     ) -> None:
         self.app = app
         self.max_body = max_body
@@ -328,9 +329,10 @@ class GuardMiddleware:
             if int(declared) > self.max_body:
                 await _send_json(send, 413, f"request body larger than {self.max_body} bytes")
                 return
-        receive = await self._bounded(scope, receive, send)
-        if receive is None:
+        bounded = await self._bounded(scope, receive, send)
+        if bounded is None:
             return
+        receive = bounded
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -11,7 +11,8 @@ import uvicorn
 
 from newsflow.cli.embedded import free_port
 from newsflow.settings import Settings
-from services.reader.main import create_app
+
+from .main import create_app
 
 
 class ReaderThread:

@@ -23,9 +23,10 @@ from newsflow.adapters.sources import (
 )
 from newsflow.domain.urls import InvalidUrl
 from newsflow.settings import Settings
-from services.reader.api import ERRORS, WRITE_ERRORS
-from services.reader.pages import _ctx, _form, _require_writer, templates
-from services.reader.security import client_label, require_writer
+
+from .api import ERRORS, WRITE_ERRORS
+from .pages import _ctx, _form, _require_writer, templates
+from .security import client_label, require_writer
 
 SourceIdent = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{4,64}$", description="full or short source id")]
 Health = Literal["new", "healthy", "failing", "paused"]
@@ -100,12 +101,14 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def store_of(request: Request) -> SourceStore:
-    return request.app.state.sources  # type: ignore[no-any-return]
+    store: SourceStore = request.app.state.sources
+    return store
 
 
 async def _call(coro: Any) -> dict[str, Any]:
     try:
-        return await coro  # type: ignore[no-any-return]
+        result: dict[str, Any] = await coro
+        return result
     except SourceNotFound as exc:
         raise HTTPException(404, str(exc.args[0])) from None
     except AmbiguousSource as exc:

@@ -15,10 +15,10 @@ from urllib.parse import urlencode, urlsplit
 from pydantic import BaseModel
 
 from newsflow.domain.article import Article
-from newsflow.domain.stories import StorySummary
 from newsflow.domain.contracts import AnalysisResult
 from newsflow.domain.pipeline import STAGES, TERMINAL
 from newsflow.domain.redact import mask_secrets, strip_userinfo
+from newsflow.domain.stories import StorySummary
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 

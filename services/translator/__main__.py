@@ -1,7 +1,8 @@
 """`python -m services.translator`: run one translator worker (scale by running more)."""
 
 from newsflow.runtime.worker import run
-from services.translator.main import spec
+
+from .main import spec
 
 # Guarded: multiprocessing (the extractor's process pool) may re-import this module.
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from newsflow.domain.pipeline import TRANSLATOR
 from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageSpec
 from newsflow.settings import Settings
-from services.translator.handlers import translate
+
+from .handlers import translate
 
 
 async def open_provider(settings: Settings) -> LLMResources:

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from newsflow.cli.embedded import Server
-from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.cli.embedded import Server
 from newsflow.domain.pipeline import TERMINAL
 from newsflow.domain.urls import article_id, canonical_url
+from newsflow.settings import Settings
 from services.reader.server import ReaderThread
 from services.reader.views import export_category
 from tests.support.corpus_server import Corpus, CorpusServer

@@ -1,6 +1,7 @@
 """Check the promises of docker-compose.yml on its resolved form, against the declared pipeline.
 
-    docker compose --profile tools config --format json | .venv/bin/python -m tests.compose.check_config
+    docker compose --profile tools --profile monitoring config --format json \
+        | .venv/bin/python -m tests.compose.check_config
 
 Prints a one-line summary and exits 0, or prints every broken promise and exits 1. Used by
 tests/compose/smoke.sh; the promises are those of the README's deployment section.
@@ -76,6 +77,15 @@ def problems(config: dict[str, Any]) -> list[str]:
             found.append(f"{name}: data not on a named volume")
     if "--appendonly" not in services.get("redis", {}).get("command", []):
         found.append("redis: append-only file not enabled")
+    for name in (*WORKERS, "reader"):
+        env = services.get(name, {}).get("environment") or {}
+        if str(env.get("NEWSFLOW_METRICS_PORT")) != "9100" or env.get("NEWSFLOW_METRICS_HOST") != "0.0.0.0":
+            found.append(f"{name}: no metrics on 0.0.0.0:9100 for Prometheus")
+    prometheus = services.get("prometheus")
+    if prometheus is None:
+        found.append("service 'prometheus' is missing (profile monitoring)")
+    elif prometheus.get("profiles") != ["monitoring"]:
+        found.append("prometheus: should sit in the profile 'monitoring'")
     cli = services.get("cli", {})
     if cli.get("entrypoint") != ["newsflow"]:
         found.append("cli: entrypoint is not the newsflow CLI")

@@ -9,9 +9,11 @@
 # 3. A web container on the compose network serves generated article pages; URLs are published
 #    with `docker compose run --rm cli publish ...` and read back with `cli status/list/show`.
 # 4. `--scale extractor=3`: three consumers in the extractor group share a load of slow pages.
-# 5. One extractor is killed (`docker kill`) while it holds messages; the others reclaim and
+# 5. Prometheus (profile `monitoring`) scrapes every replica: its /api/v1/targets lists one
+#    healthy target per container of every service (the three extractors included).
+# 6. One extractor is killed (`docker kill`) while it holds messages; the others reclaim and
 #    finish them; every article ends `analyzed`.
-# 6. `down -v`, also on failure or interruption (trap).
+# 7. `down -v`, also on failure or interruption (trap).
 #
 # Prints PASS/FAIL lines and exits 1 on the first failure. Where no Docker engine can run, it
 # prints `SKIPPED: <reason>` and exits 0.
@@ -69,14 +71,14 @@ if ! err=$(docker info 2>&1 >/dev/null); then
 fi
 docker compose version >/dev/null 2>&1 || skip "Docker Compose v2 (the 'docker compose' plugin) is not installed"
 info "engine $(docker version -f '{{.Server.Version}}' 2>/dev/null), $(docker compose version --short 2>/dev/null | sed 's/^/compose v/')"
-info "images: python=${PYTHON_IMAGE:-python:3.12-slim} redis=${REDIS_IMAGE:-redis:7-alpine} mongo=${MONGO_IMAGE:-mongo:8}"
+info "images: python=${PYTHON_IMAGE:-python:3.12-slim} redis=${REDIS_IMAGE:-redis:7-alpine} mongo=${MONGO_IMAGE:-mongo:8} prometheus=${PROMETHEUS_IMAGE:-prom/prometheus:v2.53.0}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/newsflow-smoke.XXXXXX")
 export SMOKE_PAGES_DIR="$work/pages"
 started=0
 
 dc() {
-  docker compose --project-name "$PROJECT" --project-directory "$ROOT" \
+  docker compose --project-name "$PROJECT" --project-directory "$ROOT" --profile monitoring \
     --env-file "$HERE/smoke.env" -f "$ROOT/docker-compose.yml" -f "$HERE/smoke.compose.yml" "$@"
 }
 
@@ -130,14 +132,14 @@ pass "docker compose config is clean; $out"
 chmod -R a+rX "$work"
 
 started=1
-if ! out=$(dc up -d --wait --wait-timeout 120 redis mongo pages 2>&1); then
-  fail "redis/mongo/pages did not start: $(printf '%s\n' "$out" | tail -n 5)"
+if ! out=$(dc up -d --wait --wait-timeout 120 redis mongo pages prometheus 2>&1); then
+  fail "redis/mongo/pages/prometheus did not start: $(printf '%s\n' "$out" | tail -n 5)"
 fi
 subnet=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' "${PROJECT}_default" | awk '{print $1}')
 [ -n "$subnet" ] || fail "cannot read the subnet of network ${PROJECT}_default"
 # The fetcher refuses private addresses; the test pages live on this one network only.
 export NEWSFLOW_FETCH_ALLOWED_NETWORKS="$subnet"
-pass "redis and mongo healthy, pages served on network ${PROJECT}_default ($subnet) at $(elapsed)s"
+pass "redis and mongo healthy, prometheus started, pages served on network ${PROJECT}_default ($subnet) at $(elapsed)s"
 
 image=$(sed -n 's/^NEWSFLOW_IMAGE=//p' "$HERE/smoke.env")
 previous=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
@@ -200,7 +202,7 @@ wait_analyzed() {
 
 # "consumer count" pairs of the extractor group's pending entries, one per line.
 pending_by_consumer() {
-  redis_cli XPENDING newsflow:fetched extractor 2>/dev/null | awk 'NR > 3 && NF { printf "%s%s", $0, (++n % 2 ? " " : "\n") }'
+  redis_cli XPENDING '{newsflow}:fetched' extractor 2>/dev/null | awk 'NR > 3 && NF { printf "%s%s", $0, (++n % 2 ? " " : "\n") }'
 }
 
 urls() { # urls light|heavy COUNT
@@ -247,6 +249,31 @@ for id in $(dc ps -q extractor); do host_of[$id]=$(docker inspect -f '{{.Config.
 [ "${#host_of[@]}" = 3 ] || fail "expected 3 extractor containers, found ${#host_of[@]}"
 pass "scaled the extractor to 3 healthy replicas in $((SECONDS - t))s: ${host_of[*]}"
 
+# --- 5. Prometheus scrapes every replica --------------------------------------------------------
+t=$SECONDS
+prom=$(dc port prometheus 9090 2>/dev/null | tail -n 1)
+[ -n "$prom" ] || fail "prometheus publishes no port"
+want="fetcher=1 extractor=3 translator=1 analyzer=1 feeder=1 notifier=1 reader=1"
+seen=""
+for _ in $(seq 90); do
+  check_deadline
+  seen=$(curl -fsS "http://$prom/api/v1/targets?state=active" 2>/dev/null | "$py" -c '
+import collections, json, sys
+targets = json.load(sys.stdin)["data"]["activeTargets"]
+up = collections.Counter(t["labels"].get("service") for t in targets
+                         if t["labels"].get("job") == "newsflow" and t["health"] == "up")
+print(" ".join(f"{s}={up[s]}" for s in ("fetcher", "extractor", "translator", "analyzer", "feeder", "notifier", "reader")))
+' 2>/dev/null || true)
+  [ "$seen" = "$want" ] && break
+  sleep 2
+done
+[ "$seen" = "$want" ] || fail "prometheus does not scrape every replica: up targets $seen, want $want"
+series=$(curl -fsS "http://$prom/api/v1/query" --data-urlencode 'query=count(newsflow_messages_processed_total{stage="extractor"})' | "$py" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')
+[ "$series" = 3 ] || fail "prometheus has newsflow_messages_processed_total of $series extractor replicas, want 3"
+pass "prometheus scrapes one target per replica ($seen), all up, after $((SECONDS - t))s"
+
+# --- 4b. the three extractors share a load -----------------------------------------------------
+
 t=$SECONDS
 mapfile -t batch < <(urls heavy "$HEAVY")
 out=$(dc run --rm -T cli publish "${batch[@]}" 2>&1) || fail "cli publish failed: $out"
@@ -269,16 +296,16 @@ for _ in $(seq 600); do
 done
 [ "${#worked[@]}" = 3 ] || fail "only ${#worked[@]} of 3 extractors took work: ${!worked[*]}"
 # Redis lists a consumer once it has been served entries: all three replicas must be there.
-consumers=$(redis_cli XINFO CONSUMERS newsflow:fetched extractor | awk 'prev == "name" { print } { prev = $0 }')
+consumers=$(redis_cli XINFO CONSUMERS '{newsflow}:fetched' extractor | awk 'prev == "name" { print } { prev = $0 }')
 seen=0
 for h in "${host_of[@]}"; do printf '%s\n' "$consumers" | grep -q "^$h-" && seen=$((seen + 1)); done
 [ "$seen" = 3 ] || fail "only $seen of 3 extractor containers are consumers of group extractor: $consumers"
-pass "3 extractor replicas are consumers of group 'extractor' on newsflow:fetched and all 3 held messages of the same load (work is shared)"
+pass "3 extractor replicas are consumers of group 'extractor' on {newsflow}:fetched and all 3 held messages of the same load (work is shared)"
 printf '%s\n' "$consumers" | sed 's/^/      consumer /'
 
-# --- 5. kill one mid-load; the others finish its messages ---------------------------------------
+# --- 6. kill one mid-load; the others finish its messages ---------------------------------------
 docker kill "$victim" >/dev/null || fail "docker kill $victim failed"
-held=$(redis_cli XPENDING newsflow:fetched extractor - + 100 | awk 'NR % 4 == 1 { id = $0 } NR % 4 == 2 { print id, $0 }' | grep " $victim_host-" | awk '{print $1}')
+held=$(redis_cli XPENDING '{newsflow}:fetched' extractor - + 100 | awk 'NR % 4 == 1 { id = $0 } NR % 4 == 2 { print id, $0 }' | grep " $victim_host-" | awk '{print $1}')
 nheld=$(printf '%s\n' "$held" | grep -c . || true)
 [ "$nheld" -gt 0 ] || fail "the killed extractor ($victim_host) held no pending message at the kill; load too light?"
 pass "killed extractor $victim_host mid-load at $((SECONDS - t))s; it held $nheld unacknowledged message(s): $(echo $held)"
@@ -287,14 +314,14 @@ pass "killed extractor $victim_host mid-load at $((SECONDS - t))s; it held $nhel
 articles=()
 for entry in $held; do
   # stage messages are plain fields: the value follows the line "article_id"
-  articles+=($(redis_cli XRANGE newsflow:fetched "$entry" "$entry" | awk 'prev == "article_id" { print } { prev = $0 }'))
+  articles+=($(redis_cli XRANGE '{newsflow}:fetched' "$entry" "$entry" | awk 'prev == "article_id" { print } { prev = $0 }'))
 done
 [ "${#articles[@]}" = "$nheld" ] || fail "could not read the article ids of the killed extractor's entries"
 
 wait_analyzed $((LIGHT + FEED + HEAVY)) 300
-left=$(redis_cli XPENDING newsflow:fetched extractor - + 100 | awk 'NR % 4 == 1 { id = $0 } NR % 4 == 2 { print id, $0 }' | grep -c " $victim_host-" || true)
+left=$(redis_cli XPENDING '{newsflow}:fetched' extractor - + 100 | awk 'NR % 4 == 1 { id = $0 } NR % 4 == 2 { print id, $0 }' | grep -c " $victim_host-" || true)
 [ "$left" = 0 ] || fail "$left message(s) still pending on the killed extractor"
-total_pending=$(redis_cli XPENDING newsflow:fetched extractor | head -n 1)
+total_pending=$(redis_cli XPENDING '{newsflow}:fetched' extractor | head -n 1)
 [ "${total_pending:-1}" = 0 ] || fail "$total_pending message(s) still pending in group extractor"
 done_ids=$(probe "${articles[@]}" | "$py" -c 'import json,sys; print(sum(v == "analyzed" for v in json.load(sys.stdin)["ids"].values()))')
 [ "$done_ids" = "$nheld" ] || fail "only $done_ids of the $nheld articles held by the killed extractor were analyzed"
@@ -302,7 +329,7 @@ state=$(docker inspect -f '{{.State.Status}}' "$victim")
 running=$(dc ps -q --status running extractor | wc -l)
 pass "all $((LIGHT + FEED + HEAVY)) articles analyzed $((SECONDS - t))s after publishing, including the $nheld the killed extractor held (reclaimed and finished by the $running others; it stays $state)"
 
-# --- 6. tear down --------------------------------------------------------------------------------
+# --- 7. tear down --------------------------------------------------------------------------------
 dc down -v --remove-orphans --timeout 20 >/dev/null 2>&1 || fail "docker compose down -v failed"
 started=0
 leftover=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"; docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT")

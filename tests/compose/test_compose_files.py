@@ -16,7 +16,9 @@ from newsflow.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Settings the image or the compose file fix for each container, not the deployment.
-FIXED_IN_CONTAINER = {"data_dir", "heartbeat_file", "reader_host", "reader_port"}
+FIXED_IN_CONTAINER = {
+    "data_dir", "heartbeat_file", "reader_host", "reader_port", "metrics_port", "metrics_host",
+}
 
 
 def env_names() -> set[str]:

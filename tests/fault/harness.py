@@ -19,13 +19,29 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from newsflow.adapters.store import ArticleStore
+from newsflow.cli.embedded import Server, free_port, start_mongo, start_redis
 from newsflow.domain.contracts import Status
 from newsflow.domain.pipeline import RANK, STAGES, Streams
-from newsflow.runtime.delivery import entry_fields
-from newsflow.cli.embedded import Server, start_mongo, start_redis
-from newsflow.adapters.store import ArticleStore
 from newsflow.domain.urls import InvalidUrl, article_id, canonical_url
+from newsflow.runtime.delivery import entry_fields
 from tests.support.workers import WorkerProcesses
+
+
+@dataclass
+class RedisCrash:
+    """What a SIGKILLed Redis kept: read from its data before anyone could write again."""
+
+    #: Wall-clock milliseconds when the server was killed: every entry id it generated is
+    #: below this, every id of the restarted server above.
+    killed_ms: int
+    #: Each watched stream's last generated entry id as the restarted server has it.
+    last_ids: dict[str, str]
+
+    def lost(self, stream: str, entry_id: str) -> bool:
+        """Whether Redis generated ``entry_id`` in ``stream`` before the kill and lost it."""
+        last = self.last_ids.get(stream)
+        return last is not None and _id_key(last) < _id_key(entry_id) < (self.killed_ms, 0)
 
 
 @dataclass
@@ -38,10 +54,44 @@ class Servers:
     redis: Server | None = None
     mongo: Server | None = None
     restarts: Counter[str] = field(default_factory=Counter)
+    #: Redis's own fsync policy (``everysec`` as the issue's deployment, or ``always``).
+    appendfsync: str = "everysec"
+    #: Extra environment of redis-server (a slow-fsync shim: tests/fault/slowsync.py).
+    redis_env: dict[str, str] | None = None
+    #: Streams whose last entry id is read after each Redis SIGKILL (see :class:`RedisCrash`).
+    watch_streams: tuple[str, ...] = ()
+    redis_crashes: list[RedisCrash] = field(default_factory=list)
+
+    def _start_redis(self) -> Server:
+        return start_redis(
+            self.data / "redis", self.redis_port, appendfsync=self.appendfsync, env=self.redis_env
+        )
 
     def start(self) -> None:
-        self.redis = start_redis(self.data / "redis", self.redis_port)
+        self.redis = self._start_redis()
         self.mongo = start_mongo(self.data / "mongo", self.mongo_port)
+
+    def _inspect_redis(self, killed_ms: int) -> RedisCrash:
+        """Load the killed server's data on a private port, before any client can add to it,
+        and note each watched stream's last entry id."""
+        import redis as redis_sync
+
+        probe = start_redis(self.data / "redis", free_port(), appendfsync=self.appendfsync)
+        client = redis_sync.Redis(port=probe.port)
+        try:
+            last: dict[str, str] = {}
+            for stream in self.watch_streams:
+                with contextlib.suppress(redis_sync.ResponseError):  # no such stream yet
+                    last[stream] = _name(client.xinfo_stream(stream)["last-generated-id"])
+            with contextlib.suppress(redis_sync.ConnectionError):
+                client.shutdown(nosave=True)
+            probe.proc.wait(15)
+        finally:
+            client.close()
+            probe.kill()
+            if probe._log:
+                probe._log.close()
+        return RedisCrash(killed_ms, last)
 
     def _halt(self, server: Server, how: signal.Signals) -> None:
         if how == signal.SIGKILL:
@@ -55,8 +105,12 @@ class Servers:
         """Stop Redis (SIGTERM: clean, SIGKILL: crash) and start it on the same data."""
         assert self.redis is not None
         self._halt(self.redis, how)
-        time.sleep(down_for)
-        self.redis = start_redis(self.data / "redis", self.redis_port)
+        killed_ms = int(time.time() * 1000)
+        started = time.monotonic()
+        if how == signal.SIGKILL and self.watch_streams:
+            self.redis_crashes.append(self._inspect_redis(killed_ms))
+        time.sleep(max(0.0, down_for - (time.monotonic() - started)))
+        self.redis = self._start_redis()
         self.restarts[f"redis {how.name}"] += 1
 
     def restart_mongo(self, how: signal.Signals, down_for: float = 1.0) -> None:
@@ -92,9 +146,14 @@ class Supervisor:
         self._killed: set[int] = set()
         self._task: asyncio.Task[None] | None = None
 
+    def alive(self, name: str, index: int) -> bool:
+        return self.workers.procs[name][index].poll() is None
+
     def kill(self, name: str, index: int) -> None:
         """SIGKILL one replica (its process group: the extractor's children too)."""
         proc = self.workers.procs[name][index]
+        if proc.poll() is not None:
+            return  # already gone (being restarted): not a kill of ours
         self._killed.add(proc.pid)
         self.workers.kill(name, index)
         self.kills[name] += 1
@@ -102,6 +161,8 @@ class Supervisor:
     def terminate(self, name: str, index: int) -> None:
         """SIGTERM one replica, as ``docker compose stop``/``restart`` does (no wait)."""
         proc = self.workers.procs[name][index]
+        if proc.poll() is not None:
+            return
         self._killed.add(proc.pid)
         proc.send_signal(signal.SIGTERM)
         self.terminations[name] += 1
@@ -198,6 +259,17 @@ class Tally:
     #: Handler runs a fault-free run needs per stage (one per message it must handle).
     needed: dict[str, int] = field(default_factory=dict)
     duplicates_merged: int = 0
+    #: Accepted URLs whose entry Redis lost in a crash (acknowledged, then absent).
+    redis_lost: list[str] = field(default_factory=list)
+    #: Canonical URLs Redis lost every submission of before the fetcher made a document.
+    redis_lost_no_document: int = 0
+    #: Accepted URLs Redis lost that left nothing at all (no document, no dead letter).
+    redis_lost_unseen: int = 0
+    #: Dead letters beyond the first for one stream entry (should be none).
+    dead_letters_repeated: int = 0
+    #: Articles each stage's reconciler drove on, and articles each stage submitted again.
+    reconciled: dict[str, int] = field(default_factory=dict)
+    recovered: dict[str, int] = field(default_factory=dict)
 
     @property
     def settled(self) -> bool:
@@ -213,9 +285,14 @@ def _id_key(entry_id: str) -> tuple[int, int]:
 
 
 async def account(
-    accepted: list[tuple[str, str]], store: ArticleStore, redis: Redis, streams: Streams
+    accepted: list[tuple[str, str]], store: ArticleStore, redis: Redis, streams: Streams,
+    crashes: list[RedisCrash] | None = None,
 ) -> Tally:
-    """Check every accepted URL against the articles and the dead-letter stream."""
+    """Check every accepted URL against the articles and the dead-letter stream.
+
+    A URL whose entry one of ``crashes`` lost is Redis's loss, not Newsflow's: it is counted
+    in ``redis_lost``; if it has a document anyway, that document must be finished.
+    """
     tally = Tally(accepted=len(accepted))
     everything = await store.page(limit=1_000_000)
     docs = {a.id: a.document() for a in everything.items}
@@ -238,9 +315,11 @@ async def account(
     dead_rows = await _retrying(lambda: redis.xrange(streams.dead))
     dead_urls: set[str] = set()
     dead_articles: set[str] = set()
+    dead_entries: Counter[tuple[str, str]] = Counter()
     for _, raw in dead_rows:
         entry = entry_fields(raw)
         tally.dead_letters += 1
+        dead_entries[(entry.get("stream", ""), entry.get("entry_id", ""))] += 1
         if not all(entry.get(k) for k in ("stream", "stage", "entry_id", "fields", "error")) or (
             int(entry.get("deliveries") or 0) < 1
         ):
@@ -253,24 +332,39 @@ async def account(
             if isinstance(fields, dict) and isinstance(fields.get("url"), str):
                 dead_urls.add(fields["url"])
 
+    tally.dead_letters_repeated = sum(n - 1 for n in dead_entries.values())
+
     wanted: set[str] = set()
-    for url, _entry in accepted:
+    kept_by_redis: set[str] = set()  # canonical ids with a submission Redis did not lose
+    lost_by_redis: set[str] = set()
+    for url, entry_id in accepted:
+        by_redis = any(c.lost(streams.urls, entry_id) for c in crashes or [])
+        if by_redis:
+            tally.redis_lost.append(url)
         try:
             aid = article_id(canonical_url(url))
         except InvalidUrl:
             tally.invalid_urls += 1
             if url not in dead_urls:
-                tally.lost.append(url)
+                if by_redis:
+                    tally.redis_lost_unseen += 1
+                else:
+                    tally.lost.append(url)
             continue
         wanted.add(aid)
+        (lost_by_redis if by_redis else kept_by_redis).add(aid)
         doc = docs.get(aid)
         if doc is not None and doc["status"] in ("analyzed", "failed"):
             continue
         if url in dead_urls or aid in dead_articles:
             continue
+        if doc is None and by_redis:
+            tally.redis_lost_unseen += 1  # Redis lost it before the fetcher took it
+            continue
         (tally.unfinished if doc is not None else tally.lost).append(url)
     tally.distinct_canonical = len(wanted)
     tally.stray_documents = len(set(docs) - wanted)
+    tally.redis_lost_no_document = len((lost_by_redis - kept_by_redis) - set(docs))
 
     for group, stream in streams.inputs().items():
         summary = await _retrying(lambda s=stream, g=group: redis.xpending(s, g))
@@ -291,6 +385,10 @@ async def account(
             tally.processed[k.split(":", 1)[1]] = int(value)
         if k == "duplicate:fetcher":
             tally.duplicates_merged = int(value)
+        if k.startswith("reconciled:"):
+            tally.reconciled[k.split(":", 1)[1]] = int(value)
+        if k.startswith("recovered:"):
+            tally.recovered[k.split(":", 1)[1]] = int(value)
 
     def reached(stage: str) -> int:
         return sum(1 for d in docs.values() if (d.get(stage) or {}).get("status"))
@@ -342,6 +440,8 @@ def summary(tally: Tally, *, elapsed: float, settle: float, sup: Supervisor, ser
     rows += [
         ("dead letters", str(tally.dead_letters)),
         *[(f"  from {k}", str(v)) for k, v in sorted(tally.dead_by_stage.items())],
+        ("lost by Redis (acknowledged, absent after its restart)", str(len(tally.redis_lost))),
+        ("  of which left nothing (no document, no dead letter)", str(tally.redis_lost_unseen)),
         ("LOST (accepted, no document, no dead letter)", str(len(tally.lost))),
         ("UNFINISHED (document stuck mid-pipeline)", str(len(tally.unfinished))),
         ("documents sharing a canonical URL", str(tally.shared_canonical)),
@@ -349,6 +449,9 @@ def summary(tally: Tally, *, elapsed: float, settle: float, sup: Supervisor, ser
         ("failed without a reason", str(tally.failed_without_reason)),
         ("analyzed but missing a stage's result", str(tally.analyzed_incomplete)),
         ("dead letters missing entry/stage/error/count", str(tally.dead_letters_incomplete)),
+        ("dead letters repeated for one entry", str(tally.dead_letters_repeated)),
+        *[(f"reconciled (driven on) at {g}", str(n)) for g, n in sorted(tally.reconciled.items())],
+        *[(f"recovered (submitted again) by {g}", str(n)) for g, n in sorted(tally.recovered.items())],
         *[(f"pending in group {g}", str(n)) for g, n in tally.pending.items()],
         ("duplicate submissions merged into their article", str(tally.duplicates_merged)),
         *[

@@ -19,12 +19,12 @@ from redis.asyncio import Redis
 
 from newsflow.adapters.store import ArticleStore
 from newsflow.adapters.streams import ensure_groups
-from newsflow.runtime.delivery import DeadLetters
 from newsflow.cli.embedded import Server, free_port, start_mongo
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import FetchResult, PageFetched, Status
 from newsflow.domain.pipeline import EXTRACTOR, FETCHED, FETCHER, StageOutcome, Streams
 from newsflow.domain.urls import canonical_url
+from newsflow.runtime.delivery import DeadLetters
 from newsflow.runtime.worker import StageContext, StageSpec, build_worker, no_resources
 from newsflow.settings import Settings
 from tests.fault.harness import Servers

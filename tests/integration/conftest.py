@@ -8,8 +8,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from newsflow.settings import Settings
 from newsflow.adapters.store import ArticleStore
+from newsflow.settings import Settings
 from services.reader.main import create_app
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -244,3 +245,31 @@ async def test_a_dead_letter_keeps_the_details_and_the_article_only_the_kind(
     assert stored is not None and stored.status is Status.FAILED and stored.failure is not None
     reason = stored.failure.reason
     assert reason == f"gave up after {settings.max_deliveries} deliveries: RuntimeError"
+
+
+async def test_a_dead_letter_and_its_acknowledgement_are_one_write(
+    settings: Settings, redis: Redis
+) -> None:
+    """Written in one MULTI/EXEC: a Redis that loses the acknowledgement in a crash loses the
+    dead letter too, so a redelivered entry is never dead-lettered twice."""
+    streams = Streams(settings.stream_prefix)
+    await ensure_groups(redis, streams)
+    stream = streams[FETCHED]
+    entry = (await redis.xadd(stream, {"article_id": "x" * 64, "generation": "1"})).decode()
+    await redis.xreadgroup("extractor", "c", {stream: ">"}, count=1)
+    assert (await redis.xpending(stream, "extractor"))["pending"] == 1
+    dead = DeadLetters(redis, streams)
+    await dead.add(stream=stream, group="extractor", entry_id=entry, fields={"a": "b"},
+                   error="boom", deliveries=3, acknowledge=True)
+    assert (await redis.xpending(stream, "extractor"))["pending"] == 0
+    assert await redis.xlen(streams.dead) == 1
+    # the append-only file holds them as one block (once Redis has written it: with
+    # everysec it may postpone the write while an fsync runs, see docs/reliability.md)
+    folder = Path((await redis.config_get("dir"))["dir"])
+
+    async def written_as_one_block() -> bool:
+        text = "".join(p.read_text(errors="replace") for p in folder.glob("*.aof"))
+        block = text[text.rfind("MULTI"):]
+        return "XADD" in block and "XACK" in block and block.rstrip().endswith("EXEC")
+
+    await wait_for(written_as_one_block, 10, "the transaction in the append-only file")

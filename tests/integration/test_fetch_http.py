@@ -22,8 +22,8 @@ import httpcore
 import pytest
 import trustme
 
-from newsflow.stages.fetching import FetchedPage, FetchFailed, PageFetcher
 from newsflow.settings import Settings
+from newsflow.stages.fetching import FetchedPage, FetchFailed, PageFetcher
 from tests.support.hostile_server import GBK_PAGE, PAGE, HostileServer, bomb
 
 MiB = 1024 * 1024

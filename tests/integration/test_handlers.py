@@ -17,7 +17,6 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from newsflow.adapters.providers import ChatProvider, translation_provider
-from newsflow.runtime.deferred import DeferredSweeper, LLMResources
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import (
@@ -48,6 +47,7 @@ from newsflow.domain.pipeline import (
     Streams,
 )
 from newsflow.domain.urls import article_id, canonical_url
+from newsflow.runtime.deferred import DeferredSweeper, LLMResources
 from newsflow.runtime.delivery import entry_fields
 from newsflow.runtime.worker import ArticleMissing, Closable, Handler, StageContext, process
 from newsflow.settings import Settings
@@ -379,3 +379,30 @@ async def test_an_article_lost_while_the_stage_worked_is_submitted_again(
     fetch_ctx = context(FETCHER, settings, redis, store, None)
     with pytest.raises(ArticleMissing):
         await process(fetch_ctx, forget_everything, UrlSubmitted(url=URL + "-2"), "2-0")
+
+
+async def lose_the_extraction(
+    ctx: StageContext[Any], article: Article, message: Message
+) -> StageOutcome:
+    """A stage during which MongoDB loses the result it worked from (the extraction), as a
+    crash of a server that acknowledged it without journaling does."""
+    doc = article.document()
+    doc.pop("extraction", None)
+    doc |= {"status": Status.FETCHED.value, "progress": 1}
+    await ctx.store.drop()
+    await ctx.store.import_documents([doc])
+    return Done(TranslationResult(status="skipped"))
+
+
+async def test_a_stage_never_builds_on_an_article_that_lost_the_stage_before(
+    settings: Settings, redis: Redis, store: ArticleStore,
+) -> None:
+    aid = await extracted(store, "Some text.")
+    ctx = context(TRANSLATOR, settings, redis, store, None)
+    await process(ctx, lose_the_extraction, TextExtracted(article_id=aid, url=URL), "1-0")
+    article = await stored(store, aid)
+    # not "translated" without an extraction (which the analyzer would then analyze as empty)
+    assert article.status is Status.FETCHED and article.translation is None
+    assert await entries(redis, settings, TRANSLATED) == []
+    assert [e["url"] for e in await entries(redis, settings, URLS)] == [URL]
+    assert await counter(redis, settings, "recovered:translator") == 1

@@ -100,7 +100,7 @@ async def test_a_translated_chunk_is_never_sent_again(
     assert again.usage.cost == 0.0
 
     # one paragraph changed: only the chunk that holds it is sent
-    edited = ARTICLE.model_copy(update={"text": "\n".join(PARAGRAPHS[:-1] + ["股价下跌。"])})
+    edited = ARTICLE.model_copy(update={"text": "\n".join([*PARAGRAPHS[:-1], "股价下跌。"])})
     third = await translate_article(edited, provider, config, ledger)
     assert third.status == "translated"
     assert len(llm.requests) == chunks + 2

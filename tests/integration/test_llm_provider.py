@@ -149,7 +149,7 @@ async def test_an_unreachable_server_is_named() -> None:
 async def test_a_wrong_base_url_points_at_the_setting(llm: LLMServer) -> None:
     base = llm.url.removesuffix("/v1") + "/wrong"
     async with OpenAICompatible(base, "m", KEY) as client:
-        with pytest.raises(ProviderError, match="not found .*check the base URL"):
+        with pytest.raises(ProviderError, match=r"not found .*check the base URL"):
             await client.complete(HELLO)
 
 

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from newsflow.domain.contracts import ExtractionResult
 from newsflow.adapters.providers import Completion, OpenAICompatible
 from newsflow.adapters.providers.untrusted import extract_data
+from newsflow.domain.contracts import ExtractionResult
 from newsflow.settings import Settings
 from newsflow.stages.translation import script_shares, split_paragraphs, translate_article
 from tests.support.llm_server import LLMServer
@@ -170,7 +170,9 @@ async def test_an_unexpected_provider_error_becomes_a_failed_result() -> None:
         name = "broken"
         model = "none"
 
-        async def complete(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> str:
+        async def complete(
+            self, messages: list[dict[str, str]], *, json_mode: bool = False, schema: object = None
+        ) -> str:
             raise RuntimeError("socket exploded")
 
         async def chat(

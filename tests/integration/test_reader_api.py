@@ -219,7 +219,7 @@ async def test_list_filters_and_cursor_pagination(
             break
     expected = [d["_id"] for d in sorted(docs, key=lambda d: (d["created_at"], d["_id"]), reverse=True)]
     assert seen == expected
-    by = lambda **p: client.get("/api/articles", params=p)
+    by = lambda **p: client.get("/api/articles", params=p)  # noqa: E731
     assert {x["id"] for x in (await by(symbol="aapl")).json()["items"]} == {
         d["_id"] for d in docs if d.get("analysis", {}).get("symbols") == ["AAPL"]}
     assert [x["status"] for x in (await by(status="queued")).json()["items"]] == ["queued"]
@@ -286,7 +286,7 @@ async def test_pipeline_status_per_stage(client: httpx.AsyncClient, store: Artic
     )
     queued = article("https://a.example/queued", status="queued")
     await store.import_documents([done, failed, queued])
-    states = lambda r: [(s["stage"], s["state"]) for s in r.json()["stages"]]
+    states = lambda r: [(s["stage"], s["state"]) for s in r.json()["stages"]]  # noqa: E731
     r = await client.get(f"/api/articles/{done['_id']}/status")
     assert states(r) == [("fetch", "done"), ("extraction", "done"), ("translation", "done"),
                          ("analysis", "done")]

@@ -37,7 +37,7 @@ async def test_a_copy_joins_the_story_of_the_earlier_article(
     assert first.first and first.id == original and first.matched is None
 
     joined = await index.place(
-        copy, 1, fingerprint("\n".join(text[1:] + ["Updated."])), source="two.example"
+        copy, 1, fingerprint("\n".join([*text[1:], "Updated."])), source="two.example"
     )
     assert (joined.id, joined.first, joined.matched) == (original, False, original)
     assert joined.similarity is not None and 0.6 < joined.similarity < 0.95

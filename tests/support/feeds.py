@@ -215,7 +215,7 @@ class FeedServer:
         self.httpd = ThreadingHTTPServer((host, port), Handler)
         self.httpd.daemon_threads = True
         # Clients that hang up (the endless body, timeouts) are expected: no tracebacks.
-        self.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+        self.httpd.handle_error = lambda _request, _client_address: None  # type: ignore[method-assign]
         self.port = self.httpd.server_address[1]
         self.host = host
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

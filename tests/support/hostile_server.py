@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import gzip
 import ssl
@@ -212,10 +213,8 @@ class HostileServer:
             pass  # server shutdown: end quietly
         finally:
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
 
     async def _dispatch(self, req: Request, writer: asyncio.StreamWriter) -> None:
         path = req.path

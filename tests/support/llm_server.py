@@ -7,9 +7,10 @@ standard response shape with ``usage``) and computes every answer from the reque
   block "translated" paragraph by paragraph: a small zh->en glossary of news words, Chinese
   punctuation mapped to Latin, any other non-Latin letter written as its code point
   (three letters each, e.g. ``ldp`` for 我), and the marker ``[translated from zh]`` in front. Latin script, paragraphs kept;
-- an impact request (``response_format: json_object``) gets a JSON object derived from the
-  block: direction from counting bullish and bearish words, symbols from the candidate list
-  that occur in the text, the first sentence as summary;
+- an impact request (``response_format`` of type ``json_object``, or ``json_schema`` with a
+  schema: structured output) gets a JSON object derived from the block: direction from
+  counting bullish and bearish words, symbols from the candidate list that occur in the text,
+  the first sentence as summary; with a schema, exactly the schema's properties;
 - anything else gets a one-line description of what was received;
 - ``POST /v1/embeddings`` (OpenAI's shape: ``{"model", "input": str | [str], "dimensions"?}``)
   gets, per input, :func:`embed`: hashed features of the lowercased text (its words, and
@@ -22,7 +23,9 @@ It misbehaves on demand, per request through the ``X-LLM-Misbehave`` header or i
 ``slow:SECONDS``, ``pwned``, ``short``, ``invalid-json``, ``broken-body``, ``null-content``,
 ``no-choices``, ``think``, ``fence``, ``untranslated``, ``length``, ``merge``,
 ``huge:BYTES`` (the answer repeated to that size), ``leak`` (a 502 whose body echoes the
-credentials it was sent).
+credentials it was sent), ``no-json-schema`` (a 400 refusing ``response_format: json_schema``,
+as endpoints without structured output answer; ``LLMServer(json_schema=False)`` refuses it
+on every request).
 Every request is recorded in :attr:`LLMServer.requests`.
 
 Run it alone: ``python -m tests.support.llm_server --port 8089 [--api-key KEY] [--latency S]``.
@@ -176,7 +179,7 @@ BEARISH = [
 MISBEHAVIOURS = (
     "429", "500", "503", "slow", "pwned", "short", "invalid-json", "broken-body",
     "null-content", "no-choices", "think", "fence", "untranslated", "length", "merge", "huge",
-    "leak",
+    "leak", "no-json-schema",
 )  # fmt: skip
 
 
@@ -319,16 +322,19 @@ class LLMServer:
         port: 0 picks a free port.
         api_key: required as ``Authorization: Bearer``; empty accepts any request.
         latency: seconds every answer takes (to imitate a model in benchmarks).
+        json_schema: whether structured output (``response_format: json_schema``) is
+            supported; False refuses it with a 400, as endpoints without it do.
     """
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, api_key: str = "test-key",
-        latency: float = 0.0,
+        latency: float = 0.0, json_schema: bool = True,
     ) -> None:  # fmt: skip
         if not host.startswith("127."):
             raise ValueError("the stand-in server only listens on 127.0.0.0/8")
         self.api_key = api_key
         self.latency = latency
+        self.json_schema = json_schema
         self.requests: list[RecordedRequest] = []
         self._script: deque[str] = deque()
         self._lock = threading.Lock()
@@ -451,6 +457,19 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages
             ):
                 return self._error(400, "messages must be a list of {role, content}")
+            wanted = body.get("response_format")
+            if isinstance(wanted, dict) and wanted.get("type") == "json_schema" and (
+                not server.json_schema or behaviour == "no-json-schema"
+            ):
+                return self._error(
+                    400, "Invalid parameter: 'response_format' of type 'json_schema' is not "
+                         "supported with this model."
+                )
+            if isinstance(wanted, dict) and wanted.get("type") == "json_schema":
+                spec = wanted.get("json_schema")
+                if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict) \
+                        or not isinstance(spec.get("name"), str):
+                    return self._error(400, "response_format.json_schema needs a name and a schema")
             if server.latency:
                 server._stopping.wait(server.latency)
             self._answer(body, messages, behaviour)
@@ -503,9 +522,14 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, b"<html>gateway</html>")
             system = " ".join(m["content"] for m in messages if m.get("role") == "system")
             prompt = "\n".join(m["content"] for m in messages if m.get("role") == "user")
-            wants_json = (body.get("response_format") or {}).get("type") == "json_object"
-            if wants_json:
-                content: str | None = json.dumps(analyze(prompt), ensure_ascii=False)
+            response_format = body.get("response_format") or {}
+            kind = response_format.get("type") if isinstance(response_format, dict) else None
+            if kind in ("json_object", "json_schema"):
+                answer = analyze(prompt)
+                if kind == "json_schema":  # structured output: exactly the schema's properties
+                    wanted = response_format["json_schema"]["schema"].get("properties") or {}
+                    answer = {k: answer.get(k) for k in wanted}
+                content: str | None = json.dumps(answer, ensure_ascii=False)
             elif "translat" in system.lower():
                 content = translate(prompt)
             else:

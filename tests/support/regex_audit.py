@@ -311,7 +311,7 @@ class _Builder:
         for op, av in items:
             if op is sre.LITERAL:
                 word += chr(av)
-                paths = [p + [[chr(av)]] for p in paths]
+                paths = [[*p, [chr(av)]] for p in paths]
                 continue
             if len(word) >= 2:
                 self.words.append(word)
@@ -319,7 +319,7 @@ class _Builder:
             if op in (sre.NOT_LITERAL, sre.IN, sre.ANY):
                 reps = self._class_reps(op, av)
                 self.classes.append(reps)
-                paths = [p + [reps] for p in paths]
+                paths = [[*p, reps] for p in paths]
             elif op is sre.SUBPATTERN:
                 sub = self._paths(list(av[3]), limit)
                 paths = [p + s for p in paths for s in sub][:limit]

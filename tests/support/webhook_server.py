@@ -22,6 +22,7 @@ Each path misbehaves on demand (:meth:`WebhookServer.misbehave`): ``500``, ``503
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -331,10 +332,10 @@ def _handler_for(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
             for k, v in (extra or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            try:
+            # BrokenPipe/ConnectionReset: the sender is gone (a killed notifier); what it
+            # sent is recorded.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the sender is gone (a killed notifier): what it sent is recorded
 
 
         def do_POST(self) -> None:

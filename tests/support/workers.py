@@ -48,11 +48,15 @@ class WorkerProcesses:
     log_dir: Path
     procs: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: The tree the workers run from (the benchmark runs another revision's workers too).
+    repo: Path = REPO
+    #: Folders put on ``PYTHONPATH`` after ``repo`` (the benchmark's instrumentation).
+    python_path: list[Path] = field(default_factory=list)
 
     def env(self, name: str, index: int) -> dict[str, str]:
         env = {**os.environ, **settings_env(self.settings), **self.extra_env}
         env["NEWSFLOW_HEARTBEAT_FILE"] = str(self.log_dir / f"{name}-{index}.heartbeat")
-        env["PYTHONPATH"] = str(REPO)
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in [self.repo, *self.python_path])
         return env
 
     def start(self, name: str, index: int | None = None) -> subprocess.Popen[bytes]:
@@ -61,7 +65,7 @@ class WorkerProcesses:
         index = len(replicas) if index is None else index
         log = (self.log_dir / f"{name}-{index}.log").open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=REPO, env=self.env(name, index),
+            [sys.executable, "-m", f"services.{name}"], cwd=self.repo, env=self.env(name, index),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )

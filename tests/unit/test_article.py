@@ -55,7 +55,7 @@ def test_fields_that_do_not_fit_are_read_as_absent_and_kept() -> None:
     a = Article.from_document(doc(
         fetch={"status": "weird"}, translation="not a document", votes={"up": "many"},
         extraction={"status": "ok", "title": "Kept", "word_count": 3},
-        created_at=datetime(2026, 1, 1),  # naive: UTC
+        created_at=datetime(2026, 1, 1),  # noqa: DTZ001 - naive: read as UTC
         clusters={"id": "s1"},  # a field a later feature adds rides along
     ))
     assert a.fetch is None and a.translation is None and a.votes.up == 0

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import psutil
 import pytest
 
-from newsflow.stages.extraction import ExtractorPool
 from newsflow.settings import Settings
+from newsflow.stages.extraction import ExtractorPool
 from tests.unit.test_extraction import EN_PARAGRAPHS, article_body, page
 
 NORMAL = page(article_body(EN_PARAGRAPHS * 2, "Council approves tram extension"),

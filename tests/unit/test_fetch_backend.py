@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from newsflow.settings import Settings
 from newsflow.stages.fetching import AddressPolicy, FetchFailed, PageFetcher
 from newsflow.stages.fetching._backend import GuardedBackend, system_resolver
 from newsflow.stages.fetching._errors import Refused, Unresolvable
-from newsflow.settings import Settings
 
 #: Loading the CA bundle takes ~0.15 s: once, not per fetcher.
 SHARED_TLS = ssl.create_default_context()
@@ -126,7 +126,7 @@ async def test_connects_to_the_vetted_address_not_the_name(connects: ConnectReco
         await backend.connect_tcp("rebind.example", 443, timeout=1.0)
     assert connects.calls == [("93.184.216.34", 443)]
     # The next connection (e.g. the next hop or retry) resolves again: now inside, refused.
-    with pytest.raises(Refused, match="127.0.0.1 is a loopback address"):
+    with pytest.raises(Refused, match=r"127\.0\.0\.1 is a loopback address"):
         await backend.connect_tcp("rebind.example", 443, timeout=1.0)
     assert connects.calls == [("93.184.216.34", 443)]
 

@@ -53,12 +53,12 @@ def test_the_stages_form_one_chain_from_urls_to_the_last_stage() -> None:
         assert before.emits == after.consumes, (before.name, after.name)
     assert STAGES[-1].emits == ANALYZED and NOTIFIER.consumes == ANALYZED
     # the notifier reads the analyzer's output; the feeder reads no stream (it polls the sources)
-    assert SERVICES == (*STAGES, NOTIFIER, FEEDER)
+    assert (*STAGES, NOTIFIER, FEEDER) == SERVICES
     assert FEEDER.consumes is None and FEEDER not in CONSUMERS
     assert [s.name for s in STAGES] == ["fetcher", "extractor", "translator", "analyzer"]
     assert [s.field for s in STAGES] == ["fetch", "extraction", "translation", "analysis"]
     assert [RANK[s.status] for s in STAGES] == [1, 2, 3, 4] and RANK[Status.QUEUED] == 0
-    assert TERMINAL == {Status.ANALYZED, Status.FAILED}
+    assert {Status.ANALYZED, Status.FAILED} == TERMINAL
     assert set(CONSUMERS) <= set(SERVICES) and len({s.name for s in SERVICES}) == len(SERVICES)
 
 

@@ -80,4 +80,4 @@ async def test_wait_until_gives_up_with_the_last_value() -> None:
     async def missing() -> int | None:
         return None
 
-    assert await wait_until(missing, lambda v: True, 5.0) is None
+    assert await wait_until(missing, lambda _v: True, 5.0) is None

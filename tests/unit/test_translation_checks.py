@@ -132,7 +132,9 @@ async def test_translation_keeps_the_event_loop_responsive_on_a_huge_text() -> N
     class Refusing:  # a provider that fails at once: only the work before the calls counts
         name, model = "refusing", "none"
 
-        async def complete(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> str:
+        async def complete(
+            self, messages: list[dict[str, str]], *, json_mode: bool = False, schema: object = None
+        ) -> str:
             raise ProviderError("refused")
 
     longest = 0.0

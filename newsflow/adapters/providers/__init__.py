@@ -30,6 +30,7 @@ from newsflow.adapters.providers._base import (
     Completion,
     ProviderConfigError,
     ProviderError,
+    ResponseSchema,
 )
 from newsflow.adapters.providers._openai import OpenAICompatible
 from newsflow.settings import Settings
@@ -41,6 +42,7 @@ __all__ = [
     "OpenAICompatible",
     "ProviderConfigError",
     "ProviderError",
+    "ResponseSchema",
     "impact_provider",
     "translation_provider",
 ]
@@ -70,6 +72,7 @@ def _build(settings: Settings, purpose: Literal["translate", "impact"]) -> ChatP
             retries=settings.llm_retries,
             backoff=settings.llm_backoff,
             max_retry_after=settings.llm_max_retry_after,
+            purpose=purpose,
         )
     except ProviderError as exc:
         raise ProviderConfigError(f"{env}_BASE_URL: {exc.reason}") from None

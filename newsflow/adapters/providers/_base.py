@@ -8,8 +8,10 @@ Errors::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 
 class ProviderError(Exception):
@@ -41,6 +43,62 @@ class Completion:
     completion_tokens: int = 0
     #: Seconds from the first attempt to the answer, retries included.
     latency: float = 0.0
+#: JSON Schema keywords kept in a strict response schema. OpenAI's strict structured outputs
+#: refuse some validation keywords on some models; the answer is validated by pydantic anyway.
+_STRICT_KEYWORDS = frozenset({
+    "type", "properties", "required", "additionalProperties", "enum", "const", "items",
+    "anyOf", "description", "$defs", "$ref",
+})
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` in the shape strict structured outputs accept: every object closed
+    (``additionalProperties: false``) with every property required, and only the keywords of
+    :data:`_STRICT_KEYWORDS` (defaults, titles and bounds are dropped)."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key not in _STRICT_KEYWORDS:
+                continue
+            if key in ("properties", "$defs"):
+                out[key] = {name: walk(sub) for name, sub in value.items()}
+            else:
+                out[key] = walk(value)
+        if out.get("type") == "object" or "properties" in out:
+            out["additionalProperties"] = False
+            out["required"] = list(out.get("properties", {}))
+        return out
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
+@dataclass(frozen=True)
+class ResponseSchema:
+    """The JSON schema an answer must follow (OpenAI's ``response_format: json_schema``).
+
+    ``ResponseSchema.of(Impact)`` derives it from a pydantic model (see :func:`strict_schema`).
+    """
+
+    name: str
+    schema: dict[str, Any] = field(hash=False)
+    strict: bool = True
+
+    @classmethod
+    def of(cls, model: type[BaseModel], name: str | None = None) -> ResponseSchema:
+        return cls(name or model.__name__.lower(), strict_schema(model.model_json_schema()))
+
+    def response_format(self) -> dict[str, Any]:
+        """The ``response_format`` field of a chat-completions request."""
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": self.name, "schema": self.schema, "strict": self.strict},
+        }
 
 
 @runtime_checkable
@@ -52,12 +110,17 @@ class ChatProvider(Protocol):
     #: Model the provider is asked to use.
     model: str
 
-    async def complete(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> str:
+    async def complete(
+        self, messages: list[dict[str, str]], *, json_mode: bool = False,
+        schema: ResponseSchema | None = None,
+    ) -> str:
         """The assistant's answer to ``messages``.
 
         Args:
             messages: chat messages, each ``{"role": ..., "content": ...}``.
             json_mode: ask for a single JSON object (``response_format: json_object``).
+            schema: ask for a JSON object following this schema (``json_schema``) where the
+                endpoint supports it, else for JSON mode.
 
         Raises:
             ProviderError: the call failed or the answer was empty; the message says why.
@@ -65,9 +128,11 @@ class ChatProvider(Protocol):
         ...
 
     async def chat(
-        self, messages: list[dict[str, str]], *, json_mode: bool = False
+        self, messages: list[dict[str, str]], *, json_mode: bool = False,
+        schema: ResponseSchema | None = None,
     ) -> Completion:
-        """The answer to ``messages`` with the tokens it used and its latency.
+        """The answer to ``messages`` (asked as for :meth:`complete`) with the tokens it used
+        and its latency.
 
         Raises:
             ProviderError: as :meth:`complete`.

@@ -25,7 +25,8 @@ from urllib.parse import unquote, urlsplit
 import httpx
 from pydantic import SecretStr
 
-from newsflow.adapters.providers._base import Completion, ProviderError
+from newsflow import metrics
+from newsflow.adapters.providers._base import Completion, ProviderError, ResponseSchema
 from newsflow.domain.redact import mask_secrets, strip_userinfo
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,13 @@ def label_for(base_url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
+def _status_class(status: int) -> str:
+    """The ``status`` label of an HTTP error answer (see :data:`metrics.LLM_STATUSES`)."""
+    if status == 429:
+        return "rate_limited"
+    return "server_error" if status >= 500 else "client_error"
+
+
 def strip_reasoning(text: str) -> str:
     """The answer without ``<think>...</think>`` blocks.
 
@@ -155,6 +163,12 @@ class OpenAICompatible:
         temperature: sent only when set (some reasoning models refuse any value but 1).
         extra_headers: added to every request (e.g. OpenRouter's ``HTTP-Referer``).
         transport: httpx transport, for tests.
+        purpose: what the calls are for (``translate``, ``impact``), a label of the metrics.
+
+    Structured output: a call with a ``schema`` asks for ``response_format: json_schema``
+    (strict). An endpoint that refuses it (HTTP 400 naming ``response_format`` or
+    ``json_schema``: older vLLM, Ollama before 0.5, some gateways) is asked again at once in
+    JSON mode (``json_object``), and this instance remembers to use JSON mode from then on.
     """
 
     def __init__(
@@ -171,6 +185,7 @@ class OpenAICompatible:
         temperature: float | None = None,
         extra_headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        purpose: str = "chat",
     ) -> None:
         if not model.strip():
             raise ProviderError("no model name given")
@@ -198,6 +213,11 @@ class OpenAICompatible:
         self._extra_headers = dict(extra_headers or {})
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
+        self.purpose = purpose
+        metrics.init_llm(purpose, self.name, self.model)
+        #: Whether the endpoint takes ``response_format: json_schema`` (None: not tried yet;
+        #: False after it refused it once: JSON mode from then on).
+        self.json_schema_supported: bool | None = None
         #: Running totals, for benchmarks and logs.
         self.calls = 0
         self.prompt_tokens = 0
@@ -238,62 +258,104 @@ class OpenAICompatible:
 
     # --- calls -----------------------------------------------------------------------------
 
-    async def complete(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> str:
+    def _count(
+        self, status: str, seconds: float | None = None, tokens_in: int = 0, tokens_out: int = 0
+    ) -> None:
+        metrics.llm_request(
+            self.purpose, self.name, self.model, status, tokens_in, tokens_out, seconds
+        )
+
+    def _response_format(
+        self, json_mode: bool, schema: ResponseSchema | None
+    ) -> dict[str, Any] | None:
+        if schema is not None and self.json_schema_supported is not False:
+            return schema.response_format()
+        if json_mode or schema is not None:
+            return {"type": "json_object"}
+        return None
+
+    async def complete(
+        self, messages: list[dict[str, str]], *, json_mode: bool = False,
+        schema: ResponseSchema | None = None,
+    ) -> str:
         """The assistant's answer to ``messages`` (reasoning blocks removed).
 
+        ``schema`` asks for structured output, falling back to JSON mode where the endpoint
+        refuses it (see the class docstring).
+
         Raises:
             ProviderError: after the retries, or at once for a permanent failure.
         """
-        return (await self.chat(messages, json_mode=json_mode)).text
+        return (await self.chat(messages, json_mode=json_mode, schema=schema)).text
 
     async def chat(
-        self, messages: list[dict[str, str]], *, json_mode: bool = False
+        self, messages: list[dict[str, str]], *, json_mode: bool = False,
+        schema: ResponseSchema | None = None,
     ) -> Completion:
-        """The answer to ``messages`` with the ``usage`` the provider reported and the latency.
+        """The answer to ``messages`` with the ``usage`` the provider reported and the latency
+        (from the first attempt, retries included). ``schema``: as for :meth:`complete`.
 
         Raises:
             ProviderError: after the retries, or at once for a permanent failure.
         """
-        started = time.monotonic()
+        first = time.monotonic()
         payload: dict[str, Any] = {"model": self.model, "messages": messages}
-        if json_mode:
-            payload["response_format"] = {"type": "json_object"}
+        response_format = self._response_format(json_mode, schema)
+        if response_format is not None:
+            payload["response_format"] = response_format
         if self.temperature is not None:
             payload["temperature"] = self.temperature
         url = f"{self.base_url}/chat/completions"
         attempts = self.retries + 1
-        for attempt in range(1, attempts + 1):
+        attempt = 0
+        while attempt < attempts:
+            attempt += 1
             delay = self.backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+            started = time.monotonic()
             try:
                 response, body = await self._post(url, payload)
             except httpx.TimeoutException as exc:
+                self._count("timeout", time.monotonic() - started)
                 error = ProviderError(
                     f"{self.where}: no answer within {self.timeout:g} s ({type(exc).__name__})",
                     retryable=True,
                 )
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                self._count("network")
                 self._log_detail("cannot connect", exc)
                 reason = "cannot connect" if isinstance(exc, httpx.ConnectError) else "connection broken"
                 error = ProviderError(
                     f"{self.where}: {reason} ({type(exc).__name__})", retryable=True
                 )
             except httpx.HTTPError as exc:
+                self._count("network")
                 self._log_detail("request failed", exc)
                 raise ProviderError(
                     f"{self.where}: the request failed ({type(exc).__name__})"
                 ) from None
             else:
+                seconds = time.monotonic() - started
                 self.calls += 1
                 if body is None:
+                    self._count("bad_answer", seconds)
                     raise ProviderError(
                         f"{self.where}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
                     )
                 if response.status_code == 200:
-                    text, prompt_tokens, completion_tokens = self._answer(response, body)
-                    return Completion(
-                        text, prompt_tokens, completion_tokens, time.monotonic() - started
-                    )
+                    if payload.get("response_format", {}).get("type") == "json_schema":
+                        self.json_schema_supported = True
+                    return self._counted_answer(response, body, seconds, time.monotonic() - first)
+                if self._refuses_schema(response.status_code, body, payload):
+                    # Not a failed attempt: the endpoint cannot do structured output. Ask again
+                    # in JSON mode, now and for every later call of this instance.
+                    self._count("client_error", seconds)
+                    self.json_schema_supported = False
+                    payload["response_format"] = {"type": "json_object"}
+                    log.info("%s: no structured output (json_schema); using JSON mode", self.where)
+                    attempt -= 1
+                    continue
                 error = self._status_error(response, body)
+                self._count(_status_class(response.status_code), seconds)
                 if response.status_code == 429:
                     asked = retry_after_seconds(response.headers.get("Retry-After"))
                     if asked is not None and asked > self.max_retry_after:
@@ -319,6 +381,29 @@ class OpenAICompatible:
             )
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refuses_schema(self, status: int, raw: bytes, payload: dict[str, Any]) -> bool:
+        """Whether a 400 says the endpoint does not take the json_schema we sent."""
+        sent = payload.get("response_format")
+        if status != 400 or not isinstance(sent, dict) or sent.get("type") != "json_schema":
+            return False
+        text = raw[:4096].decode("utf-8", "replace").lower()
+        return "response_format" in text or "json_schema" in text
+
+    def _counted_answer(
+        self, response: httpx.Response, raw: bytes, seconds: float, latency: float
+    ) -> Completion:
+        """:meth:`_answer` as a :class:`Completion`, counted in the metrics with the tokens it
+        reported (``seconds``: this attempt; ``latency``: since the first attempt)."""
+        before = (self.prompt_tokens, self.completion_tokens)
+        try:
+            text, prompt_tokens, completion_tokens = self._answer(response, raw)
+        except ProviderError:
+            self._count("bad_answer", seconds, self.prompt_tokens - before[0],
+                        self.completion_tokens - before[1])
+            raise
+        self._count("ok", seconds, prompt_tokens, completion_tokens)
+        return Completion(text, prompt_tokens, completion_tokens, latency)
 
     async def _post(self, url: str, payload: dict[str, Any]) -> tuple[httpx.Response, bytes | None]:
         """POST and read the body up to :data:`MAX_ANSWER_BYTES` (None: it is larger)."""
@@ -400,7 +485,7 @@ class OpenAICompatible:
             return ProviderError(f"{self.where}: server error ({phrase})", retryable=True)
         return ProviderError(f"{self.where}: request rejected ({phrase})")
 
-    def _answer(self, response: httpx.Response, raw: bytes) -> tuple[str, int, int]:
+    def _answer(self, response: httpx.Response, raw: bytes) -> tuple[str, int, int]:  # noqa: ARG002 - kept for callers
         """The answer's text and its prompt and completion tokens (0 when not reported)."""
         try:
             body: Any = json.loads(raw)
@@ -424,7 +509,7 @@ class OpenAICompatible:
             raise ProviderError(f"{self.where}: the answer has no choices")
         choice = choices[0]
         finish = choice.get("finish_reason")
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        message: dict[str, Any] = m if isinstance(m := choice.get("message"), dict) else {}
         content = message.get("content")
         if isinstance(content, list):  # content parts: keep the text ones
             content = "".join(

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 DATA = Path(__file__).resolve().parent / "data"
 CURATED = ("indices.csv", "crypto.csv", "asia.csv", "zh_names.csv")  # in this order
@@ -105,6 +105,7 @@ def load_table() -> AssetTable:
     acronyms = frozenset(_lines("acronyms.txt"))
     assets: dict[str, Asset] = {}
     owner: dict[str, str] = {}  # listing code -> symbol that claims it
+    asset: Asset | None
     data = json.loads((DATA / "index_constituents.json").read_text(encoding="utf-8"))
     for entry in data["assets"]:
         asset = Asset(entry["symbol"], entry["name"], "stock", entry["market"])
@@ -124,7 +125,8 @@ def load_table() -> AssetTable:
                 asset = assets.get(symbol)
                 row = {**row, "listings": ""}
             if asset is None:
-                asset = Asset(symbol, row["name"] or symbol, row["kind"], row["market"])  # type: ignore[arg-type]
+                kind = cast(Kind, row["kind"])  # the curated files hold the three kinds only
+                asset = Asset(symbol, row["name"] or symbol, kind, row["market"])
                 assets[symbol] = asset
             else:
                 asset.name = row["name"] or asset.name
@@ -168,11 +170,11 @@ def load_table() -> AssetTable:
     # name wins over the same name derived for another company.
     for asset in assets.values():
         asset.codes = {c for c in asset.codes if owner.get(c.upper(), asset.symbol) == asset.symbol}
-        for names in (asset.names, asset.context_names, asset.zh, asset.zh_context):
-            for name in list(names):
+        for name_set in (asset.names, asset.context_names, asset.zh, asset.zh_context):
+            for name in list(name_set):
                 claimed = curated_names.get(name.lower())
                 if claimed is not None and claimed != asset.symbol:
-                    names.discard(name)
+                    name_set.discard(name)
     codes: dict[str, str] = {}
     for symbol in sorted(assets, key=lambda s: (assets[s].kind != "stock", s)):
         for code in sorted(assets[symbol].codes):

@@ -174,10 +174,10 @@ def common_words(tables: dict[str, Any]) -> list[str]:
                 candidates.add(row["name"])
     found = set()
     for candidate in candidates:
-        if _WORD.match(candidate) or candidate.isalpha() and candidate.isupper():
+        if _WORD.match(candidate) or (candidate.isalpha() and candidate.isupper()):
             word = candidate.lower()
             # Plurals too: "Partners" (Partners Group), "Stacks".
-            if word in words or word.endswith("s") and word[:-1] in words:
+            if word in words or (word.endswith("s") and word[:-1] in words):
                 found.add(word)
     return sorted(found)
 

@@ -173,7 +173,7 @@ def _phrases(text: str, tokens: list[_Token]) -> dict[str, tuple[int, int]]:
         )
         if run and not joined:
             close()
-        if capital or run and token.key in _CONNECTORS:
+        if capital or (run and token.key in _CONNECTORS):
             run.append(token)
         else:
             close()

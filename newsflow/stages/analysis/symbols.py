@@ -38,7 +38,7 @@ from typing import Literal
 import ahocorasick
 
 from newsflow.stages.analysis._text import normalize
-from newsflow.stages.analysis.assets import AssetTable, load_table
+from newsflow.stages.analysis.assets import AssetTable, Kind, load_table
 
 Zone = Literal["title", "lead", "body"]
 ZONES: tuple[Zone, ...] = ("title", "lead", "body")
@@ -171,7 +171,7 @@ class AssetHit:
 
     symbol: str
     name: str
-    kind: str
+    kind: Kind
     market: str
     where: list[Zone] = field(default_factory=list)
     count: int = 0
@@ -213,10 +213,10 @@ def _matcher() -> _Matcher:
             if code in table.acronyms or code in CURRENCIES:
                 continue
             word = code.lower() in table.common_words
-            crypto = table.assets[symbol].kind == "crypto"
+            is_crypto = table.assets[symbol].kind == "crypto"
             # Distinctive: four letters or more (NVDA, AAPL), or a crypto ticker (BTC, ETH),
             # and no English word. Three-letter stock codes (CCI, DOV) need context.
-            bare[code] = (symbol, not word and (len(code) >= 4 or crypto))
+            bare[code] = (symbol, not word and (len(code) >= 4 or is_crypto))
     crypto = frozenset(
         c for s, a in table.assets.items() if a.kind == "crypto" for c in a.codes if c.isalnum()
     )
@@ -239,6 +239,7 @@ class _Found:
         hit = self.hits.get(symbol)
         if hit is None:
             asset = self.matcher.table.assets.get(symbol)
+            kind: Kind
             if asset is None:  # an explicit code not in the tables ($PLUG, 3231.TW)
                 kind, name, market = "stock", symbol, _market_of(symbol)
             else:
@@ -256,7 +257,7 @@ class _Found:
 def _market_of(symbol: str) -> str:
     suffix = symbol.rsplit(".", 1)[1] if "." in symbol else ""
     return {"HK": "HKEX", "TW": "TWSE", "TWO": "TPEx", "SS": "SSE", "SZ": "SZSE", "T": "TSE",
-            "KS": "KRX", "KQ": "KOSDAQ"}.get(suffix, "US" if not suffix else suffix)
+            "KS": "KRX", "KQ": "KOSDAQ"}.get(suffix, suffix or "US")
 
 
 def find_assets(
@@ -461,7 +462,7 @@ def _context(sentence: str, kind: str) -> bool:
 
 def _needs_case(name: str) -> bool:
     """Names written in capitals ("NIO", "TRON") or mixed case ("iQIYI") match only as written."""
-    return name.isupper() or any(c.isupper() for c in name[1:]) and " " not in name
+    return name.isupper() or (any(c.isupper() for c in name[1:]) and " " not in name)
 
 
 def _word_bounded(text: str, start: int, end: int) -> bool:
@@ -480,7 +481,7 @@ def _sentence(text: str, start: int, end: int) -> str:
     left = max(0, start - 200)
     right = min(len(text), end + 200)
     lm = None
-    for lm in _SENTENCE_END.finditer(text, left, start):
+    for lm in _SENTENCE_END.finditer(text, left, start):  # noqa: B007 - keeps the last one
         pass
     s = lm.end() if lm else left
     rm = _SENTENCE_END.search(text, end, right)

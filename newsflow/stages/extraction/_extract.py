@@ -26,6 +26,7 @@ from trafilatura.xpaths import AUTHOR_XPATHS
 from newsflow.domain.contracts import ExtractionResult
 
 from ._language import count_words, detect_language, is_cjk
+from ._lookup import use_fast_lookup
 from ._metadata import (
     clean_title,
     keywords,
@@ -42,6 +43,8 @@ from ._text import choose_text, readability_text, trafilatura_text
 # trafilatura and htmldate log every discarded page at WARNING/ERROR: our result says it.
 for _name in ("trafilatura", "htmldate", "readability", "readability.readability"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+use_fast_lookup()
 
 #: Default element limit when no settings are given (``Settings.extract_max_elements``).
 MAX_ELEMENTS = 100_000
@@ -73,14 +76,16 @@ def parse_page(html: str) -> HtmlElement | None:
 
 
 def extract_page(html: str, url: str | None = None, *,
-                 max_elements: int = MAX_ELEMENTS) -> ExtractionResult:
+                 max_elements: int = MAX_ELEMENTS, checked: bool = False) -> ExtractionResult:
     """Extract the main text and metadata of a decoded page. Pure and synchronous.
 
     Never raises for a bad page: the result has status ``failed`` and a reason instead.
+    ``checked``: the caller ran :func:`precheck` with ``max_elements`` already (the pool
+    does, in the parent), so it is not run twice.
     """
     if not isinstance(html, str):
         return _failed("not HTML: expected decoded text")
-    if reason := precheck(html, max_elements):
+    if not checked and (reason := precheck(html, max_elements)):
         return _failed(reason)
     try:
         tree = parse_page(html)
@@ -173,6 +178,6 @@ def _visible_date(head: str) -> datetime | None:
         return None  # a bare date near the top is as often a calendar or a copyright line
     y, mo, d, h, mi = (int(g) for g in m.groups())
     try:
-        return datetime(y, mo, d, h, mi)
+        return datetime(y, mo, d, h, mi)  # noqa: DTZ001 - the page names no zone
     except ValueError:
         return None

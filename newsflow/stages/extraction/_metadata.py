@@ -164,7 +164,7 @@ def parse_date(value: str | None) -> datetime | None:
     if chinese:
         y, mo, d, h, mi = chinese.groups()
         try:
-            return datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0))
+            return datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0))  # noqa: DTZ001 - the page names no zone
         except ValueError:
             return None
     if len(value) > 64 or not re.search(r"\d", value):

@@ -79,7 +79,8 @@ class PageSignals:
 def read_signals(tree: HtmlElement) -> PageSignals:
     """Read the :class:`PageSignals` of a parsed page."""
     return PageSignals(
-        class_names=" ".join(tree.xpath("//@class|//@id")).lower(),
+        # Plain strings: lxml's default "smart" ones each keep a reference to their element.
+        class_names=" ".join(tree.xpath("//@class|//@id", smart_strings=False)).lower(),
         visible_head=_visible_head(tree),
         headline_blocks=len(tree.xpath(".//article|.//h2[a]|.//h3[a]")),
     )
@@ -94,7 +95,7 @@ def _visible_head(tree: HtmlElement, chars: int = 4_000) -> str:
     size = 0
     skip = ("script", "style", "noscript", "template")
     for el in body.iter():
-        if not isinstance(el.tag, str) or el.tag in skip:
+        if not isinstance(el.tag, str) or el.tag in skip:  # noqa: SIM108 - commented branches
             pieces = [el.tail]  # the text after a script is visible again
         else:
             pieces = [el.text, el.tail]
@@ -149,7 +150,7 @@ def judge(
         title = facts.html_title or ""
         markup = _BOT_MARKUP.search(head)
         wording = _BOT_TEXT.search(title) or _BOT_TEXT.search(text[:2000])
-        if markup and wording or (wording and words < tiny and wording.start() >= 0
+        if (markup and wording) or (wording and words < tiny and wording.start() >= 0
                                   and _BOT_TEXT.search(title)):
             verdict.status = "bot_wall"
             if markup:

@@ -109,10 +109,10 @@ class GuardedBackend(httpcore.AnyIOBackend):
         assert last_error is not None
         raise last_error
 
-    async def connect_unix_socket(
+    async def connect_unix_socket(  # httpcore's signature: every call is refused
         self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+        path: str,  # noqa: ARG002
+        timeout: float | None = None,  # noqa: ARG002
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,  # noqa: ARG002
     ) -> httpcore.AsyncNetworkStream:
         raise Refused("refused: unix sockets are never fetched")

@@ -17,6 +17,7 @@ from typing import Self
 import certifi
 import httpx
 
+from newsflow.settings import Settings
 from newsflow.stages.decoding import decode_html
 from newsflow.stages.fetching._backend import GuardedBackend, Resolver
 from newsflow.stages.fetching._body import (
@@ -32,7 +33,6 @@ from newsflow.stages.fetching._body import (
 from newsflow.stages.fetching._errors import FetchFailed, Refused, Unresolvable
 from newsflow.stages.fetching._policy import AddressPolicy, vet_url
 from newsflow.stages.fetching._transport import guarded_transport
-from newsflow.settings import Settings
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Bytes needed before the content checks (magic numbers, HTML sniffing) can decide.
@@ -441,7 +441,7 @@ class PageFetcher:
         try:
             body = BoundedBody(response.headers.get("content-encoding"), settings.fetch_max_bytes)
         except BrokenBody as exc:
-            raise _Final(exc.reason, http_status=status, final_url=final_url) from None
+            raise _Final(str(exc), http_status=status, final_url=final_url) from None
         sniffed = False
         try:
             async for chunk in response.aiter_raw():

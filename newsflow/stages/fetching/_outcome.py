@@ -27,5 +27,6 @@ def fetch_outcome(fetched: FetchedPage | FetchFailed) -> StageOutcome:
             status="ok", http_status=fetched.http_status, final_url=fetched.final_url,
             content_type=fetched.content_type, encoding=fetched.encoding, bytes=fetched.bytes,
             redirects=fetched.redirects, attempts=fetched.attempts, fetched_at=at,
-        )
+        ),
+        page=fetched.html,
     )
