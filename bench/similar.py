@@ -212,7 +212,8 @@ async def quality(settings: Settings) -> dict[str, Any]:
             for half in ("dev", "test"):
                 sel = [q for q in only if (half == "dev") == is_dev(q)]
                 figures[f"{name} p@6 {level} {half}"] = round(
-                    ev.precision_at_k(clean, 6, level=level, only=sel), 3)
+                    ev.precision_at_k(clean, 6, level=level, only=sel), 3
+                )
         copies = sum(1 for q, ids in ranked.items() for i in ids[:6] if i.split("~")[0] == q)
         figures[f"{name} own copies listed"] = copies
     figures["examples"] = dict(list(evidence.items())[:5])
@@ -327,7 +328,9 @@ async def scale(settings: Settings, mongo_pid: int, sizes: list[int], n_queries:
             for n, terms in enumerate(query_terms):
                 if n % 2 and related:
                     terms = list(dict.fromkeys(related + terms))[:48]
-                article = Article.from_document({"_id": f"query{n:05d}", "created_at": T0 + timedelta(days=3650)})
+                article = Article.from_document(
+                    {"_id": f"query{n:05d}", "created_at": T0 + timedelta(days=3650)}
+                )
                 q0 = time.perf_counter()
                 await finder.rank(article, terms)
                 times.append(time.perf_counter() - q0)
@@ -354,7 +357,8 @@ async def scale(settings: Settings, mongo_pid: int, sizes: list[int], n_queries:
                     old_times.append(time.perf_counter() - q0)
                 row["old_median_ms"] = statistics.median(old_times) * 1000
                 row["old_server_cpu_ms_per_query"] = (
-                    (sum(server.cpu_times()[:2]) - cpu0) * 1000 / len(old_times))
+                    (sum(server.cpu_times()[:2]) - cpu0) * 1000 / len(old_times)
+                )
             rows.append(row)
             print(f"scale: {json.dumps(row)}", flush=True)
     finally:
@@ -400,7 +404,9 @@ def engines(sizes: list[int], dims: int = 256, n_queries: int = 200) -> list[dic
         t0 = time.perf_counter()
         found = [hnsw.search(q[None, :], 10)[1][0] for q in queries]
         hnsw_ms = (time.perf_counter() - t0) * 1000 / n_queries
-        recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)]))
+        recall = float(
+            np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)])
+        )
         row = {"vectors": size, "numpy_exact_ms": round(numpy_ms, 3),
                "faiss_flat_ms": round(flat_ms, 3), "faiss_hnsw_ms": round(hnsw_ms, 3),
                "hnsw_recall_at_10": round(recall, 3), "hnsw_build_s": round(build, 2),

@@ -105,7 +105,8 @@ def candidate_of(doc: Document) -> Candidate:
     title = title or extraction.get("title") or None
     published = extraction.get("published") or doc.get("created_at")
     index = doc.get("similar_index") or {}
-    terms = index.get("terms") if isinstance(index.get("terms"), list) else []
+    raw_terms = index.get("terms")
+    terms: list[Any] = raw_terms if isinstance(raw_terms, list) else []
     story = (doc.get("story") or {}).get("id")
     return Candidate(
         id=str(doc["_id"]), terms=[t for t in terms if isinstance(t, str)], title=title,
@@ -157,8 +158,12 @@ class SimilarIndex:
         for first in range(0, len(order), RETRIEVE_TERMS):
             chosen = order[first : first + RETRIEVE_TERMS]
             # the newest two buckets: the newest alone may hold a single posting
-            bucket_term = {bucket_id(t, position): t for t in chosen
-                           for position in (dfs[t] - 1, dfs[t] - 1 - BUCKET) if position >= 0}
+            bucket_term = {
+                bucket_id(t, position): t
+                for t in chosen
+                for position in (dfs[t] - 1, dfs[t] - 1 - BUCKET)
+                if position >= 0
+            }
             async for doc in self._postings.find({"_id": {"$in": list(bucket_term)}}):
                 term = bucket_term.get(doc["_id"])
                 if term is None:
@@ -256,9 +261,11 @@ class SimilarIndex:
         ``newsflow similar refresh`` brings up to date. A scan: an occasional admin command."""
         from newsflow.domain.article import Article
 
-        cursor = self._articles.find(
-            {"status": "analyzed", "similar_index": None}, {"embedding": 0}
-        ).sort("created_at", ASCENDING).limit(limit)
+        cursor = (
+            self._articles.find({"status": "analyzed", "similar_index": None}, {"embedding": 0})
+            .sort("created_at", ASCENDING)
+            .limit(limit)
+        )
         return [Article.from_document(doc) async for doc in cursor]
 
     # --- vectors ----------------------------------------------------------------------------

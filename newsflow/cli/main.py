@@ -374,7 +374,7 @@ from newsflow.cli.alerts import app as alerts_app  # noqa: E402 - the `alerts` s
 
 app.add_typer(alerts_app, name="alerts")
 
-from newsflow.cli.similar import app as similar_app  # the `similar` sub-commands
+from newsflow.cli.similar import app as similar_app  # noqa: E402 - the `similar` sub-commands
 
 app.add_typer(similar_app, name="similar")
 

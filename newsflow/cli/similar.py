@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from newsflow.adapters.embeddings import embeddings_client
-from newsflow.adapters.similar_events import SimilarEvents
-from newsflow.adapters.store import ArticleStore
-from newsflow.settings import Settings
+if TYPE_CHECKING:  # heavy imports happen in the command (``newsflow --help`` stays fast)
+    from newsflow.adapters.store import ArticleStore
+    from newsflow.settings import Settings
 
 app = typer.Typer(help="Historical similar events.", no_args_is_help=True)
 
@@ -18,6 +17,9 @@ async def refresh(settings: Settings, store: ArticleStore, limit: int, batch: in
     """Index the analyzed articles that never were, oldest first, and store their new
     lists (with the evidence); articles after them in time are offered each as it is
     indexed. Returns how many were refreshed."""
+    from newsflow.adapters.embeddings import embeddings_client
+    from newsflow.adapters.similar_events import SimilarEvents
+
     embedder = embeddings_client(settings)
     finder = SimilarEvents(store.similar, settings, embedder=embedder)
     done = 0

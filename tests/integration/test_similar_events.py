@@ -72,18 +72,44 @@ DUVET = ("Feather duvet caused man's lung disease, doctors say",
          "pneumonitis in a 43-year-old man. " + FILLER)  # fmt: skip
 
 
-TOPICS = ["wheat harvest", "railway strike", "museum reopening", "chess final", "coral reef",
-          "bridge repair", "vaccine trial", "jazz festival", "copper mine", "ferry delay",
-          "wildfire season", "satellite launch", "tax reform", "marathon record", "opera house",
-          "salmon farming", "drone delivery", "glacier melt", "housing permits", "tram line"]
+TOPICS = [
+    "wheat harvest",
+    "railway strike",
+    "museum reopening",
+    "chess final",
+    "coral reef",
+    "bridge repair",
+    "vaccine trial",
+    "jazz festival",
+    "copper mine",
+    "ferry delay",
+    "wildfire season",
+    "satellite launch",
+    "tax reform",
+    "marathon record",
+    "opera house",
+    "salmon farming",
+    "drone delivery",
+    "glacier melt",
+    "housing permits",
+    "tram line",
+]
 
 
 async def background(store: ArticleStore, finder: SimilarEvents) -> None:
     """Twenty earlier articles on other subjects in the same newsroom prose: what makes
     the filler words common (IDF needs a collection to tell generic words)."""
     for n, topic in enumerate(TOPICS):
-        await analyze(store, finder, doc(f"bg{n}", f"Update on the {topic}",
-                                         f"News about the {topic}. {FILLER}", days=-30 + n))
+        await analyze(
+            store,
+            finder,
+            doc(
+                f"bg{n}",
+                f"Update on the {topic}",
+                f"News about the {topic}. {FILLER}",
+                days=-30 + n,
+            ),
+        )
 
 
 async def test_lexical_finds_the_earlier_event_with_its_shared_terms(
