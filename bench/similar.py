@@ -164,7 +164,7 @@ async def quality(settings: Settings) -> dict[str, Any]:
     for pool_name, pool in (("old (no copies)", [a for a in articles.values() if a.id in originals]),
                             ("old", list(articles.values()))):  # fmt: skip
         ranked = {}
-        for q in queries:
+        for q in ev.articles:
             me = articles[q]
             found = rank_similar((a for a in pool if a.id != q), symbols=me.symbols,
                                  keywords=me.keywords)  # fmt: skip
@@ -178,6 +178,8 @@ async def quality(settings: Settings) -> dict[str, Any]:
         await store.import_documents(list(docs.values()))
         embedder = EmbeddingsClient(llm.url, "stand-in-embed", "bench-key")
         finder = SimilarEvents(store.similar, settings, embedder=embedder)
+        assert finder.vectors is not None
+        await finder.vectors.load()
         for aid in docs:  # index every item (and store its vector)
             a = articles[aid]
             await finder.find(a, symbols=a.symbols, keywords=a.keywords)
@@ -185,7 +187,7 @@ async def quality(settings: Settings) -> dict[str, Any]:
         semantic: dict[str, list[str]] = {}
         fused: dict[str, list[str]] = {}
         evidence: dict[str, list[str]] = {}
-        for q in queries:
+        for q in ev.articles:  # every labeled article: the queries, and those with no match
             a = articles[q]
             terms = event_terms(title=a.headline, text=a.text, symbols=a.symbols,
                                 keywords=a.keywords)  # fmt: skip
@@ -216,8 +218,23 @@ async def quality(settings: Settings) -> dict[str, Any]:
                 )
         copies = sum(1 for q, ids in ranked.items() for i in ids[:6] if i.split("~")[0] == q)
         figures[f"{name} own copies listed"] = copies
+        # what a reader is shown that is not related (a copy of the query counts as wrong):
+        # per labeled article, and over the 152 articles related to no other
+        wrong = {q: sum(1 for i in ids[:6] if not _related(ev, q, i)) for q, ids in ranked.items()}
+        lonely = [q for q in ev.articles if not ev.related_to(q)]
+        figures[f"{name} unrelated items shown per article"] = round(
+            sum(wrong.values()) / len(ev.articles), 2
+        )
+        figures[f"{name} unrelated items shown per article with no related one"] = round(
+            sum(wrong[q] for q in lonely) / len(lonely), 2
+        )
     figures["examples"] = dict(list(evidence.items())[:5])
     return figures
+
+
+def _related(ev: SimilarEval, query: str, item: str) -> bool:
+    story = ev.story_of(item)
+    return story != query and ev.related(query, story)
 
 
 # --- scale ---------------------------------------------------------------------------------
@@ -375,20 +392,22 @@ async def scale(settings: Settings, mongo_pid: int, sizes: list[int], n_queries:
 
 
 def engines(sizes: list[int], dims: int = 256, n_queries: int = 200) -> list[dict[str, Any]]:
+    """One query at a time (as the analyzer asks), one thread (the machine is shared)."""
     import faiss
 
+    faiss.omp_set_num_threads(1)
     rng = np.random.default_rng(5)
     rows = []
     for size in sizes:
         centers = rng.standard_normal((max(size // 20, 10), dims)).astype(np.float32)
-        data = centers[rng.integers(0, len(centers), size)] + 0.6 * rng.standard_normal(
-            (size, dims)).astype(np.float32)  # fmt: skip
+        noise = rng.standard_normal((size, dims)).astype(np.float32)
+        data = centers[rng.integers(0, len(centers), size)] + 0.6 * noise
         data /= np.linalg.norm(data, axis=1, keepdims=True)
-        queries = data[rng.integers(0, size, n_queries)] + 0.1 * rng.standard_normal(
-            (n_queries, dims)).astype(np.float32)  # fmt: skip
+        picked = data[rng.integers(0, size, n_queries)]
+        queries = picked + 0.1 * rng.standard_normal((n_queries, dims)).astype(np.float32)
         queries /= np.linalg.norm(queries, axis=1, keepdims=True)
         t0 = time.perf_counter()
-        exact = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+        exact = [np.argsort(-(data @ q))[:10] for q in queries]
         numpy_ms = (time.perf_counter() - t0) * 1000 / n_queries
         flat = faiss.IndexFlatIP(dims)
         flat.add(data)
@@ -400,17 +419,24 @@ def engines(sizes: list[int], dims: int = 256, n_queries: int = 200) -> list[dic
         hnsw = faiss.IndexHNSWFlat(dims, 32, faiss.METRIC_INNER_PRODUCT)
         hnsw.add(data)
         build = time.perf_counter() - t0
-        hnsw.hnsw.efSearch = 64
-        t0 = time.perf_counter()
-        found = [hnsw.search(q[None, :], 10)[1][0] for q in queries]
-        hnsw_ms = (time.perf_counter() - t0) * 1000 / n_queries
-        recall = float(
-            np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)])
-        )
-        row = {"vectors": size, "numpy_exact_ms": round(numpy_ms, 3),
-               "faiss_flat_ms": round(flat_ms, 3), "faiss_hnsw_ms": round(hnsw_ms, 3),
-               "hnsw_recall_at_10": round(recall, 3), "hnsw_build_s": round(build, 2),
-               "vectors_mb": round(size * dims * 4 / 1e6, 1)}  # fmt: skip
+        row: dict[str, Any] = {
+            "vectors": size,
+            "numpy_exact_ms": round(numpy_ms, 3),
+            "faiss_flat_ms": round(flat_ms, 3),
+            "hnsw_build_s": round(build, 2),
+            "vectors_mb": round(size * dims * 4 / 1e6, 1),
+        }
+        for ef in (64, 128, 256):
+            hnsw.hnsw.efSearch = ef
+            t0 = time.perf_counter()
+            found = [hnsw.search(q[None, :], 10)[1][0] for q in queries]
+            row[f"hnsw_ef{ef}_ms"] = round((time.perf_counter() - t0) * 1000 / n_queries, 3)
+            row[f"hnsw_ef{ef}_recall_at_10"] = round(
+                float(
+                    np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)])
+                ),
+                3,
+            )
         rows.append(row)
         print(f"engines: {json.dumps(row)}", flush=True)
     return rows

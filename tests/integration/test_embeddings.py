@@ -96,6 +96,11 @@ async def test_vector_search_loads_then_reads_only_new_vectors(store: ArticleSto
     for aid, text in texts.items():
         await store.similar.store_vector(aid, embed(text), "stand-in")
     search = VectorSearch(store.similar)
+    # the first search starts the load in the background and finds nothing yet
+    assert await search.search(embed("Stadia games from Google"), 2, exclude="none") == []
+    assert search._loading is not None
+    await search._loading
+    assert search.ready
     found = await search.search(embed("Stadia games from Google"), 2, exclude="none")
     assert [aid for aid, _ in found][:1] == ["stadia"] and len(search) == 3
     await store.import_documents([{"_id": "stadia2", "url": "https://x.test/s2"}])

@@ -200,6 +200,8 @@ async def test_semantic_neighbours_across_languages_through_the_translation(
 ) -> None:
     embedder = EmbeddingsClient(llm.url, "stand-in-embed", "embed-key")
     finder = SimilarEvents(store.similar, settings, embedder=embedder)
+    assert finder.vectors is not None
+    await finder.vectors.load()  # (the worker loads in the background on its first search)
     try:
         await analyze(store, finder, doc("tesla-en", *EN_TESLA, days=0), ["TSLA"])
         await analyze(store, finder, doc("duvet", *DUVET, days=0.2))
