@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     embed_api_key: SecretStr = SecretStr("")
     #: Vector size asked of the model (``dimensions``; 0: the model's own).
     embed_dimensions: int = Field(default=0, ge=0, le=8192)
+    #: Cosine similarity under which a semantic neighbour is not shown (it depends on the
+    #: model: measure yours with ``bench/similar.py``; the stand-in embedder needs 0.7).
+    embed_min_similarity: float = Field(default=0.5, ge=0, le=1)
 
     # --- LLM cost -------------------------------------------------------------------------
     #: Price per million tokens per model, JSON: ``{"gemini-2.5-flash": {"input": 0.30,

@@ -71,6 +71,7 @@ class SimilarEvents:
     ) -> None:  # fmt: skip
         self.index = index
         self.half_life = settings.similar_half_life_days
+        self.min_similarity = settings.embed_min_similarity
         self.embedder = embedder
         self.vectors = vectors if vectors is not None or embedder is None else VectorSearch(index)
         #: Why the last semantic search did not happen (provider failure), for the logs.
@@ -132,7 +133,13 @@ class SimilarEvents:
                 continue
             c.semantic = hits[c.id]
             earlier.append(c)
-        ranked = rank_semantic(earlier, story=story, when=when, half_life_days=self.half_life)
+        ranked = rank_semantic(
+            earlier,
+            story=story,
+            when=when,
+            half_life_days=self.half_life,
+            min_similarity=self.min_similarity,
+        )
         for s in ranked:  # the shared terms, as evidence beside the cosine
             _, s.shared = lexical_score(weights, s.candidate, stats, when=None, half_life_days=0)
             s.shared = s.shared[:8]

@@ -199,7 +199,8 @@ async def test_semantic_neighbours_across_languages_through_the_translation(
     store: ArticleStore, settings: Settings, llm: LLMServer
 ) -> None:
     embedder = EmbeddingsClient(llm.url, "stand-in-embed", "embed-key")
-    finder = SimilarEvents(store.similar, settings, embedder=embedder)
+    standin = settings.model_copy(update={"embed_min_similarity": 0.7})  # the stand-in's floor
+    finder = SimilarEvents(store.similar, standin, embedder=embedder)
     assert finder.vectors is not None
     await finder.vectors.load()  # (the worker loads in the background on its first search)
     try:

@@ -61,8 +61,8 @@ def test_a_shared_symbol_outweighs_a_shared_word_of_equal_rarity() -> None:
 def test_rare_shared_terms_score_higher_than_common_ones() -> None:
     stats = Stats(1000, 40.0)
     dfs = {"stadia": 3, "google": 80, "company": 700, "service": 600}
-    # an article has about 40 terms: the others are shared with neither candidate
-    dfs |= {f"q{n}": 20 for n in range(36)}
+    # the article's other terms, shared with neither candidate
+    dfs |= {f"q{n}": 20 for n in range(10)}
     weights = term_weights(list(dfs), dfs, stats)
     rare = Candidate("rare", ["stadia", "google"] + [f"x{n}" for n in range(38)])
     generic = Candidate("generic", ["company", "service"] + [f"y{n}" for n in range(38)])
