@@ -34,8 +34,8 @@ series                                      meaning
 ``newsflow_http_requests_total``            reader requests {method, route, status}
 ``newsflow_http_request_seconds``           reader request time {method, route}
 ``newsflow_feeder_events_total``            the feeder's polls and their results {event}
-``newsflow_reconciler_repairs_total``       articles the reconciler put back on track {kind}
-``newsflow_notifications_total``            alerts the notifier sent or failed to send {channel, outcome}
+``newsflow_reconciler_repairs_total``       articles the reconciler drove on again {stage}
+``newsflow_notifications_total``            webhook deliveries of the notifier {channel, outcome}
 ==========================================  ======================================================
 
 Gauges about shared state (streams, groups, articles) are reported by several processes at
@@ -161,12 +161,13 @@ FEEDER_EVENTS = Counter(
 )
 RECONCILER_REPAIRS = Counter(
     "newsflow_reconciler_repairs",
-    "Articles the reconciler found stuck or inconsistent and put back on track, by kind.",
-    ["kind"],
+    "Articles the reconciler found stranded and drove on again, by the stage it sent them to.",
+    ["stage"],
 )
 NOTIFICATIONS = Counter(
     "newsflow_notifications",
-    "Alerts the notifier handled, by channel and outcome (sent, failed, skipped).",
+    "Webhook deliveries the notifier attempted, by format and outcome (sent, retry: a "
+    "retryable failure, failed: given up).",
     ["channel", "outcome"],
 )
 
@@ -307,14 +308,15 @@ def feeder_event(name: str, n: int = 1) -> None:
         FEEDER_EVENTS.labels(name).inc(n)
 
 
-def reconciled(kind: str, n: int = 1) -> None:
-    """Hook for the reconciler: ``n`` articles of ``kind`` (a small fixed set of its own, such
-    as ``stuck``, ``missing_message``, ``lost_write``) put back on track."""
+def reconciled(stage: str, n: int = 1) -> None:
+    """The reconciler drove ``n`` stranded articles on to ``stage`` again."""
     if n > 0:
-        RECONCILER_REPAIRS.labels(_label(kind, 40)).inc(n)
+        RECONCILER_REPAIRS.labels(_label(stage, 40)).inc(n)
 
 
 def notification(channel: str, outcome: str) -> None:
-    """Hook for the notifier: one alert on ``channel`` (its configured kind: ``webhook``,
-    ``email``...), ``outcome`` ``sent``, ``failed`` or ``skipped``."""
-    NOTIFICATIONS.labels(_label(channel, 40), outcome if outcome in ("sent", "failed", "skipped") else "failed").inc()
+    """The notifier's delivery of one alert on ``channel`` (the rule's payload format:
+    ``json``, ``telegram``, ``discord``, ``slack``): ``sent``, ``retry`` or ``failed``."""
+    NOTIFICATIONS.labels(
+        _label(channel, 40), outcome if outcome in ("sent", "retry", "failed") else "failed"
+    ).inc()

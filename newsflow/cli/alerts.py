@@ -1,4 +1,9 @@
-"""``newsflow alerts``: add, list, remove and test the alert rules."""
+"""``newsflow alerts``: add, list, remove and test the alert rules.
+
+Like the rest of the command line, this module imports only typer and rich's console at the
+top: the rules' pydantic models, the settings and the database client are imported by the
+command that needs them (``newsflow --help`` must start fast).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
-
-from newsflow.settings import Settings, get_settings
-from newsflow.stages.alerts import FORMATS, AlertRule, RuleSpec, redact_url, sample_subject
 
 if TYPE_CHECKING:
     from newsflow.adapters.alerts import AlertStore
+    from newsflow.settings import Settings
+    from newsflow.stages.alerts import AlertRule
+
+#: The payload formats of ``--format`` (``newsflow.stages.alerts.FORMATS``; a unit test keeps
+#: them the same without importing the rules here).
+FORMAT_HELP = "payload: json, telegram, discord, slack"
 
 app = typer.Typer(help="Alert rules: signed webhooks when a matching article is analyzed.",
                   no_args_is_help=True)
@@ -29,6 +35,7 @@ T = TypeVar("T")
 def _run(make: Callable[[Settings, AlertStore], Awaitable[T]]) -> T:
     # Imported here: the database and HTTP clients are not needed by every `newsflow` command.
     from newsflow.adapters.alerts import AlertStore, RuleNotFound
+    from newsflow.settings import get_settings
 
     settings = get_settings()
 
@@ -65,11 +72,15 @@ def add(
     direction: Annotated[str | None, typer.Option(help="bullish, bearish or neutral")] = None,
     min_confidence: Annotated[float | None, typer.Option(help="impact confidence at least (0..1)")] = None,
     min_important: Annotated[int, typer.Option(help="important votes at least")] = 0,
-    fmt: Annotated[str, typer.Option("--format", help=f"payload: {', '.join(FORMATS)}")] = "json",
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "json",
     chat_id: Annotated[str | None, typer.Option(help="Telegram chat id or @channel (telegram format)")] = None,
     name: Annotated[str, typer.Option(help="a name for the rule")] = "",
 ) -> None:
     """Add a rule. Its signing secret is printed once: keep it for your receiver."""
+    from pydantic import ValidationError
+
+    from newsflow.stages.alerts import RuleSpec, redact_url
+
     try:
         spec = RuleSpec.model_validate({
             "url": url, "symbols": symbol or [], "categories": category or [],
@@ -109,6 +120,9 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="rules as JSON (no secrets)")] = False,
 ) -> None:
     """Every rule with its deliveries, failures and the reasons of recent failures."""
+    from rich.table import Table
+
+    from newsflow.stages.alerts import redact_url
 
     async def go(_settings: Settings, alerts: AlertStore) -> list[tuple[AlertRule, list[str]]]:
         rows = []
@@ -166,6 +180,7 @@ def test(rule_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 
     async def go(settings: Settings, alerts: AlertStore) -> tuple[bool, str]:
         from newsflow.adapters.webhooks import send_test
+        from newsflow.stages.alerts import sample_subject
 
         rule = await alerts.rule(rule_id)
         return await send_test(settings, rule, sample_subject(rule))

@@ -44,6 +44,7 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError, ResponseError
 
+from newsflow import metrics
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import Message, StageDone, Status, UrlSubmitted
@@ -57,9 +58,9 @@ log = logging.getLogger("newsflow.runtime.reconcile")
 #: How long a sweep may hold its stage's lock (seconds); a sweep stops at half of it.
 LOCK_SECONDS = 60.0
 
-#: Called with (stage name, articles driven on) after every sweep that drove some on: the one
-#: place a metric hooks in (append e.g. a Prometheus counter's ``labels(stage).inc``).
-RECONCILED_HOOKS: list[Callable[[str, int], None]] = []
+#: Called with (stage name, articles driven on) after every sweep that drove some on; the
+#: Prometheus counter (``newsflow_reconciler_repairs_total``) is the first.
+RECONCILED_HOOKS: list[Callable[[str, int], None]] = [metrics.reconciled]
 
 
 async def count_reconciled(redis: Redis, streams: Streams, stage: str, count: int) -> None:

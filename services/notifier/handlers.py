@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from newsflow import metrics
 from newsflow.adapters.alerts import AlertStore, Claim
 from newsflow.adapters.webhooks import Delivery, WebhookSender, page_base
 from newsflow.domain.contracts import ArticleAnalyzed, Status
@@ -111,6 +112,7 @@ async def deliver(
         rule.url, payload.body, lambda: signed_headers(rule.secret, payload.body, key),
         deadline=deadline,
     )
+    metrics.notification(rule.format, "sent" if result.ok else "retry" if result.retryable else "failed")
     if result.ok:
         await res.alerts.delivered(key, status=result.status, attempts=result.attempts)
         log.info("notifier: alerted rule %s of %s (HTTP %s)", rule.id, subject.short_id,

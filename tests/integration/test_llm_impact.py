@@ -180,9 +180,9 @@ async def test_invented_symbols_are_dropped() -> None:
             })  # fmt: skip
 
         async def chat(
-            self, messages: list[dict[str, str]], *, json_mode: bool = False
+            self, messages: list[dict[str, str]], *, json_mode: bool = False, schema: object = None
         ) -> Completion:
-            return Completion(await self.complete(messages, json_mode=json_mode))
+            return Completion(await self.complete(messages, json_mode=json_mode, schema=schema))
 
     result = await analyze_impact("Tesla rallies", INJECTED, ["TSLA"], Inventive(), SETTINGS)
     assert result.status == "ok", result.reason

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from newsflow import metrics
 from newsflow.adapters.alerts import AlertStore
 from newsflow.adapters.store import ArticleStore
 from newsflow.adapters.webhooks import WebhookSender
@@ -81,6 +82,13 @@ async def add(alerts: AlertStore, hooks: WebhookServer, path: str, **fields: obj
 BTC = "https://coins.example/btc-etf-record"
 
 
+def notifications(channel: str, outcome: str) -> float:
+    """``newsflow_notifications_total`` of this process so far."""
+    return metrics.registry.get_sample_value(
+        "newsflow_notifications_total", {"channel": channel, "outcome": outcome}
+    ) or 0.0
+
+
 async def test_matching_rules_get_one_signed_alert_each(
     contexts: list[ServiceContext[Alerting]], store: ArticleStore, alerts: AlertStore,
     hooks: WebhookServer,
@@ -96,7 +104,10 @@ async def test_matching_rules_get_one_signed_alert_each(
     await add(alerts, hooks, "/hooks/bear", direction="bearish")
     await add(alerts, hooks, "/hooks/sure", symbols=["BTC"], min_confidence=0.9)
     message = ArticleAnalyzed(article_id=doc["_id"], url=doc["url"])
+    sent = notifications("json", "sent"), notifications("telegram", "sent")
     await notify(contexts[0], message)
+    assert (notifications("json", "sent"), notifications("telegram", "sent")) == (
+        sent[0] + 1, sent[1] + 1)  # counted in the metrics, by format
     [got] = hooks.received("/hooks/btc")
     assert got.problem is None and got.status == 200  # verified with the documented recipe
     assert got.key == idempotency_key(wanted.id, doc["_id"])
@@ -163,8 +174,10 @@ async def test_a_receiver_that_fails_is_retried_later_then_given_up_with_the_rea
     rule = await add(alerts, hooks, "/hooks/down", symbols=["BTC"])
     message = ArticleAnalyzed(article_id=doc["_id"])
     hooks.misbehave("/hooks/down", "503", "503")
+    retries = notifications("json", "retry")
     with pytest.raises(AlertsPending, match="503 Service Unavailable"):
         await notify(contexts[0], message)
+    assert notifications("json", "retry") == retries + 1
     host = hooks.base.split("//")[1]
     stored = await alerts.rule(rule.id)
     assert stored.failures == 1 and stored.last_failure is not None
@@ -195,7 +208,9 @@ async def test_a_permanent_refusal_is_recorded_and_not_retried(
     await store.import_documents([doc])
     rule = await add(alerts, hooks, "/hooks/gone", symbols=["BTC"])
     hooks.misbehave("/hooks/gone", "404")
+    failed = notifications("json", "failed")
     await notify(contexts[0], ArticleAnalyzed(article_id=doc["_id"]))  # no retry to wait for
+    assert notifications("json", "failed") == failed + 1
     await notify(contexts[1], ArticleAnalyzed(article_id=doc["_id"]))
     assert len(hooks.received("/hooks/gone")) == 1
     stored = await alerts.rule(rule.id)

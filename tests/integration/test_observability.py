@@ -183,11 +183,13 @@ def test_the_asyncapi_document_names_every_stream_with_its_consumer_and_producer
         "extractor-reads-fetched": "{newsflow}:fetched",
         "translator-reads-extracted": "{newsflow}:extracted",
         "analyzer-reads-translated": "{newsflow}:translated",
+        "notifier-reads-analyzed": "{newsflow}:analyzed",
         "intake-writes-urls": "{newsflow}:urls",
         "feeder-writes-urls": "{newsflow}:urls",
         "fetcher-writes-fetched": "{newsflow}:fetched",
         "extractor-writes-extracted": "{newsflow}:extracted",
         "translator-writes-translated": "{newsflow}:translated",
+        "analyzer-writes-analyzed": "{newsflow}:analyzed",
         "any-consumer-writes-dead": "{newsflow}:dead",
     }
     actions = {name: op["action"] for name, op in doc["operations"].items()}

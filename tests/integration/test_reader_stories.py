@@ -7,8 +7,8 @@ import random
 import httpx
 
 from newsflow.adapters.store import ArticleStore
-from newsflow.domain.contracts import ExtractionResult
-from newsflow.domain.pipeline import EXTRACTOR
+from newsflow.domain.contracts import ExtractionResult, FetchResult
+from newsflow.domain.pipeline import EXTRACTOR, FETCHER
 from newsflow.domain.usage import LLMUsage
 from newsflow.stages.stories import fingerprint
 
@@ -28,7 +28,8 @@ async def _article(store: ArticleStore, url: str, title: str, text: str) -> str:
     extraction = ExtractionResult(
         status="ok", title=title, text=text, language="en", word_count=200
     )
-    await store.save_stage(aid, 1, EXTRACTOR, extraction)
+    assert await store.save_stage(aid, 1, FETCHER, FetchResult(status="ok"))
+    assert await store.save_stage(aid, 1, EXTRACTOR, extraction)
     article = await store.get(aid)
     await store.stories.place(aid, 1, fingerprint(text), source=article.source)
     return aid

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from newsflow import metrics
 from newsflow.adapters.store import ArticleStore
 from newsflow.adapters.streams import ensure_groups
 from newsflow.domain.article import Article
@@ -106,6 +107,9 @@ async def test_a_stranded_article_at_each_status_is_driven_on(
     aid = await at(store, status)
     assert (await store.article(aid)).status is status  # type: ignore[union-attr]
 
+    before = metrics.registry.get_sample_value(
+        "newsflow_reconciler_repairs_total", {"stage": stage.name}
+    ) or 0.0
     done = await sweep(stage, redis=redis, store=store, settings=settings, now=later(settings))
 
     assert done.republished == [aid] and done.stale == 1 and done.waiting == 0
@@ -120,6 +124,9 @@ async def test_a_stranded_article_at_each_status_is_driven_on(
                           "url": url(0)}
         assert isinstance(message, stage.consumes.message)
     assert await stat(redis, settings, f"reconciled:{stage.name}") == 1
+    assert metrics.registry.get_sample_value(
+        "newsflow_reconciler_repairs_total", {"stage": stage.name}
+    ) == before + 1  # and in the Prometheus metrics
     # a second sweep finds the message waiting in the stream: nothing more is sent
     again = await sweep(stage, redis=redis, store=store, settings=settings, now=later(settings))
     assert again.republished == [] and again.waiting == 1
