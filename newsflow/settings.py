@@ -178,6 +178,22 @@ class Settings(BaseSettings):
     #: Longest article text sent for impact analysis (characters); the rest is cut.
     impact_max_chars: int = Field(default=12_000, ge=500)
 
+    # --- similar events -------------------------------------------------------------------
+    #: Half-life of the time decay of similar-event scores (days between the two events);
+    #: 0 turns the decay off (an event ten years back counts as much as yesterday's).
+    similar_half_life_days: float = Field(default=0.0, ge=0)
+    #: Embeddings provider for semantic similar events (``none``: lexical only). Any
+    #: OpenAI-compatible ``/embeddings`` endpoint, set as the chat providers are.
+    embed_provider: ProviderKind = "none"
+    embed_base_url: str = ""
+    embed_model: str = ""
+    embed_api_key: SecretStr = SecretStr("")
+    #: Vector size asked of the model (``dimensions``; 0: the model's own).
+    embed_dimensions: int = Field(default=0, ge=0, le=8192)
+    #: Cosine similarity under which a semantic neighbour is not shown (it depends on the
+    #: model: measure yours with ``bench/similar.py``; the stand-in embedder needs 0.7).
+    embed_min_similarity: float = Field(default=0.5, ge=0, le=1)
+
     # --- LLM cost -------------------------------------------------------------------------
     #: Price per million tokens per model, JSON: ``{"gemini-2.5-flash": {"input": 0.30,
     #: "output": 2.50}}`` (a key may also be ``"<provider label>/<model>"``). No price is built

@@ -12,8 +12,10 @@ Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``, ``articles`` by default):
 - ``<c>_comments``: one document per comment;
 - stories (near-duplicates) and the LLM ledger have their own collections and queries,
   owned by the store as ``store.stories`` (:mod:`newsflow.adapters.stories`:
-  ``<c>_fingerprints``, ``<c>_stories``) and ``store.ledger`` (:mod:`newsflow.adapters.ledger`:
-  ``<c>_llm_cache``, ``<c>_llm_usage``); their module docstrings list their queries.
+  ``<c>_fingerprints``, ``<c>_stories``), ``store.ledger`` (:mod:`newsflow.adapters.ledger`:
+  ``<c>_llm_cache``, ``<c>_llm_usage``) and ``store.similar`` (similar events,
+  :mod:`newsflow.adapters.similar`: ``<c>_terms``, ``<c>_postings``); their module
+  docstrings list their queries.
 
 The queries, and what serves each (:meth:`ArticleStore.ensure_indexes` creates them all):
 
@@ -94,6 +96,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, WriteConcern
 from pymongo.errors import DuplicateKeyError
 
 from newsflow.adapters.ledger import LLMLedger
+from newsflow.adapters.similar import SimilarIndex
 from newsflow.adapters.stories import StoryIndex
 from newsflow.domain.article import Article, StoredPage, VoteCounts
 from newsflow.domain.contracts import Status
@@ -433,6 +436,8 @@ class ArticleStore:
         #: their own collections, their queries in their own modules.
         self.stories = StoryIndex(self._db, self._articles, settings)
         self.ledger = LLMLedger(self._db, settings)
+        #: Similar events: term frequencies, postings, vectors (:mod:`newsflow.adapters.similar`).
+        self.similar = SimilarIndex(self._db, self._articles, name)
 
     @classmethod
     def connect(cls, settings: Settings) -> ArticleStore:
@@ -476,6 +481,7 @@ class ArticleStore:
         await self._articles.create_index([("analysis.impact.status", ASCENDING)])
         await self.stories.ensure_indexes()
         await self.ledger.ensure_indexes()
+        await self.similar.ensure_indexes()
 
     # --- intake ---------------------------------------------------------------------------
 

@@ -374,6 +374,10 @@ from newsflow.cli.alerts import app as alerts_app  # noqa: E402 - the `alerts` s
 
 app.add_typer(alerts_app, name="alerts")
 
+from newsflow.cli.similar import app as similar_app  # noqa: E402 - the `similar` sub-commands
+
+app.add_typer(similar_app, name="similar")
+
 
 def main() -> None:
     app()

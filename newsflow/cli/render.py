@@ -79,7 +79,8 @@ def article_text(article: Article) -> str:
         lines += ["", "Similar earlier articles:"]
         for s in an.similar:
             lines.append(
-                f"  {s.id[:10]}  {s.title or ''}  (score {s.score:.2f}; {', '.join(s.shared)})"
+                f"  {s.id[:10]}  {s.title or ''}  (score {s.score:.2f}; "
+                f"{s.evidence or ', '.join(s.shared)})"
             )
     if article.text:
         lines += ["", article.text]

@@ -206,6 +206,15 @@ class SimilarArticle(BaseModel):
     published: datetime | None = None
     score: float
     shared: list[str] = []
+    #: How it was found: ``lexical`` (shared weighted terms), ``semantic`` (embeddings),
+    #: ``both``; None for lists stored by the old keyword scorer.
+    method: str | None = None
+    #: Cosine similarity of the two articles' embeddings, when compared.
+    semantic: float | None = None
+    #: Why it is listed, for people: "shared: stadia, google" or "semantic similarity 0.83".
+    evidence: str | None = None
+    #: Its story (one entry per story; never this article's own story).
+    story: str | None = None
 
 
 class AssetMention(BaseModel):

@@ -8,12 +8,14 @@ records ``deferred`` (resumed later).
 
 import asyncio
 
+from newsflow.adapters.embeddings import VectorSearch
+from newsflow.adapters.similar_events import SimilarEvents
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, AssetMention, ImpactResult
 from newsflow.domain.pipeline import Done, StageOutcome
 from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageContext
-from newsflow.stages.analysis import CANDIDATES, analyze_text, rank_similar, terms
+from newsflow.stages.analysis import analyze_text
 from newsflow.stages.feeds import category_with_hint
 from newsflow.stages.impact import analyze_impact
 from newsflow.stages.reuse import reuse_wait, reused_impact, wait_until
@@ -29,11 +31,9 @@ async def analyze(
         original_title=original.title if original else None,
         original_text=original.text if original else None,
     )
-    candidates = await ctx.store.similar_candidates(
-        article_id=article.id, symbols=terms(found.symbols), keywords=terms(found.keywords),
-        before=article.event_time, limit=CANDIDATES,
+    similar = await similar_events(ctx).find(
+        article, symbols=found.symbols, keywords=found.keywords
     )
-    similar = rank_similar(candidates, symbols=found.symbols, keywords=found.keywords)
     impact = await impact_from_story(ctx, article)
     if impact is None:
         impact = await analyze_impact(
@@ -55,6 +55,18 @@ async def analyze(
             ],
         )
     )
+
+
+def similar_events(ctx: StageContext[LLMResources]) -> SimilarEvents:
+    """The finder of similar events: lexical, and semantic when an embeddings provider is
+    configured (its vector search kept on the worker's resources, loaded once)."""
+    resources = ctx.resources
+    embedder = getattr(resources, "embedder", None)
+    vectors = getattr(resources, "vectors", None)
+    if embedder is not None and vectors is None:
+        vectors = VectorSearch(ctx.store.similar)
+        resources.vectors = vectors  # type: ignore[attr-defined]
+    return SimilarEvents(ctx.store.similar, ctx.settings, embedder=embedder, vectors=vectors)
 
 
 async def impact_from_story(ctx: StageContext[LLMResources], article: Article) -> ImpactResult | None:

@@ -1,7 +1,9 @@
 """Wiring of the analyzer worker."""
 
 import asyncio
+from dataclasses import dataclass
 
+from newsflow.adapters.embeddings import EmbeddingsClient, VectorSearch, embeddings_client
 from newsflow.adapters.providers import impact_provider
 from newsflow.domain.pipeline import ANALYZER
 from newsflow.runtime.deferred import LLMResources
@@ -12,10 +14,26 @@ from newsflow.stages.analysis import warm_up
 from .handlers import analyze
 
 
-async def open_provider(settings: Settings) -> LLMResources:
+@dataclass
+class AnalyzerResources(LLMResources):
+    """The impact provider and its sweep, and the embeddings provider with its vector search
+    (None when ``NEWSFLOW_EMBED_PROVIDER`` is ``none``)."""
+
+    embedder: EmbeddingsClient | None = None
+    vectors: VectorSearch | None = None
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self.embedder is not None:
+            await self.embedder.aclose()
+
+
+async def open_provider(settings: Settings) -> AnalyzerResources:
     await asyncio.to_thread(warm_up)  # load the Chinese dictionary before the first article
+    embedder = embeddings_client(settings)  # a bad configuration stops the worker at start
     # Deferred impact analyses resume by themselves when the day's budget allows.
-    return LLMResources.open("impact", impact_provider(settings), settings)
+    base = LLMResources.open("impact", impact_provider(settings), settings)
+    return AnalyzerResources(base.provider, base.deferred, embedder=embedder)
 
 
 spec = StageSpec(stage=ANALYZER, handle=analyze, open_resources=open_provider)

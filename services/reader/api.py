@@ -169,7 +169,8 @@ async def article_status(ident: Ident, request: Request) -> dict[str, Any]:
 
 @router.get(
     "/articles/{ident}/similar", response_model=SimilarList,
-    summary="Earlier articles sharing keywords and symbols",
+    summary="Earlier stories similar to this one, with the evidence (shared terms, semantic "
+    "similarity)",
 )
 async def similar(ident: Ident, request: Request) -> dict[str, Any]:
     store = store_of(request)
@@ -183,6 +184,7 @@ async def similar(ident: Ident, request: Request) -> dict[str, Any]:
             "id": s.id, "short_id": short_id(s.id), "title": other.title if other else s.title,
             "published": s.published, "score": s.score, "shared": s.shared,
             "status": other.status.value if other else None,
+            "method": s.method, "semantic": s.semantic, "evidence": s.evidence, "story": s.story,
         })
     return {"items": items}
 

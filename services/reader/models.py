@@ -143,6 +143,14 @@ class SimilarItem(BaseModel):
     shared: list[str] = []
     #: Status of the similar article, null when it is no longer stored.
     status: str | None = None
+    #: ``lexical``, ``semantic`` or ``both`` (null: a list from the old keyword scorer).
+    method: str | None = None
+    #: Cosine similarity of the embeddings, when compared.
+    semantic: float | None = None
+    #: Why it is listed: "shared: stadia, google" and/or "semantic similarity 0.83".
+    evidence: str | None = None
+    #: Its story (one entry per story).
+    story: str | None = None
 
 
 class SimilarList(BaseModel):

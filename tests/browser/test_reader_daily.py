@@ -341,7 +341,7 @@ async def test_names_lengths_and_status_line(page: Any, reader: ReaderThread) ->
     assert status == "Data Status ✓ Full text extracted · Read Original (新闻网)"
     assert await page.get_attribute("#read-original", "href") == DOCS["zh"]["url"]
     assert await text(page, "#similar-heading") == (
-        "Historical similar events · Keyword + Asset Matching · 0 items")
+        "Historical similar events · Weighted Term + Asset Matching · 0 items")
 
 
 async def test_list_sorts_by_publication_time_and_marks_the_time_shown(

@@ -321,6 +321,24 @@ async def test_similar_articles(client: httpx.AsyncClient, store: ArticleStore) 
     assert r.json() == {"items": []}
 
 
+async def test_similar_events_carry_their_evidence(client: httpx.AsyncClient, store: ArticleStore) -> None:
+    old = article("https://a.example/old2", title="Stadia launches", created=T0 - timedelta(days=3))
+    new = article("https://a.example/new2", created=T0)
+    new["analysis"]["similar"] = [
+        {"id": old["_id"], "title": "Stadia launches", "published": T0 - timedelta(days=3),
+         "score": 0.42, "shared": ["stadia", "google"], "method": "both", "semantic": 0.83,
+         "evidence": "shared: stadia, google; semantic similarity 0.83", "story": old["_id"]},
+    ]
+    await store.import_documents([old, new])
+    items = (await client.get(f"/api/articles/{new['_id']}/similar")).json()["items"]
+    assert items[0]["method"] == "both" and items[0]["semantic"] == 0.83
+    assert items[0]["evidence"] == "shared: stadia, google; semantic similarity 0.83"
+    assert items[0]["story"] == old["_id"]
+    page = (await client.get(f"/articles/{new['_id']}")).text
+    assert '<span class="evidence">shared: stadia, google; semantic similarity 0.83</span>' in page
+    assert "similarity of their embeddings" in page
+
+
 # --- votes and comments ------------------------------------------------------------------------
 
 

@@ -11,7 +11,12 @@ standard response shape with ``usage``) and computes every answer from the reque
   schema: structured output) gets a JSON object derived from the block: direction from
   counting bullish and bearish words, symbols from the candidate list that occur in the text,
   the first sentence as summary; with a schema, exactly the schema's properties;
-- anything else gets a one-line description of what was received.
+- anything else gets a one-line description of what was received;
+- ``POST /v1/embeddings`` (OpenAI's shape: ``{"model", "input": str | [str], "dimensions"?}``)
+  gets, per input, :func:`embed`: hashed features of the lowercased text (its words, and
+  the character trigrams of each word at half weight; CJK text as character bigrams), signed
+  feature hashing (blake2b) into ``dimensions`` (default 256), ``log(1 + count)`` weights,
+  unit length. Texts that share words get close vectors; nothing is looked up.
 
 It misbehaves on demand, per request through the ``X-LLM-Misbehave`` header or in order through
 :meth:`LLMServer.misbehave`: ``429`` / ``429:SECONDS`` (with Retry-After), ``500``, ``503``,
@@ -29,7 +34,9 @@ Run it alone: ``python -m tests.support.llm_server --port 8089 [--api-key KEY] [
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import re
 import signal
 import threading
@@ -255,6 +262,40 @@ def analyze(prompt: str) -> dict[str, Any]:
     }
 
 
+#: Default size of the stand-in embeddings.
+EMBED_DIMS = 256
+_EMBED_WORD = re.compile(r"[a-z0-9]+")
+_EMBED_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def _features(text: str) -> dict[str, float]:
+    lowered = text.lower()
+    counts: dict[str, float] = {}
+    for word in _EMBED_WORD.findall(lowered):
+        counts[f"w:{word}"] = counts.get(f"w:{word}", 0.0) + 1.0
+        padded = f"<{word}>"
+        for i in range(len(padded) - 2):
+            key = f"c:{padded[i : i + 3]}"
+            counts[key] = counts.get(key, 0.0) + 0.5
+    for run in _EMBED_CJK.findall(lowered):
+        for i in range(max(len(run) - 1, 1)):
+            key = f"z:{run[i : i + 2]}"
+            counts[key] = counts.get(key, 0.0) + 1.0
+    return counts
+
+
+def embed(text: str, dims: int = EMBED_DIMS) -> list[float]:
+    """The stand-in embedding of ``text``: signed hashed features, unit length."""
+    vector = [0.0] * dims
+    for feature, count in _features(text).items():
+        digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+        slot = int.from_bytes(digest[:4], "little") % dims
+        sign = 1.0 if digest[4] & 1 else -1.0
+        vector[slot] += sign * math.log1p(count)
+    norm = math.sqrt(sum(v * v for v in vector))
+    return [v / norm for v in vector] if norm else vector
+
+
 @dataclass
 class RecordedRequest:
     """One request as the server received it."""
@@ -397,7 +438,7 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             behaviour = server._next_misbehaviour(headers.get("x-llm-misbehave"))
             server._record(RecordedRequest("POST", self.path, headers, body, behaviour))
-            if self.path.rstrip("/") != "/v1/chat/completions":
+            if self.path.rstrip("/") not in ("/v1/chat/completions", "/v1/embeddings"):
                 return self._error(404, f"no route {self.path}")
             given = headers.get("authorization", "")
             if server.api_key and given != f"Bearer {server.api_key}":
@@ -407,6 +448,8 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 return self._error(401, f"Incorrect API key provided: {shown}.")
             if not isinstance(body, dict):
                 return self._error(400, "the body must be a JSON object")
+            if self.path.rstrip("/") == "/v1/embeddings":
+                return self._embeddings(body, behaviour)
             messages = body.get("messages")
             if not isinstance(body.get("model"), str) or not body["model"]:
                 return self._error(400, "model is required")
@@ -430,6 +473,36 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             if server.latency:
                 server._stopping.wait(server.latency)
             self._answer(body, messages, behaviour)
+            return None
+
+        def _embeddings(self, body: dict[str, Any], behaviour: str | None) -> None:
+            name = (behaviour or "").partition(":")[0]
+            if name == "429":
+                return self._error(429, "Rate limit reached.", {"Retry-After": "0"})
+            if name in ("500", "503"):
+                return self._error(int(name), "The server had an error.")
+            if name == "broken-body":
+                return self._send(200, b"<html>gateway</html>")
+            given = body.get("input")
+            texts = [given] if isinstance(given, str) else given
+            if not isinstance(body.get("model"), str) or not body["model"]:
+                return self._error(400, "model is required")
+            if not isinstance(texts, list) or not texts or not all(
+                isinstance(t, str) for t in texts
+            ):
+                return self._error(400, "input must be a string or a list of strings")
+            dims = body.get("dimensions", EMBED_DIMS)
+            if not isinstance(dims, int) or not 1 <= dims <= 4096:
+                return self._error(400, "dimensions must be an integer from 1 to 4096")
+            if server.latency:
+                server._stopping.wait(server.latency)
+            used = sum(len(t) for t in texts) // 4 + 1
+            self._send(200, {
+                "object": "list", "model": body["model"],
+                "data": [{"object": "embedding", "index": i, "embedding": embed(t, dims)}
+                         for i, t in enumerate(texts)],
+                "usage": {"prompt_tokens": used, "total_tokens": used},
+            })  # fmt: skip
             return None
 
         def _answer(self, body: dict[str, Any], messages: list[dict[str, str]],

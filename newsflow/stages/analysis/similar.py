@@ -1,4 +1,7 @@
-"""Earlier articles that share asset symbols or keywords with this one.
+"""Earlier articles that share asset symbols or keywords with this one: the MVP scorer.
+
+The analyzer no longer uses it (see :mod:`newsflow.stages.similar_events`); it is kept as the
+baseline that ``bench/similar.py`` measures the new scorer against.
 
 The store reads a bounded set of candidates, the most recent earlier articles sharing a term
 (:meth:`newsflow.adapters.store.ArticleStore.similar_candidates`, one indexed query); they

@@ -1,0 +1,301 @@
+"""Similar events in MongoDB: document frequencies, bucketed postings, stored vectors.
+
+Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``), owned by the store as
+``store.similar``:
+
+- ``<c>_terms``: one document per term, ``{_id: term, df: n}`` (how many indexed articles
+  have it), plus ``{_id: "\\u0000stats", n, terms}`` (articles indexed, sum of their term
+  counts). Kept incrementally: ``$inc`` when an article is indexed.
+- ``<c>_postings``: the articles of each term in buckets of
+  :data:`~newsflow.stages.similar_events.BUCKET`, ``{_id: "<term>\\u001f<k>", e: [[id,
+  event time], ...]}``; bucket ``k`` of a term holds its postings ``k·BUCKET`` to
+  ``(k+1)·BUCKET - 1``, so the newest bucket is known from ``df`` alone.
+- on the article: ``similar_index`` (its terms, their count, when indexed) and, with an
+  embeddings provider, ``embedding`` (``vector``: a BSON vector, binary subtype 9, float32
+  little-endian: 4 bytes per dimension + 2, e.g. 1,026 bytes at 256 dimensions or 6,146 at
+  1,536; ``model``, ``dims``, ``at``), indexed on ``embedding.at``.
+
+The queries and what serves them (every one bounded, whatever the size of the collection):
+
+================================================  ==========================================
+document frequencies of an article's terms         ``<c>_terms._id`` (``$in``, <= 49 keys)
+newest two postings buckets of the rarest terms    ``<c>_postings._id`` (``$in``, <= 32 keys,
+(16 at a time, at most 3 reads)                    <= 100 entries each)
+the best candidates' terms and titles              articles ``_id`` (``$in``, <= 60)
+vectors stored since the last sync                 articles ``embedding.at`` (range, newest
+                                                   ones only after the first load)
+analyzed articles never indexed (``unindexed``,    a scan of ``status`` then ``similar_index``
+``newsflow similar refresh``)                      (an admin command, not the pipeline)
+================================================  ==========================================
+
+SecantusDB plans an index only for a filter without logical operators and sorts in Python
+whatever a filter matches; every query here is a plain ``$in`` on ``_id`` or one range, and
+never asks for "the newest N articles with a common term" (which would sort every match).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bson.binary import Binary, BinaryVectorDtype
+from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
+from pymongo import ASCENDING, UpdateOne
+
+from newsflow.domain.contracts import SimilarArticle
+from newsflow.stages.similar_events import (
+    BUCKET,
+    RETRIEVE_TERMS,
+    SCORE_CANDIDATES,
+    Candidate,
+    Stats,
+    retrieval_terms,
+    term_weights,
+)
+
+Document = dict[str, Any]
+
+STATS_ID = "\x00stats"
+_SEP = "\x1f"
+
+#: What scoring reads of a candidate article.
+CANDIDATE_FIELDS = {
+    "similar_index.terms": 1, "created_at": 1, "story.id": 1,
+    "extraction.status": 1, "extraction.title": 1, "extraction.published": 1,
+    "translation.status": 1, "translation.title": 1,
+}  # fmt: skip
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def bucket_id(term: str, position: int) -> str:
+    """The bucket holding a term's posting number ``position`` (0-based)."""
+    return f"{term}{_SEP}{position // BUCKET}"
+
+
+@dataclass
+class Lookup:
+    """What one article's lookup read: statistics, frequencies, scored candidates."""
+
+    stats: Stats
+    dfs: dict[str, int]
+    weights: dict[str, float]
+    #: Earlier candidates (event time before the article's, or unknown), terms loaded.
+    earlier: list[Candidate]
+    #: Candidates whose event time is after the article's (their lists may want it).
+    later: list[Candidate]
+
+
+def candidate_of(doc: Document) -> Candidate:
+    extraction = doc.get("extraction") or {}
+    translation = doc.get("translation") or {}
+    title = None
+    if translation.get("status") == "translated" and translation.get("title"):
+        title = translation["title"]
+    title = title or extraction.get("title") or None
+    published = extraction.get("published") or doc.get("created_at")
+    index = doc.get("similar_index") or {}
+    raw_terms = index.get("terms")
+    terms: list[Any] = raw_terms if isinstance(raw_terms, list) else []
+    story = (doc.get("story") or {}).get("id")
+    return Candidate(
+        id=str(doc["_id"]), terms=[t for t in terms if isinstance(t, str)], title=title,
+        published=_aware(published if isinstance(published, datetime) else None),
+        story=story if isinstance(story, str) else None,
+    )  # fmt: skip
+
+
+def vector_bytes(vector: list[float]) -> Binary:
+    """A BSON vector (binary subtype 9, float32): what MongoDB's vector search indexes."""
+    return Binary.from_vector(vector, BinaryVectorDtype.FLOAT32)
+
+
+class SimilarIndex:
+    """Term statistics, postings and vectors beside the articles collection."""
+
+    def __init__(
+        self, db: AsyncIOMotorDatabase[Any], articles: AsyncIOMotorCollection[Any], name: str
+    ) -> None:
+        self._articles = articles
+        self._terms: AsyncIOMotorCollection[Any] = db[f"{name}_terms"]
+        self._postings: AsyncIOMotorCollection[Any] = db[f"{name}_postings"]
+
+    async def ensure_indexes(self) -> None:
+        # _terms and _postings are read by _id only.
+        await self._articles.create_index([("embedding.at", ASCENDING)], sparse=True)
+
+    # --- lexical ----------------------------------------------------------------------------
+
+    async def lookup(self, aid: str, terms: list[str], when: datetime | None) -> Lookup:
+        """Read the statistics of ``terms``, the newest postings of the rarest ones and the
+        best candidates among them (three reads)."""
+        dfs: dict[str, int] = {}
+        stats = Stats(0, 0.0)
+        async for doc in self._terms.find({"_id": {"$in": [*terms, STATS_ID]}}):
+            if doc["_id"] == STATS_ID:
+                n = int(doc.get("n") or 0)
+                stats = Stats(n, (int(doc.get("terms") or 0) / n) if n else 0.0)
+            else:
+                dfs[doc["_id"]] = int(doc.get("df") or 0)
+        weights = term_weights(terms, dfs, stats)
+        order = retrieval_terms(weights, dfs)
+        if not order:
+            return Lookup(stats, dfs, weights, [], [])
+        pre: dict[str, float] = {}
+        # Rarest terms first, RETRIEVE_TERMS at a time, until enough candidates: the rarest
+        # terms of an article are often shared only with copies of it (its own story), so a
+        # second or third batch is read when the first finds too few (at most three reads).
+        for first in range(0, len(order), RETRIEVE_TERMS):
+            chosen = order[first : first + RETRIEVE_TERMS]
+            # the newest two buckets: the newest alone may hold a single posting
+            bucket_term = {
+                bucket_id(t, position): t
+                for t in chosen
+                for position in (dfs[t] - 1, dfs[t] - 1 - BUCKET)
+                if position >= 0
+            }
+            async for doc in self._postings.find({"_id": {"$in": list(bucket_term)}}):
+                term = bucket_term.get(doc["_id"])
+                if term is None:
+                    continue
+                for entry in doc.get("e") or []:
+                    if not isinstance(entry, list) or not entry or entry[0] == aid:
+                        continue
+                    other = str(entry[0])
+                    pre[other] = pre.get(other, 0.0) + weights[term]
+            if len(pre) >= SCORE_CANDIDATES:
+                break
+        best = sorted(pre, key=lambda o: (-pre[o], o))[:SCORE_CANDIDATES]
+        earlier: list[Candidate] = []
+        later: list[Candidate] = []
+        if best:
+            async for doc in self._articles.find({"_id": {"$in": best}}, CANDIDATE_FIELDS):
+                c = candidate_of(doc)
+                if when is not None and c.published is not None and c.published > _aware(when):  # type: ignore[operator]
+                    later.append(c)
+                else:
+                    earlier.append(c)
+        return Lookup(stats, dfs, weights, earlier, later)
+
+    async def index(
+        self, aid: str, terms: list[str], dfs: dict[str, int], when: datetime | None
+    ) -> bool:
+        """Count ``terms`` in the document frequencies and add the article to their postings,
+        once per article (True when it was indexed now). ``dfs`` (read by :meth:`lookup`)
+        places the postings; concurrent indexing of one term can overfill a bucket by a few
+        entries, which costs nothing but a slightly longer read."""
+        ts = now()
+        res = await self._articles.update_one(
+            {"_id": aid, "similar_index": None},
+            {"$set": {"similar_index": {"terms": terms, "n": len(terms), "at": ts}}},
+        )
+        if res.matched_count != 1 or not terms:
+            return False
+        moment = _aware(when) or ts
+        await self._terms.bulk_write(
+            [UpdateOne({"_id": t}, {"$inc": {"df": 1}}, upsert=True) for t in terms]
+            + [UpdateOne({"_id": STATS_ID}, {"$inc": {"n": 1, "terms": len(terms)}}, upsert=True)],
+            ordered=False,
+        )
+        await self._postings.bulk_write(
+            [UpdateOne({"_id": bucket_id(t, dfs.get(t, 0))}, {"$push": {"e": [aid, moment]}},
+                       upsert=True) for t in terms],
+            ordered=False,
+        )  # fmt: skip
+        return True
+
+    async def candidates(self, ids: Iterable[str]) -> list[Candidate]:
+        """Articles by id, as scoring reads them (one read)."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        found = {}
+        async for doc in self._articles.find({"_id": {"$in": wanted}}, CANDIDATE_FIELDS):
+            found[doc["_id"]] = candidate_of(doc)
+        return [found[i] for i in wanted if i in found]
+
+    async def lists_of(self, ids: Iterable[str]) -> dict[str, list[SimilarArticle]]:
+        """The stored similar-event lists of analyzed articles (one read)."""
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, list[SimilarArticle]] = {}
+        if not wanted:
+            return out
+        cursor = self._articles.find(
+            {"_id": {"$in": wanted}}, {"analysis.status": 1, "analysis.similar": 1}
+        )
+        async for doc in cursor:
+            analysis = doc.get("analysis") or {}
+            if analysis.get("status") != "ok":
+                continue
+            items = []
+            for raw in analysis.get("similar") or []:
+                try:
+                    items.append(SimilarArticle.model_validate(raw))
+                except ValueError:
+                    continue
+            out[doc["_id"]] = items
+        return out
+
+    async def replace_list(self, aid: str, similar: list[SimilarArticle]) -> bool:
+        """Store a refreshed list on an analyzed article (the refresh of later articles)."""
+        res = await self._articles.update_one(
+            {"_id": aid, "analysis.status": "ok"},
+            {"$set": {"analysis.similar": [s.model_dump() for s in similar],
+                      "analysis.similar_refreshed_at": now()}},
+        )  # fmt: skip
+        return res.modified_count == 1
+
+    async def unindexed(self, limit: int) -> list[Any]:
+        """Analyzed articles never indexed for similar events (analyzed before this version,
+        or a crash between the analysis and the indexing), oldest first: what
+        ``newsflow similar refresh`` brings up to date. A scan: an occasional admin command."""
+        from newsflow.domain.article import Article
+
+        cursor = (
+            self._articles.find({"status": "analyzed", "similar_index": None}, {"embedding": 0})
+            .sort("created_at", ASCENDING)
+            .limit(limit)
+        )
+        return [Article.from_document(doc) async for doc in cursor]
+
+    # --- vectors ----------------------------------------------------------------------------
+
+    async def store_vector(self, aid: str, vector: list[float], model: str) -> datetime:
+        ts = now()
+        await self._articles.update_one(
+            {"_id": aid},
+            {"$set": {"embedding": {"vector": vector_bytes(vector), "dims": len(vector),
+                                    "model": model, "at": ts}}},
+        )  # fmt: skip
+        return ts
+
+    async def vectors_since(
+        self, since: datetime | None, limit: int
+    ) -> list[tuple[str, list[float], datetime]]:
+        """Vectors stored at or after ``since`` (None: all), oldest first, at most ``limit``:
+        (article id, vector, stored at)."""
+        query: Document = {"embedding.at": {"$gte": since}} if since is not None else {
+            "embedding.at": {"$gte": datetime.fromtimestamp(0, UTC)}}  # fmt: skip
+        cursor = self._articles.find(query, {"embedding.vector": 1, "embedding.at": 1})
+        out = []
+        async for doc in cursor.sort("embedding.at", ASCENDING).limit(limit):
+            emb = doc.get("embedding") or {}
+            raw = emb.get("vector")
+            if not isinstance(raw, Binary):
+                continue
+            try:
+                values = list(raw.as_vector().data)
+            except (ValueError, TypeError):
+                continue
+            out.append((str(doc["_id"]), values, _aware(emb.get("at")) or now()))
+        return out

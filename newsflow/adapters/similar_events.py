@@ -1,0 +1,172 @@
+"""Finding an article's similar earlier events: lexical always, semantic when configured.
+
+    finder = SimilarEvents(store.similar, settings, embedder=embeddings_client(settings))
+    similar = await finder.find(article, symbols=found.symbols, keywords=found.keywords)
+
+Per article: three bounded reads for the lexical lookup (:meth:`SimilarIndex.lookup`), two
+writes to index its terms; with embeddings, one call to the provider, one write of the
+vector, one read of the vectors stored since the last search and one read of the semantic
+candidates.
+
+Refresh: an article analyzed before an earlier event's article arrived (a feed backfill, a
+late submission) would never list it, since lists look back in time. When an article is
+indexed, the candidates the lookup found with a *later* event time are offered it: each
+whose list has room, or a worse sixth entry, gets it inserted (one read of their lists, a
+write per changed list, at most :data:`~newsflow.stages.similar_events.SCORE_CANDIDATES`).
+The score used is this article's view of the pair (BM25 is not symmetric; close enough to
+rank). Semantic-only neighbours are not pushed this way.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from newsflow.adapters.embeddings import EmbeddingsClient, VectorSearch
+from newsflow.adapters.providers import ProviderError
+from newsflow.adapters.similar import Lookup, SimilarIndex
+from newsflow.domain.article import Article
+from newsflow.domain.contracts import SimilarArticle
+from newsflow.settings import Settings
+from newsflow.stages.similar_events import (
+    MIN_SCORE,
+    SHOWN,
+    Candidate,
+    Scored,
+    Stats,
+    event_terms,
+    evidence,
+    fuse,
+    lexical_score,
+    rank_lexical,
+    rank_semantic,
+)
+
+log = logging.getLogger(__name__)
+
+#: Nearest neighbours asked of the vector search (more than shown: some are later, or
+#: copies in this article's story).
+NEIGHBOURS = 30
+
+
+def to_result(s: Scored) -> SimilarArticle:
+    c = s.candidate
+    return SimilarArticle(
+        id=c.id, title=c.title, published=c.published, score=s.score, shared=s.shared,
+        method=s.method, semantic=round(c.semantic, 4) if c.semantic is not None else None,
+        evidence=evidence(s), story=c.story,
+    )  # fmt: skip
+
+
+def embedding_text(article: Article) -> str:
+    """What is embedded: the English title and text when translated (so neighbours are found
+    across languages), else the original."""
+    return f"{article.headline or ''}\n\n{article.text or ''}".strip()
+
+
+class SimilarEvents:
+    def __init__(
+        self, index: SimilarIndex, settings: Settings, *, embedder: EmbeddingsClient | None = None,
+        vectors: VectorSearch | None = None,
+    ) -> None:  # fmt: skip
+        self.index = index
+        self.half_life = settings.similar_half_life_days
+        self.min_similarity = settings.embed_min_similarity
+        self.embedder = embedder
+        self.vectors = vectors if vectors is not None or embedder is None else VectorSearch(index)
+        #: Why the last semantic search did not happen (provider failure), for the logs.
+        self.last_error: str | None = None
+        #: The last article's lexical and semantic lists before fusion (for the benchmark).
+        self.last_lexical: list[Scored] = []
+        self.last_semantic: list[Scored] | None = None
+
+    async def find(
+        self, article: Article, *, symbols: list[str], keywords: list[str]
+    ) -> list[SimilarArticle]:
+        """The article's similar earlier events, best first, and it indexed for later ones
+        (once: a second call ranks again and changes nothing)."""
+        terms = event_terms(
+            title=article.headline, text=article.text, symbols=symbols, keywords=keywords
+        )
+        ranked, lookup = await self.rank(article, terms)
+        story = article.story.id if article.story else None
+        indexed = await self.index.index(article.id, terms, lookup.dfs, article.event_time)
+        if indexed and lookup.later:
+            await self._offer(article, lookup, story)
+        return [to_result(s) for s in ranked]
+
+    async def rank(self, article: Article, terms: list[str]) -> tuple[list[Scored], Lookup]:
+        """The ranked list of an article of these ``terms`` (nothing written but its vector)."""
+        when = article.event_time
+        story = article.story.id if article.story else None
+        lookup = await self.index.lookup(article.id, terms, when)
+        lexical = rank_lexical(
+            lookup.weights, lookup.earlier, lookup.stats, when=when,
+            half_life_days=self.half_life, story=story,
+        )  # fmt: skip
+        self.last_lexical, self.last_semantic = lexical, None
+        ranked = lexical
+        if self.embedder is not None and self.vectors is not None:
+            semantic = await self._semantic(article, lookup.weights, lookup.stats, when, story)
+            self.last_semantic = semantic
+            if semantic is not None:
+                ranked = fuse(lexical, semantic)
+        return ranked, lookup
+
+    async def _semantic(
+        self, article: Article, weights: dict[str, float], stats: Stats, when: datetime | None,
+        story: str | None,
+    ) -> list[Scored] | None:  # fmt: skip
+        assert self.embedder is not None and self.vectors is not None
+        try:
+            vector = await self.embedder.embed(embedding_text(article))
+        except ProviderError as exc:
+            self.last_error = exc.reason
+            log.warning("similar events of %s: no embedding (%s)", article.id, exc.reason)
+            return None
+        await self.index.store_vector(article.id, vector, self.embedder.model)
+        hits = dict(await self.vectors.search(vector, NEIGHBOURS, exclude=article.id))
+        candidates = await self.index.candidates(hits)
+        earlier = []
+        for c in candidates:
+            if when is not None and c.published is not None and c.published > when:
+                continue
+            c.semantic = hits[c.id]
+            earlier.append(c)
+        ranked = rank_semantic(
+            earlier,
+            story=story,
+            when=when,
+            half_life_days=self.half_life,
+            min_similarity=self.min_similarity,
+        )
+        for s in ranked:  # the shared terms, as evidence beside the cosine
+            _, s.shared = lexical_score(weights, s.candidate, stats, when=None, half_life_days=0)
+            s.shared = s.shared[:8]
+        return ranked
+
+    async def _offer(self, article: Article, lookup: Lookup, story: str | None) -> None:
+        """Insert this article into the lists of later candidates it would rank in."""
+        me = Candidate(id=article.id, terms=[], title=article.headline,
+                       published=article.event_time, story=story)  # fmt: skip
+        offers: dict[str, SimilarArticle] = {}
+        for later in lookup.later:
+            if story is not None and later.story == story:
+                continue
+            score, shared = lexical_score(
+                lookup.weights, later, lookup.stats, when=article.event_time,
+                half_life_days=self.half_life,
+            )  # fmt: skip
+            if shared and score >= MIN_SCORE:
+                offers[later.id] = to_result(Scored(me, score, shared[:8], "lexical"))
+        if not offers:
+            return
+        lists = await self.index.lists_of(offers)
+        for aid, current in lists.items():
+            item = offers[aid]
+            if any(s.id == item.id or (s.story and s.story == item.story) for s in current):
+                continue
+            if len(current) >= SHOWN and min(s.score for s in current) >= item.score:
+                continue
+            merged = sorted([*current, item], key=lambda s: -s.score)[:SHOWN]
+            await self.index.replace_list(aid, merged)
