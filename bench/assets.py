@@ -60,7 +60,9 @@ def load_articles(corpus: Path, split: str) -> list[dict[str, Any]]:
         if split != "all" and row["split"] != split:
             continue
         if row["corpus"] == "scrapinghub":
-            raw = gzip.decompress((corpus / "scrapinghub" / "html" / f"{row['id']}.html.gz").read_bytes())
+            raw = gzip.decompress(
+                (corpus / "scrapinghub" / "html" / f"{row['id']}.html.gz").read_bytes()
+            )
             text = truth[row["id"]]["articleBody"]
             url = truth[row["id"]]["url"]
         else:
@@ -68,8 +70,9 @@ def load_articles(corpus: Path, split: str) -> list[dict[str, Any]]:
             text = (corpus / "zh_cwced" / "truth" / f"{row['id']}.txt").read_text(encoding="utf-8")
             url = None
         extracted = extract_page(decode_html(raw)[0], url)
-        articles.append({**row, "title": extracted.title, "text": text,
-                         "language": extracted.language})
+        articles.append(
+            {**row, "title": extracted.title, "text": text, "language": extracted.language}
+        )
     return articles
 
 
@@ -84,6 +87,7 @@ ADVERSARIAL = {
 
 
 # --- the worker: runs in a subprocess with one version of the package on sys.path -----------
+
 
 def worker(root: str, mode: str, articles_path: str) -> None:
     import gc
@@ -133,16 +137,27 @@ def worker(root: str, mode: str, articles_path: str) -> None:
         start = time.perf_counter()
         match(None, text)
         adversarial[name] = (time.perf_counter() - start) * 1000
-    print(json.dumps({"symbols": symbols, "times_ms": times, "rss_tables": rss_tables,
-                      "adversarial": adversarial,
-                      "rss_warm": rss_warm,
-                      "salience": [a.get("salience", {}) for a in articles]}))
+    print(
+        json.dumps(
+            {
+                "symbols": symbols,
+                "times_ms": times,
+                "rss_tables": rss_tables,
+                "adversarial": adversarial,
+                "rss_warm": rss_warm,
+                "salience": [a.get("salience", {}) for a in articles],
+            }
+        )
+    )
 
 
 def run_worker(root: Path, mode: str, articles_path: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", str(root), mode, str(articles_path)],
-        capture_output=True, text=True, check=True, cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -167,12 +182,24 @@ def score(articles: list[dict[str, Any]], predicted: list[list[str]]) -> dict[st
         fp += len(found - gold)
         fn += len(gold - found)
         if gold != found:
-            errors.append({"id": article["id"][:10], "title": (article["title"] or "")[:60],
-                           "false_pos": sorted(found - gold), "missed": sorted(gold - found)})
+            errors.append(
+                {
+                    "id": article["id"][:10],
+                    "title": (article["title"] or "")[:60],
+                    "false_pos": sorted(found - gold),
+                    "missed": sorted(gold - found),
+                }
+            )
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall,
-            "errors": errors}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": precision,
+        "recall": recall,
+        "errors": errors,
+    }
 
 
 def remap_old(symbols: list[str]) -> list[str]:
@@ -209,44 +236,67 @@ def main() -> int:
         before = run_worker(before_root, "before", articles_path)
         after = run_worker(REPO, "after", articles_path)
     before_symbols = [remap_old(s) for s in before["symbols"]]
-    results = {"before": score(articles, before_symbols), "after": score(articles, after["symbols"])}
+    results = {
+        "before": score(articles, before_symbols),
+        "after": score(articles, after["symbols"]),
+    }
 
     gold = sum(len(a["assets"]) for a in articles)
-    print(f"Assets evaluation: split={args.split}, {len(articles)} articles, {gold} annotated assets")
-    print("text = corpus ground truth; title = newsflow's extractor on the page HTML; "
-          "path = analyze_text().symbols\n")
+    print(
+        f"Assets evaluation: split={args.split}, {len(articles)} articles, {gold} annotated assets"
+    )
+    print(
+        "text = corpus ground truth; title = newsflow's extractor on the page HTML; "
+        "path = analyze_text().symbols\n"
+    )
     print("| matcher | precision | recall | TP | FP | FN |")
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
         label = f"before ({args.before_ref})" if name == "before" else "after"
-        print(f"| {label} | {r['precision']:.3f} | {r['recall']:.3f} | {r['tp']} | {r['fp']} "
-              f"| {r['fn']} |")
+        print(
+            f"| {label} | {r['precision']:.3f} | {r['recall']:.3f} | {r['tp']} | {r['fp']} "
+            f"| {r['fn']} |"
+        )
     for corpus in ("scrapinghub", "zh_cwced"):
         idx = [i for i, a in enumerate(articles) if a["corpus"] == corpus]
         sub = [articles[i] for i in idx]
         for name, symbols in (("before", before_symbols), ("after", after["symbols"])):
             r = score(sub, [symbols[i] for i in idx])
-            print(f"  {corpus:<11} {name:<6} P {r['precision']:.3f} R {r['recall']:.3f} "
-                  f"(TP {r['tp']}, FP {r['fp']}, FN {r['fn']})")
-    print("\n| matcher | median ms/article | p95 ms/article | RSS: tables loaded | RSS: warm_up() |")
+            print(
+                f"  {corpus:<11} {name:<6} P {r['precision']:.3f} R {r['recall']:.3f} "
+                f"(TP {r['tp']}, FP {r['fp']}, FN {r['fn']})"
+            )
+    print(
+        "\n| matcher | median ms/article | p95 ms/article | RSS: tables loaded | RSS: warm_up() |"
+    )
     print("|---|---|---|---|---|")
     for name, data in (("before", before), ("after", after)):
-        print(f"| {name} | {statistics.median(data['times_ms']):.2f} "
-              f"| {percentile(data['times_ms'], 0.95):.2f} "
-              f"| {data['rss_tables'] / 2**20:.1f} MB | {data['rss_warm'] / 2**20:.1f} MB |")
-    print("\nworst-case inputs (50,000 characters), ms: " + "; ".join(
-        f"{name}: before {before['adversarial'][name]:.0f}, after {after['adversarial'][name]:.0f}"
-        for name in ADVERSARIAL))
+        print(
+            f"| {name} | {statistics.median(data['times_ms']):.2f} "
+            f"| {percentile(data['times_ms'], 0.95):.2f} "
+            f"| {data['rss_tables'] / 2**20:.1f} MB | {data['rss_warm'] / 2**20:.1f} MB |"
+        )
+    print(
+        "\nworst-case inputs (50,000 characters), ms: "
+        + "; ".join(
+            f"{name}: before {before['adversarial'][name]:.0f}, after {after['adversarial'][name]:.0f}"
+            for name in ADVERSARIAL
+        )
+    )
     ratio = statistics.median(after["times_ms"]) / max(statistics.median(before["times_ms"]), 1e-9)
-    print(f"\ntime after/before (median): {ratio:.2f}; memory after-before (tables): "
-          f"{(after['rss_tables'] - before['rss_tables']) / 2**20:+.1f} MB, (warm_up): "
-          f"{(after['rss_warm'] - before['rss_warm']) / 2**20:+.1f} MB")
+    print(
+        f"\ntime after/before (median): {ratio:.2f}; memory after-before (tables): "
+        f"{(after['rss_tables'] - before['rss_tables']) / 2**20:+.1f} MB, (warm_up): "
+        f"{(after['rss_warm'] - before['rss_warm']) / 2**20:+.1f} MB"
+    )
     if args.salience:
         for article, sal in zip(articles, after["salience"], strict=True):
             for symbol, (value, where, count) in sal.items():
                 mark = "TP" if symbol in article["assets"] else "FP"
-                print(f"  {mark} {value:>4} {symbol:<10} {','.join(where):<16} x{count:<3} "
-                      f"{article['id'][:10]}")
+                print(
+                    f"  {mark} {value:>4} {symbol:<10} {','.join(where):<16} x{count:<3} "
+                    f"{article['id'][:10]}"
+                )
     if args.errors:
         for name, r in results.items():
             print(f"\n{name}: disagreements")

@@ -42,8 +42,14 @@ LAUNCH = "import sys; from newsflow.cli.main import main; sys.argv[0] = 'newsflo
 
 def cpu_of(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
     """CPU seconds (user + system) of one process running ``argv``, and its exit status."""
-    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return usage.ru_utime + usage.ru_stime, proc.returncode
@@ -53,19 +59,43 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--before", default="main", help="git ref of the baseline (main)")
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--no-bytecode", action="store_true",
-                        help="ignore every compiled .pyc (compile from source on each start)")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="ignore every compiled .pyc (compile from source on each start)",
+    )
     args = parser.parse_args()
-    before_ref = subprocess.run(["git", "rev-parse", "--short", args.before], cwd=REPO,
-                                capture_output=True, text=True, check=True).stdout.strip()
-    after_ref = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "newsflow", "services"],
-                                cwd=REPO, capture_output=True, text=True, check=True).stdout)
+    before_ref = subprocess.run(
+        ["git", "rev-parse", "--short", args.before],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    after_ref = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--", "newsflow", "services"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     work = Path(tempfile.mkdtemp(prefix="newsflow-bench-cli-"))
     before_tree = work / "before"
-    subprocess.run(["git", "worktree", "add", "--detach", str(before_tree), before_ref],
-                   cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(before_tree), before_ref],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     redis = start_redis(work / "redis", free_port())
     mongo = start_mongo(None, free_port())
     try:
@@ -78,7 +108,10 @@ def main() -> int:
         }
         if args.no_bytecode:
             (work / "no-pyc").mkdir()
-            base_env |= {"PYTHONPYCACHEPREFIX": str(work / "no-pyc"), "PYTHONDONTWRITEBYTECODE": "1"}
+            base_env |= {
+                "PYTHONPYCACHEPREFIX": str(work / "no-pyc"),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
         trees = {"before": before_tree, "after": REPO}
         commands = {"--help": ["--help"], "publish URL": ["publish"]}
         times: dict[tuple[str, str], list[float]] = {}
@@ -96,16 +129,24 @@ def main() -> int:
     finally:
         redis.stop()
         mongo.stop()
-        subprocess.run(["git", "worktree", "remove", "--force", str(before_tree)], cwd=REPO,
-                       check=False, capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(before_tree)],
+            cwd=REPO,
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(work, ignore_errors=True)
 
     load = os.getloadavg()[0]
-    print(f"CPU time of one `newsflow` process, median of {args.runs} runs, before = "
-          f"{before_ref} ({args.before}), after = {after_ref}{' + uncommitted changes' if dirty else ''}")
-    print(f"machine: {os.cpu_count()} cores, CPython {platform.python_version()}, load average "
-          f"{load:.1f}, PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}"
-          f"{', every module compiled from source (--no-bytecode)' if args.no_bytecode else ''}")
+    print(
+        f"CPU time of one `newsflow` process, median of {args.runs} runs, before = "
+        f"{before_ref} ({args.before}), after = {after_ref}{' + uncommitted changes' if dirty else ''}"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores, CPython {platform.python_version()}, load average "
+        f"{load:.1f}, PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}"
+        f"{', every module compiled from source (--no-bytecode)' if args.no_bytecode else ''}"
+    )
     print()
     print("| command | before | after | after / before |")
     print("|---|---|---|---|")

@@ -41,7 +41,9 @@ DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 
 _WORD = re.compile(r"\w+")
 #: A Han character alone, or a run of other word characters (Latin words, numbers).
-_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_CHAR = re.compile(
+    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 
 
 @dataclass
@@ -60,8 +62,9 @@ def load_scrapinghub(corpus: Path, limit: int | None) -> list[Page]:
     for page_id in sorted(truth)[:limit]:
         raw = gzip.decompress((folder / "html" / f"{page_id}.html.gz").read_bytes())
         html, _ = decode_html(raw)
-        pages.append(Page(page_id, truth[page_id].get("url"), html,
-                          truth[page_id].get("articleBody") or ""))
+        pages.append(
+            Page(page_id, truth[page_id].get("url"), html, truth[page_id].get("articleBody") or "")
+        )
     return pages
 
 
@@ -84,8 +87,9 @@ def tokens(text: str, by_char: bool) -> list[str]:
 def shingles(text: str, by_char: bool, n: int = 4) -> Counter[str]:
     """Bag of n-gram shingles (a text shorter than n is one shingle, as in the original)."""
     toks = tokens(text, by_char)
-    return Counter(" ".join(toks[i : i + n]) for i in range(max(1, len(toks) - n + 1))
-                   if toks[i : i + n])
+    return Counter(
+        " ".join(toks[i : i + n]) for i in range(max(1, len(toks) - n + 1)) if toks[i : i + n]
+    )
 
 
 def score_page(pred: str, truth: str, by_char: bool) -> tuple[float, float]:
@@ -103,8 +107,22 @@ def readability_text(html: str, url: str | None) -> str:
     """readability-lxml's summary as text, one line per block element."""
     summary = Document(html, url=url).summary(html_partial=True)
     tree = lxml.html.fromstring(summary)
-    for el in tree.iter("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
-                        "blockquote", "pre", "table"):
+    for el in tree.iter(
+        "p",
+        "div",
+        "br",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "blockquote",
+        "pre",
+        "table",
+    ):
         el.tail = "\n" + (el.tail or "")
     return tree.text_content().strip()
 
@@ -123,8 +141,9 @@ def stage_text(html: str, url: str | None) -> str:
 METHODS: dict[str, Callable[[str, str | None], str]] = {
     "newsflow stage (extract_page)": stage_text,
     "trafilatura default": lambda h, u: trafilatura.extract(h, url=u) or "",
-    "trafilatura include_comments=False": lambda h, u: trafilatura.extract(
-        h, url=u, include_comments=False) or "",
+    "trafilatura include_comments=False": lambda h, u: (
+        trafilatura.extract(h, url=u, include_comments=False) or ""
+    ),
     "readability-lxml": readability_text,
 }
 
@@ -142,8 +161,9 @@ class Row:
         return 2 * self.precision * self.recall / s if s else 0.0
 
 
-def run(pages: list[Page], by_char: bool, method: Callable[[str, str | None], str]
-        ) -> tuple[float, list[tuple[float, float]]]:
+def run(
+    pages: list[Page], by_char: bool, method: Callable[[str, str | None], str]
+) -> tuple[float, list[tuple[float, float]]]:
     """Run one method on every page: CPU seconds spent in it, and per-page scores."""
     per_page: list[tuple[float, float]] = []
     elapsed = 0.0
@@ -175,8 +195,12 @@ def measure(pages: list[Page], by_char: bool, rounds: int) -> dict[str, Row]:
     rows = {}
     for name, per_page in scores.items():
         elapsed = statistics.median(times[name])
-        rows[name] = Row(name, sum(p for p, _ in per_page) / n, sum(r for _, r in per_page) / n,
-                         len(pages) / elapsed if elapsed else 0.0)
+        rows[name] = Row(
+            name,
+            sum(p for p, _ in per_page) / n,
+            sum(r for _, r in per_page) / n,
+            len(pages) / elapsed if elapsed else 0.0,
+        )
     return rows
 
 
@@ -184,8 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--limit", type=int, default=None, help="pages per set")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="timing rounds; pages/s from the median round (default 3)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="timing rounds; pages/s from the median round (default 3)",
+    )
     args = parser.parse_args(argv)
     logging.disable(logging.CRITICAL)
     if not args.corpus.is_dir():
@@ -207,8 +235,11 @@ def main(argv: list[str] | None = None) -> int:
         STATUSES.clear()
         for name, row in measure(pages, by_char, args.rounds).items():
             table.setdefault(name, {})[set_name] = row
-            print(f"  {name:38s} P {row.precision:.3f}  R {row.recall:.3f}  "
-                  f"F1 {row.f1:.3f}  {row.pages_per_s:6.1f} pages/s", flush=True)
+            print(
+                f"  {name:38s} P {row.precision:.3f}  R {row.recall:.3f}  "
+                f"F1 {row.f1:.3f}  {row.pages_per_s:6.1f} pages/s",
+                flush=True,
+            )
         statuses = {k: v // args.rounds for k, v in STATUSES.items()}
         print(f"  stage statuses: {statuses}", flush=True)
         stage = table["newsflow stage (extract_page)"][set_name]
@@ -222,14 +253,18 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for s in names:
             r = rows[s]
-            cells.append(f"{r.precision:.3f} / {r.recall:.3f} / **{r.f1:.3f}**"
-                         if name.startswith("newsflow") else
-                         f"{r.precision:.3f} / {r.recall:.3f} / {r.f1:.3f}")
+            cells.append(
+                f"{r.precision:.3f} / {r.recall:.3f} / **{r.f1:.3f}**"
+                if name.startswith("newsflow")
+                else f"{r.precision:.3f} / {r.recall:.3f} / {r.f1:.3f}"
+            )
             cells.append(f"{r.pages_per_s:.1f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
-    print(f"\n{', '.join(f'{s}: {len(sets[s][0])} pages' for s in names)}; "
-          "ScrapingHub shingle metric (4-grams; each Han character a token for Chinese); "
-          f"pages/s in CPU time of one process, median of {args.rounds} rounds.")
+    print(
+        f"\n{', '.join(f'{s}: {len(sets[s][0])} pages' for s in names)}; "
+        "ScrapingHub shingle metric (4-grams; each Han character a token for Chinese); "
+        f"pages/s in CPU time of one process, median of {args.rounds} rounds."
+    )
     return 0
 
 

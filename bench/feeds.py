@@ -76,13 +76,16 @@ class Feeds:
         self.lock = threading.Lock()
         for n in range(sources):
             server = self.servers[n % hosts]
-            server.routes[f"/s{n}.xml"] = Route(make=self._maker(n), content_type="application/rss+xml")
+            server.routes[f"/s{n}.xml"] = Route(
+                make=self._maker(n), content_type="application/rss+xml"
+            )
 
     def _maker(self, n: int) -> Any:
         def make() -> bytes:
             with self.lock:
                 items = list(self.items[n])
             return render("rss20", f"Source {n}", items[-20:])[0]
+
         return make
 
     def url(self, n: int) -> str:
@@ -115,15 +118,21 @@ with httpx.Client() as c:
 
 
 def baseline_cpu_ms(urls: list[str]) -> float:
-    out = subprocess.run([sys.executable, "-c", BASELINE, *urls], capture_output=True,
-                         text=True, check=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", BASELINE, *urls],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     return float(out.stdout.strip()) * 1000
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     corpus = Corpus(args.corpus)
     pages = [("scrapinghub", p) for p in corpus.ids("scrapinghub")] + [
-        ("zh_cwced", p) for p in corpus.ids("zh_cwced")]
+        ("zh_cwced", p) for p in corpus.ids("zh_cwced")
+    ]
     random.Random(7).shuffle(pages)
     tmp = Path(tempfile.mkdtemp(prefix="bench-feeds-"))
     redis_srv = start_redis(tmp / "redis", free_port(), aof=False)
@@ -131,16 +140,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     feed_port = free_port()
     procs: WorkerProcesses | None = None
     try:
-        with CorpusServer(corpus) as corpus_server, Feeds(args.hosts, args.sources, feed_port) as feeds:
+        with (
+            CorpusServer(corpus) as corpus_server,
+            Feeds(args.hosts, args.sources, feed_port) as feeds,
+        ):
             settings = Settings(
                 redis_url=f"redis://127.0.0.1:{redis_srv.port}/0",
                 mongo_url=f"mongodb://127.0.0.1:{mongo_srv.port}",
-                mongo_db="bench_feeds", stream_prefix="bench-feeds",
+                mongo_db="bench_feeds",
+                stream_prefix="bench-feeds",
                 fetch_allowed_networks=["127.0.0.0/8"],
                 fetch_allowed_ports=[corpus_server.port, feed_port],
-                extract_processes=1, poll_interval_ms=500,
-                feed_default_interval=args.interval, feed_min_interval=args.min_interval,
-                feed_max_interval=args.max_interval, feed_host_interval=args.host_interval,
+                extract_processes=1,
+                poll_interval_ms=500,
+                feed_default_interval=args.interval,
+                feed_min_interval=args.min_interval,
+                feed_max_interval=args.max_interval,
+                feed_host_interval=args.host_interval,
                 _env_file=None,  # type: ignore[call-arg]
             )
             sources = SourceStore.connect(settings)
@@ -166,12 +182,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # steady polling. Counters reach Redis every 5 s, on both ends of the window alike.
             first_round = time.time()
             # (Checked every 5 s: on SecantusDB a count scans the collection.)
-            while await sources.sources.count_documents({"polls": 0}) and time.time() < first_round + 900:
+            while (
+                await sources.sources.count_documents({"polls": 0})
+                and time.time() < first_round + 900
+            ):
                 await asyncio.sleep(5)
             first_round = time.time() - first_round
             await asyncio.sleep(args.warmup)
             stats0, cpu0 = await snapshot()
-            active = random.Random(11).sample(range(args.sources), max(1, int(args.sources * args.active)))
+            active = random.Random(11).sample(
+                range(args.sources), max(1, int(args.sources * args.active))
+            )
             appeared: dict[str, float] = {}
             started = time.time()
             deadline = started + args.minutes * 60
@@ -218,16 +239,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         j += 1
                     busiest = max(busiest, i - j + 1)
             never_twice = sum(
-                1 for s in await sources.all() if s["polls"] > max(2, elapsed / args.min_interval + 2))
+                1
+                for s in await sources.all()
+                if s["polls"] > max(2, elapsed / args.min_interval + 2)
+            )
             base = baseline_cpu_ms([feeds.url(n) for n in range(min(200, args.sources))])
             await redis.aclose()
             store.close()
             sources.close()
             polls = stats.get("polls:feeder", 0)
             result = {
-                "sources": args.sources, "hosts": args.hosts, "replicas": args.replicas,
+                "sources": args.sources,
+                "hosts": args.hosts,
+                "replicas": args.replicas,
                 "first_round_s": round(first_round, 1),
-                "minutes": round(elapsed / 60, 2), "polls": polls,
+                "minutes": round(elapsed / 60, 2),
+                "polls": polls,
                 "polls_per_s": round(polls / elapsed, 1),
                 "not_modified": stats.get("not_modified:feeder", 0),
                 "failed": stats.get("failed:feeder", 0),
@@ -239,25 +266,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "idle_lease_queries": stats.get("idle_leases:feeder", 0),
                 "mongo_ops_per_poll_without_idle_leases": round(
                     (stats.get("mongo_ops:feeder", 0) - stats.get("idle_leases:feeder", 0))
-                    / max(1, polls), 2),
+                    / max(1, polls),
+                    2,
+                ),
                 "feeder_cpu_s": round(cpu1 - cpu0, 2),
                 "feeder_cpu_ms_per_poll": round((cpu1 - cpu0) * 1000 / max(1, polls), 2),
                 "baseline_httpx_cpu_ms_per_conditional_get": round(base, 2),
-                "items_appeared": len(appeared), "items_settled": len(done),
-                "articles": statuses, "analyzed_total": analyzed,
+                "items_appeared": len(appeared),
+                "items_settled": len(done),
+                "articles": statuses,
+                "analyzed_total": analyzed,
                 "latency_p50_s": round(percentile(list(done.values()), 0.5), 1),
                 "latency_p95_s": round(percentile(list(done.values()), 0.95), 1),
                 "host_requests_min_max": [min(per_host), max(per_host)],
                 "host_gap_p5_s": round(percentile(gaps, 0.05), 3) if gaps else None,
                 "host_most_requests_in_1s": busiest,
                 "sources_polled_too_often": never_twice,
-                "settings": {"default_interval": args.interval, "min_interval": args.min_interval,
-                             "max_interval": args.max_interval, "host_interval": args.host_interval},
+                "settings": {
+                    "default_interval": args.interval,
+                    "min_interval": args.min_interval,
+                    "max_interval": args.max_interval,
+                    "host_interval": args.host_interval,
+                },
                 "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-                           f"load {os.getloadavg()[0]:.1f}",
+                f"load {os.getloadavg()[0]:.1f}",
             }
             result["ratio_cpu_per_poll_to_bare_get"] = round(
-                result["feeder_cpu_ms_per_poll"] / max(0.001, base), 2)
+                result["feeder_cpu_ms_per_poll"] / max(0.001, base), 2
+            )
             return result
     finally:
         if procs is not None:
@@ -267,7 +303,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sources", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=50, help="distinct hosts (127.0.0.2...)")
     parser.add_argument("--minutes", type=float, default=3.0)
@@ -278,8 +316,12 @@ def main() -> int:
     parser.add_argument("--min-interval", type=float, default=20.0)
     parser.add_argument("--max-interval", type=float, default=300.0)
     parser.add_argument("--host-interval", type=float, default=0.2, help="spacing per host, s")
-    parser.add_argument("--warmup", type=float, default=6.0,
-                        help="wait after the first round (every source polled once), s")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=6.0,
+        help="wait after the first round (every source polled once), s",
+    )
     parser.add_argument("--settle", type=float, default=180.0, help="wait for the last items, s")
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
     parser.add_argument("--json", type=Path, default=None)

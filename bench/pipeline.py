@@ -684,8 +684,11 @@ def render(
         f"| Code | {result.label} |",
         f"| Articles | {articles}: "
         + ", ".join(f"{n * args.repeat} {s}" for s, n in per_set.items())
-        + (f" ({len(pages)} corpus pages, each under {args.repeat} URLs)" if args.repeat > 1
-           else "")
+        + (
+            f" ({len(pages)} corpus pages, each under {args.repeat} URLs)"
+            if args.repeat > 1
+            else ""
+        )
         + " |",
         (
             f"| Setup | {args.workers_per_stage} worker(s) per stage, "
@@ -737,30 +740,40 @@ def render(
             f"({stats.peak_rss_main / 2**20:.0f} MB) | {stats.peak_pss / 2**20:.0f} MB "
             f"| {stats.processes_seen} |"
         )
-    lines += ["", "| MongoDB round trips per article | total | by collection and command |",
-              "|---|---|---|"]
+    lines += [
+        "",
+        "| MongoDB round trips per article | total | by collection and command |",
+        "|---|---|---|",
+    ]
     for name, counts in result.commands.items():
         lines.append(f"| {name} | {result.trips(name):.2f} | {_by_command(counts, articles)} |")
-    lines.append(f"| (benchmark: submit, polls) | {result.trips('bench'):.2f} "
-                 f"| {_by_command(result.own_commands, articles)} |")
+    lines.append(
+        f"| (benchmark: submit, polls) | {result.trips('bench'):.2f} "
+        f"| {_by_command(result.own_commands, articles)} |"
+    )
     windows = sorted({w for stats in memory.values() for w in stats.peak_by_window})
     if len(windows) > 1:
         lines += [
             "",
             f"Peak RSS of each worker's tree per {WINDOW} finished articles (the soak):",
             "",
-            "| Process | " + " | ".join(
-                f"{w * WINDOW + 1}-{min((w + 1) * WINDOW, articles)}" for w in windows
-            ) + " | last - first |",
+            "| Process | "
+            + " | ".join(f"{w * WINDOW + 1}-{min((w + 1) * WINDOW, articles)}" for w in windows)
+            + " | last - first |",
             "|---|" + "---|" * (len(windows) + 1),
         ]
         for name, stats in memory.items():
             peaks = [stats.peak_by_window.get(w, 0) / 2**20 for w in windows]
-            lines.append(f"| {name} | " + " | ".join(f"{v:.0f} MB" for v in peaks)
-                         + f" | {peaks[-1] - peaks[0]:+.0f} MB |")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(f"{v:.0f} MB" for v in peaks)
+                + f" | {peaks[-1] - peaks[0]:+.0f} MB |"
+            )
     if result.tracemalloc:
-        title = ("fetcher memory diagnosis (--tracemalloc: biggest growths from the first "
-                 "snapshot to the last; --malloc-stats: the heap)")
+        title = (
+            "fetcher memory diagnosis (--tracemalloc: biggest growths from the first "
+            "snapshot to the last; --malloc-stats: the heap)"
+        )
         lines += ["", title, *result.tracemalloc]
     if result.profile:
         lines += ["", *result.profile]
@@ -807,7 +820,8 @@ def render(
         "failures": [{"group": k, "count": n, "example": e} for k, n, e in groups],
         "failed_articles": [
             {"id": d["_id"][:10], "url": d.get("url"), "stage": stage, "reason": reason}
-            for d in run.docs for stage, reason in problems(d)
+            for d in run.docs
+            for stage, reason in problems(d)
         ],
     }
     return "\n".join(lines), figures
@@ -827,28 +841,53 @@ def render_comparison(before: TreeResult, after: TreeResult) -> str:
         f"| Measure | before: {before.label} | after: {after.label} | after / before |",
         "|---|---|---|---|",
         row("articles/s end to end", before.articles_per_s, after.articles_per_s, ".2f"),
-        row("raw trafilatura pages/s (around that run)", before.raw.pages_per_s,
-            after.raw.pages_per_s, ".2f"),
+        row(
+            "raw trafilatura pages/s (around that run)",
+            before.raw.pages_per_s,
+            after.raw.pages_per_s,
+            ".2f",
+        ),
         row("**ratio pipeline / raw trafilatura**", before.ratio, after.ratio, ".2f"),
-        row("**CPU ms per article, all processes**", 1000 * before.cpu_per_article,
-            1000 * after.cpu_per_article, ".0f"),
-        row("raw trafilatura CPU ms per page (around that run)",
+        row(
+            "**CPU ms per article, all processes**",
+            1000 * before.cpu_per_article,
+            1000 * after.cpu_per_article,
+            ".0f",
+        ),
+        row(
+            "raw trafilatura CPU ms per page (around that run)",
             1000 * before.raw.cpu_seconds / max(before.raw.pages, 1),
-            1000 * after.raw.cpu_seconds / max(after.raw.pages, 1), ".0f"),
+            1000 * after.raw.cpu_seconds / max(after.raw.pages, 1),
+            ".0f",
+        ),
     ]
     for name in after.memory:
         if name in before.memory:
-            lines.append(row(f"CPU ms per article: {name}", before.cpu_ms(name),
-                             after.cpu_ms(name), ".1f"))
-    lines.append(row("MongoDB round trips per article, all workers", before.total_trips,
-                     after.total_trips, ".2f"))
+            lines.append(
+                row(f"CPU ms per article: {name}", before.cpu_ms(name), after.cpu_ms(name), ".1f")
+            )
+    lines.append(
+        row(
+            "MongoDB round trips per article, all workers",
+            before.total_trips,
+            after.total_trips,
+            ".2f",
+        )
+    )
     for name in after.commands:
-        lines.append(row(f"round trips per article: {name}", before.trips(name),
-                         after.trips(name), ".2f"))
+        lines.append(
+            row(f"round trips per article: {name}", before.trips(name), after.trips(name), ".2f")
+        )
     for name in after.memory:
         if name in before.memory:
-            lines.append(row(f"peak RSS MB: {name} (tree)", before.memory[name].peak_rss / 2**20,
-                             after.memory[name].peak_rss / 2**20, ".0f"))
+            lines.append(
+                row(
+                    f"peak RSS MB: {name} (tree)",
+                    before.memory[name].peak_rss / 2**20,
+                    after.memory[name].peak_rss / 2**20,
+                    ".0f",
+                )
+            )
     return "\n".join(lines)
 
 
@@ -1039,12 +1078,15 @@ def export_revision(ref: str, into: Path) -> Path:
     """The files of git revision ``ref`` in ``into`` (``git archive``), for ``--compare``."""
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", f"{ref}^{{commit}}"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     into.mkdir(parents=True)
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", "--format=tar", commit],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
@@ -1080,8 +1122,10 @@ class Profile:
             total += int(n)
             for frame in set(stack.split(";")):
                 inclusive[re.sub(r"\(/\S*?site-packages/", "(", frame)] += int(n)
-        return [f"  {100 * n / max(total, 1):5.1f}%  {frame[:140]}"
-                for frame, n in inclusive.most_common(top)]
+        return [
+            f"  {100 * n / max(total, 1):5.1f}%  {frame[:140]}"
+            for frame, n in inclusive.most_common(top)
+        ]
 
 
 class FetcherSnapshots:
@@ -1108,8 +1152,10 @@ class FetcherSnapshots:
                 f"{data['hblkhd'] / 2**20:.0f} MB | {data['arena'] / 2**20:.0f} MB |"
             )
         title = "fetcher heap (glibc mallinfo2) at each snapshot: start, every 1,000 articles, end"
-        header = ("  | snapshot | RSS | malloc: in use | free, kept by malloc | mmapped "
-                  "| arenas (all threads) |")
+        header = (
+            "  | snapshot | RSS | malloc: in use | free, kept by malloc | mmapped "
+            "| arenas (all threads) |"
+        )
         return ["", title, header, "  |---|---|---|---|---|---|", *rows]
 
     def growth(self, top: int = 15) -> list[str]:
@@ -1121,13 +1167,20 @@ class FetcherSnapshots:
             return [f"  ({len(snaps)} snapshot(s): need two)"]
         first = tracemalloc.Snapshot.load(str(snaps[0]))
         last = tracemalloc.Snapshot.load(str(snaps[-1]))
-        traced = [sum(s.size for s in snap.statistics("filename")) / 2**20 for snap in (first, last)]
-        lines = [f"  {len(snaps)} snapshots; traced {traced[0]:.1f} MB first, {traced[1]:.1f} MB last"]
+        traced = [
+            sum(s.size for s in snap.statistics("filename")) / 2**20 for snap in (first, last)
+        ]
+        lines = [
+            f"  {len(snaps)} snapshots; traced {traced[0]:.1f} MB first, {traced[1]:.1f} MB last"
+        ]
         for stat in last.compare_to(first, "traceback")[:top]:
-            frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}"
-                      for f in stat.traceback[-4:]]
-            lines.append(f"  {stat.size_diff / 2**10:+9.0f} KiB {stat.count_diff:+7d} blocks  "
-                         f"{' < '.join(reversed(frames))}")
+            frames = [
+                f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback[-4:]
+            ]
+            lines.append(
+                f"  {stat.size_diff / 2**10:+9.0f} KiB {stat.count_diff:+7d} blocks  "
+                f"{' < '.join(reversed(frames))}"
+            )
         return lines
 
 
@@ -1161,9 +1214,12 @@ def run_tree(
                 if name == "fetcher" and (args.tracemalloc or args.malloc_stats):
                     snapshots.folder.mkdir(parents=True, exist_ok=True)
                     diagnose = (["NEWSFLOW_BENCH_TRACEMALLOC"] if args.tracemalloc else []) + (
-                        ["NEWSFLOW_BENCH_MALLOC"] if args.malloc_stats else [])
-                    workers.extra_env = {**extra_env,
-                                         **dict.fromkeys(diagnose, str(snapshots.folder))}
+                        ["NEWSFLOW_BENCH_MALLOC"] if args.malloc_stats else []
+                    )
+                    workers.extra_env = {
+                        **extra_env,
+                        **dict.fromkeys(diagnose, str(snapshots.folder)),
+                    }
                     snapshots.pid = workers.start(name).pid
                     workers.extra_env = extra_env
                 else:
@@ -1185,7 +1241,8 @@ def run_tree(
         counts = CommandCounts(counts_dir)
         urls = [
             server.url(p.set_name, p.page_id) + (f"?r={r}" if args.repeat > 1 else "")
-            for r in range(1, args.repeat + 1) for p in pages
+            for r in range(1, args.repeat + 1)
+            for p in pages
         ]
         # The same pages under another URL (the server ignores the query): other articles.
         warmup = [f"{server.url(p.set_name, p.page_id)}?warmup={i}"
@@ -1227,7 +1284,13 @@ def run_tree(
         commands = {name: counts.during([pid]) for name, pid in roots.items()
                     if name not in ("redis-server", "SecantusDB")}  # fmt: skip
         return TreeResult(
-            label, run, sampler.stats, roots, commands, OWN_COMMANDS.during(), [raw_before],
+            label,
+            run,
+            sampler.stats,
+            roots,
+            commands,
+            OWN_COMMANDS.during(),
+            [raw_before],
             tracemalloc=(snapshots.growth() if args.tracemalloc else [])
             + (snapshots.heap() if args.malloc_stats else []),
             profile=profile_lines,
@@ -1282,7 +1345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def ref_name(ref: str) -> str:
     return subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", f"{ref}^{{commit}}"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
 
 

@@ -42,8 +42,45 @@ from newsflow.settings import Settings
 from tests.support.articles import analyzed
 
 PER_HOUR = 60
-FILLER = ["market", "shares", "investors", "trading", "session", "prices", "report", "earnings", "outlook", "growth", "policy", "central", "bank", "economy", "quarter", "demand", "supply", "energy", "oil", "gold", "dollar"]
-ZH_FILLER = ["市场", "投资者", "股价", "交易", "报告", "经济", "增长", "政策", "央行", "需求", "供应", "能源", "黄金", "美元"]
+FILLER = [
+    "market",
+    "shares",
+    "investors",
+    "trading",
+    "session",
+    "prices",
+    "report",
+    "earnings",
+    "outlook",
+    "growth",
+    "policy",
+    "central",
+    "bank",
+    "economy",
+    "quarter",
+    "demand",
+    "supply",
+    "energy",
+    "oil",
+    "gold",
+    "dollar",
+]
+ZH_FILLER = [
+    "市场",
+    "投资者",
+    "股价",
+    "交易",
+    "报告",
+    "经济",
+    "增长",
+    "政策",
+    "央行",
+    "需求",
+    "供应",
+    "能源",
+    "黄金",
+    "美元",
+]
 QUERIES: dict[str, str] = {
     "rare": "zyxgadget",
     "common": "inflation",
@@ -69,14 +106,24 @@ def documents(n: int, seed: int = 11) -> list[dict[str, Any]]:
             words.append("zyxgadget")
         english = " ".join(words).capitalize() + "."
         if i % 2:
-            doc = analyzed(f"https://bench{i % 40}.example/en/{i}", title=f"Story {i} " + words[0],
-                           created=created, published=created - timedelta(minutes=30))
+            doc = analyzed(
+                f"https://bench{i % 40}.example/en/{i}",
+                title=f"Story {i} " + words[0],
+                created=created,
+                published=created - timedelta(minutes=30),
+            )
             doc["extraction"]["text"] = english
         else:
             zh = "".join(rng.sample(ZH_FILLER, 8)) + ("区块链" if i % 40 == 0 else "") + "。"
-            doc = analyzed(f"https://bench{i % 40}.example/zh/{i}", title=f"Story {i}",
-                           original_title=f"新闻{i}", language="zh", category="zh_news",
-                           created=created, published=created - timedelta(minutes=30))
+            doc = analyzed(
+                f"https://bench{i % 40}.example/zh/{i}",
+                title=f"Story {i}",
+                original_title=f"新闻{i}",
+                language="zh",
+                category="zh_news",
+                created=created,
+                published=created - timedelta(minutes=30),
+            )
             doc["extraction"]["text"] = zh
             doc["translation"]["text"] = english
         docs.append(doc)
@@ -124,15 +171,21 @@ async def main() -> None:
     table: dict[int, dict[str, tuple[float, int]]] = {}
     try:
         for size in sizes:
-            settings = Settings(mongo_url=f"mongodb://127.0.0.1:{server.port}",
-                                mongo_db=f"bench_search_{size}", _env_file=None)  # type: ignore[call-arg]
+            settings = Settings(
+                mongo_url=f"mongodb://127.0.0.1:{server.port}",
+                mongo_db=f"bench_search_{size}",
+                _env_file=None,
+            )  # type: ignore[call-arg]
             store = ArticleStore.connect(settings)
             await store.drop()
             took = await fill(store, size)
             started = time.perf_counter()
             await store.ensure_indexes()
-            print(f"{size:,} articles stored in {took:.1f} s, indexed in "
-                  f"{time.perf_counter() - started:.1f} s", flush=True)
+            print(
+                f"{size:,} articles stored in {took:.1f} s, indexed in "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
             table[size] = await measure(store, args.runs, size)
             await store.drop()
             store.close()

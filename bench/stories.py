@@ -139,9 +139,8 @@ async def wait_for(
             stuck = [i for i in ids if i not in done][:10]
             raise PipelineBroken(
                 f"{len(ids) - len(done)} articles neither analyzed nor failed after "
-                f"{timeout:g} s, e.g. " + ", ".join(
-                    f"{i[:10]}={(docs.get(i) or {}).get('status')}" for i in stuck
-                )
+                f"{timeout:g} s, e.g. "
+                + ", ".join(f"{i[:10]}={(docs.get(i) or {}).get('status')}" for i in stuck)
             )
         await asyncio.sleep(2.0)
 
@@ -289,7 +288,9 @@ def story_figures(
     originals: dict[str, dict[str, Any]], copies: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:  # fmt: skip
     """Merge recall, false merges, reuse, per kind of copy."""
-    story = {aid: ((doc.get("story") or {}).get("id")) for aid, doc in {**originals, **copies}.items()}
+    story = {
+        aid: ((doc.get("story") or {}).get("id")) for aid, doc in {**originals, **copies}.items()
+    }
     merged_by_kind: Counter[str] = Counter()
     total_by_kind: Counter[str] = Counter()
     misses: list[dict[str, Any]] = []
@@ -336,7 +337,9 @@ def story_figures(
     }
 
 
-def related_pairs_merged(eval_set: SimilarEval, ids: dict[str, str], docs: dict[str, dict[str, Any]]) -> tuple[int, int]:
+def related_pairs_merged(
+    eval_set: SimilarEval, ids: dict[str, str], docs: dict[str, dict[str, Any]]
+) -> tuple[int, int]:
     """How many labeled related pairs (same event or topic, different texts) share a story."""
     pairs = eval_set.related_pairs(level="topic")
     same = 0
@@ -374,16 +377,24 @@ def render(figures: dict[str, Any]) -> str:
         if s["misses"]:
             lines += ["", "Copies not merged:", ""]
             for miss in s["misses"]:
-                lines.append(f"- `{miss['copy']}` ({miss['set']}, {miss['kind']}): copy {miss['status']}/"
-                             f"{miss['extraction']}, {miss['story']}; words original/copy {miss['words']}")
+                lines.append(
+                    f"- `{miss['copy']}` ({miss['set']}, {miss['kind']}): copy {miss['status']}/"
+                    f"{miss['extraction']}, {miss['story']}; words original/copy {miss['words']}"
+                )
         if s["false_merges"]:
             lines += ["", "False merges:", ""] + [f"- {m}" for m in s["false_merges"]]
         if p.get("copy_requests"):
-            lines += ["", "Copies that made LLM requests:", ""] + [f"- {c}" for c in p["copy_requests"]]
+            lines += ["", "Copies that made LLM requests:", ""] + [
+                f"- {c}" for c in p["copy_requests"]
+            ]
     if "lookup" in figures:
         rows = figures["lookup"]
         base = rows[0]["median_ms"]
-        lines += ["", "| stored fingerprints | lookup median | p95 | median / first size |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "| stored fingerprints | lookup median | p95 | median / first size |",
+            "|---|---|---|---|",
+        ]
         for row in rows:
             lines.append(
                 f"| {row['stored']:,} | {row['median_ms']:.2f} ms | {row['p95_ms']:.2f} ms | "
@@ -441,15 +452,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             fetch_allowed_networks=["127.0.0.0/8"],
             fetch_allowed_ports=[originals_server.port, copies_server.port],
             extract_processes=args.extractors,
-            translate_provider="openai", translate_base_url=llm.url,
-            translate_model="stand-in-mt", translate_api_key=LLM_KEY,
-            impact_provider="openai", impact_base_url=llm.url,
-            impact_model="stand-in-analyst", impact_api_key=LLM_KEY,
+            translate_provider="openai",
+            translate_base_url=llm.url,
+            translate_model="stand-in-mt",
+            translate_api_key=LLM_KEY,
+            impact_provider="openai",
+            impact_base_url=llm.url,
+            impact_model="stand-in-analyst",
+            impact_api_key=LLM_KEY,
             llm_prices=PRICES,
             _env_file=None,  # type: ignore[call-arg]
         )
         if not args.skip_pipeline:
-            workers = WorkerProcesses(settings, data / "workers", extra_env={"PYTHONUNBUFFERED": "1"})
+            workers = WorkerProcesses(
+                settings, data / "workers", extra_env={"PYTHONUNBUFFERED": "1"}
+            )
             stack.callback(workers.stop_all)
             workers.start_all(1)
             workers.wait_ready(timeout=120)
@@ -472,7 +489,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"error: {exc}\n{log_tails(workers)}", file=sys.stderr)
                 return 1
             first, _refresh, copies = phases
-            original_ids = {page_id: aid for (_, page_id), aid in zip(pages, first.ids, strict=True)}
+            original_ids = {
+                page_id: aid for (_, page_id), aid in zip(pages, first.ids, strict=True)
+            }
             copy_ids = {spec.variant_id: aid for spec, aid in zip(specs, copies.ids, strict=True)}
             stories = story_figures(specs, original_ids, copy_ids, phases[1].docs, copies.docs)
             rows = []
@@ -494,7 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "originals": len(pages),
                 "phases": rows,
                 "stories": stories,
-                "related_merged": related_pairs_merged(SimilarEval.load(), original_ids, phases[1].docs),
+                "related_merged": related_pairs_merged(
+                    SimilarEval.load(), original_ids, phases[1].docs
+                ),
                 "copy_requests": copy_requests,
             }
             workers.stop_all()
@@ -512,11 +533,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             queries = []
             for spec in specs:  # each copy's article text, as variants.py builds it
                 paragraphs = paragraphs_of(corpus.truth(spec.source_set, spec.source_id))
-                paragraphs = paragraphs[(1 if spec.trim_first else 0):]
+                paragraphs = paragraphs[(1 if spec.trim_first else 0) :]
                 paragraphs = paragraphs[:-1] if spec.trim_last else paragraphs
                 paragraphs += [spec.add_line] if spec.add_line else []
                 language = "zh" if spec.source_set == "zh_cwced" else None
-                if (fp := fingerprint("\n".join(paragraphs), language)):
+                if fp := fingerprint("\n".join(paragraphs), language):
                     queries.append(fp)
             rng.shuffle(queries)
             figures["lookup"] = asyncio.run(

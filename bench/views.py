@@ -56,13 +56,18 @@ def documents(n: int, seed: int = 7) -> list[dict[str, Any]]:
     for i in range(n):
         created = now - timedelta(hours=i / PER_HOUR)
         important = rng.choice([0] * 30 + [1, 2, 5])
-        docs.append(analyzed(
-            f"https://bench{i % 50}.example/story/{i}", title=f"Story {i}",
-            symbols=[rng.choice(SYMBOLS)], direction=rng.choice(DIRECTIONS),
-            created=created, published=created - timedelta(minutes=rng.randint(0, 600)),
-            votes={"up": rng.randint(0, 5), "down": rng.randint(0, 2), "important": important},
-            submissions=rng.choice([1, 1, 1, 2]),
-        ))
+        docs.append(
+            analyzed(
+                f"https://bench{i % 50}.example/story/{i}",
+                title=f"Story {i}",
+                symbols=[rng.choice(SYMBOLS)],
+                direction=rng.choice(DIRECTIONS),
+                created=created,
+                published=created - timedelta(minutes=rng.randint(0, 600)),
+                votes={"up": rng.randint(0, 5), "down": rng.randint(0, 2), "important": important},
+                submissions=rng.choice([1, 1, 1, 2]),
+            )
+        )
     return docs
 
 
@@ -102,15 +107,21 @@ async def main() -> None:
     table: dict[int, dict[str, tuple[float, int]]] = {}
     try:
         for size in sizes:
-            settings = Settings(mongo_url=f"mongodb://127.0.0.1:{server.port}",
-                                mongo_db=f"bench_views_{size}", _env_file=None)  # type: ignore[call-arg]
+            settings = Settings(
+                mongo_url=f"mongodb://127.0.0.1:{server.port}",
+                mongo_db=f"bench_views_{size}",
+                _env_file=None,
+            )  # type: ignore[call-arg]
             store = ArticleStore.connect(settings)
             await store.drop()
             took = await fill(store, size)
             started = time.perf_counter()
             await store.ensure_indexes()  # after the bulk insert: faster than index by index
-            print(f"{size:,} articles stored in {took:.1f} s, indexed in "
-                  f"{time.perf_counter() - started:.1f} s", flush=True)
+            print(
+                f"{size:,} articles stored in {took:.1f} s, indexed in "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
             table[size] = await measure(store, args.runs, size)
             await store.drop()
             store.close()

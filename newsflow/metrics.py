@@ -175,15 +175,34 @@ NOTIFICATIONS = Counter(
 FEEDER_EVENT_NAMES = ("requests", "polls", "not_modified", "published", "deferred", "failed")
 #: The fixed values of ``newsflow_fetch_results_total{result}``.
 FETCH_RESULT_CLASSES = (
-    "ok", "refused", "http_4xx", "http_5xx", "redirects", "timeout", "dns", "network",
+    "ok",
+    "refused",
+    "http_4xx",
+    "http_5xx",
+    "redirects",
+    "timeout",
+    "dns",
+    "network",
 )
 #: The fixed values of ``newsflow_llm_requests_total{status}``.
 LLM_STATUSES = (
-    "ok", "rate_limited", "client_error", "server_error", "timeout", "network", "bad_answer",
+    "ok",
+    "rate_limited",
+    "client_error",
+    "server_error",
+    "timeout",
+    "network",
+    "bad_answer",
 )
 #: What the claim protocol can do with a message (``newsflow_stage_outcomes_total{outcome}``).
 STAGE_OUTCOME_NAMES = (
-    "done", "failed", "duplicate", "stale", "passed", "redelivered", "recovered",
+    "done",
+    "failed",
+    "duplicate",
+    "stale",
+    "passed",
+    "redelivered",
+    "recovered",
 )
 
 
@@ -218,8 +237,13 @@ def _label(value: str | None, limit: int = 80) -> str:
 
 
 def llm_request(
-    purpose: str, provider: str, model: str, status: str, tokens_in: int = 0,
-    tokens_out: int = 0, seconds: float | None = None,
+    purpose: str,
+    provider: str,
+    model: str,
+    status: str,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    seconds: float | None = None,
 ) -> None:
     """Count one chat-completions HTTP call.
 
@@ -242,7 +266,9 @@ def llm_request(
         LLM_SECONDS.labels(*labels).observe(seconds)
 
 
-def fetch_class(status: str, http_status: int | None, error: str | None, *, refused: bool = False) -> str:
+def fetch_class(
+    status: str, http_status: int | None, error: str | None, *, refused: bool = False
+) -> str:
     """The result class of a fetch (one of :data:`FETCH_RESULT_CLASSES`), from its outcome.
 
     The reason text is read only to tell timeouts and DNS failures from other network
@@ -279,8 +305,11 @@ def stage_outcome(stage: str, outcome: str) -> None:
 
 
 def delivery(
-    stage: str, result: Literal["processed", "retried", "dead_lettered", "failed"],
-    seconds: float | None = None, *, reason: str = "",
+    stage: str,
+    result: Literal["processed", "retried", "dead_lettered", "failed"],
+    seconds: float | None = None,
+    *,
+    reason: str = "",
 ) -> None:
     """Count a delivery's end: ``processed``, or ``failed`` then ``retried`` or
     ``dead_lettered`` (``reason``: ``malformed`` or ``max_deliveries``)."""

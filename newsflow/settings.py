@@ -274,6 +274,7 @@ class Settings(BaseSettings):
     hot_max_candidates: int = Field(default=2_000, ge=1)
     #: Articles in one feed.
     feed_items: int = Field(default=50, ge=1, le=500)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -341,7 +342,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _feed_bounds(self) -> Settings:
         if self.feed_min_interval > self.feed_max_interval:
-            raise ValueError("NEWSFLOW_FEED_MIN_INTERVAL must not exceed NEWSFLOW_FEED_MAX_INTERVAL")
+            raise ValueError(
+                "NEWSFLOW_FEED_MIN_INTERVAL must not exceed NEWSFLOW_FEED_MAX_INTERVAL"
+            )
         return self
 
     @property

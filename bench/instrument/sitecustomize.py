@@ -54,8 +54,11 @@ if _FOLDER:
 
         def write(self) -> None:
             with self.lock:
-                data = {"commands": dict(self.commands), "by_collection": dict(self.by_collection),
-                        "micros": self.micros}
+                data = {
+                    "commands": dict(self.commands),
+                    "by_collection": dict(self.by_collection),
+                    "micros": self.micros,
+                }
             tmp = f"{self.path}.tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(data, fh)
@@ -105,9 +108,21 @@ if _MALLOC:
     import signal
 
     class _MallInfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-            "uordblks", "fordblks", "keepcost")]
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            )
+        ]
 
     _libc = ctypes.CDLL("libc.so.6")
     _libc.mallinfo2.restype = _MallInfo2

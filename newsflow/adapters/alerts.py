@@ -91,7 +91,9 @@ class AlertStore:
     def __init__(self, client: AsyncIOMotorClient[Document], settings: Settings) -> None:
         self._client = client
         db = client[settings.mongo_db]
-        self._rules: AsyncIOMotorCollection[Document] = db[f"{settings.mongo_collection}_alert_rules"]
+        self._rules: AsyncIOMotorCollection[Document] = db[
+            f"{settings.mongo_collection}_alert_rules"
+        ]
         self._deliveries: AsyncIOMotorCollection[Document] = db[
             f"{settings.mongo_collection}_alert_deliveries"
         ]
@@ -146,8 +148,11 @@ class AlertStore:
         try:
             return cls._rule(doc)
         except ValidationError as exc:
-            log.warning("alert rule %s is not valid and is skipped: %s", doc.get("_id"),
-                        "; ".join(e["msg"] for e in exc.errors()))
+            log.warning(
+                "alert rule %s is not valid and is skipped: %s",
+                doc.get("_id"),
+                "; ".join(e["msg"] for e in exc.errors()),
+            )
             return None
 
     async def remove(self, rule_id: str) -> None:
@@ -186,15 +191,26 @@ class AlertStore:
         ts = now()
         try:
             await self._deliveries.find_one_and_update(
-                {"_id": key, "$or": [
-                    {"state": "retrying"},
-                    {"state": "sending", "lease_until": {"$lt": ts}},
-                ]},
                 {
-                    "$set": {"state": "sending", "owner": owner, "updated_at": ts,
-                             "lease_until": ts + timedelta(seconds=lease_seconds)},
-                    "$setOnInsert": {"rule_id": rule_id, "article_id": article_id,
-                                     "created_at": ts, "attempts": 0},
+                    "_id": key,
+                    "$or": [
+                        {"state": "retrying"},
+                        {"state": "sending", "lease_until": {"$lt": ts}},
+                    ],
+                },
+                {
+                    "$set": {
+                        "state": "sending",
+                        "owner": owner,
+                        "updated_at": ts,
+                        "lease_until": ts + timedelta(seconds=lease_seconds),
+                    },
+                    "$setOnInsert": {
+                        "rule_id": rule_id,
+                        "article_id": article_id,
+                        "created_at": ts,
+                        "attempts": 0,
+                    },
                 },
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
@@ -215,9 +231,17 @@ class AlertStore:
         ts = now()
         before = await self._deliveries.find_one_and_update(
             {"_id": key},
-            {"$set": {"state": "delivered", "status": status, "delivered_at": ts,
-                      "updated_at": ts, "lease_until": None, "reason": None},
-             "$inc": {"attempts": attempts}},
+            {
+                "$set": {
+                    "state": "delivered",
+                    "status": status,
+                    "delivered_at": ts,
+                    "updated_at": ts,
+                    "lease_until": None,
+                    "reason": None,
+                },
+                "$inc": {"attempts": attempts},
+            },
             return_document=ReturnDocument.BEFORE,
         )
         if before is not None and before.get("state") != "delivered":
@@ -237,19 +261,30 @@ class AlertStore:
         ts = now()
         before = await self._deliveries.find_one_and_update(
             {"_id": key, "state": {"$ne": "delivered"}},
-            {"$set": {"state": "failed" if final else "retrying", "reason": reason,
-                      "status": status, "updated_at": ts, "lease_until": None},
-             "$inc": {"attempts": attempts}},
+            {
+                "$set": {
+                    "state": "failed" if final else "retrying",
+                    "reason": reason,
+                    "status": status,
+                    "updated_at": ts,
+                    "lease_until": None,
+                },
+                "$inc": {"attempts": attempts},
+            },
             return_document=ReturnDocument.BEFORE,
         )
         if before is not None:
             await self._count_failure(before["rule_id"], before["article_id"], reason, ts)
 
-    async def _count_failure(self, rule_id: str, article_id: str, reason: str, ts: datetime) -> None:
+    async def _count_failure(
+        self, rule_id: str, article_id: str, reason: str, ts: datetime
+    ) -> None:
         await self._rules.update_one(
             {"_id": rule_id},
-            {"$inc": {"failures": 1},
-             "$set": {"last_failure": {"at": ts, "reason": reason, "article_id": article_id}}},
+            {
+                "$inc": {"failures": 1},
+                "$set": {"last_failure": {"at": ts, "reason": reason, "article_id": article_id}},
+            },
         )
 
     async def give_up(self, article_id: str, reason: str) -> int:
@@ -258,15 +293,26 @@ class AlertStore:
         A delivery another notifier holds under a live lease is left to it.
         """
         ts = now()
-        query: Document = {"article_id": article_id, "$or": [
-            {"state": "retrying"}, {"state": "sending", "lease_until": {"$lt": ts}},
-        ]}
+        query: Document = {
+            "article_id": article_id,
+            "$or": [
+                {"state": "retrying"},
+                {"state": "sending", "lease_until": {"$lt": ts}},
+            ],
+        }
         given_up = 0
         async for doc in self._deliveries.find(query, {"rule_id": 1, "reason": 1}):
             words = f"{reason}; last try: {doc.get('reason') or 'none finished'}"
             res = await self._deliveries.update_one(
                 {"_id": doc["_id"], "state": {"$in": ["retrying", "sending"]}},
-                {"$set": {"state": "failed", "reason": words, "updated_at": ts, "lease_until": None}},
+                {
+                    "$set": {
+                        "state": "failed",
+                        "reason": words,
+                        "updated_at": ts,
+                        "lease_until": None,
+                    }
+                },
             )
             if res.modified_count:
                 given_up += 1
@@ -291,7 +337,9 @@ class AlertStore:
 
     async def recent_failures(self, rule_id: str, limit: int = 5) -> list[DeliveryRecord]:
         """The rule's latest failed or retrying deliveries, with their reasons."""
-        cursor = self._deliveries.find(
-            {"rule_id": rule_id, "state": {"$in": ["failed", "retrying"]}}
-        ).sort("updated_at", DESCENDING).limit(limit)
+        cursor = (
+            self._deliveries.find({"rule_id": rule_id, "state": {"$in": ["failed", "retrying"]}})
+            .sort("updated_at", DESCENDING)
+            .limit(limit)
+        )
         return [DeliveryRecord.model_validate(d) async for d in cursor]

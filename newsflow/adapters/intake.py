@@ -40,8 +40,13 @@ class Submission:
 
 
 async def submit(
-    urls: list[str], *, redis: Redis, store: ArticleStore, streams: Streams,
-    refresh: bool = False, submitted_by: str = "cli",
+    urls: list[str],
+    *,
+    redis: Redis,
+    store: ArticleStore,
+    streams: Streams,
+    refresh: bool = False,
+    submitted_by: str = "cli",
 ) -> list[Submission]:
     await ensure_groups(redis, streams)
     results: list[Submission] = []
@@ -78,7 +83,8 @@ async def announce_vote(
     article = await store.article(aid)
     if article is None or article.status is not Status.ANALYZED:
         return False  # its analysis, when it comes, emits the message with the votes so far
-    message = ArticleAnalyzed(article_id=aid, generation=article.generation,
-                              url=article.url or None, trigger="vote")
+    message = ArticleAnalyzed(
+        article_id=aid, generation=article.generation, url=article.url or None, trigger="vote"
+    )
     await redis.xadd(streams[ANALYZED], message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
     return True

@@ -102,9 +102,13 @@ class LLMLedger:
         doc = await self._usage.find_one_and_update(
             {"_id": f"{day}:{purpose}"}, {"$inc": {"deferred": 1}}
         )
-        used = int((doc or {}).get("prompt_tokens", 0)) + int((doc or {}).get("completion_tokens", 0))
-        env = "NEWSFLOW_TRANSLATE_DAILY_TOKENS" if purpose == "translation" else (
-            "NEWSFLOW_IMPACT_DAILY_TOKENS"
+        used = int((doc or {}).get("prompt_tokens", 0)) + int(
+            (doc or {}).get("completion_tokens", 0)
+        )
+        env = (
+            "NEWSFLOW_TRANSLATE_DAILY_TOKENS"
+            if purpose == "translation"
+            else ("NEWSFLOW_IMPACT_DAILY_TOKENS")
         )
         return (
             f"the daily {purpose} budget is spent: {used:,} of {budget:,} tokens used on {day} "

@@ -102,7 +102,9 @@ LEASE_BATCH = 64
 
 class SourceStore:
     def __init__(
-        self, client: AsyncIOMotorClient[Any], settings: Settings,
+        self,
+        client: AsyncIOMotorClient[Any],
+        settings: Settings,
         counter: CommandCounter | None = None,
     ) -> None:
         self.client = client
@@ -120,7 +122,9 @@ class SourceStore:
     def connect(cls, settings: Settings) -> SourceStore:
         counter = CommandCounter()
         client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(
-            settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=10_000,
+            settings.mongo_url,
+            tz_aware=True,
+            serverSelectionTimeoutMS=10_000,
             event_listeners=[counter],
         )
         return cls(client, settings, counter)
@@ -140,9 +144,16 @@ class SourceStore:
     # --- what users do ------------------------------------------------------------------------
 
     async def add(
-        self, url: str, *, name: str | None = None, interval: float | None = None,
-        category: str | None = None, language: str | None = None, kind: str | None = None,
-        title: str | None = None, added_by: str = "cli",
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        interval: float | None = None,
+        category: str | None = None,
+        language: str | None = None,
+        kind: str | None = None,
+        title: str | None = None,
+        added_by: str = "cli",
     ) -> tuple[dict[str, Any], bool]:
         """Add the source at ``url`` (polled at once); returns (document, created).
 
@@ -153,22 +164,46 @@ class SourceStore:
         ts = now()
         # Bounded as the messages that carry them are (UrlSubmitted).
         name, category, language = (
-            (name or "").strip()[:300], (category or "").strip()[:100], (language or "").strip()[:20]
+            (name or "").strip()[:300],
+            (category or "").strip()[:100],
+            (language or "").strip()[:20],
         )
         doc: dict[str, Any] = {
-            "_id": sid, "short_id": sid[:SHORT_ID_LEN], "url": canonical, "kind": kind,
-            "name": name or None, "title": title, "category": category or None,
-            "language": language or None, "interval": interval,
+            "_id": sid,
+            "short_id": sid[:SHORT_ID_LEN],
+            "url": canonical,
+            "kind": kind,
+            "name": name or None,
+            "title": title,
+            "category": category or None,
+            "language": language or None,
+            "interval": interval,
             "current_interval": interval or self.settings.feed_default_interval,
-            "paused": False, "added_by": added_by, "created_at": ts,
-            "next_poll": ts, "lease_until": ts - timedelta(seconds=1), "leased_by": None,
-            "last_poll": None, "last_success": None, "last_error": None, "last_error_at": None,
-            "consecutive_failures": 0, "items_seen": 0, "last_new": 0, "polls": 0,
-            "not_modified": 0, "etag": None, "last_modified": None, "notes": [],
+            "paused": False,
+            "added_by": added_by,
+            "created_at": ts,
+            "next_poll": ts,
+            "lease_until": ts - timedelta(seconds=1),
+            "leased_by": None,
+            "last_poll": None,
+            "last_success": None,
+            "last_error": None,
+            "last_error_at": None,
+            "consecutive_failures": 0,
+            "items_seen": 0,
+            "last_new": 0,
+            "polls": 0,
+            "not_modified": 0,
+            "etag": None,
+            "last_modified": None,
+            "notes": [],
         }
         before = await self.sources.find_one_and_update(
-            {"_id": sid}, {"$setOnInsert": doc}, upsert=True,
-            return_document=ReturnDocument.BEFORE, projection=_HEAVY,
+            {"_id": sid},
+            {"$setOnInsert": doc},
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+            projection=_HEAVY,
         )
         if before is not None:
             return dict(before), False
@@ -192,8 +227,10 @@ class SourceStore:
         ident = ident.lower()
         if len(ident) < 4 or any(c not in "0123456789abcdef" for c in ident):
             raise SourceNotFound(f"{ident!r} is not a source id (4 or more hex digits) or a URL")
-        ids = [d["_id"] async for d in
-               self.sources.find({"_id": {"$regex": f"^{ident}"}}, {"_id": 1}).limit(5)]
+        ids = [
+            d["_id"]
+            async for d in self.sources.find({"_id": {"$regex": f"^{ident}"}}, {"_id": 1}).limit(5)
+        ]
         if not ids:
             raise SourceNotFound(f"no source with id {ident}")
         if len(ids) > 1:
@@ -214,7 +251,9 @@ class SourceStore:
         if not paused:
             update["next_poll"] = now()  # resumed: polled at once
         doc = await self.sources.find_one_and_update(
-            {"_id": sid}, {"$set": update}, projection=_HEAVY,
+            {"_id": sid},
+            {"$set": update},
+            projection=_HEAVY,
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
@@ -242,9 +281,15 @@ class SourceStore:
                 sid = self._candidates.pop()
             ts = now()
             doc = await self.sources.find_one_and_update(
-                {"_id": sid, "paused": False, "next_poll": {"$lte": ts}, "lease_until": {"$lt": ts}},
+                {
+                    "_id": sid,
+                    "paused": False,
+                    "next_poll": {"$lte": ts},
+                    "lease_until": {"$lt": ts},
+                },
                 {"$set": {"lease_until": ts + timedelta(seconds=seconds), "leased_by": worker}},
-                projection=_HEAVY, return_document=ReturnDocument.AFTER,
+                projection=_HEAVY,
+                return_document=ReturnDocument.AFTER,
             )
             if doc is not None:
                 return dict(doc)
@@ -253,9 +298,13 @@ class SourceStore:
     async def _due_ids(self) -> list[str]:
         """Ids of the most overdue sources; notes when the next one falls due (``next_due``)."""
         ts = now()
-        cursor = self.sources.find(
-            {"paused": False, "lease_until": {"$lt": ts}}, {"_id": 1, "next_poll": 1}
-        ).sort("next_poll", ASCENDING).limit(LEASE_BATCH)
+        cursor = (
+            self.sources.find(
+                {"paused": False, "lease_until": {"$lt": ts}}, {"_id": 1, "next_poll": 1}
+            )
+            .sort("next_poll", ASCENDING)
+            .limit(LEASE_BATCH)
+        )
         docs = [d async for d in cursor]
         ids = [str(d["_id"]) for d in docs if d["next_poll"] <= ts]
         later = [d["next_poll"] for d in docs if d["next_poll"] > ts]
@@ -282,8 +331,14 @@ class SourceStore:
             )
 
     async def finish(
-        self, sid: str, worker: str, state: dict[str, Any], *, published: int = 0,
-        failed: bool = False, not_modified: bool = False,
+        self,
+        sid: str,
+        worker: str,
+        state: dict[str, Any],
+        *,
+        published: int = 0,
+        failed: bool = False,
+        not_modified: bool = False,
     ) -> bool:
         """Record a poll and release the lease; False when the lease was lost meanwhile."""
         update: dict[str, Any] = {
@@ -355,10 +410,12 @@ class HostGate:
 
     async def try_acquire(self, host: str, token: str, spacing: float) -> float:
         """0 when a slot was taken, else milliseconds worth waiting before trying again."""
-        waited = int(await self._script(
-            keys=self._keys(host),
-            args=[token, self.concurrency, int(spacing * 1000), self.hold_ms],
-        ))
+        waited = int(
+            await self._script(
+                keys=self._keys(host),
+                args=[token, self.concurrency, int(spacing * 1000), self.hold_ms],
+            )
+        )
         return 200.0 if waited < 0 else float(waited)
 
     @contextlib.asynccontextmanager

@@ -244,17 +244,23 @@ def decode_cursor(cursor: str) -> Document:
         raise BadCursor(_CURSOR_ERROR) from None
     if not isinstance(aid, str) or created.tzinfo is None:
         raise BadCursor(_CURSOR_ERROR)
-    return {"$or": [{"created_at": {"$lt": created}},
-                    {"created_at": created, "_id": {"$lt": aid}}]}
+    return {"$or": [{"created_at": {"$lt": created}}, {"created_at": created, "_id": {"$lt": aid}}]}
 
 
 #: What similar-event scoring reads of a candidate (each stage result with its ``status``,
 #: which its model requires).
 _CANDIDATE_FIELDS = {
-    "url": 1, "created_at": 1, "status": 1,
-    "extraction.status": 1, "extraction.title": 1, "extraction.published": 1,
-    "translation.status": 1, "translation.title": 1,
-    "analysis.status": 1, "analysis.symbols": 1, "analysis.keywords": 1,
+    "url": 1,
+    "created_at": 1,
+    "status": 1,
+    "extraction.status": 1,
+    "extraction.title": 1,
+    "extraction.published": 1,
+    "translation.status": 1,
+    "translation.title": 1,
+    "analysis.status": 1,
+    "analysis.symbols": 1,
+    "analysis.keywords": 1,
 }
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 #: Every field but the fetched page: what reading an article loads unless it asks for more.
@@ -265,8 +271,11 @@ _BULKY = ("page", "fetch", "extraction", "translation", "analysis")
 
 def _page_document(generation: int, html: str, ts: datetime) -> Document:
     """A fetched page as stored on its article: zlib-compressed, with its generation."""
-    return {"generation": generation, "html_z": Binary(zlib.compress(html.encode("utf-8"), 6)),
-            "saved_at": ts}
+    return {
+        "generation": generation,
+        "html_z": Binary(zlib.compress(html.encode("utf-8"), 6)),
+        "saved_at": ts,
+    }
 
 
 def _aware(moment: datetime) -> datetime:
@@ -285,8 +294,10 @@ def _event_before(doc: Document, before: datetime) -> bool:
 def _newest_first_key(doc: Document) -> tuple[datetime, str]:
     """``_NEWEST_FIRST`` in Python (reversed): merging the answers of several queries."""
     created = doc.get("created_at")
-    return (_aware(created) if isinstance(created, datetime) else datetime.fromtimestamp(0, UTC),
-            str(doc["_id"]))
+    return (
+        _aware(created) if isinstance(created, datetime) else datetime.fromtimestamp(0, UTC),
+        str(doc["_id"]),
+    )
 
 
 #: Publication time when known, else when received (set at intake and by the extraction).
@@ -319,7 +330,9 @@ _HOT_FIELDS = {"votes": 1, "submissions": 1, "created_at": 1, "extraction.publis
 
 def encode_event_cursor(article: Article) -> str:
     """An opaque cursor after ``article`` in (event_at, _id) descending order."""
-    when = getattr(article, "event_at", None) or article.event_time or datetime.fromtimestamp(0, UTC)
+    when = (
+        getattr(article, "event_at", None) or article.event_time or datetime.fromtimestamp(0, UTC)
+    )
     if isinstance(when, str):
         when = datetime.fromisoformat(when)
     raw = json.dumps({"e": when.isoformat(), "id": article.id}, separators=(",", ":"))
@@ -376,10 +389,15 @@ def _with_search_fields(doc: Document) -> Document:
         return doc
     ex, tr = article.extraction, article.translation
     doc.setdefault("event_at", event_time_of(article.published, article.created_at))
-    doc.setdefault("terms", article_terms(
-        ex.title if ex else None, ex.text if ex else None,
-        tr.title if tr else None, tr.text if tr else None,
-    ))
+    doc.setdefault(
+        "terms",
+        article_terms(
+            ex.title if ex else None,
+            ex.text if ex else None,
+            tr.title if tr else None,
+            tr.text if tr else None,
+        ),
+    )
     return doc
 
 
@@ -467,7 +485,9 @@ class ArticleStore:
         await self._articles.create_index([("analysis.keywords", ASCENDING)])
         await self._articles.create_index([("source", ASCENDING)])
         await self._articles.create_index([(_DIRECTION, ASCENDING), ("created_at", DESCENDING)])
-        await self._articles.create_index([("votes.important", DESCENDING), ("created_at", DESCENDING)])
+        await self._articles.create_index(
+            [("votes.important", DESCENDING), ("created_at", DESCENDING)]
+        )
         await self._articles.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
         # the list by publication time, the other orders, and search (issue 17)
         await self._articles.create_index(_EVENT_FIRST)
@@ -486,8 +506,15 @@ class ArticleStore:
     # --- intake ---------------------------------------------------------------------------
 
     async def accept(
-        self, *, canonical: str, submitted_url: str, submitted_by: str, refresh: bool, entry_id: str,
-        source: str | None = None, hints: dict[str, Any] | None = None,
+        self,
+        *,
+        canonical: str,
+        submitted_url: str,
+        submitted_by: str,
+        refresh: bool,
+        entry_id: str,
+        source: str | None = None,
+        hints: dict[str, Any] | None = None,
     ) -> Intake:
         """Create or refresh the article for a submitted URL.
 
@@ -529,8 +556,13 @@ class ArticleStore:
         )
         if before is None:  # what was inserted is known: no need to read it back
             article = Article.from_document(
-                {"_id": aid, **created, "updated_at": ts, "submissions": 1,
-                 "submitted_by": [submitted_by]}
+                {
+                    "_id": aid,
+                    **created,
+                    "updated_at": ts,
+                    "submissions": 1,
+                    "submitted_by": [submitted_by],
+                }
             )
             return Intake(aid, 1, process=True, article=article)
         if before.get("intake_entry") == entry_id:  # our own earlier delivery: go on
@@ -635,7 +667,10 @@ class ArticleStore:
         update: Document = {
             "status": Status.FAILED.value,
             "failure": {
-                "stage": stage.status.value, "reason": reason, "at": ts, "dead_letter": dead_letter,
+                "stage": stage.status.value,
+                "reason": reason,
+                "at": ts,
+                "dead_letter": dead_letter,
             },
             "times.failed_at": ts,
             "updated_at": ts,
@@ -887,7 +922,11 @@ class ArticleStore:
         return ArticlePage(items, encode_offset(offset + limit) if more else None)
 
     async def search(
-        self, text: str, where: ArticleFilter | None = None, *, limit: int = 50,
+        self,
+        text: str,
+        where: ArticleFilter | None = None,
+        *,
+        limit: int = 50,
         cursor: str | None = None,
     ) -> ArticlePage:
         """Articles holding every term of ``text`` (titles and texts, original and
@@ -939,14 +978,18 @@ class ArticleStore:
             try:
                 article = Article.from_document(doc)
             except ValueError:  # not readable as an article: never looked at again
-                await self._articles.update_one({"_id": doc["_id"]}, {"$set": {
-                    "event_at": doc.get("created_at") or now(), "terms": []}})
+                await self._articles.update_one(
+                    {"_id": doc["_id"]},
+                    {"$set": {"event_at": doc.get("created_at") or now(), "terms": []}},
+                )
                 done += 1
                 continue
             ex, tr = article.extraction, article.translation
             terms = article_terms(
-                ex.title if ex else None, ex.text if ex else None,
-                tr.title if tr else None, tr.text if tr else None,
+                ex.title if ex else None,
+                ex.text if ex else None,
+                tr.title if tr else None,
+                tr.text if tr else None,
             )
             when = event_time_of(article.published, article.created_at) or now()
             await self._articles.update_one(
@@ -977,7 +1020,9 @@ class ArticleStore:
             raise ValueError(f"unknown vote {kind!r}; expected one of {', '.join(VOTE_KINDS)}")
         return await self._count(aid, kind)
 
-    async def toggle_vote(self, aid: str, voter: str, kind: VoteKind) -> tuple[VoteCounts, list[str]]:
+    async def toggle_vote(
+        self, aid: str, voter: str, kind: VoteKind
+    ) -> tuple[VoteCounts, list[str]]:
         """A person's vote: counted once (its own document, ``_id`` unique), and taken back
         when cast again. Returns the counters and the kinds this voter now holds."""
         if kind not in VOTE_KINDS:
@@ -987,7 +1032,8 @@ class ArticleStore:
         key = f"{aid}:{voter}:{kind}"
         try:
             await self._voters.insert_one(
-                {"_id": key, "article_id": aid, "voter": voter, "kind": kind, "at": now()})
+                {"_id": key, "article_id": aid, "voter": voter, "kind": kind, "at": now()}
+            )
             counts = await self._count(aid, kind)
         except DuplicateKeyError:
             removed = await self._voters.delete_one({"_id": key})

@@ -214,10 +214,16 @@ class StoryIndex:
             ).get("title")
             members.append(
                 StoryMember(
-                    id=doc["_id"], short_id=doc.get("short_id") or doc["_id"][:10],
-                    url=doc.get("url", ""), source=doc.get("source"), title=title,
-                    status=doc.get("status"), first=link.first, matched=link.matched,
-                    similarity=link.similarity, containment=link.containment,
+                    id=doc["_id"],
+                    short_id=doc.get("short_id") or doc["_id"][:10],
+                    url=doc.get("url", ""),
+                    source=doc.get("source"),
+                    title=title,
+                    status=doc.get("status"),
+                    first=link.first,
+                    matched=link.matched,
+                    similarity=link.similarity,
+                    containment=link.containment,
                     placed_at=link.placed_at,
                 )
             )

@@ -159,7 +159,9 @@ class WebhookSender:
             return Attempt(False, reason=exc.reason)
         request_headers = {"Content-Type": "application/json", **headers}
         try:
-            request = self.client.build_request("POST", target, content=body, headers=request_headers)
+            request = self.client.build_request(
+                "POST", target, content=body, headers=request_headers
+            )
             response = await self.client.send(request, stream=True)
         except Refused as exc:
             return Attempt(False, reason=exc.reason)
@@ -167,14 +169,17 @@ class WebhookSender:
             return Attempt(False, reason=f"cannot resolve host {host}")
         except httpx.TimeoutException:
             return Attempt(
-                False, reason=f"{host}: no answer within {self.settings.alert_timeout:g} s",
+                False,
+                reason=f"{host}: no answer within {self.settings.alert_timeout:g} s",
                 retryable=True,
             )
         except httpx.TransportError as exc:
             if _tls_rejected(exc):
                 return Attempt(False, reason=f"{host}: TLS certificate rejected")
             if isinstance(exc, httpx.ConnectError):
-                words = "connection refused" if "refused" in str(exc).lower() else "connection failed"
+                words = (
+                    "connection refused" if "refused" in str(exc).lower() else "connection failed"
+                )
             elif isinstance(exc, httpx.RemoteProtocolError):
                 words = "broken HTTP response"
             else:
@@ -192,7 +197,10 @@ class WebhookSender:
             return Attempt(False, status=status, reason=f"{words} (redirects are not followed)")
         if status in _RETRYABLE_STATUS or status >= 500:
             return Attempt(
-                False, status=status, reason=words, retryable=True,
+                False,
+                status=status,
+                reason=words,
+                retryable=True,
                 retry_after=_retry_after(response.headers.get("retry-after")),
             )
         return Attempt(False, status=status, reason=words)
@@ -220,31 +228,42 @@ class WebhookSender:
             if last.ok or not last.retryable or attempts > settings.alert_retries:
                 break
             delay = backoff_delay(
-                attempts, base=settings.alert_backoff, cap=settings.alert_backoff_max,
+                attempts,
+                base=settings.alert_backoff,
+                cap=settings.alert_backoff_max,
                 retry_after=last.retry_after,
             )
-            if deadline is not None and time.monotonic() + delay + settings.alert_timeout > deadline:
+            if (
+                deadline is not None
+                and time.monotonic() + delay + settings.alert_timeout > deadline
+            ):
                 break
             await asyncio.sleep(delay)
         reason = last.reason
         if not last.ok and attempts > 1 and reason:
             reason = f"{reason} ({attempts} attempts)"
         return Delivery(
-            ok=last.ok, attempts=attempts, status=last.status, reason=reason,
+            ok=last.ok,
+            attempts=attempts,
+            status=last.status,
+            reason=reason,
             retryable=not last.ok and last.retryable,
         )
 
 
 def page_base(settings: Settings) -> str:
     """The reader's address for the article links in alerts."""
-    return (settings.public_url or f"http://{settings.reader_host}:{settings.reader_port}").rstrip("/")
+    return (settings.public_url or f"http://{settings.reader_host}:{settings.reader_port}").rstrip(
+        "/"
+    )
 
 
 async def send_test(settings: Settings, rule: AlertRule, subject: Subject) -> tuple[bool, str]:
     """Send one signed delivery of ``subject`` to ``rule``'s webhook (nothing is recorded)."""
     key = idempotency_key(rule.id, subject.article_id)
-    payload = render(rule, subject, page_url=f"{page_base(settings)}/articles/{subject.article_id}",
-                     key=key)
+    payload = render(
+        rule, subject, page_url=f"{page_base(settings)}/articles/{subject.article_id}", key=key
+    )
     sender = WebhookSender(settings)
     try:
         result = await sender.deliver(

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 #: them the same without importing the rules here).
 FORMAT_HELP = "payload: json, telegram, discord, slack"
 
-app = typer.Typer(help="Alert rules: signed webhooks when a matching article is analyzed.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Alert rules: signed webhooks when a matching article is analyzed.", no_args_is_help=True
+)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
@@ -64,16 +65,26 @@ def _when(value: datetime | None) -> str:
 @app.command()
 def add(
     url: Annotated[str, typer.Option(help="the webhook URL to POST to")],
-    symbol: Annotated[list[str] | None, typer.Option(help="asset symbol (repeat for several)")] = None,
-    category: Annotated[list[str] | None, typer.Option(help="category, e.g. crypto or en_crypto")] = None,
+    symbol: Annotated[
+        list[str] | None, typer.Option(help="asset symbol (repeat for several)")
+    ] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="category, e.g. crypto or en_crypto")
+    ] = None,
     language: Annotated[list[str] | None, typer.Option(help="original language, e.g. zh")] = None,
     source: Annotated[list[str] | None, typer.Option(help="source host, e.g. coindesk.com")] = None,
-    keyword: Annotated[list[str] | None, typer.Option(help="word or phrase in keywords, titles or summary")] = None,
+    keyword: Annotated[
+        list[str] | None, typer.Option(help="word or phrase in keywords, titles or summary")
+    ] = None,
     direction: Annotated[str | None, typer.Option(help="bullish, bearish or neutral")] = None,
-    min_confidence: Annotated[float | None, typer.Option(help="impact confidence at least (0..1)")] = None,
+    min_confidence: Annotated[
+        float | None, typer.Option(help="impact confidence at least (0..1)")
+    ] = None,
     min_important: Annotated[int, typer.Option(help="important votes at least")] = 0,
     fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "json",
-    chat_id: Annotated[str | None, typer.Option(help="Telegram chat id or @channel (telegram format)")] = None,
+    chat_id: Annotated[
+        str | None, typer.Option(help="Telegram chat id or @channel (telegram format)")
+    ] = None,
     name: Annotated[str, typer.Option(help="a name for the rule")] = "",
 ) -> None:
     """Add a rule. Its signing secret is printed once: keep it for your receiver."""
@@ -82,12 +93,22 @@ def add(
     from newsflow.stages.alerts import RuleSpec, redact_url
 
     try:
-        spec = RuleSpec.model_validate({
-            "url": url, "symbols": symbol or [], "categories": category or [],
-            "languages": language or [], "sources": source or [], "keywords": keyword or [],
-            "direction": direction, "min_confidence": min_confidence,
-            "min_important": min_important, "format": fmt, "chat_id": chat_id, "name": name,
-        })
+        spec = RuleSpec.model_validate(
+            {
+                "url": url,
+                "symbols": symbol or [],
+                "categories": category or [],
+                "languages": language or [],
+                "sources": source or [],
+                "keywords": keyword or [],
+                "direction": direction,
+                "min_confidence": min_confidence,
+                "min_important": min_important,
+                "format": fmt,
+                "chat_id": chat_id,
+                "name": name,
+            }
+        )
     except ValidationError as exc:
         for e in exc.errors():
             where = ".".join(str(p) for p in e["loc"]) or "rule"
@@ -108,11 +129,15 @@ def add(
         return await alerts.add(spec)
 
     rule = _run(go)
-    out.print(f"added rule {rule.id}: {'; '.join(rule.criteria())} -> {redact_url(rule.url)} "
-              f"({rule.format})", highlight=False)
+    out.print(
+        f"added rule {rule.id}: {'; '.join(rule.criteria())} -> {redact_url(rule.url)} "
+        f"({rule.format})",
+        highlight=False,
+    )
     out.print(f"secret: {rule.secret}", highlight=False)
-    err.print("The secret signs every webhook of this rule (X-Newsflow-Signature); it is shown "
-              "only now.")
+    err.print(
+        "The secret signs every webhook of this rule (X-Newsflow-Signature); it is shown only now."
+    )
 
 
 @app.command("list")
@@ -137,8 +162,11 @@ def list_(
     rows = _run(go)
     if as_json:
         data = [
-            {**rule.model_dump(mode="json", exclude={"secret", "url"}), "url": redact_url(rule.url),
-             "recent_failures": failures}
+            {
+                **rule.model_dump(mode="json", exclude={"secret", "url"}),
+                "url": redact_url(rule.url),
+                "recent_failures": failures,
+            }
             for rule, failures in rows
         ]
         out.print_json(json.dumps(data, ensure_ascii=False))
@@ -148,15 +176,26 @@ def list_(
         return
     table = Table(box=None)
     table.add_column("id", no_wrap=True)
-    for name in ("name", "criteria", "target", "delivered", "last delivery", "failures",
-                 "last failure"):
+    for name in (
+        "name",
+        "criteria",
+        "target",
+        "delivered",
+        "last delivery",
+        "failures",
+        "last failure",
+    ):
         table.add_column(name)
     for rule, _ in rows:
         last = rule.last_failure
         table.add_row(
-            rule.id, rule.name or "-", "; ".join(rule.criteria()),
-            f"{redact_url(rule.url)} ({rule.format})", str(rule.deliveries),
-            _when(rule.last_delivery_at), str(rule.failures),
+            rule.id,
+            rule.name or "-",
+            "; ".join(rule.criteria()),
+            f"{redact_url(rule.url)} ({rule.format})",
+            str(rule.deliveries),
+            _when(rule.last_delivery_at),
+            str(rule.failures),
             f"{_when(last.at)}: {last.reason}" if last else "-",
         )
     out.print(table, highlight=False)

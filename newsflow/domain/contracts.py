@@ -69,8 +69,10 @@ class UrlSubmitted(Message):
     def hints(self) -> dict[str, object] | None:
         """What the source says of the item, as stored on the article (``hints``)."""
         hints = {
-            "title": self.title_hint, "published": self.published_hint,
-            "category": self.category, "source_id": self.source_id,
+            "title": self.title_hint,
+            "published": self.published_hint,
+            "category": self.category,
+            "source_id": self.source_id,
         }
         kept: dict[str, object] = {k: v for k, v in hints.items() if v is not None}
         return kept or None
@@ -127,9 +129,7 @@ class FetchResult(BaseModel):
     error: str | None = None
 
 
-ExtractionStatus = Literal[
-    "ok", "teaser", "paywalled", "bot_wall", "not_article", "failed"
-]
+ExtractionStatus = Literal["ok", "teaser", "paywalled", "bot_wall", "not_article", "failed"]
 
 
 class ExtractionResult(BaseModel):

@@ -96,15 +96,27 @@ ANALYZED = Stream("analyzed", ArticleAnalyzed)
 
 FETCHER = Stage("fetcher", consumes=URLS, emits=FETCHED, status=Status.FETCHED, field="fetch")
 EXTRACTOR = Stage(
-    "extractor", consumes=FETCHED, emits=EXTRACTED, status=Status.EXTRACTED, field="extraction",
+    "extractor",
+    consumes=FETCHED,
+    emits=EXTRACTED,
+    status=Status.EXTRACTED,
+    field="extraction",
     reads=("fetch", "page"),
 )
 TRANSLATOR = Stage(
-    "translator", consumes=EXTRACTED, emits=TRANSLATED, status=Status.TRANSLATED,
-    field="translation", reads=("extraction",),
+    "translator",
+    consumes=EXTRACTED,
+    emits=TRANSLATED,
+    status=Status.TRANSLATED,
+    field="translation",
+    reads=("extraction",),
 )
 ANALYZER = Stage(
-    "analyzer", consumes=TRANSLATED, emits=ANALYZED, status=Status.ANALYZED, field="analysis",
+    "analyzer",
+    consumes=TRANSLATED,
+    emits=ANALYZED,
+    status=Status.ANALYZED,
+    field="analysis",
     reads=("extraction", "translation"),
 )
 #: Sends the alert rules' webhooks for analyzed articles (not a stage: it writes no article).

@@ -32,9 +32,11 @@ IMPORTANT_WEIGHT = 2
 def engagement(votes: Mapping[str, int], reports: int) -> int:
     """``up - down + 2 * important + comments + reports``."""
     return (
-        int(votes.get("up", 0)) - int(votes.get("down", 0))
+        int(votes.get("up", 0))
+        - int(votes.get("down", 0))
         + IMPORTANT_WEIGHT * int(votes.get("important", 0))
-        + int(votes.get("comments", 0)) + max(0, reports)
+        + int(votes.get("comments", 0))
+        + max(0, reports)
     )
 
 

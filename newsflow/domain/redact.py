@@ -34,9 +34,7 @@ _SECRET_PARAMETER = re.compile(
 )
 #: API keys of the usual shapes: OpenAI/DeepSeek ``sk-``, xAI ``xai-``, Groq ``gsk_``,
 #: Google ``AIza``.
-_API_KEY = re.compile(
-    r"\b(?:sk-|xai-|gsk_|AIza)[A-Za-z0-9_-]{16,}+"
-)
+_API_KEY = re.compile(r"\b(?:sk-|xai-|gsk_|AIza)[A-Za-z0-9_-]{16,}+")
 
 
 def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:

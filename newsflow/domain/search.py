@@ -27,7 +27,46 @@ MAX_TERMS = 3_000
 MAX_QUERY_TERMS = 8
 
 STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "he", "her", "his", "i", "in", "is", "it", "its", "of", "on", "or", "our", "she", "that", "the", "their", "they", "this", "to", "was", "we", "were", "will", "with", "you"]
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "that",
+        "the",
+        "their",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "will",
+        "with",
+        "you",
+    ]
 )
 
 
@@ -102,6 +141,7 @@ def most_selective(terms: list[str]) -> str:
     stands in for rarity: a long word is rarer than a short one, and a Chinese bigram (two
     characters, each a word-like unit) counts as a word of six letters.
     """
+
     def weight(term: str) -> int:
         return 6 if any(_is_cjk(c) for c in term) else len(term)
 

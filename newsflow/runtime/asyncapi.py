@@ -57,7 +57,9 @@ class DeadLetter(BaseModel):
     error: str = Field(description="why it was dead-lettered (credentials masked)")
     deliveries: int = Field(description="how many times it was delivered")
     dead_at: str = Field(description="when, ISO 8601 UTC")
-    article_id: str | None = Field(default=None, description="the article, when the entry names one")
+    article_id: str | None = Field(
+        default=None, description="the article, when the entry names one"
+    )
 
 
 def build_broker(prefix: str = PREFIX) -> RedisBroker:
@@ -68,8 +70,9 @@ def build_broker(prefix: str = PREFIX) -> RedisBroker:
         assert service.consumes is not None
         message = service.consumes.message
         subscriber = broker.subscriber(
-            stream=StreamSub(streams[service.consumes], group=service.name,
-                             consumer="<hostname>-<pid>"),
+            stream=StreamSub(
+                streams[service.consumes], group=service.name, consumer="<hostname>-<pid>"
+            ),
             title=f"{service.name}-reads-{service.consumes.name}",
             description=(
                 f"`python -m services.{service.name}` reads `{streams[service.consumes]}` in the "
@@ -83,7 +86,9 @@ def build_broker(prefix: str = PREFIX) -> RedisBroker:
         handler.__annotations__ = {"body": message, "return": None}
         subscriber(handler)
     broker.publisher(
-        stream=streams.urls, title=f"intake-writes-{URLS.name}", schema=URLS.message,
+        stream=streams.urls,
+        title=f"intake-writes-{URLS.name}",
+        schema=URLS.message,
         description=(
             "Submitted URLs: `newsflow publish`, `POST /api/articles` of the reader, or any "
             f"Redis client (`XADD {streams.urls} * url https://...`). A stage that finds its "
@@ -93,7 +98,8 @@ def build_broker(prefix: str = PREFIX) -> RedisBroker:
     for service in SERVICES:
         if service.consumes is None:  # a source of URLs (the feeder): it publishes to urls
             broker.publisher(
-                stream=streams.urls, title=f"{service.name}-writes-{URLS.name}",
+                stream=streams.urls,
+                title=f"{service.name}-writes-{URLS.name}",
                 schema=URLS.message,
                 description=(
                     f"`python -m services.{service.name}` reads no stream: it submits the URLs "
@@ -104,7 +110,8 @@ def build_broker(prefix: str = PREFIX) -> RedisBroker:
         if stage.emits is None:
             continue
         broker.publisher(
-            stream=streams[stage.emits], title=f"{stage.name}-writes-{stage.emits.name}",
+            stream=streams[stage.emits],
+            title=f"{stage.name}-writes-{stage.emits.name}",
             schema=stage.emits.message,
             description=(
                 f"The {stage.name} stored the article's `{stage.field}` and set its status to "
@@ -112,7 +119,9 @@ def build_broker(prefix: str = PREFIX) -> RedisBroker:
             ),
         )
     broker.publisher(
-        stream=streams.dead, title="any-consumer-writes-dead", schema=DeadLetter,
+        stream=streams.dead,
+        title="any-consumer-writes-dead",
+        schema=DeadLetter,
         description=(
             "Dead letters: entries that failed NEWSFLOW_MAX_DELIVERIES times or could not be "
             "decoded, with the reason. `newsflow dead` lists them, `newsflow retry` puts them "
@@ -125,7 +134,10 @@ def build_broker(prefix: str = PREFIX) -> RedisBroker:
 def document(prefix: str = PREFIX) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of the pipeline, as a JSON-ready dict."""
     spec = AsyncAPI(
-        build_broker(prefix), title="Newsflow pipeline", version="1", description=DESCRIPTION,
+        build_broker(prefix),
+        title="Newsflow pipeline",
+        version="1",
+        description=DESCRIPTION,
         schema_version="3.0.0",
     ).to_specification()
     result: dict[str, Any] = json.loads(spec.to_json())
@@ -146,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The pipeline's AsyncAPI document (JSON).")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", type=Path, metavar="FILE", help="write it to FILE")
-    group.add_argument("--check", type=Path, metavar="FILE",
-                       help="exit 1 if FILE differs from what the code generates")
+    group.add_argument(
+        "--check",
+        type=Path,
+        metavar="FILE",
+        help="exit 1 if FILE differs from what the code generates",
+    )
     args = parser.parse_args(argv)
     text = render()
     if args.write:
@@ -157,8 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.check.read_text(encoding="utf-8") if args.check.exists() else ""
         if current != text:
-            print(f"{args.check} is out of date: run python -m newsflow.runtime.asyncapi "
-                  f"--write {args.check}", file=sys.stderr)
+            print(
+                f"{args.check} is out of date: run python -m newsflow.runtime.asyncapi "
+                f"--write {args.check}",
+                file=sys.stderr,
+            )
             return 1
         return 0
     sys.stdout.write(text)

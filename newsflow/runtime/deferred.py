@@ -105,7 +105,9 @@ class LLMResources:
     deferred: DeferredSweeper
 
     @classmethod
-    def open(cls, purpose: Purpose, provider: ChatProvider | None, settings: Settings) -> LLMResources:
+    def open(
+        cls, purpose: Purpose, provider: ChatProvider | None, settings: Settings
+    ) -> LLMResources:
         sweeper = DeferredSweeper(purpose, settings)
         sweeper.start()
         return cls(provider, sweeper)

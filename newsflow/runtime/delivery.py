@@ -94,8 +94,15 @@ class DeadLetters:
         self.streams = streams
 
     async def add(
-        self, *, stream: str, group: str, entry_id: str, fields: dict[str, str], error: str,
-        deliveries: int, acknowledge: bool = False,
+        self,
+        *,
+        stream: str,
+        group: str,
+        entry_id: str,
+        fields: dict[str, str],
+        error: str,
+        deliveries: int,
+        acknowledge: bool = False,
     ) -> str:
         """Write the dead letter of ``entry_id``; with ``acknowledge``, acknowledge the entry
         in ``group`` in the same transaction (MULTI/EXEC, which Redis writes to its
@@ -197,8 +204,12 @@ class DeliveryGuard(BaseMiddleware):
             return False
         if not malformed and deliveries < self.max_deliveries:
             log.warning(
-                "%s %s failed (delivery %d of %d): %s", stream, entry_id, deliveries,
-                self.max_deliveries, exc_val,
+                "%s %s failed (delivery %d of %d): %s",
+                stream,
+                entry_id,
+                deliveries,
+                self.max_deliveries,
+                exc_val,
             )
             metrics.delivery(self.group, "retried")
             return False
@@ -222,8 +233,13 @@ class DeliveryGuard(BaseMiddleware):
             if aid:
                 await self.on_dead(aid, generation, public)
             await self.dead.add(
-                stream=stream, group=self.group, entry_id=entry_id, fields=fields,
-                error=reason, deliveries=deliveries, acknowledge=True,
+                stream=stream,
+                group=self.group,
+                entry_id=entry_id,
+                fields=fields,
+                error=reason,
+                deliveries=deliveries,
+                acknowledge=True,
             )
         except Exception:  # a store is down: leave it pending, it will come back
             log.exception("cannot dead-letter %s %s yet", stream, entry_id)
@@ -237,7 +253,12 @@ class DeliveryGuard(BaseMiddleware):
 
 
 def guard_factory(
-    *, redis: Redis, streams: Streams, group: str, timeout: float, max_deliveries: int,
+    *,
+    redis: Redis,
+    streams: Streams,
+    group: str,
+    timeout: float,
+    max_deliveries: int,
     on_dead: OnDead,
 ) -> type[DeliveryGuard]:
     return type(

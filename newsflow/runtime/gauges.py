@@ -59,7 +59,9 @@ async def count_lag(redis: Redis, stream: str, last_delivered: str, length: int)
     return len(after)
 
 
-async def observe_groups(redis: Redis, streams: Streams, groups: Iterable[str] | None = None) -> None:
+async def observe_groups(
+    redis: Redis, streams: Streams, groups: Iterable[str] | None = None
+) -> None:
     """Set the stream and consumer-group gauges from XINFO GROUPS (``groups``: only these).
 
     ``lag`` comes from Redis itself where it has it (7.0+, and not after entries it cannot
@@ -114,8 +116,13 @@ async def observe_articles(
 
 
 async def refresh_loop(
-    redis: Redis, store: ArticleStore, streams: Streams, *, every: float,
-    articles_every: float, groups: Iterable[str] | None = None,
+    redis: Redis,
+    store: ArticleStore,
+    streams: Streams,
+    *,
+    every: float,
+    articles_every: float,
+    groups: Iterable[str] | None = None,
 ) -> None:
     """Refresh the queue gauges every ``every`` seconds and the article count every
     ``articles_every`` (shared); runs until cancelled, never raises."""

@@ -65,7 +65,9 @@ class Health:
     def report(self) -> dict[str, Any]:
         age = self.age
         return {
-            "ok": self.ok, "redis": self.redis, "mongo": self.mongo,
+            "ok": self.ok,
+            "redis": self.redis,
+            "mongo": self.mongo,
             "age": None if age is None else round(age, 1),
         }
 
@@ -81,8 +83,10 @@ async def answers(ping: Callable[[], Awaitable[Any]], timeout: float = CHECK_TIM
 
 
 async def check(
-    redis_ping: Callable[[], Awaitable[Any]], mongo_ping: Callable[[], Awaitable[Any]],
-    health: Health, timeout: float = CHECK_TIMEOUT,
+    redis_ping: Callable[[], Awaitable[Any]],
+    mongo_ping: Callable[[], Awaitable[Any]],
+    health: Health,
+    timeout: float = CHECK_TIMEOUT,
 ) -> Health:
     """Ask both stores at once; update ``health`` and ``newsflow_dependency_up``."""
     redis_ok, mongo_ok = await asyncio.gather(
@@ -95,8 +99,11 @@ async def check(
 
 
 async def health_loop(
-    redis_ping: Callable[[], Awaitable[Any]], mongo_ping: Callable[[], Awaitable[Any]],
-    health: Health, heartbeat_file: str | None, every: float = CHECK_EVERY,
+    redis_ping: Callable[[], Awaitable[Any]],
+    mongo_ping: Callable[[], Awaitable[Any]],
+    health: Health,
+    heartbeat_file: str | None,
+    every: float = CHECK_EVERY,
 ) -> None:
     """Check both stores every ``every`` seconds; touch the heartbeat (if any) only when both
     answer."""
@@ -158,14 +165,17 @@ class MetricsServer:
     ``with MetricsServer(9100, "127.0.0.1", lambda: health): ...``, or start/stop.
     """
 
-    def __init__(self, port: int, host: str = "127.0.0.1",
-                 health: Callable[[], Health] | None = None) -> None:
+    def __init__(
+        self, port: int, host: str = "127.0.0.1", health: Callable[[], Health] | None = None
+    ) -> None:
         self._server = make_server(
             host, port, metrics_app(health), server_class=_ThreadingServer, handler_class=_Quiet
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.5},
-            name="newsflow-metrics", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.5},
+            name="newsflow-metrics",
+            daemon=True,
         )
 
     @property

@@ -111,8 +111,11 @@ def secret_values(settings: Settings) -> list[str]:
 
 
 def configure_logging(
-    settings: Settings, level: int | None = None, loggers: Iterable[str] | None = None,
-    *, service: str | None = None,
+    settings: Settings,
+    level: int | None = None,
+    loggers: Iterable[str] | None = None,
+    *,
+    service: str | None = None,
 ) -> None:
     """Log to stderr in ``settings.log_format`` at ``settings.log_level`` (or ``level``),
     with the bound fields and credentials masked in every line, tracebacks included.

@@ -162,7 +162,11 @@ class Sweep:
 
 
 async def sweep(
-    stage: Stage, *, redis: Redis, store: ArticleStore, settings: Settings,
+    stage: Stage,
+    *,
+    redis: Redis,
+    store: ArticleStore,
+    settings: Settings,
     now: datetime | None = None,
 ) -> Sweep:
     """One bounded sweep of ``stage`` (see the module docstring); safe from any replica."""
@@ -172,8 +176,11 @@ async def sweep(
     assert stage.consumes is not None
     stream = streams[stage.consumes]
     lock = Lock(
-        redis, f"{streams.prefix}:reconcile:{stage.name}", timeout=LOCK_SECONDS,
-        blocking=False, thread_local=False,
+        redis,
+        f"{streams.prefix}:reconcile:{stage.name}",
+        timeout=LOCK_SECONDS,
+        blocking=False,
+        thread_local=False,
     )
     if not await lock.acquire():
         result.locked_out = True
@@ -198,15 +205,22 @@ async def sweep(
                 message = resend(stage, article)
                 if message is None:
                     result.unsendable.append(article.id)
-                    log.error("reconciler: article %s at %s has no usable URL (%r); left as "
-                              "it is", article.id[:10], status.value, article.url)
+                    log.error(
+                        "reconciler: article %s at %s has no usable URL (%r); left as it is",
+                        article.id[:10],
+                        status.value,
+                        article.url,
+                    )
                     continue
                 await redis.xadd(stream, message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
                 result.republished.append(article.id)
                 log.warning(
                     "reconciler: article %s stranded at %s since %s with no message for %s; "
-                    "published its %s again", article.id[:10], status.value,
-                    article.updated_at.isoformat() if article.updated_at else "?", stage.name,
+                    "published its %s again",
+                    article.id[:10],
+                    status.value,
+                    article.updated_at.isoformat() if article.updated_at else "?",
+                    stage.name,
                     type(message).__name__,
                 )
     finally:
@@ -227,12 +241,19 @@ async def run_periodically(
         try:
             done = await sweep(stage, redis=redis, store=store, settings=settings)
         except (RedisError, PyMongoError, OSError) as exc:  # a server away: try again later
-            log.warning("reconciler: sweep of %s failed (%s: %s); the next one tries again",
-                        stage.name, type(exc).__name__, exc)
+            log.warning(
+                "reconciler: sweep of %s failed (%s: %s); the next one tries again",
+                stage.name,
+                type(exc).__name__,
+                exc,
+            )
             continue
         except Exception:
             log.exception("reconciler: sweep of %s failed", stage.name)
             continue
         if done.busy:
-            log.info("reconciler: %s is busy (backlog over %d entries); not swept",
-                     stage.name, settings.reconcile_scan)
+            log.info(
+                "reconciler: %s is busy (backlog over %d entries); not swept",
+                stage.name,
+                settings.reconcile_scan,
+            )

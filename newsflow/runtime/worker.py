@@ -227,7 +227,9 @@ class StageContext(_Publishing, Generic[R]):
             await self._recover(article.id, article.generation, article.url or None)
 
     async def _publish_next(self, article: Article) -> None:
-        done = StageDone(article_id=article.id, generation=article.generation, url=article.url or None)
+        done = StageDone(
+            article_id=article.id, generation=article.generation, url=article.url or None
+        )
         message = next_message(self.stage, done)
         if message is not None and self.stage.emits is not None:
             await self.publish(message, self.streams[self.stage.emits])
@@ -239,8 +241,12 @@ class StageContext(_Publishing, Generic[R]):
             raise ArticleMissing(
                 f"article {aid[:10]} (generation {generation}) is missing or behind in MongoDB"
             )
-        log.warning("%s: article %s is missing or behind in MongoDB; submitting %s again",
-                    self.service, aid[:10], url)
+        log.warning(
+            "%s: article %s is missing or behind in MongoDB; submitting %s again",
+            self.service,
+            aid[:10],
+            url,
+        )
         await self.publish(
             UrlSubmitted(url=url, refresh=True, submitted_by=f"recovery:{self.service}"),
             self.streams.urls,
@@ -250,7 +256,9 @@ class StageContext(_Publishing, Generic[R]):
 
 #: How a claim that is not work is counted (``newsflow_stage_outcomes_total{outcome}``).
 _CLAIM_OUTCOME = {
-    Claim.STALE: "stale", Claim.DONE: "redelivered", Claim.PASSED: "passed",
+    Claim.STALE: "stale",
+    Claim.DONE: "redelivered",
+    Claim.PASSED: "passed",
     Claim.LOST: "recovered",
 }
 
@@ -308,16 +316,25 @@ async def process(ctx: StageContext[R], handle: Handler[R, M], body: M, entry_id
         # An invalid URL raises InvalidUrl: the delivery guard dead-letters it with the reason.
         canonical = canonical_url(body.url)
         intake = await ctx.store.accept(
-            canonical=canonical, submitted_url=body.url.strip(), submitted_by=body.submitted_by,
-            refresh=body.refresh, entry_id=entry_id,
+            canonical=canonical,
+            submitted_url=body.url.strip(),
+            submitted_by=body.submitted_by,
+            refresh=body.refresh,
+            entry_id=entry_id,
             # An item of a source (the feeder): named after the source, with its feed's hints.
-            source=body.source, hints=body.hints(),
+            source=body.source,
+            hints=body.hints(),
         )
         if not intake.process:
             await ctx.count("duplicate")
             metrics.stage_outcome(ctx.service, "duplicate")
             return
-        aid, generation, url, known = intake.article_id, intake.generation, canonical, intake.article
+        aid, generation, url, known = (
+            intake.article_id,
+            intake.generation,
+            canonical,
+            intake.article,
+        )
     elif isinstance(body, StageDone):
         aid, generation, url = body.article_id, body.generation, body.url
     else:
@@ -358,21 +375,27 @@ def build_worker(
         await redis.hincrby(streams.stats, f"failed:{service.name}", 1)
 
     guard = guard_factory(
-        redis=redis, streams=streams, group=service.name, timeout=settings.handler_timeout,
-        max_deliveries=settings.max_deliveries, on_dead=on_dead,
+        redis=redis,
+        streams=streams,
+        group=service.name,
+        timeout=settings.handler_timeout,
+        max_deliveries=settings.max_deliveries,
+        on_dead=on_dead,
     )
     # FastStream's Prometheus middleware counts and times every message (faststream_* series,
     # app_name = the service); the guard (retries, dead letters) counts Newsflow's own.
     prometheus = RedisPrometheusMiddleware(registry=metrics.registry, app_name=service.name)
     broker = make_broker(
-        settings, middlewares=[prometheus, guard],
+        settings,
+        middlewares=[prometheus, guard],
         graceful_timeout=settings.graceful_timeout,
         # FastStream's access log goes through the process's handlers: same format, masked.
         logger=logging.getLogger("newsflow.broker"),
         # Generous: a read whose reply arrives after the client gave up is lost until it is
         # reclaimed (the entry is already in our pending list), so a briefly busy event loop
         # must not trip it. A dead connection is still noticed by the health check.
-        socket_timeout=60.0, health_check_interval=30,
+        socket_timeout=60.0,
+        health_check_interval=30,
     )
 
     async def on_message(body: Message) -> None:
@@ -397,15 +420,21 @@ def build_worker(
     consumer = settings.consumer
     fresh = broker.subscriber(
         stream=StreamSub(
-            stream, group=service.name, consumer=consumer,
-            polling_interval=settings.poll_interval_ms, max_records=concurrency,
+            stream,
+            group=service.name,
+            consumer=consumer,
+            polling_interval=settings.poll_interval_ms,
+            max_records=concurrency,
         ),
         max_workers=concurrency,
     )
     reclaim = broker.subscriber(
         stream=StreamSub(
-            stream, group=service.name, consumer=f"{consumer}-reclaim",
-            min_idle_time=settings.claim_idle_ms, polling_interval=settings.poll_interval_ms,
+            stream,
+            group=service.name,
+            consumer=f"{consumer}-reclaim",
+            min_idle_time=settings.claim_idle_ms,
+            polling_interval=settings.poll_interval_ms,
         ),
     )
     fresh(on_message)
@@ -427,25 +456,41 @@ def build_worker(
             running.ctx = ServiceContext(spec.service, settings, streams, redis, store, resources)
 
     async def after_startup() -> None:
-        background.append(asyncio.create_task(
-            health_loop(redis.ping, store.ping, health, settings.heartbeat_file)
-        ))
+        background.append(
+            asyncio.create_task(
+                health_loop(redis.ping, store.ping, health, settings.heartbeat_file)
+            )
+        )
         background.append(asyncio.create_task(_trimmer(redis, stream, settings.trim_interval)))
         if isinstance(spec, StageSpec) and settings.reconcile_interval > 0:
             # Articles waiting for this stage whose message a crash lost (reconcile.py).
-            background.append(asyncio.create_task(
-                run_periodically(spec.stage, redis=redis, store=store, settings=settings)
-            ))
+            background.append(
+                asyncio.create_task(
+                    run_periodically(spec.stage, redis=redis, store=store, settings=settings)
+                )
+            )
         background.append(asyncio.create_task(trim_periodically()))  # the heap (glibc)
-        background.append(asyncio.create_task(gauges.refresh_loop(
-            redis, store, streams, every=settings.metrics_interval,
-            articles_every=settings.metrics_articles_interval, groups=[service.name],
-        )))
+        background.append(
+            asyncio.create_task(
+                gauges.refresh_loop(
+                    redis,
+                    store,
+                    streams,
+                    every=settings.metrics_interval,
+                    articles_every=settings.metrics_articles_interval,
+                    groups=[service.name],
+                )
+            )
+        )
         if settings.metrics_port:
             server = MetricsServer(settings.metrics_port, settings.metrics_host, lambda: health)
             served.append(server.start())
-            log.info("%s: metrics on http://%s:%d/metrics", service.name, settings.metrics_host,
-                     server.port)
+            log.info(
+                "%s: metrics on http://%s:%d/metrics",
+                service.name,
+                settings.metrics_host,
+                server.port,
+            )
         log.info("%s consuming %s as %s (group %s)", service.name, stream, consumer, service.name)
 
     async def stop_background() -> None:
@@ -460,7 +505,10 @@ def build_worker(
         # they are closed here, after the broker has stopped.
         try:
             released = await release_pending(
-                redis, stream, service.name, [consumer, f"{consumer}-reclaim"],
+                redis,
+                stream,
+                service.name,
+                [consumer, f"{consumer}-reclaim"],
                 settings.claim_idle_ms,
             )
             if released:
@@ -473,8 +521,11 @@ def build_worker(
         await redis.aclose()
 
     return FastStream(
-        broker, on_startup=[startup], after_startup=[after_startup],
-        on_shutdown=[stop_background], after_shutdown=[after_shutdown],
+        broker,
+        on_startup=[startup],
+        after_startup=[after_startup],
+        on_shutdown=[stop_background],
+        after_shutdown=[after_shutdown],
     )
 
 

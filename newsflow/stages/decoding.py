@@ -116,15 +116,9 @@ _MULTIBYTE = ("gb18030", "big5hkscs", "cp932", "cp949", "euc_jp")
 # Pages and headers are hostile: every pattern here is linear (possessive quantifiers, no
 # overlapping retries), see tests/unit/test_regex_audit.py. ``<meta[^>]+charset`` was not: on
 # a head of unclosed ``<meta`` each one scanned to the end (minutes for 8 KiB).
-_META_CHARSET = re.compile(
-    rb"""charset\s*+=\s*+["']?+\s*+([a-zA-Z0-9_.:-]++)""", re.IGNORECASE
-)
-_XML_ENCODING = re.compile(
-    rb"""^\s*+<\?xml[^>]*+""", re.IGNORECASE
-)
-_XML_ENCODING_VALUE = re.compile(
-    rb"""encoding\s*+=\s*+["']([a-zA-Z0-9_.:-]++)""", re.IGNORECASE
-)
+_META_CHARSET = re.compile(rb"""charset\s*+=\s*+["']?+\s*+([a-zA-Z0-9_.:-]++)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*+<\?xml[^>]*+""", re.IGNORECASE)
+_XML_ENCODING_VALUE = re.compile(rb"""encoding\s*+=\s*+["']([a-zA-Z0-9_.:-]++)""", re.IGNORECASE)
 _HTTP_CHARSET = re.compile(r"""charset\s*+=\s*+["']?+\s*+([a-zA-Z0-9_.:-]++)""", re.IGNORECASE)
 #: Longest Content-Type header read (a real one is a few dozen characters).
 _CONTENT_TYPE_MAX = 1024

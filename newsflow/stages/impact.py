@@ -214,7 +214,9 @@ async def analyze_impact(
         reserved = 400 + estimate_tokens(system + user)
         refusal = await ledger.reserve("impact", reserved)
         if refusal is not None:
-            return base.model_copy(update={"status": "deferred", "reason": refusal, "usage": usage()})
+            return base.model_copy(
+                update={"status": "deferred", "reason": refusal, "usage": usage()}
+            )
     try:
         completion = await provider.chat(messages, json_mode=True, schema=IMPACT_SCHEMA)
         calls.append(

@@ -379,9 +379,7 @@ def check_translation(source: str, answer: str, target: str, *, paragraphs: int 
 # --- the stage -------------------------------------------------------------------------------
 
 
-def segment_messages(
-    texts: list[str], source: str | None, target: str
-) -> list[dict[str, str]]:
+def segment_messages(texts: list[str], source: str | None, target: str) -> list[dict[str, str]]:
     """The chat messages asking to translate ``texts`` (paragraphs) as one block."""
     block = "\n\n".join(texts)
     n = len(texts)
@@ -520,7 +518,9 @@ async def translate_article(
         reserved = sum(estimate_call(jobs[i]) for i in missing)
         refusal = await ledger.reserve("translation", reserved)
         if refusal is not None:
-            return base.model_copy(update={"status": "deferred", "error": refusal, "usage": usage()})
+            return base.model_copy(
+                update={"status": "deferred", "error": refusal, "usage": usage()}
+            )
     gate = asyncio.Semaphore(settings.translate_concurrency)
 
     async def run(index: int) -> None:
@@ -548,9 +548,9 @@ async def translate_article(
             return _failed(base, str(first)).model_copy(update={"usage": usage()})
         # Its text can hold anything (addresses, URLs): logged, and only its kind is stored.
         log.error("translation failed unexpectedly", exc_info=first)
-        return _failed(
-            base, f"unexpected error ({public_error(first)})"
-        ).model_copy(update={"usage": usage()})
+        return _failed(base, f"unexpected error ({public_error(first)})").model_copy(
+            update={"usage": usage()}
+        )
 
     paragraphs: list[str] = []
     joiner = "" if target in ("zh", "ja") else " "

@@ -27,7 +27,10 @@ async def analyze(
     title, text = article.headline, article.text or ""
     original = article.extraction
     found = await asyncio.to_thread(  # CPU-bound: tens of ms, more on huge texts
-        analyze_text, title=title, text=text, language=article.language,
+        analyze_text,
+        title=title,
+        text=text,
+        language=article.language,
         original_title=original.title if original else None,
         original_text=original.text if original else None,
     )
@@ -37,20 +40,35 @@ async def analyze(
     impact = await impact_from_story(ctx, article)
     if impact is None:
         impact = await analyze_impact(
-            title or "", text, found.symbols, ctx.resources.provider, ctx.settings,
+            title or "",
+            text,
+            found.symbols,
+            ctx.resources.provider,
+            ctx.settings,
             ctx.store.ledger,
         )
     return Done(
         AnalysisResult(
-            status="ok", word_count=found.word_count, symbols=found.symbols,
-            keywords=found.keywords, similar=similar, impact=impact,
+            status="ok",
+            word_count=found.word_count,
+            symbols=found.symbols,
+            keywords=found.keywords,
+            similar=similar,
+            impact=impact,
             # An item of a source: its category where the text gives no clear topic.
             category=category_with_hint(
                 found.category, article.hints.category if article.hints else None
             ),
             assets=[
-                AssetMention(symbol=a.symbol, name=a.name, kind=a.kind, market=a.market,
-                             where=a.where, count=a.count, salience=a.salience)
+                AssetMention(
+                    symbol=a.symbol,
+                    name=a.name,
+                    kind=a.kind,
+                    market=a.market,
+                    where=a.where,
+                    count=a.count,
+                    salience=a.salience,
+                )
                 for a in found.assets
             ],
         )
@@ -69,7 +87,9 @@ def similar_events(ctx: StageContext[LLMResources]) -> SimilarEvents:
     return SimilarEvents(ctx.store.similar, ctx.settings, embedder=embedder, vectors=vectors)
 
 
-async def impact_from_story(ctx: StageContext[LLMResources], article: Article) -> ImpactResult | None:
+async def impact_from_story(
+    ctx: StageContext[LLMResources], article: Article
+) -> ImpactResult | None:
     """The matched article's impact analysis when this article is a contained copy of it
     (waiting a little while that article is still being analyzed), else None."""
     link = article.story

@@ -39,8 +39,9 @@ MAX_IDLE = 5.0
 class Feeder:
     """One feeder replica. ``fetcher`` replaces the network seam in tests (its resolver)."""
 
-    def __init__(self, settings: Settings, fetcher: PageFetcher | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, fetcher: PageFetcher | None = None, name: str | None = None
+    ) -> None:
         self.settings = settings
         self.name = name or settings.consumer
         self.redis = connect_redis(settings)

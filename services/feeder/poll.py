@@ -75,7 +75,11 @@ class Stats:
 
 class Poller:
     def __init__(
-        self, settings: Settings, store: SourceStore, redis: Redis, fetcher: PageFetcher,
+        self,
+        settings: Settings,
+        store: SourceStore,
+        redis: Redis,
+        fetcher: PageFetcher,
         worker: str,
     ) -> None:
         self.settings = settings
@@ -86,7 +90,9 @@ class Poller:
         self.streams = Streams(settings.stream_prefix)
         # A slot is held at most one fetch deadline (plus a margin) if a replica dies.
         self.gate = HostGate(
-            redis, settings.stream_prefix, concurrency=settings.feed_host_concurrency,
+            redis,
+            settings.stream_prefix,
+            concurrency=settings.feed_host_concurrency,
             hold_seconds=settings.fetch_deadline + 5,
         )
         self.robots: dict[str, tuple[float, RobotsRules]] = {}
@@ -188,14 +194,18 @@ class Poller:
             raise PollFailed(exc.reason, exc.retry_after) from None
         if doc.not_modified:
             self.stats.add("not_modified")
-            await self._succeeded(source, None, 0, not_modified=True,
-                                  validators=self._validators(doc, source))
+            await self._succeeded(
+                source, None, 0, not_modified=True, validators=self._validators(doc, source)
+            )
             return
         try:
             feed = parse_document(doc.body, doc.final_url, doc.content_type)
         except NotAFeed as exc:
-            hint = (" (add the site's feed instead: `newsflow sources add` finds it)"
-                    if exc.html else "")
+            hint = (
+                " (add the site's feed instead: `newsflow sources add` finds it)"
+                if exc.html
+                else ""
+            )
             raise PollFailed(exc.reason + hint) from None
         items, notes = feed.items, list(feed.notes)
         if feed.kind == "sitemap_index":
@@ -210,8 +220,9 @@ class Poller:
         # Remembered after they are queued: a crash in between queues them again next poll
         # (the intake then reports duplicates), never loses them.
         await self.store.remember(source["_id"], [h for _, h in fresh])
-        await self._succeeded(source, feed, len(fresh), notes=notes,
-                              validators=self._validators(doc, source))
+        await self._succeeded(
+            source, feed, len(fresh), notes=notes, validators=self._validators(doc, source)
+        )
 
     async def _children(self, index: ParsedFeed) -> tuple[list[FeedItem], list[str]]:
         items: list[FeedItem] = []
@@ -225,7 +236,9 @@ class Poller:
                 continue
             items += part.items
         if not items and notes:
-            raise PollFailed("sitemap index: no child sitemap could be read (" + "; ".join(notes[:3]) + ")")
+            raise PollFailed(
+                "sitemap index: no child sitemap could be read (" + "; ".join(notes[:3]) + ")"
+            )
         return items, notes
 
     @staticmethod
@@ -236,37 +249,57 @@ class Poller:
             or (source.get("last_modified") if doc.not_modified else None),
         }
 
-    async def _publish(self, source: dict[str, Any], feed: ParsedFeed, items: list[FeedItem]) -> None:
+    async def _publish(
+        self, source: dict[str, Any], feed: ParsedFeed, items: list[FeedItem]
+    ) -> None:
         if not items:
             return
         name = display_name({**source, "title": feed.title or source.get("title")})
         pipe = self.redis.pipeline(transaction=False)
         for item in items:
             message = UrlSubmitted(
-                url=item.url[:8192], submitted_by=f"source:{name}"[:300], source=name[:300],
-                source_id=source["_id"], category=source.get("category"),
-                title_hint=item.title, published_hint=item.published,
+                url=item.url[:8192],
+                submitted_by=f"source:{name}"[:300],
+                source=name[:300],
+                source_id=source["_id"],
+                category=source.get("category"),
+                title_hint=item.title,
+                published_hint=item.published,
             )
             pipe.xadd(self.streams.urls, message.to_fields())  # type: ignore[arg-type]
         await pipe.execute()
         self.stats.add("published", len(items))
 
     async def _succeeded(
-        self, source: dict[str, Any], feed: ParsedFeed | None, new: int, *,
-        not_modified: bool = False, notes: list[str] | None = None,
+        self,
+        source: dict[str, Any],
+        feed: ParsedFeed | None,
+        new: int,
+        *,
+        not_modified: bool = False,
+        notes: list[str] | None = None,
         validators: dict[str, Any] | None = None,
     ) -> None:
         s = self.settings
         interval = next_interval(
-            float(source.get("current_interval") or s.feed_default_interval), new,
-            lo=s.feed_min_interval, hi=s.feed_max_interval, fixed=source.get("interval"),
+            float(source.get("current_interval") or s.feed_default_interval),
+            new,
+            lo=s.feed_min_interval,
+            hi=s.feed_max_interval,
+            fixed=source.get("interval"),
             ttl=feed.ttl if feed else None,
         )
         ts = now()
         state: dict[str, Any] = {
-            "last_poll": ts, "last_success": ts, "last_error": None, "last_error_at": None,
-            "consecutive_failures": 0, "current_interval": interval, "last_new": new,
-            "next_poll": ts + timedelta(seconds=interval), **(validators or {}),
+            "last_poll": ts,
+            "last_success": ts,
+            "last_error": None,
+            "last_error_at": None,
+            "consecutive_failures": 0,
+            "current_interval": interval,
+            "last_new": new,
+            "next_poll": ts + timedelta(seconds=interval),
+            **(validators or {}),
         }
         if feed is not None:
             state["kind"] = feed.kind
@@ -275,8 +308,9 @@ class Poller:
                 state["title"] = feed.title
             if feed.language and not source.get("language"):
                 state["feed_language"] = feed.language
-        if not await self.store.finish(source["_id"], self.worker, state, published=new,
-                                       not_modified=not_modified):
+        if not await self.store.finish(
+            source["_id"], self.worker, state, published=new, not_modified=not_modified
+        ):
             log.warning("lost the lease on %s before recording its poll", source.get("url"))
 
     async def _failed(self, source: dict[str, Any], reason: str, retry_after: float | None) -> None:
@@ -286,8 +320,11 @@ class Poller:
         delay = failure_delay(failures, base, hi=s.feed_max_interval, retry_after=retry_after)
         ts = now()
         state = {
-            "last_poll": ts, "last_error": reason[:1000], "last_error_at": ts,
-            "next_poll": ts + timedelta(seconds=delay), "last_new": 0,
+            "last_poll": ts,
+            "last_error": reason[:1000],
+            "last_error_at": ts,
+            "next_poll": ts + timedelta(seconds=delay),
+            "last_new": 0,
         }
         self.stats.add("failed")
         log.info("source %s failed (%d in a row): %s", source.get("url"), failures, reason)

@@ -59,17 +59,24 @@ async def notify(ctx: ServiceContext[Alerting], message: ArticleAnalyzed) -> Non
     if article is None or article.status is not Status.ANALYZED:
         # Refreshed and on its way again (its new analysis emits another message), or lost
         # by MongoDB (the stages submit it again): nothing to alert on now.
-        log.info("notifier: article %s is %s; no alerts now", message.article_id[:10],
-                 article.status.value if article else "missing")
+        log.info(
+            "notifier: article %s is %s; no alerts now",
+            message.article_id[:10],
+            article.status.value if article else "missing",
+        )
         await ctx.count("skipped")
         return
     subject = subject_of(article)
     settings = ctx.settings
     rules = await ctx.resources.alerts.candidates(subject.all_symbols, settings.alert_max_rules)
     if len(rules) >= settings.alert_max_rules:
-        log.warning("notifier: %s may match more than NEWSFLOW_ALERT_MAX_RULES=%d rules; "
-                    "only the first %d are checked", article.short_id, settings.alert_max_rules,
-                    settings.alert_max_rules)
+        log.warning(
+            "notifier: %s may match more than NEWSFLOW_ALERT_MAX_RULES=%d rules; "
+            "only the first %d are checked",
+            article.short_id,
+            settings.alert_max_rules,
+            settings.alert_max_rules,
+        )
         await ctx.count("rules_cut")
     matched = [rule for rule in rules if matches(rule, subject)]
     if not matched:
@@ -88,8 +95,7 @@ async def notify(ctx: ServiceContext[Alerting], message: ArticleAnalyzed) -> Non
         await ctx.count("alerts_sent")
     if later:
         reasons = "; ".join(
-            "another notifier is sending" if r is Claim.BUSY else str(r.reason)
-            for r in later[:3]
+            "another notifier is sending" if r is Claim.BUSY else str(r.reason) for r in later[:3]
         )
         raise AlertsPending(f"{len(later)} alert(s) of {article.short_id} to retry: {reasons}")
 
@@ -101,7 +107,10 @@ async def deliver(
     res, settings = ctx.resources, ctx.settings
     key = idempotency_key(rule.id, subject.article_id)
     claim = await res.alerts.claim(
-        key, rule_id=rule.id, article_id=subject.article_id, owner=res.owner,
+        key,
+        rule_id=rule.id,
+        article_id=subject.article_id,
+        owner=res.owner,
         lease_seconds=settings.handler_timeout + CLOCK_SKEW,
     )
     if claim is not Claim.CLAIMED:
@@ -109,18 +118,28 @@ async def deliver(
     page = f"{page_base(settings)}/articles/{subject.article_id}"
     payload = render(rule, subject, page_url=page, key=key)
     result = await res.sender.deliver(
-        rule.url, payload.body, lambda: signed_headers(rule.secret, payload.body, key),
+        rule.url,
+        payload.body,
+        lambda: signed_headers(rule.secret, payload.body, key),
         deadline=deadline,
     )
-    metrics.notification(rule.format, "sent" if result.ok else "retry" if result.retryable else "failed")
+    metrics.notification(
+        rule.format, "sent" if result.ok else "retry" if result.retryable else "failed"
+    )
     if result.ok:
         await res.alerts.delivered(key, status=result.status, attempts=result.attempts)
-        log.info("notifier: alerted rule %s of %s (HTTP %s)", rule.id, subject.short_id,
-                 result.status)
+        log.info(
+            "notifier: alerted rule %s of %s (HTTP %s)", rule.id, subject.short_id, result.status
+        )
     else:
         reason = result.reason or "failed"
-        await res.alerts.failed(key, reason=reason, attempts=result.attempts,
-                                status=result.status, final=not result.retryable)
+        await res.alerts.failed(
+            key,
+            reason=reason,
+            attempts=result.attempts,
+            status=result.status,
+            final=not result.retryable,
+        )
         if not result.retryable:
             await ctx.count("alerts_failed")
         log.warning("notifier: rule %s, article %s: %s", rule.id, subject.short_id, reason)

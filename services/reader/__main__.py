@@ -9,9 +9,15 @@ from .main import create_app
 
 settings = get_settings()
 config = uvicorn.Config(
-    create_app(settings), host=settings.reader_host, port=settings.reader_port,
-    proxy_headers=False, server_header=False, log_level="info",
+    create_app(settings),
+    host=settings.reader_host,
+    port=settings.reader_port,
+    proxy_headers=False,
+    server_header=False,
+    log_level="info",
 )
 # After uvicorn configured its loggers: credentials are masked in every line they write.
-configure_logging(settings, loggers=("uvicorn", "uvicorn.error", "uvicorn.access"), service="reader")
+configure_logging(
+    settings, loggers=("uvicorn", "uvicorn.error", "uvicorn.access"), service="reader"
+)
 uvicorn.Server(config).run()

@@ -40,8 +40,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no such rule"},
     422: {"model": ErrorBody, "description": "invalid rule (the reason says why)"},
 }
-router = APIRouter(prefix="/api/alerts", dependencies=[Depends(require_writer)], responses=ERRORS,
-                   tags=["alerts"])
+router = APIRouter(
+    prefix="/api/alerts", dependencies=[Depends(require_writer)], responses=ERRORS, tags=["alerts"]
+)
 pages_router = APIRouter(include_in_schema=False)
 
 
@@ -106,8 +107,12 @@ async def view(alerts: AlertStore, rule: AlertRule) -> dict[str, Any]:
         for d in await alerts.recent_failures(rule.id, 5)
     ]
     data = rule.model_dump(exclude={"secret", "url", "chat_id"})
-    return {**data, "url": redact_url(rule.url), "criteria": rule.criteria(),
-            "recent_failures": failures}
+    return {
+        **data,
+        "url": redact_url(rule.url),
+        "criteria": rule.criteria(),
+        "recent_failures": failures,
+    }
 
 
 async def create(request: Request, spec: RuleSpec) -> AlertRule:
@@ -174,8 +179,10 @@ def spec_from_form(form: dict[str, str]) -> RuleSpec:
         k: [v.strip() for v in form.get(k, "").split(",") if v.strip()] for k in _LISTS
     }
     data.update(
-        name=form.get("name", ""), url=form.get("url", ""),
-        format=form.get("format") or "json", chat_id=form.get("chat_id") or None,
+        name=form.get("name", ""),
+        url=form.get("url", ""),
+        format=form.get("format") or "json",
+        chat_id=form.get("chat_id") or None,
         direction=form.get("direction") or None,
         min_confidence=form.get("min_confidence") or None,
         min_important=form.get("min_important") or 0,
@@ -190,8 +197,9 @@ async def _page(request: Request, **extra: Any) -> Response:
         alerts = alerts_of(request)
         rules = [await view(alerts, r) for r in await alerts.rules()]
     status = 422 if extra.get("errors") else 200
-    return templates.TemplateResponse(request, "alerts.html", {**ctx, "rules": rules},
-                                      status_code=status)
+    return templates.TemplateResponse(
+        request, "alerts.html", {**ctx, "rules": rules}, status_code=status
+    )
 
 
 @pages_router.get("/alerts", response_class=HTMLResponse)
@@ -206,7 +214,9 @@ async def add_rule_form(request: Request) -> Response:
     try:
         spec = spec_from_form(form)
     except ValidationError as exc:
-        errors = [f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg']}" for e in exc.errors()]
+        errors = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg']}" for e in exc.errors()
+        ]
         return await _page(request, errors=errors, form=form)
     try:
         rule = await create(request, spec)

@@ -85,16 +85,26 @@ async def publish_urls(request: Request, urls: list[str], refresh: bool) -> dict
             422, f"{len(urls)} URLs in one call; at most {settings.reader_max_batch} are accepted"
         )
     results = await submit(
-        urls, redis=redis_of(request), store=store_of(request),
-        streams=Streams(settings.stream_prefix), refresh=refresh,
+        urls,
+        redis=redis_of(request),
+        store=store_of(request),
+        streams=Streams(settings.stream_prefix),
+        refresh=refresh,
         submitted_by=client_label(request),
     )
     if results and all(r.outcome == "invalid" for r in results):
         reasons = "; ".join(f"{r.url[:200]!r}: {r.detail}" for r in results[:5])
         raise HTTPException(422, f"no valid URL to publish ({reasons})")
     items = [
-        {"url": r.url, "outcome": r.outcome, "new": r.new, "article_id": r.article_id,
-         "short_id": r.short_id, "canonical_url": r.canonical_url, "detail": r.detail}
+        {
+            "url": r.url,
+            "outcome": r.outcome,
+            "new": r.new,
+            "article_id": r.article_id,
+            "short_id": r.short_id,
+            "canonical_url": r.canonical_url,
+            "detail": r.detail,
+        }
         for r in results
     ]
     return {
@@ -106,8 +116,11 @@ async def publish_urls(request: Request, urls: list[str], refresh: bool) -> dict
 
 
 @router.post(
-    "/articles", response_model=PublishResponse, dependencies=[Depends(require_writer)],
-    responses=WRITE_ERRORS, summary="Publish one URL or many",
+    "/articles",
+    response_model=PublishResponse,
+    dependencies=[Depends(require_writer)],
+    responses=WRITE_ERRORS,
+    summary="Publish one URL or many",
 )
 async def publish(body: PublishRequest, request: Request) -> dict[str, Any]:
     """Queue URLs for the pipeline. Each result says whether it was new (``queued``), known
@@ -115,8 +128,11 @@ async def publish(body: PublishRequest, request: Request) -> dict[str, Any]:
     return await publish_urls(request, body.all_urls(), body.refresh)
 
 
-@router.get("/articles", response_model=ArticleList,
-            summary="List articles: newest first, or a view (bullish, bearish, important, hot)")
+@router.get(
+    "/articles",
+    response_model=ArticleList,
+    summary="List articles: newest first, or a view (bullish, bearish, important, hot)",
+)
 async def list_articles(
     request: Request,
     status: Annotated[Status | None, Query()] = None,
@@ -126,24 +142,41 @@ async def list_articles(
     source: Filter = None,
     direction: Annotated[Direction | None, Query()] = None,
     important: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
-    view: Annotated[View, Query(description="latest, bullish, bearish, important or hot")] = "latest",
+    view: Annotated[
+        View, Query(description="latest, bullish, bearish, important or hot")
+    ] = "latest",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     stories: Annotated[bool, Query(description="one row per story (its first article)")] = False,
-    q: Annotated[str | None, Query(
-        max_length=200, description="search words: titles and texts, original and translation "
-        "(English and Chinese), every word must match; newest event first")] = None,
-    sort: Annotated[views.Sort, Query(
-        description="order of the latest view: received (default), published, votes, impact",
-    )] = "received",
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="search words: titles and texts, original and translation "
+            "(English and Chinese), every word must match; newest event first",
+        ),
+    ] = None,
+    sort: Annotated[
+        views.Sort,
+        Query(
+            description="order of the latest view: received (default), published, votes, impact",
+        ),
+    ] = "received",
 ) -> dict[str, Any]:
     """Filters combine with each other and with the view. ``hot`` ranks the analyzed articles
     of the last ``NEWSFLOW_HOT_WINDOW_HOURS`` by ``(1 + up - down + 2*important + comments +
     reports) / (age_hours + 2) ** 1.5``; the others are newest first."""
     where = ArticleFilter(
-        status=status.value if status else None, symbol=symbol, category=category,
-        language=language, source=source, direction=direction, important=important, view=view,
-        stories=stories, sort=sort,
+        status=status.value if status else None,
+        symbol=symbol,
+        category=category,
+        language=language,
+        source=source,
+        direction=direction,
+        important=important,
+        view=view,
+        stories=stories,
+        sort=sort,
     )
     try:
         if q and q.strip():
@@ -168,7 +201,8 @@ async def article_status(ident: Ident, request: Request) -> dict[str, Any]:
 
 
 @router.get(
-    "/articles/{ident}/similar", response_model=SimilarList,
+    "/articles/{ident}/similar",
+    response_model=SimilarList,
     summary="Earlier stories similar to this one, with the evidence (shared terms, semantic "
     "similarity)",
 )
@@ -180,17 +214,28 @@ async def similar(ident: Ident, request: Request) -> dict[str, Any]:
     items = []
     for s in found:
         other = known.get(s.id)
-        items.append({
-            "id": s.id, "short_id": short_id(s.id), "title": other.title if other else s.title,
-            "published": s.published, "score": s.score, "shared": s.shared,
-            "status": other.status.value if other else None,
-            "method": s.method, "semantic": s.semantic, "evidence": s.evidence, "story": s.story,
-        })
+        items.append(
+            {
+                "id": s.id,
+                "short_id": short_id(s.id),
+                "title": other.title if other else s.title,
+                "published": s.published,
+                "score": s.score,
+                "shared": s.shared,
+                "status": other.status.value if other else None,
+                "method": s.method,
+                "semantic": s.semantic,
+                "evidence": s.evidence,
+                "story": s.story,
+            }
+        )
     return {"items": items}
 
 
 @router.post(
-    "/articles/{ident}/votes", response_model=VoteResult, response_model_exclude_none=True,
+    "/articles/{ident}/votes",
+    response_model=VoteResult,
+    response_model_exclude_none=True,
     dependencies=[Depends(require_writer)],
     responses={**WRITE_ERRORS, 429: {"model": ErrorBody, "description": "too many votes"}},
     summary="Vote +1 (up), -1 (down) or important",
@@ -214,8 +259,11 @@ async def vote(ident: Ident, body: VoteRequest, request: Request) -> VoteResult:
     return VoteResult(**counts.model_dump(), mine=mine)
 
 
-@router.get("/articles/{ident}/votes/mine", response_model=MyVotes,
-            summary="The counters, and the votes this browser holds")
+@router.get(
+    "/articles/{ident}/votes/mine",
+    response_model=MyVotes,
+    summary="The counters, and the votes this browser holds",
+)
 async def my_votes(ident: Ident, request: Request) -> MyVotes:
     store = store_of(request)
     article = await store.get(ident)
@@ -226,8 +274,13 @@ async def my_votes(ident: Ident, request: Request) -> MyVotes:
 
 async def announce(request: Request, aid: str, kind: str) -> None:
     """Tell the alerts about an important vote (what the API and the page's form both do)."""
-    await announce_vote(aid, kind, redis=redis_of(request), store=store_of(request),
-                        streams=Streams(settings_of(request).stream_prefix))
+    await announce_vote(
+        aid,
+        kind,
+        redis=redis_of(request),
+        store=store_of(request),
+        streams=Streams(settings_of(request).stream_prefix),
+    )
 
 
 @router.get("/articles/{ident}/comments", response_model=CommentList, summary="Comments")
@@ -240,15 +293,21 @@ async def comments(
 
 
 @router.post(
-    "/articles/{ident}/comments", response_model=CommentCreated, status_code=201,
-    dependencies=[Depends(require_writer)], responses=WRITE_ERRORS, summary="Comment",
+    "/articles/{ident}/comments",
+    response_model=CommentCreated,
+    status_code=201,
+    dependencies=[Depends(require_writer)],
+    responses=WRITE_ERRORS,
+    summary="Comment",
 )
 async def add_comment(ident: Ident, body: CommentRequest, request: Request) -> dict[str, Any]:
     store = store_of(request)
     aid = await store.resolve(ident)
     try:
         comment, counts = await store.add_comment(
-            aid, body.text, author=body.author,
+            aid,
+            body.text,
+            author=body.author,
             max_chars=settings_of(request).reader_max_comment_chars,
         )
     except InvalidComment as exc:
@@ -272,7 +331,8 @@ async def pipeline(request: Request) -> dict[str, Any]:
 
 
 @router.get(
-    "/articles/{ident}/story", response_model=StoryDetail,
+    "/articles/{ident}/story",
+    response_model=StoryDetail,
     summary="The article's story: its summary and its articles (at most 200)",
 )
 async def get_story(ident: Ident, request: Request) -> dict[str, Any]:
@@ -293,7 +353,9 @@ HEALTH_TIMEOUT = 3.0
 
 
 @health_router.get(
-    "/healthz", response_model=Health, summary="Whether MongoDB and Redis answer",
+    "/healthz",
+    response_model=Health,
+    summary="Whether MongoDB and Redis answer",
     responses={503: {"model": Health, "description": "MongoDB or Redis does not answer"}},
 )
 async def healthz(request: Request) -> JSONResponse:
@@ -301,7 +363,8 @@ async def healthz(request: Request) -> JSONResponse:
     and orchestrators read the status code); the body says which one."""
     # Any failure or a timeout means "not answering"; both are asked at once.
     mongo, redis = await asyncio.gather(
-        answers(store_of(request).ping, HEALTH_TIMEOUT), answers(redis_of(request).ping, HEALTH_TIMEOUT)
+        answers(store_of(request).ping, HEALTH_TIMEOUT),
+        answers(redis_of(request).ping, HEALTH_TIMEOUT),
     )
     ok = mongo and redis
     return JSONResponse({"ok": ok, "mongo": mongo, "redis": redis}, status_code=200 if ok else 503)

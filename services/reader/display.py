@@ -21,19 +21,45 @@ _DOING: dict[str, str] = {
 
 #: Provider names by the label a result stores (a known API host) or by the model's prefix.
 _PROVIDER_BY_LABEL: dict[str, str] = {
-    "gemini": "Gemini", "openai": "OpenAI", "grok": "Grok", "xai": "Grok",
-    "deepseek": "DeepSeek", "anthropic": "Claude", "openrouter": "OpenRouter",
-    "groq": "Groq", "mistral": "Mistral", "qwen": "Qwen", "dashscope": "Qwen",
-    "api.openai.com": "OpenAI", "api.x.ai": "Grok", "api.deepseek.com": "DeepSeek",
-    "generativelanguage.googleapis.com": "Gemini", "api.anthropic.com": "Claude",
-    "openrouter.ai": "OpenRouter", "api.groq.com": "Groq", "api.mistral.ai": "Mistral",
-    "dashscope.aliyuncs.com": "Qwen", "api.moonshot.cn": "Kimi",
+    "gemini": "Gemini",
+    "openai": "OpenAI",
+    "grok": "Grok",
+    "xai": "Grok",
+    "deepseek": "DeepSeek",
+    "anthropic": "Claude",
+    "openrouter": "OpenRouter",
+    "groq": "Groq",
+    "mistral": "Mistral",
+    "qwen": "Qwen",
+    "dashscope": "Qwen",
+    "api.openai.com": "OpenAI",
+    "api.x.ai": "Grok",
+    "api.deepseek.com": "DeepSeek",
+    "generativelanguage.googleapis.com": "Gemini",
+    "api.anthropic.com": "Claude",
+    "openrouter.ai": "OpenRouter",
+    "api.groq.com": "Groq",
+    "api.mistral.ai": "Mistral",
+    "dashscope.aliyuncs.com": "Qwen",
+    "api.moonshot.cn": "Kimi",
 }
 _PROVIDER_BY_MODEL: tuple[tuple[str, str], ...] = (
-    ("gemini", "Gemini"), ("gemma", "Gemma"), ("grok", "Grok"), ("gpt", "OpenAI"),
-    ("o1", "OpenAI"), ("o3", "OpenAI"), ("o4", "OpenAI"), ("claude", "Claude"),
-    ("deepseek", "DeepSeek"), ("qwen", "Qwen"), ("llama", "Llama"), ("mistral", "Mistral"),
-    ("mixtral", "Mistral"), ("kimi", "Kimi"), ("moonshot", "Kimi"), ("glm", "GLM"),
+    ("gemini", "Gemini"),
+    ("gemma", "Gemma"),
+    ("grok", "Grok"),
+    ("gpt", "OpenAI"),
+    ("o1", "OpenAI"),
+    ("o3", "OpenAI"),
+    ("o4", "OpenAI"),
+    ("claude", "Claude"),
+    ("deepseek", "DeepSeek"),
+    ("qwen", "Qwen"),
+    ("llama", "Llama"),
+    ("mistral", "Mistral"),
+    ("mixtral", "Mistral"),
+    ("kimi", "Kimi"),
+    ("moonshot", "Kimi"),
+    ("glm", "GLM"),
 )
 
 
@@ -57,8 +83,11 @@ def provider_name(provider: str | None, model: str | None) -> str:
         address = ipaddress.ip_address(host)
     except ValueError:
         return "a local model" if host == "localhost" else "an OpenAI-compatible service"
-    return "a local model" if address.is_loopback or address.is_private else (
-        "an OpenAI-compatible service")
+    return (
+        "a local model"
+        if address.is_loopback or address.is_private
+        else ("an OpenAI-compatible service")
+    )
 
 
 def failure_words(article: Article) -> str | None:

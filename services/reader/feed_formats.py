@@ -18,9 +18,7 @@ from datetime import UTC, datetime
 from feedgen.feed import FeedGenerator
 
 #: Everything outside XML 1.0's Char production.
-_NOT_XML = re.compile(
-    "[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 GENERATOR = "Newsflow"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 KINDS = ("rss", "atom", "json")

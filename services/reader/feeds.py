@@ -28,15 +28,24 @@ router = APIRouter(prefix="/feeds", tags=["feeds"])
 def _documented(kind: str) -> dict[int | str, dict[str, object]]:
     """The answers of a feed route for the OpenAPI document: the feed, or an HTML error page."""
     media = MEDIA_TYPES[kind].split(";")[0]
-    schema = {"type": "object", "required": ["version", "title", "items"]} if kind == "json" \
+    schema = (
+        {"type": "object", "required": ["version", "title", "items"]}
+        if kind == "json"
         else {"type": "string"}
+    )
     return {
         200: {"description": "the feed", "content": {media: {"schema": schema}}},
-        422: {"description": "an unknown view or an invalid filter (an HTML page saying which)",
-              "content": {"text/html": {"schema": {"type": "string"}}}},
-        503: {"description": "MongoDB not answering (an HTML page)",
-              "content": {"text/html": {"schema": {"type": "string"}}}},
+        422: {
+            "description": "an unknown view or an invalid filter (an HTML page saying which)",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        503: {
+            "description": "MongoDB not answering (an HTML page)",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
     }
+
+
 Listing = Annotated[ListQuery, Depends(list_query)]
 _PATHS = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 
@@ -61,10 +70,15 @@ def _item(article: Article, base: str) -> FeedItem:
     if article.category:
         tags.append(article.category)
     return FeedItem(
-        id=article.id, title=article.title, link=f"{base}/articles/{article.id}",
-        source_url=article.url, summary=_summary(article),
+        id=article.id,
+        title=article.title,
+        link=f"{base}/articles/{article.id}",
+        source_url=article.url,
+        summary=_summary(article),
         published=article.event_time or article.updated_at or datetime.now(UTC),
-        source=article.site, language=article.language, tags=tags,
+        source=article.site,
+        language=article.language,
+        tags=tags,
     )
 
 
@@ -85,23 +99,40 @@ async def _feed(request: Request, q: ListQuery, kind: str) -> Response:
     state = views.list_state(q.view, {k: getattr(q, k) for k in views.FILTERS})
     suffix = f"?{state['query']}" if state["query"] else ""
     feed = Feed(
-        title=_title(q), home_url=f"{base}/{suffix}", self_url=f"{base}/feeds/{_PATHS[kind]}{suffix}",
+        title=_title(q),
+        home_url=f"{base}/{suffix}",
+        self_url=f"{base}/feeds/{_PATHS[kind]}{suffix}",
         description="Analyzed news from Newsflow: translated titles and the AI impact analysis.",
         items=[_item(a, base) for a in page.items],
     )
     return Response(render(kind, feed), media_type=MEDIA_TYPES[kind])
 
 
-@router.get("/rss.xml", response_class=Response, responses=_documented("rss"), summary="RSS 2.0 of the list with these filters")
+@router.get(
+    "/rss.xml",
+    response_class=Response,
+    responses=_documented("rss"),
+    summary="RSS 2.0 of the list with these filters",
+)
 async def rss(request: Request, q: Listing) -> Response:
     return await _feed(request, q, "rss")
 
 
-@router.get("/atom.xml", response_class=Response, responses=_documented("atom"), summary="Atom of the list with these filters")
+@router.get(
+    "/atom.xml",
+    response_class=Response,
+    responses=_documented("atom"),
+    summary="Atom of the list with these filters",
+)
 async def atom(request: Request, q: Listing) -> Response:
     return await _feed(request, q, "atom")
 
 
-@router.get("/feed.json", response_class=Response, responses=_documented("json"), summary="JSON Feed 1.1 of the list with these filters")
+@router.get(
+    "/feed.json",
+    response_class=Response,
+    responses=_documented("json"),
+    summary="JSON Feed 1.1 of the list with these filters",
+)
 async def json_feed(request: Request, q: Listing) -> Response:
     return await _feed(request, q, "json")

@@ -44,8 +44,13 @@ def _wants_json(request: Request) -> bool:
     return path.startswith("/api") or path in ("/healthz", "/openapi.json", "/asyncapi.json")
 
 
-def _error(request: Request, status: int, message: str, details: list[str] | None = None,
-           headers: dict[str, str] | None = None) -> Response:
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    details: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if _wants_json(request):
         body = {"error": {"status": status, "message": message, "details": details or []}}
         return JSONResponse(body, status_code=status, headers=headers)
@@ -92,10 +97,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # metrics port when one is set (compose scrapes every service there).
         health = Health()
         background = [
-            asyncio.create_task(refresh_loop(
-                redis, store, Streams(settings.stream_prefix), every=settings.metrics_interval,
-                articles_every=settings.metrics_articles_interval,
-            )),
+            asyncio.create_task(
+                refresh_loop(
+                    redis,
+                    store,
+                    Streams(settings.stream_prefix),
+                    every=settings.metrics_interval,
+                    articles_every=settings.metrics_articles_interval,
+                )
+            ),
             asyncio.create_task(health_loop(redis.ping, store.ping, health, None)),
             asyncio.create_task(_backfill_search(store)),  # search terms of older articles
         ]
@@ -120,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Publish article URLs, read the analyzed articles, vote and comment.",
         description=(
             "Write calls (POST) need `Authorization: Bearer <NEWSFLOW_API_TOKEN>` when that "
-            "token is set. Errors are JSON: `{\"error\": {\"status\", \"message\", \"details\"}}`."
+            'token is set. Errors are JSON: `{"error": {"status", "message", "details"}}`.'
         ),
         lifespan=lifespan,
         docs_url="/api/docs",
@@ -130,13 +140,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Compresses what is worth it (the list, its rows, the API); added first, so it runs last.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
-        GuardMiddleware, max_body=settings.reader_max_body_bytes,
+        GuardMiddleware,
+        max_body=settings.reader_max_body_bytes,
         allowed_hosts=allowed_hosts(settings),
     )
     if settings.reader_trusted_proxies:
         # Added last, so it runs first: the scheme and client address it takes from a trusted
         # proxy's X-Forwarded-Proto/For are what the guard, the cookie and the login limit see.
-        trusted = [str(ipaddress.ip_network(p, strict=False)) for p in settings.reader_trusted_proxies]
+        trusted = [
+            str(ipaddress.ip_network(p, strict=False)) for p in settings.reader_trusted_proxies
+        ]
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted)
     # Outermost: every request is counted, those the guard refuses included.
     app.add_middleware(observe.RequestMetrics)

@@ -76,6 +76,8 @@ class RequestMetrics:
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             method = scope.get("method", "GET")
             metrics.http_request(
-                method if method in _METHODS else "other", route, status,
+                method if method in _METHODS else "other",
+                route,
+                status,
                 time.perf_counter() - started,
             )

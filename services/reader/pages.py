@@ -90,7 +90,11 @@ def _store(request: Request) -> ArticleStore:
 
 
 async def _articles(
-    request: Request, where: ArticleFilter, *, q: str = "", cursor: str | None = None,
+    request: Request,
+    where: ArticleFilter,
+    *,
+    q: str = "",
+    cursor: str | None = None,
     ids: str = "",
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The listed articles (a search when ``q``) and the next page's cursor; with
@@ -98,8 +102,11 @@ async def _articles(
     store = _store(request)
     try:
         if ids:  # this browser's saved articles, in the order it saved them (newest first)
-            wanted = [i for i in ids.split(",") if len(i) == 64 and all(
-                c in "0123456789abcdef" for c in i)][-200:][::-1]
+            wanted = [
+                i
+                for i in ids.split(",")
+                if len(i) == 64 and all(c in "0123456789abcdef" for c in i)
+            ][-200:][::-1]
             found = await store.find(wanted)
             page = ArticlePage([found[i] for i in wanted if i in found], None)
         elif q.strip():
@@ -145,33 +152,65 @@ class ListQuery:
     @property
     def where(self) -> ArticleFilter:
         return ArticleFilter(
-            status=self.status, symbol=self.symbol, category=self.category,
-            language=self.language, source=self.source, direction=self.direction,
-            important=self.important, view=self.view, stories=not self.all, sort=self.sort,
+            status=self.status,
+            symbol=self.symbol,
+            category=self.category,
+            language=self.language,
+            source=self.source,
+            direction=self.direction,
+            important=self.important,
+            view=self.view,
+            stories=not self.all,
+            sort=self.sort,
         )
 
     def context(self, next_cursor: str | None = None) -> dict[str, Any]:
         filters = {k: getattr(self, k) for k in views.FILTERS}
         listing = views.list_state(self.view, filters, every=self.all)
         listing |= views.list_extras(listing, q=self.q, sort=self.sort, next_cursor=next_cursor)
-        return {"symbol": self.symbol or "", "status": self.status or "", "all": self.all,
-                "listing": listing, "q": self.q, "cursor": self.cursor,
-                "next_cursor": next_cursor, "saved_view": bool(self.ids)}
+        return {
+            "symbol": self.symbol or "",
+            "status": self.status or "",
+            "all": self.all,
+            "listing": listing,
+            "q": self.q,
+            "cursor": self.cursor,
+            "next_cursor": next_cursor,
+            "saved_view": bool(self.ids),
+        }
 
 
 def list_query(
-    view: Annotated[View, Query()] = "latest", symbol: Filter = None, source: Filter = None,
-    category: Filter = None, language: Filter = None,
+    view: Annotated[View, Query()] = "latest",
+    symbol: Filter = None,
+    source: Filter = None,
+    category: Filter = None,
+    language: Filter = None,
     direction: Annotated[Direction | None, Query()] = None,
-    important: Annotated[int | None, Query(ge=1, le=1_000_000)] = None, status: Filter = None,
-    all: bool = False, q: Annotated[str, Query(max_length=200)] = "",
+    important: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    status: Filter = None,
+    all: bool = False,
+    q: Annotated[str, Query(max_length=200)] = "",
     sort: Annotated[views.Sort, Query()] = "published",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     ids: Annotated[str, Query(max_length=200 * 65)] = "",
 ) -> ListQuery:
     """One row per story by default; ``?all=1`` lists every article."""
-    return ListQuery(view, symbol, source, category, language, direction, important, status, all,
-                     q, sort, cursor, ids)
+    return ListQuery(
+        view,
+        symbol,
+        source,
+        category,
+        language,
+        direction,
+        important,
+        status,
+        all,
+        q,
+        sort,
+        cursor,
+        ids,
+    )
 
 
 Listing = Annotated[ListQuery, Depends(list_query)]
@@ -192,7 +231,9 @@ async def news_rows(request: Request, q: Listing) -> Response:
     (a hash of the rows): a poll with ``If-None-Match`` gets an empty 304 when nothing
     changed, and the rows are gzip-compressed for clients that accept it."""
     items, _ = await _articles(request, q.where, q=q.q, cursor=q.cursor, ids=q.ids)
-    rendered = templates.get_template("_rows.html").render(_ctx(request, items=items, **q.context()))
+    rendered = templates.get_template("_rows.html").render(
+        _ctx(request, items=items, **q.context())
+    )
     etag = '"' + hashlib.blake2b(rendered.encode(), digest_size=12).hexdigest() + '"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
@@ -212,7 +253,8 @@ async def publish_form(request: Request) -> Response:
     items, _ = await _articles(request, q.where)
     usage = await _store(request).ledger.totals()
     return templates.TemplateResponse(
-        request, "list.html",
+        request,
+        "list.html",
         _ctx(request, items=items, published=published, usage=usage, **q.context()),
     )
 
@@ -224,11 +266,17 @@ async def article_page(request: Request, ident: str) -> Response:
     found = await store.comments(article.id, 50)
     story = article.story
     members = [
-        m for m in (await store.stories.members(story.id, limit=50) if story else [])
+        m
+        for m in (await store.stories.members(story.id, limit=50) if story else [])
         if m.id != article.id
     ]
-    ctx = _ctx(request, comments=found, vote_kinds=VOTE_KINDS, story_members=members,
-               max_comment=request.app.state.settings.reader_max_comment_chars)
+    ctx = _ctx(
+        request,
+        comments=found,
+        vote_kinds=VOTE_KINDS,
+        story_members=members,
+        max_comment=request.app.state.settings.reader_max_comment_chars,
+    )
 
     mine = await store.my_votes(article.id, voter) if (voter := await voter_of(request)) else []
     ctx["mine"] = mine
@@ -284,7 +332,9 @@ async def comment_form(request: Request, ident: str) -> Response:
     aid = await store.resolve(ident)
     try:
         await store.add_comment(
-            aid, form.get("text", ""), author=form.get("author"),
+            aid,
+            form.get("text", ""),
+            author=form.get("author"),
             max_chars=request.app.state.settings.reader_max_comment_chars,
         )
     except InvalidComment as exc:
@@ -316,8 +366,12 @@ async def login(request: Request) -> Response:
     response = RedirectResponse("/", status_code=303)
     # A new random session per login, valid for reader_session_max_age (checked by us too).
     response.set_cookie(
-        SESSION_COOKIE, new_session(token), httponly=True, samesite="strict",
-        secure=cookie_secure(request, settings), max_age=settings.reader_session_max_age,
+        SESSION_COOKIE,
+        new_session(token),
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request, settings),
+        max_age=settings.reader_session_max_age,
     )
     return response
 

@@ -290,12 +290,17 @@ def cross_site_reason(scope: Scope) -> str | None:
 
 async def _send_json(send: Send, status: int, message: str) -> None:
     body = json.dumps({"error": {"status": status, "message": message, "details": []}}).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -304,7 +309,9 @@ class GuardMiddleware:
     on requests."""
 
     def __init__(
-        self, app: ASGIApp, max_body: int,
+        self,
+        app: ASGIApp,
+        max_body: int,
         allowed_hosts: Iterable[str] | None = LOOPBACK_HOSTS,
     ) -> None:
         self.app = app

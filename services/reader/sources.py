@@ -28,7 +28,9 @@ from .api import ERRORS, WRITE_ERRORS
 from .pages import _ctx, _form, _require_writer, templates
 from .security import client_label, require_writer
 
-SourceIdent = Annotated[str, Path(pattern=r"^[0-9a-fA-F]{4,64}$", description="full or short source id")]
+SourceIdent = Annotated[
+    str, Path(pattern=r"^[0-9a-fA-F]{4,64}$", description="full or short source id")
+]
 Health = Literal["new", "healthy", "failing", "paused"]
 
 
@@ -87,15 +89,24 @@ def health(doc: dict[str, Any]) -> Health:
 
 def view(doc: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": doc["_id"], "short_id": doc.get("short_id") or doc["_id"][:10], "url": doc["url"],
-        "name": display_name(doc), "kind": doc.get("kind"), "title": doc.get("title"),
-        "category": doc.get("category"), "language": doc.get("language"),
-        "interval": doc.get("interval"), "current_interval": doc.get("current_interval"),
-        "health": health(doc), "paused": bool(doc.get("paused")),
-        "last_poll": doc.get("last_poll"), "last_success": doc.get("last_success"),
+        "id": doc["_id"],
+        "short_id": doc.get("short_id") or doc["_id"][:10],
+        "url": doc["url"],
+        "name": display_name(doc),
+        "kind": doc.get("kind"),
+        "title": doc.get("title"),
+        "category": doc.get("category"),
+        "language": doc.get("language"),
+        "interval": doc.get("interval"),
+        "current_interval": doc.get("current_interval"),
+        "health": health(doc),
+        "paused": bool(doc.get("paused")),
+        "last_poll": doc.get("last_poll"),
+        "last_success": doc.get("last_success"),
         "last_error": doc.get("last_error"),
         "consecutive_failures": int(doc.get("consecutive_failures") or 0),
-        "items_seen": int(doc.get("items_seen") or 0), "next_poll": doc.get("next_poll"),
+        "items_seen": int(doc.get("items_seen") or 0),
+        "next_poll": doc.get("next_poll"),
         "notes": [n for n in doc.get("notes") or [] if isinstance(n, str)],
     }
 
@@ -115,7 +126,9 @@ async def _call(coro: Any) -> dict[str, Any]:
         raise HTTPException(400, str(exc.args[0]) + "; give more digits") from None
 
 
-async def add_source(request: Request, body: SourceRequest) -> tuple[dict[str, Any], bool, list[str]]:
+async def add_source(
+    request: Request, body: SourceRequest
+) -> tuple[dict[str, Any], bool, list[str]]:
     """Find the feed (unless ``check`` is off) and add it: what the API and the form share."""
     from newsflow.stages.feeds import DiscoveryFailed, discover
     from newsflow.stages.fetching import PageFetcher
@@ -133,8 +146,14 @@ async def add_source(request: Request, body: SourceRequest) -> tuple[dict[str, A
         target, kind, title, others = found.url, found.feed.kind, found.feed.title, found.others
     try:
         doc, created = await store_of(request).add(
-            target, name=body.name, interval=body.interval, category=body.category,
-            language=body.language, kind=kind, title=title, added_by=client_label(request),
+            target,
+            name=body.name,
+            interval=body.interval,
+            category=body.category,
+            language=body.language,
+            kind=kind,
+            title=title,
+            added_by=client_label(request),
         )
     except InvalidUrl as exc:
         raise HTTPException(422, f"invalid URL: {exc}") from None
@@ -155,8 +174,11 @@ async def get_source(request: Request, ident: SourceIdent) -> dict[str, Any]:
 
 
 @router.post(
-    "/api/sources", response_model=SourceAdded, status_code=201,
-    dependencies=[Depends(require_writer)], summary="Add a source (a feed, a sitemap, or a site)",
+    "/api/sources",
+    response_model=SourceAdded,
+    status_code=201,
+    dependencies=[Depends(require_writer)],
+    summary="Add a source (a feed, a sitemap, or a site)",
     responses=WRITE_ERRORS,
 )
 async def post_source(request: Request, body: SourceRequest, response: Response) -> dict[str, Any]:
@@ -168,20 +190,35 @@ async def post_source(request: Request, body: SourceRequest, response: Response)
     return {"source": view(doc), "created": created, "others": others}
 
 
-@router.post("/api/sources/{ident}/pause", response_model=SourceView, responses=WRITE_ERRORS,
-             dependencies=[Depends(require_writer)], summary="Stop polling a source")
+@router.post(
+    "/api/sources/{ident}/pause",
+    response_model=SourceView,
+    responses=WRITE_ERRORS,
+    dependencies=[Depends(require_writer)],
+    summary="Stop polling a source",
+)
 async def pause_source(request: Request, ident: SourceIdent) -> dict[str, Any]:
     return view(await _call(store_of(request).set_paused(ident, True)))
 
 
-@router.post("/api/sources/{ident}/resume", response_model=SourceView, responses=WRITE_ERRORS,
-             dependencies=[Depends(require_writer)], summary="Poll a paused source again")
+@router.post(
+    "/api/sources/{ident}/resume",
+    response_model=SourceView,
+    responses=WRITE_ERRORS,
+    dependencies=[Depends(require_writer)],
+    summary="Poll a paused source again",
+)
 async def resume_source(request: Request, ident: SourceIdent) -> dict[str, Any]:
     return view(await _call(store_of(request).set_paused(ident, False)))
 
 
-@router.delete("/api/sources/{ident}", response_model=SourceView, responses=WRITE_ERRORS,
-               dependencies=[Depends(require_writer)], summary="Remove a source (its articles stay)")
+@router.delete(
+    "/api/sources/{ident}",
+    response_model=SourceView,
+    responses=WRITE_ERRORS,
+    dependencies=[Depends(require_writer)],
+    summary="Remove a source (its articles stay)",
+)
 async def delete_source(request: Request, ident: SourceIdent) -> dict[str, Any]:
     return view(await _call(store_of(request).remove(ident)))
 
@@ -207,8 +244,11 @@ async def sources_form(request: Request) -> Response:
         raise HTTPException(422, "give the URL of a feed, a sitemap or a site")
     try:
         body = SourceRequest(
-            url=form["url"], name=form.get("name") or None, interval=interval,
-            category=form.get("category") or None, language=form.get("language") or None,
+            url=form["url"],
+            name=form.get("name") or None,
+            interval=interval,
+            category=form.get("category") or None,
+            language=form.get("language") or None,
         )
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -73,20 +73,26 @@ def shown(article: Article) -> Article:
             update={"reason": _masked(article.failure.reason)}
         )
     if article.fetch is not None:
-        update["fetch"] = article.fetch.model_copy(update={
-            "error": _masked(article.fetch.error),
-            "final_url": strip_userinfo(article.fetch.final_url),
-            "redirects": [strip_userinfo(r) or "" for r in article.fetch.redirects],
-        })
+        update["fetch"] = article.fetch.model_copy(
+            update={
+                "error": _masked(article.fetch.error),
+                "final_url": strip_userinfo(article.fetch.final_url),
+                "redirects": [strip_userinfo(r) or "" for r in article.fetch.redirects],
+            }
+        )
     for field in ("extraction", "translation"):
         result = getattr(article, field)
         if result is not None:
             update[field] = result.model_copy(update={"error": _masked(result.error)})
     analysis = article.analysis
     if analysis is not None and analysis.impact is not None:
-        update["analysis"] = analysis.model_copy(update={
-            "impact": analysis.impact.model_copy(update={"reason": _masked(analysis.impact.reason)})
-        })
+        update["analysis"] = analysis.model_copy(
+            update={
+                "impact": analysis.impact.model_copy(
+                    update={"reason": _masked(analysis.impact.reason)}
+                )
+            }
+        )
     return article.model_copy(update=update) if update else article
 
 
@@ -218,8 +224,9 @@ def page_view(article: Article) -> dict[str, Any]:
         translated=article.translated,
         translation_status=tr.status if tr else None,
         translation_provider=provider_name(tr.provider, tr.model) if tr else None,
-        impact_provider=(provider_name(an.impact.provider, an.impact.model)
-                         if an and an.impact else None),
+        impact_provider=(
+            provider_name(an.impact.provider, an.impact.model) if an and an.impact else None
+        ),
         length=length_words(article.word_count, article.language),
         translation_model=tr.model if tr else None,
         translation_error=tr.error if tr else None,
@@ -242,10 +249,22 @@ def page_view(article: Article) -> dict[str, Any]:
 # --- list views and filters --------------------------------------------------------------------
 
 #: The filters of the list page, the API and the feeds, in the order they are shown.
-FILTERS: tuple[str, ...] = ("symbol", "source", "category", "language", "direction", "important",
-                            "status")
-VIEW_LABELS: dict[str, str] = {"latest": "Latest", "bullish": "Bullish", "bearish": "Bearish",
-                               "important": "Important", "hot": "Hot"}
+FILTERS: tuple[str, ...] = (
+    "symbol",
+    "source",
+    "category",
+    "language",
+    "direction",
+    "important",
+    "status",
+)
+VIEW_LABELS: dict[str, str] = {
+    "latest": "Latest",
+    "bullish": "Bullish",
+    "bearish": "Bearish",
+    "important": "Important",
+    "hot": "Hot",
+}
 
 
 def list_state(
@@ -270,17 +289,29 @@ def list_state(
             for v, label in VIEW_LABELS.items()
         ],
         "active": [
-            {"name": k, "value": v, "remove": href(view, {n: x for n, x in params.items() if n != k})}
-            for k, v in params.items() if k != "all"
+            {
+                "name": k,
+                "value": v,
+                "remove": href(view, {n: x for n, x in params.items() if n != k}),
+            }
+            for k, v in params.items()
+            if k != "all"
         ],
         "query": query,
-        "toggle": href(view, {k: v for k, v in params.items() if k != "all"}
-                       | ({} if every else {"all": "1"})),
+        "toggle": href(
+            view, {k: v for k, v in params.items() if k != "all"} | ({} if every else {"all": "1"})
+        ),
     }
+
+
 #: The orders of the list page (the latest view): label by name, the default first.
 Sort = Literal["published", "received", "votes", "impact"]
-SORT_LABELS: dict[str, str] = {"published": "newest (published)", "received": "newest (received)",
-                               "votes": "most votes", "impact": "strongest impact"}
+SORT_LABELS: dict[str, str] = {
+    "published": "newest (published)",
+    "received": "newest (received)",
+    "votes": "most votes",
+    "impact": "strongest impact",
+}
 
 
 def list_extras(
@@ -301,9 +332,14 @@ def list_extras(
         "self": href(here),
         "next": href(here | {"cursor": next_cursor}) if next_cursor else None,
         "sorts": [
-            {"name": name, "label": label, "current": name == sort,
-             "href": href(base | ({"sort": name} if name != "published" else {})
-                          | ({"q": q} if q else {}))}
+            {
+                "name": name,
+                "label": label,
+                "current": name == sort,
+                "href": href(
+                    base | ({"sort": name} if name != "published" else {}) | ({"q": q} if q else {})
+                ),
+            }
             for name, label in SORT_LABELS.items()
         ],
         "hidden": sorted((base | ({"sort": sort} if sort != "published" else {})).items()),
@@ -313,7 +349,7 @@ def list_extras(
 
 
 def also_reported(article: Article, story: StorySummary | None) -> dict[str, Any] | None:
-    """"Also reported by": the other sources and copies of a listed article's story."""
+    """ "Also reported by": the other sources and copies of a listed article's story."""
     if story is None or story.members <= 1:
         return None
     others = [name for name in story.sources if name not in (article.source, article.site)]

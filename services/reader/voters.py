@@ -64,8 +64,11 @@ async def ensure_voter(request: Request, response: Response) -> str:
         return voter
     voter = secrets.token_hex(16)
     response.set_cookie(
-        VOTER_COOKIE, f"{voter}.{_sign(await _key(request), voter)}", max_age=_MAX_AGE,
-        httponly=True, samesite="lax",
+        VOTER_COOKIE,
+        f"{voter}.{_sign(await _key(request), voter)}",
+        max_age=_MAX_AGE,
+        httponly=True,
+        samesite="lax",
         secure=cookie_secure(request, request.app.state.settings),
     )
     return voter
@@ -83,8 +86,11 @@ async def check_vote_rate(request: Request) -> None:
         _, count, ttl = await pipe.execute()
     if int(count) > VOTES_PER_MINUTE:
         wait = max(1, int(ttl))
-        raise HTTPException(429, f"too many votes from your address; try again in {wait} s",
-                            headers={"Retry-After": str(wait)})
+        raise HTTPException(
+            429,
+            f"too many votes from your address; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 __all__ = ["VOTER_COOKIE", "check_vote_rate", "ensure_voter", "voter_of"]

@@ -34,8 +34,14 @@ from tests.support.llm_server import LLMServer
 from tests.support.workers import WorkerProcesses
 
 CHROMIUM = os.environ.get("NEWSFLOW_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 #: A GBK page (gb2312 declared in a meta tag only) and an English news article.
 GBK_PAGE = "05e98007-d810-4036-b154-2ef2fe68c2af"
@@ -70,20 +76,33 @@ def llm() -> Iterator[LLMServer]:
 
 @pytest.fixture(scope="module")
 def system_settings(
-    redis_server: Server, mongo_server: Server, corpus_server: CorpusServer, llm: LLMServer,
+    redis_server: Server,
+    mongo_server: Server,
+    corpus_server: CorpusServer,
+    llm: LLMServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
     key = SecretStr("browser-key")
     return Settings(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
         mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="browser", stream_prefix="browser",
-        fetch_allowed_networks=["127.0.0.0/8"], fetch_allowed_ports=[corpus_server.port],
-        poll_interval_ms=100, claim_idle_ms=45_000, handler_timeout=40, extract_processes=1,
-        translate_provider="openai", translate_base_url=llm.url,
-        translate_model="stand-in-translator", translate_api_key=key,
-        impact_provider="openai", impact_base_url=llm.url, impact_model="stand-in-analyst",
-        impact_api_key=key, reader_refresh_seconds=0.5,
+        mongo_db="browser",
+        stream_prefix="browser",
+        fetch_allowed_networks=["127.0.0.0/8"],
+        fetch_allowed_ports=[corpus_server.port],
+        poll_interval_ms=100,
+        claim_idle_ms=45_000,
+        handler_timeout=40,
+        extract_processes=1,
+        translate_provider="openai",
+        translate_base_url=llm.url,
+        translate_model="stand-in-translator",
+        translate_api_key=key,
+        impact_provider="openai",
+        impact_base_url=llm.url,
+        impact_model="stand-in-analyst",
+        impact_api_key=key,
+        reader_refresh_seconds=0.5,
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -120,7 +139,8 @@ async def browser() -> AsyncIterator[Any]:
     async with playwright_api.async_playwright() as p:
         chromium = await p.chromium.launch(
             executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=CHROMIUM_ARGS, headless=True,
+            args=CHROMIUM_ARGS,
+            headless=True,
         )
         yield chromium
         await chromium.close()
@@ -168,7 +188,8 @@ async def check_article_page(page: Any, doc: dict[str, Any]) -> None:
     if ex.get("published"):
         published = ex["published"]
         assert (await page.locator("#published").get_attribute("datetime")).startswith(
-            published.strftime("%Y-%m-%dT%H:%M"))
+            published.strftime("%Y-%m-%dT%H:%M")
+        )
         assert await text(page, "#raw-published") == published.strftime("%Y-%m-%d %H:%M UTC")
     else:
         assert "publish time unknown" in await text(page, ".byline")
@@ -200,7 +221,9 @@ async def check_article_page(page: Any, doc: dict[str, Any]) -> None:
         assert await links.count() == len(an["similar"])
         for i, s in enumerate(an["similar"]):
             assert await links.nth(i).get_attribute("href") == f"/articles/{s['id']}"
-            assert await page.locator("#similar li .evidence").nth(i).text_content() == s["evidence"]
+            assert (
+                await page.locator("#similar li .evidence").nth(i).text_content() == s["evidence"]
+            )
     else:
         assert "No earlier story" in await text(page, "#similar")
     assert await text(page, "#raw-id") == doc["short_id"]
@@ -212,7 +235,8 @@ async def check_article_page(page: Any, doc: dict[str, Any]) -> None:
     votes = doc["votes"]
     assert await text(page, "#raw-votes") == (
         f"+{votes['up']} / -{votes['down']} / important {votes['important']} / "
-        f"comments {votes['comments']}")
+        f"comments {votes['comments']}"
+    )
     assert await page.locator("#raw-link a").get_attribute("href") == doc["url"]
 
 
@@ -243,8 +267,12 @@ async def settled(store: ArticleStore, aid: str, generation: int = 1) -> dict[st
 
 
 async def test_publish_watch_read_and_vote(
-    page: Any, reader: ReaderThread, workers: WorkerProcesses, store: ArticleStore,
-    corpus_server: CorpusServer, system_settings: Settings,
+    page: Any,
+    reader: ReaderThread,
+    workers: WorkerProcesses,
+    store: ArticleStore,
+    corpus_server: CorpusServer,
+    system_settings: Settings,
 ) -> None:
     zh_url = corpus_server.url("zh_cwced", GBK_PAGE)
     en_url = corpus_server.url("scrapinghub", ENGLISH_PAGE)
@@ -263,7 +291,8 @@ async def test_publish_watch_read_and_vote(
     assert zh_doc["fetch"]["encoding"] == "gb18030" and zh_doc["extraction"]["language"] == "zh"
     row = page.locator(f'#news li[data-id="{zh_id}"]')
     assert await text(page, f'#news li[data-id="{zh_id}"] .title') == " ".join(
-        zh_doc["translation"]["title"].split())
+        zh_doc["translation"]["title"].split()
+    )
     assert "0 comments" in " ".join((await row.text_content() or "").split())
     await shot(page, "news-list")
 
@@ -308,16 +337,31 @@ async def test_publish_watch_read_and_vote(
     assert en_doc["status"] == "analyzed", en_doc.get("failure")
     keywords = en_doc["analysis"]["keywords"][:5]
     earlier_id = "e" * 64
-    await store.import_documents([{
-        "_id": earlier_id, "short_id": earlier_id[:10], "url": "https://earlier.example/1",
-        "source": "earlier.example", "status": "analyzed", "generation": 1, "progress": 4,
-        "created_at": en_doc["created_at"].replace(year=2001),
-        "extraction": {"status": "ok", "title": "An earlier event",
-                       "published": en_doc["created_at"].replace(year=2001)},
-        "analysis": {"status": "ok", "keywords": keywords,
-                     "symbols": en_doc["analysis"]["symbols"][:2]},
-        "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
-    }])
+    await store.import_documents(
+        [
+            {
+                "_id": earlier_id,
+                "short_id": earlier_id[:10],
+                "url": "https://earlier.example/1",
+                "source": "earlier.example",
+                "status": "analyzed",
+                "generation": 1,
+                "progress": 4,
+                "created_at": en_doc["created_at"].replace(year=2001),
+                "extraction": {
+                    "status": "ok",
+                    "title": "An earlier event",
+                    "published": en_doc["created_at"].replace(year=2001),
+                },
+                "analysis": {
+                    "status": "ok",
+                    "keywords": keywords,
+                    "symbols": en_doc["analysis"]["symbols"][:2],
+                },
+                "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
+            }
+        ]
+    )
     # stored as an article analyzed before the similar-events index: the upgrade command
     # indexes it (what `newsflow similar refresh` does)
     from newsflow.cli.similar import refresh
@@ -343,17 +387,38 @@ async def test_injected_title_renders_as_text(
 ) -> None:
     aid = "d" * 64
     newest = await store.latest(1)
-    await store.import_documents([{
-        "_id": aid, "short_id": aid[:10], "url": "javascript:alert(1)", "source": XSS,
-        "status": "analyzed", "generation": 1, "progress": 4,
-        "created_at": newest[0].created_at if newest else None,
-        "extraction": {"status": "ok", "title": XSS, "text": f"{XSS}\n<script>alert(2)</script>",
-                       "language": "en", "word_count": 5, "method": "trafilatura"},
-        "translation": {"status": "not_needed", "target_language": "en"},
-        "analysis": {"status": "ok", "symbols": [], "keywords": [], "category": "en_news",
-                     "similar": [], "impact": {"status": "skipped", "reason": XSS}},
-        "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
-    }])
+    await store.import_documents(
+        [
+            {
+                "_id": aid,
+                "short_id": aid[:10],
+                "url": "javascript:alert(1)",
+                "source": XSS,
+                "status": "analyzed",
+                "generation": 1,
+                "progress": 4,
+                "created_at": newest[0].created_at if newest else None,
+                "extraction": {
+                    "status": "ok",
+                    "title": XSS,
+                    "text": f"{XSS}\n<script>alert(2)</script>",
+                    "language": "en",
+                    "word_count": 5,
+                    "method": "trafilatura",
+                },
+                "translation": {"status": "not_needed", "target_language": "en"},
+                "analysis": {
+                    "status": "ok",
+                    "symbols": [],
+                    "keywords": [],
+                    "category": "en_news",
+                    "similar": [],
+                    "impact": {"status": "skipped", "reason": XSS},
+                },
+                "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
+            }
+        ]
+    )
     await page.goto(f"{reader.url}/?symbol=")
     row = page.locator(f'#news li[data-id="{aid}"] .title')
     assert await row.text_content() == XSS

@@ -51,16 +51,25 @@ def hours_ago(h: float) -> datetime:
 
 
 def _zh_long() -> dict[str, Any]:
-    doc = analyzed("https://news.example.cn/btc-long", title="Bitcoin jumps as ETF hopes grow",
-                   original_title="比特币因交易所交易基金预期而大涨", symbols=["BTC"],
-                   direction="bullish", category="zh_crypto", language="zh",
-                   created=hours_ago(1.5), published=hours_ago(2))
+    doc = analyzed(
+        "https://news.example.cn/btc-long",
+        title="Bitcoin jumps as ETF hopes grow",
+        original_title="比特币因交易所交易基金预期而大涨",
+        symbols=["BTC"],
+        direction="bullish",
+        category="zh_crypto",
+        language="zh",
+        created=hours_ago(1.5),
+        published=hours_ago(2),
+    )
     doc["extraction"]["text"] = "\n".join([ZH_PARAGRAPH] * 150)
     doc["extraction"]["word_count"] = len(ZH_PARAGRAPH) * 150
     doc["extraction"]["site_name"] = "新闻网"
     doc["translation"].update(
         text="Bitcoin rose sharply as investors expect the halving.\nSecond paragraph.",
-        provider="127.0.0.1:8798", model="gemini-2.5-flash")
+        provider="127.0.0.1:8798",
+        model="gemini-2.5-flash",
+    )
     return doc
 
 
@@ -68,16 +77,19 @@ def _failed() -> dict[str, Any]:
     doc = analyzed("https://gone.example.com/missing", title="unused", created=hours_ago(0.5))
     for key in ("extraction", "translation", "analysis"):
         doc.pop(key)
-    doc.update(status="failed", progress=0,
-               fetch={"status": "error", "http_status": 404, "error": "HTTP 404 Not Found",
-                      "attempts": 1},
-               failure={"stage": "fetched", "reason": "HTTP 404 Not Found", "at": hours_ago(0.5)})
+    doc.update(
+        status="failed",
+        progress=0,
+        fetch={"status": "error", "http_status": 404, "error": "HTTP 404 Not Found", "attempts": 1},
+        failure={"stage": "fetched", "reason": "HTTP 404 Not Found", "at": hours_ago(0.5)},
+    )
     return doc
 
 
 def _pending() -> dict[str, Any]:
-    doc = analyzed("https://pending.example.com/story", title="A story being analyzed",
-                   created=hours_ago(0.2))
+    doc = analyzed(
+        "https://pending.example.com/story", title="A story being analyzed", created=hours_ago(0.2)
+    )
     doc.pop("analysis")
     doc.update(status="translated", progress=3)
     return doc
@@ -85,16 +97,33 @@ def _pending() -> dict[str, Any]:
 
 DOCS: dict[str, dict[str, Any]] = {
     "zh": _zh_long(),
-    "en": analyzed("https://www.reuters.com/markets/rates", title="Fed signals an interest rate cut",
-                   symbols=["SPY"], direction="bearish", created=hours_ago(3),
-                   published=hours_ago(3.5), votes={"up": 7}, confidence=0.55),
-    "reuters": analyzed("https://www.reuters.com/world/us/story", title="Senate passes the bill",
-                        created=hours_ago(4), published=hours_ago(4.5), direction="bullish",
-                        confidence=0.95),
-    "old": analyzed("https://archive.example.com/2005/story", title="A story from 2005",
-                    created=hours_ago(0.1), published=datetime(2005, 6, 1, tzinfo=UTC)),
-    "nodate": analyzed("https://nodate.example.com/story", title="A story without a date",
-                       created=hours_ago(5)),
+    "en": analyzed(
+        "https://www.reuters.com/markets/rates",
+        title="Fed signals an interest rate cut",
+        symbols=["SPY"],
+        direction="bearish",
+        created=hours_ago(3),
+        published=hours_ago(3.5),
+        votes={"up": 7},
+        confidence=0.55,
+    ),
+    "reuters": analyzed(
+        "https://www.reuters.com/world/us/story",
+        title="Senate passes the bill",
+        created=hours_ago(4),
+        published=hours_ago(4.5),
+        direction="bullish",
+        confidence=0.95,
+    ),
+    "old": analyzed(
+        "https://archive.example.com/2005/story",
+        title="A story from 2005",
+        created=hours_ago(0.1),
+        published=datetime(2005, 6, 1, tzinfo=UTC),
+    ),
+    "nodate": analyzed(
+        "https://nodate.example.com/story", title="A story without a date", created=hours_ago(5)
+    ),
     "url_title": analyzed("https://long.example.com/x", title=LONG_URL_TITLE, created=hours_ago(6)),
     "failed": _failed(),
     "pending": _pending(),
@@ -103,7 +132,8 @@ DOCS["reuters"]["extraction"]["site_name"] = "U.S."  # a section, not the source
 DOCS["en"]["extraction"]["site_name"] = "Reuters"
 DOCS["en"]["extraction"]["text"] = (
     "The Federal Reserve signalled on Wednesday that an interest rate cut is likely.\n"
-    "Markets rallied on the news.")
+    "Markets rallied on the news."
+)
 DOCS["nodate"]["extraction"]["published"] = None
 ID = {k: d["_id"] for k, d in DOCS.items()}
 
@@ -113,7 +143,8 @@ def daily_settings(redis_server: Server, mongo_server: Server) -> Settings:
     return Settings(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
         mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="browser_daily", stream_prefix="browser-daily",
+        mongo_db="browser_daily",
+        stream_prefix="browser-daily",
         reader_refresh_seconds=0.4,
         _env_file=None,  # type: ignore[call-arg]
     )
@@ -141,7 +172,8 @@ async def browser() -> AsyncIterator[Any]:
     async with playwright_api.async_playwright() as p:
         chromium = await p.chromium.launch(
             executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=CHROMIUM_ARGS, headless=True,
+            args=CHROMIUM_ARGS,
+            headless=True,
         )
         yield chromium
         await chromium.close()
@@ -162,8 +194,13 @@ async def page(browser: Any) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def phone(browser: Any) -> AsyncIterator[Any]:
-    pg = await new_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True,
-                        has_touch=True, device_scale_factor=2)
+    pg = await new_page(
+        browser,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
     yield pg
     await pg.context.close()
 
@@ -175,7 +212,8 @@ def js(body: str) -> str:
 
 async def row_ids(page: Any) -> list[str]:
     ids: list[str] = await page.locator("#news li.item").evaluate_all(
-        "rows => rows.map(r => r.dataset.id)")
+        "rows => rows.map(r => r.dataset.id)"
+    )
     return ids
 
 
@@ -189,35 +227,48 @@ async def test_refresh_keeps_focus_selection_and_unchanged_rows(
     en_row = f'#news li[data-id="{ID["en"]}"]'
     # keyboard focus on one row's title, text selected in another, a mark on an unchanged row
     await page.focus(f"{en_row} a.title")
-    await page.evaluate(js(f"""
+    await page.evaluate(
+        js(f"""
         const t = document.querySelector('#news li[data-id="{ID["reuters"]}"] a.title');
         const range = document.createRange(); range.selectNodeContents(t);
         const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
         document.querySelector('#news li[data-id="{ID["nodate"]}"]').dataset.mark = "changed";
         document.querySelector('#news li[data-id="{ID["old"]}"]').dataset.mark = "unchanged";
-    """))
+    """)
+    )
     # the list changes: a vote on one row and a new article
     await store.vote(ID["nodate"], "up")
     new = analyzed("https://fresh.example.com/new", title="A fresh arrival", created=NOW)
     await store.import_documents([new])
     await page.locator(f'#news li[data-id="{new["_id"]}"]').wait_for(timeout=20_000)
-    await page.wait_for_function(js(
-        f"return document.querySelector('#news li[data-id=\"{ID['nodate']}\"] .v-up')"
-        ".textContent === '+1';"), timeout=20_000)
-    focused = await page.evaluate(js(
-        "const li = document.activeElement.closest('li'); return li && li.dataset.id;"))
+    await page.wait_for_function(
+        js(
+            f"return document.querySelector('#news li[data-id=\"{ID['nodate']}\"] .v-up')"
+            ".textContent === '+1';"
+        ),
+        timeout=20_000,
+    )
+    focused = await page.evaluate(
+        js("const li = document.activeElement.closest('li'); return li && li.dataset.id;")
+    )
     assert focused == ID["en"], "keyboard focus left the row it was on"
-    assert await page.evaluate(js("return window.getSelection().toString();")) == (
-        DOCS["reuters"]["extraction"]["title"])
+    assert (
+        await page.evaluate(js("return window.getSelection().toString();"))
+        == (DOCS["reuters"]["extraction"]["title"])
+    )
     # the changed row was replaced, an unchanged one kept (its mark is there)
-    marks = await page.evaluate(js(
-        "return Array.from(document.querySelectorAll('#news li[data-mark]'))"
-        ".map(li => li.dataset.mark);"))
+    marks = await page.evaluate(
+        js(
+            "return Array.from(document.querySelectorAll('#news li[data-mark]'))"
+            ".map(li => li.dataset.mark);"
+        )
+    )
     assert marks == ["unchanged"]  # the voted row is a new node, the others are kept
     # the next Tab goes on from the focused row, not from the top of the page
     await page.keyboard.press("Tab")
-    after = await page.evaluate(js(
-        "const li = document.activeElement.closest('li'); return li && li.dataset.id;"))
+    after = await page.evaluate(
+        js("const li = document.activeElement.closest('li'); return li && li.dataset.id;")
+    )
     assert after == ID["en"]  # the next link of the same row (its source)
 
 
@@ -239,11 +290,26 @@ async def test_pending_article_updates_in_place_and_keeps_a_half_typed_comment(
     await page.evaluate(js("window.notReloaded = true;"))
     await page.fill("#comments textarea[name=text]", "half-typed thought about")
     await page.focus("#comments textarea[name=text]")
-    analysis = AnalysisResult.model_validate({
-        "status": "ok", "symbols": ["XYZ"], "keywords": ["story"], "category": "en_news",
-        "similar": [], "impact": {"status": "ok", "provider": "gemini", "model": "gemini-2.5",
-                                  "impact": {"summary": "Now analyzed.", "direction": "neutral",
-                                             "symbols": ["XYZ"], "confidence": 0.5}}})
+    analysis = AnalysisResult.model_validate(
+        {
+            "status": "ok",
+            "symbols": ["XYZ"],
+            "keywords": ["story"],
+            "category": "en_news",
+            "similar": [],
+            "impact": {
+                "status": "ok",
+                "provider": "gemini",
+                "model": "gemini-2.5",
+                "impact": {
+                    "summary": "Now analyzed.",
+                    "direction": "neutral",
+                    "symbols": ["XYZ"],
+                    "confidence": 0.5,
+                },
+            },
+        }
+    )
     analyzer = next(s for s in STAGES if s.field == "analysis")
     assert await store.save_stage(aid, 1, analyzer, analysis)
     await page.locator("#impact-summary").wait_for(timeout=20_000)
@@ -299,14 +365,16 @@ async def test_list_has_h1_skip_link_and_tap_targets(phone: Any, reader: ReaderT
     assert await phone.evaluate(js("return document.activeElement.className;")) == "skip"
     await phone.keyboard.press("Enter")
     assert await phone.evaluate(js("return document.activeElement.id;")) == "main"
-    small = await phone.evaluate(js("""
+    small = await phone.evaluate(
+        js("""
         const sel = '.top nav a, .views a, .sorts a, .item-meta a, .item-meta button, .pager a,'
           + ' .refresh, button';
         return Array.from(document.querySelectorAll(sel)).filter(el => el.offsetParent !== null)
           .map(el => [el.textContent.trim(), el.getBoundingClientRect()])
           .filter(([t, r]) => r.height < 24 || r.width < 24)
           .map(([t, r]) => `${t}: ${Math.round(r.width)}x${Math.round(r.height)}`);
-    """))
+    """)
+    )
     assert small == []
     await shot(phone, "daily-list-phone")
 
@@ -324,7 +392,8 @@ async def test_failed_article_says_so_and_nothing_else(page: Any, reader: Reader
     await page.goto(reader.url + "/?all=1")
     row = f'#news li[data-id="{ID["failed"]}"]'
     assert await text(page, f"{row} .failure") == (
-        "failed: HTTP 404 Not Found (while fetching the page)")
+        "failed: HTTP 404 Not Found (while fetching the page)"
+    )
     assert "failed at" not in await text(page, row)
 
 
@@ -341,7 +410,8 @@ async def test_names_lengths_and_status_line(page: Any, reader: ReaderThread) ->
     assert status == "Data Status ✓ Full text extracted · Read Original (新闻网)"
     assert await page.get_attribute("#read-original", "href") == DOCS["zh"]["url"]
     assert await text(page, "#similar-heading") == (
-        "Historical similar events · Weighted Term + Asset Matching · 0 items")
+        "Historical similar events · Weighted Term + Asset Matching · 0 items"
+    )
 
 
 async def test_list_sorts_by_publication_time_and_marks_the_time_shown(
@@ -370,8 +440,13 @@ async def test_list_sorts_by_publication_time_and_marks_the_time_shown(
 
 
 async def test_search_in_english_and_chinese(page: Any, reader: ReaderThread) -> None:
-    cases = {"比特币": ID["zh"], "halving": ID["zh"], "interest rate cut": ID["en"],
-             "交易所": ID["zh"], "Federal Reserve": ID["en"]}
+    cases = {
+        "比特币": ID["zh"],
+        "halving": ID["zh"],
+        "interest rate cut": ID["en"],
+        "交易所": ID["zh"],
+        "Federal Reserve": ID["en"],
+    }
     for query, expected in cases.items():
         await page.goto(reader.url + "/")
         await page.fill("#q", query)
@@ -387,8 +462,14 @@ async def test_search_in_english_and_chinese(page: Any, reader: ReaderThread) ->
 
 
 async def test_paging_and_sorts(page: Any, reader: ReaderThread, store: ArticleStore) -> None:
-    many = [analyzed(f"https://many.example.com/{i}", title=f"Filler {i}",
-                     created=NOW - timedelta(days=30, minutes=i)) for i in range(55)]
+    many = [
+        analyzed(
+            f"https://many.example.com/{i}",
+            title=f"Filler {i}",
+            created=NOW - timedelta(days=30, minutes=i),
+        )
+        for i in range(55)
+    ]
     await store.import_documents(many)
     await page.goto(reader.url + "/?all=1")
     first = await row_ids(page)
@@ -414,17 +495,25 @@ async def test_votes_count_once_per_person_and_toggle(browser: Any, reader: Read
         await one.goto(url)
         await two.goto(url)
         await one.click("#vote-up")
-        await one.wait_for_function(js("return document.querySelector('#vote-up .count').textContent === '1';"))
+        await one.wait_for_function(
+            js("return document.querySelector('#vote-up .count').textContent === '1';")
+        )
         assert await one.get_attribute("#vote-up", "aria-pressed") == "true"
         await one.click("#vote-up")  # again: taken back
-        await one.wait_for_function(js("return document.querySelector('#vote-up .count').textContent === '0';"))
+        await one.wait_for_function(
+            js("return document.querySelector('#vote-up .count').textContent === '0';")
+        )
         assert await one.get_attribute("#vote-up", "aria-pressed") == "false"
         await one.click("#vote-up")
         # the first vote is counted before the other person votes: the answer to a vote
         # carries the tally at that moment
-        await one.wait_for_function(js("return document.querySelector('#vote-up .count').textContent === '1';"))
+        await one.wait_for_function(
+            js("return document.querySelector('#vote-up .count').textContent === '1';")
+        )
         await two.click("#vote-up")  # another person
-        await two.wait_for_function(js("return document.querySelector('#vote-up .count').textContent === '2';"))
+        await two.wait_for_function(
+            js("return document.querySelector('#vote-up .count').textContent === '2';")
+        )
         await one.reload()
         assert await one.get_attribute("#vote-up", "aria-pressed") == "true"
         assert await text(one, "#vote-up .count") == "2"
@@ -436,8 +525,9 @@ async def test_votes_count_once_per_person_and_toggle(browser: Any, reader: Read
 async def test_vote_rate_limit_per_address(reader: ReaderThread) -> None:
     async with httpx.AsyncClient(base_url=reader.url) as client:
         codes = [
-            (await client.post(f"/api/articles/{ID['nodate']}/votes", json={"kind": "down"})
-             ).status_code
+            (
+                await client.post(f"/api/articles/{ID['nodate']}/votes", json={"kind": "down"})
+            ).status_code
             for _ in range(125)
         ]
     assert codes.count(200) <= 120 and codes[-1] == 429
@@ -448,12 +538,16 @@ async def test_read_saved_and_keyboard(page: Any, reader: ReaderThread) -> None:
     await page.keyboard.press("j")
     await page.keyboard.press("j")
     second = (await row_ids(page))[1]
-    assert await page.evaluate(js(
-        "return document.activeElement.closest('li').dataset.id;")) == second
+    assert (
+        await page.evaluate(js("return document.activeElement.closest('li').dataset.id;")) == second
+    )
     await page.keyboard.press("k")
     await page.keyboard.press("j")
     await page.keyboard.press("s")  # save the current row
-    assert await page.get_attribute(f'#news li[data-id="{second}"] button.save', "aria-pressed") == "true"
+    assert (
+        await page.get_attribute(f'#news li[data-id="{second}"] button.save', "aria-pressed")
+        == "true"
+    )
     await page.keyboard.press("o")
     await page.wait_for_url(f"**/articles/{second}")
     await page.go_back()
@@ -469,7 +563,9 @@ async def test_dark_mode_follows_the_system(browser: Any, reader: ReaderThread) 
     pg = await new_page(browser, color_scheme="dark")
     try:
         await pg.goto(reader.url + "/")
-        background = await pg.evaluate(js("return getComputedStyle(document.body).backgroundColor;"))
+        background = await pg.evaluate(
+            js("return getComputedStyle(document.body).backgroundColor;")
+        )
         assert background == "rgb(21, 25, 30)"
         await shot(pg, "daily-list-dark")
     finally:
@@ -481,10 +577,18 @@ async def test_dark_mode_follows_the_system(browser: Any, reader: ReaderThread) 
 
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core missing: run `bash tests/browser/setup.sh`")
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("path", [
-    "/", "/?q=bitcoin", "/articles/{en}", "/articles/{zh}", "/articles/{failed}",
-    "/articles/" + "0" * 64, "/?cursor=not-a-cursor",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/?q=bitcoin",
+        "/articles/{en}",
+        "/articles/{zh}",
+        "/articles/{failed}",
+        "/articles/" + "0" * 64,
+        "/?cursor=not-a-cursor",
+    ],
+)
 async def test_axe_finds_no_serious_violation(
     browser: Any, reader: ReaderThread, path: str, scheme: str
 ) -> None:
@@ -494,7 +598,9 @@ async def test_axe_finds_no_serious_violation(
         response = await pg.goto(reader.url + path.format(**ID))
         assert response is not None
         await pg.add_script_tag(path=str(AXE))
-        result = await pg.evaluate("async () => { const r = await axe.run(document); return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary)})); }")
+        result = await pg.evaluate(
+            "async () => { const r = await axe.run(document); return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary)})); }"
+        )
         serious = [v for v in result if v["impact"] in ("serious", "critical")]
         assert serious == [], json.dumps(serious, ensure_ascii=False, indent=1)
     finally:

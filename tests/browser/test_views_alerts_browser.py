@@ -38,21 +38,44 @@ playwright_api = pytest.importorskip("playwright.async_api", reason="playwright 
 
 NOW = datetime.now(UTC)
 DOCS = {
-    "bull": analyzed("https://coindesk.com/btc-etf", title="Bitcoin ETF inflows hit a record",
-                     symbols=["BTC"], direction="bullish", category="en_crypto",
-                     created=NOW - timedelta(hours=1), published=NOW - timedelta(hours=1),
-                     votes={"up": 1}),
-    "bear": analyzed("https://www.reuters.com/hack", title="Exchange hack drains bitcoin",
-                     symbols=["BTC"], direction="bearish", category="en_crypto",
-                     created=NOW - timedelta(hours=2), published=NOW - timedelta(hours=2),
-                     votes={"up": 9, "important": 4}),
-    "zh": analyzed("https://news.example.cn/nvda", title="Nvidia results beat forecasts",
-                   original_title="英伟达财报超预期", symbols=["NVDA"], direction="bullish",
-                   category="zh_news", language="zh", created=NOW - timedelta(hours=3),
-                   published=NOW - timedelta(hours=30)),
-    "wrap": analyzed("https://www.reuters.com/wrap", title="Market wrap: stocks drift",
-                     symbols=["AAPL"], created=NOW - timedelta(hours=4),
-                     published=NOW - timedelta(hours=4)),
+    "bull": analyzed(
+        "https://coindesk.com/btc-etf",
+        title="Bitcoin ETF inflows hit a record",
+        symbols=["BTC"],
+        direction="bullish",
+        category="en_crypto",
+        created=NOW - timedelta(hours=1),
+        published=NOW - timedelta(hours=1),
+        votes={"up": 1},
+    ),
+    "bear": analyzed(
+        "https://www.reuters.com/hack",
+        title="Exchange hack drains bitcoin",
+        symbols=["BTC"],
+        direction="bearish",
+        category="en_crypto",
+        created=NOW - timedelta(hours=2),
+        published=NOW - timedelta(hours=2),
+        votes={"up": 9, "important": 4},
+    ),
+    "zh": analyzed(
+        "https://news.example.cn/nvda",
+        title="Nvidia results beat forecasts",
+        original_title="英伟达财报超预期",
+        symbols=["NVDA"],
+        direction="bullish",
+        category="zh_news",
+        language="zh",
+        created=NOW - timedelta(hours=3),
+        published=NOW - timedelta(hours=30),
+    ),
+    "wrap": analyzed(
+        "https://www.reuters.com/wrap",
+        title="Market wrap: stocks drift",
+        symbols=["AAPL"],
+        created=NOW - timedelta(hours=4),
+        published=NOW - timedelta(hours=4),
+    ),
 }
 TITLE = {k: d["translation"].get("title") or d["extraction"]["title"] for k, d in DOCS.items()}
 
@@ -68,11 +91,15 @@ def view_settings(redis_server: Server, mongo_server: Server, hooks: WebhookServ
     return Settings(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
         mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="browser_views", stream_prefix="browser-views",
+        mongo_db="browser_views",
+        stream_prefix="browser-views",
         fetch_allowed_networks=["127.0.0.0/8"],
         fetch_allowed_ports=[int(hooks.base.rsplit(":", 1)[1])],
-        poll_interval_ms=100, claim_idle_ms=10_000, handler_timeout=6,
-        alert_timeout=2.0, reader_refresh_seconds=0.5,
+        poll_interval_ms=100,
+        claim_idle_ms=10_000,
+        handler_timeout=6,
+        alert_timeout=2.0,
+        reader_refresh_seconds=0.5,
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -95,8 +122,9 @@ def reader(view_settings: Settings, store: ArticleStore) -> Iterator[ReaderThrea
 
 
 @pytest.fixture(scope="module")
-def notifier(view_settings: Settings, store: ArticleStore,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcesses]:
+def notifier(
+    view_settings: Settings, store: ArticleStore, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcesses]:
     procs = WorkerProcesses(view_settings, tmp_path_factory.mktemp("notifier"))
     procs.start("notifier")
     procs.wait_ready(timeout=120)
@@ -109,7 +137,8 @@ async def browser() -> AsyncIterator[Any]:
     async with playwright_api.async_playwright() as p:
         chromium = await p.chromium.launch(
             executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=CHROMIUM_ARGS, headless=True,
+            args=CHROMIUM_ARGS,
+            headless=True,
         )
         yield chromium
         await chromium.close()
@@ -126,7 +155,10 @@ async def page(browser: Any) -> AsyncIterator[Any]:
 
 
 async def shown_titles(page: Any) -> list[str]:
-    return [" ".join((t or "").split()) for t in await page.locator("#news li .title").all_text_contents()]
+    return [
+        " ".join((t or "").split())
+        for t in await page.locator("#news li .title").all_text_contents()
+    ]
 
 
 async def test_views_filters_and_feeds_by_clicking(page: Any, reader: ReaderThread) -> None:
@@ -183,7 +215,10 @@ async def test_views_filters_and_feeds_by_clicking(page: Any, reader: ReaderThre
 
 
 async def test_an_alert_rule_from_the_page_fires_on_important_votes(
-    page: Any, reader: ReaderThread, notifier: WorkerProcesses, hooks: WebhookServer,
+    page: Any,
+    reader: ReaderThread,
+    notifier: WorkerProcesses,
+    hooks: WebhookServer,
     view_settings: Settings,
 ) -> None:
     await page.goto(reader.url + "/alerts")
@@ -205,7 +240,8 @@ async def test_an_alert_rule_from_the_page_fires_on_important_votes(
     await page.goto(f"{reader.url}/articles/{aid}")
     await page.click("#vote-important")
     await page.wait_for_function(
-        "() => document.querySelector('#vote-important .count').textContent === '5'")
+        "() => document.querySelector('#vote-important .count').textContent === '5'"
+    )
     for _ in range(300):
         if hooks.received("/hooks/browser"):
             break

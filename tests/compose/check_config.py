@@ -79,7 +79,10 @@ def problems(config: dict[str, Any]) -> list[str]:
         found.append("redis: append-only file not enabled")
     for name in (*WORKERS, "reader"):
         env = services.get(name, {}).get("environment") or {}
-        if str(env.get("NEWSFLOW_METRICS_PORT")) != "9100" or env.get("NEWSFLOW_METRICS_HOST") != "0.0.0.0":
+        if (
+            str(env.get("NEWSFLOW_METRICS_PORT")) != "9100"
+            or env.get("NEWSFLOW_METRICS_HOST") != "0.0.0.0"
+        ):
             found.append(f"{name}: no metrics on 0.0.0.0:9100 for Prometheus")
     prometheus = services.get("prometheus")
     if prometheus is None:

@@ -17,7 +17,12 @@ from newsflow.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 #: Settings the image or the compose file fix for each container, not the deployment.
 FIXED_IN_CONTAINER = {
-    "data_dir", "heartbeat_file", "reader_host", "reader_port", "metrics_port", "metrics_host",
+    "data_dir",
+    "heartbeat_file",
+    "reader_host",
+    "reader_port",
+    "metrics_port",
+    "metrics_host",
 }
 
 
@@ -48,7 +53,8 @@ def test_compose_runs_every_declared_service() -> None:
     for service in SERVICES:
         assert re.search(
             rf'^  {service.name}:\n(    .*\n)*?    command: \["python", "-m", "services\.{service.name}"\]',
-            text, flags=re.MULTILINE,
+            text,
+            flags=re.MULTILINE,
         ), f"docker-compose.yml: add the service {service.name} (python -m services.{service.name})"
 
 

@@ -84,7 +84,10 @@ def hooks() -> Iterator[WebhookServer]:
 
 @pytest.fixture(scope="module")
 def stage_settings(
-    redis_server: Any, mongo_server: Any, corpus_server: CorpusServer, llm: LLMServer,
+    redis_server: Any,
+    mongo_server: Any,
+    corpus_server: CorpusServer,
+    llm: LLMServer,
     hooks: WebhookServer,
 ) -> Settings:
     key = SecretStr("e2e-key")
@@ -92,14 +95,23 @@ def stage_settings(
     return Settings(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
         mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="e2e_alerts", stream_prefix="e2e-alerts",
+        mongo_db="e2e_alerts",
+        stream_prefix="e2e-alerts",
         fetch_allowed_networks=["127.0.0.0/8"],
         fetch_allowed_ports=[corpus_server.port, hooks_port],
-        poll_interval_ms=100, claim_idle_ms=45_000, handler_timeout=40, extract_processes=1,
-        translate_provider="openai", translate_base_url=llm.url,
-        translate_model="stand-in-translator", translate_api_key=key,
-        impact_provider="openai", impact_base_url=llm.url, impact_model="stand-in-analyst",
-        impact_api_key=key, public_url="https://news.example.org",
+        poll_interval_ms=100,
+        claim_idle_ms=45_000,
+        handler_timeout=40,
+        extract_processes=1,
+        translate_provider="openai",
+        translate_base_url=llm.url,
+        translate_model="stand-in-translator",
+        translate_api_key=key,
+        impact_provider="openai",
+        impact_base_url=llm.url,
+        impact_model="stand-in-analyst",
+        impact_api_key=key,
+        public_url="https://news.example.org",
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -108,17 +120,27 @@ def stage_settings(
 def notifier_settings(stage_settings: Settings) -> Settings:
     """The notifiers reclaim a dead replica's messages within seconds (the stages keep the
     generous handler time that extraction under load needs)."""
-    return stage_settings.model_copy(update={
-        "handler_timeout": 4.0, "claim_idle_ms": 7_000, "alert_timeout": 3.0, "alert_retries": 2,
-        "alert_backoff": 0.2,
-    })
+    return stage_settings.model_copy(
+        update={
+            "handler_timeout": 4.0,
+            "claim_idle_ms": 7_000,
+            "alert_timeout": 3.0,
+            "alert_retries": 2,
+            "alert_backoff": 0.2,
+        }
+    )
 
 
 def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), *args], env=env, cwd=REPO,
-        capture_output=True, text=True, timeout=180, check=False,
+        [str(Path(sys.executable).parent / "newsflow"), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
 
 
@@ -132,8 +154,11 @@ async def until(check: Any, timeout: float, what: str) -> Any:
 
 
 async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
-    stage_settings: Settings, notifier_settings: Settings, corpus_server: CorpusServer,
-    hooks: WebhookServer, tmp_path_factory: pytest.TempPathFactory,
+    stage_settings: Settings,
+    notifier_settings: Settings,
+    corpus_server: CorpusServer,
+    hooks: WebhookServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     store = ArticleStore.connect(stage_settings)
     alerts = AlertStore.connect(stage_settings)
@@ -142,8 +167,17 @@ async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
     notifiers = WorkerProcesses(notifier_settings, tmp_path_factory.mktemp("notifiers"))
     try:
         # the rule, with the command line; its secret is printed once
-        added = newsflow(stage_settings, "alerts", "add", "--symbol", "AAPL", "--url",
-                         hooks.url(HOOK), "--name", "Apple news")
+        added = newsflow(
+            stage_settings,
+            "alerts",
+            "add",
+            "--symbol",
+            "AAPL",
+            "--url",
+            hooks.url(HOOK),
+            "--name",
+            "Apple news",
+        )
         assert added.returncode == 0, added.stderr
         rule_id = re.search(r"added rule ([0-9a-f]{12}): symbol AAPL", added.stdout).group(1)  # type: ignore[union-attr]
         hooks.secrets[HOOK] = re.search(r"secret: (whsec_\S+)", added.stdout).group(1)  # type: ignore[union-attr]
@@ -166,8 +200,11 @@ async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
 
         async def victim_sending() -> list[Any]:
             records = await alerts.deliveries(rule_id=rule_id)
-            return [r for r in records if r.state == "sending" and r.owner
-                    and r.owner.endswith(f"-{victim.pid}")]
+            return [
+                r
+                for r in records
+                if r.state == "sending" and r.owner and r.owner.endswith(f"-{victim.pid}")
+            ]
 
         in_flight = await until(victim_sending, 240, "notifier 0 to claim an alert")
         notifiers.kill("notifier", 0)
@@ -175,12 +212,14 @@ async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
         async def all_settled() -> bool:
             found = await store.find(ids)
             return len(found) == len(ids) and all(
-                a.status in (Status.ANALYZED, Status.FAILED) for a in found.values())
+                a.status in (Status.ANALYZED, Status.FAILED) for a in found.values()
+            )
 
         await until(all_settled, 300, "every article to be analyzed or failed")
         articles = await store.find(ids)
         expected = {
-            a.id for a in articles.values()
+            a.id
+            for a in articles.values()
             if a.status is Status.ANALYZED and "AAPL" in subject_of(a).all_symbols
         }
         assert len(expected) >= 3, {a.id[:10]: (a.status, a.symbols) for a in articles.values()}

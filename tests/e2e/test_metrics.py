@@ -81,14 +81,26 @@ def metrics_settings(
     return Settings(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
         mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="metrics_e2e", stream_prefix="{metrics-e2e}",
-        fetch_allowed_networks=["127.0.0.0/8"], fetch_allowed_ports=[corpus_server.port],
-        fetch_retries=0, poll_interval_ms=100, claim_idle_ms=20_000, handler_timeout=15,
-        extract_processes=1, metrics_interval=0.5, metrics_articles_interval=1,
-        translate_provider="openai", translate_base_url=llm.url, translate_model="mt-model",
-        translate_api_key=SecretStr("metrics-key"), impact_provider="openai",
-        impact_base_url=llm.url, impact_model="impact-model",
-        impact_api_key=SecretStr("metrics-key"), log_format="json",
+        mongo_db="metrics_e2e",
+        stream_prefix="{metrics-e2e}",
+        fetch_allowed_networks=["127.0.0.0/8"],
+        fetch_allowed_ports=[corpus_server.port],
+        fetch_retries=0,
+        poll_interval_ms=100,
+        claim_idle_ms=20_000,
+        handler_timeout=15,
+        extract_processes=1,
+        metrics_interval=0.5,
+        metrics_articles_interval=1,
+        translate_provider="openai",
+        translate_base_url=llm.url,
+        translate_model="mt-model",
+        translate_api_key=SecretStr("metrics-key"),
+        impact_provider="openai",
+        impact_base_url=llm.url,
+        impact_model="impact-model",
+        impact_api_key=SecretStr("metrics-key"),
+        log_format="json",
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -138,8 +150,12 @@ async def settle(store: ArticleStore, ids: list[str], timeout: float = 120) -> d
 
 
 async def test_every_endpoint_shows_the_series_after_a_run(
-    workers: WorkerProcesses, reader: ReaderThread, ports: dict[str, int],
-    corpus_server: CorpusServer, metrics_settings: Settings, metrics_store: ArticleStore,
+    workers: WorkerProcesses,
+    reader: ReaderThread,
+    ports: dict[str, int],
+    corpus_server: CorpusServer,
+    metrics_settings: Settings,
+    metrics_store: ArticleStore,
 ) -> None:
     english = [corpus_server.url("scrapinghub", pid) for pid in CORPUS.ids("scrapinghub")[:4]]
     chinese = corpus_server.url("zh_cwced", GBK_PAGE)
@@ -154,8 +170,10 @@ async def test_every_endpoint_shows_the_series_after_a_run(
         # A malformed entry: dead-lettered at once by the fetcher.
         await redis.xadd(streams.urls, {"url": "not a url at all"})
         statuses = await settle(metrics_store, [article_id(canonical_url(u)) for u in urls])
+
         async def dead_lettered() -> bool:
             return int(await redis.xlen(streams.dead)) >= 1
+
         deadline = time.monotonic() + 30
         while not await dead_lettered():
             assert time.monotonic() < deadline, "the malformed entry was not dead-lettered"
@@ -177,15 +195,20 @@ async def test_every_endpoint_shows_the_series_after_a_run(
         stream = streams[service.consumes]
         processed = value(m, "newsflow_messages_processed_total", stage=name)
         assert processed >= analyzed, (name, processed)
-        assert value(m, "newsflow_message_handling_seconds_count", stage=name, result="ok") == processed
+        assert (
+            value(m, "newsflow_message_handling_seconds_count", stage=name, result="ok")
+            == processed
+        )
         assert value(m, "newsflow_message_handling_seconds_sum", stage=name) > 0
         for series in ("newsflow_messages_failed_total", "newsflow_messages_retried_total"):
             assert value(m, series, stage=name) >= 0
         # FastStream's middleware: every message received by this service, and its duration
         received = value(m, "faststream_received_messages_total", app_name=name)
         assert received >= processed
-        assert value(m, "faststream_received_processed_messages_duration_seconds_count",
-                     app_name=name) >= processed
+        assert (
+            value(m, "faststream_received_processed_messages_duration_seconds_count", app_name=name)
+            >= processed
+        )
         assert value(m, "newsflow_consumer_group_pending", stream=stream, group=name) == 0
         assert value(m, "newsflow_consumer_group_lag", stream=stream, group=name) == 0
         assert value(m, "newsflow_consumer_group_consumers", stream=stream, group=name) >= 1
@@ -208,16 +231,30 @@ async def test_every_endpoint_shows_the_series_after_a_run(
     assert value(fetcher, "newsflow_fetch_results_total", result="http_4xx") == 1
     assert value(fetcher, "newsflow_fetch_results_total", result="refused") == 1
     assert value(fetcher, "newsflow_stage_outcomes_total", stage="fetcher", outcome="failed") == 2
-    assert value(fetcher, "newsflow_messages_dead_lettered_total", stage="fetcher",
-                 reason="malformed") == 1
+    assert (
+        value(fetcher, "newsflow_messages_dead_lettered_total", stage="fetcher", reason="malformed")
+        == 1
+    )
     assert value(fetcher, "newsflow_dead_letter_entries") >= 1
-    fetch_labels = {dict(ls)["result"] for (n, ls) in fetcher if n == "newsflow_fetch_results_total"}
-    assert fetch_labels <= {"ok", "refused", "http_4xx", "http_5xx", "redirects", "timeout",
-                            "dns", "network"}  # a fixed set: never a URL or a reason text
+    fetch_labels = {
+        dict(ls)["result"] for (n, ls) in fetcher if n == "newsflow_fetch_results_total"
+    }
+    assert fetch_labels <= {
+        "ok",
+        "refused",
+        "http_4xx",
+        "http_5xx",
+        "redirects",
+        "timeout",
+        "dns",
+        "network",
+    }  # a fixed set: never a URL or a reason text
 
     # --- LLM calls, by purpose, provider and model -------------------------------------------
-    for stage, purpose, model in (("translator", "translate", "mt-model"),
-                                  ("analyzer", "impact", "impact-model")):
+    for stage, purpose, model in (
+        ("translator", "translate", "mt-model"),
+        ("analyzer", "impact", "impact-model"),
+    ):
         m = scraped[stage]
         calls = value(m, "newsflow_llm_requests_total", purpose=purpose, model=model, status="ok")
         assert calls >= 1, stage
@@ -226,21 +263,34 @@ async def test_every_endpoint_shows_the_series_after_a_run(
         assert value(m, "newsflow_llm_tokens_total", purpose=purpose, kind="completion") > 0
         assert value(m, "newsflow_llm_request_seconds_count", purpose=purpose) == calls
         provider = {dict(ls)["provider"] for (n, ls) in m if n == "newsflow_llm_requests_total"}
-        assert provider == {f"127.0.0.1:{metrics_settings.translate_base_url.split(':')[2].split('/')[0]}"}
+        assert provider == {
+            f"127.0.0.1:{metrics_settings.translate_base_url.split(':')[2].split('/')[0]}"
+        }
 
     # --- the reader: requests by route template, every group's queue -------------------------
     assert httpx.get(f"{reader.url}/api/articles/{'0' * 10}", timeout=10).status_code == 404
     m = scrape(f"{reader.url}/metrics")
-    assert value(m, "newsflow_http_requests_total", method="POST", route="/api/articles",
-                 status="200") == 1
-    assert value(m, "newsflow_http_requests_total", method="GET",
-                 route="/api/articles/{ident}", status="404") == 1
+    assert (
+        value(m, "newsflow_http_requests_total", method="POST", route="/api/articles", status="200")
+        == 1
+    )
+    assert (
+        value(
+            m,
+            "newsflow_http_requests_total",
+            method="GET",
+            route="/api/articles/{ident}",
+            status="404",
+        )
+        == 1
+    )
     routes = {dict(ls)["route"] for (n, ls) in m if n == "newsflow_http_requests_total"}
     assert not any("0000000000" in r for r in routes), routes  # templates, never ids
     # every request of the route is timed (the process's earlier tests may have sent some:
     # the browser tests search through GET /api/articles on a reader in this process)
     assert value(m, "newsflow_http_request_seconds_count", route="/api/articles") == value(
-        m, "newsflow_http_requests_total", route="/api/articles")
+        m, "newsflow_http_requests_total", route="/api/articles"
+    )
     for service in CONSUMERS:
         assert service.consumes is not None
         stream = streams[service.consumes]
@@ -253,8 +303,9 @@ async def test_every_endpoint_shows_the_series_after_a_run(
     assert health.json() | {"age": 0} == {"ok": True, "redis": True, "mongo": True, "age": 0}
 
     # --- structured logs: JSON lines with the service and the article bound ------------------
-    lines = [json.loads(line) for line in workers.log("fetcher").splitlines()
-             if line.startswith("{")]
+    lines = [
+        json.loads(line) for line in workers.log("fetcher").splitlines() if line.startswith("{")
+    ]
     assert lines and all({"timestamp", "level", "logger", "message"} <= set(r) for r in lines)
     assert {r.get("service") for r in lines} == {"fetcher"}
     bound = [r for r in lines if r.get("article_id")]

@@ -80,7 +80,9 @@ def e2e_settings(
 
 
 @pytest.fixture(scope="module")
-def workers(e2e_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcesses]:
+def workers(
+    e2e_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcesses]:
     procs = WorkerProcesses(e2e_settings, tmp_path_factory.mktemp("workers"))
     procs.start_all()
     procs.wait_ready()
@@ -98,8 +100,13 @@ async def e2e_store(e2e_settings: Settings) -> AsyncIterator[ArticleStore]:
 def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), *args], env=env, cwd=REPO,
-        capture_output=True, text=True, timeout=180, check=False,
+        [str(Path(sys.executable).parent / "newsflow"), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
 
 
@@ -117,8 +124,11 @@ async def settled(store: ArticleStore, aid: str, timeout: float = 90) -> dict[st
 
 
 async def test_published_gbk_page_comes_out_chinese_translated_and_analyzed(
-    workers: WorkerProcesses, corpus_server: CorpusServer, e2e_settings: Settings,
-    e2e_store: ArticleStore, llm: LLMServer,
+    workers: WorkerProcesses,
+    corpus_server: CorpusServer,
+    e2e_settings: Settings,
+    e2e_store: ArticleStore,
+    llm: LLMServer,
 ) -> None:
     url = corpus_server.url("zh_cwced", GBK_PAGE)
     run = newsflow(e2e_settings, "publish", url)
@@ -145,7 +155,13 @@ async def test_published_gbk_page_comes_out_chinese_translated_and_analyzed(
     assert len(llm.requests) >= 2
     assert {r.headers.get("authorization") for r in llm.requests} == {"Bearer e2e-key"}
     # every stage left its timestamp
-    assert set(doc["times"]) >= {"queued_at", "fetched_at", "extracted_at", "translated_at", "analyzed_at"}
+    assert set(doc["times"]) >= {
+        "queued_at",
+        "fetched_at",
+        "extracted_at",
+        "translated_at",
+        "analyzed_at",
+    }
     # the person-readable view, by short id
     shown = newsflow(e2e_settings, "show", aid[:10])
     assert shown.returncode == 0 and ex["title"] in shown.stdout and "analyzed" in shown.stdout
@@ -155,7 +171,9 @@ async def test_published_gbk_page_comes_out_chinese_translated_and_analyzed(
 
 
 async def test_raw_xadd_and_english_page(
-    workers: WorkerProcesses, corpus_server: CorpusServer, e2e_settings: Settings,
+    workers: WorkerProcesses,
+    corpus_server: CorpusServer,
+    e2e_settings: Settings,
     e2e_store: ArticleStore,
 ) -> None:
     redis_cli = Path(sys.executable).parent / "redis-cli"
@@ -165,7 +183,9 @@ async def test_raw_xadd_and_english_page(
         await asyncio.to_thread(
             subprocess.run,
             [str(redis_cli), "-p", port, "XADD", "e2e:urls", "*", "url", url + "?utm_source=x"],
-            check=True, capture_output=True, timeout=10,
+            check=True,
+            capture_output=True,
+            timeout=10,
         )
     docs = [await settled(e2e_store, article_id(canonical_url(u))) for u in urls]
     analyzed = [d for d in docs if d["status"] == "analyzed"]
@@ -184,7 +204,9 @@ async def test_raw_xadd_and_english_page(
 
 
 async def test_bad_input_is_reported_not_dropped(
-    workers: WorkerProcesses, corpus_server: CorpusServer, e2e_settings: Settings,
+    workers: WorkerProcesses,
+    corpus_server: CorpusServer,
+    e2e_settings: Settings,
     e2e_store: ArticleStore,
 ) -> None:
     run = newsflow(e2e_settings, "publish", "ftp://example.org/x", "not a url")

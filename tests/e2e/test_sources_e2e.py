@@ -49,7 +49,10 @@ def feed_server() -> Iterator[FeedServer]:
 
 @pytest.fixture(scope="module")
 def src_settings(
-    redis_server: Any, mongo_server: Any, corpus_server: CorpusServer, feed_server: FeedServer,
+    redis_server: Any,
+    mongo_server: Any,
+    corpus_server: CorpusServer,
+    feed_server: FeedServer,
 ) -> Settings:
     return Settings(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
@@ -68,7 +71,9 @@ def src_settings(
 
 
 @pytest.fixture(scope="module")
-def workers(src_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcesses]:
+def workers(
+    src_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcesses]:
     procs = WorkerProcesses(src_settings, tmp_path_factory.mktemp("source-workers"))
     procs.start_all()
     procs.start("feeder")
@@ -87,8 +92,13 @@ async def store(src_settings: Settings) -> AsyncIterator[ArticleStore]:
 def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO), "COLUMNS": "250"}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), *args], env=env, cwd=REPO,
-        capture_output=True, text=True, timeout=180, check=False,
+        [str(Path(sys.executable).parent / "newsflow"), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
 
 
@@ -105,14 +115,21 @@ async def settled(store: ArticleStore, aid: str, timeout: float = 120) -> Articl
 
 
 async def test_sources_add_leads_to_analyzed_articles_named_after_the_source(
-    workers: WorkerProcesses, corpus_server: CorpusServer, feed_server: FeedServer,
-    src_settings: Settings, store: ArticleStore,
+    workers: WorkerProcesses,
+    corpus_server: CorpusServer,
+    feed_server: FeedServer,
+    src_settings: Settings,
+    store: ArticleStore,
 ) -> None:
     english = CORPUS.ids("scrapinghub")[1:3]  # [0] is a paywalled page
     chinese = CORPUS.ids("zh_cwced")[0]
-    urls = [corpus_server.url("scrapinghub", p) for p in english] + [corpus_server.url("zh_cwced", chinese)]
+    urls = [corpus_server.url("scrapinghub", p) for p in english] + [
+        corpus_server.url("zh_cwced", chinese)
+    ]
     published = datetime(2025, 6, 10, 4, 0, tzinfo=UTC)
-    items = [Item(u, f"Feed headline {i}", published - timedelta(hours=i)) for i, u in enumerate(urls)]
+    items = [
+        Item(u, f"Feed headline {i}", published - timedelta(hours=i)) for i, u in enumerate(urls)
+    ]
     body, ctype = render("rss20", SOURCE, items, feed_server.url(""))
     feed_server.routes["/feed/"] = Route(body, ctype)
 

@@ -42,9 +42,10 @@ def sites() -> Iterator[tuple[PageServer, PageServer]]:
         original, seed=3, text=CORPUS.truth("zh_cwced", ORIGINAL), trim_last=True,
         encoding="gbk",
     )  # fmt: skip
-    with PageServer({"/news/1.html": original, "/news/2.html": other}) as first, PageServer(
-        {"/wire/copy.html": copy}, second_loopback()
-    ) as second:
+    with (
+        PageServer({"/news/1.html": original, "/news/2.html": other}) as first,
+        PageServer({"/wire/copy.html": copy}, second_loopback()) as second,
+    ):
         yield first, second
 
 

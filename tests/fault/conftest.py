@@ -13,6 +13,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--fault-seed", dest="fault_seed", default=None,
+        "--fault-seed",
+        dest="fault_seed",
+        default=None,
         help="seed of the fault plan of test_faults.py (default: NEWSFLOW_FAULT_SEED, else 1)",
     )

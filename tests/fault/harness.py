@@ -274,7 +274,9 @@ class Tally:
     @property
     def settled(self) -> bool:
         return (
-            not self.lost and not self.unfinished and not any(self.pending.values())
+            not self.lost
+            and not self.unfinished
+            and not any(self.pending.values())
             and not any(self.undelivered.values())
         )
 
@@ -285,7 +287,10 @@ def _id_key(entry_id: str) -> tuple[int, int]:
 
 
 async def account(
-    accepted: list[tuple[str, str]], store: ArticleStore, redis: Redis, streams: Streams,
+    accepted: list[tuple[str, str]],
+    store: ArticleStore,
+    redis: Redis,
+    streams: Streams,
     crashes: list[RedisCrash] | None = None,
 ) -> Tally:
     """Check every accepted URL against the articles and the dead-letter stream.
@@ -303,7 +308,8 @@ async def account(
     for d in docs.values():
         tally.by_status[d["status"]] += 1
         if d["status"] == "analyzed" and (
-            d.get("progress") != RANK[Status.ANALYZED] or not all((d.get(k) or {}).get("status") for k in stages)
+            d.get("progress") != RANK[Status.ANALYZED]
+            or not all((d.get(k) or {}).get("status") for k in stages)
         ):
             tally.analyzed_incomplete += 1
         if d["status"] == "failed":
@@ -424,8 +430,16 @@ def _reason_kind(reason: str) -> str:
     return reason[:60]
 
 
-def summary(tally: Tally, *, elapsed: float, settle: float, sup: Supervisor, servers: Servers,
-            publisher: Publisher, published: int) -> str:
+def summary(
+    tally: Tally,
+    *,
+    elapsed: float,
+    settle: float,
+    sup: Supervisor,
+    servers: Servers,
+    publisher: Publisher,
+    published: int,
+) -> str:
     """The table the fault test prints."""
     rows: list[tuple[str, str]] = [
         ("URLs published (XADD)", str(published)),
@@ -451,7 +465,10 @@ def summary(tally: Tally, *, elapsed: float, settle: float, sup: Supervisor, ser
         ("dead letters missing entry/stage/error/count", str(tally.dead_letters_incomplete)),
         ("dead letters repeated for one entry", str(tally.dead_letters_repeated)),
         *[(f"reconciled (driven on) at {g}", str(n)) for g, n in sorted(tally.reconciled.items())],
-        *[(f"recovered (submitted again) by {g}", str(n)) for g, n in sorted(tally.recovered.items())],
+        *[
+            (f"recovered (submitted again) by {g}", str(n))
+            for g, n in sorted(tally.recovered.items())
+        ],
         *[(f"pending in group {g}", str(n)) for g, n in tally.pending.items()],
         ("duplicate submissions merged into their article", str(tally.duplicates_merged)),
         *[

@@ -59,16 +59,27 @@ class Run:
         if args.scenario == "redis-slow-disk" and redis_env is None:
             sys.exit("redis-slow-disk needs a C compiler (cc) for the slow-fsync shim")
         self.servers = Servers(
-            folder / "data", free_port(), free_port(), appendfsync=args.appendfsync,
-            redis_env=redis_env, watch_streams=(streams.urls,),
+            folder / "data",
+            free_port(),
+            free_port(),
+            appendfsync=args.appendfsync,
+            redis_env=redis_env,
+            watch_streams=(streams.urls,),
         )
         self.settings = Settings(
             redis_url=f"redis://127.0.0.1:{self.servers.redis_port}/0",
             mongo_url=f"mongodb://127.0.0.1:{self.servers.mongo_port}",
-            mongo_db="repro", stream_prefix="repro",
-            fetch_allowed_networks=["127.0.0.0/8"], fetch_allowed_ports=[pages.port],
-            fetch_retries=0, claim_idle_ms=15_000, handler_timeout=12.0, extract_timeout=5.0,
-            extract_processes=1, poll_interval_ms=200, concurrency=8,
+            mongo_db="repro",
+            stream_prefix="repro",
+            fetch_allowed_networks=["127.0.0.0/8"],
+            fetch_allowed_ports=[pages.port],
+            fetch_retries=0,
+            claim_idle_ms=15_000,
+            handler_timeout=12.0,
+            extract_timeout=5.0,
+            extract_processes=1,
+            poll_interval_ms=200,
+            concurrency=8,
             # Keep acknowledged entries: an entry absent after a Redis restart was lost by
             # Redis, not trimmed.
             trim_interval=3600.0,
@@ -230,8 +241,10 @@ async def redis_slow_disk(run: Run, redis: Redis, store: ArticleStore, urls: lis
     kept = await redis.xlen(run.streams.urls)
     print(f"urls stream after settling: {kept} entries (nothing trimmed in this scenario)")
     print(f"URLs lost by Redis (acknowledged, absent after the restart): {len(by_redis)}")
-    print(f"  of which no document: {len(by_redis & set(tally.lost))}; document stuck "
-          f"mid-pipeline: {len(by_redis & set(tally.unfinished))}")
+    print(
+        f"  of which no document: {len(by_redis & set(tally.lost))}; document stuck "
+        f"mid-pipeline: {len(by_redis & set(tally.unfinished))}"
+    )
     report(run, tally, publisher, await stat(redis, run.streams, "processed:analyzer"))
 
 
@@ -254,9 +267,12 @@ def report(run: Run, tally: Tally, publisher: Publisher, processed: int) -> None
 async def main(args: argparse.Namespace) -> None:
     corpus = Corpus()
     folder = Path(tempfile.mkdtemp(prefix="newsflow-repro-"))
-    print(f"scenario {args.scenario}, write concern {args.write_concern}, Redis appendfsync "
-          f"{args.appendfsync}, reconciler {f'after {args.reconcile_after:g} s' if args.reconcile_after else 'off'}; "
-          f"data and logs in {folder}", flush=True)
+    print(
+        f"scenario {args.scenario}, write concern {args.write_concern}, Redis appendfsync "
+        f"{args.appendfsync}, reconciler {f'after {args.reconcile_after:g} s' if args.reconcile_after else 'off'}; "
+        f"data and logs in {folder}",
+        flush=True,
+    )
     with CorpusServer(corpus) as pages:
         run = Run(args, folder, pages)
         run.servers.start()
@@ -288,12 +304,17 @@ async def main(args: argparse.Namespace) -> None:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", choices=["analyzer-busy", "fetcher-fails", "redis-slow-disk"])
-    parser.add_argument("--write-concern", default="journaled",
-                        choices=["journaled", "majority", "fast"])
+    parser.add_argument(
+        "--write-concern", default="journaled", choices=["journaled", "majority", "fast"]
+    )
     parser.add_argument("--appendfsync", default="everysec", choices=["everysec", "always"])
     parser.add_argument("--pages", type=int, default=60)
-    parser.add_argument("--kill-after", type=int, default=5,
-                        help="analyzer results / fetcher failures / accepted URLs before the kill")
+    parser.add_argument(
+        "--kill-after",
+        type=int,
+        default=5,
+        help="analyzer results / fetcher failures / accepted URLs before the kill",
+    )
     parser.add_argument("--reconcile-after", type=float, default=0.0)
     parser.add_argument("--settle", type=float, default=120.0)
     return parser.parse_args(argv)

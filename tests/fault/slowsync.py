@@ -61,7 +61,8 @@ def build() -> Path | None:
     tmp = out.with_suffix(".so.tmp")
     subprocess.run(
         [compiler, "-shared", "-fPIC", "-O2", "-o", str(tmp), str(src), "-ldl"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     tmp.replace(out)
     return out

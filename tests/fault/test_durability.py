@@ -37,15 +37,22 @@ async def write_then_kill(tmp_path: Path, concern: str | None) -> int:
     servers.mongo = start_mongo(servers.data / "mongo", servers.mongo_port)
     extra = {"mongo_write_concern": concern} if concern else {}
     settings = Settings(
-        mongo_url=f"mongodb://127.0.0.1:{servers.mongo_port}", mongo_db="durability",
-        _env_file=None, **extra,  # type: ignore[call-arg]
+        mongo_url=f"mongodb://127.0.0.1:{servers.mongo_port}",
+        mongo_db="durability",
+        _env_file=None,
+        **extra,  # type: ignore[call-arg]
     )
     store = ArticleStore.connect(settings)
     try:
         for n in range(WRITES):
             url = f"http://127.0.0.1:9/story-{n}"
-            await store.accept(canonical=url, submitted_url=url, submitted_by="t",
-                               refresh=False, entry_id=f"{n + 1}-0")
+            await store.accept(
+                canonical=url,
+                submitted_url=url,
+                submitted_by="t",
+                refresh=False,
+                entry_id=f"{n + 1}-0",
+            )
         servers.mongo.kill()
         store.close()
         await asyncio.to_thread(servers.restart_mongo, signal.SIGKILL, 0.0)
@@ -61,16 +68,26 @@ async def test_acknowledged_store_writes_survive_a_secantusdb_kill(tmp_path: Pat
     lost_fast = await write_then_kill(tmp_path, "fast")
     print(f"\nSecantusDB SIGKILL after {WRITES} acknowledged intakes: fast lost {lost_fast}")
     lost_default = await write_then_kill(tmp_path, None)
-    print(f"default write concern ({Settings.model_fields['mongo_write_concern'].default}) "
-          f"lost {lost_default}")
+    print(
+        f"default write concern ({Settings.model_fields['mongo_write_concern'].default}) "
+        f"lost {lost_default}"
+    )
     assert lost_default == 0
 
 
-async def publish_then_kill(tmp_path: Path, appendfsync: str, env: dict[str, str]) -> tuple[int, int, int]:
+async def publish_then_kill(
+    tmp_path: Path, appendfsync: str, env: dict[str, str]
+) -> tuple[int, int, int]:
     """XADD until Redis holds acknowledged writes it has not written (everysec) or for a
     while (always), SIGKILL, restart; returns (acknowledged, lost, lost by RedisCrash)."""
-    servers = Servers(tmp_path / appendfsync, free_port(), 0, appendfsync=appendfsync,
-                      redis_env=env, watch_streams=("s",))
+    servers = Servers(
+        tmp_path / appendfsync,
+        free_port(),
+        0,
+        appendfsync=appendfsync,
+        redis_env=env,
+        watch_streams=("s",),
+    )
     servers.redis = servers._start_redis()
     redis = Redis(port=servers.redis_port)
     acked: list[str] = []

@@ -125,19 +125,23 @@ def plan(seed: int) -> list[Fault]:
 
     faults = [
         Fault(round(rng.uniform(2, p - 3), 1), "mongo", moment="fetcher accepting", down=down()),
-        Fault(round(rng.uniform(p * 0.5, p + 20), 1), "mongo", moment="analyzer busy",
-              down=down()),
+        Fault(round(rng.uniform(p * 0.5, p + 20), 1), "mongo", moment="analyzer busy", down=down()),
         Fault(round(rng.uniform(3, p - 1), 1), "redis", moment="fetcher accepting", down=down()),
-        Fault(round(rng.uniform(p * 0.5, p + 20), 1), "redis",
-              moment=rng.choice(["analyzer busy", "now"]), down=down()),
+        Fault(
+            round(rng.uniform(p * 0.5, p + 20), 1),
+            "redis",
+            moment=rng.choice(["analyzer busy", "now"]),
+            down=down(),
+        ),
     ]
     kills = [name for name in STAGES for _ in range(2)] + rng.sample(STAGES, 2)
     faults += [
         Fault(round(rng.uniform(1, p + 25), 1), "kill", name, rng.randrange(REPLICAS))
         for name in kills
     ]
-    faults.append(Fault(round(rng.uniform(5, p + 25), 1), "term", rng.choice(STAGES),
-                        rng.randrange(REPLICAS)))
+    faults.append(
+        Fault(round(rng.uniform(5, p + 25), 1), "term", rng.choice(STAGES), rng.randrange(REPLICAS))
+    )
     return sorted(faults, key=lambda f: f.at)
 
 
@@ -147,8 +151,13 @@ def seed_of(config: pytest.Config) -> int:
 
 
 async def chaos(
-    faults: list[Fault], sup: Supervisor, servers: Servers, redis: Redis, streams: Streams,
-    log: list[str], publishing: asyncio.Event,
+    faults: list[Fault],
+    sup: Supervisor,
+    servers: Servers,
+    redis: Redis,
+    streams: Streams,
+    log: list[str],
+    publishing: asyncio.Event,
 ) -> None:
     """Run the plan: each fault once it is due and its moment has come."""
     t0 = time.monotonic()
@@ -202,9 +211,7 @@ async def chaos(
         note(fault.describe() + seen)
 
 
-async def wait_settled(
-    check: Callable[[], Awaitable[Tally]], timeout: float
-) -> Tally:
+async def wait_settled(check: Callable[[], Awaitable[Tally]], timeout: float) -> Tally:
     """Poll the accounting until it holds twice in a row (or the time is up)."""
     deadline = time.monotonic() + timeout
     streak = 0
@@ -234,10 +241,17 @@ async def test_nothing_lost_nothing_duplicated_under_faults(
     # it acknowledged (as on the machine of issue 9), and the reconciler has work to do.
     slow_ms = int(os.environ.get("NEWSFLOW_FAULT_SLOW_FSYNC_MS", "1500"))
     redis_env = slowsync.env(slow_ms) if slow_ms > 0 else None
-    print(f"Redis: appendfsync everysec, fsync "
-          f"{f'slowed to {slow_ms} ms' if redis_env else 'at disk speed'}")
-    servers = Servers(tmp_path / "data", free_port(), free_port(), redis_env=redis_env,
-                      watch_streams=(streams.urls,))
+    print(
+        f"Redis: appendfsync everysec, fsync "
+        f"{f'slowed to {slow_ms} ms' if redis_env else 'at disk speed'}"
+    )
+    servers = Servers(
+        tmp_path / "data",
+        free_port(),
+        free_port(),
+        redis_env=redis_env,
+        watch_streams=(streams.urls,),
+    )
     servers.start()
     refused_port = free_port()  # never listened on, and not an allowed port: never dialled
     with CorpusServer(corpus) as pages_server:
@@ -298,19 +312,30 @@ async def test_nothing_lost_nothing_duplicated_under_faults(
                 )
                 chaos_over = time.monotonic()
                 tally = await wait_settled(
-                    lambda: account(publisher.accepted, store, redis, streams,
-                                    crashes=servers.redis_crashes),
+                    lambda: account(
+                        publisher.accepted, store, redis, streams, crashes=servers.redis_crashes
+                    ),
                     SETTLE_TIMEOUT,
                 )
                 settle = time.monotonic() - chaos_over
             print("\n".join(["", "chaos timeline", *sorted(events), *sup.exit_notes]))
-            print(summary(
-                tally, elapsed=time.monotonic() - started, settle=settle, sup=sup,
-                servers=servers, publisher=publisher, published=len(urls),
-            ))
+            print(
+                summary(
+                    tally,
+                    elapsed=time.monotonic() - started,
+                    settle=settle,
+                    sup=sup,
+                    servers=servers,
+                    publisher=publisher,
+                    published=len(urls),
+                )
+            )
             handed_back = sum(
-                int(m) for log in (tmp_path / "workers").glob("*.log")
-                for m in re.findall(r"handed back (\d+) unfinished", log.read_text(errors="replace"))
+                int(m)
+                for log in (tmp_path / "workers").glob("*.log")
+                for m in re.findall(
+                    r"handed back (\d+) unfinished", log.read_text(errors="replace")
+                )
             )
             print(f"entries handed back by workers stopped with SIGTERM: {handed_back}")
             if tally.lost or tally.unfinished:
@@ -324,44 +349,54 @@ async def test_nothing_lost_nothing_duplicated_under_faults(
                 "nothing pending": set(tally.pending) == set(streams.inputs())
                 and not any(tally.pending.values()),
                 "nothing undelivered": not any(tally.undelivered.values()),
-                "one document per canonical URL":
-                    tally.shared_canonical == 0 and tally.stray_documents == 0,
+                "one document per canonical URL": tally.shared_canonical == 0
+                and tally.stray_documents == 0,
                 "every failure has a reason": tally.failed_without_reason == 0,
                 "analyzed articles complete": tally.analyzed_incomplete == 0,
                 "dead letters complete": tally.dead_letters_incomplete == 0,
                 "one dead letter per entry": tally.dead_letters_repeated == 0,
                 # every valid URL has its one document, unless Redis lost all its entries
                 # before the fetcher saw it; only the non-http ones have none
-                "a document for every valid URL":
-                    tally.documents == tally.distinct_canonical - tally.redis_lost_no_document,
+                "a document for every valid URL": tally.documents
+                == tally.distinct_canonical - tally.redis_lost_no_document,
                 "most pages analyzed": tally.by_status["analyzed"] > pages // 2,
                 "every worker kind killed twice": all(sup.kills[s] >= 2 for s in STAGES),
             }
             record = {
-                "seed": seed, "slow_fsync_ms": slow_ms if redis_env else 0, "passed": all(checks.values()),
+                "seed": seed,
+                "slow_fsync_ms": slow_ms if redis_env else 0,
+                "passed": all(checks.values()),
                 "failed_checks": [k for k, ok in checks.items() if not ok],
                 "faults": [f.describe() + f" @{f.at}s" for f in faults],
                 "timeline": sorted(events),
-                "accepted": tally.accepted, "documents": tally.documents,
-                "by_status": dict(tally.by_status), "dead_letters": tally.dead_letters,
-                "lost": len(tally.lost), "unfinished": len(tally.unfinished),
+                "accepted": tally.accepted,
+                "documents": tally.documents,
+                "by_status": dict(tally.by_status),
+                "dead_letters": tally.dead_letters,
+                "lost": len(tally.lost),
+                "unfinished": len(tally.unfinished),
                 "redis_lost": len(tally.redis_lost),
                 "redis_lost_no_document": tally.redis_lost_no_document,
                 "redis_lost_unseen": tally.redis_lost_unseen,
-                "pending": tally.pending, "reconciled": tally.reconciled,
-                "recovered": tally.recovered, "processed": tally.processed,
-                "needed": tally.needed, "kills": dict(sup.kills),
-                "elapsed_s": round(time.monotonic() - started), "settle_s": round(settle),
+                "pending": tally.pending,
+                "reconciled": tally.reconciled,
+                "recovered": tally.recovered,
+                "processed": tally.processed,
+                "needed": tally.needed,
+                "kills": dict(sup.kills),
+                "elapsed_s": round(time.monotonic() - started),
+                "settle_s": round(settle),
             }
             if report := os.environ.get("NEWSFLOW_FAULT_REPORT"):
                 line = json.dumps(record) + "\n"
                 with Path(report).open("a", encoding="utf-8") as out:  # noqa: ASYNC230 - one line, after the run
                     out.write(line)
             failed = [k for k, ok in checks.items() if not ok]
-            assert not failed, f"seed {seed}: {failed}; lost {tally.lost[:5]}, unfinished {tally.unfinished[:5]}"
+            assert not failed, (
+                f"seed {seed}: {failed}; lost {tally.lost[:5]}, unfinished {tally.unfinished[:5]}"
+            )
         finally:
             workers.stop_all(timeout=15)
             store.close()
             await redis.aclose()
             servers.stop()
-

@@ -41,10 +41,16 @@ def hooks() -> Iterator[WebhookServer]:
 @pytest.fixture
 def alert_settings(settings: Settings, hooks: WebhookServer) -> Settings:
     port = int(hooks.base.rsplit(":", 1)[1])
-    return settings.model_copy(update={
-        "fetch_allowed_ports": [80, 443, port], "alert_timeout": 1.0, "alert_retries": 3,
-        "alert_backoff": 0.05, "alert_backoff_max": 0.5, "public_url": "https://news.example.org",
-    })
+    return settings.model_copy(
+        update={
+            "fetch_allowed_ports": [80, 443, port],
+            "alert_timeout": 1.0,
+            "alert_retries": 3,
+            "alert_backoff": 0.05,
+            "alert_backoff_max": 0.5,
+            "public_url": "https://news.example.org",
+        }
+    )
 
 
 @pytest.fixture
@@ -64,28 +70,43 @@ async def alerts(settings: Settings) -> AsyncIterator[AlertStore]:
 
 def make_rule(url: str, fmt: str = "json", **fields: object) -> AlertRule:
     extra: dict[str, object] = {"chat_id": "-1001234567890"} if fmt == "telegram" else {}
-    spec = RuleSpec.model_validate({"url": url, "symbols": ["BTC"], "format": fmt, **extra, **fields})
-    return AlertRule(**spec.model_dump(), id="0123456789ab", secret="whsec_test",
-                     created_at=datetime.now(UTC))
+    spec = RuleSpec.model_validate(
+        {"url": url, "symbols": ["BTC"], "format": fmt, **extra, **fields}
+    )
+    return AlertRule(
+        **spec.model_dump(), id="0123456789ab", secret="whsec_test", created_at=datetime.now(UTC)
+    )
 
 
 SUBJECT = Subject(
-    article_id="b" * 64, short_id="b" * 10,
+    article_id="b" * 64,
+    short_id="b" * 10,
     title="Bitcoin <rallies> & ETF inflows hit a record [read](http://evil.example) @everyone",
-    original_title="比特币大涨", url="https://src.example/1", source="src.example", site="Source",
-    language="zh", category="zh_crypto", symbols=("BTC",), keywords=("etf",),
-    published=datetime(2026, 1, 2, tzinfo=UTC), direction="bullish", confidence=0.8,
-    summary="Inflows <b>rose</b> & analysts expect more." * 40, impact_symbols=("BTC",),
+    original_title="比特币大涨",
+    url="https://src.example/1",
+    source="src.example",
+    site="Source",
+    language="zh",
+    category="zh_crypto",
+    symbols=("BTC",),
+    keywords=("etf",),
+    published=datetime(2026, 1, 2, tzinfo=UTC),
+    direction="bullish",
+    confidence=0.8,
+    summary="Inflows <b>rose</b> & analysts expect more." * 40,
+    impact_symbols=("BTC",),
     votes={"up": 1, "down": 0, "important": 0, "comments": 0},
 )
 
 
 async def send(sender: WebhookSender, rule: AlertRule, subject: Subject = SUBJECT) -> object:
     key = idempotency_key(rule.id, subject.article_id)
-    payload = render(rule, subject, page_url="https://news.example.org/articles/" + subject.article_id,
-                     key=key)
-    return await sender.deliver(rule.url, payload.body,
-                                lambda: signed_headers(rule.secret, payload.body, key))
+    payload = render(
+        rule, subject, page_url="https://news.example.org/articles/" + subject.article_id, key=key
+    )
+    return await sender.deliver(
+        rule.url, payload.body, lambda: signed_headers(rule.secret, payload.body, key)
+    )
 
 
 async def test_signed_json_verifies_with_the_documented_recipe(
@@ -119,7 +140,9 @@ async def test_a_wrong_secret_or_a_tampered_body_is_refused_by_the_receiver(
     assert hooks.received("/hooks/b")[1].problem == "timestamp outside the 5-minute window"
 
 
-@pytest.mark.parametrize(("fmt", "path"), [("telegram", TELEGRAM), ("discord", DISCORD), ("slack", SLACK)])
+@pytest.mark.parametrize(
+    ("fmt", "path"), [("telegram", TELEGRAM), ("discord", DISCORD), ("slack", SLACK)]
+)
 async def test_chat_formats_are_accepted_by_receivers_that_check_the_api_shapes(
     sender: WebhookSender, hooks: WebhookServer, fmt: str, path: str
 ) -> None:
@@ -132,14 +155,23 @@ async def test_chat_formats_are_accepted_by_receivers_that_check_the_api_shapes(
 @pytest.mark.parametrize(
     ("path", "body", "problem"),
     [
-        (TELEGRAM, {"chat_id": 1, "text": "<script>x</script>", "parse_mode": "HTML"},
-         'Bad Request: can\'t parse entities: Unsupported start tag "script"'),
+        (
+            TELEGRAM,
+            {"chat_id": 1, "text": "<script>x</script>", "parse_mode": "HTML"},
+            'Bad Request: can\'t parse entities: Unsupported start tag "script"',
+        ),
         (TELEGRAM, {"chat_id": 1, "text": "x" * 4097}, "Bad Request: message is too long"),
         (DISCORD, {"content": ""}, "50006 Cannot send an empty message"),
-        (DISCORD, {"embeds": [{"title": "t" * 257}]},
-         "50035 Invalid Form Body: embeds.title must be 256 or fewer in length"),
-        (SLACK, {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]},
-         "invalid_blocks"),
+        (
+            DISCORD,
+            {"embeds": [{"title": "t" * 257}]},
+            "50035 Invalid Form Body: embeds.title must be 256 or fewer in length",
+        ),
+        (
+            SLACK,
+            {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]},
+            "invalid_blocks",
+        ),
         (SLACK, {"username": "x"}, "no_text"),
     ],
 )
@@ -208,8 +240,12 @@ async def test_failures_in_words(
 async def test_a_deadline_stops_retrying_early(sender: WebhookSender, hooks: WebhookServer) -> None:
     hooks.misbehave("/hooks/d", "500", "500", "500", "500")
     key = "k"
-    result = await sender.deliver(hooks.url("/hooks/d"), b"{}", lambda: {"Idempotency-Key": key},
-                                  deadline=time.monotonic() + 0.5)
+    result = await sender.deliver(
+        hooks.url("/hooks/d"),
+        b"{}",
+        lambda: {"Idempotency-Key": key},
+        deadline=time.monotonic() + 0.5,
+    )
     assert not result.ok and result.attempts == 1 and result.retryable
 
 
@@ -237,37 +273,64 @@ async def test_rules_are_stored_listed_found_by_symbol_and_removed(alerts: Alert
 async def test_one_claim_wins_among_concurrent_replicas(alerts: AlertStore) -> None:
     rule = await alerts.add(RuleSpec(url="https://h.example/1", symbols=["BTC"]))
     key = idempotency_key(rule.id, "c" * 64)
-    claims = await asyncio.gather(*(
-        alerts.claim(key, rule_id=rule.id, article_id="c" * 64, owner=f"r{i}", lease_seconds=30)
-        for i in range(8)
-    ))
+    claims = await asyncio.gather(
+        *(
+            alerts.claim(key, rule_id=rule.id, article_id="c" * 64, owner=f"r{i}", lease_seconds=30)
+            for i in range(8)
+        )
+    )
     assert claims.count(Claim.CLAIMED) == 1 and claims.count(Claim.BUSY) == 7
     await alerts.delivered(key, status=200, attempts=1)
-    again = await alerts.claim(key, rule_id=rule.id, article_id="c" * 64, owner="r9", lease_seconds=30)
+    again = await alerts.claim(
+        key, rule_id=rule.id, article_id="c" * 64, owner="r9", lease_seconds=30
+    )
     assert again is Claim.DELIVERED
     await alerts.delivered(key, status=200, attempts=1)  # a repeated record counts once
     stored = await alerts.rule(rule.id)
     assert stored.deliveries == 1 and stored.last_delivery_at is not None
 
 
-async def test_an_expired_lease_or_a_retryable_failure_can_be_claimed_again(alerts: AlertStore) -> None:
+async def test_an_expired_lease_or_a_retryable_failure_can_be_claimed_again(
+    alerts: AlertStore,
+) -> None:
     rule = await alerts.add(RuleSpec(url="https://h.example/1", symbols=["BTC"]))
     aid = "d" * 64
     key = idempotency_key(rule.id, aid)
-    assert await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="a", lease_seconds=0.2) is Claim.CLAIMED
-    assert await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="b", lease_seconds=5) is Claim.BUSY
+    assert (
+        await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="a", lease_seconds=0.2)
+        is Claim.CLAIMED
+    )
+    assert (
+        await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="b", lease_seconds=5)
+        is Claim.BUSY
+    )
     await asyncio.sleep(0.3)  # the owner died: its lease runs out
-    assert await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="b", lease_seconds=5) is Claim.CLAIMED
-    await alerts.failed(key, reason="h.example answered HTTP 503 Service Unavailable", attempts=4,
-                        status=503, final=False)
+    assert (
+        await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="b", lease_seconds=5)
+        is Claim.CLAIMED
+    )
+    await alerts.failed(
+        key,
+        reason="h.example answered HTTP 503 Service Unavailable",
+        attempts=4,
+        status=503,
+        final=False,
+    )
     stored = await alerts.rule(rule.id)
     assert stored.failures == 1 and stored.last_failure is not None
     assert stored.last_failure.reason == "h.example answered HTTP 503 Service Unavailable"
     assert stored.last_failure.article_id == aid
-    assert await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="c", lease_seconds=5) is Claim.CLAIMED
-    await alerts.failed(key, reason="h.example answered HTTP 404 Not Found", attempts=1, status=404,
-                        final=True)
-    assert await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="d", lease_seconds=5) is Claim.FAILED
+    assert (
+        await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="c", lease_seconds=5)
+        is Claim.CLAIMED
+    )
+    await alerts.failed(
+        key, reason="h.example answered HTTP 404 Not Found", attempts=1, status=404, final=True
+    )
+    assert (
+        await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="d", lease_seconds=5)
+        is Claim.FAILED
+    )
     record = await alerts.delivery(key)
     assert record is not None and record.attempts == 5 and record.state == "failed"
     [recent] = await alerts.recent_failures(rule.id)
@@ -279,12 +342,20 @@ async def test_giving_up_an_article_fails_its_unfinished_deliveries(alerts: Aler
     aid = "e" * 64
     key = idempotency_key(rule.id, aid)
     await alerts.claim(key, rule_id=rule.id, article_id=aid, owner="a", lease_seconds=5)
-    await alerts.failed(key, reason="h.example: connection refused (4 attempts)", attempts=4,
-                        status=None, final=False)
+    await alerts.failed(
+        key,
+        reason="h.example: connection refused (4 attempts)",
+        attempts=4,
+        status=None,
+        final=False,
+    )
     assert await alerts.give_up(aid, "gave up after 3 deliveries") == 1
     record = await alerts.delivery(key)
     assert record is not None and record.state == "failed"
-    assert record.reason == "gave up after 3 deliveries; last try: h.example: connection refused (4 attempts)"
+    assert (
+        record.reason
+        == "gave up after 3 deliveries; last try: h.example: connection refused (4 attempts)"
+    )
     assert (await alerts.rule(rule.id)).failures == 2
 
 
@@ -297,7 +368,8 @@ async def test_a_stored_rule_that_no_longer_validates_is_skipped(
     client: AsyncIOMotorClient[dict[str, object]] = AsyncIOMotorClient(settings.mongo_url)
     try:
         await client[settings.mongo_db][f"{settings.mongo_collection}_alert_rules"].update_one(
-            {"_id": bad.id}, {"$set": {"symbols": [], "url": "ftp://x"}})
+            {"_id": bad.id}, {"$set": {"symbols": [], "url": "ftp://x"}}
+        )
     finally:
         client.close()
     assert [r.id for r in await alerts.candidates(["BTC"], limit=10)] == [good.id]

@@ -32,16 +32,24 @@ def hooks() -> Iterator[WebhookServer]:
 @pytest.fixture
 def reader_settings(settings: Settings, hooks: WebhookServer) -> Settings:
     port = int(hooks.base.rsplit(":", 1)[1])
-    return settings.model_copy(update={"fetch_allowed_ports": [80, 443, port], "alert_retries": 0,
-                                       "api_token": SecretStr("tok")})
+    return settings.model_copy(
+        update={
+            "fetch_allowed_ports": [80, 443, port],
+            "alert_retries": 0,
+            "api_token": SecretStr("tok"),
+        }
+    )
 
 
 @contextlib.asynccontextmanager
 async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as client,
+    ):
         yield client
 
 
@@ -52,8 +60,14 @@ async def test_rules_through_the_api_secret_once_urls_redacted(
     reader_settings: Settings, store: ArticleStore, hooks: WebhookServer
 ) -> None:
     async with client_for(reader_settings) as client:
-        spec = {"url": hooks.url(SLACK), "symbols": ["btc"], "direction": "bullish",
-                "min_confidence": 0.6, "format": "slack", "name": "BTC bulls"}
+        spec = {
+            "url": hooks.url(SLACK),
+            "symbols": ["btc"],
+            "direction": "bullish",
+            "min_confidence": 0.6,
+            "format": "slack",
+            "name": "BTC bulls",
+        }
         assert (await client.post("/api/alerts", json=spec)).status_code == 401
         assert (await client.get("/api/alerts")).status_code == 401  # rules are private
         r = await client.post("/api/alerts", json=spec, headers=AUTH)
@@ -66,7 +80,9 @@ async def test_rules_through_the_api_secret_once_urls_redacted(
         listed = (await client.get("/api/alerts", headers=AUTH)).json()["items"]
         assert [x["id"] for x in listed] == [rule["id"]]
         assert secret not in (await client.get("/api/alerts", headers=AUTH)).text
-        assert (await client.get(f"/api/alerts/{rule['id']}", headers=AUTH)).json()["name"] == "BTC bulls"
+        assert (await client.get(f"/api/alerts/{rule['id']}", headers=AUTH)).json()[
+            "name"
+        ] == "BTC bulls"
 
         r = await client.post(f"/api/alerts/{rule['id']}/test", headers=AUTH)
         assert r.json() == {"ok": True, "detail": f"delivered: HTTP 200 from {hooks.base}/…"}
@@ -81,12 +97,19 @@ async def test_rules_through_the_api_secret_once_urls_redacted(
 @pytest.mark.parametrize(
     ("spec", "words"),
     [
-        ({"url": "http://169.254.169.254/hook", "symbols": ["BTC"]},
-         "url: refused: 169.254.169.254 is a link-local (cloud metadata) address"),
-        ({"url": "https://hooks.example.com:6379/x", "symbols": ["BTC"]},
-         "url: refused: port 6379 is not allowed"),
+        (
+            {"url": "http://169.254.169.254/hook", "symbols": ["BTC"]},
+            "url: refused: 169.254.169.254 is a link-local (cloud metadata) address",
+        ),
+        (
+            {"url": "https://hooks.example.com:6379/x", "symbols": ["BTC"]},
+            "url: refused: port 6379 is not allowed",
+        ),
         ({"url": "https://hooks.example.com/x"}, "at least one criterion"),
-        ({"url": "https://hooks.example.com/x", "symbols": ["BTC"], "format": "telegram"}, "chat_id"),
+        (
+            {"url": "https://hooks.example.com/x", "symbols": ["BTC"], "format": "telegram"},
+            "chat_id",
+        ),
         ({"url": "https://hooks.example.com/x", "symbols": ["BTC"], "secret": "mine"}, "secret"),
     ],
 )
@@ -104,11 +127,20 @@ async def test_the_rules_page_adds_shows_the_secret_once_tests_and_removes(
 ) -> None:
     async with client_for(reader_settings) as client:
         page = await client.get("/alerts")
-        assert page.status_code == 200 and "log in" in page.text and 'id="add-rule"' not in page.text
+        assert (
+            page.status_code == 200 and "log in" in page.text and 'id="add-rule"' not in page.text
+        )
         assert (await client.post("/login", data={"token": "tok"})).status_code == 303
-        form = {"name": "zh news", "languages": "zh", "keywords": "英伟达, ETF",
-                "url": hooks.url("/hooks/page"), "format": "json", "direction": "",
-                "min_confidence": "", "min_important": ""}
+        form = {
+            "name": "zh news",
+            "languages": "zh",
+            "keywords": "英伟达, ETF",
+            "url": hooks.url("/hooks/page"),
+            "format": "json",
+            "direction": "",
+            "min_confidence": "",
+            "min_important": "",
+        }
         r = await client.post("/alerts", data=form)
         assert r.status_code == 200 and 'id="created"' in r.text
         secret = r.text.split('<code class="secret">')[1].split("</code>")[0]

@@ -38,8 +38,14 @@ def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
         "COLUMNS": "250",
     }
     code = "import sys; from newsflow.cli.main import main; sys.argv[0] = 'newsflow'; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def assert_literal(output: str, *texts: str) -> None:
@@ -63,8 +69,14 @@ async def test_list_prints_titles_sources_reasons_and_symbols_as_text(
     await store.import_documents(docs)
     done = newsflow(settings, "list")
     assert done.returncode == 0, done.stderr
-    assert_literal(done.stdout, "Closing [/] everything", "[/]source", "[/],BTC",
-                   "[bold red]Alarm[/bold red] [/bold]", "[link=x]y[/link]")
+    assert_literal(
+        done.stdout,
+        "Closing [/] everything",
+        "[/]source",
+        "[/],BTC",
+        "[bold red]Alarm[/bold red] [/bold]",
+        "[link=x]y[/link]",
+    )
     assert "[link=https://evil.example/steal]" in done.stdout
 
 

@@ -47,7 +47,8 @@ async def _deferred(store: ArticleStore, url: str, purpose: str) -> str:
     await store.save_stage(aid, 1, TRANSLATOR, translation)
     impact = (
         ImpactResult(status="deferred", reason="the daily impact budget is spent")
-        if purpose == "impact" else ImpactResult(status="skipped", reason="no provider")
+        if purpose == "impact"
+        else ImpactResult(status="skipped", reason="no provider")
     )
     await store.save_stage(aid, 1, ANALYZER, AnalysisResult(status="ok", impact=impact))
     return aid
@@ -110,12 +111,19 @@ async def test_a_reopened_article_whose_message_was_lost_is_sent_again(
     assert await redis.exists(streams[EXTRACTED]) == 0
 
 
-async def test_newsflow_retry_deferred(settings: Settings, store: ArticleStore, redis: Redis) -> None:
+async def test_newsflow_retry_deferred(
+    settings: Settings, store: ArticleStore, redis: Redis
+) -> None:
     aid = await _deferred(store, "https://a.example/5", "impact")
     env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO)}
     run = subprocess.run(
         [str(Path(sys.executable).parent / "newsflow"), "retry", "--deferred"],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     assert "requeued 0 articles whose translation was deferred" in run.stdout

@@ -103,7 +103,9 @@ async def test_poison_and_malformed_messages_are_dead_lettered(
         letters = {e["fields"]: e for _, e in await dead.list()}
         invalid = letters[json.dumps({"nourl": "x"})]
         assert invalid["error"].startswith("invalid message") and invalid["deliveries"] == "1"
-        assert "not http or https" in letters[json.dumps({"url": "ftp://example.org/file"})]["error"]
+        assert (
+            "not http or https" in letters[json.dumps({"url": "ftp://example.org/file"})]["error"]
+        )
         poison = letters[json.dumps({"url": "http://127.0.0.1:9/poison"})]
         assert poison["deliveries"] == str(settings.max_deliveries)
         assert "this page always breaks the handler" in poison["error"]
@@ -138,6 +140,7 @@ async def test_handler_timeout_and_reclaim_after_a_crash(
 
         await wait_for(both_fetched, timeout=30)
         assert toy.calls[canonical_url("http://127.0.0.1:9/slow")] == 2  # timed out once
+
         async def nothing_pending() -> bool:
             return (await redis.xpending(streams.urls, "fetcher"))["pending"] == 0
 
@@ -163,7 +166,10 @@ async def test_trim_spares_pending_entries(settings: Settings, redis: Redis) -> 
 async def test_stale_messages_never_regress_an_article(store: ArticleStore) -> None:
     canonical = canonical_url("http://127.0.0.1:9/story?id=1")
     intake = await store.accept(
-        canonical=canonical, submitted_url=canonical, submitted_by="t", refresh=False,
+        canonical=canonical,
+        submitted_url=canonical,
+        submitted_by="t",
+        refresh=False,
         entry_id="1-0",
     )
     aid = intake.article_id
@@ -177,18 +183,27 @@ async def test_stale_messages_never_regress_an_article(store: ArticleStore) -> N
     assert article.fetch is not None and article.fetch.attempts == 1
     # a duplicate submission is not processed, a redelivery of the same entry is
     dup = await store.accept(
-        canonical=canonical, submitted_url=canonical, submitted_by="t", refresh=False,
+        canonical=canonical,
+        submitted_url=canonical,
+        submitted_by="t",
+        refresh=False,
         entry_id="2-0",
     )
     assert not dup.process
     again = await store.accept(
-        canonical=canonical, submitted_url=canonical, submitted_by="t", refresh=False,
+        canonical=canonical,
+        submitted_url=canonical,
+        submitted_by="t",
+        refresh=False,
         entry_id="1-0",
     )
     assert again.process
     # a refresh starts a new generation; messages of the old one are stale
     fresh = await store.accept(
-        canonical=canonical, submitted_url=canonical, submitted_by="t", refresh=True,
+        canonical=canonical,
+        submitted_url=canonical,
+        submitted_by="t",
+        refresh=True,
         entry_id="3-0",
     )
     assert fresh.process and fresh.generation == 2
@@ -227,12 +242,19 @@ async def test_a_dead_letter_keeps_the_details_and_the_article_only_the_kind(
     spec = StageSpec(stage=EXTRACTOR, handle=handle, open_resources=no_resources)
     streams = Streams(settings.stream_prefix)
     url = "http://127.0.0.1:9/leaky"
-    intake = await store.accept(canonical=canonical_url(url), submitted_url=url,
-                                submitted_by="test", refresh=False, entry_id="1-0")
+    intake = await store.accept(
+        canonical=canonical_url(url),
+        submitted_url=url,
+        submitted_by="test",
+        refresh=False,
+        entry_id="1-0",
+    )
     await store.save_stage(intake.article_id, intake.generation, FETCHER, FetchResult(status="ok"))
     async with running(build_worker(spec, settings)):
-        await redis.xadd(streams[FETCHED], {"article_id": intake.article_id,
-                                           "generation": str(intake.generation), "url": url})
+        await redis.xadd(
+            streams[FETCHED],
+            {"article_id": intake.article_id, "generation": str(intake.generation), "url": url},
+        )
         dead = DeadLetters(redis, streams)
 
         async def one_dead() -> bool:
@@ -259,8 +281,15 @@ async def test_a_dead_letter_and_its_acknowledgement_are_one_write(
     await redis.xreadgroup("extractor", "c", {stream: ">"}, count=1)
     assert (await redis.xpending(stream, "extractor"))["pending"] == 1
     dead = DeadLetters(redis, streams)
-    await dead.add(stream=stream, group="extractor", entry_id=entry, fields={"a": "b"},
-                   error="boom", deliveries=3, acknowledge=True)
+    await dead.add(
+        stream=stream,
+        group="extractor",
+        entry_id=entry,
+        fields={"a": "b"},
+        error="boom",
+        deliveries=3,
+        acknowledge=True,
+    )
     assert (await redis.xpending(stream, "extractor"))["pending"] == 0
     assert await redis.xlen(streams.dead) == 1
     # the append-only file holds them as one block (once Redis has written it: with
@@ -269,7 +298,7 @@ async def test_a_dead_letter_and_its_acknowledgement_are_one_write(
 
     async def written_as_one_block() -> bool:
         text = "".join(p.read_text(errors="replace") for p in folder.glob("*.aof"))
-        block = text[text.rfind("MULTI"):]
+        block = text[text.rfind("MULTI") :]
         return "XADD" in block and "XACK" in block and block.rstrip().endswith("EXEC")
 
     await wait_for(written_as_one_block, 10, "the transaction in the append-only file")

@@ -82,8 +82,9 @@ def llm_resources(provider: ChatProvider | None, settings: Settings) -> LLMResou
     return LLMResources(provider, DeferredSweeper("translation", settings))
 
 
-def context(stage: Stage, settings: Settings, redis: Redis, store: ArticleStore,
-            resources: R) -> StageContext[R]:
+def context(
+    stage: Stage, settings: Settings, redis: Redis, store: ArticleStore, resources: R
+) -> StageContext[R]:
     return StageContext(stage, settings, Streams(settings.stream_prefix), redis, store, resources)
 
 
@@ -103,19 +104,32 @@ async def stored(store: ArticleStore, aid: str) -> Article:
 
 
 async def queued(store: ArticleStore, url: str = URL, entry_id: str = "1-0") -> str:
-    intake = await store.accept(canonical=url, submitted_url=url, submitted_by="t",
-                                refresh=False, entry_id=entry_id)
+    intake = await store.accept(
+        canonical=url, submitted_url=url, submitted_by="t", refresh=False, entry_id=entry_id
+    )
     return intake.article_id
 
 
-async def extracted(store: ArticleStore, text: str, *, title: str = "Apple shares rise",
-                    language: str = "en", url: str = URL,
-                    published: datetime | None = None) -> str:
+async def extracted(
+    store: ArticleStore,
+    text: str,
+    *,
+    title: str = "Apple shares rise",
+    language: str = "en",
+    url: str = URL,
+    published: datetime | None = None,
+) -> str:
     """An article as the extractor leaves it."""
     aid = await queued(store, url)
     assert await store.save_stage(aid, 1, FETCHER, FetchResult(status="ok"))
-    result = ExtractionResult(status="ok", title=title, text=text, language=language,
-                              word_count=len(text.split()), published=published)
+    result = ExtractionResult(
+        status="ok",
+        title=title,
+        text=text,
+        language=language,
+        word_count=len(text.split()),
+        published=published,
+    )
     assert await store.save_stage(aid, 1, EXTRACTOR, result)
     return aid
 
@@ -135,7 +149,10 @@ async def fetcher(settings: Settings, corpus_server: CorpusServer) -> AsyncItera
 
 
 async def test_fetcher_stores_the_page_and_hands_it_on(
-    settings: Settings, redis: Redis, store: ArticleStore, fetcher: PageFetcher,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    fetcher: PageFetcher,
     corpus_server: CorpusServer,
 ) -> None:
     ctx = context(FETCHER, settings, redis, store, fetcher)
@@ -148,7 +165,8 @@ async def test_fetcher_stores_the_page_and_hands_it_on(
     page_ = await store.load_page(aid)
     assert page_ is not None and page_[0] == 1 and "<html" in page_[1].lower()
     assert await entries(redis, settings, FETCHED) == [
-        {"schema_version": "1", "article_id": aid, "generation": "1", "url": url}]
+        {"schema_version": "1", "article_id": aid, "generation": "1", "url": url}
+    ]
     # the same URL from another entry: a duplicate, no second fetch
     await process(ctx, never_called, UrlSubmitted(url=url), "2-0")
     assert await counter(redis, settings, "duplicate:fetcher") == 1
@@ -160,7 +178,10 @@ async def test_fetcher_stores_the_page_and_hands_it_on(
 
 
 async def test_fetcher_records_why_a_page_could_not_be_fetched(
-    settings: Settings, redis: Redis, store: ArticleStore, fetcher: PageFetcher,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    fetcher: PageFetcher,
     corpus_server: CorpusServer,
 ) -> None:
     ctx = context(FETCHER, settings, redis, store, fetcher)
@@ -168,7 +189,8 @@ async def test_fetcher_records_why_a_page_could_not_be_fetched(
     await process(ctx, fetch, UrlSubmitted(url=missing), "1-0")
     article = await stored(store, article_id(canonical_url(missing)))
     assert article.status is Status.FAILED and article.failure_text == (
-        "failed at fetch: HTTP 404 Not Found")
+        "failed at fetch: HTTP 404 Not Found"
+    )
     assert article.fetch is not None and article.fetch.http_status == 404
     assert await entries(redis, settings, FETCHED) == []
     assert await counter(redis, settings, "failed:fetcher") == 1
@@ -196,7 +218,10 @@ async def fetched_page(store: ArticleStore, html: str) -> str:
 
 
 async def test_extractor_stores_the_text_and_hands_it_on(
-    settings: Settings, redis: Redis, store: ArticleStore, pool: ExtractorPool,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    pool: ExtractorPool,
 ) -> None:
     ctx = context(EXTRACTOR, settings, redis, store, pool)
     html = page(article_body(EN_PARAGRAPHS, "Trams return"), title="Trams return")
@@ -210,7 +235,10 @@ async def test_extractor_stores_the_text_and_hands_it_on(
 
 
 async def test_extractor_stops_a_paywalled_page_with_the_evidence(
-    settings: Settings, redis: Redis, store: ArticleStore, pool: ExtractorPool,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    pool: ExtractorPool,
 ) -> None:
     ctx = context(EXTRACTOR, settings, redis, store, pool)
     html = page(
@@ -233,25 +261,33 @@ async def test_extractor_stops_a_paywalled_page_with_the_evidence(
 
 
 async def test_extractor_without_the_fetched_page(
-    settings: Settings, redis: Redis, store: ArticleStore, pool: ExtractorPool,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    pool: ExtractorPool,
 ) -> None:
     aid = await queued(store)
     assert await store.save_stage(aid, 1, FETCHER, FetchResult(status="ok"))
     ctx = context(EXTRACTOR, settings, redis, store, pool)
     await process(ctx, extract, PageFetched(article_id=aid, url=URL), "1-0")
     assert (await stored(store, aid)).failure_text == (
-        "failed at extraction: the fetched page is missing from the store")
+        "failed at extraction: the fetched page is missing from the store"
+    )
 
 
 # --- translator --------------------------------------------------------------------------------
 
 
 async def test_translator_without_a_provider_and_with_a_failing_one(
-    settings: Settings, redis: Redis, store: ArticleStore,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
 ) -> None:
     text = "苹果公司股价大涨。投资者很高兴。"
     aid = await extracted(store, text, title="苹果股价大涨", language="zh")
-    ctx: StageContext[LLMResources] = context(TRANSLATOR, settings, redis, store, llm_resources(None, settings))
+    ctx: StageContext[LLMResources] = context(
+        TRANSLATOR, settings, redis, store, llm_resources(None, settings)
+    )
     await process(ctx, translate, TextExtracted(article_id=aid, url=URL), "1-0")
     article = await stored(store, aid)
     assert article.status is Status.TRANSLATED and article.translation is not None
@@ -261,10 +297,14 @@ async def test_translator_without_a_provider_and_with_a_failing_one(
     # a provider that refuses the key: recorded as failed, the article still goes on
     other = await extracted(store, text, title="苹果股价大涨", language="zh", url=URL + "-2")
     with LLMServer(api_key="right-key") as llm:
-        failing = settings.model_copy(update={
-            "translate_provider": "openai", "translate_base_url": llm.url,
-            "translate_model": "stand-in", "translate_api_key": SecretStr("wrong-key"),
-        })
+        failing = settings.model_copy(
+            update={
+                "translate_provider": "openai",
+                "translate_base_url": llm.url,
+                "translate_model": "stand-in",
+                "translate_api_key": SecretStr("wrong-key"),
+            }
+        )
         provider = translation_provider(failing)
         try:
             ctx = context(TRANSLATOR, failing, redis, store, llm_resources(provider, failing))
@@ -285,9 +325,13 @@ async def test_translator_without_a_provider_and_with_a_failing_one(
 
 
 async def test_analyzer_stores_the_analysis_and_finds_earlier_articles(
-    settings: Settings, redis: Redis, store: ArticleStore,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
 ) -> None:
-    ctx: StageContext[LLMResources] = context(ANALYZER, settings, redis, store, llm_resources(None, settings))
+    ctx: StageContext[LLMResources] = context(
+        ANALYZER, settings, redis, store, llm_resources(None, settings)
+    )
     earlier_url, url = URL + "-earlier", URL + "-later"
     text = "Apple (NASDAQ: AAPL) shares rose after the iPhone launch; Apple investors cheered."
     ids = []
@@ -308,19 +352,27 @@ async def test_analyzer_stores_the_analysis_and_finds_earlier_articles(
     await process(ctx, never_called, ArticleTranslated(article_id=ids[1], url=url), "x")
     analyzed = await entries(redis, settings, ANALYZED)
     assert [e["article_id"] for e in analyzed] == [*ids, ids[1]]
-    assert analyzed[0] == {"schema_version": "1", "article_id": ids[0], "generation": "1",
-                           "url": earlier_url, "trigger": "analyzed"}
+    assert analyzed[0] == {
+        "schema_version": "1",
+        "article_id": ids[0],
+        "generation": "1",
+        "url": earlier_url,
+        "trigger": "analyzed",
+    }
 
 
 # --- the claim: stale, lost and behind ---------------------------------------------------------
 
 
 async def test_stale_messages_do_nothing(
-    settings: Settings, redis: Redis, store: ArticleStore,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
 ) -> None:
     aid = await extracted(store, "Some text.")
-    await store.accept(canonical=URL, submitted_url=URL, submitted_by="t", refresh=True,
-                       entry_id="2-0")  # generation 2
+    await store.accept(
+        canonical=URL, submitted_url=URL, submitted_by="t", refresh=True, entry_id="2-0"
+    )  # generation 2
     ctx = context(TRANSLATOR, settings, redis, store, None)
     await process(ctx, never_called, TextExtracted(article_id=aid, generation=1, url=URL), "1-0")
     article = await stored(store, aid)
@@ -329,18 +381,28 @@ async def test_stale_messages_do_nothing(
 
 
 async def test_a_missing_article_is_submitted_again(
-    settings: Settings, redis: Redis, store: ArticleStore,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
 ) -> None:
     ctx = context(TRANSLATOR, settings, redis, store, None)
     await process(ctx, never_called, TextExtracted(article_id=AID, url=URL), "1-0")
     urls = await entries(redis, settings, URLS)
-    assert urls == [{"schema_version": "1", "url": URL, "refresh": "true",
-                     "submitted_by": "recovery:translator"}]
+    assert urls == [
+        {
+            "schema_version": "1",
+            "url": URL,
+            "refresh": "true",
+            "submitted_by": "recovery:translator",
+        }
+    ]
     assert await counter(redis, settings, "recovered:translator") == 1
 
 
 async def test_an_article_behind_the_message_is_submitted_again(
-    settings: Settings, redis: Redis, store: ArticleStore,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
 ) -> None:
     # The article exists but its extraction result was lost: still at "fetched".
     aid = await queued(store)
@@ -353,7 +415,11 @@ async def test_an_article_behind_the_message_is_submitted_again(
 
 def test_handlers_match_the_declared_messages() -> None:
     handlers: list[tuple[Stage, Handler[Any, Any]]] = [
-        (FETCHER, fetch), (EXTRACTOR, extract), (TRANSLATOR, translate), (ANALYZER, analyze)]
+        (FETCHER, fetch),
+        (EXTRACTOR, extract),
+        (TRANSLATOR, translate),
+        (ANALYZER, analyze),
+    ]
     for stage, handler in handlers:
         assert stage.consumes is not None
         assert get_type_hints(handler)["message"] is stage.consumes.message, stage.name
@@ -368,7 +434,9 @@ async def forget_everything(
 
 
 async def test_an_article_lost_while_the_stage_worked_is_submitted_again(
-    settings: Settings, redis: Redis, store: ArticleStore,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
 ) -> None:
     aid = await extracted(store, "Some text.")
     ctx = context(TRANSLATOR, settings, redis, store, None)
@@ -395,7 +463,9 @@ async def lose_the_extraction(
 
 
 async def test_a_stage_never_builds_on_an_article_that_lost_the_stage_before(
-    settings: Settings, redis: Redis, store: ArticleStore,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
 ) -> None:
     aid = await extracted(store, "Some text.")
     ctx = context(TRANSLATOR, settings, redis, store, None)

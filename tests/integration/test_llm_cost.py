@@ -46,9 +46,7 @@ def _fresh(llm: LLMServer) -> None:
 
 
 def _settings(base: Settings, **changes: object) -> Settings:
-    return base.model_copy(
-        update={"translate_chunk_chars": 200, "llm_prices": PRICES, **changes}
-    )
+    return base.model_copy(update={"translate_chunk_chars": 200, "llm_prices": PRICES, **changes})
 
 
 @pytest.fixture
@@ -83,7 +81,10 @@ async def test_a_translated_chunk_is_never_sent_again(
     usage = first.usage
     assert usage is not None
     assert (usage.provider, usage.model, usage.calls, usage.cached) == (
-        provider.name, "stand-in-mt", chunks + 1, 0
+        provider.name,
+        "stand-in-mt",
+        chunks + 1,
+        0,
     )
     # the stand-in reports usage computed from each request: the sums are what it said
     assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
@@ -149,9 +150,15 @@ async def test_impact_answers_are_cached_and_counted(
     config = _settings(settings)
     ledger = ledger_of(config)
     async with OpenAICompatible(llm.url, "stand-in-analyst", KEY) as analyst:
-        first = await analyze_impact("Tesla rallies", "Tesla shares rose.", ["TSLA"], analyst, config, ledger)
-        second = await analyze_impact("Tesla rallies", "Tesla shares rose.", ["TSLA"], analyst, config, ledger)
-        other = await analyze_impact("Tesla falls", "Tesla shares fell.", ["TSLA"], analyst, config, ledger)
+        first = await analyze_impact(
+            "Tesla rallies", "Tesla shares rose.", ["TSLA"], analyst, config, ledger
+        )
+        second = await analyze_impact(
+            "Tesla rallies", "Tesla shares rose.", ["TSLA"], analyst, config, ledger
+        )
+        other = await analyze_impact(
+            "Tesla falls", "Tesla shares fell.", ["TSLA"], analyst, config, ledger
+        )
     assert len(llm.requests) == 2
     assert first.status == second.status == other.status == "ok"
     assert second.impact == first.impact and other.impact != first.impact
@@ -159,7 +166,9 @@ async def test_impact_answers_are_cached_and_counted(
     assert second.usage is not None and (second.usage.calls, second.usage.cached) == (0, 1)
     [_, impact] = await ledger.totals()
     assert (impact.calls, impact.cached) == (2, 1)
-    assert impact.prompt_tokens == first.usage.prompt_tokens + (other.usage.prompt_tokens if other.usage else 0)
+    assert impact.prompt_tokens == first.usage.prompt_tokens + (
+        other.usage.prompt_tokens if other.usage else 0
+    )
 
 
 async def test_a_spent_budget_defers_without_a_request(
@@ -173,7 +182,9 @@ async def test_a_spent_budget_defers_without_a_request(
     assert first.usage is not None and first.usage.tokens > 50
     sent = len(llm.requests)
 
-    other = ARTICLE.model_copy(update={"text": "比亚迪股价上涨。\n投资者表示乐观。", "title": "比亚迪"})
+    other = ARTICLE.model_copy(
+        update={"text": "比亚迪股价上涨。\n投资者表示乐观。", "title": "比亚迪"}
+    )
     deferred = await translate_article(other, provider, config, ledger)
     assert deferred.status == "deferred"
     assert "daily translation budget is spent" in (deferred.error or "")
@@ -195,4 +206,6 @@ async def test_a_spent_budget_defers_without_a_request(
     assert translation.budget == 50 and translation.remaining == 0
     assert not await ledger.has_room("translation")
     # a larger budget (the next day, or a new setting) lets deferred work go on
-    assert await ledger_of(_settings(settings, translate_daily_tokens=10**9)).has_room("translation")
+    assert await ledger_of(_settings(settings, translate_daily_tokens=10**9)).has_room(
+        "translation"
+    )

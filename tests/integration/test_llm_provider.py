@@ -52,7 +52,8 @@ async def test_chat_reports_the_usage_and_latency_of_the_answer(
     assert completion.text == answer
     # the stand-in counts a token per four characters, plus one, of what it received and sent
     assert (completion.prompt_tokens, completion.completion_tokens) == (
-        len("Hello") // 4 + 1, len(answer) // 4 + 1
+        len("Hello") // 4 + 1,
+        len(answer) // 4 + 1,
     )
     assert completion.latency >= 0.2
     # a retried call (429 first) reports the answer's usage once, and the whole wait
@@ -129,7 +130,9 @@ async def test_a_slow_answer_times_out_and_is_retried(llm: LLMServer) -> None:
     llm.misbehave("slow:3", "slow:3")
     async with OpenAICompatible(llm.url, "m", KEY, timeout=0.3, retries=1, backoff=0.01) as client:
         started = time.monotonic()
-        with pytest.raises(ProviderError, match=r"127.0.0.1:\d+: no answer within 0.3 s \(ReadTimeout\)"):
+        with pytest.raises(
+            ProviderError, match=r"127.0.0.1:\d+: no answer within 0.3 s \(ReadTimeout\)"
+        ):
             await client.complete(HELLO)
     assert time.monotonic() - started < 2
     assert len(llm.requests) == 2

@@ -44,10 +44,16 @@ def hooks() -> Iterator[WebhookServer]:
 @pytest.fixture
 def notifier_settings(settings: Settings, hooks: WebhookServer) -> Settings:
     port = int(hooks.base.rsplit(":", 1)[1])
-    return settings.model_copy(update={
-        "fetch_allowed_ports": [80, 443, port], "alert_timeout": 0.5, "alert_retries": 1,
-        "alert_backoff": 0.05, "alert_backoff_max": 0.2, "public_url": "https://news.example.org",
-    })
+    return settings.model_copy(
+        update={
+            "fetch_allowed_ports": [80, 443, port],
+            "alert_timeout": 0.5,
+            "alert_retries": 1,
+            "alert_backoff": 0.05,
+            "alert_backoff_max": 0.2,
+            "public_url": "https://news.example.org",
+        }
+    )
 
 
 @pytest.fixture
@@ -64,8 +70,14 @@ async def contexts(
 ) -> AsyncIterator[list[ServiceContext[Alerting]]]:
     """Two notifier replicas' contexts (their own sender and name, one database)."""
     made = [
-        ServiceContext(NOTIFIER, notifier_settings, Streams(notifier_settings.stream_prefix), redis,
-                       store, Alerting(alerts, WebhookSender(notifier_settings), f"replica-{i}"))
+        ServiceContext(
+            NOTIFIER,
+            notifier_settings,
+            Streams(notifier_settings.stream_prefix),
+            redis,
+            store,
+            Alerting(alerts, WebhookSender(notifier_settings), f"replica-{i}"),
+        )
         for i in range(2)
     ]
     yield made
@@ -84,22 +96,34 @@ BTC = "https://coins.example/btc-etf-record"
 
 def notifications(channel: str, outcome: str) -> float:
     """``newsflow_notifications_total`` of this process so far."""
-    return metrics.registry.get_sample_value(
-        "newsflow_notifications_total", {"channel": channel, "outcome": outcome}
-    ) or 0.0
+    return (
+        metrics.registry.get_sample_value(
+            "newsflow_notifications_total", {"channel": channel, "outcome": outcome}
+        )
+        or 0.0
+    )
 
 
 async def test_matching_rules_get_one_signed_alert_each(
-    contexts: list[ServiceContext[Alerting]], store: ArticleStore, alerts: AlertStore,
+    contexts: list[ServiceContext[Alerting]],
+    store: ArticleStore,
+    alerts: AlertStore,
     hooks: WebhookServer,
 ) -> None:
-    doc = analyzed(BTC, title="Bitcoin ETF inflows hit a record", symbols=["BTC"],
-                   direction="bullish", confidence=0.8)
+    doc = analyzed(
+        BTC,
+        title="Bitcoin ETF inflows hit a record",
+        symbols=["BTC"],
+        direction="bullish",
+        confidence=0.8,
+    )
     await store.import_documents([doc])
-    wanted = await add(alerts, hooks, "/hooks/btc", symbols=["BTC"], direction="bullish",
-                       min_confidence=0.6)
-    telegram = await alerts.add(RuleSpec(url=hooks.url(TELEGRAM), symbols=["BTC"],
-                                         format="telegram", chat_id="-100123"))
+    wanted = await add(
+        alerts, hooks, "/hooks/btc", symbols=["BTC"], direction="bullish", min_confidence=0.6
+    )
+    telegram = await alerts.add(
+        RuleSpec(url=hooks.url(TELEGRAM), symbols=["BTC"], format="telegram", chat_id="-100123")
+    )
     await add(alerts, hooks, "/hooks/eth", symbols=["ETH"])
     await add(alerts, hooks, "/hooks/bear", direction="bearish")
     await add(alerts, hooks, "/hooks/sure", symbols=["BTC"], min_confidence=0.9)
@@ -107,7 +131,9 @@ async def test_matching_rules_get_one_signed_alert_each(
     sent = notifications("json", "sent"), notifications("telegram", "sent")
     await notify(contexts[0], message)
     assert (notifications("json", "sent"), notifications("telegram", "sent")) == (
-        sent[0] + 1, sent[1] + 1)  # counted in the metrics, by format
+        sent[0] + 1,
+        sent[1] + 1,
+    )  # counted in the metrics, by format
     [got] = hooks.received("/hooks/btc")
     assert got.problem is None and got.status == 200  # verified with the documented recipe
     assert got.key == idempotency_key(wanted.id, doc["_id"])
@@ -128,15 +154,24 @@ async def test_matching_rules_get_one_signed_alert_each(
 
 
 async def test_two_replicas_at_once_send_each_alert_once(
-    notifier_settings: Settings, redis: Redis, store: ArticleStore, alerts: AlertStore,
+    notifier_settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    alerts: AlertStore,
     hooks: WebhookServer,
 ) -> None:
     # Generous timeouts: on a loaded machine a timed-out request could have reached the
     # receiver, and its retry would be a second request (the documented at-least-once case).
     roomy = notifier_settings.model_copy(update={"alert_timeout": 10.0, "handler_timeout": 20.0})
     contexts = [
-        ServiceContext(NOTIFIER, roomy, Streams(roomy.stream_prefix), redis, store,
-                       Alerting(alerts, WebhookSender(roomy), f"replica-{i}"))
+        ServiceContext(
+            NOTIFIER,
+            roomy,
+            Streams(roomy.stream_prefix),
+            redis,
+            store,
+            Alerting(alerts, WebhookSender(roomy), f"replica-{i}"),
+        )
         for i in range(2)
     ]
     docs = [analyzed(f"https://coins.example/{i}", symbols=["BTC"]) for i in range(6)]
@@ -160,13 +195,17 @@ async def test_two_replicas_at_once_send_each_alert_once(
             await ctx.resources.sender.aclose()
     for i, rule in enumerate(rules):
         got = hooks.received(f"/hooks/r{i}")
-        assert sorted(r.key for r in got) == sorted(idempotency_key(rule.id, d["_id"]) for d in docs)
+        assert sorted(r.key for r in got) == sorted(
+            idempotency_key(rule.id, d["_id"]) for d in docs
+        )
         assert all(r.problem is None and r.status == 200 for r in got)
     assert len(hooks.received()) == 3 * len(docs)
 
 
 async def test_a_receiver_that_fails_is_retried_later_then_given_up_with_the_reason(
-    contexts: list[ServiceContext[Alerting]], store: ArticleStore, alerts: AlertStore,
+    contexts: list[ServiceContext[Alerting]],
+    store: ArticleStore,
+    alerts: AlertStore,
     hooks: WebhookServer,
 ) -> None:
     doc = analyzed(BTC, symbols=["BTC"])
@@ -181,7 +220,9 @@ async def test_a_receiver_that_fails_is_retried_later_then_given_up_with_the_rea
     host = hooks.base.split("//")[1]
     stored = await alerts.rule(rule.id)
     assert stored.failures == 1 and stored.last_failure is not None
-    assert stored.last_failure.reason == f"{host} answered HTTP 503 Service Unavailable (2 attempts)"
+    assert (
+        stored.last_failure.reason == f"{host} answered HTTP 503 Service Unavailable (2 attempts)"
+    )
     record = await alerts.delivery(idempotency_key(rule.id, doc["_id"]))
     assert record is not None and record.state == "retrying"
     await notify(contexts[1], message)  # the receiver is back: the retry delivers
@@ -196,12 +237,16 @@ async def test_a_receiver_that_fails_is_retried_later_then_given_up_with_the_rea
     await give_up(contexts[0], other["_id"], 1, "gave up after 3 deliveries")
     record = await alerts.delivery(idempotency_key(rule.id, other["_id"]))
     assert record is not None and record.state == "failed"
-    assert record.reason == (f"gave up after 3 deliveries; last try: {host} answered HTTP 500 "
-                             "Internal Server Error (2 attempts)")
+    assert record.reason == (
+        f"gave up after 3 deliveries; last try: {host} answered HTTP 500 "
+        "Internal Server Error (2 attempts)"
+    )
 
 
 async def test_a_permanent_refusal_is_recorded_and_not_retried(
-    contexts: list[ServiceContext[Alerting]], store: ArticleStore, alerts: AlertStore,
+    contexts: list[ServiceContext[Alerting]],
+    store: ArticleStore,
+    alerts: AlertStore,
     hooks: WebhookServer,
 ) -> None:
     doc = analyzed(BTC, symbols=["BTC"])
@@ -219,8 +264,12 @@ async def test_a_permanent_refusal_is_recorded_and_not_retried(
 
 
 async def test_an_important_vote_brings_the_article_back_for_vote_rules(
-    notifier_settings: Settings, contexts: list[ServiceContext[Alerting]], store: ArticleStore,
-    alerts: AlertStore, hooks: WebhookServer, redis: Redis,
+    notifier_settings: Settings,
+    contexts: list[ServiceContext[Alerting]],
+    store: ArticleStore,
+    alerts: AlertStore,
+    hooks: WebhookServer,
+    redis: Redis,
 ) -> None:
     doc = analyzed(BTC, symbols=["BTC"])
     await store.import_documents([doc])
@@ -229,9 +278,12 @@ async def test_an_important_vote_brings_the_article_back_for_vote_rules(
     assert hooks.received("/hooks/votes") == []
     app = create_app(notifier_settings)
     analyzed_stream = Streams(notifier_settings.stream_prefix)[ANALYZED]
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as client,
+    ):
         for kind in ("up", "important", "important"):
             r = await client.post(f"/api/articles/{doc['_id']}/votes", json={"kind": kind})
             assert r.status_code == 200
@@ -245,7 +297,9 @@ async def test_an_important_vote_brings_the_article_back_for_vote_rules(
 
 
 async def test_articles_not_analyzed_now_are_skipped(
-    contexts: list[ServiceContext[Alerting]], store: ArticleStore, alerts: AlertStore,
+    contexts: list[ServiceContext[Alerting]],
+    store: ArticleStore,
+    alerts: AlertStore,
     hooks: WebhookServer,
 ) -> None:
     doc = analyzed(BTC, symbols=["BTC"], status="translated")  # refreshed, on its way again
@@ -257,7 +311,10 @@ async def test_articles_not_analyzed_now_are_skipped(
 
 
 async def test_the_worker_delivers_from_the_stream_and_dead_letters_what_keeps_failing(
-    notifier_settings: Settings, store: ArticleStore, alerts: AlertStore, hooks: WebhookServer,
+    notifier_settings: Settings,
+    store: ArticleStore,
+    alerts: AlertStore,
+    hooks: WebhookServer,
     redis: Redis,
 ) -> None:
     streams = Streams(notifier_settings.stream_prefix)
@@ -267,8 +324,9 @@ async def test_the_worker_delivers_from_the_stream_and_dead_letters_what_keeps_f
     down_rule = await add(alerts, hooks, "/hooks/down", symbols=["XRP"])
     hooks.misbehave("/hooks/down", *["503"] * 20)
     # room for both attempts of each delivery within the handler time, on a loaded machine too
-    worker_settings = notifier_settings.model_copy(update={"handler_timeout": 3.0,
-                                                           "claim_idle_ms": 4_000})
+    worker_settings = notifier_settings.model_copy(
+        update={"handler_timeout": 3.0, "claim_idle_ms": 4_000}
+    )
     app = build_worker(spec, worker_settings)
     async with running(app):
         for doc in (good, bad):
@@ -290,4 +348,8 @@ async def test_the_worker_delivers_from_the_stream_and_dead_letters_what_keeps_f
     assert len(dead) == 1 and entry_fields(dead[0][1])["stage"] == "notifier"
     assert (await store.article(bad["_id"])).status.value == "analyzed"  # not failed: not a stage
     assert await redis.xpending(streams[ANALYZED], "notifier") == {
-        "pending": 0, "min": None, "max": None, "consumers": []}
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }

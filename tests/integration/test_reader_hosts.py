@@ -23,22 +23,41 @@ from tests.integration.test_reader_api import article
 
 pytestmark = pytest.mark.integration
 
-FORGED = ["rebind.attacker.example", "rebind.attacker.example:8000", "127.0.0.1.nip.io",
-          "localhost.attacker.example", "evil", "[::2]:8000", "127.0.0.2"]
-LOOPBACK = ["localhost", "localhost:8000", "LOCALHOST.", "127.0.0.1", "127.0.0.1:65000",
-            "[::1]", "[::1]:8000"]
+FORGED = [
+    "rebind.attacker.example",
+    "rebind.attacker.example:8000",
+    "127.0.0.1.nip.io",
+    "localhost.attacker.example",
+    "evil",
+    "[::2]:8000",
+    "127.0.0.2",
+]
+LOOPBACK = [
+    "localhost",
+    "localhost:8000",
+    "LOCALHOST.",
+    "127.0.0.1",
+    "127.0.0.1:65000",
+    "[::1]",
+    "[::1]:8000",
+]
 
 
 async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as client,
+    ):
         yield client
 
 
 @pytest.fixture
-async def default_client(settings: Settings, store: ArticleStore) -> AsyncIterator[httpx.AsyncClient]:
+async def default_client(
+    settings: Settings, store: ArticleStore
+) -> AsyncIterator[httpx.AsyncClient]:
     async for client in client_for(settings):
         yield client
 
@@ -51,8 +70,11 @@ async def test_forged_hosts_are_refused_on_every_request(
     for host in FORGED:
         headers = {"host": host, "origin": f"http://{host}"}
         for method, path, body in [
-            ("GET", "/", None), ("GET", "/api/articles", None), ("GET", "/healthz", None),
-            ("GET", f"/articles/{doc['_id']}", None), ("GET", "/static/reader.js", None),
+            ("GET", "/", None),
+            ("GET", "/api/articles", None),
+            ("GET", "/healthz", None),
+            ("GET", f"/articles/{doc['_id']}", None),
+            ("GET", "/static/reader.js", None),
             ("POST", "/api/articles", {"url": "https://a.example/new"}),
             ("POST", f"/api/articles/{doc['_id']}/votes", {"kind": "up"}),
         ]:
@@ -74,15 +96,15 @@ async def test_loopback_names_are_served_whatever_the_port(
     for host in LOOPBACK:
         r = await default_client.get("/api/articles", headers={"host": host})
         assert r.status_code == 200, host
-    r = await default_client.post("/api/articles", json={"url": "https://a.example/ok"},
-                                  headers={"host": "localhost:8000",
-                                           "origin": "http://localhost:8000"})
+    r = await default_client.post(
+        "/api/articles",
+        json={"url": "https://a.example/ok"},
+        headers={"host": "localhost:8000", "origin": "http://localhost:8000"},
+    )
     assert r.status_code == 200
 
 
-async def test_a_request_without_a_host_is_refused(
-    settings: Settings, store: ArticleStore
-) -> None:
+async def test_a_request_without_a_host_is_refused(settings: Settings, store: ArticleStore) -> None:
     app = create_app(settings)
     sent: list[dict[str, object]] = []
 
@@ -92,9 +114,19 @@ async def test_a_request_without_a_host_is_refused(
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "GET", "path": "/api/articles", "raw_path": b"/api/articles",
-             "query_string": b"", "headers": [], "http_version": "1.0", "scheme": "http",
-             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000), "root_path": ""}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api/articles",
+        "raw_path": b"/api/articles",
+        "query_string": b"",
+        "headers": [],
+        "http_version": "1.0",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 5000),
+        "root_path": "",
+    }
     async with app.router.lifespan_context(app):
         await app(scope, receive, send)
     assert sent[0]["status"] == 400
@@ -102,12 +134,20 @@ async def test_a_request_without_a_host_is_refused(
 
 
 async def test_configured_names_and_the_wildcard(settings: Settings, store: ArticleStore) -> None:
-    named = settings.model_copy(update={"reader_allowed_hosts": ["news.example.org", ".example.net"]})
+    named = settings.model_copy(
+        update={"reader_allowed_hosts": ["news.example.org", ".example.net"]}
+    )
     async for client in client_for(named):
-        for host, status in [("news.example.org", 200), ("NEWS.EXAMPLE.ORG:443", 200),
-                             ("a.example.net", 200), ("example.net", 200), ("localhost", 200),
-                             ("example.org", 400), ("news.example.org.attacker.example", 400),
-                             ("badexample.net", 400)]:
+        for host, status in [
+            ("news.example.org", 200),
+            ("NEWS.EXAMPLE.ORG:443", 200),
+            ("a.example.net", 200),
+            ("example.net", 200),
+            ("localhost", 200),
+            ("example.org", 400),
+            ("news.example.org.attacker.example", 400),
+            ("badexample.net", 400),
+        ]:
             r = await client.get("/api/articles", headers={"host": host})
             assert r.status_code == status, host
     anything = settings.model_copy(update={"reader_allowed_hosts": ["*"]})

@@ -26,29 +26,56 @@ def assert_secure_headers(r: httpx.Response) -> None:
 
 
 def chinese_article() -> dict[str, object]:
-    doc = article("http://127.0.0.1:9/zh/1", title="苹果公司股价大涨", language="zh",
-                  category="zh_markets", symbols=["AAPL"])
-    doc["extraction"].update(text="苹果公司股价大涨。\n投资者很高兴。", word_count=14,
-                             site_name="新闻网", author="记者")
+    doc = article(
+        "http://127.0.0.1:9/zh/1",
+        title="苹果公司股价大涨",
+        language="zh",
+        category="zh_markets",
+        symbols=["AAPL"],
+    )
+    doc["extraction"].update(
+        text="苹果公司股价大涨。\n投资者很高兴。", word_count=14, site_name="新闻网", author="记者"
+    )
     doc["translation"] = {
-        "status": "translated", "provider": "openai", "model": "stand-in-translator",
-        "source_language": "zh", "target_language": "en",
-        "title": "Apple company share price surged", "text": "Apple shares surged.\nInvestors are happy.",
+        "status": "translated",
+        "provider": "openai",
+        "model": "stand-in-translator",
+        "source_language": "zh",
+        "target_language": "en",
+        "title": "Apple company share price surged",
+        "text": "Apple shares surged.\nInvestors are happy.",
     }
     doc["analysis"]["impact"] = {
-        "status": "ok", "provider": "openai", "model": "stand-in-analyst",
-        "impact": {"summary": "Apple shares surged.", "direction": "bullish", "symbols": ["AAPL"],
-                   "confidence": 0.7, "rationale": "surged"},
+        "status": "ok",
+        "provider": "openai",
+        "model": "stand-in-analyst",
+        "impact": {
+            "summary": "Apple shares surged.",
+            "direction": "bullish",
+            "symbols": ["AAPL"],
+            "confidence": 0.7,
+            "rationale": "surged",
+        },
     }
     return doc
 
 
-async def test_article_page_shows_every_block(client: httpx.AsyncClient, store: ArticleStore) -> None:
-    earlier = article("https://a.example/earlier", title="Apple earlier", created=T0 - timedelta(days=2))
+async def test_article_page_shows_every_block(
+    client: httpx.AsyncClient, store: ArticleStore
+) -> None:
+    earlier = article(
+        "https://a.example/earlier", title="Apple earlier", created=T0 - timedelta(days=2)
+    )
     doc = chinese_article()
-    doc["analysis"]["similar"] = [{"id": earlier["_id"], "title": "Apple earlier",
-                                   "published": T0 - timedelta(days=2), "score": 0.9,
-                                   "shared": ["AAPL"]}]
+    doc["analysis"]["similar"] = [
+        {
+            "id": earlier["_id"],
+            "title": "Apple earlier",
+            "published": T0 - timedelta(days=2),
+            "score": 0.9,
+            "shared": ["AAPL"],
+        }
+    ]
     doc["votes"] = {"up": 3, "down": 1, "important": 2, "comments": 0}
     await store.import_documents([earlier, doc])
     r = await client.get(f"/articles/{doc['short_id']}")
@@ -61,15 +88,22 @@ async def test_article_page_shows_every_block(client: httpx.AsyncClient, store: 
     assert "Automatically extracted by trafilatura" in html
     assert '<span id="word-count">14 characters</span>' in html  # Chinese counts characters
     # the provider by its name, not its host
-    assert "translated by <span id=\"translator\">OpenAI (stand-in-translator)</span>" in html
+    assert 'translated by <span id="translator">OpenAI (stand-in-translator)</span>' in html
     assert "<p>Investors are happy.</p>" in html and "<p>投资者很高兴。</p>" in html
     assert 'data-direction="bullish"' in html and "0.70" in html
     assert f'href="/articles/{earlier["_id"]}">Apple earlier</a>' in html
-    raw = html[html.index('id="raw"'):html.index('id="comments"')]
-    for needle in (doc["short_id"], "zh_markets", "Export category", ">markets<", "AAPL",
-                   '+<span data-count="up">3</span>', '-<span data-count="down">1</span>',
-                   'important <span data-count="important">2</span>',
-                   'href="http://127.0.0.1:9/zh/1"'):
+    raw = html[html.index('id="raw"') : html.index('id="comments"')]
+    for needle in (
+        doc["short_id"],
+        "zh_markets",
+        "Export category",
+        ">markets<",
+        "AAPL",
+        '+<span data-count="up">3</span>',
+        '-<span data-count="down">1</span>',
+        'important <span data-count="important">2</span>',
+        'href="http://127.0.0.1:9/zh/1"',
+    ):
         assert needle in raw, needle
     assert "<script>" not in html and "<script " in html  # only the external file
     assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/reader.js" defer>']
@@ -106,20 +140,25 @@ async def test_untrusted_text_is_escaped_and_bad_links_are_not_links(
         assert 'href="javascript:' not in html, path
     page = (await client.get(f"/articles/{doc['_id']}")).text
     assert 'lang="und"' in page  # a bogus language never reaches an attribute
-    assert '<span>javascript:alert(1)</span>' in page
+    assert "<span>javascript:alert(1)</span>" in page
 
 
 async def test_list_page_filters_by_symbol(client: httpx.AsyncClient, store: ArticleStore) -> None:
-    await store.import_documents([
-        article("https://a.example/apple", title="Apple story", symbols=["AAPL"]),
-        article("https://a.example/btc", title="Bitcoin story", symbols=["BTC"]),
-    ])
+    await store.import_documents(
+        [
+            article("https://a.example/apple", title="Apple story", symbols=["AAPL"]),
+            article("https://a.example/btc", title="Bitcoin story", symbols=["BTC"]),
+        ]
+    )
     r = await client.get("/")
     assert_secure_headers(r)
     assert "Apple story" in r.text and "Bitcoin story" in r.text
     r = await client.get("/", params={"symbol": "btc"})
     assert "Bitcoin story" in r.text and "Apple story" not in r.text
-    assert 'href="/?symbol=BTC"' in r.text and 'data-refresh-url="/partials/articles?symbol=btc' in r.text
+    assert (
+        'href="/?symbol=BTC"' in r.text
+        and 'data-refresh-url="/partials/articles?symbol=btc' in r.text
+    )
     rows = (await client.get("/partials/articles", params={"symbol": "AAPL"})).text
     assert "Apple story" in rows and "<html" not in rows
     assert (await client.get("/", params={"symbol": "x" * 100})).status_code == 422
@@ -152,10 +191,15 @@ async def test_forms_publish_vote_and_comment(
         r = await client.post(path, data=data)
         assert r.status_code == status, (path, r.text)
         assert r.headers["content-type"].startswith("text/html") and 'class="message"' in r.text
-    r = await client.post("/publish", content=b'{"urls": "x"}', headers={"content-type": "application/json"})
+    r = await client.post(
+        "/publish", content=b'{"urls": "x"}', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 415
-    r = await client.post("/publish", content=b"urls=%ff%fe", headers={
-        "content-type": "application/x-www-form-urlencoded"})
+    r = await client.post(
+        "/publish",
+        content=b"urls=%ff%fe",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code in (400, 422)
 
 
@@ -194,14 +238,28 @@ async def test_article_page_lists_the_assets_main_ones_first(
 ) -> None:
     doc = article("https://a.example/assets", title="Nvidia and TSMC", symbols=["NVDA", "2330.TW"])
     doc["analysis"]["assets"] = [
-        {"symbol": "NVDA", "name": "Nvidia", "kind": "stock", "market": "NASDAQ",
-         "where": ["title", "lead"], "count": 3, "salience": 8.0},
-        {"symbol": "2330.TW", "name": XSS, "kind": "stock", "market": "TWSE",
-         "where": ["body"], "count": 1, "salience": 1.0},
+        {
+            "symbol": "NVDA",
+            "name": "Nvidia",
+            "kind": "stock",
+            "market": "NASDAQ",
+            "where": ["title", "lead"],
+            "count": 3,
+            "salience": 8.0,
+        },
+        {
+            "symbol": "2330.TW",
+            "name": XSS,
+            "kind": "stock",
+            "market": "TWSE",
+            "where": ["body"],
+            "count": 1,
+            "salience": 1.0,
+        },
     ]
     await store.import_documents([doc])
     html = (await client.get(f"/articles/{doc['short_id']}")).text
-    listed = html[html.index('<dd id="raw-assets">'):]
+    listed = html[html.index('<dd id="raw-assets">') :]
     listed = listed[: listed.index("</dd>")]
     assert listed.index(">NVDA</a>") < listed.index(">2330.TW</a>")
     assert "Nvidia" in listed and "title/lead" in listed and "&times;3" in listed

@@ -38,8 +38,12 @@ pytestmark = pytest.mark.integration
 schema = schemathesis.openapi.from_dict(
     create_app(Settings(_env_file=None)).openapi()  # type: ignore[call-arg]
 ).exclude(method="POST", path="/api/sources")
-CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance,
-          content_type_conformance]
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+]
 
 
 async def fresh_database(settings: Settings, docs: list[dict[str, Any]]) -> None:
@@ -57,12 +61,14 @@ def reader(redis_server: Server, mongo_server: Server) -> Iterator[ReaderThread]
     settings = Settings(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
         mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="reader_schema", stream_prefix="reader-schema",
+        mongo_db="reader_schema",
+        stream_prefix="reader-schema",
         _env_file=None,  # type: ignore[call-arg]
     )
     docs = [article(f"https://s{i}.example/a", aid=f"{i:x}" * 64) for i in range(1, 4)]
-    docs[0]["analysis"]["similar"] = [{"id": docs[1]["_id"], "title": "t", "score": 0.5,
-                                       "shared": ["x"], "published": None}]
+    docs[0]["analysis"]["similar"] = [
+        {"id": docs[1]["_id"], "title": "t", "score": 0.5, "shared": ["x"], "published": None}
+    ]
     docs.append(article("https://s9.example/q", aid="a" + "0" * 63, status="queued"))
     asyncio.run(fresh_database(settings, docs))
     with ReaderThread(settings) as server:
@@ -72,9 +78,14 @@ def reader(redis_server: Server, mongo_server: Server) -> Iterator[ReaderThread]
 
 @schema.parametrize()
 @hypothesis_settings(
-    max_examples=12, deadline=None, derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                           HealthCheck.function_scoped_fixture],
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 def test_no_request_gives_a_server_error(case: schemathesis.Case, reader: ReaderThread) -> None:
     case.call_and_validate(base_url=reader.url, checks=CHECKS, timeout=10)

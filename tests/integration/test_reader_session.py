@@ -40,9 +40,12 @@ async def reader(
     settings: Settings, client: tuple[str, int] = ("127.0.0.1", 40000)
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=client), base_url="http://localhost"
-    ) as c:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=client), base_url="http://localhost"
+        ) as c,
+    ):
         yield c
 
 
@@ -56,8 +59,9 @@ def cookie_of(r: httpx.Response) -> str:
     return header.split(";")[0].split("=", 1)[1]
 
 
-async def vote(c: httpx.AsyncClient, aid: str, cookie: str | None = None,
-               **headers: str) -> httpx.Response:
+async def vote(
+    c: httpx.AsyncClient, aid: str, cookie: str | None = None, **headers: str
+) -> httpx.Response:
     c.cookies.clear()  # only the session given here, not what the last login set
     if cookie is not None:
         headers = {**headers, "cookie": f"{SESSION_COOKIE}={cookie}"}
@@ -85,8 +89,12 @@ async def test_each_login_gets_its_own_cookie_and_the_old_constant_one_is_refuse
         # Tampered: another time or another nonce under the same MAC.
         parts = first.split(".")
         assert len(parts) >= 3
-        for bad in (".".join([parts[0], str(int(parts[1]) + 86400 * 30), *parts[2:]]),
-                    first[:-1] + ("0" if first[-1] != "0" else "1"), "", "garbage"):
+        for bad in (
+            ".".join([parts[0], str(int(parts[1]) + 86400 * 30), *parts[2:]]),
+            first[:-1] + ("0" if first[-1] != "0" else "1"),
+            "",
+            "garbage",
+        ):
             assert (await vote(c, aid, bad)).status_code == 401, bad
 
 
@@ -159,8 +167,9 @@ async def test_bearer_guesses_count_and_sessions_still_write_when_locked(
 
 
 async def test_the_limit_follows_the_client_behind_a_trusted_proxy(settings: Settings) -> None:
-    limited = guarded(settings, reader_login_max_failures=2,
-                      reader_trusted_proxies=["127.0.0.1/32"])
+    limited = guarded(
+        settings, reader_login_max_failures=2, reader_trusted_proxies=["127.0.0.1/32"]
+    )
     async with reader(limited) as c:
         one = {"x-forwarded-for": "203.0.113.5"}
         for _ in range(2):

@@ -65,8 +65,9 @@ def url(n: int) -> str:
 async def at(store: ArticleStore, status: Status, n: int = 0) -> str:
     """An article that reached ``status`` (its stages' results stored, as the workers do)."""
     u = url(n)
-    intake = await store.accept(canonical=u, submitted_url=u, submitted_by="t", refresh=False,
-                                entry_id=f"{n + 1}-0")
+    intake = await store.accept(
+        canonical=u, submitted_url=u, submitted_by="t", refresh=False, entry_id=f"{n + 1}-0"
+    )
     aid = intake.article_id
     if status is Status.FAILED:
         assert await store.save_stage(aid, 1, FETCHER, RESULTS[FETCHER])
@@ -101,15 +102,22 @@ async def groups(settings: Settings, redis: Redis) -> None:
 
 @pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
 async def test_a_stranded_article_at_each_status_is_driven_on(
-    stage: Stage, settings: Settings, redis: Redis, store: ArticleStore, groups: None,
+    stage: Stage,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    groups: None,
 ) -> None:
     status = waiting_status(stage)
     aid = await at(store, status)
     assert (await store.article(aid)).status is status  # type: ignore[union-attr]
 
-    before = metrics.registry.get_sample_value(
-        "newsflow_reconciler_repairs_total", {"stage": stage.name}
-    ) or 0.0
+    before = (
+        metrics.registry.get_sample_value(
+            "newsflow_reconciler_repairs_total", {"stage": stage.name}
+        )
+        or 0.0
+    )
     done = await sweep(stage, redis=redis, store=store, settings=settings, now=later(settings))
 
     assert done.republished == [aid] and done.stale == 1 and done.waiting == 0
@@ -117,16 +125,27 @@ async def test_a_stranded_article_at_each_status_is_driven_on(
     assert stage.consumes is not None
     message = stage.consumes.message.model_validate(fields)
     if stage is FETCHER:  # a known URL goes round again only as a refresh (a new generation)
-        assert fields == {"schema_version": "1", "url": url(0), "refresh": "true",
-                          "submitted_by": "reconciler"}
+        assert fields == {
+            "schema_version": "1",
+            "url": url(0),
+            "refresh": "true",
+            "submitted_by": "reconciler",
+        }
     else:  # what the stage before publishes: the article's id, generation and URL
-        assert fields == {"schema_version": "1", "article_id": aid, "generation": "1",
-                          "url": url(0)}
+        assert fields == {
+            "schema_version": "1",
+            "article_id": aid,
+            "generation": "1",
+            "url": url(0),
+        }
         assert isinstance(message, stage.consumes.message)
     assert await stat(redis, settings, f"reconciled:{stage.name}") == 1
-    assert metrics.registry.get_sample_value(
-        "newsflow_reconciler_repairs_total", {"stage": stage.name}
-    ) == before + 1  # and in the Prometheus metrics
+    assert (
+        metrics.registry.get_sample_value(
+            "newsflow_reconciler_repairs_total", {"stage": stage.name}
+        )
+        == before + 1
+    )  # and in the Prometheus metrics
     # a second sweep finds the message waiting in the stream: nothing more is sent
     again = await sweep(stage, redis=redis, store=store, settings=settings, now=later(settings))
     assert again.republished == [] and again.waiting == 1
@@ -134,7 +153,10 @@ async def test_a_stranded_article_at_each_status_is_driven_on(
 
 
 async def test_an_article_with_a_pending_or_waiting_entry_is_left_alone(
-    settings: Settings, redis: Redis, store: ArticleStore, groups: None,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    groups: None,
 ) -> None:
     streams = Streams(settings.stream_prefix)
     pending = await at(store, Status.TRANSLATED, 1)
@@ -157,20 +179,29 @@ async def test_an_article_with_a_pending_or_waiting_entry_is_left_alone(
 
 
 async def test_a_queued_article_whose_url_waits_is_left_alone(
-    settings: Settings, redis: Redis, store: ArticleStore, groups: None,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    groups: None,
 ) -> None:
     aid = await at(store, Status.QUEUED, 4)
     other = await at(store, Status.QUEUED, 5)
     # the URL entries carry no article id: the sweep canonicalises their URL
-    await redis.xadd(Streams(settings.stream_prefix).urls,
-                     {"url": "http://127.0.0.1:9/story-4?utm_source=x#top"})
+    await redis.xadd(
+        Streams(settings.stream_prefix).urls, {"url": "http://127.0.0.1:9/story-4?utm_source=x#top"}
+    )
     done = await sweep(FETCHER, redis=redis, store=store, settings=settings, now=later(settings))
     assert done.waiting == 1
-    assert [article_id(canonical_url(e["url"])) for e in await stream_entries(redis, settings, FETCHER)] == [aid, other]
+    assert [
+        article_id(canonical_url(e["url"])) for e in await stream_entries(redis, settings, FETCHER)
+    ] == [aid, other]
 
 
 async def test_recent_and_finished_articles_are_left_alone(
-    settings: Settings, redis: Redis, store: ArticleStore, groups: None,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    groups: None,
 ) -> None:
     await at(store, Status.TRANSLATED, 6)
     await at(store, Status.ANALYZED, 7)
@@ -184,7 +215,10 @@ async def test_recent_and_finished_articles_are_left_alone(
 
 
 async def test_a_busy_stage_is_not_swept(
-    settings: Settings, redis: Redis, store: ArticleStore, groups: None,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    groups: None,
 ) -> None:
     settings = settings.model_copy(update={"reconcile_scan": 3})
     await at(store, Status.EXTRACTED, 9)
@@ -201,15 +235,20 @@ async def test_a_busy_stage_is_not_swept(
 
 
 async def test_two_reconcilers_at_once_publish_once(
-    settings: Settings, redis: Redis, store: ArticleStore, groups: None,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    groups: None,
 ) -> None:
     ids = [await at(store, Status.FETCHED, 20 + n) for n in range(12)]
     clients = [Redis.from_url(settings.redis_url) for _ in range(3)]
     try:
-        results = await asyncio.gather(*(
-            sweep(EXTRACTOR, redis=c, store=store, settings=settings, now=later(settings))
-            for c in clients
-        ))
+        results = await asyncio.gather(
+            *(
+                sweep(EXTRACTOR, redis=c, store=store, settings=settings, now=later(settings))
+                for c in clients
+            )
+        )
     finally:
         for c in clients:
             await c.aclose()
@@ -222,7 +261,9 @@ async def test_two_reconcilers_at_once_publish_once(
 
 
 async def test_count_reconciled_calls_the_hooks(
-    settings: Settings, redis: Redis, monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    redis: Redis,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[tuple[str, int]] = []
     monkeypatch.setattr(reconcile, "RECONCILED_HOOKS", [lambda stage, n: seen.append((stage, n))])
@@ -240,14 +281,20 @@ async def analyze_quickly(
 
 
 async def test_the_worker_sweeps_on_its_own(
-    settings: Settings, redis: Redis, store: ArticleStore, tmp_path: Path,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    tmp_path: Path,
 ) -> None:
     """An article stranded at "translated" (its message lost) is analyzed by a running
     analyzer's own reconciler, with no sweep started by hand."""
-    settings = settings.model_copy(update={
-        "reconcile_after": 3.0, "reconcile_interval": 0.5,
-        "heartbeat_file": str(tmp_path / "heartbeat"),
-    })
+    settings = settings.model_copy(
+        update={
+            "reconcile_after": 3.0,
+            "reconcile_interval": 0.5,
+            "heartbeat_file": str(tmp_path / "heartbeat"),
+        }
+    )
     aid = await at(store, Status.TRANSLATED, 30)
     spec = StageSpec(stage=ANALYZER, handle=analyze_quickly, open_resources=no_resources)
     async with running(build_worker(spec, settings)):

@@ -49,11 +49,16 @@ def corpus_server() -> Iterator[CorpusServer]:
 def cluster_settings(
     settings: Settings, cluster: RedisClusterNodes, corpus_server: CorpusServer
 ) -> Settings:
-    return settings.model_copy(update={
-        "redis_url": cluster.url, "stream_prefix": "{cluster-test}",
-        "fetch_allowed_ports": [corpus_server.port], "claim_idle_ms": 20_000,
-        "handler_timeout": 15, "trim_interval": 0.5,
-    })
+    return settings.model_copy(
+        update={
+            "redis_url": cluster.url,
+            "stream_prefix": "{cluster-test}",
+            "fetch_allowed_ports": [corpus_server.port],
+            "claim_idle_ms": 20_000,
+            "handler_timeout": 15,
+            "trim_interval": 0.5,
+        }
+    )
 
 
 @pytest.fixture
@@ -86,7 +91,9 @@ def test_a_cluster_needs_a_hash_tag_in_the_prefix() -> None:
 
 
 async def test_the_pipeline_runs_on_a_cluster_with_every_key_in_one_slot(
-    cluster: RedisClusterNodes, cluster_settings: Settings, cluster_store: ArticleStore,
+    cluster: RedisClusterNodes,
+    cluster_settings: Settings,
+    cluster_store: ArticleStore,
     corpus_server: CorpusServer,
 ) -> None:
     corpus = Corpus()
@@ -130,8 +137,14 @@ async def test_the_pipeline_runs_on_a_cluster_with_every_key_in_one_slot(
         finally:
             node.close()
     prefix = cluster_settings.stream_prefix
-    assert {f"{prefix}:urls", f"{prefix}:fetched", f"{prefix}:extracted", f"{prefix}:translated",
-            f"{prefix}:stats", f"{prefix}:metrics:articles"} <= set(slots), sorted(slots)
+    assert {
+        f"{prefix}:urls",
+        f"{prefix}:fetched",
+        f"{prefix}:extracted",
+        f"{prefix}:translated",
+        f"{prefix}:stats",
+        f"{prefix}:metrics:articles",
+    } <= set(slots), sorted(slots)
     assert all(key.startswith(prefix) for key in slots), sorted(slots)
     assert len(set(slots.values())) == 1 and len(holders) == 1, (slots, holders)
 
@@ -141,8 +154,9 @@ async def test_the_readers_login_limit_works_on_a_cluster(cluster_settings: Sett
     from services.reader.security import LoginLimiter
 
     redis = connect_redis(cluster_settings)
-    limiter = LoginLimiter(redis, cluster_settings.model_copy(
-        update={"reader_login_max_failures": 2}))
+    limiter = LoginLimiter(
+        redis, cluster_settings.model_copy(update={"reader_login_max_failures": 2})
+    )
     try:
         assert await limiter.locked_for("192.0.2.7") is None
         await limiter.failed("192.0.2.7")

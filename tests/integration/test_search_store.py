@@ -17,16 +17,31 @@ STAGE = {s.field: s for s in STAGES}
 
 
 async def test_stage_results_make_the_terms_and_the_event_time(store: ArticleStore) -> None:
-    intake = await store.accept(canonical="https://news.example.cn/1", submitted_url="https://news.example.cn/1",
-                                submitted_by="test", refresh=False, entry_id="1-0")
+    intake = await store.accept(
+        canonical="https://news.example.cn/1",
+        submitted_url="https://news.example.cn/1",
+        submitted_by="test",
+        refresh=False,
+        entry_id="1-0",
+    )
     aid = intake.article_id
     assert await store.save_stage(aid, 1, STAGE["fetch"], FetchResult(status="ok"))
     published = datetime(2022, 3, 1, tzinfo=UTC)
-    ex = ExtractionResult(status="ok", title="比特币突破十万美元", text="投资者欢呼。",
-                          language="zh", published=published)
+    ex = ExtractionResult(
+        status="ok",
+        title="比特币突破十万美元",
+        text="投资者欢呼。",
+        language="zh",
+        published=published,
+    )
     assert await store.save_stage(aid, 1, STAGE["extraction"], ex)
-    tr = TranslationResult(status="translated", title="Bitcoin breaks 100,000 dollars",
-                           text="Investors cheer.", target_language="en", source_language="zh")
+    tr = TranslationResult(
+        status="translated",
+        title="Bitcoin breaks 100,000 dollars",
+        text="Investors cheer.",
+        target_language="en",
+        source_language="zh",
+    )
     assert await store.save_stage(aid, 1, STAGE["translation"], tr)
     for query in ("比特币", "欢呼", "bitcoin", "investors cheer", "Bitcoin 比特币"):
         page = await store.search(query)
@@ -38,9 +53,16 @@ async def test_stage_results_make_the_terms_and_the_event_time(store: ArticleSto
 
 
 async def test_search_filters_pages_and_windows(store: ArticleStore) -> None:
-    docs = [analyzed(f"https://a.example/{i}", title=f"Inflation report {i}",
-                     created=NOW - timedelta(days=i * 40), published=NOW - timedelta(days=i * 40),
-                     symbols=["SPY"] if i % 2 else ["QQQ"]) for i in range(12)]
+    docs = [
+        analyzed(
+            f"https://a.example/{i}",
+            title=f"Inflation report {i}",
+            created=NOW - timedelta(days=i * 40),
+            published=NOW - timedelta(days=i * 40),
+            symbols=["SPY"] if i % 2 else ["QQQ"],
+        )
+        for i in range(12)
+    ]
     await store.import_documents(docs)
     found = await store.search("inflation report", limit=5)
     assert [a.id for a in found.items] == [d["_id"] for d in docs[:5]]  # newest first
@@ -56,10 +78,16 @@ async def test_search_filters_pages_and_windows(store: ArticleStore) -> None:
 
 async def test_publication_time_order_and_backfill(store: ArticleStore) -> None:
     old = analyzed("https://b.example/old", created=NOW, published=datetime(2005, 1, 1, tzinfo=UTC))
-    new = analyzed("https://b.example/new", created=NOW - timedelta(hours=2),
-                   published=NOW - timedelta(hours=3))
-    future = analyzed("https://b.example/future", created=NOW - timedelta(hours=1),
-                      published=NOW + timedelta(days=400))  # bad metadata: not believed
+    new = analyzed(
+        "https://b.example/new",
+        created=NOW - timedelta(hours=2),
+        published=NOW - timedelta(hours=3),
+    )
+    future = analyzed(
+        "https://b.example/future",
+        created=NOW - timedelta(hours=1),
+        published=NOW + timedelta(days=400),
+    )  # bad metadata: not believed
     await store.import_documents([old, new, future])
     page = await store.page(ArticleFilter(sort="published"), limit=2)
     assert [a.id for a in page.items] == [future["_id"], new["_id"]]

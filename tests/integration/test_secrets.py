@@ -38,10 +38,21 @@ pytestmark = pytest.mark.integration
 KEY = "sk-live-0123456789abcdefSECRET"
 PASSWORD = "hunter2-Pa55"
 SETTINGS = Settings(translate_chunk_chars=300, impact_max_chars=600, _env_file=None)
-ARTICLE = ExtractionResult(status="ok", title="苹果股价上涨", text="苹果公司股价上涨。", language="zh")
+ARTICLE = ExtractionResult(
+    status="ok", title="苹果股价上涨", text="苹果公司股价上涨。", language="zh"
+)
 #: Pieces of what must never be stored or shown.
-SECRETS = (PASSWORD, "admin:", KEY, KEY[:8], KEY[-4:], "Incorrect API key", "10.20.30.40",
-           "authorization", "Bearer")
+SECRETS = (
+    PASSWORD,
+    "admin:",
+    KEY,
+    KEY[:8],
+    KEY[-4:],
+    "Incorrect API key",
+    "10.20.30.40",
+    "authorization",
+    "Bearer",
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +122,9 @@ async def test_an_unreachable_provider_is_named_by_host(llm: LLMServer) -> None:
     async with OpenAICompatible(url, "m", KEY, retries=0) as provider:
         translated = await translate_article(ARTICLE, provider, SETTINGS)
     assert_clean(translated.error)
-    assert "openai provider at 127.0.0.1:9: cannot connect (ConnectError)" in (translated.error or "")
+    assert "openai provider at 127.0.0.1:9: cannot connect (ConnectError)" in (
+        translated.error or ""
+    )
 
 
 async def test_request_logs_carry_no_credentials(llm: LLMServer) -> None:
@@ -170,8 +183,13 @@ async def test_the_reader_masks_credentials_in_stored_reasons(
     doc["analysis"]["impact"] = {"status": "failed", "reason": f"401 for Bearer {KEY}"}
     doc["status"], doc["failure"] = "failed", {"stage": "analyzed", "reason": leaked}
     await store.import_documents([doc])
-    for path in (f"/articles/{doc['_id']}", f"/api/articles/{doc['_id']}",
-                 f"/api/articles/{doc['_id']}/status", "/api/articles", "/"):
+    for path in (
+        f"/articles/{doc['_id']}",
+        f"/api/articles/{doc['_id']}",
+        f"/api/articles/{doc['_id']}/status",
+        "/api/articles",
+        "/",
+    ):
         r = await client.get(path)
         assert r.status_code == 200, path
         assert PASSWORD not in r.text and KEY not in r.text, path
@@ -194,10 +212,19 @@ def test_a_worker_process_masks_its_log() -> None:
         "except OSError:\n"
         "    log.exception('Redis is down')\n"
     )
-    env = {**os.environ, "NEWSFLOW_IMPACT_API_KEY": "plain-impact-key",
-           "NEWSFLOW_API_TOKEN": "plain-api-token"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=60, check=True)
+    env = {
+        **os.environ,
+        "NEWSFLOW_IMPACT_API_KEY": "plain-impact-key",
+        "NEWSFLOW_API_TOKEN": "plain-api-token",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     log = done.stderr
     assert "impact key ***, token ***" in log
     assert "OSError: cannot reach redis://***@10.0.0.3:6379/0" in log

@@ -82,17 +82,19 @@ def slow_server() -> Iterator[SlowServer]:
 
 
 def fetcher_settings(settings: Settings, server: SlowServer, **changes: Any) -> Settings:
-    return settings.model_copy(update={
-        "fetch_allowed_ports": [server.port],
-        "fetch_read_timeout": 30.0,
-        "fetch_deadline": 40.0,
-        "fetch_retries": 0,
-        # Long on purpose: nothing may depend on waiting out the reclaim threshold.
-        "claim_idle_ms": 60_000,
-        "handler_timeout": 50.0,
-        "concurrency": 3,
-        **changes,
-    })
+    return settings.model_copy(
+        update={
+            "fetch_allowed_ports": [server.port],
+            "fetch_read_timeout": 30.0,
+            "fetch_deadline": 40.0,
+            "fetch_retries": 0,
+            # Long on purpose: nothing may depend on waiting out the reclaim threshold.
+            "claim_idle_ms": 60_000,
+            "handler_timeout": 50.0,
+            "concurrency": 3,
+            **changes,
+        }
+    )
 
 
 async def wait_until(check: Any, timeout: float, what: str) -> None:
@@ -133,7 +135,10 @@ async def fetched_count(store: ArticleStore, urls: list[str]) -> int:
 
 
 async def test_sigterm_finishes_in_flight_messages(
-    settings: Settings, redis: Redis, store: ArticleStore, slow_server: SlowServer,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    slow_server: SlowServer,
     tmp_path: Path,
 ) -> None:
     cfg = fetcher_settings(settings, slow_server, graceful_timeout=15.0)
@@ -163,7 +168,10 @@ async def test_sigterm_finishes_in_flight_messages(
 
 
 async def test_sigterm_hands_back_what_it_cannot_finish(
-    settings: Settings, redis: Redis, store: ArticleStore, slow_server: SlowServer,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    slow_server: SlowServer,
     tmp_path: Path,
 ) -> None:
     slow_server.delay = 20.0  # far longer than the grace period

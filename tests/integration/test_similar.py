@@ -35,10 +35,18 @@ def doc(
         "status": "analyzed",
         # submitted when published unless said otherwise
         "created_at": created or published or T0 - timedelta(days=30),
-        "extraction": {"status": "ok", "title": f"original {name}", "language": "zh",
-                       "text": "..."},
-        "analysis": {"status": "ok", "symbols": symbols, "keywords": keywords,
-                     "category": "zh_crypto"},
+        "extraction": {
+            "status": "ok",
+            "title": f"original {name}",
+            "language": "zh",
+            "text": "...",
+        },
+        "analysis": {
+            "status": "ok",
+            "symbols": symbols,
+            "keywords": keywords,
+            "category": "zh_crypto",
+        },
     }
     if published is not None:
         d["extraction"]["published"] = published
@@ -48,12 +56,21 @@ def doc(
 
 
 async def find_similar(
-    store: ArticleStore, *, article_id: str, symbols: list[str], keywords: list[str],
-    before: datetime | None, limit: int = 6, candidates: int = CANDIDATES,
+    store: ArticleStore,
+    *,
+    article_id: str,
+    symbols: list[str],
+    keywords: list[str],
+    before: datetime | None,
+    limit: int = 6,
+    candidates: int = CANDIDATES,
 ) -> list[SimilarArticle]:
     """The analyzer's two steps: the store's candidates, then the stage's ranking."""
     found = await store.similar_candidates(
-        article_id=article_id, symbols=terms(symbols), keywords=terms(keywords), before=before,
+        article_id=article_id,
+        symbols=terms(symbols),
+        keywords=terms(keywords),
+        before=before,
         limit=candidates,
     )
     return rank_similar(found, symbols=symbols, keywords=keywords, limit=limit)
@@ -167,13 +184,15 @@ async def test_nothing_to_match(articles: ArticleStore) -> None:
 async def test_malformed_stored_analysis_is_skipped_not_a_crash(
     articles: ArticleStore,
 ) -> None:
-    await articles.import_documents([
-        {
-            "_id": "bad",
-            "created_at": T0 - timedelta(days=1),
-            "analysis": {"symbols": ["BTC", 7, None], "keywords": "not a list"},
-        }
-    ])
+    await articles.import_documents(
+        [
+            {
+                "_id": "bad",
+                "created_at": T0 - timedelta(days=1),
+                "analysis": {"symbols": ["BTC", 7, None], "keywords": "not a list"},
+            }
+        ]
+    )
     found = await find_similar(
         articles, article_id=ME, symbols=["BTC"], keywords=["etf"], before=T0, limit=20
     )

@@ -22,13 +22,19 @@ HOSTILE = '<script>alert("x")</script> [bold]News'
 @pytest.fixture
 def feeds() -> Iterator[FeedServer]:
     with FeedServer() as server:
-        body, ctype = render("atom", HOSTILE, [Item("http://127.0.0.1/a/1", "one", datetime.now(UTC))])
+        body, ctype = render(
+            "atom", HOSTILE, [Item("http://127.0.0.1/a/1", "one", datetime.now(UTC))]
+        )
         server.routes["/feeds/atom.xml"] = Route(body, ctype)
         server.routes["/"] = Route(
-            b'<!doctype html><html><head><title>Site</title>'
+            b"<!doctype html><html><head><title>Site</title>"
             b'<link rel="alternate" type="application/atom+xml" href="/feeds/atom.xml"></head>'
-            b"<body><p>home</p></body></html>", "text/html")
-        server.routes["/plain"] = Route(b"<!doctype html><html><body>no feed</body></html>", "text/html")
+            b"<body><p>home</p></body></html>",
+            "text/html",
+        )
+        server.routes["/plain"] = Route(
+            b"<!doctype html><html><body>no feed</body></html>", "text/html"
+        )
         yield server
 
 
@@ -38,7 +44,8 @@ def settings(settings: Settings, feeds: FeedServer) -> Settings:
 
 
 async def test_add_list_pause_resume_remove_through_the_api(
-    client: httpx.AsyncClient, feeds: FeedServer,
+    client: httpx.AsyncClient,
+    feeds: FeedServer,
 ) -> None:
     r = await client.post("/api/sources", json={"url": feeds.url("/"), "category": "crypto"})
     assert r.status_code == 201, r.text
@@ -67,12 +74,15 @@ async def test_add_list_pause_resume_remove_through_the_api(
 
 
 async def test_a_page_without_feeds_is_refused_with_the_reason(
-    client: httpx.AsyncClient, feeds: FeedServer,
+    client: httpx.AsyncClient,
+    feeds: FeedServer,
 ) -> None:
     r = await client.post("/api/sources", json={"url": feeds.url("/plain")})
     assert r.status_code == 422
     message = r.json()["error"]["message"]
-    assert message.startswith(f"no feed found: {feeds.url('/plain')} is an HTML page, it names no feed")
+    assert message.startswith(
+        f"no feed found: {feeds.url('/plain')} is an HTML page, it names no feed"
+    )
     unchecked = await client.post("/api/sources", json={"url": feeds.url("/plain"), "check": False})
     assert unchecked.status_code == 201 and unchecked.json()["source"]["kind"] is None
     bad = await client.post("/api/sources", json={"url": "ftp://example.org/feed", "check": False})
@@ -90,8 +100,11 @@ async def test_writes_need_the_token_when_one_is_set(settings: Settings, feeds: 
             denied = await c.post("/api/sources", json={"url": feeds.url("/feeds/atom.xml")})
             assert denied.status_code == 401
             assert (await c.get("/api/sources")).json() == {"sources": []}
-            ok = await c.post("/api/sources", json={"url": feeds.url("/feeds/atom.xml")},
-                              headers={"Authorization": "Bearer s3cret"})
+            ok = await c.post(
+                "/api/sources",
+                json={"url": feeds.url("/feeds/atom.xml")},
+                headers={"Authorization": "Bearer s3cret"},
+            )
             assert ok.status_code == 201
             sid = ok.json()["source"]["short_id"]
             assert (await c.delete(f"/api/sources/{sid}")).status_code == 401
@@ -101,7 +114,8 @@ async def test_writes_need_the_token_when_one_is_set(settings: Settings, feeds: 
 
 
 async def test_the_sources_page_lists_them_escaped_and_its_form_adds(
-    client: httpx.AsyncClient, feeds: FeedServer,
+    client: httpx.AsyncClient,
+    feeds: FeedServer,
 ) -> None:
     empty = await client.get("/sources")
     assert empty.status_code == 200 and "No sources yet" in empty.text

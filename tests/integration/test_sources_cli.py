@@ -21,22 +21,34 @@ pytestmark = pytest.mark.integration
 MARKUP_TITLE = "[bold red]Breaking[/bold red] [link=http://evil.example]click[/link]"
 
 
-def newsflow(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def newsflow(
+    settings: Settings, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO), "COLUMNS": "250"}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), "sources", *args], env=env, cwd=REPO,
-        capture_output=True, text=True, timeout=120, check=False, input=stdin,
+        [str(Path(sys.executable).parent / "newsflow"), "sources", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        input=stdin,
     )
 
 
 @pytest.fixture
 def feeds() -> Iterator[FeedServer]:
     with FeedServer() as server:
-        body, ctype = render("rss20", MARKUP_TITLE, [Item("http://127.0.0.1/n/1", "x", datetime.now(UTC))])
+        body, ctype = render(
+            "rss20", MARKUP_TITLE, [Item("http://127.0.0.1/n/1", "x", datetime.now(UTC))]
+        )
         server.routes["/news/rss"] = Route(body, ctype)
         server.routes["/"] = Route(
             b'<html><head><link rel="alternate" type="application/rss+xml" href="/news/rss">'
-            b"</head><body>site</body></html>", "text/html")
+            b"</head><body>site</body></html>",
+            "text/html",
+        )
         yield server
 
 
@@ -46,7 +58,9 @@ def cli_settings(settings: Settings, feeds: FeedServer) -> Settings:
 
 
 def test_add_finds_the_feed_and_list_pause_resume_remove(
-    cli_settings: Settings, feeds: FeedServer, store: object,
+    cli_settings: Settings,
+    feeds: FeedServer,
+    store: object,
 ) -> None:
     run = newsflow(cli_settings, "add", feeds.url("/"), "--category", "crypto")
     assert run.returncode == 0, run.stderr
@@ -71,7 +85,9 @@ def test_add_finds_the_feed_and_list_pause_resume_remove(
     assert missing.returncode == 2 and f"no source with id {short}" in missing.stderr
 
 
-def test_add_reports_why_nothing_was_added(cli_settings: Settings, feeds: FeedServer, store: object) -> None:
+def test_add_reports_why_nothing_was_added(
+    cli_settings: Settings, feeds: FeedServer, store: object
+) -> None:
     feeds.routes["/plain"] = Route(b"<html><body>nothing</body></html>", "text/html")
     del feeds.routes["/news/rss"]
     run = newsflow(cli_settings, "add", feeds.url("/plain"))
@@ -84,7 +100,9 @@ def test_add_reports_why_nothing_was_added(cli_settings: Settings, feeds: FeedSe
 
 
 def test_opml_import_and_export_round_trip(
-    cli_settings: Settings, tmp_path: Path, store: object,
+    cli_settings: Settings,
+    tmp_path: Path,
+    store: object,
 ) -> None:
     opml = tmp_path / "feeds.opml"
     opml.write_text(
@@ -94,7 +112,9 @@ def test_opml_import_and_export_round_trip(
         '<outline text="Decrypt" type="rss" xmlUrl="https://decrypt.co/feed"/></outline>'
         '<outline text="Top" type="rss" xmlUrl="https://example.org/rss.xml" category="/world"/>'
         '<outline text="broken" type="rss" xmlUrl="javascript:alert(1)"/>'
-        "</body></opml>", encoding="utf-8")
+        "</body></opml>",
+        encoding="utf-8",
+    )
     run = newsflow(cli_settings, "import", str(opml))
     assert run.returncode == 1  # one entry is invalid, and said so
     assert "3 added, 0 exists, 1 invalid" in run.stderr

@@ -37,7 +37,10 @@ def corpus_url(i: int) -> str:
 
 def items(start: int, n: int) -> list[Item]:
     now = datetime.now(UTC).replace(microsecond=0)
-    return [Item(corpus_url(i), f"Headline {i}", now - timedelta(minutes=i)) for i in range(start, start + n)]
+    return [
+        Item(corpus_url(i), f"Headline {i}", now - timedelta(minutes=i))
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture
@@ -48,13 +51,15 @@ def feeds() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def feed_settings(settings: Settings, feeds: FeedServer) -> Settings:
-    return settings.model_copy(update={
-        "fetch_allowed_ports": [feeds.port, 8765],
-        "feed_host_interval": 0.0,
-        "feed_host_concurrency": 8,
-        "feed_min_interval": 30.0,
-        "fetch_retries": 0,
-    })
+    return settings.model_copy(
+        update={
+            "fetch_allowed_ports": [feeds.port, 8765],
+            "feed_host_interval": 0.0,
+            "feed_host_concurrency": 8,
+            "feed_min_interval": 30.0,
+            "fetch_retries": 0,
+        }
+    )
 
 
 @pytest.fixture
@@ -90,7 +95,10 @@ async def polled(store: SourceStore, n: int = 1) -> None:
 
 
 async def test_every_kind_is_read_and_its_items_queued_with_the_source_hints(
-    feeds: FeedServer, feed_settings: Settings, sources: SourceStore, redis: Redis,
+    feeds: FeedServer,
+    feed_settings: Settings,
+    sources: SourceStore,
+    redis: Redis,
 ) -> None:
     expected: dict[str, list[Item]] = {}
     for n, kind in enumerate(KINDS):
@@ -140,7 +148,10 @@ async def test_every_kind_is_read_and_its_items_queued_with_the_source_hints(
 
 
 async def test_conditional_get_answered_304_publishes_nothing_new(
-    feeds: FeedServer, feed_settings: Settings, sources: SourceStore, redis: Redis,
+    feeds: FeedServer,
+    feed_settings: Settings,
+    sources: SourceStore,
+    redis: Redis,
 ) -> None:
     body, ctype = render("rss20", "Conditional", items(0, 5), feeds.url(""))
     feeds.routes["/feed"] = Route(body, ctype)
@@ -148,7 +159,9 @@ async def test_conditional_get_answered_304_publishes_nothing_new(
     async with feeding(feed_settings):
         await polled(sources, 1)
         assert len(await entries(redis, feed_settings)) == 5
-        await sources.sources.update_one({"_id": doc["_id"]}, {"$set": {"next_poll": datetime.now(UTC)}})
+        await sources.sources.update_one(
+            {"_id": doc["_id"]}, {"$set": {"next_poll": datetime.now(UTC)}}
+        )
         await polled(sources, 2)
     first, second = feeds.seen("/feed")
     assert "if-none-match" not in first.headers and first.status == 200
@@ -161,7 +174,10 @@ async def test_conditional_get_answered_304_publishes_nothing_new(
 
 
 async def test_each_item_is_queued_once_across_polls_and_duplicate_guids(
-    feeds: FeedServer, feed_settings: Settings, sources: SourceStore, redis: Redis,
+    feeds: FeedServer,
+    feed_settings: Settings,
+    sources: SourceStore,
+    redis: Redis,
 ) -> None:
     batch = items(0, 4)
     dup = Item(corpus_url(9), "Same guid, other link", batch[0].published, guid=batch[1].url)
@@ -176,7 +192,9 @@ async def test_each_item_is_queued_once_across_polls_and_duplicate_guids(
         assert "1 repeated item(s) (same id or link) counted once" in first["notes"]
         newer = items(10, 2)
         route.body, _ = render("rss20", "Once", [*newer, *batch], feeds.url(""))
-        await sources.sources.update_one({"_id": doc["_id"]}, {"$set": {"next_poll": datetime.now(UTC)}})
+        await sources.sources.update_one(
+            {"_id": doc["_id"]}, {"$set": {"next_poll": datetime.now(UTC)}}
+        )
         await polled(sources, 2)
     urls = [e["url"] for e in await entries(redis, feed_settings)]
     assert urls == [i.url for i in batch] + [i.url for i in newer]
@@ -185,7 +203,10 @@ async def test_each_item_is_queued_once_across_polls_and_duplicate_guids(
 
 
 async def test_two_replicas_never_poll_one_source_twice_in_an_interval(
-    feeds: FeedServer, feed_settings: Settings, sources: SourceStore, redis: Redis,
+    feeds: FeedServer,
+    feed_settings: Settings,
+    sources: SourceStore,
+    redis: Redis,
 ) -> None:
     for n in range(24):
         body, ctype = render("rss20", f"Source {n}", items(n, 1), feeds.url(""))
@@ -208,14 +229,19 @@ async def test_two_replicas_never_poll_one_source_twice_in_an_interval(
 
 
 async def test_host_gate_caps_concurrency_and_spacing_across_replicas(
-    feed_settings: Settings, redis: Redis,
+    feed_settings: Settings,
+    redis: Redis,
 ) -> None:
     """Three gates (as three replicas would hold) share one host's limits through Redis."""
 
     def gates(concurrency: int) -> list[HostGate]:
         return [
-            HostGate(Redis.from_url(feed_settings.redis_url), feed_settings.stream_prefix,
-                     concurrency=concurrency, hold_seconds=10)
+            HostGate(
+                Redis.from_url(feed_settings.redis_url),
+                feed_settings.stream_prefix,
+                concurrency=concurrency,
+                hold_seconds=10,
+            )
             for _ in range(3)
         ]
 

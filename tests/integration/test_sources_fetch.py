@@ -22,12 +22,14 @@ def feeds() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def doc_settings(feeds: FeedServer) -> Settings:
-    return Settings(fetch_allowed_networks=["127.0.0.0/8"], fetch_allowed_ports=[feeds.port],
-                    _env_file=None)  # type: ignore[call-arg]
+    return Settings(
+        fetch_allowed_networks=["127.0.0.0/8"], fetch_allowed_ports=[feeds.port], _env_file=None
+    )  # type: ignore[call-arg]
 
 
 async def test_conditional_headers_go_out_and_304_is_not_modified(
-    feeds: FeedServer, doc_settings: Settings,
+    feeds: FeedServer,
+    doc_settings: Settings,
 ) -> None:
     feeds.routes["/feed"] = Route(b"<rss version='2.0'><channel/></rss>", "application/rss+xml")
     async with PageFetcher(doc_settings) as fetcher:
@@ -35,7 +37,9 @@ async def test_conditional_headers_go_out_and_304_is_not_modified(
         assert first.http_status == 200 and first.body.startswith(b"<rss")
         assert first.etag and first.last_modified and not first.not_modified
         second = await fetcher.fetch_document(
-            feeds.url("/feed"), {"If-None-Match": first.etag, "If-Modified-Since": first.last_modified})
+            feeds.url("/feed"),
+            {"If-None-Match": first.etag, "If-Modified-Since": first.last_modified},
+        )
     assert second.not_modified and second.http_status == 304 and second.body == b""
     assert second.etag == first.etag
     sent = feeds.seen("/feed")[1].headers
@@ -44,7 +48,8 @@ async def test_conditional_headers_go_out_and_304_is_not_modified(
 
 
 async def test_gzip_sitemap_file_inflated_under_the_cap_and_binary_refused(
-    feeds: FeedServer, doc_settings: Settings,
+    feeds: FeedServer,
+    doc_settings: Settings,
 ) -> None:
     xml = b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"/>'
     feeds.routes["/sitemap.xml.gz"] = Route(gzip.compress(xml), "application/x-gzip")

@@ -74,7 +74,9 @@ DUP_GUIDS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Dups</ti
 <item><title>c</title><link>http://127.0.0.1/g/1</link><guid>other</guid></item>
 </channel></rss>"""
 
-HTML_PAGE = b"<!doctype html><html><head><title>A site</title></head><body><p>news</p></body></html>"
+HTML_PAGE = (
+    b"<!doctype html><html><head><title>A site</title></head><body><p>news</p></body></html>"
+)
 
 
 @pytest.fixture
@@ -85,15 +87,17 @@ def feeds() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def hostile_settings(settings: Settings, feeds: FeedServer) -> Settings:
-    return settings.model_copy(update={
-        "fetch_allowed_ports": [feeds.port],
-        "feed_host_interval": 0.0,
-        "feed_host_concurrency": 16,
-        "fetch_retries": 0,
-        "fetch_read_timeout": 1.0,
-        "fetch_deadline": 3.0,
-        "fetch_max_bytes": 1024 * 1024,
-    })
+    return settings.model_copy(
+        update={
+            "fetch_allowed_ports": [feeds.port],
+            "feed_host_interval": 0.0,
+            "feed_host_concurrency": 16,
+            "fetch_retries": 0,
+            "fetch_read_timeout": 1.0,
+            "fetch_deadline": 3.0,
+            "fetch_max_bytes": 1024 * 1024,
+        }
+    )
 
 
 @pytest.fixture
@@ -105,11 +109,16 @@ async def sources(hostile_settings: Settings) -> AsyncIterator[SourceStore]:
 
 
 async def test_hostile_sources_each_get_a_reason_and_the_good_ones_still_flow(
-    feeds: FeedServer, hostile_settings: Settings, sources: SourceStore, redis: Redis,
+    feeds: FeedServer,
+    hostile_settings: Settings,
+    sources: SourceStore,
+    redis: Redis,
 ) -> None:
     now = datetime.now(UTC)
     good, ctype = render("rss20", "Good news", [Item("http://127.0.0.1/good/1", "fine", now)])
-    fifty_mb = b'<?xml version="1.0"?><rss version="2.0"><channel><title>big</title>' + b" " * (50 * 1024 * 1024)
+    fifty_mb = b'<?xml version="1.0"?><rss version="2.0"><channel><title>big</title>' + b" " * (
+        50 * 1024 * 1024
+    )
     routes = {
         "/good": Route(good, ctype),
         "/laughs": Route(BILLION_LAUGHS, "application/rss+xml"),
@@ -124,8 +133,12 @@ async def test_hostile_sources_each_get_a_reason_and_the_good_ones_still_flow(
         "/dups": Route(DUP_GUIDS, "application/rss+xml"),
         "/slow": Route(good, ctype, delay=6.0),
         "/limited": Route(b"", "text/plain", status=429, headers={"Retry-After": "600"}),
-        "/private": Route(b"", "text/plain", status=302, headers={
-            "Location": f"http://internal.example:{feeds.port}/good"}),
+        "/private": Route(
+            b"",
+            "text/plain",
+            status=302,
+            headers={"Location": f"http://internal.example:{feeds.port}/good"},
+        ),
         "/pdf": Route(b"%PDF-1.7\n" + b"x" * 2000, "application/rss+xml"),
     }
     feeds.routes.update(routes)
@@ -143,6 +156,7 @@ async def test_hostile_sources_each_get_a_reason_and_the_good_ones_still_flow(
     feeder = Feeder(hostile_settings, fetcher=fetcher)
     task = asyncio.create_task(feeder.run())
     try:
+
         async def all_polled() -> bool:
             return all(d["polls"] >= 1 for d in await sources.all())
 
@@ -164,10 +178,23 @@ async def test_hostile_sources_each_get_a_reason_and_the_good_ones_still_flow(
     assert errors["/slow"] in ("no data for 1 s", "timed out after 3 s (1 attempt)")
     assert errors["/limited"] == "HTTP 429 Too Many Requests"
     assert state["/limited"]["next_poll"] >= state["/limited"]["last_poll"] + timedelta(seconds=599)
-    assert errors["/private"] == "refused: 10.0.0.5 is a private address (internal.example resolves to it)"
+    assert (
+        errors["/private"]
+        == "refused: 10.0.0.5 is a private address (internal.example resolves to it)"
+    )
     assert errors["/pdf"] == "refused: a PDF document served as application/rss+xml"
-    for path in ("/laughs", "/xxe", "/big", "/endless", "/html", "/missing", "/slow",
-                 "/limited", "/private", "/pdf"):
+    for path in (
+        "/laughs",
+        "/xxe",
+        "/big",
+        "/endless",
+        "/html",
+        "/missing",
+        "/slow",
+        "/limited",
+        "/private",
+        "/pdf",
+    ):
         assert state[path]["consecutive_failures"] == 1, path
         assert state[path]["next_poll"] > datetime.now(UTC), path
         assert state[path]["last_success"] is None, path
@@ -193,17 +220,26 @@ async def test_hostile_sources_each_get_a_reason_and_the_good_ones_still_flow(
     assert "1 item(s) without an http(s) link skipped" in state["/relative/feed"]["notes"]
     assert [e["url"] for e in by[ids["/dups"]]] == ["http://127.0.0.1/g/1"]
     # Nothing from the refused sources was queued.
-    assert set(by) == {ids[p] for p in ("/good", "/dtd", "/gbk", "/dates", "/relative/feed", "/dups")}
+    assert set(by) == {
+        ids[p] for p in ("/good", "/dtd", "/gbk", "/dates", "/relative/feed", "/dups")
+    }
     # And no request went to the private address: the only hop seen is ours.
     assert [r.status for r in feeds.seen("/private")] == [302]
 
 
 async def test_robots_txt_is_honoured_unless_turned_off(
-    feeds: FeedServer, hostile_settings: Settings, sources: SourceStore, redis: Redis,
+    feeds: FeedServer,
+    hostile_settings: Settings,
+    sources: SourceStore,
+    redis: Redis,
 ) -> None:
-    body, ctype = render("rss20", "Private feed", [Item("http://127.0.0.1/p/1", "x", datetime.now(UTC))])
+    body, ctype = render(
+        "rss20", "Private feed", [Item("http://127.0.0.1/p/1", "x", datetime.now(UTC))]
+    )
     feeds.routes["/private/feed"] = Route(body, ctype)
-    feeds.routes["/robots.txt"] = Route(b"User-agent: Newsflow\nDisallow: /private/\n", "text/plain")
+    feeds.routes["/robots.txt"] = Route(
+        b"User-agent: Newsflow\nDisallow: /private/\n", "text/plain"
+    )
     doc, _ = await sources.add(feeds.url("/private/feed"))
     feeder = Feeder(hostile_settings)
     task = asyncio.create_task(feeder.run())
@@ -221,7 +257,9 @@ async def test_robots_txt_is_honoured_unless_turned_off(
     assert feeds.seen("/private/feed") == []
 
     relaxed = hostile_settings.model_copy(update={"feed_respect_robots": False})
-    await sources.sources.update_one({"_id": doc["_id"]}, {"$set": {"next_poll": datetime.now(UTC)}})
+    await sources.sources.update_one(
+        {"_id": doc["_id"]}, {"$set": {"next_poll": datetime.now(UTC)}}
+    )
     feeder = Feeder(relaxed)
     task = asyncio.create_task(feeder.run())
 

@@ -55,7 +55,9 @@ async def test_the_page_is_stored_with_the_fetch_result_and_read_only_when_asked
 
 
 async def test_a_page_stored_by_an_earlier_version_still_extracts(
-    settings: Settings, redis: Redis, store: ArticleStore,
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
 ) -> None:
     aid = await queued(store)
     assert await store.save_stage(aid, 1, FETCHER, FetchResult(status="ok", final_url=URL))

@@ -23,9 +23,7 @@ async def _article(store: ArticleStore, url: str) -> str:
     return intake.article_id
 
 
-async def test_a_copy_joins_the_story_of_the_earlier_article(
-    store: ArticleStore
-) -> None:
+async def test_a_copy_joins_the_story_of_the_earlier_article(store: ArticleStore) -> None:
     index = store.stories
     await index.ensure_indexes()
     text = paragraphs(1)
@@ -44,7 +42,9 @@ async def test_a_copy_joins_the_story_of_the_earlier_article(
     assert joined.containment is not None and joined.containment > 0.9
     assert joined.method is not None and joined.placed_at is not None
 
-    alone = await index.place(other, 1, fingerprint("\n".join(paragraphs(2))), source="three.example")
+    alone = await index.place(
+        other, 1, fingerprint("\n".join(paragraphs(2))), source="three.example"
+    )
     assert alone.first and alone.id == other
 
     stored = await store.get(copy)
@@ -62,7 +62,7 @@ async def test_a_copy_joins_the_story_of_the_earlier_article(
 
 
 async def test_placing_again_is_idempotent_and_a_copy_of_a_copy_joins_the_same_story(
-    store: ArticleStore
+    store: ArticleStore,
 ) -> None:
     index = store.stories
     await index.ensure_indexes()
@@ -82,9 +82,7 @@ async def test_placing_again_is_idempotent_and_a_copy_of_a_copy_joins_the_same_s
     assert summary is not None and summary.members == 3
 
 
-async def test_the_earlier_article_is_never_a_copy_of_a_later_one(
-    store: ArticleStore
-) -> None:
+async def test_the_earlier_article_is_never_a_copy_of_a_later_one(store: ArticleStore) -> None:
     index = store.stories
     await index.ensure_indexes()
     text = "\n".join(paragraphs(4))
@@ -101,9 +99,7 @@ async def test_the_earlier_article_is_never_a_copy_of_a_later_one(
     assert (placed_b.first, placed_b.id) == (False, a)
 
 
-async def test_a_text_too_short_stands_alone_with_the_reason(
-    store: ArticleStore
-) -> None:
+async def test_a_text_too_short_stands_alone_with_the_reason(store: ArticleStore) -> None:
     index = store.stories
     aid = await _article(store, "https://a.example/short")
     link = await index.place(aid, 1, None, source="a.example", note="text too short to compare")

@@ -32,40 +32,87 @@ def hours_ago(h: float) -> datetime:
 
 #: name -> document. Times are relative to now, for the hot view's window.
 ARTICLES: dict[str, dict[str, Any]] = {
-    "btc_bull": analyzed("https://coindesk.com/btc-etf", title="Bitcoin ETF inflows hit a record",
-                         symbols=["BTC"], direction="bullish", category="en_crypto",
-                         created=hours_ago(1), published=hours_ago(1.5),
-                         votes={"up": 2}, summary="Inflows point to demand for bitcoin."),
-    "btc_bear": analyzed("https://www.reuters.com/btc-hack", title="Exchange hack drains bitcoin",
-                         symbols=["BTC"], direction="bearish", category="en_crypto",
-                         created=hours_ago(3), published=hours_ago(3),
-                         votes={"important": 3, "up": 5}),
-    "zh_nvda": analyzed("https://news.example.cn/nvda", title="Nvidia results beat forecasts",
-                        original_title="英伟达财报超预期", symbols=["NVDA"], direction="bullish",
-                        category="zh_news", language="zh", created=hours_ago(5),
-                        published=hours_ago(6), votes={"important": 1}),
-    "old_hot": analyzed("https://coindesk.com/old", title="Old story with many votes",
-                        symbols=["ETH"], direction="neutral", category="en_crypto",
-                        created=hours_ago(100), published=hours_ago(100),
-                        votes={"up": 500, "important": 50}),
-    "day_old": analyzed("https://www.reuters.com/day-old", title="Day-old market wrap",
-                        symbols=["AAPL"], category="en_markets", created=hours_ago(24),
-                        published=hours_ago(24), votes={"up": 3}, submissions=3),
-    "queued": {**analyzed("https://coindesk.com/queued", title="Not analyzed yet",
-                          symbols=["BTC"], created=hours_ago(0.1)), "status": "queued"},
+    "btc_bull": analyzed(
+        "https://coindesk.com/btc-etf",
+        title="Bitcoin ETF inflows hit a record",
+        symbols=["BTC"],
+        direction="bullish",
+        category="en_crypto",
+        created=hours_ago(1),
+        published=hours_ago(1.5),
+        votes={"up": 2},
+        summary="Inflows point to demand for bitcoin.",
+    ),
+    "btc_bear": analyzed(
+        "https://www.reuters.com/btc-hack",
+        title="Exchange hack drains bitcoin",
+        symbols=["BTC"],
+        direction="bearish",
+        category="en_crypto",
+        created=hours_ago(3),
+        published=hours_ago(3),
+        votes={"important": 3, "up": 5},
+    ),
+    "zh_nvda": analyzed(
+        "https://news.example.cn/nvda",
+        title="Nvidia results beat forecasts",
+        original_title="英伟达财报超预期",
+        symbols=["NVDA"],
+        direction="bullish",
+        category="zh_news",
+        language="zh",
+        created=hours_ago(5),
+        published=hours_ago(6),
+        votes={"important": 1},
+    ),
+    "old_hot": analyzed(
+        "https://coindesk.com/old",
+        title="Old story with many votes",
+        symbols=["ETH"],
+        direction="neutral",
+        category="en_crypto",
+        created=hours_ago(100),
+        published=hours_ago(100),
+        votes={"up": 500, "important": 50},
+    ),
+    "day_old": analyzed(
+        "https://www.reuters.com/day-old",
+        title="Day-old market wrap",
+        symbols=["AAPL"],
+        category="en_markets",
+        created=hours_ago(24),
+        published=hours_ago(24),
+        votes={"up": 3},
+        submissions=3,
+    ),
+    "queued": {
+        **analyzed(
+            "https://coindesk.com/queued",
+            title="Not analyzed yet",
+            symbols=["BTC"],
+            created=hours_ago(0.1),
+        ),
+        "status": "queued",
+    },
 }
-TITLES = {name: doc["translation"].get("title") or doc["extraction"]["title"]
-          for name, doc in ARTICLES.items()}
+TITLES = {
+    name: doc["translation"].get("title") or doc["extraction"]["title"]
+    for name, doc in ARTICLES.items()
+}
 
 
 def expected_hot(names: list[str]) -> list[str]:
     """The README's formula, computed here on its own."""
+
     def score(name: str) -> float:
         doc = ARTICLES[name]
         v = doc["votes"]
-        engagement = v["up"] - v["down"] + 2 * v["important"] + v["comments"] + doc["submissions"] - 1
+        engagement = (
+            v["up"] - v["down"] + 2 * v["important"] + v["comments"] + doc["submissions"] - 1
+        )
         age = (NOW - doc["extraction"]["published"]).total_seconds() / 3600
         return (1 + engagement) / (age + 2) ** 1.5
+
     return sorted(names, key=score, reverse=True)
 
 
@@ -79,8 +126,9 @@ async def app(settings: Settings, store: ArticleStore) -> AsyncIterator[FastAPI]
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://localhost") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+    ) as c:
         yield c
 
 
@@ -115,8 +163,9 @@ def named(*names: str) -> list[str]:
         ("view=hot&source=reuters.com", expected_hot(["btc_bear", "day_old"])),
     ],
 )
-async def test_views_and_filters_in_the_api(client: httpx.AsyncClient, query: str,
-                                            expected: list[str]) -> None:
+async def test_views_and_filters_in_the_api(
+    client: httpx.AsyncClient, query: str, expected: list[str]
+) -> None:
     assert await titles(client, query) == named(*expected)
 
 
@@ -129,16 +178,22 @@ async def test_hot_is_the_formula_and_leaves_out_the_old_and_the_unanalyzed(
     # 3-hour-old, five up and three important votes: (1+11)/5**1.5 = 1.07; 1.5 hours old with
     # two up votes: 3/3.5**1.5 = 0.46; six hours old, one important: 3/8**1.5 = 0.13; the
     # day-old wrap with three up votes and two more reports: 6/26**1.5 = 0.05.
-    assert hot == named("btc_bear", "btc_bull", "zh_nvda", "day_old") == named(
-        *expected_hot(["btc_bull", "btc_bear", "zh_nvda", "day_old"]))
+    assert (
+        hot
+        == named("btc_bear", "btc_bull", "zh_nvda", "day_old")
+        == named(*expected_hot(["btc_bull", "btc_bear", "zh_nvda", "day_old"]))
+    )
 
 
 async def test_hot_pages_with_its_own_cursor(client: httpx.AsyncClient) -> None:
     first = (await client.get("/api/articles?view=hot&limit=3")).json()
     assert len(first["items"]) == 3 and first["next_cursor"]
-    second = (await client.get(f"/api/articles?view=hot&limit=3&cursor={first['next_cursor']}")).json()
+    second = (
+        await client.get(f"/api/articles?view=hot&limit=3&cursor={first['next_cursor']}")
+    ).json()
     assert [i["title"] for i in first["items"] + second["items"]] == named(
-        *expected_hot(["btc_bull", "btc_bear", "zh_nvda", "day_old"]))
+        *expected_hot(["btc_bull", "btc_bear", "zh_nvda", "day_old"])
+    )
     assert second["next_cursor"] is None
     latest = (await client.get("/api/articles?limit=1")).json()["next_cursor"]
     r = await client.get(f"/api/articles?view=hot&cursor={latest}")
@@ -151,11 +206,13 @@ async def test_summaries_carry_the_host_and_direction(client: httpx.AsyncClient)
     assert item["host"] == "reuters.com" and item["direction"] == "bearish"
 
 
-async def test_the_hot_window_is_bounded_by_the_settings(settings: Settings,
-                                                         store: ArticleStore) -> None:
+async def test_the_hot_window_is_bounded_by_the_settings(
+    settings: Settings, store: ArticleStore
+) -> None:
     await store.import_documents([dict(d) for d in ARTICLES.values()])
-    narrow = ArticleStore.connect(settings.model_copy(update={"hot_window_hours": 2.0,
-                                                              "hot_max_candidates": 10}))
+    narrow = ArticleStore.connect(
+        settings.model_copy(update={"hot_window_hours": 2.0, "hot_max_candidates": 10})
+    )
     few = ArticleStore.connect(settings.model_copy(update={"hot_max_candidates": 2}))
     try:
         page = await narrow.page(ArticleFilter(view="hot"))
@@ -180,7 +237,9 @@ async def test_the_list_page_has_the_views_the_filters_and_their_feeds(
     rows = (await client.get("/partials/articles?view=bullish&symbol=BTC")).text
     assert TITLES["btc_bull"] in rows and TITLES["zh_nvda"] not in rows
     hot = (await client.get("/?view=hot")).text
-    order = [hot.index(TITLES[n]) for n in expected_hot(["btc_bull", "btc_bear", "zh_nvda", "day_old"])]
+    order = [
+        hot.index(TITLES[n]) for n in expected_hot(["btc_bull", "btc_bear", "zh_nvda", "day_old"])
+    ]
     assert order == sorted(order)
     assert TITLES["old_hot"] not in hot
     assert 'href="/?source=reuters.com"' in (await client.get("/")).text  # per source
@@ -207,7 +266,8 @@ async def test_xml_feeds_validate_for_each_filter(
     r = await client.get(f"/feeds/{path}?{query}")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith(
-        "application/rss+xml" if path == "rss.xml" else "application/atom+xml")
+        "application/rss+xml" if path == "rss.xml" else "application/atom+xml"
+    )
     etree.fromstring(r.content)
     parsed = feedparser.parse(r.content)
     assert not parsed.bozo, parsed.get("bozo_exception")
@@ -233,7 +293,9 @@ async def test_json_feed_validates_for_each_filter(
     assert not parsed.bozo and parsed.version == "json11"
     assert [e.title for e in parsed.entries] == named(*expected)
     doc = json.loads(r.content)
-    assert [i["url"] for i in doc["items"]] == [f"{PUBLIC}/articles/{ARTICLES[n]['_id']}" for n in expected]
+    assert [i["url"] for i in doc["items"]] == [
+        f"{PUBLIC}/articles/{ARTICLES[n]['_id']}" for n in expected
+    ]
 
 
 async def test_feeds_carry_the_translated_title_and_tags(client: httpx.AsyncClient) -> None:
@@ -244,19 +306,29 @@ async def test_feeds_carry_the_translated_title_and_tags(client: httpx.AsyncClie
     assert entry.summary == ARTICLES["zh_nvda"]["analysis"]["impact"]["impact"]["summary"]
 
 
-async def test_hostile_titles_stay_text_in_every_feed(settings: Settings, store: ArticleStore) -> None:
+async def test_hostile_titles_stay_text_in_every_feed(
+    settings: Settings, store: ArticleStore
+) -> None:
     xss = "<script>alert(1)</script> & \x00\x1b ]]>"
-    await store.import_documents([analyzed("https://evil.example/1", title=xss, direction="bullish",
-                                           summary=xss)])
+    await store.import_documents(
+        [analyzed("https://evil.example/1", title=xss, direction="bullish", summary=xss)]
+    )
     app = create_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as client,
+    ):
         for path in ("rss.xml", "atom.xml"):
             body = (await client.get(f"/feeds/{path}")).content
             assert b"<script>" not in body
             parsed = feedparser.parse(body)
-            assert not parsed.bozo and parsed.entries[0].title.startswith("<script>alert(1)</script> &")
-            assert parsed.entries[0].link.startswith("http://localhost/articles/")  # no public URL set
+            assert not parsed.bozo and parsed.entries[0].title.startswith(
+                "<script>alert(1)</script> &"
+            )
+            assert parsed.entries[0].link.startswith(
+                "http://localhost/articles/"
+            )  # no public URL set
         doc = json.loads((await client.get("/feeds/feed.json")).content)
         assert doc["items"][0]["title"] == "<script>alert(1)</script> &  ]]>"

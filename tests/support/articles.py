@@ -38,33 +38,63 @@ def analyzed(
     published = published if published is not None else created - timedelta(hours=1)
     translated = original_title is not None
     doc: dict[str, Any] = {
-        "_id": aid, "short_id": short_id(aid), "url": canonical, "submitted_url": url,
-        "source": source_name(canonical), "status": status, "progress": 4, "generation": 1,
-        "created_at": created, "updated_at": created, "submissions": submissions,
+        "_id": aid,
+        "short_id": short_id(aid),
+        "url": canonical,
+        "submitted_url": url,
+        "source": source_name(canonical),
+        "status": status,
+        "progress": 4,
+        "generation": 1,
+        "created_at": created,
+        "updated_at": created,
+        "submissions": submissions,
         "times": {"queued_at": created, "analyzed_at": created + timedelta(seconds=4)},
         "votes": {"up": 0, "down": 0, "important": 0, "comments": 0, **(votes or {})},
         "fetch": {"status": "ok", "http_status": 200, "encoding": "utf-8", "attempts": 1},
         "extraction": {
-            "status": "ok", "title": original_title if translated else title,
-            "text": "First paragraph of the story.\nSecond paragraph.", "language": language,
-            "word_count": 8, "method": "trafilatura", "published": published,
+            "status": "ok",
+            "title": original_title if translated else title,
+            "text": "First paragraph of the story.\nSecond paragraph.",
+            "language": language,
+            "word_count": 8,
+            "method": "trafilatura",
+            "published": published,
         },
         "translation": (
-            {"status": "translated", "title": title, "text": "First paragraph.\nSecond.",
-             "source_language": language, "target_language": "en", "provider": "stand-in"}
-            if translated else
-            {"status": "not_needed", "target_language": "en", "source_language": language}
+            {
+                "status": "translated",
+                "title": title,
+                "text": "First paragraph.\nSecond.",
+                "source_language": language,
+                "target_language": "en",
+                "provider": "stand-in",
+            }
+            if translated
+            else {"status": "not_needed", "target_language": "en", "source_language": language}
         ),
     }
     impact: dict[str, Any] = {"status": "skipped", "reason": "no impact provider configured"}
     if direction is not None:
-        impact = {"status": "ok", "provider": "stand-in", "model": "m", "impact": {
-            "summary": summary or f"{title}: the market reads it as {direction}.",
-            "direction": direction, "symbols": symbols or [], "confidence": confidence,
-            "rationale": "",
-        }}
+        impact = {
+            "status": "ok",
+            "provider": "stand-in",
+            "model": "m",
+            "impact": {
+                "summary": summary or f"{title}: the market reads it as {direction}.",
+                "direction": direction,
+                "symbols": symbols or [],
+                "confidence": confidence,
+                "rationale": "",
+            },
+        }
     doc["analysis"] = {
-        "status": "ok", "word_count": 8, "symbols": symbols or [],
-        "keywords": keywords or ["story"], "category": category, "similar": [], "impact": impact,
+        "status": "ok",
+        "word_count": 8,
+        "symbols": symbols or [],
+        "keywords": keywords or ["story"],
+        "category": category,
+        "similar": [],
+        "impact": impact,
     }
     return doc

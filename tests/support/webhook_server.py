@@ -49,9 +49,10 @@ def verify_signature(secret: str, headers: dict[str, str], body: bytes) -> str |
         return "missing or malformed signature headers"
     if abs(time.time() - int(timestamp)) > TOLERANCE:
         return "timestamp outside the 5-minute window"
-    expected = "sha256=" + hmac.new(
-        secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
+    expected = (
+        "sha256="
+        + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    )
     if not hmac.compare_digest(expected, signed):
         return "signature does not match"
     return None
@@ -81,8 +82,24 @@ class Received:
 
 # --- Telegram ---------------------------------------------------------------------------------
 
-_TG_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-            "a", "code", "pre", "blockquote", "tg-emoji"}
+_TG_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-emoji",
+}
 
 
 class _TelegramHTML(HTMLParser):
@@ -96,7 +113,7 @@ class _TelegramHTML(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _TG_TAGS:
-            self.problem = self.problem or f"Unsupported start tag \"{tag}\""
+            self.problem = self.problem or f'Unsupported start tag "{tag}"'
             return
         if tag == "a":
             href = dict(attrs).get("href") or ""
@@ -106,7 +123,7 @@ class _TelegramHTML(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1] != tag:
-            self.problem = self.problem or f"Unmatched end tag \"{tag}\""
+            self.problem = self.problem or f'Unmatched end tag "{tag}"'
             return
         self.stack.pop()
 
@@ -119,7 +136,8 @@ def check_telegram(path: str, body: dict[str, Any]) -> str | None:
         return "Not Found"
     chat = body.get("chat_id")
     if isinstance(chat, bool) or not (
-        isinstance(chat, int) or (isinstance(chat, str) and re.fullmatch(r"@[A-Za-z0-9_]{5,32}|-?\d+", chat))
+        isinstance(chat, int)
+        or (isinstance(chat, str) and re.fullmatch(r"@[A-Za-z0-9_]{5,32}|-?\d+", chat))
     ):
         return "Bad Request: chat_id is empty or invalid"
     text = body.get("text")
@@ -207,8 +225,12 @@ def check_discord(path: str, body: dict[str, Any]) -> str | None:
 
 
 def _slack_text(obj: Any, limit: int, kinds: tuple[str, ...] = ("mrkdwn", "plain_text")) -> bool:
-    return (isinstance(obj, dict) and obj.get("type") in kinds and isinstance(obj.get("text"), str)
-            and 0 < len(obj["text"]) <= limit)
+    return (
+        isinstance(obj, dict)
+        and obj.get("type") in kinds
+        and isinstance(obj.get("text"), str)
+        and 0 < len(obj["text"]) <= limit
+    )
 
 
 def check_slack(path: str, body: dict[str, Any]) -> str | None:
@@ -325,7 +347,9 @@ def _handler_for(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
 
-        def _answer(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
+        def _answer(
+            self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -336,7 +360,6 @@ def _handler_for(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
             # sent is recorded.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body)
-
 
         def do_POST(self) -> None:
             path = urlsplit(self.path).path
@@ -366,17 +389,32 @@ def _handler_for(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
                     record.status = status
                     with server._lock:
                         server.requests.append(record)
-                    self._answer(status, b'{"error": "the receiver\'s own words, never stored"}',
-                                 "application/json", extra)
+                    self._answer(
+                        status,
+                        b'{"error": "the receiver\'s own words, never stored"}',
+                        "application/json",
+                        extra,
+                    )
                     return
             problem = self._check(kind, path, headers, body)
             record.problem = problem
             if kind == "telegram":
                 status, answer, ctype = self._telegram(problem, body)
             elif kind == "discord":
-                status, answer, ctype = (204, b"", "text/plain") if problem is None else (
-                    400, json.dumps({"code": int(problem.split()[0]) if problem[0].isdigit() else 0,
-                                     "message": problem}).encode(), "application/json")
+                status, answer, ctype = (
+                    (204, b"", "text/plain")
+                    if problem is None
+                    else (
+                        400,
+                        json.dumps(
+                            {
+                                "code": int(problem.split()[0]) if problem[0].isdigit() else 0,
+                                "message": problem,
+                            }
+                        ).encode(),
+                        "application/json",
+                    )
+                )
                 if problem and problem.startswith("10015"):
                     status = 404
             elif kind == "slack":
@@ -418,10 +456,17 @@ def _handler_for(server: WebhookServer) -> type[BaseHTTPRequestHandler]:
         def _telegram(self, problem: str | None, body: bytes) -> tuple[int, bytes, str]:
             if problem is not None:
                 code = 404 if problem == "Not Found" else 400
-                return code, json.dumps({"ok": False, "error_code": code, "description": problem}).encode(), "application/json"
+                return (
+                    code,
+                    json.dumps({"ok": False, "error_code": code, "description": problem}).encode(),
+                    "application/json",
+                )
             data = json.loads(body)
-            result = {"message_id": len(server.requests) + 1, "date": int(time.time()),
-                      "chat": {"id": data["chat_id"]}}
+            result = {
+                "message_id": len(server.requests) + 1,
+                "date": int(time.time()),
+                "chat": {"id": data["chat_id"]},
+            }
             return 200, json.dumps({"ok": True, "result": result}).encode(), "application/json"
 
     return Handler

@@ -65,8 +65,12 @@ class WorkerProcesses:
         index = len(replicas) if index is None else index
         log = (self.log_dir / f"{name}-{index}.log").open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=self.repo, env=self.env(name, index),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=self.repo,
+            env=self.env(name, index),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         if index < len(replicas):

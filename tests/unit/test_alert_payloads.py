@@ -30,20 +30,37 @@ HOSTILE = "Buy <b>now</b> & @everyone <!channel> [click](http://evil.example) *b
 def rule(fmt: str = "json", **fields: object) -> AlertRule:
     extra: dict[str, object] = {"chat_id": "-1001234567890"} if fmt == "telegram" else {}
     spec = RuleSpec.model_validate(
-        {"url": "https://hooks.example.com/x", "symbols": ["BTC"], "format": fmt,
-         "name": "BTC watch", **extra, **fields}
+        {
+            "url": "https://hooks.example.com/x",
+            "symbols": ["BTC"],
+            "format": fmt,
+            "name": "BTC watch",
+            **extra,
+            **fields,
+        }
     )
     return AlertRule(**spec.model_dump(), id="r1", secret="whsec_x", created_at=datetime.now(UTC))
 
 
 def subject(**fields: object) -> Subject:
     values: dict[str, object] = {
-        "article_id": "a" * 64, "short_id": "a" * 10, "title": "Bitcoin rallies",
-        "original_title": "比特币大涨", "url": "https://src.example/1", "source": "src.example",
-        "site": "Source", "language": "zh", "category": "zh_crypto", "symbols": ("BTC",),
-        "keywords": ("bitcoin",), "published": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-        "direction": "bullish", "confidence": 0.8, "summary": "Inflows rise.",
-        "impact_symbols": ("BTC",), "votes": {"up": 1, "down": 0, "important": 2, "comments": 0},
+        "article_id": "a" * 64,
+        "short_id": "a" * 10,
+        "title": "Bitcoin rallies",
+        "original_title": "比特币大涨",
+        "url": "https://src.example/1",
+        "source": "src.example",
+        "site": "Source",
+        "language": "zh",
+        "category": "zh_crypto",
+        "symbols": ("BTC",),
+        "keywords": ("bitcoin",),
+        "published": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "direction": "bullish",
+        "confidence": 0.8,
+        "summary": "Inflows rise.",
+        "impact_symbols": ("BTC",),
+        "votes": {"up": 1, "down": 0, "important": 2, "comments": 0},
     }
     values.update(fields)
     return Subject(**values)  # type: ignore[arg-type]
@@ -63,8 +80,12 @@ def test_generic_json_carries_the_article_rule_and_key() -> None:
     assert isinstance(article, dict)
     assert article["title"] == "Bitcoin rallies" and article["original_title"] == "比特币大涨"
     assert article["page_url"] == PAGE and article["source_url"] == "https://src.example/1"
-    assert article["impact"] == {"direction": "bullish", "confidence": 0.8,
-                                 "summary": "Inflows rise.", "symbols": ["BTC"]}
+    assert article["impact"] == {
+        "direction": "bullish",
+        "confidence": 0.8,
+        "summary": "Inflows rise.",
+        "symbols": ["BTC"],
+    }
     assert article["published"] == "2026-01-02T03:04:05+00:00"
 
 
@@ -102,8 +123,9 @@ def test_telegram_text_stays_under_the_limit_with_a_huge_summary() -> None:
 
 
 def test_channel_chat_ids_stay_strings() -> None:
-    data = json.loads(render(rule("telegram", chat_id="@newsflow_alerts"), subject(),
-                             page_url=PAGE, key="k").body)
+    data = json.loads(
+        render(rule("telegram", chat_id="@newsflow_alerts"), subject(), page_url=PAGE, key="k").body
+    )
     assert data["chat_id"] == "@newsflow_alerts"
 
 
@@ -126,7 +148,9 @@ def test_slack_blocks_escape_the_control_sequences() -> None:
     assert isinstance(blocks, list)
     assert [b["type"] for b in blocks] == ["section", "context"]
     section = blocks[0]["text"]["text"]
-    assert section.startswith(f"*<{PAGE}|Buy &lt;b&gt;now&lt;/b&gt; &amp; @everyone &lt;!channel&gt;")
+    assert section.startswith(
+        f"*<{PAGE}|Buy &lt;b&gt;now&lt;/b&gt; &amp; @everyone &lt;!channel&gt;"
+    )
     assert "<!channel>" not in section and len(section) <= 3000
     assert isinstance(data["text"], str) and data["text"]
 

@@ -19,10 +19,18 @@ def rule(**fields: object) -> AlertRule:
 
 def subject(**fields: object) -> Subject:
     values: dict[str, object] = {
-        "article_id": "a" * 64, "short_id": "a" * 10, "title": "Bitcoin ETF inflows hit a record",
-        "url": "https://www.coindesk.com/markets/1", "source": "coindesk.com", "site": "CoinDesk",
-        "language": "en", "category": "en_crypto", "symbols": ("BTC",),
-        "keywords": ("etf", "inflows"), "direction": "bullish", "confidence": 0.72,
+        "article_id": "a" * 64,
+        "short_id": "a" * 10,
+        "title": "Bitcoin ETF inflows hit a record",
+        "url": "https://www.coindesk.com/markets/1",
+        "source": "coindesk.com",
+        "site": "CoinDesk",
+        "language": "en",
+        "category": "en_crypto",
+        "symbols": ("BTC",),
+        "keywords": ("etf", "inflows"),
+        "direction": "bullish",
+        "confidence": 0.72,
         "summary": "Record inflows into spot bitcoin ETFs point to demand.",
         "votes": {"up": 0, "down": 0, "important": 0, "comments": 0},
     }
@@ -62,11 +70,11 @@ def test_source_matches_the_host_and_its_subdomains_only() -> None:
 
 
 def test_keywords_are_words_not_substrings_and_never_patterns() -> None:
-    assert matches(rule(keywords=["ETF"]), subject())                      # a keyword
-    assert matches(rule(keywords=["record"]), subject(keywords=()))        # a title word
+    assert matches(rule(keywords=["ETF"]), subject())  # a keyword
+    assert matches(rule(keywords=["record"]), subject(keywords=()))  # a title word
     assert matches(rule(keywords=["spot bitcoin"]), subject(keywords=()))  # a summary phrase
     assert not matches(rule(keywords=["rec"]), subject(keywords=()))
-    assert not matches(rule(keywords=["E.F"]), subject(keywords=()))       # "." is no wildcard
+    assert not matches(rule(keywords=["E.F"]), subject(keywords=()))  # "." is no wildcard
     assert not matches(rule(keywords=["(a+)+$"]), subject(keywords=()))
 
 
@@ -107,14 +115,23 @@ def test_invalid_rules_are_refused_with_the_reason(fields: dict[str, object], me
 def test_criteria_in_words() -> None:
     r = rule(symbols=["BTC", "ETH"], direction="bullish", min_confidence=0.6, min_important=3)
     assert r.criteria() == [
-        "symbol BTC or ETH", "direction bullish", "confidence >= 0.6", "important votes >= 3",
+        "symbol BTC or ETH",
+        "direction bullish",
+        "confidence >= 0.6",
+        "important votes >= 3",
     ]
 
 
 def test_redacted_urls_keep_the_host_only() -> None:
-    assert redact_url("https://api.telegram.org/bot123:SECRET/sendMessage") == "https://api.telegram.org/…"
+    assert (
+        redact_url("https://api.telegram.org/bot123:SECRET/sendMessage")
+        == "https://api.telegram.org/…"
+    )
     assert redact_url("https://discord.com/api/webhooks/1/TOKEN") == "https://discord.com/…"
-    assert redact_url("http://user:pw@hooks.example.com:8443/x?k=1") == "http://hooks.example.com:8443/…"
+    assert (
+        redact_url("http://user:pw@hooks.example.com:8443/x?k=1")
+        == "http://hooks.example.com:8443/…"
+    )
 
 
 def test_the_secret_is_not_in_the_rule_repr() -> None:

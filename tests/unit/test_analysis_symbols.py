@@ -103,7 +103,9 @@ def test_no_false_positives(text: str) -> None:
 
 
 def test_ambiguous_name_counts_with_a_clue_elsewhere_in_the_article() -> None:
-    assert extract_symbols([None, "Apple unveiled a product. The new iPhone costs more"]) == ["AAPL"]
+    assert extract_symbols([None, "Apple unveiled a product. The new iPhone costs more"]) == [
+        "AAPL"
+    ]
     assert extract_symbols([None, "Amazon said so. AWS revenue rose"]) == ["AMZN"]
     assert extract_symbols([None, "Oracle Corp and Oracle"]) == ["ORCL"]
 
@@ -144,7 +146,9 @@ def test_symbols_found_in_translation_and_original() -> None:
 
 
 def test_analyze_text_stores_assets_in_symbol_order() -> None:
-    result = analyze_text(title="比特币大涨", text="Bitcoin and $ETH rallied; 英伟达 too.", language="zh")
+    result = analyze_text(
+        title="比特币大涨", text="Bitcoin and $ETH rallied; 英伟达 too.", language="zh"
+    )
     assert result.symbols == [a.symbol for a in result.assets] == ["BTC", "ETH", "NVDA"]
     assert result.assets[0].where == ["title", "lead"]
 
@@ -157,7 +161,9 @@ def test_at_most_twenty_symbols() -> None:
 
 def test_traps() -> None:
     """Every trap of tests/data/assets_traps.jsonl gives exactly its expected symbols."""
-    traps = [json.loads(line) for line in (DATA / "assets_traps.jsonl").read_text("utf-8").splitlines()]
+    traps = [
+        json.loads(line) for line in (DATA / "assets_traps.jsonl").read_text("utf-8").splitlines()
+    ]
     assert len(traps) >= 30
     failures = []
     for trap in traps:
@@ -179,10 +185,19 @@ def test_tables_are_well_formed() -> None:
         assert symbol in asset.codes or symbol.endswith("-USD")
     names = {n: s for s, a in table.assets.items() for n in a.zh | a.zh_context}
     for name, symbol in [
-        ("比特幣", "BTC"), ("比特币", "BTC"), ("以太坊", "ETH"), ("輝達", "NVDA"),
-        ("英伟达", "NVDA"), ("英偉達", "NVDA"), ("腾讯", "0700.HK"), ("騰訊", "0700.HK"),
-        ("台积电", "2330.TW"), ("台積電", "2330.TW"), ("贵州茅台", "600519.SS"),
-        ("貴州茅台", "600519.SS"), ("苹果公司", "AAPL"),
+        ("比特幣", "BTC"),
+        ("比特币", "BTC"),
+        ("以太坊", "ETH"),
+        ("輝達", "NVDA"),
+        ("英伟达", "NVDA"),
+        ("英偉達", "NVDA"),
+        ("腾讯", "0700.HK"),
+        ("騰訊", "0700.HK"),
+        ("台积电", "2330.TW"),
+        ("台積電", "2330.TW"),
+        ("贵州茅台", "600519.SS"),
+        ("貴州茅台", "600519.SS"),
+        ("苹果公司", "AAPL"),
     ]:
         assert names[name] == symbol
     # A crypto ticker that is also a listed company's is stored apart.

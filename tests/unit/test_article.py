@@ -16,12 +16,20 @@ def doc(**fields: object) -> dict[str, object]:
 
 
 def test_titles_text_and_word_count_of_a_translated_article() -> None:
-    a = Article.from_document(doc(
-        extraction={"status": "ok", "title": "苹果", "text": "苹果大涨", "language": "zh",
-                    "word_count": 4, "site_name": "新闻网"},
-        translation={"status": "translated", "title": "Apple", "text": "Apple rose."},
-        analysis={"status": "ok", "word_count": 2, "symbols": ["AAPL"]},
-    ))
+    a = Article.from_document(
+        doc(
+            extraction={
+                "status": "ok",
+                "title": "苹果",
+                "text": "苹果大涨",
+                "language": "zh",
+                "word_count": 4,
+                "site_name": "新闻网",
+            },
+            translation={"status": "translated", "title": "Apple", "text": "Apple rose."},
+            analysis={"status": "ok", "word_count": 2, "symbols": ["AAPL"]},
+        )
+    )
     assert (a.title, a.original_title, a.headline) == ("Apple", "苹果", "Apple")
     assert (a.text, a.original_text) == ("Apple rose.", "苹果大涨")
     assert a.word_count == 4  # the extraction's count of the original, not the analysis's
@@ -29,13 +37,19 @@ def test_titles_text_and_word_count_of_a_translated_article() -> None:
 
 
 def test_untranslated_and_untitled_articles() -> None:
-    english = Article.from_document(doc(
-        extraction={"status": "ok", "title": "Apple rose", "text": "Text.", "word_count": 1},
-        translation={"status": "not_needed", "title": None},
-    ))
+    english = Article.from_document(
+        doc(
+            extraction={"status": "ok", "title": "Apple rose", "text": "Text.", "word_count": 1},
+            translation={"status": "not_needed", "title": None},
+        )
+    )
     assert (english.title, english.original_title, english.text) == ("Apple rose", None, "Text.")
-    failed = Article.from_document(doc(translation={"status": "failed", "error": "down"},
-                                       extraction={"status": "ok", "title": "Orig"}))
+    failed = Article.from_document(
+        doc(
+            translation={"status": "failed", "error": "down"},
+            extraction={"status": "ok", "title": "Orig"},
+        )
+    )
     assert (failed.title, failed.original_title) == ("Orig", None)
     queued = Article.from_document(doc())
     assert queued.title == "https://a.example/1" and queued.word_count == 0
@@ -43,24 +57,35 @@ def test_untranslated_and_untitled_articles() -> None:
 
 
 def test_failure_in_words_only_while_failed() -> None:
-    failure = {"stage": "extracted", "reason": "not processed further: page is paywalled (x)",
-               "at": T}
+    failure = {
+        "stage": "extracted",
+        "reason": "not processed further: page is paywalled (x)",
+        "at": T,
+    }
     failed = Article.from_document(doc(status="failed", failure=failure))
     assert failed.failure_text == (
-        "failed at extraction: not processed further: page is paywalled (x)")
+        "failed at extraction: not processed further: page is paywalled (x)"
+    )
     assert Article.from_document(doc(status="queued", failure=failure)).failure_text is None
 
 
 def test_fields_that_do_not_fit_are_read_as_absent_and_kept() -> None:
-    a = Article.from_document(doc(
-        fetch={"status": "weird"}, translation="not a document", votes={"up": "many"},
-        extraction={"status": "ok", "title": "Kept", "word_count": 3},
-        created_at=datetime(2026, 1, 1),  # noqa: DTZ001 - naive: read as UTC
-        clusters={"id": "s1"},  # a field a later feature adds rides along
-    ))
+    a = Article.from_document(
+        doc(
+            fetch={"status": "weird"},
+            translation="not a document",
+            votes={"up": "many"},
+            extraction={"status": "ok", "title": "Kept", "word_count": 3},
+            created_at=datetime(2026, 1, 1),  # noqa: DTZ001 - naive: read as UTC
+            clusters={"id": "s1"},  # a field a later feature adds rides along
+        )
+    )
     assert a.fetch is None and a.translation is None and a.votes.up == 0
-    assert a.unreadable == {"fetch": {"status": "weird"}, "translation": "not a document",
-                            "votes": {"up": "many"}}
+    assert a.unreadable == {
+        "fetch": {"status": "weird"},
+        "translation": "not a document",
+        "votes": {"up": "many"},
+    }
     assert a.title == "Kept" and a.word_count == 3
     assert a.created_at == datetime(2026, 1, 1, tzinfo=UTC)
     assert a.model_extra == {"clusters": {"id": "s1"}}

@@ -9,8 +9,18 @@ from newsflow.cli.alerts import FORMAT_HELP
 from newsflow.stages.alerts import FORMATS
 
 #: Modules a command imports only when it runs (each costs tens to hundreds of milliseconds).
-HEAVY = ("pydantic", "motor", "pymongo", "redis", "faststream", "httpx", "trafilatura",
-         "newsflow.settings", "newsflow.stages.alerts", "newsflow.adapters.store")
+HEAVY = (
+    "pydantic",
+    "motor",
+    "pymongo",
+    "redis",
+    "faststream",
+    "httpx",
+    "trafilatura",
+    "newsflow.settings",
+    "newsflow.stages.alerts",
+    "newsflow.adapters.store",
+)
 
 
 def test_the_command_module_imports_nothing_heavy() -> None:
@@ -18,8 +28,9 @@ def test_the_command_module_imports_nothing_heavy() -> None:
         "import sys, newsflow.cli.main\n"
         f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.split()
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert loaded == []
 
 

@@ -289,8 +289,9 @@ def test_a_head_of_unfinished_meta_tags_is_read_in_linear_time() -> None:
         declared_codecs(b"<meta " * 20_000, None)
         declared_codecs(b"<meta charset=" + b" " * 100_000 + b"!", None)
     # Still read where they are real, quoted or not, with odd spacing.
-    assert declared_codecs(b'<meta http-equiv="Content-Type" content="text/html; charset=gb2312">',
-                           None) == ["gb18030"]
+    assert declared_codecs(
+        b'<meta http-equiv="Content-Type" content="text/html; charset=gb2312">', None
+    ) == ["gb18030"]
     assert declared_codecs(b"<META CHARSET = ' Shift_JIS '>", None) == ["cp932"]
     assert declared_codecs(b"<meta name=x><meta charset=big5>", None) == ["big5hkscs"]
 

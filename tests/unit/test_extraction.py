@@ -10,26 +10,44 @@ import pytest
 from newsflow.stages.extraction import count_words, detect_language, extract_page, precheck
 
 EN_PARAGRAPHS = [
-    ("The city council voted on Tuesday to expand the tram network to the northern districts, "
-    "a project that has been debated for more than a decade and will cost about 400 million euros."),
-    ("Supporters say the new line will cut commuting times in half for tens of thousands of "
-    "residents who now depend on crowded buses that are often stuck in traffic for hours."),
-    ("Opponents argued that the money would be better spent on repairing existing roads and "
-    "bridges, several of which were found to be in poor condition in an inspection last year."),
-    ("Construction is expected to begin next spring, and the first trams could run by 2028 if "
-    "the national government approves the funding request submitted by the regional authority."),
-    ("The mayor said the vote was a turning point for the city and promised that local businesses "
-    "along the route would be compensated for any losses during the construction works."),
+    (
+        "The city council voted on Tuesday to expand the tram network to the northern districts, "
+        "a project that has been debated for more than a decade and will cost about 400 million euros."
+    ),
+    (
+        "Supporters say the new line will cut commuting times in half for tens of thousands of "
+        "residents who now depend on crowded buses that are often stuck in traffic for hours."
+    ),
+    (
+        "Opponents argued that the money would be better spent on repairing existing roads and "
+        "bridges, several of which were found to be in poor condition in an inspection last year."
+    ),
+    (
+        "Construction is expected to begin next spring, and the first trams could run by 2028 if "
+        "the national government approves the funding request submitted by the regional authority."
+    ),
+    (
+        "The mayor said the vote was a turning point for the city and promised that local businesses "
+        "along the route would be compensated for any losses during the construction works."
+    ),
 ]
 ZH_PARAGRAPHS = [
-    ("本报讯 记者从市交通运输局获悉，北部城区有轨电车延伸工程日前正式获得批准，预计明年春天开工建设，"
-    "工程总投资约三十亿元，建成后将大大缓解北部地区居民的出行压力。"),
-    ("据介绍，新线路全长约十八公里，共设车站十五座，沿线将经过多个大型居住区、学校和医院，"
-    "通车后从北部城区到市中心的时间将由目前的一个多小时缩短到三十分钟左右。"),
-    ("市交通运输局有关负责人表示，施工期间将采取分段施工、错峰作业等措施，尽量减少对沿线居民"
-    "和商户的影响，并将对受影响的商户给予适当补偿。"),
-    ("不少市民对此表示欢迎。家住北部城区的李女士说，她每天上下班都要挤公交车，路上经常堵车，"
-    "希望有轨电车能够早日建成通车，让出行更加方便快捷。"),
+    (
+        "本报讯 记者从市交通运输局获悉，北部城区有轨电车延伸工程日前正式获得批准，预计明年春天开工建设，"
+        "工程总投资约三十亿元，建成后将大大缓解北部地区居民的出行压力。"
+    ),
+    (
+        "据介绍，新线路全长约十八公里，共设车站十五座，沿线将经过多个大型居住区、学校和医院，"
+        "通车后从北部城区到市中心的时间将由目前的一个多小时缩短到三十分钟左右。"
+    ),
+    (
+        "市交通运输局有关负责人表示，施工期间将采取分段施工、错峰作业等措施，尽量减少对沿线居民"
+        "和商户的影响，并将对受影响的商户给予适当补偿。"
+    ),
+    (
+        "不少市民对此表示欢迎。家住北部城区的李女士说，她每天上下班都要挤公交车，路上经常堵车，"
+        "希望有轨电车能够早日建成通车，让出行更加方便快捷。"
+    ),
 ]
 
 
@@ -42,8 +60,11 @@ def page(
     json_ld: object | None = None,
 ) -> str:
     """A complete HTML document around ``body``."""
-    ld = (f'<script type="application/ld+json">{json.dumps(json_ld, ensure_ascii=False)}'
-          "</script>") if json_ld is not None else ""
+    ld = (
+        (f'<script type="application/ld+json">{json.dumps(json_ld, ensure_ascii=False)}</script>')
+        if json_ld is not None
+        else ""
+    )
     nav = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(8))
     return (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
@@ -69,7 +90,9 @@ def test_english_article_text_and_metadata() -> None:
             '<meta name="keywords" content="transport, city council">'
         ),
         json_ld={
-            "@context": "https://schema.org", "@type": "NewsArticle", "headline": headline,
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": headline,
             "datePublished": "2024-05-14T09:30:00+02:00",
             "author": {"@type": "Person", "name": "Jane Doe"},
         },
@@ -95,7 +118,8 @@ def test_english_article_text_and_metadata() -> None:
 def test_chinese_article_metadata_and_character_count() -> None:
     headline = "北部城区有轨电车延伸工程获批 明年春天开工"
     body = article_body(
-        ZH_PARAGRAPHS * 2, headline,
+        ZH_PARAGRAPHS * 2,
+        headline,
         byline="<div class='info'>2024年05月14日 09:30 来源：示例日报 作者：王小明</div>",
     )
     html = page(body, title=f"{headline}_新闻中心_示例网", lang="zh-CN")
@@ -105,8 +129,13 @@ def test_chinese_article_metadata_and_character_count() -> None:
     assert result.language == "zh" and result.script == "Hans"
     assert result.author == "王小明"
     assert result.published is not None
-    assert (result.published.year, result.published.month, result.published.day,
-            result.published.hour, result.published.minute) == (2024, 5, 14, 9, 30)
+    assert (
+        result.published.year,
+        result.published.month,
+        result.published.day,
+        result.published.hour,
+        result.published.minute,
+    ) == (2024, 5, 14, 9, 30)
     assert result.published.tzinfo is None  # the page gives no zone: none is invented
     assert result.text is not None and ZH_PARAGRAPHS[1] in result.text
     # Characters, not spaces: a whitespace split would count a handful of "words".
@@ -119,9 +148,21 @@ def test_chinese_article_metadata_and_character_count() -> None:
     [
         ("這是一篇關於城市交通發展的新聞報導，記者在現場採訪了許多市民。", "zh", "Hant"),
         ("这是一篇关于城市交通发展的新闻报道，记者在现场采访了许多市民。", "zh", "Hans"),
-        ("これは都市交通の発展についてのニュース記事です。記者は多くの市民に話を聞いた。", "ja", "Jpan"),
-        ("이것은 도시 교통 발전에 관한 뉴스 기사입니다. 기자는 많은 시민들을 인터뷰했습니다.", "ko", "Kore"),
-        ("Ceci est un article sur le développement des transports urbains dans la ville.", "fr", None),
+        (
+            "これは都市交通の発展についてのニュース記事です。記者は多くの市民に話を聞いた。",
+            "ja",
+            "Jpan",
+        ),
+        (
+            "이것은 도시 교통 발전에 관한 뉴스 기사입니다. 기자는 많은 시민들을 인터뷰했습니다.",
+            "ko",
+            "Kore",
+        ),
+        (
+            "Ceci est un article sur le développement des transports urbains dans la ville.",
+            "fr",
+            None,
+        ),
     ],
 )
 def test_language_and_script(text: str, language: str, script: str | None) -> None:
@@ -148,9 +189,14 @@ def test_paywalled_by_schema_org_flag() -> None:
         '<div class="paywall"><p>Subscribe to continue reading this article.</p></div></article>',
         title="Markets",
         json_ld={
-            "@type": "NewsArticle", "headline": "Markets", "isAccessibleForFree": "False",
-            "hasPart": {"@type": "WebPageElement", "isAccessibleForFree": "False",
-                        "cssSelector": ".paywall"},
+            "@type": "NewsArticle",
+            "headline": "Markets",
+            "isAccessibleForFree": "False",
+            "hasPart": {
+                "@type": "WebPageElement",
+                "isAccessibleForFree": "False",
+                "cssSelector": ".paywall",
+            },
         },
     )
     result = extract_page(html, "https://example.com/markets/today")
@@ -160,8 +206,11 @@ def test_paywalled_by_schema_org_flag() -> None:
 
 def test_full_article_with_paywall_flag_stays_ok() -> None:
     # Subscribers' copies and metered sites carry the flag with the whole text: not a paywall.
-    html = page(article_body(EN_PARAGRAPHS * 3, "Tram"), title="Tram",
-                json_ld={"@type": "NewsArticle", "isAccessibleForFree": False})
+    html = page(
+        article_body(EN_PARAGRAPHS * 3, "Tram"),
+        title="Tram",
+        json_ld={"@type": "NewsArticle", "isAccessibleForFree": False},
+    )
     result = extract_page(html, "https://example.com/a")
     assert result.status == "ok"
     assert any("full text is present" in e for e in result.evidence)
@@ -173,7 +222,7 @@ def test_cloudflare_challenge_is_a_bot_wall() -> None:
         '<meta name="robots" content="noindex,nofollow"></head><body>'
         '<div class="main-wrapper"><h1>example.com</h1><h2>Checking if the site connection is '
         "secure</h2><p>Verify you are human by completing the action below.</p>"
-        '<noscript>Enable JavaScript and cookies to continue</noscript></div>'
+        "<noscript>Enable JavaScript and cookies to continue</noscript></div>"
         '<script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script>'
         "</body></html>"
     )
@@ -188,8 +237,11 @@ def test_tag_page_is_not_an_article() -> None:
         f"<p>Short summary {i}.</p></article>"
         for i in range(20)
     )
-    html = page(f"<main><h1>Tag: transport</h1>{items}</main>", title="transport - Example",
-                json_ld={"@type": "CollectionPage", "name": "transport"})
+    html = page(
+        f"<main><h1>Tag: transport</h1>{items}</main>",
+        title="transport - Example",
+        json_ld={"@type": "CollectionPage", "name": "transport"},
+    )
     result = extract_page(html, "https://example.com/tag/transport")
     assert result.status == "not_article"
     assert "JSON-LD type collectionpage" in result.evidence, result.evidence
@@ -203,8 +255,10 @@ def test_tag_page_is_not_an_article() -> None:
         ("   \n\t ", "empty page"),
         ("\x00\x01\x02\x03\ufffd" * 2000, "not HTML: binary data"),
         ("just some words without any markup " * 50, "not HTML: no HTML markup"),
-        ("<html><body>" + "<p>x</p>" * 300_000 + "</body></html>",
-         "page has 300002 elements (limit 100000)"),
+        (
+            "<html><body>" + "<p>x</p>" * 300_000 + "</body></html>",
+            "page has 300002 elements (limit 100000)",
+        ),
         ("<html><body>" + "<div>" * 120_000 + "</body></html>", "elements (limit 100000)"),
         ("<html><body>" + '<a href="/x">l</a>' * 200_000 + "</body></html>", "elements"),
     ],

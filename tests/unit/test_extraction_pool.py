@@ -12,8 +12,10 @@ from newsflow.settings import Settings
 from newsflow.stages.extraction import ExtractorPool
 from tests.unit.test_extraction import EN_PARAGRAPHS, article_body, page
 
-NORMAL = page(article_body(EN_PARAGRAPHS * 2, "Council approves tram extension"),
-              title="Council approves tram extension | Example Times")
+NORMAL = page(
+    article_body(EN_PARAGRAPHS * 2, "Council approves tram extension"),
+    title="Council approves tram extension | Example Times",
+)
 
 
 @pytest.fixture
@@ -46,7 +48,9 @@ async def test_slow_page_is_killed_and_the_pool_keeps_serving(pool: ExtractorPoo
 async def test_refusals_do_not_reach_a_child(pool: ExtractorPool) -> None:
     huge = "<html><body>" + "<p>x</p>" * 300_000 + "</body></html>"
     results = await asyncio.gather(
-        pool.extract(huge), pool.extract(""), pool.extract("\x00\x01\x02" * 10_000),
+        pool.extract(huge),
+        pool.extract(""),
+        pool.extract("\x00\x01\x02" * 10_000),
         pool.extract(NORMAL),
     )
     assert [r.status for r in results] == ["failed", "failed", "failed", "ok"]

@@ -55,7 +55,9 @@ def test_readability_clean_gives_readabilitys_result(text: str) -> None:
     assert _text._readability_clean(text) == _text.READABILITY_CLEAN(text)
 
 
-@pytest.mark.parametrize("text", ["", "ab", "abcd", "abcde", "Hello, World! " * 40, "新闻报道。" * 30])
+@pytest.mark.parametrize(
+    "text", ["", "ab", "abcd", "abcde", "Hello, World! " * 40, "新闻报道。" * 30]
+)
 @pytest.mark.parametrize("size", [4, 20])
 def test_shingles_are_every_window(text: str, size: int) -> None:
     flat = re.sub(r"[\W_]+", "", text.lower())

@@ -19,15 +19,25 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 def feed(n: int = 3, title: str = "Bitcoin up", summary: str = "Impact summary") -> Feed:
     items = [
         FeedItem(
-            id=f"{i:064x}", title=f"{title} {i}", link=f"https://news.example.org/articles/{i:064x}",
-            source_url=f"https://src.example/{i}", summary=f"{summary} {i}",
-            published=T0 - timedelta(hours=i), source="src.example", language="zh",
+            id=f"{i:064x}",
+            title=f"{title} {i}",
+            link=f"https://news.example.org/articles/{i:064x}",
+            source_url=f"https://src.example/{i}",
+            summary=f"{summary} {i}",
+            published=T0 - timedelta(hours=i),
+            source="src.example",
+            language="zh",
             tags=["BTC", "bullish", "zh_crypto"],
         )
         for i in range(n)
     ]
-    return Feed("Newsflow: BTC", "https://news.example.org/?symbol=BTC",
-                "https://news.example.org/feeds/rss.xml?symbol=BTC", "Analyzed news", items)
+    return Feed(
+        "Newsflow: BTC",
+        "https://news.example.org/?symbol=BTC",
+        "https://news.example.org/feeds/rss.xml?symbol=BTC",
+        "Analyzed news",
+        items,
+    )
 
 
 @pytest.mark.parametrize(("kind", "version"), [("rss", "rss20"), ("atom", "atom10")])

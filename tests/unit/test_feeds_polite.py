@@ -31,7 +31,8 @@ def test_feed_links_from_the_head_first_then_feed_like_anchors() -> None:
       <link rel="alternate" type="application/feed+json" href="/feed.json">
       </head><body><a href="/blog/feed/">RSS</a></body></html>"""
     assert feed_links(html, "https://site.example/") == [
-        "https://site.example/news/rss.xml", "https://feeds.example/atom",
+        "https://site.example/news/rss.xml",
+        "https://feeds.example/atom",
         "https://site.example/feed.json",
     ]
     anchors = '<html><body><a href="/blog/rss.xml">RSS</a><a href="/about">about</a></body></html>'
@@ -41,8 +42,10 @@ def test_feed_links_from_the_head_first_then_feed_like_anchors() -> None:
 
 
 def test_opml_round_trip_escapes_and_groups() -> None:
-    feeds = [OpmlFeed("https://a.example/feed?x=1&y=2", 'Title "quoted" <b>&', "crypto"),
-             OpmlFeed("https://b.example/rss", None, None)]
+    feeds = [
+        OpmlFeed("https://a.example/feed?x=1&y=2", 'Title "quoted" <b>&', "crypto"),
+        OpmlFeed("https://b.example/rss", None, None),
+    ]
     text = to_opml(feeds)
     assert "<b>" not in text and "&amp;y=2" in text
     assert parse_opml(text.encode()) == [
@@ -81,7 +84,10 @@ def test_failure_backoff_doubles_honours_retry_after_and_caps() -> None:
 def test_robots_rules_for_our_token() -> None:
     assert agent_token("Newsflow/0.1 (+https://github.com/newsflow/newsflow)") == "Newsflow"
     assert robots_url("https://x.example:8443/a/b?c=d") == "https://x.example:8443/robots.txt"
-    rules = RobotsRules("User-agent: *\nDisallow: /\n\nUser-agent: Newsflow\nAllow: /feed\nDisallow: /\nCrawl-delay: 5\n", "Newsflow/0.1")
+    rules = RobotsRules(
+        "User-agent: *\nDisallow: /\n\nUser-agent: Newsflow\nAllow: /feed\nDisallow: /\nCrawl-delay: 5\n",
+        "Newsflow/0.1",
+    )
     assert rules.allowed("https://x.example/feed")
     assert not rules.allowed("https://x.example/private")
     assert rules.crawl_delay() == 5.0
@@ -94,7 +100,9 @@ def test_hints_fill_only_what_the_page_lacks() -> None:
     bare = apply_hints(ExtractionResult(status="ok", text="t"), hints)
     assert bare.title == "Feed title" and bare.published == when
     assert "title from the source's feed (the page has none)" in bare.evidence
-    page = ExtractionResult(status="ok", title="Page title", published=datetime(2025, 1, 1, tzinfo=UTC))
+    page = ExtractionResult(
+        status="ok", title="Page title", published=datetime(2025, 1, 1, tzinfo=UTC)
+    )
     assert apply_hints(page, hints) == page
     assert apply_hints(page, None) is page
 
@@ -108,10 +116,20 @@ def test_category_hint_only_where_the_text_has_no_clear_topic() -> None:
 
 
 def test_url_submitted_carries_the_hints_as_plain_fields() -> None:
-    msg = UrlSubmitted.model_validate({
-        "url": "https://x.example/a", "source": "動區", "source_id": "ab" * 32,
-        "title_hint": "T", "published_hint": "2025-06-10T04:00:00+00:00", "category": "crypto",
-    })
-    assert msg.hints() == {"title": "T", "published": datetime(2025, 6, 10, 4, tzinfo=UTC),
-                           "category": "crypto", "source_id": "ab" * 32}
+    msg = UrlSubmitted.model_validate(
+        {
+            "url": "https://x.example/a",
+            "source": "動區",
+            "source_id": "ab" * 32,
+            "title_hint": "T",
+            "published_hint": "2025-06-10T04:00:00+00:00",
+            "category": "crypto",
+        }
+    )
+    assert msg.hints() == {
+        "title": "T",
+        "published": datetime(2025, 6, 10, 4, tzinfo=UTC),
+        "category": "crypto",
+        "source_id": "ab" * 32,
+    }
     assert UrlSubmitted(url="https://x.example/a").hints() is None

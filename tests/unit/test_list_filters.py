@@ -16,22 +16,34 @@ NOTHING = {"_id": {"$in": []}}
     [
         (ArticleFilter(), {}),
         (ArticleFilter(view="bullish"), {"status": "analyzed", DIRECTION: "bullish"}),
-        (ArticleFilter(view="bearish", symbol=" btc "),
-         {"status": "analyzed", "analysis.symbols": "BTC", DIRECTION: "bearish"}),
-        (ArticleFilter(view="bullish", direction="bullish"), {"status": "analyzed", DIRECTION: "bullish"}),
+        (
+            ArticleFilter(view="bearish", symbol=" btc "),
+            {"status": "analyzed", "analysis.symbols": "BTC", DIRECTION: "bearish"},
+        ),
+        (
+            ArticleFilter(view="bullish", direction="bullish"),
+            {"status": "analyzed", DIRECTION: "bullish"},
+        ),
         (ArticleFilter(view="bullish", direction="bearish"), NOTHING),
         (ArticleFilter(view="hot", status="queued"), NOTHING),
         (ArticleFilter(view="hot"), {"status": "analyzed"}),
         (ArticleFilter(view="important"), {"votes.important": {"$gte": 1}}),
         (ArticleFilter(view="important", important=3), {"votes.important": {"$gte": 3}}),
-        (ArticleFilter(important=2, direction="Neutral"),
-         {DIRECTION: "neutral", "votes.important": {"$gte": 2}}),
+        (
+            ArticleFilter(important=2, direction="Neutral"),
+            {DIRECTION: "neutral", "votes.important": {"$gte": 2}},
+        ),
         (ArticleFilter(source="WWW.Reuters.com"), {"source": "reuters.com"}),
         # user text is matched as a value, never as an operator or a pattern
-        (ArticleFilter(symbol="$ne", category=".*"), {"analysis.symbols": "$NE", "analysis.category": ".*"}),
+        (
+            ArticleFilter(symbol="$ne", category=".*"),
+            {"analysis.symbols": "$NE", "analysis.category": ".*"},
+        ),
     ],
 )
-def test_filters_and_views_make_these_queries(where: ArticleFilter, query: dict[str, object]) -> None:
+def test_filters_and_views_make_these_queries(
+    where: ArticleFilter, query: dict[str, object]
+) -> None:
     assert where.query() == query
 
 
@@ -50,7 +62,13 @@ def test_the_list_page_links_keep_the_filters_across_views() -> None:
     assert hrefs["hot"] == "/?symbol=BTC&important=2&view=hot"
     assert [v["name"] for v in state["views"] if v["current"]] == ["bullish"]
     removals = {f["name"]: f["remove"] for f in state["active"]}
-    assert removals == {"symbol": "/?important=2&view=bullish", "important": "/?symbol=BTC&view=bullish"}
-    assert list_state("latest", {})["query"] == "" and list_state("latest", {})["views"][0]["href"] == "/"
+    assert removals == {
+        "symbol": "/?important=2&view=bullish",
+        "important": "/?symbol=BTC&view=bullish",
+    }
+    assert (
+        list_state("latest", {})["query"] == ""
+        and list_state("latest", {})["views"][0]["href"] == "/"
+    )
     # values are URL-encoded, never pasted into the link
     assert list_state("latest", {"symbol": "A&B=<x>"})["query"] == "symbol=A%26B%3D%3Cx%3E"

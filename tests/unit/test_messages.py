@@ -9,8 +9,12 @@ AID = "ab" * 32
 def test_stage_messages_round_trip_as_plain_fields() -> None:
     msg = PageFetched(article_id=AID, generation=3, url="https://example.org/a")
     fields = msg.to_fields()
-    assert fields == {"schema_version": "1", "article_id": AID, "generation": "3",
-                      "url": "https://example.org/a"}
+    assert fields == {
+        "schema_version": "1",
+        "article_id": AID,
+        "generation": "3",
+        "url": "https://example.org/a",
+    }
     assert PageFetched.model_validate(fields) == msg
     # the dead-letter path finds the article of such an entry (to mark it failed)
     assert article_of(fields) == (AID, 3)

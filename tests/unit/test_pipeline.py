@@ -66,46 +66,64 @@ def test_streams_lookups_and_next_messages() -> None:
     streams = Streams("p")
     assert streams.urls == "p:urls" and streams[EXTRACTED] == "p:extracted"
     assert EXTRACTOR.emits == EXTRACTED
-    assert streams.inputs() == {"fetcher": "p:urls", "extractor": "p:fetched",
-                                "translator": "p:extracted", "analyzer": "p:translated",
-                                "notifier": "p:analyzed"}
+    assert streams.inputs() == {
+        "fetcher": "p:urls",
+        "extractor": "p:fetched",
+        "translator": "p:extracted",
+        "analyzer": "p:translated",
+        "notifier": "p:analyzed",
+    }
     assert service("translator") is TRANSLATOR and stage_of("extracted") is EXTRACTOR
     assert stage_of(Status.FAILED) is None
     with pytest.raises(KeyError, match="declared: fetcher"):
         service("nobody")
     done = StageDone(article_id=AID, generation=2, url="https://a.example/1")
-    assert next_message(FETCHER, done) == PageFetched(article_id=AID, generation=2,
-                                                     url="https://a.example/1")
-    assert next_message(TRANSLATOR, done) == ArticleTranslated(article_id=AID, generation=2,
-                                                              url="https://a.example/1")
-    assert next_message(ANALYZER, done) == ArticleAnalyzed(article_id=AID, generation=2,
-                                                           url="https://a.example/1")
+    assert next_message(FETCHER, done) == PageFetched(
+        article_id=AID, generation=2, url="https://a.example/1"
+    )
+    assert next_message(TRANSLATOR, done) == ArticleTranslated(
+        article_id=AID, generation=2, url="https://a.example/1"
+    )
+    assert next_message(ANALYZER, done) == ArticleAnalyzed(
+        article_id=AID, generation=2, url="https://a.example/1"
+    )
 
 
 def article(progress: int, generation: int = 1, **fields: object) -> Article:
-    return Article.from_document({"_id": AID, "progress": progress, "generation": generation,
-                                  **fields})
+    return Article.from_document(
+        {"_id": AID, "progress": progress, "generation": generation, **fields}
+    )
 
 
 @pytest.mark.parametrize(
     ("found", "generation", "claim"),
     [
-        (None, 1, Claim.LOST),                       # MongoDB lost the article
-        (article(1), 1, Claim.WORK),                 # fetched: the extractor's work to do
-        (article(0), 1, Claim.LOST),                 # behind: the fetch result was lost
-        (article(1, generation=1), 2, Claim.LOST),   # behind the message's generation
+        (None, 1, Claim.LOST),  # MongoDB lost the article
+        (article(1), 1, Claim.WORK),  # fetched: the extractor's work to do
+        (article(0), 1, Claim.LOST),  # behind: the fetch result was lost
+        (article(1, generation=1), 2, Claim.LOST),  # behind the message's generation
         (article(1, generation=3), 2, Claim.STALE),  # a refresh came since
-        (article(2), 1, Claim.DONE),                 # stored already: republish only
-        (article(3), 1, Claim.PASSED),               # moved on
-        (article(1, status="failed", failure={"stage": "extracted", "reason": "x"}), 1,
-         Claim.PASSED),                              # this stage failed it already
-        (article(1, status="failed", failure={"stage": "extracted", "reason": "x",
-                                              "dead_letter": True}), 1,
-         Claim.WORK),                                # a retried dead letter: try again
+        (article(2), 1, Claim.DONE),  # stored already: republish only
+        (article(3), 1, Claim.PASSED),  # moved on
+        (
+            article(1, status="failed", failure={"stage": "extracted", "reason": "x"}),
+            1,
+            Claim.PASSED,
+        ),  # this stage failed it already
+        (
+            article(
+                1,
+                status="failed",
+                failure={"stage": "extracted", "reason": "x", "dead_letter": True},
+            ),
+            1,
+            Claim.WORK,
+        ),  # a retried dead letter: try again
     ],
 )
-def test_claim_decisions_for_the_extractor(found: Article | None, generation: int,
-                                           claim: Claim) -> None:
+def test_claim_decisions_for_the_extractor(
+    found: Article | None, generation: int, claim: Claim
+) -> None:
     assert decide(found, generation, EXTRACTOR) is claim
 
 
@@ -123,4 +141,5 @@ def test_stage_rules_live_in_the_stage_logic() -> None:
     went_on = translation_outcome(TranslationResult(status="failed", error="provider down"))
     assert isinstance(went_on, Done) and went_on.note == "translation_failed"
     assert translation_outcome(TranslationResult(status="not_needed")) == Done(
-        TranslationResult(status="not_needed"))
+        TranslationResult(status="not_needed")
+    )

@@ -152,7 +152,9 @@ def test_error_reasons_name_the_provider_by_host_and_keep_the_body_out(
         request=request,
     )  # fmt: skip
     error = provider._status_error(echoed, echoed.content)
-    assert str(error) == "openai provider at api.x.ai: the API key was refused (HTTP 401 Unauthorized)"
+    assert (
+        str(error) == "openai provider at api.x.ai: the API key was refused (HTTP 401 Unauthorized)"
+    )
     assert "Incorrect API key provided: ***" in caplog.text  # the body is logged, masked
     gemini = httpx.Response(400, json=[{"error": {"message": "model not found"}}], request=request)
     assert str(provider._status_error(gemini, gemini.content)) == (

@@ -22,10 +22,14 @@ def test_provider_names() -> None:
 
 
 def test_failure_words() -> None:
-    doc = {"_id": "a" * 64, "status": "failed",
-           "failure": {"stage": "fetched", "reason": "HTTP 404 Not Found", "at": T}}
+    doc = {
+        "_id": "a" * 64,
+        "status": "failed",
+        "failure": {"stage": "fetched", "reason": "HTTP 404 Not Found", "at": T},
+    }
     assert failure_words(Article.from_document(doc)) == (
-        "failed: HTTP 404 Not Found (while fetching the page)")
+        "failed: HTTP 404 Not Found (while fetching the page)"
+    )
     assert failure_words(Article.from_document(doc | {"status": "analyzed"})) is None
 
 
@@ -39,7 +43,10 @@ def test_time_shown() -> None:
     base = {"_id": "b" * 64, "created_at": T}
     assert time_shown(Article.from_document(base)) == ("received", T)
     dated = base | {"extraction": {"status": "ok", "published": datetime(2005, 1, 1, tzinfo=UTC)}}
-    assert time_shown(Article.from_document(dated)) == ("published", datetime(2005, 1, 1, tzinfo=UTC))
+    assert time_shown(Article.from_document(dated)) == (
+        "published",
+        datetime(2005, 1, 1, tzinfo=UTC),
+    )
 
 
 def test_site_names() -> None:
@@ -49,6 +56,9 @@ def test_site_names() -> None:
     assert not plausible_site("Senate passes the bill", "Senate passes the bill", "x.com")
     assert plausible_site("The Wall Street Journal", "x", "wsj.com")  # initials
     assert plausible_site("华尔街见闻", "x", "wallstreetcn.com")
-    doc = {"_id": "c" * 64, "source": "reuters.com",
-           "extraction": {"status": "ok", "title": "Senate passes", "site_name": "U.S."}}
+    doc = {
+        "_id": "c" * 64,
+        "source": "reuters.com",
+        "extraction": {"status": "ok", "title": "Senate passes", "site_name": "U.S."},
+    }
     assert Article.from_document(doc).site == "reuters.com"

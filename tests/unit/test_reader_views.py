@@ -27,8 +27,9 @@ T = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 def test_cursor_round_trip_selects_strictly_older_pages() -> None:
     article = Article.from_document({"_id": "ab" * 32, "created_at": T})
     query = decode_cursor(encode_cursor(article))
-    assert query == {"$or": [{"created_at": {"$lt": T}},
-                             {"created_at": T, "_id": {"$lt": "ab" * 32}}]}
+    assert query == {
+        "$or": [{"created_at": {"$lt": T}}, {"created_at": T, "_id": {"$lt": "ab" * 32}}]
+    }
     naive = Article.from_document({"_id": "cd" * 32, "created_at": T.replace(tzinfo=None)})
     assert decode_cursor(encode_cursor(naive))["$or"][0]["created_at"]["$lt"] == T
 
@@ -43,18 +44,32 @@ def test_foreign_cursors_are_refused(cursor: str) -> None:
 
 def test_list_filter_uses_plain_equality() -> None:
     assert ArticleFilter().query() == {}
-    q = ArticleFilter(status="analyzed", symbol=" btc ", category="zh_news", language="zh",
-                      source="Example.ORG").query()
-    assert q == {"status": "analyzed", "analysis.symbols": "BTC", "analysis.category": "zh_news",
-                 "extraction.language": "zh", "source": "example.org"}
+    q = ArticleFilter(
+        status="analyzed", symbol=" btc ", category="zh_news", language="zh", source="Example.ORG"
+    ).query()
+    assert q == {
+        "status": "analyzed",
+        "analysis.symbols": "BTC",
+        "analysis.category": "zh_news",
+        "extraction.language": "zh",
+        "source": "example.org",
+    }
     assert ArticleFilter(symbol="^.*$").query() == {"analysis.symbols": "^.*$"}  # not a regex
 
 
 @pytest.mark.parametrize(
     ("url", "ok"),
-    [("https://a.example/x", True), ("HTTP://a.example", True), ("javascript:alert(1)", False),
-     ("data:text/html,<b>", False), ("//a.example/x", False), ("http:///x", False),
-     ("http://[::1", False), (None, False), ("  https://a.example/ ", True)],
+    [
+        ("https://a.example/x", True),
+        ("HTTP://a.example", True),
+        ("javascript:alert(1)", False),
+        ("data:text/html,<b>", False),
+        ("//a.example/x", False),
+        ("http:///x", False),
+        ("http://[::1", False),
+        (None, False),
+        ("  https://a.example/ ", True),
+    ],
 )
 def test_only_http_urls_become_links(url: object, ok: bool) -> None:
     assert views.is_http_url(url) is ok
@@ -62,8 +77,15 @@ def test_only_http_urls_become_links(url: object, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("value", "tag"),
-    [("zh", "zh"), ("zh-Hant", "zh-Hant"), ("en-US", "en-US"), ('"><x', None), ("", None),
-     (None, None), ("z", None)],
+    [
+        ("zh", "zh"),
+        ("zh-Hant", "zh-Hant"),
+        ("en-US", "en-US"),
+        ('"><x', None),
+        ("", None),
+        (None, None),
+        ("z", None),
+    ],
 )
 def test_lang_tag(value: object, tag: str | None) -> None:
     assert views.lang_tag(value) == tag
@@ -78,20 +100,55 @@ def test_export_category() -> None:
 
 def analyzed() -> dict[str, object]:
     return {
-        "_id": "f" * 64, "short_id": "f" * 10, "url": "https://a.example/1", "source": "a.example",
-        "status": "analyzed", "generation": 2, "created_at": T,
-        "times": {"queued_at": T, "fetched_at": T, "extracted_at": T, "translated_at": T,
-                  "analyzed_at": T + timedelta(seconds=5)},
+        "_id": "f" * 64,
+        "short_id": "f" * 10,
+        "url": "https://a.example/1",
+        "source": "a.example",
+        "status": "analyzed",
+        "generation": 2,
+        "created_at": T,
+        "times": {
+            "queued_at": T,
+            "fetched_at": T,
+            "extracted_at": T,
+            "translated_at": T,
+            "analyzed_at": T + timedelta(seconds=5),
+        },
         "fetch": {"status": "ok"},
-        "extraction": {"status": "ok", "title": "苹果", "text": "第一段。\n\n第二段。", "language": "zh",
-                       "word_count": 6, "site_name": "新闻网"},
-        "translation": {"status": "translated", "title": "Apple", "text": "One.\nTwo.",
-                        "provider": "openai", "model": "m", "target_language": "en"},
-        "analysis": {"status": "ok", "word_count": 2, "symbols": ["AAPL"], "category": "zh_markets",
-                     "similar": [{"id": "e" * 64, "title": "old", "score": "0.5", "shared": ["AAPL"]}],
-                     "impact": {"status": "ok", "provider": "openai", "model": "m",
-                                "impact": {"summary": "s", "direction": "bullish",
-                                           "symbols": [], "confidence": 0.5}}},
+        "extraction": {
+            "status": "ok",
+            "title": "苹果",
+            "text": "第一段。\n\n第二段。",
+            "language": "zh",
+            "word_count": 6,
+            "site_name": "新闻网",
+        },
+        "translation": {
+            "status": "translated",
+            "title": "Apple",
+            "text": "One.\nTwo.",
+            "provider": "openai",
+            "model": "m",
+            "target_language": "en",
+        },
+        "analysis": {
+            "status": "ok",
+            "word_count": 2,
+            "symbols": ["AAPL"],
+            "category": "zh_markets",
+            "similar": [{"id": "e" * 64, "title": "old", "score": "0.5", "shared": ["AAPL"]}],
+            "impact": {
+                "status": "ok",
+                "provider": "openai",
+                "model": "m",
+                "impact": {
+                    "summary": "s",
+                    "direction": "bullish",
+                    "symbols": [],
+                    "confidence": 0.5,
+                },
+            },
+        },
         "votes": {"up": 2},
     }
 
@@ -107,7 +164,8 @@ def test_summary_and_page_view_of_a_translated_article() -> None:
     assert (v["original_lang"], v["target_lang"], v["word_count"]) == ("zh", "en", 6)
     assert v["export_category"] == "markets" and v["link"] == "https://a.example/1"
     assert [(x.id, x.title, x.published, x.score, x.shared) for x in v["similar"]] == [
-        ("e" * 64, "old", None, 0.5, ["AAPL"])]
+        ("e" * 64, "old", None, 0.5, ["AAPL"])
+    ]
     assert v["final"] and not v["impact_pending"]
 
 
@@ -128,33 +186,51 @@ def test_detail_drops_stage_results_that_do_not_fit_their_model() -> None:
 
 
 def test_pipeline_status_of_a_failed_article() -> None:
-    doc = {"_id": "a" * 64, "status": "failed", "times": {"fetched_at": T},
-           "fetch": {"status": "ok"},
-           "failure": {"stage": "translated", "reason": "provider down", "at": T}}
+    doc = {
+        "_id": "a" * 64,
+        "status": "failed",
+        "times": {"fetched_at": T},
+        "fetch": {"status": "ok"},
+        "failure": {"stage": "translated", "reason": "provider down", "at": T},
+    }
     stages = views.pipeline_status(Article.from_document(doc))["stages"]
     assert [(s["stage"], s["state"]) for s in stages] == [
-        ("fetch", "done"), ("extraction", "pending"), ("translation", "failed"),
-        ("analysis", "skipped")]
+        ("fetch", "done"),
+        ("extraction", "pending"),
+        ("translation", "failed"),
+        ("analysis", "skipped"),
+    ]
     assert stages[2]["detail"] == "provider down"
 
 
 def test_comments_are_checked() -> None:
     assert clean_comment("  hi\r\nthere ", 100) == "hi\nthere"
-    for bad, reason in [("", "empty"), ("  \n ", "empty"), ("x" * 11, "longer than 10"),
-                        ("a\x00b", "control"), ("a\x1bb", "control")]:
+    for bad, reason in [
+        ("", "empty"),
+        ("  \n ", "empty"),
+        ("x" * 11, "longer than 10"),
+        ("a\x00b", "control"),
+        ("a\x1bb", "control"),
+    ]:
         with pytest.raises(InvalidComment, match=reason):
             clean_comment(bad, 10)
 
 
 def scope(method: str, **headers: str) -> dict[str, object]:
-    return {"type": "http", "method": method,
-            "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]}
+    return {
+        "type": "http",
+        "method": method,
+        "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
+    }
 
 
 def test_cross_site_writes_are_recognised() -> None:
     assert cross_site_reason(scope("GET", origin="https://evil.example", host="r")) is None
     assert cross_site_reason(scope("POST", host="r.example:8000")) is None  # curl, scripts
-    assert cross_site_reason(scope("POST", origin="http://r.example:8000", host="r.example:8000")) is None
+    assert (
+        cross_site_reason(scope("POST", origin="http://r.example:8000", host="r.example:8000"))
+        is None
+    )
     assert cross_site_reason(scope("POST", origin="http://evil.example", host="r.example:8000"))
     assert cross_site_reason(scope("POST", origin="null", host="r.example"))
     assert cross_site_reason(scope("POST", sec_fetch_site="cross-site", host="r"))
@@ -188,8 +264,9 @@ def test_host_names_are_read_port_agnostic(header: str, name: str | None) -> Non
 def test_allowed_hosts_always_include_loopback() -> None:
     base = Settings(_env_file=None)
     assert allowed_hosts(base) == frozenset({"localhost", "127.0.0.1", "::1"})
-    wide = Settings(reader_host="0.0.0.0", reader_allowed_hosts="news.example.org, .example.net",
-                    _env_file=None)
+    wide = Settings(
+        reader_host="0.0.0.0", reader_allowed_hosts="news.example.org, .example.net", _env_file=None
+    )
     hosts = allowed_hosts(wide)
     assert hosts == frozenset({"localhost", "127.0.0.1", "::1", "news.example.org", ".example.net"})
     assert host_allowed("x.example.net:443", hosts) and not host_allowed("xexample.net", hosts)
@@ -207,5 +284,10 @@ def test_list_extras_keep_filters_order_and_search() -> None:
     assert extras["hidden"] == [("sort", "votes"), ("symbol", "BTC")]
     assert extras["clear_search"] == "/?symbol=BTC&sort=votes"
     by_name = {o["name"]: o for o in extras["sorts"]}
-    assert by_name["votes"]["current"] and by_name["published"]["href"].startswith("/?symbol=BTC&q=")
-    assert list_extras(list_state("latest", {}), q="", sort="published", next_cursor=None)["self"] == "/"
+    assert by_name["votes"]["current"] and by_name["published"]["href"].startswith(
+        "/?symbol=BTC&q="
+    )
+    assert (
+        list_extras(list_state("latest", {}), q="", sort="published", next_cursor=None)["self"]
+        == "/"
+    )

@@ -60,8 +60,13 @@ def test_pattern_is_linear_on_hostile_input(found: Found) -> None:
 
 
 def test_the_audit_catches_quadratic_patterns() -> None:
-    for source in (r"<think>.*?</think>", r"\s*:\s*$", r"<meta[^>]+charset\s*=\s*x",
-                   r"[.!?]+(?=\s|$)", r"a\s*b?\s*c"):
+    for source in (
+        r"<think>.*?</think>",
+        r"\s*:\s*$",
+        r"<meta[^>]+charset\s*=\s*x",
+        r"[.!?]+(?=\s|$)",
+        r"a\s*b?\s*c",
+    ):
         timing = time_pattern(Found(re.compile(source), {"probe"}), 0.2)
         assert timing.expired, f"{source} was not caught"
     timing = time_pattern(Found(re.compile(rb"(?<![.!?])[.!?]++(?=\s|$)"), {"probe"}), 0.2)

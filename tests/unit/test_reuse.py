@@ -23,7 +23,9 @@ def test_a_translation_is_reused_with_its_evidence_and_no_usage() -> None:
     assert (reused.status, reused.title, reused.text) == ("translated", "T", "Text.")
     assert reused.reused is not None
     assert (reused.reused.article_id, reused.reused.similarity, reused.reused.containment) == (
-        "m" * 64, 0.81, 0.97
+        "m" * 64,
+        0.81,
+        0.97,
     )
     assert reused.usage is None  # the copy used no call: the cost stays with the original
 

@@ -70,7 +70,9 @@ def test_a_trimmed_copy_is_similar_and_contained() -> None:
     copy = fingerprint("\n".join([*paragraphs[1:], "This story has been updated."]), "en")
     assert original is not None and copy is not None
     estimate = similarity(original.signature, copy.signature)
-    truth = exact_jaccard("\n".join(paragraphs), "\n".join([*paragraphs[1:], "This story has been updated."]))
+    truth = exact_jaccard(
+        "\n".join(paragraphs), "\n".join([*paragraphs[1:], "This story has been updated."])
+    )
     assert 0.7 < truth < 0.9
     assert abs(estimate - truth) < 0.15
     assert containment(estimate, copy.size, original.size) > 0.9  # the copy is in the original

@@ -118,8 +118,9 @@ def test_untranslated_same_script_text_is_not_judged_as_a_copy() -> None:
 def test_an_oversized_answer_is_refused_before_it_is_scanned() -> None:
     # Judging the script of a 10 MB answer for a short text took seconds on the worker's loop;
     # its length alone already says it is no translation of the source.
-    with time_limit(0.5, "check_translation of a 10 MB answer"), pytest.raises(
-        TranslationRejected, match="too long"
+    with (
+        time_limit(0.5, "check_translation of a 10 MB answer"),
+        pytest.raises(TranslationRejected, match="too long"),
     ):
         check_translation(ZH, "x" * 10_000_000, "en")
 

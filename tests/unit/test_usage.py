@@ -65,7 +65,9 @@ def test_prices_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 def test_the_cache_key_depends_on_everything_that_decides_the_answer() -> None:
     key = cache_key("translation", "gemini", "gemini-2.5-flash", "en", "translate-1", "文本")
     assert len(key) == 64
-    assert key == cache_key("translation", "gemini", "gemini-2.5-flash", "en", "translate-1", "文本")
+    assert key == cache_key(
+        "translation", "gemini", "gemini-2.5-flash", "en", "translate-1", "文本"
+    )
     others = [
         cache_key("impact", "gemini", "gemini-2.5-flash", "en", "translate-1", "文本"),
         cache_key("translation", "xai", "gemini-2.5-flash", "en", "translate-1", "文本"),

@@ -47,8 +47,13 @@ async def make_sender() -> AsyncIterator[Any]:
                 raise Unresolvable(f"cannot resolve host {host!r}")
             return table[host]
 
-        values: dict[str, Any] = {"alert_timeout": 1.0, "alert_retries": 2, "alert_backoff": 0.0,
-                                  "_env_file": None, **overrides}
+        values: dict[str, Any] = {
+            "alert_timeout": 1.0,
+            "alert_retries": 2,
+            "alert_backoff": 0.0,
+            "_env_file": None,
+            **overrides,
+        }
         sender = WebhookSender(Settings(**values), resolver=resolve, ssl_context=SHARED_TLS)
         made.append(sender)
         return sender
@@ -72,9 +77,7 @@ async def test_hook_names_resolving_inside_are_refused_and_not_retried(
     make_sender: Any, connects: ConnectRecorder, addresses: list[str], why: str
 ) -> None:
     sender = make_sender({"hooks.example.com": addresses})
-    result = await sender.deliver(
-        "https://hooks.example.com/services/T0/B0/SECRET", b"{}", dict
-    )
+    result = await sender.deliver("https://hooks.example.com/services/T0/B0/SECRET", b"{}", dict)
     assert not result.ok and not result.retryable
     assert result.attempts == 1
     assert result.reason == f"refused: {why} (hooks.example.com resolves to it)"
@@ -113,9 +116,12 @@ async def test_a_public_hook_reaches_the_socket_layer_at_the_vetted_address(
     assert connects.calls == [("93.184.216.34", 443)] * 3
 
 
-async def test_allowed_networks_are_the_fetchers(make_sender: Any, connects: ConnectRecorder) -> None:
-    sender = make_sender({"lab.example": ["10.9.8.7"]}, fetch_allowed_networks=["10.9.0.0/16"],
-                         alert_retries=0)
+async def test_allowed_networks_are_the_fetchers(
+    make_sender: Any, connects: ConnectRecorder
+) -> None:
+    sender = make_sender(
+        {"lab.example": ["10.9.8.7"]}, fetch_allowed_networks=["10.9.0.0/16"], alert_retries=0
+    )
     result = await sender.deliver("http://lab.example/hook", b"{}", dict)
     assert result.reason == "lab.example: connection failed"
     assert connects.calls == [("10.9.8.7", 80)]
@@ -124,4 +130,8 @@ async def test_allowed_networks_are_the_fetchers(make_sender: Any, connects: Con
 async def test_unresolvable_hosts_are_named(make_sender: Any, connects: ConnectRecorder) -> None:
     sender = make_sender({})
     result = await sender.deliver("https://gone.example/x", b"{}", dict)
-    assert (result.ok, result.retryable, result.reason) == (False, False, "cannot resolve host gone.example")
+    assert (result.ok, result.retryable, result.reason) == (
+        False,
+        False,
+        "cannot resolve host gone.example",
+    )

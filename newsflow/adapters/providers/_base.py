@@ -43,12 +43,25 @@ class Completion:
     completion_tokens: int = 0
     #: Seconds from the first attempt to the answer, retries included.
     latency: float = 0.0
+
+
 #: JSON Schema keywords kept in a strict response schema. OpenAI's strict structured outputs
 #: refuse some validation keywords on some models; the answer is validated by pydantic anyway.
-_STRICT_KEYWORDS = frozenset({
-    "type", "properties", "required", "additionalProperties", "enum", "const", "items",
-    "anyOf", "description", "$defs", "$ref",
-})
+_STRICT_KEYWORDS = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "enum",
+        "const",
+        "items",
+        "anyOf",
+        "description",
+        "$defs",
+        "$ref",
+    }
+)
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +124,10 @@ class ChatProvider(Protocol):
     model: str
 
     async def complete(
-        self, messages: list[dict[str, str]], *, json_mode: bool = False,
+        self,
+        messages: list[dict[str, str]],
+        *,
+        json_mode: bool = False,
         schema: ResponseSchema | None = None,
     ) -> str:
         """The assistant's answer to ``messages``.
@@ -128,7 +144,10 @@ class ChatProvider(Protocol):
         ...
 
     async def chat(
-        self, messages: list[dict[str, str]], *, json_mode: bool = False,
+        self,
+        messages: list[dict[str, str]],
+        *,
+        json_mode: bool = False,
         schema: ResponseSchema | None = None,
     ) -> Completion:
         """The answer to ``messages`` (asked as for :meth:`complete`) with the tokens it used

@@ -275,7 +275,10 @@ class OpenAICompatible:
         return None
 
     async def complete(
-        self, messages: list[dict[str, str]], *, json_mode: bool = False,
+        self,
+        messages: list[dict[str, str]],
+        *,
+        json_mode: bool = False,
         schema: ResponseSchema | None = None,
     ) -> str:
         """The assistant's answer to ``messages`` (reasoning blocks removed).
@@ -289,7 +292,10 @@ class OpenAICompatible:
         return (await self.chat(messages, json_mode=json_mode, schema=schema)).text
 
     async def chat(
-        self, messages: list[dict[str, str]], *, json_mode: bool = False,
+        self,
+        messages: list[dict[str, str]],
+        *,
+        json_mode: bool = False,
         schema: ResponseSchema | None = None,
     ) -> Completion:
         """The answer to ``messages`` with the ``usage`` the provider reported and the latency
@@ -323,7 +329,9 @@ class OpenAICompatible:
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 self._count("network")
                 self._log_detail("cannot connect", exc)
-                reason = "cannot connect" if isinstance(exc, httpx.ConnectError) else "connection broken"
+                reason = (
+                    "cannot connect" if isinstance(exc, httpx.ConnectError) else "connection broken"
+                )
                 error = ProviderError(
                     f"{self.where}: {reason} ({type(exc).__name__})", retryable=True
                 )
@@ -399,8 +407,12 @@ class OpenAICompatible:
         try:
             text, prompt_tokens, completion_tokens = self._answer(response, raw)
         except ProviderError:
-            self._count("bad_answer", seconds, self.prompt_tokens - before[0],
-                        self.completion_tokens - before[1])
+            self._count(
+                "bad_answer",
+                seconds,
+                self.prompt_tokens - before[0],
+                self.completion_tokens - before[1],
+            )
             raise
         self._count("ok", seconds, prompt_tokens, completion_tokens)
         return Completion(text, prompt_tokens, completion_tokens, latency)
@@ -490,7 +502,9 @@ class OpenAICompatible:
         try:
             body: Any = json.loads(raw)
         except ValueError:
-            self._log_detail("the answer is not JSON", raw[:_BODY_SNIPPET].decode("utf-8", "replace"))
+            self._log_detail(
+                "the answer is not JSON", raw[:_BODY_SNIPPET].decode("utf-8", "replace")
+            )
             raise ProviderError(f"{self.where}: the answer is not JSON") from None
         if not isinstance(body, dict):
             raise ProviderError(f"{self.where}: the answer is not a JSON object")
@@ -521,9 +535,7 @@ class OpenAICompatible:
                 self._log_detail("the model refused", str(refusal)[:200])
                 raise ProviderError(f"{self.where}: the model refused to answer")
             shown = finish if finish in _FINISH_REASONS else ("none" if not finish else "other")
-            raise ProviderError(
-                f"{self.where}: the answer has no content (finish_reason={shown})"
-            )
+            raise ProviderError(f"{self.where}: the answer has no content (finish_reason={shown})")
         if finish == "length":
             raise ProviderError(
                 f"{self.where}: the answer was cut off at the model's token limit "

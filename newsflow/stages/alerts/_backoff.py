@@ -6,8 +6,13 @@ import random
 
 
 def backoff_delay(
-    attempt: int, *, base: float, cap: float, retry_after: float | None = None,
-    jitter: float = 0.1, rng: random.Random | None = None,
+    attempt: int,
+    *,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    jitter: float = 0.1,
+    rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1 for the first).
 

@@ -51,10 +51,17 @@ def subject_of(article: Article) -> Subject:
     analysis = article.analysis
     impact = analysis.impact.impact if analysis and analysis.impact else None
     return Subject(
-        article_id=article.id, short_id=article.short_id, title=article.title,
-        original_title=article.original_title, url=article.url, source=article.source,
-        site=article.site, language=article.language, category=article.category,
-        symbols=tuple(article.symbols), keywords=tuple(article.keywords),
+        article_id=article.id,
+        short_id=article.short_id,
+        title=article.title,
+        original_title=article.original_title,
+        url=article.url,
+        source=article.source,
+        site=article.site,
+        language=article.language,
+        category=article.category,
+        symbols=tuple(article.symbols),
+        keywords=tuple(article.keywords),
         published=article.event_time,
         direction=impact.direction if impact else None,
         confidence=impact.confidence if impact else None,
@@ -143,12 +150,20 @@ def sample_subject(rule: AlertRule) -> Subject:
     """The made-up article a test delivery carries (its id says it is a test)."""
     symbols = tuple(rule.symbols[:3]) or ("BTC",)
     return Subject(
-        article_id="0" * 64, short_id="0" * 10,
+        article_id="0" * 64,
+        short_id="0" * 10,
         title=f"Newsflow test alert for {rule.label}",
-        url="https://example.com/newsflow-test", source="example.com", site="Newsflow",
-        language="en", category="en_test", symbols=symbols, keywords=("test",),
-        published=datetime.now(UTC), direction=rule.direction or "neutral",
+        url="https://example.com/newsflow-test",
+        source="example.com",
+        site="Newsflow",
+        language="en",
+        category="en_test",
+        symbols=symbols,
+        keywords=("test",),
+        published=datetime.now(UTC),
+        direction=rule.direction or "neutral",
         confidence=rule.min_confidence if rule.min_confidence is not None else 1.0,
         summary="This is a test delivery from `newsflow alerts test`: no article was analyzed.",
-        impact_symbols=symbols, votes={"up": 0, "down": 0, "important": 0, "comments": 0},
+        impact_symbols=symbols,
+        votes={"up": 0, "down": 0, "important": 0, "comments": 0},
     )

@@ -100,10 +100,15 @@ def telegram(rule: AlertRule, subject: Subject, *, page_url: str) -> dict[str, A
     fixed = sum(len(line) + 1 for line in lines) + 200
     if subject.summary:
         lines.append(esc(clean(subject.summary, max(0, 3500 - fixed))))
-    lines.append(f"<i>{esc(_one_line(subject.site or subject.source, 80))} · "
-                 f"{esc(_one_line(rule.label, 100))}</i>")
-    chat: int | str = int(rule.chat_id) if rule.chat_id and rule.chat_id.lstrip("-").isdigit() \
+    lines.append(
+        f"<i>{esc(_one_line(subject.site or subject.source, 80))} · "
+        f"{esc(_one_line(rule.label, 100))}</i>"
+    )
+    chat: int | str = (
+        int(rule.chat_id)
+        if rule.chat_id and rule.chat_id.lstrip("-").isdigit()
         else str(rule.chat_id)
+    )
     return {
         "chat_id": chat,
         # Under 4096 characters once the entities are parsed (the API's limit): the
@@ -127,15 +132,21 @@ def discord(rule: AlertRule, subject: Subject, *, page_url: str) -> dict[str, An
         "description": _discord_escape(clean(subject.summary, 2000)) if subject.summary else "",
         "color": _COLORS.get(subject.direction or "", 0x5865F2),
         "fields": [
-            {"name": "Source", "value": _discord_escape(_one_line(subject.site or subject.source, 200)) or "-",
-             "inline": True},
+            {
+                "name": "Source",
+                "value": _discord_escape(_one_line(subject.site or subject.source, 200)) or "-",
+                "inline": True,
+            },
         ],
         "footer": {"text": _one_line(f"Newsflow · {rule.label}", 2048)},
     }
     if subject.all_symbols:
         embed["fields"].append(
-            {"name": "Symbols", "value": _discord_escape(", ".join(subject.all_symbols[:25]))[:1024],
-             "inline": True}
+            {
+                "name": "Symbols",
+                "value": _discord_escape(", ".join(subject.all_symbols[:25]))[:1024],
+                "inline": True,
+            }
         )
     if subject.published:
         embed["timestamp"] = subject.published.isoformat()
@@ -165,8 +176,13 @@ def slack(rule: AlertRule, subject: Subject, *, page_url: str) -> dict[str, Any]
     if subject.summary:
         section += "\n" + _slack_escape(clean(subject.summary, 2500))
     context = " · ".join(
-        p for p in (_slack_escape(head), _slack_escape(_one_line(subject.site or subject.source, 80)),
-                    _slack_escape(_one_line(rule.label, 100))) if p
+        p
+        for p in (
+            _slack_escape(head),
+            _slack_escape(_one_line(subject.site or subject.source, 80)),
+            _slack_escape(_one_line(rule.label, 100)),
+        )
+        if p
     )
     return {
         "text": _one_line(f"{head}: {subject.title}" if head else subject.title, 300),

@@ -78,7 +78,9 @@ class RuleSpec(BaseModel):
     @field_validator("symbols")
     @classmethod
     def _symbols(cls, values: list[str]) -> list[str]:
-        values = [v.upper().lstrip("$") for v in _clean_list(values, limit=MAX_VALUES, what="symbol")]
+        values = [
+            v.upper().lstrip("$") for v in _clean_list(values, limit=MAX_VALUES, what="symbol")
+        ]
         for v in values:
             if not _SYMBOL.match(v):
                 raise ValueError(f"{v[:40]!r} is not a symbol (letters, digits, . - : _)")

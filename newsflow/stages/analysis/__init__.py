@@ -68,8 +68,12 @@ def analyze_text(
     # Untranslated articles pass the same text twice: scan it once.
     extra = []
     if (original_title or original) and (original_title, original) != (title, text):
-        extra.append((original_title if original_title != title else None,
-                      original if original != text else None))
+        extra.append(
+            (
+                original_title if original_title != title else None,
+                original if original != text else None,
+            )
+        )
     assets = find_assets(title, text, extra)[:MAX_SYMBOLS]
     symbols = [a.symbol for a in assets]
     return TextAnalysis(

@@ -71,8 +71,11 @@ def rank_similar(
             continue
         scored.append(
             SimilarArticle(
-                id=other.id, title=other.title or None, published=other.event_time,
-                score=score, shared=shared,
+                id=other.id,
+                title=other.title or None,
+                published=other.event_time,
+                score=score,
+                shared=shared,
             )
         )
     scored.sort(key=lambda a: (-a.score, -_timestamp(a.published), a.id))

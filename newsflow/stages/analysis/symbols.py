@@ -64,25 +64,71 @@ MAX_COUNTED_MENTIONS = 5
 
 CURRENCIES = frozenset(
     [
-        "USD", "EUR", "GBP", "JPY", "CNY", "CNH", "RMB", "HKD", "TWD", "AUD", "CAD", "CHF",
-        "SGD", "KRW", "INR", "US", "HK", "NT",
+        "USD",
+        "EUR",
+        "GBP",
+        "JPY",
+        "CNY",
+        "CNH",
+        "RMB",
+        "HKD",
+        "TWD",
+        "AUD",
+        "CAD",
+        "CHF",
+        "SGD",
+        "KRW",
+        "INR",
+        "US",
+        "HK",
+        "NT",
     ]
 )
 _EXCHANGES = {
-    "NASDAQ": "US", "Nasdaq": "US", "NYSE": "US", "NYSEARCA": "US", "NYSE American": "US",
-    "NYSE Arca": "US", "AMEX": "US", "OTC": "US", "OTCQX": "US", "OTCQB": "US", "BATS": "US",
-    "HKEX": "HK", "SEHK": "HK", "HKG": "HK", "TPE": "TW", "TWSE": "TW", "SHA": "SS", "SSE": "SS",
-    "SHE": "SZ", "SZSE": "SZ", "TYO": "T", "KRX": "KS", "KOSDAQ": "KQ", "ETR": "DE", "XETRA": "DE",
-    "FRA": "DE", "EPA": "PA", "LON": "L", "LSE": "L", "AMS": "AS", "SWX": "SW", "SIX": "SW",
+    "NASDAQ": "US",
+    "Nasdaq": "US",
+    "NYSE": "US",
+    "NYSEARCA": "US",
+    "NYSE American": "US",
+    "NYSE Arca": "US",
+    "AMEX": "US",
+    "OTC": "US",
+    "OTCQX": "US",
+    "OTCQB": "US",
+    "BATS": "US",
+    "HKEX": "HK",
+    "SEHK": "HK",
+    "HKG": "HK",
+    "TPE": "TW",
+    "TWSE": "TW",
+    "SHA": "SS",
+    "SSE": "SS",
+    "SHE": "SZ",
+    "SZSE": "SZ",
+    "TYO": "T",
+    "KRX": "KS",
+    "KOSDAQ": "KQ",
+    "ETR": "DE",
+    "XETRA": "DE",
+    "FRA": "DE",
+    "EPA": "PA",
+    "LON": "L",
+    "LSE": "L",
+    "AMS": "AS",
+    "SWX": "SW",
+    "SIX": "SW",
     "TSX": "TO",
 }
 # Every pattern below is a flat sequence of bounded or single character classes: no nested
 # quantifiers, so matching time is linear in the text.
 # Lookarounds use [A-Za-z0-9_], not \w: a ticker right after a Chinese character
 # ("买入$BTC", "在BTC上涨时") is still a ticker.
-_CASHTAG = re.compile(r"(?<![A-Za-z0-9_$])\$([A-Za-z][A-Za-z0-9]{0,9}(?:\.[A-Z])?)(?![A-Za-z0-9_$])")
+_CASHTAG = re.compile(
+    r"(?<![A-Za-z0-9_$])\$([A-Za-z][A-Za-z0-9]{0,9}(?:\.[A-Z])?)(?![A-Za-z0-9_$])"
+)
 _QUALIFIED = re.compile(
-    r"(?<![A-Za-z0-9_])(" + "|".join(sorted(map(re.escape, _EXCHANGES), key=len, reverse=True))
+    r"(?<![A-Za-z0-9_])("
+    + "|".join(sorted(map(re.escape, _EXCHANGES), key=len, reverse=True))
     + r")\s?[:：]\s?([A-Z0-9]{1,6}(?:\.[A-Z])?)(?![A-Za-z0-9_])"
 )
 _SUFFIXED = re.compile(
@@ -93,7 +139,9 @@ _DOT_CODE = re.compile(r"(?<![A-Za-z0-9_.])(\.[A-Z][A-Z0-9]{1,5})(?![A-Za-z0-9_]
 _PAIR = re.compile(
     r"(?<![A-Za-z0-9_$])([A-Z0-9]{2,10})[/\-]?(USDT|USDC|USD|FDUSD|BUSD)(?![A-Za-z0-9_])"
 )
-_UPPER = re.compile(r"(?<![A-Za-z0-9_$.&/\-])([A-Z][A-Z0-9]{0,5})(?![A-Za-z0-9_&]|[.\-][A-Za-z0-9])")
+_UPPER = re.compile(
+    r"(?<![A-Za-z0-9_$.&/\-])([A-Z][A-Z0-9]{0,5})(?![A-Za-z0-9_&]|[.\-][A-Za-z0-9])"
+)
 _SENTENCE_END = re.compile(r"[.!?。！？;；\n]")
 #: Share and follow prompts ("Share on Facebook", "Follow NBC News on Twitter"): blanked
 #: before matching, with the rest of their line.
@@ -107,10 +155,35 @@ _CHROME = re.compile(
 #: A line made only of these words is a row of buttons ("Facebook Twitter Email").
 _BUTTON_WORDS = frozenset(
     [
-        "facebook", "twitter", "x", "instagram", "linkedin", "whatsapp", "pinterest", "reddit",
-        "telegram", "youtube", "tiktok", "threads", "email", "e-mail", "print", "share",
-        "comment", "comments", "copy", "link", "save", "tweet", "pin", "flipboard", "微信", "微博",
-        "QQ空间", "分享", "朋友圈",
+        "facebook",
+        "twitter",
+        "x",
+        "instagram",
+        "linkedin",
+        "whatsapp",
+        "pinterest",
+        "reddit",
+        "telegram",
+        "youtube",
+        "tiktok",
+        "threads",
+        "email",
+        "e-mail",
+        "print",
+        "share",
+        "comment",
+        "comments",
+        "copy",
+        "link",
+        "save",
+        "tweet",
+        "pin",
+        "flipboard",
+        "微信",
+        "微博",
+        "QQ空间",
+        "分享",
+        "朋友圈",
     ]
 )
 _LINE_WORD = re.compile(r"[A-Za-z\-]+|[\u4e00-\u9fff]+")
@@ -316,7 +389,12 @@ class _Found:
         self.checks: dict[str, list[int]] = {}  # ambiguous names: [examined, confirmed]
 
     def add(
-        self, symbol: str, zone: Zone, position: int, *, explicit: bool = False,
+        self,
+        symbol: str,
+        zone: Zone,
+        position: int,
+        *,
+        explicit: bool = False,
         ambiguous: bool = False,
     ) -> None:
         hit = self.hits.get(symbol)
@@ -341,8 +419,16 @@ class _Found:
 
 def _market_of(symbol: str) -> str:
     suffix = symbol.rsplit(".", 1)[1] if "." in symbol else ""
-    return {"HK": "HKEX", "TW": "TWSE", "TWO": "TPEx", "SS": "SSE", "SZ": "SZSE", "T": "TSE",
-            "KS": "KRX", "KQ": "KOSDAQ"}.get(suffix, suffix or "US")
+    return {
+        "HK": "HKEX",
+        "TW": "TWSE",
+        "TWO": "TPEx",
+        "SS": "SSE",
+        "SZ": "SZSE",
+        "T": "TSE",
+        "KS": "KRX",
+        "KQ": "KOSDAQ",
+    }.get(suffix, suffix or "US")
 
 
 def find_assets(
@@ -373,7 +459,8 @@ def find_assets(
     for hit in hits:
         hit.where.sort(key=ZONES.index)
         hit.salience = float(
-            sum(ZONE_WEIGHT[z] for z in hit.where) + min(hit.count, MAX_COUNTED_MENTIONS)
+            sum(ZONE_WEIGHT[z] for z in hit.where)
+            + min(hit.count, MAX_COUNTED_MENTIONS)
             + (1 if hit.explicit else 0)
         )
     hits.sort(key=lambda h: (-h.salience, h.first, h.symbol))
@@ -450,7 +537,9 @@ def _without_chrome(text: str) -> str:
     return "\n".join(lines)
 
 
-def _explicit(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[int, int]]) -> None:
+def _explicit(
+    text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[int, int]]
+) -> None:
     codes = found.matcher.table.codes
     for m in _CASHTAG.finditer(text):
         value = m.group(1)
@@ -537,12 +626,16 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
             if _COMPONENT_AFTER.match(text, end + 1):
                 found.parts.add(symbol)
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
-                if not cjk and not _capitalised(written) and (
-                    found.matcher.table.kind(symbol) != "crypto"
+                if (
+                    not cjk
+                    and not _capitalised(written)
+                    and (found.matcher.table.kind(symbol) != "crypto")
                 ):
                     continue  # "best buy", "global payments": a company name is capitalised
-                if not cjk and _MEDIUM_BEFORE.search(text, max(0, start - 12), start) and not (
-                    _FOLLOWER.match(text, end + 1)
+                if (
+                    not cjk
+                    and _MEDIUM_BEFORE.search(text, max(0, start - 12), start)
+                    and not (_FOLLOWER.match(text, end + 1))
                 ):
                     continue
                 found.add(symbol, zone, offset + start)
@@ -693,7 +786,9 @@ def _ticker_context(text: str, start: int, end: int, found: _Found, word: bool) 
         return True
     bare = found.matcher.bare
     return any(
-        n.group(1) != text[start:end] and n.group(1) in bare and bare[n.group(1)][1]
+        n.group(1) != text[start:end]
+        and n.group(1) in bare
+        and bare[n.group(1)][1]
         and n.group(1).lower() not in found.matcher.table.common_words
         for n in _UPPER.finditer(window)
     )
@@ -793,8 +888,11 @@ def _resolve_pending(found: _Found, texts: str) -> None:
     unambiguous form or shows one of its clues (``iPhone`` for Apple). Found only through ambiguous names, the asset stays only if at least a
     third of those mentions had context: "Ford" sixty times in a piece on the writer John M.
     Ford, twice near a company word, is not Ford Motor."""
-    clued = {s for s in {p[0] for p in found.pending} | set(found.hits)
-             if s not in found.unambiguous and _has_clue(found, s, texts)}
+    clued = {
+        s
+        for s in {p[0] for p in found.pending} | set(found.hits)
+        if s not in found.unambiguous and _has_clue(found, s, texts)
+    }
     found.unambiguous |= clued
     # Another company named unambiguously in the same sentence confirms an ambiguous company
     # name ("Apple's credit card, Amazon's loans, Google's checking accounts"), unless the name
@@ -805,9 +903,12 @@ def _resolve_pending(found: _Found, texts: str) -> None:
     for entry in found.pending:
         symbol, zone, position, left, right = entry
         asset = found.matcher.table.assets[symbol]
-        if symbol not in found.unambiguous and asset.kind == "stock" and (
-            texts[left:position].strip() or _POSSESSIVE.match(texts, position)
-        ) and _other_between(mentions, left, right, symbol):
+        if (
+            symbol not in found.unambiguous
+            and asset.kind == "stock"
+            and (texts[left:position].strip() or _POSSESSIVE.match(texts, position))
+            and _other_between(mentions, left, right, symbol)
+        ):
             found.confirmed[symbol] = found.confirmed.get(symbol, 0) + 1
             found.add(symbol, zone, position, ambiguous=True)
         else:

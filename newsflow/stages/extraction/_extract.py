@@ -75,8 +75,9 @@ def parse_page(html: str) -> HtmlElement | None:
     return tree
 
 
-def extract_page(html: str, url: str | None = None, *,
-                 max_elements: int = MAX_ELEMENTS, checked: bool = False) -> ExtractionResult:
+def extract_page(
+    html: str, url: str | None = None, *, max_elements: int = MAX_ELEMENTS, checked: bool = False
+) -> ExtractionResult:
     """Extract the main text and metadata of a decoded page. Pure and synchronous.
 
     Never raises for a bad page: the result has status ``failed`` and a reason instead.
@@ -120,8 +121,17 @@ def _extract_tree(html: str, tree: HtmlElement, url: str | None) -> ExtractionRe
 
     # Then the text. Scripts, styles and inline SVG hold no text: dropping them once here
     # spares both extractors (and trafilatura's copy of the tree) from walking them.
-    etree.strip_elements(tree, "script", "style", "template", "svg", "noscript", "iframe",
-                         etree.Comment, with_tail=False)
+    etree.strip_elements(
+        tree,
+        "script",
+        "style",
+        "template",
+        "svg",
+        "noscript",
+        "iframe",
+        etree.Comment,
+        with_tail=False,
+    )
     for head_el in tree.findall("head"):
         tree.remove(head_el)
     author = meta.author

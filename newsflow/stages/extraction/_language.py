@@ -72,10 +72,16 @@ def _chinese_script(sample: str, declared: str | None) -> str | None:
     if kind == hanzidentifier.TRADITIONAL:
         return "Hant"
     # BOTH or MIXED: count characters that exist in one script only.
-    simp = sum(1 for ch in set(sample) if hanzidentifier.is_simplified(ch)
-               and not hanzidentifier.is_traditional(ch))
-    trad = sum(1 for ch in set(sample) if hanzidentifier.is_traditional(ch)
-               and not hanzidentifier.is_simplified(ch))
+    simp = sum(
+        1
+        for ch in set(sample)
+        if hanzidentifier.is_simplified(ch) and not hanzidentifier.is_traditional(ch)
+    )
+    trad = sum(
+        1
+        for ch in set(sample)
+        if hanzidentifier.is_traditional(ch) and not hanzidentifier.is_simplified(ch)
+    )
     if simp != trad:
         return "Hans" if simp > trad else "Hant"
     tag = (declared or "").lower()

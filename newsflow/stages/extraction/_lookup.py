@@ -25,7 +25,12 @@ def fast_lookup() -> etree.ElementNamespaceClassLookup:
         )
     )  # fmt: skip
     names = lookup.get_namespace(None)
-    for tag, cls in lxml.html.HtmlElementClassLookup._default_element_classes.items():  # the table lxml.html itself uses
+    for (
+        tag,
+        cls,
+    ) in (
+        lxml.html.HtmlElementClassLookup._default_element_classes.items()
+    ):  # the table lxml.html itself uses
         names[tag] = cls
     return lookup
 

@@ -18,25 +18,60 @@ from lxml.html import HtmlElement
 
 #: schema.org types of an article (a page about one story).
 ARTICLE_TYPES = {
-    "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
-    "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "blogposting",
-    "socialmediaposting", "liveblogposting", "report", "scholarlyarticle", "techarticle",
-    "review", "creativework",
+    "article",
+    "newsarticle",
+    "reportagenewsarticle",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "backgroundnewsarticle",
+    "reviewnewsarticle",
+    "blogposting",
+    "socialmediaposting",
+    "liveblogposting",
+    "report",
+    "scholarlyarticle",
+    "techarticle",
+    "review",
+    "creativework",
 }
 #: schema.org types of a page listing other pages.
 LISTING_TYPES = {"collectionpage", "searchresultspage", "itemlist", "profilepage"}
 
 _DATE_META = (
-    "article:published_time", "og:published_time", "og:article:published_time",
-    "article:published", "datepublished", "pubdate", "publishdate", "publish-date",
-    "publish_date", "publication_date", "sailthru.date", "parsely-pub-date", "dc.date.issued",
-    "dcterms.issued", "dc.date", "date", "citation_publication_date", "publishdate",
-    "weibo:article:create_at", "bytedance:published_time",
+    "article:published_time",
+    "og:published_time",
+    "og:article:published_time",
+    "article:published",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "publication_date",
+    "sailthru.date",
+    "parsely-pub-date",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date",
+    "date",
+    "citation_publication_date",
+    "publishdate",
+    "weibo:article:create_at",
+    "bytedance:published_time",
 )
-_IMAGE_META = ("og:image", "og:image:url", "og:image:secure_url", "twitter:image",
-               "twitter:image:src")
-_SITE_META = ("og:site_name", "application-name", "apple-mobile-web-app-title",
-              "twitter:app:name:iphone")
+_IMAGE_META = (
+    "og:image",
+    "og:image:url",
+    "og:image:secure_url",
+    "twitter:image",
+    "twitter:image:src",
+)
+_SITE_META = (
+    "og:site_name",
+    "application-name",
+    "apple-mobile-web-app-title",
+    "twitter:app:name:iphone",
+)
 
 #: Separators between a headline and the site name in ``<title>``.
 #: Separators of title pieces. Possessive, and never started inside a run of spaces (every
@@ -194,8 +229,9 @@ def published_date(facts: PageFacts, tree: HtmlElement) -> tuple[datetime | None
         if key in facts.meta:
             candidates.append((f"meta {key}", facts.meta[key]))
     for el in tree.xpath('.//*[@itemprop="datePublished"]')[:2]:
-        candidates.append(("itemprop datePublished", el.get("content") or el.get("datetime")
-                           or el.text_content()))
+        candidates.append(
+            ("itemprop datePublished", el.get("content") or el.get("datetime") or el.text_content())
+        )
     for el in tree.xpath(".//time[@datetime]")[:1]:
         candidates.append(("<time datetime>", el.get("datetime")))
     for source, value in candidates:
@@ -230,8 +266,9 @@ def _norm(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.lower())
 
 
-def clean_title(title: str | None, facts: PageFacts, site: str | None,
-                url: str | None) -> tuple[str | None, str | None]:
+def clean_title(
+    title: str | None, facts: PageFacts, site: str | None, url: str | None
+) -> tuple[str | None, str | None]:
     """The headline without the site name; also returns a site name read off the title.
 
     A heading (``h1``) that is one piece of the title wins; otherwise pieces that name the
@@ -256,8 +293,11 @@ def clean_title(title: str | None, facts: PageFacts, site: str | None,
     host = urlsplit(url).hostname if url else None
     domain_words = set()
     if host:
-        domain_words = {w for w in host.lower().split(".") if w not in {"www", "com", "cn", "net",
-                                                                        "org", "co", "uk", "news"}}
+        domain_words = {
+            w
+            for w in host.lower().split(".")
+            if w not in {"www", "com", "cn", "net", "org", "co", "uk", "news"}
+        }
 
     def names_site(piece: str) -> bool:
         key = _norm(piece)
@@ -280,10 +320,16 @@ def clean_title(title: str | None, facts: PageFacts, site: str | None,
         return parts[0].strip(), found_site or parts[-1].strip()
     # Chinese portals append their channel and site name ("标题_财经_新浪网"): drop short
     # trailing pieces once a long headline piece stands before them.
-    while (len(parts) > 1 and len(parts[-1]) <= 8 and len(parts[0]) >= 3 * len(parts[-1])
-           and re.search(r"[\u4e00-\u9fff]", parts[-1])
-           and re.search(r"(网|报|频道|新闻|在线|中心|首页|官网|门户|政府|日报|时报|周刊|社|台)$",
-                         parts[-1].strip())):
+    while (
+        len(parts) > 1
+        and len(parts[-1]) <= 8
+        and len(parts[0]) >= 3 * len(parts[-1])
+        and re.search(r"[\u4e00-\u9fff]", parts[-1])
+        and re.search(
+            r"(网|报|频道|新闻|在线|中心|首页|官网|门户|政府|日报|时报|周刊|社|台)$",
+            parts[-1].strip(),
+        )
+    ):
         found_site = found_site or parts[-1].strip()
         parts.pop()
     return title_join(title, parts), found_site

@@ -20,6 +20,7 @@ def extraction_outcome(result: ExtractionResult) -> StageOutcome:
     if result.status == "failed":
         return Failed(f"extraction failed: {detail}", result)
     return Failed(
-        f"not processed further: page is {result.status} ({detail})", result,
+        f"not processed further: page is {result.status} ({detail})",
+        result,
         counter=result.status,
     )

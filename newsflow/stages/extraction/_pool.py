@@ -84,7 +84,8 @@ class ExtractorPool:
         if reason := await asyncio.to_thread(precheck, html, self._max_elements):
             return ExtractionResult(status="failed", error=reason)
         future = self._pool.schedule(
-            extract_page, args=(html, url),
+            extract_page,
+            args=(html, url),
             kwargs={"max_elements": self._max_elements, "checked": True},
             timeout=self._timeout,
         )

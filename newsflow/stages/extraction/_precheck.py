@@ -12,7 +12,9 @@ import re
 #: A start tag: ``<`` then a letter (end tags, comments and doctypes are not elements).
 _START_TAG = re.compile(r"<[A-Za-z]")
 #: Markup that any HTML page has somewhere near its start.
-_HTML_HINT = re.compile(r"<(?:!doctype|html|head|body|meta|title|div|p|article|script)\b", re.IGNORECASE)
+_HTML_HINT = re.compile(
+    r"<(?:!doctype|html|head|body|meta|title|div|p|article|script)\b", re.IGNORECASE
+)
 #: C0 control characters that never occur in text (tab, newline, CR and form feed excluded),
 #: plus the replacement character that a decoder leaves for undecodable bytes.
 _JUNK = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\ufffd]")

@@ -150,8 +150,9 @@ def judge(
         title = facts.html_title or ""
         markup = _BOT_MARKUP.search(head)
         wording = _BOT_TEXT.search(title) or _BOT_TEXT.search(text[:2000])
-        if (markup and wording) or (wording and words < tiny and wording.start() >= 0
-                                  and _BOT_TEXT.search(title)):
+        if (markup and wording) or (
+            wording and words < tiny and wording.start() >= 0 and _BOT_TEXT.search(title)
+        ):
             verdict.status = "bot_wall"
             if markup:
                 verdict.evidence.append(f"challenge markup {markup.group(0)!r}")
@@ -194,8 +195,9 @@ def judge(
     paragraphs = [p for p in text.split("\n") if p.strip()]
     if truncated and words < short * 2:
         verdict.status = "teaser"
-        verdict.evidence.append(f"{words} words, {len(paragraphs)} paragraphs, "
-                                f"JSON-LD wordCount {expected}")
+        verdict.evidence.append(
+            f"{words} words, {len(paragraphs)} paragraphs, JSON-LD wordCount {expected}"
+        )
         return verdict
     if isinstance(body_ld, str) and len(body_ld) > 3 * max(len(text), 1) and words < short:
         verdict.status = "teaser"
@@ -203,19 +205,25 @@ def judge(
         return verdict
     if words < short and len(paragraphs) <= 3 and (m := _TEASER_TEXT.search(text[-300:])):
         verdict.status = "teaser"
-        verdict.evidence.append(f"{words} words in {len(paragraphs)} paragraphs ending with "
-                                f"{m.group(0)!r}")
+        verdict.evidence.append(
+            f"{words} words in {len(paragraphs)} paragraphs ending with {m.group(0)!r}"
+        )
         return verdict
 
     # Listings: index, tag and search pages. Two independent signals are needed.
-    is_article_markup = bool(ARTICLE_TYPES & facts.ld_types) or (
-        (facts.og_type or "").lower() == "article") or any(
-        k in facts.meta for k in ("article:published_time", "datepublished"))
+    is_article_markup = (
+        bool(ARTICLE_TYPES & facts.ld_types)
+        or ((facts.og_type or "").lower() == "article")
+        or any(k in facts.meta for k in ("article:published_time", "datepublished"))
+    )
     hints: list[str] = []
     if LISTING_TYPES & facts.ld_types:
         hints.append(f"JSON-LD type {min(LISTING_TYPES & facts.ld_types)}")
-    path = urlsplit(url).path + ("?" + urlsplit(url).query if urlsplit(url).query else "") \
-        if url else ""
+    path = (
+        urlsplit(url).path + ("?" + urlsplit(url).query if urlsplit(url).query else "")
+        if url
+        else ""
+    )
     if url and (m := _LISTING_PATH.search(path)):
         hints.append(f"URL {m.group(0)!r}")
     if url and urlsplit(url).path in ("", "/"):

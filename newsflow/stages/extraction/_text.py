@@ -32,10 +32,22 @@ from lxml_html_clean import Cleaner
 #: readability's own cleaner also rewrites every link to drop ``javascript:`` URLs, a third of
 #: its run time for nothing a text extractor uses; the same cleaner without that step.
 _readability.html_cleaner = Cleaner(  # type: ignore[call-overload]  # remove_tags=None: the default, not in the stubs
-    scripts=True, javascript=False, comments=True, style=True, links=True, meta=False,
-    add_nofollow=False, page_structure=False, processing_instructions=True, embedded=False,
-    frames=False, forms=False, annoying_tags=False, remove_tags=None,
-    remove_unknown_tags=False, safe_attrs_only=False,
+    scripts=True,
+    javascript=False,
+    comments=True,
+    style=True,
+    links=True,
+    meta=False,
+    add_nofollow=False,
+    page_structure=False,
+    processing_instructions=True,
+    embedded=False,
+    frames=False,
+    forms=False,
+    annoying_tags=False,
+    remove_tags=None,
+    remove_unknown_tags=False,
+    safe_attrs_only=False,
 )
 
 # readability's own patterns (``\s{255,}``, ``\s*\n\s*``), started only at the start of a
@@ -76,8 +88,27 @@ EXTEND_MIN = 2.0
 
 _NON_WORD = re.compile(r"[\W_]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-_BLOCKS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote",
-           "pre", "table", "section", "article", "dd", "dt", "figcaption")
+_BLOCKS = (
+    "p",
+    "div",
+    "br",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "blockquote",
+    "pre",
+    "table",
+    "section",
+    "article",
+    "dd",
+    "dt",
+    "figcaption",
+)
 
 
 @dataclass
@@ -147,9 +178,15 @@ def choose_text(traf: str, read: str) -> TextChoice:
     na, nb = len(a) or 1, len(b) or 1
     traf_in_read, read_in_traf, ratio = shared / na, shared / nb, nb / na
     if read_in_traf >= CONTAINED and TRIM_MIN <= ratio <= TRIM_MAX:
-        return TextChoice(read, "readability (trimmed trafilatura)",
-                          f"readability kept {ratio:.0%} of trafilatura's text")
+        return TextChoice(
+            read,
+            "readability (trimmed trafilatura)",
+            f"readability kept {ratio:.0%} of trafilatura's text",
+        )
     if traf_in_read >= CONTAINED and ratio >= EXTEND_MIN:
-        return TextChoice(read, "readability (extended trafilatura)",
-                          f"readability found {ratio:.1f}x trafilatura's text around it")
+        return TextChoice(
+            read,
+            "readability (extended trafilatura)",
+            f"readability found {ratio:.1f}x trafilatura's text around it",
+        )
     return TextChoice(traf, "trafilatura", None)

@@ -17,14 +17,29 @@ from newsflow.stages.decoding import decode_html
 from newsflow.stages.feeds._parse import NotAFeed, ParsedFeed, parse_document
 from newsflow.stages.fetching import FetchFailed, PageFetcher
 
-FEED_TYPES = frozenset({
-    "application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml",
-    "text/xml", "application/feed+json", "application/json",
-})
+FEED_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/xml",
+        "text/xml",
+        "application/feed+json",
+        "application/json",
+    }
+)
 #: Paths tried when a page names no feed, in this order.
 COMMON_PATHS = (
-    "/feed", "/rss", "/feed.xml", "/rss.xml", "/atom.xml", "/index.xml", "/feed.json",
-    "/news-sitemap.xml", "/sitemap_news.xml", "/sitemap.xml",
+    "/feed",
+    "/rss",
+    "/feed.xml",
+    "/rss.xml",
+    "/atom.xml",
+    "/index.xml",
+    "/feed.json",
+    "/news-sitemap.xml",
+    "/sitemap_news.xml",
+    "/sitemap.xml",
 )
 #: Candidates fetched at most, head links first.
 MAX_CANDIDATES = 12

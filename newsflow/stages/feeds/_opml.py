@@ -32,7 +32,9 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
     try:
         root = SafeET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise InvalidOpml(f"refused: {type(exc).__name__} (DTDs and entities are not read)") from None
+        raise InvalidOpml(
+            f"refused: {type(exc).__name__} (DTDs and entities are not read)"
+        ) from None
     except ET.ParseError as exc:
         raise InvalidOpml(f"not XML: {exc}") from None
     if root.tag.lower() != "opml":
@@ -74,8 +76,12 @@ def to_opml(feeds: Iterable[OpmlFeed], title: str = "Newsflow sources") -> str:
                     body, "outline", text=feed.category, title=feed.category
                 )
             parent = folders[feed.category]
-        attrs = {"type": "rss", "text": feed.title or feed.url, "title": feed.title or feed.url,
-                 "xmlUrl": feed.url}
+        attrs = {
+            "type": "rss",
+            "text": feed.title or feed.url,
+            "title": feed.title or feed.url,
+            "xmlUrl": feed.url,
+        }
         if feed.category:
             attrs["category"] = feed.category
         ET.SubElement(parent, "outline", attrs)

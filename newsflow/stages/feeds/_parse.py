@@ -148,8 +148,14 @@ class _Items:
         self.repeated = 0
         self.bad_dates = 0
 
-    def add(self, url: str | None, key: object, title: object, published: datetime | None,
-            had_date: bool) -> None:
+    def add(
+        self,
+        url: str | None,
+        key: object,
+        title: object,
+        published: datetime | None,
+        had_date: bool,
+    ) -> None:
         if url is None:
             self.no_link += 1
             return
@@ -222,9 +228,7 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Pa
             "entities are never processed)"
         )
     try:
-        root = SafeET.fromstring(
-            data, forbid_dtd=False, forbid_entities=True, forbid_external=True
-        )
+        root = SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except EntitiesForbidden:
         raise NotAFeed(
             "refused: the document declares XML entities (entity expansion and external "
@@ -271,7 +275,9 @@ def _read_feed(data: bytes, url: str, headers: dict[str, str], broken: str | Non
     version = str(parsed.get("version") or "")
     if not version and not parsed.entries:
         detail = f" ({broken})" if broken else ""
-        raise NotAFeed(f"not a feed: the document is neither RSS, Atom, JSON Feed nor a sitemap{detail}")
+        raise NotAFeed(
+            f"not a feed: the document is neither RSS, Atom, JSON Feed nor a sitemap{detail}"
+        )
     kind: Kind = "atom" if version.startswith("atom") else "rss"
     feed = parsed.feed
     items = _Items()
@@ -280,11 +286,18 @@ def _read_feed(data: bytes, url: str, headers: dict[str, str], broken: str | Non
         if not link:
             # A GUID that is a permalink is the link (RSS 2.0 isPermaLink).
             guid = entry.get("id")
-            link = guid if isinstance(guid, str) and guid.startswith(("http://", "https://")) else None
+            link = (
+                guid if isinstance(guid, str) and guid.startswith(("http://", "https://")) else None
+            )
         raw_date = entry.get("published_parsed") or entry.get("updated_parsed")
         had_date = bool(entry.get("published") or entry.get("updated"))
-        items.add(_http_url(url, link), entry.get("id"), entry.get("title"),
-                  _from_struct(raw_date), had_date)
+        items.add(
+            _http_url(url, link),
+            entry.get("id"),
+            entry.get("title"),
+            _from_struct(raw_date),
+            had_date,
+        )
     ttl = None
     with_ttl = feed.get("ttl")
     if isinstance(with_ttl, str) and with_ttl.strip().isdigit():
@@ -293,8 +306,13 @@ def _read_feed(data: bytes, url: str, headers: dict[str, str], broken: str | Non
     if broken:
         notes.insert(0, f"malformed XML read leniently ({broken})")
     return ParsedFeed(
-        kind=kind, title=_clean(feed.get("title")), link=_http_url(url, feed.get("link")),
-        language=_clean(feed.get("language"), 20), items=items.items, ttl=ttl, notes=notes,
+        kind=kind,
+        title=_clean(feed.get("title")),
+        link=_http_url(url, feed.get("link")),
+        language=_clean(feed.get("language"), 20),
+        items=items.items,
+        ttl=ttl,
+        notes=notes,
     )
 
 
@@ -315,11 +333,20 @@ def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
         link = entry.get("url") or entry.get("external_url")
         raw_date = entry.get("date_published") or entry.get("date_modified")
         ident = entry.get("id")
-        items.add(_http_url(url, link), str(ident) if ident is not None else None,
-                  entry.get("title"), _from_iso(raw_date), raw_date is not None)
+        items.add(
+            _http_url(url, link),
+            str(ident) if ident is not None else None,
+            entry.get("title"),
+            _from_iso(raw_date),
+            raw_date is not None,
+        )
     return ParsedFeed(
-        kind="json", title=_clean(doc.get("title")), link=_http_url(url, doc.get("home_page_url")),
-        language=_clean(doc.get("language"), 20), items=items.items, notes=items.notes(),
+        kind="json",
+        title=_clean(doc.get("title")),
+        link=_http_url(url, doc.get("home_page_url")),
+        language=_clean(doc.get("language"), 20),
+        items=items.items,
+        notes=items.notes(),
     )
 
 
@@ -366,8 +393,11 @@ def _parse_sitemap(root: ET.Element, url: str) -> ParsedFeed:
                 if len(items.items) > before:
                     dated.append((None, items.items[-1]))
     return ParsedFeed(
-        kind="news_sitemap" if news else "sitemap", title=_clean(publication),
-        language=_clean(language, 20), items=_newest_first(dated), notes=items.notes(),
+        kind="news_sitemap" if news else "sitemap",
+        title=_clean(publication),
+        language=_clean(language, 20),
+        items=_newest_first(dated),
+        notes=items.notes(),
     )
 
 

@@ -26,7 +26,12 @@ def clamp(value: float, lo: float, hi: float) -> float:
 
 
 def next_interval(
-    current: float, new_items: int, *, lo: float, hi: float, fixed: float | None = None,
+    current: float,
+    new_items: int,
+    *,
+    lo: float,
+    hi: float,
+    fixed: float | None = None,
     ttl: float | None = None,
 ) -> float:
     """The interval after a successful poll that found ``new_items`` new items."""

@@ -403,11 +403,15 @@ class PageFetcher:
                     )
                 if document is not None and status == 304:
                     return Document(
-                        final_url=shown, http_status=status,
-                        content_type=response.headers.get("content-type"), body=b"",
-                        not_modified=True, etag=response.headers.get("etag"),
+                        final_url=shown,
+                        http_status=status,
+                        content_type=response.headers.get("content-type"),
+                        body=b"",
+                        not_modified=True,
+                        etag=response.headers.get("etag"),
                         last_modified=response.headers.get("last-modified"),
-                        redirects=list(redirects), attempts=progress.attempts,
+                        redirects=list(redirects),
+                        attempts=progress.attempts,
                     )
                 if not 200 <= status < 300:
                     raise _Final(_status_text(status), http_status=status, final_url=shown)
@@ -530,14 +534,20 @@ class PageFetcher:
         if kind is not None:
             declared = media_type(content_type) or "no Content-Type"
             raise _Final(
-                f"refused: {kind} served as {declared}", refused=True, http_status=status,
+                f"refused: {kind} served as {declared}",
+                refused=True,
+                http_status=status,
                 final_url=final_url,
             )
         return Document(
-            final_url=final_url, http_status=status, content_type=content_type, body=data,
+            final_url=final_url,
+            http_status=status,
+            content_type=content_type,
+            body=data,
             etag=response.headers.get("etag"),
             last_modified=response.headers.get("last-modified"),
-            redirects=list(redirects), attempts=attempt,
+            redirects=list(redirects),
+            attempts=attempt,
         )
 
     @staticmethod

@@ -18,15 +18,25 @@ def fetch_outcome(fetched: FetchedPage | FetchFailed) -> StageOutcome:
         return Failed(
             fetched.reason,
             FetchResult(
-                status="failed", http_status=fetched.http_status, final_url=fetched.final_url,
-                attempts=fetched.attempts, fetched_at=at, error=fetched.reason,
+                status="failed",
+                http_status=fetched.http_status,
+                final_url=fetched.final_url,
+                attempts=fetched.attempts,
+                fetched_at=at,
+                error=fetched.reason,
             ),
         )
     return Done(
         FetchResult(
-            status="ok", http_status=fetched.http_status, final_url=fetched.final_url,
-            content_type=fetched.content_type, encoding=fetched.encoding, bytes=fetched.bytes,
-            redirects=fetched.redirects, attempts=fetched.attempts, fetched_at=at,
+            status="ok",
+            http_status=fetched.http_status,
+            final_url=fetched.final_url,
+            content_type=fetched.content_type,
+            encoding=fetched.encoding,
+            bytes=fetched.bytes,
+            redirects=fetched.redirects,
+            attempts=fetched.attempts,
+            fetched_at=at,
         ),
         page=fetched.html,
     )
