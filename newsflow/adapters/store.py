@@ -10,6 +10,10 @@ Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``, ``articles`` by default):
   article (``page``: zlib-compressed, with its generation; never in Redis), in the write
   that stores the fetch result, and loaded only by the stage that reads it;
 - ``<c>_comments``: one document per comment;
+- ``<c>_search``: each article's search terms and event time (``_id`` = the article's), apart
+  from the article because SecantusDB rewrites every index entry of a document on each
+  update: with the terms on the article, each stage's write re-indexed hundreds of terms
+  (SecantusDB's CPU per article 19 -> 340 ms in ``make bench``);
 - stories (near-duplicates) and the LLM ledger have their own collections and queries,
   owned by the store as ``store.stories`` (:mod:`newsflow.adapters.stories`:
   ``<c>_fingerprints``, ``<c>_stories``), ``store.ledger`` (:mod:`newsflow.adapters.ledger`:
@@ -59,8 +63,10 @@ list by publication time (``page`` with        ``event_at, _id`` descending (``e
 ``sort="published"``)                          publication time when known, else received)
 list by votes / impact (``sort``)              ``votes.up, event_at`` /
                                                ``analysis.impact.impact.confidence, event_at``
-search (``search``)                            ``terms, event_at``: one term, in windows of
-                                               event time, at most 2,000 candidates each
+search (``search``)                            ``<c>_search: terms, event_at``: one term, in
+                                               windows of event time, at most 2,000
+                                               candidates each; the filters then on their
+                                               articles by ``_id``
 articles without search fields                 ``event_at`` (null when missing)
 (``backfill_search``)
 ============================================  ==================================================
@@ -446,6 +452,9 @@ class ArticleStore:
         self._articles: AsyncIOMotorCollection[Document] = self._db[name]
         self._pages: AsyncIOMotorCollection[Document] = self._db[f"{name}_pages"]
         self._comments: AsyncIOMotorCollection[Document] = self._db[f"{name}_comments"]
+        #: One document per article with its search terms and event time: kept apart from the
+        #: article, whose every update would otherwise rewrite the terms' index entries.
+        self._search: AsyncIOMotorCollection[Document] = self._db[f"{name}_search"]
         #: One document per person's vote (``<article>:<voter>:<kind>``): votes that toggle.
         self._voters: AsyncIOMotorCollection[Document] = self._db[f"{name}_votes"]
         self._hot_window_hours = settings.hot_window_hours
@@ -493,7 +502,7 @@ class ArticleStore:
         await self._articles.create_index(_EVENT_FIRST)
         await self._articles.create_index([("votes.up", DESCENDING), ("event_at", DESCENDING)])
         await self._articles.create_index([(_CONFIDENCE, DESCENDING), ("event_at", DESCENDING)])
-        await self._articles.create_index(_SEARCH_INDEX)
+        await self._search.create_index(_SEARCH_INDEX)
         await self._comments.create_index([("article_id", ASCENDING), ("created_at", DESCENDING)])
         await self._voters.create_index([("article_id", ASCENDING), ("voter", ASCENDING)])
         # deferred LLM work, found again when the budget allows
@@ -638,13 +647,20 @@ class ArticleStore:
         if page is not None:
             update["page"] = _page_document(generation, page, ts)
         searched = search_update(stage.field, result)  # search terms, publication time
-        update.update(searched.pop("$set", {}))
+        if "event_at" in searched.get("$set", {}):
+            update["event_at"] = searched["$set"]["event_at"]
         res = await self._articles.update_one(
             # At most this stage (never regress a later one), at least the stage before (the
             # stage worked from it: an article without it lost a write, see the module doc).
             {"_id": aid, "generation": generation, "progress": {"$gte": rank - 1, "$lte": rank}},
-            {"$set": update, **searched},
+            {"$set": update},
         )
+        if res.matched_count == 1 and searched:
+            # The terms in their own collection (see ``_search``); an article without a
+            # publication time is found by the time it was received.
+            if "event_at" not in searched.get("$set", {}):
+                searched["$setOnInsert"] = {"event_at": update.get("event_at") or ts}
+            await self._search.update_one({"_id": aid}, searched, upsert=True)
         return res.matched_count == 1
 
     async def fail(
@@ -948,17 +964,21 @@ class ArticleStore:
         at = now()
         matched: list[tuple[datetime, str]] = []
         for days in SEARCH_WINDOWS:
-            query: Document = {"terms": key, **filters}
+            query: Document = {"terms": key}
             if days is not None:
                 query["event_at"] = {"$gte": at - timedelta(days=days)}
             # No hint: SecantusDB 0.7 then walks the whole index, ignoring the term's bounds
             # (150 ms at 1,000 articles instead of 2); its planner picks this index itself.
-            found = self._articles.find(query, {"terms": 1, "event_at": 1})
+            found = self._search.find(query, {"terms": 1, "event_at": 1})
             matched = [
                 (d.get("event_at") or at, str(d["_id"]))
                 async for d in found.limit(SEARCH_MAX_CANDIDATES)
                 if wanted.issubset(d.get("terms") or ())
             ]
+            if filters and matched:  # the list's filters, on the candidates' articles by id
+                query = {"_id": {"$in": [aid for _, aid in matched]}, **filters}
+                kept = {d["_id"] async for d in self._articles.find(query, {"_id": 1})}
+                matched = [m for m in matched if m[1] in kept]
             if len(matched) > offset + limit:
                 break
         matched.sort(reverse=True)
@@ -979,8 +999,7 @@ class ArticleStore:
                 article = Article.from_document(doc)
             except ValueError:  # not readable as an article: never looked at again
                 await self._articles.update_one(
-                    {"_id": doc["_id"]},
-                    {"$set": {"event_at": doc.get("created_at") or now(), "terms": []}},
+                    {"_id": doc["_id"]}, {"$set": {"event_at": doc.get("created_at") or now()}}
                 )
                 done += 1
                 continue
@@ -992,8 +1011,9 @@ class ArticleStore:
                 tr.text if tr else None,
             )
             when = event_time_of(article.published, article.created_at) or now()
-            await self._articles.update_one(
-                {"_id": article.id}, {"$set": {"event_at": when, "terms": terms}}
+            await self._articles.update_one({"_id": article.id}, {"$set": {"event_at": when}})
+            await self._search.update_one(
+                {"_id": article.id}, {"$set": {"event_at": when, "terms": terms}}, upsert=True
             )
             done += 1
         return done
@@ -1091,5 +1111,12 @@ class ArticleStore:
         the shapes older versions wrote). The pipeline never calls this."""
         batch = [_with_search_fields(dict(d)) for d in docs]
         if batch:
+            searched = [
+                {"_id": d["_id"], "terms": d.pop("terms"), "event_at": d["event_at"]}
+                for d in batch
+                if "terms" in d and "event_at" in d
+            ]
             await self._articles.insert_many(batch)
+            if searched:
+                await self._search.insert_many(searched)
         return len(batch)
