@@ -309,9 +309,6 @@ def _newest_first_key(doc: Document) -> tuple[datetime, str]:
 #: Publication time when known, else when received (set at intake and by the extraction).
 _EVENT_FIRST = [("event_at", DESCENDING), ("_id", DESCENDING)]
 _CONFIDENCE = "analysis.impact.impact.confidence"
-#: Lists and pages never need the search terms (thousands of strings per article), nor the
-#: fetched page.
-_NO_TERMS = {**_NO_PAGE, "terms": 0}
 #: The ranked orders of the list (offset cursors), by ``ArticleFilter.sort``.
 _RANKED_SORTS: dict[str, list[tuple[str, int]]] = {
     "votes": [("votes.up", DESCENDING), ("event_at", DESCENDING), ("_id", DESCENDING)],
@@ -560,7 +557,7 @@ class ArticleStore:
                 "$push": {"submitted_by": {"$each": [submitted_by], "$slice": -20}},
             },
             upsert=True,
-            projection=_NO_TERMS,
+            projection=_NO_PAGE,
             return_document=ReturnDocument.BEFORE,
         )
         if before is None:  # what was inserted is known: no need to read it back
@@ -592,7 +589,7 @@ class ArticleStore:
                     "failure": None,
                 },
             },
-            projection=_NO_TERMS,
+            projection=_NO_PAGE,
             return_document=ReturnDocument.AFTER,
         )
         if after is None:  # a concurrent delivery of this same entry refreshed it already
@@ -620,9 +617,9 @@ class ArticleStore:
         every other field comes too. None: every field but the page.
         """
         if fields is None:
-            projection: Document = _NO_TERMS  # nor the page
+            projection: Document | None = _NO_PAGE
         else:
-            projection = {name: 0 for name in _BULKY if name not in fields} | {"terms": 0}
+            projection = {name: 0 for name in _BULKY if name not in fields} or None
         doc = await self._articles.find_one({"_id": aid}, projection)
         return Article.from_document(doc) if doc is not None else None
 
@@ -862,7 +859,7 @@ class ArticleStore:
 
     async def find(self, ids: Iterable[str]) -> dict[str, Article]:
         """The articles of these full ids that exist, by id."""
-        cursor = self._articles.find({"_id": {"$in": list(ids)}}, _NO_TERMS)
+        cursor = self._articles.find({"_id": {"$in": list(ids)}}, _NO_PAGE)
         return {str(d["_id"]): Article.from_document(d) async for d in cursor}
 
     async def page(
@@ -882,7 +879,7 @@ class ArticleStore:
         if cursor:
             after = decode_cursor(cursor)
             query = {"$and": [query, after]} if query else after
-        found = self._articles.find(query, _NO_TERMS).sort(_NEWEST_FIRST).limit(limit + 1)
+        found = self._articles.find(query, _NO_PAGE).sort(_NEWEST_FIRST).limit(limit + 1)
         items = [Article.from_document(d) async for d in found]
         more = len(items) > limit
         items = items[:limit]
@@ -922,7 +919,7 @@ class ArticleStore:
         if cursor:
             after = decode_event_cursor(cursor)
             query = {"$and": [query, after]} if query else after
-        found = self._articles.find(query, _NO_TERMS).sort(_EVENT_FIRST).limit(limit + 1)
+        found = self._articles.find(query, _NO_PAGE).sort(_EVENT_FIRST).limit(limit + 1)
         docs = [d async for d in found]
         more = len(docs) > limit
         items = [Article.from_document(d) for d in docs[:limit]]
@@ -931,7 +928,7 @@ class ArticleStore:
     async def _ranked(self, where: ArticleFilter, *, limit: int, cursor: str | None) -> ArticlePage:
         """Most +1 votes first, or the most confident impact analysis first (offset cursor)."""
         offset = decode_offset(cursor) if cursor else 0
-        found = self._articles.find(where.query(), _NO_TERMS).sort(_RANKED_SORTS[where.sort])
+        found = self._articles.find(where.query(), _NO_PAGE).sort(_RANKED_SORTS[where.sort])
         docs = [d async for d in found.skip(offset).limit(limit + 1)]
         more = len(docs) > limit
         items = [Article.from_document(d) for d in docs[:limit]]
