@@ -625,11 +625,13 @@ class ArticleStore:
 
     async def save_stage(
         self, aid: str, generation: int, stage: Stage, result: BaseModel, *,
-        page: str | None = None,
+        page: str | None = None, fields: Mapping[str, Any] | None = None,
     ) -> bool:  # fmt: skip
         """Store a successful stage's result; False when the write would regress the article.
 
         ``page``: the fetched page, stored on the article in the same write (the fetcher).
+        ``fields``: other top-level fields set in the same write (the extractor's ``story``,
+        the analyzer's ``similar_index``).
         """
         ts = now()
         rank = RANK[stage.status]
@@ -643,6 +645,8 @@ class ArticleStore:
         }
         if page is not None:
             update["page"] = _page_document(generation, page, ts)
+        for name, value in (fields or {}).items():
+            update[name] = value.model_dump() if isinstance(value, BaseModel) else value
         searched = search_update(stage.field, result)  # search terms, publication time
         if "event_at" in searched.get("$set", {}):
             update["event_at"] = searched["$set"]["event_at"]

@@ -10,12 +10,15 @@ Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``):
   :data:`~newsflow.domain.stories.MAX_STORY_SOURCES` source names).
 - on the article itself: ``story`` (:class:`~newsflow.domain.stories.StoryLink`), indexed on
   ``story.id``: the members of a story are a query, never an array that grows with the story.
+  The extractor stores it with its result (:meth:`StoryIndex.decide` records the summary
+  first); :meth:`StoryIndex.place` stores it by itself.
 
 The queries and what serves them:
 
 ==========================================  ================================================
 candidates of a fingerprint (``place``)      ``bands`` multikey index, ``$in`` with a limit
-members of a story (``members``)             articles ``story.id``
+members of a story (``members``), and their  articles ``story.id``
+count (``decide``)
 summaries of listed stories (``summaries``)  ``<c>_stories._id``
 ==========================================  ================================================
 
@@ -118,66 +121,82 @@ class StoryIndex:
             )
         return found
 
-    async def place(
-        self, aid: str, generation: int, print_: Fingerprint | None, *, source: str | None,
-        note: str | None = None,
+    async def decide(
+        self, aid: str, print_: Fingerprint | None, *, source: str | None,
+        previous: str | None = None, note: str | None = None,
     ) -> StoryLink:  # fmt: skip
-        """Decide the article's story, store it on the article and the story summary.
+        """Decide the article's story and record it in the story summaries; the caller
+        stores the link on the article (the extractor: with its result, in one write).
 
         Without a fingerprint (text too short) the article is a story of its own, ``note``
-        saying why.
+        saying why. ``previous``: the story the article was in before (a refresh), whose
+        member count loses it.
         """
         if print_ is None:
             await self._prints.delete_one({"_id": aid})
             link = StoryLink(id=aid, first=True, placed_at=now(), note=note)
-            return await self._link(aid, generation, link, source)
-        stored = await self.store_print(aid, print_, source=source)
-        candidates = await self.candidates(aid, print_, stored["seen_at"])
-        match: Match | None = best_match(
-            print_, candidates, merge_threshold=self.settings.story_merge_threshold, exclude=aid
-        )
-        if match is None:
-            link = StoryLink(id=aid, first=True, method=print_.method, placed_at=now())
         else:
-            link = StoryLink(
-                id=match.story_id, first=False, matched=match.article_id,
-                similarity=match.similarity, containment=match.containment,
-                method=print_.method, placed_at=now(),
+            stored = await self.store_print(aid, print_, source=source)
+            candidates = await self.candidates(aid, print_, stored["seen_at"])
+            match: Match | None = best_match(
+                print_, candidates, merge_threshold=self.settings.story_merge_threshold,
+                exclude=aid,
             )  # fmt: skip
-        await self._prints.update_one({"_id": aid}, {"$set": {"story_id": link.id}})
-        return await self._link(aid, generation, link, source)
+            if match is None:
+                link = StoryLink(id=aid, first=True, method=print_.method, placed_at=now())
+            else:
+                link = StoryLink(
+                    id=match.story_id, first=False, matched=match.article_id,
+                    similarity=match.similarity, containment=match.containment,
+                    method=print_.method, placed_at=now(),
+                )  # fmt: skip
+            await self._prints.update_one({"_id": aid}, {"$set": {"story_id": link.id}})
+        await self._summarize(aid, link, previous, source)
+        return link
 
-    async def _link(
-        self, aid: str, generation: int, link: StoryLink, source: str | None
-    ) -> StoryLink:
-        before = await self._articles.find_one_and_update(
-            {"_id": aid, "generation": generation},
-            {"$set": {"story": link.model_dump()}},
-            projection={"story": 1},
-            return_document=ReturnDocument.BEFORE,
+    async def place(
+        self, aid: str, generation: int, print_: Fingerprint | None, *, source: str | None,
+        note: str | None = None,
+    ) -> StoryLink:  # fmt: skip
+        """:meth:`decide`, then store the link on the article by itself (tools and tests;
+        the extractor stores it with its result)."""
+        before = await self._articles.find_one({"_id": aid}, {"story": 1})
+        previous = ((before or {}).get("story") or {}).get("id")
+        link = await self.decide(aid, print_, source=source, previous=previous, note=note)
+        await self._articles.update_one(
+            {"_id": aid, "generation": generation}, {"$set": {"story": link.model_dump()}}
         )
-        await self._stories.update_one(
+        return link
+
+    async def _summarize(
+        self, aid: str, link: StoryLink, previous: str | None, source: str | None
+    ) -> None:
+        """The story's summary as it is once the article holds ``link``: its members counted
+        (the others stored in the story, and this one), its first sources. Written before
+        the article's own write, so a crash between the two is repaired by the redelivery
+        doing both again; two copies placed at the same instant can each miss the other in
+        the count, until the story's next placement counts again."""
+        members = 1 + await self._articles.count_documents(
+            {"story.id": link.id, "_id": {"$ne": aid}}
+        )
+        ts = now()
+        res = await self._stories.update_one(
             {"_id": link.id},
             {
-                "$setOnInsert": {"first_article": link.id, "first_seen": now(), "sources": []},
-                "$set": {"updated_at": now()},
+                "$setOnInsert": {"first_article": link.id, "first_seen": ts,
+                                 "sources": [source] if source else []},
+                "$set": {"updated_at": ts, "members": members},
             },
             upsert=True,
-        )
-        if source:
+        )  # fmt: skip
+        if source and res.upserted_id is None:
             await self._stories.update_one(
                 {"_id": link.id, f"sources.{MAX_STORY_SOURCES - 1}": {"$exists": False}},
                 {"$addToSet": {"sources": source}},
             )
-        await self._recount(link.id)
-        old = ((before or {}).get("story") or {}).get("id")
-        if old and old != link.id:
-            await self._recount(old)
-        return link
-
-    async def _recount(self, story_id: str) -> None:
-        members = await self._articles.count_documents({"story.id": story_id})
-        await self._stories.update_one({"_id": story_id}, {"$set": {"members": members}})
+        if previous and previous != link.id:
+            left = await self._articles.count_documents({"story.id": previous, "_id": {"$ne": aid}})
+            await self._stories.update_one({"_id": previous}, {"$set": {"members": left}})
 
     async def add_prints(self, docs: list[Document]) -> None:
         """Insert fingerprint documents as they are (bulk loads, such as the benchmark's)."""

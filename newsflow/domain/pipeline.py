@@ -27,8 +27,9 @@ field of the article. Later features add entries, not code paths:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -211,6 +212,9 @@ class Done:
     note: str | None = None
     #: The fetched page (the fetcher's), stored on the article in the same write.
     page: str | None = None
+    #: Other fields of the article stored in the same write, by name: the extractor's
+    #: ``story``, the analyzer's ``similar_index`` (one write per stage, not three).
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

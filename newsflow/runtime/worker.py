@@ -212,8 +212,9 @@ class StageContext(_Publishing, Generic[R]):
             if outcome.note:
                 await self.count(outcome.note)
             stored = await self.store.save_stage(
-                aid, generation, self.stage, outcome.result, page=outcome.page
-            )
+                aid, generation, self.stage, outcome.result, page=outcome.page,
+                fields=outcome.fields,
+            )  # fmt: skip
             if stored:
                 await self._publish_next(article)
         if not stored:

@@ -6,6 +6,7 @@ it does, and before any LLM call, its text's near-duplicate fingerprint places i
 """
 
 import asyncio
+from dataclasses import replace
 
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import ExtractionResult, PageFetched
@@ -36,8 +37,11 @@ async def extract(
     if isinstance(outcome, Done) and isinstance(outcome.result, ExtractionResult):
         extracted = outcome.result
         print_ = await asyncio.to_thread(fingerprint, extracted.text or "", extracted.language)
-        await ctx.store.stories.place(
-            article.id, article.generation, print_, source=article.source,
+        link = await ctx.store.stories.decide(
+            article.id, print_, source=article.source,
+            previous=article.story.id if article.story else None,
             note=None if print_ is not None else TOO_SHORT,
         )  # fmt: skip
+        # the story link is stored with the extraction, in one write
+        return replace(outcome, fields={"story": link})
     return outcome
