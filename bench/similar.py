@@ -51,7 +51,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from newsflow.adapters.embeddings import EmbeddingsClient
-from newsflow.adapters.similar import STATS_ID, bucket_id
+from newsflow.adapters.similar import STATS_ID
 from newsflow.adapters.similar_events import SimilarEvents
 from newsflow.adapters.store import ArticleStore
 from newsflow.cli.embedded import free_port, start_mongo
@@ -277,9 +277,10 @@ async def insert_synthetic(
     makes them (built here, written in bulk)."""
     from pymongo import UpdateOne
 
+    from newsflow.stages.similar_events import POSTINGS
+
     articles = store.similar._articles
     terms_coll = store.similar._terms
-    postings = store.similar._postings
     for lo in range(start, stop, 2_000):
         hi = min(lo + 2_000, stop)
         docs = []
@@ -297,17 +298,15 @@ async def insert_synthetic(
                 "similar_index": {"terms": terms, "n": len(terms), "at": when},
             })  # fmt: skip
             for t in terms:
-                pushes.setdefault(bucket_id(t, dfs[t]), []).append([aid, when])
+                pushes.setdefault(t, []).append([aid, when])
                 dfs[t] += 1
             totals[0] += 1
             totals[1] += len(terms)
         await articles.insert_many(docs, ordered=False)
-        await postings.bulk_write(
-            [UpdateOne({"_id": b}, {"$push": {"e": {"$each": e}}}, upsert=True)
-             for b, e in pushes.items()], ordered=False)  # fmt: skip
-        touched = {b.rsplit("\x1f", 1)[0] for b in pushes}
         await terms_coll.bulk_write(
-            [UpdateOne({"_id": t}, {"$set": {"df": dfs[t]}}, upsert=True) for t in touched]
+            [UpdateOne({"_id": t}, {"$set": {"df": dfs[t]},
+                                    "$push": {"e": {"$each": e, "$slice": -POSTINGS}}},
+                       upsert=True) for t, e in pushes.items()]
             + [UpdateOne({"_id": STATS_ID}, {"$set": {"n": totals[0], "terms": totals[1]}},
                          upsert=True)], ordered=False)  # fmt: skip
 

@@ -1,26 +1,30 @@
-"""Similar events in MongoDB: document frequencies, bucketed postings, stored vectors.
+"""Similar events in MongoDB: document frequencies and postings per term, stored vectors.
 
 Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``), owned by the store as
 ``store.similar``:
 
-- ``<c>_terms``: one document per term, ``{_id: term, df: n}`` (how many indexed articles
-  have it), plus ``{_id: "\\u0000stats", n, terms}`` (articles indexed, sum of their term
-  counts). Kept incrementally: ``$inc`` when an article is indexed.
-- ``<c>_postings``: the articles of each term in buckets of
-  :data:`~newsflow.stages.similar_events.BUCKET`, ``{_id: "<term>\\u001f<k>", e: [[id,
-  event time], ...]}``; bucket ``k`` of a term holds its postings ``k·BUCKET`` to
-  ``(k+1)·BUCKET - 1``, so the newest bucket is known from ``df`` alone.
-- on the article: ``similar_index`` (its terms, their count, when indexed) and, with an
+- ``<c>_terms``: one document per term, ``{_id: term, df: n, e: [[id, event time], ...]}``:
+  how many indexed articles have it and the newest
+  :data:`~newsflow.stages.similar_events.POSTINGS` of them (its postings, oldest first;
+  older ones are dropped, a lookup never reads them); plus ``{_id: "\\u0000stats", n,
+  terms}`` (articles indexed, sum of their term counts). Kept incrementally: one upsert per
+  term (``$inc`` and a capped ``$push``) when an article is indexed.
+- on the article: ``similar_index`` (its terms, their count, when indexed; stored with the
+  analysis, in the same write) and, with an
   embeddings provider, ``embedding`` (``vector``: a BSON vector, binary subtype 9, float32
   little-endian: 4 bytes per dimension + 2, e.g. 1,026 bytes at 256 dimensions or 6,146 at
   1,536; ``model``, ``dims``, ``at``), indexed on ``embedding.at``.
 
+Until 2026-11-28 the postings were kept in buckets of 100 in ``<c>_postings`` (two writes per
+term instead of one); ``newsflow similar refresh --rebuild`` rebuilds the index in this form.
+
 The queries and what serves them (every one bounded, whatever the size of the collection):
 
 ================================================  ==========================================
-document frequencies of an article's terms         ``<c>_terms._id`` (``$in``, <= 49 keys)
-newest two postings buckets of the rarest terms    ``<c>_postings._id`` (``$in``, <= 32 keys,
-(16 at a time, at most 3 reads)                    <= 100 entries each)
+document frequencies of an article's terms         ``<c>_terms._id`` (``$in``, <= 49 keys,
+                                                   only ``df``)
+newest postings of the rarest terms (16 at a       ``<c>_terms._id`` (``$in``, <= 16 keys,
+time, at most 3 reads)                             <= 50 entries each)
 the best candidates' terms and titles              articles ``_id`` (``$in``, <= 60)
 vectors stored since the last sync                 articles ``embedding.at`` (range, newest
                                                    ones only after the first load)
@@ -46,7 +50,7 @@ from pymongo import ASCENDING, UpdateOne
 
 from newsflow.domain.contracts import SimilarArticle
 from newsflow.stages.similar_events import (
-    BUCKET,
+    POSTINGS,
     RETRIEVE_TERMS,
     SCORE_CANDIDATES,
     Candidate,
@@ -58,7 +62,6 @@ from newsflow.stages.similar_events import (
 Document = dict[str, Any]
 
 STATS_ID = "\x00stats"
-_SEP = "\x1f"
 
 #: What scoring reads of a candidate article.
 CANDIDATE_FIELDS = {
@@ -76,11 +79,6 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def bucket_id(term: str, position: int) -> str:
-    """The bucket holding a term's posting number ``position`` (0-based)."""
-    return f"{term}{_SEP}{position // BUCKET}"
 
 
 @dataclass
@@ -115,6 +113,11 @@ def candidate_of(doc: Document) -> Candidate:
     )  # fmt: skip
 
 
+def index_entry(terms: list[str]) -> Document:
+    """What the article stores once it is indexed (``similar_index``)."""
+    return {"terms": terms, "n": len(terms), "at": now()}
+
+
 def vector_bytes(vector: list[float]) -> Binary:
     """A BSON vector (binary subtype 9, float32): what MongoDB's vector search indexes."""
     return Binary.from_vector(vector, BinaryVectorDtype.FLOAT32)
@@ -128,10 +131,11 @@ class SimilarIndex:
     ) -> None:
         self._articles = articles
         self._terms: AsyncIOMotorCollection[Any] = db[f"{name}_terms"]
-        self._postings: AsyncIOMotorCollection[Any] = db[f"{name}_postings"]
+        #: Where postings were kept before they moved into ``_terms`` (dropped by a rebuild).
+        self._old_postings: AsyncIOMotorCollection[Any] = db[f"{name}_postings"]
 
     async def ensure_indexes(self) -> None:
-        # _terms and _postings are read by _id only.
+        # _terms is read by _id only.
         await self._articles.create_index([("embedding.at", ASCENDING)], sparse=True)
 
     # --- lexical ----------------------------------------------------------------------------
@@ -141,7 +145,8 @@ class SimilarIndex:
         best candidates among them (three reads)."""
         dfs: dict[str, int] = {}
         stats = Stats(0, 0.0)
-        async for doc in self._terms.find({"_id": {"$in": [*terms, STATS_ID]}}):
+        wanted = {"_id": {"$in": [*terms, STATS_ID]}}
+        async for doc in self._terms.find(wanted, {"df": 1, "n": 1, "terms": 1}):
             if doc["_id"] == STATS_ID:
                 n = int(doc.get("n") or 0)
                 stats = Stats(n, (int(doc.get("terms") or 0) / n) if n else 0.0)
@@ -157,16 +162,9 @@ class SimilarIndex:
         # second or third batch is read when the first finds too few (at most three reads).
         for first in range(0, len(order), RETRIEVE_TERMS):
             chosen = order[first : first + RETRIEVE_TERMS]
-            # the newest two buckets: the newest alone may hold a single posting
-            bucket_term = {
-                bucket_id(t, position): t
-                for t in chosen
-                for position in (dfs[t] - 1, dfs[t] - 1 - BUCKET)
-                if position >= 0
-            }
-            async for doc in self._postings.find({"_id": {"$in": list(bucket_term)}}):
-                term = bucket_term.get(doc["_id"])
-                if term is None:
+            async for doc in self._terms.find({"_id": {"$in": chosen}}, {"e": 1}):
+                term = doc["_id"]
+                if term not in weights:
                     continue
                 for entry in doc.get("e") or []:
                     if not isinstance(entry, list) or not entry or entry[0] == aid:
@@ -187,32 +185,41 @@ class SimilarIndex:
                     earlier.append(c)
         return Lookup(stats, dfs, weights, earlier, later)
 
-    async def index(
-        self, aid: str, terms: list[str], dfs: dict[str, int], when: datetime | None
-    ) -> bool:
-        """Count ``terms`` in the document frequencies and add the article to their postings,
-        once per article (True when it was indexed now). ``dfs`` (read by :meth:`lookup`)
-        places the postings; concurrent indexing of one term can overfill a bucket by a few
-        entries, which costs nothing but a slightly longer read."""
-        ts = now()
-        res = await self._articles.update_one(
-            {"_id": aid, "similar_index": None},
-            {"$set": {"similar_index": {"terms": terms, "n": len(terms), "at": ts}}},
-        )
-        if res.matched_count != 1 or not terms:
-            return False
-        moment = _aware(when) or ts
+    async def index(self, aid: str, terms: list[str], when: datetime | None) -> None:
+        """Count ``terms`` in the document frequencies and add the article to their postings
+        (one write: an upsert per term). The caller stores :func:`index_entry` on the article
+        with its analysis and indexes an article once (:attr:`Article.similar_index`); a crash
+        between the two writes indexes it again when the message is redelivered, which counts
+        its terms twice: harmless to weights that count thousands of articles."""
+        if not terms:
+            return
+        moment = _aware(when) or now()
+        posting = {"$each": [[aid, moment]], "$slice": -POSTINGS}
         await self._terms.bulk_write(
-            [UpdateOne({"_id": t}, {"$inc": {"df": 1}}, upsert=True) for t in terms]
+            [UpdateOne({"_id": t}, {"$inc": {"df": 1}, "$push": {"e": posting}}, upsert=True)
+             for t in terms]
             + [UpdateOne({"_id": STATS_ID}, {"$inc": {"n": 1, "terms": len(terms)}}, upsert=True)],
             ordered=False,
-        )
-        await self._postings.bulk_write(
-            [UpdateOne({"_id": bucket_id(t, dfs.get(t, 0))}, {"$push": {"e": [aid, moment]}},
-                       upsert=True) for t in terms],
-            ordered=False,
         )  # fmt: skip
-        return True
+
+    async def claim_indexing(self, aid: str, terms: list[str]) -> bool:
+        """Store the article's index entry by itself if it has none (True: index it now),
+        for ``newsflow similar refresh``; the analyzer stores it with the analysis."""
+        res = await self._articles.update_one(
+            {"_id": aid, "similar_index": None}, {"$set": {"similar_index": index_entry(terms)}}
+        )
+        return res.matched_count == 1
+
+    async def reset(self) -> int:
+        """Forget every article's indexing: drop the term statistics and postings (and the
+        postings of earlier versions) and unset ``similar_index`` on the articles, for a
+        rebuild (``newsflow similar refresh --rebuild``). Returns the articles unset."""
+        await self._terms.drop()
+        await self._old_postings.drop()
+        res = await self._articles.update_many(
+            {"similar_index": {"$ne": None}}, {"$set": {"similar_index": None}}
+        )
+        return res.modified_count
 
     async def candidates(self, ids: Iterable[str]) -> list[Candidate]:
         """Articles by id, as scoring reads them (one read)."""

@@ -1,10 +1,12 @@
 """Finding an article's similar earlier events: lexical always, semantic when configured.
 
     finder = SimilarEvents(store.similar, settings, embedder=embeddings_client(settings))
-    similar = await finder.find(article, symbols=found.symbols, keywords=found.keywords)
+    found = await finder.search(article, symbols=found.symbols, keywords=found.keywords)
+    # found.similar: the list; found.index_entry: what to store on the article as
+    # ``similar_index`` (the analyzer stores it with the analysis, in the same write)
 
-Per article: three bounded reads for the lexical lookup (:meth:`SimilarIndex.lookup`), two
-writes to index its terms; with embeddings, one call to the provider, one write of the
+Per article: three bounded reads for the lexical lookup (:meth:`SimilarIndex.lookup`), one
+write to index its terms (an upsert per term); with embeddings, one call to the provider, one write of the
 vector, one read of the vectors stored since the last search and one read of the semantic
 candidates.
 
@@ -20,11 +22,13 @@ rank). Semantic-only neighbours are not pushed this way.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from newsflow.adapters.embeddings import EmbeddingsClient, VectorSearch
 from newsflow.adapters.providers import ProviderError
-from newsflow.adapters.similar import Lookup, SimilarIndex
+from newsflow.adapters.similar import Lookup, SimilarIndex, index_entry
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import SimilarArticle
 from newsflow.settings import Settings
@@ -47,6 +51,15 @@ log = logging.getLogger(__name__)
 #: Nearest neighbours asked of the vector search (more than shown: some are later, or
 #: copies in this article's story).
 NEIGHBOURS = 30
+
+
+@dataclass(frozen=True)
+class Found:
+    """An article's similar events, and its index entry when this search indexed it."""
+
+    similar: list[SimilarArticle]
+    #: What to store on the article as ``similar_index`` (None: it was indexed before).
+    index_entry: dict[str, Any] | None
 
 
 def to_result(s: Scored) -> SimilarArticle:
@@ -80,20 +93,37 @@ class SimilarEvents:
         self.last_lexical: list[Scored] = []
         self.last_semantic: list[Scored] | None = None
 
-    async def find(
-        self, article: Article, *, symbols: list[str], keywords: list[str]
-    ) -> list[SimilarArticle]:
+    async def search(self, article: Article, *, symbols: list[str], keywords: list[str]) -> Found:
         """The article's similar earlier events, best first, and it indexed for later ones
-        (once: a second call ranks again and changes nothing)."""
+        unless it was before (``article.similar_index``): the caller then stores
+        ``index_entry`` on the article (the analyzer, with the analysis)."""
         terms = event_terms(
             title=article.headline, text=article.text, symbols=symbols, keywords=keywords
         )
         ranked, lookup = await self.rank(article, terms)
-        story = article.story.id if article.story else None
-        indexed = await self.index.index(article.id, terms, lookup.dfs, article.event_time)
-        if indexed and lookup.later:
-            await self._offer(article, lookup, story)
+        entry = None
+        if article.similar_index is None:
+            entry = index_entry(terms)
+            await self._index(article, terms, lookup)
+        return Found([to_result(s) for s in ranked], entry)
+
+    async def find(
+        self, article: Article, *, symbols: list[str], keywords: list[str]
+    ) -> list[SimilarArticle]:
+        """:meth:`search` storing the index entry by itself first, once per article (a
+        second call ranks again and changes nothing): ``newsflow similar refresh``."""
+        terms = event_terms(
+            title=article.headline, text=article.text, symbols=symbols, keywords=keywords
+        )
+        ranked, lookup = await self.rank(article, terms)
+        if await self.index.claim_indexing(article.id, terms):
+            await self._index(article, terms, lookup)
         return [to_result(s) for s in ranked]
+
+    async def _index(self, article: Article, terms: list[str], lookup: Lookup) -> None:
+        await self.index.index(article.id, terms, article.event_time)
+        if terms and lookup.later:
+            await self._offer(article, lookup, article.story.id if article.story else None)
 
     async def rank(self, article: Article, terms: list[str]) -> tuple[list[Scored], Lookup]:
         """The ranked list of an article of these ``terms`` (nothing written but its vector)."""

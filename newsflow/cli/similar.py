@@ -40,13 +40,32 @@ async def refresh(settings: Settings, store: ArticleStore, limit: int, batch: in
     return done
 
 
+async def rebuild(settings: Settings, store: ArticleStore, limit: int) -> tuple[int, int]:
+    """Forget the term statistics and postings, then index every analyzed article again
+    (:func:`refresh`). Returns (articles unset, articles refreshed)."""
+    unset = await store.similar.reset()
+    return unset, await refresh(settings, store, limit)
+
+
 @app.command("refresh")
 def refresh_command(
     limit: Annotated[int, typer.Option(min=1, help="most articles to refresh")] = 100_000,
+    rebuild_all: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="first forget every article's indexing and the term statistics, then index "
+            "them all again (after an upgrade that changed how terms are kept)",
+        ),
+    ] = False,
 ) -> None:
     """Index articles analyzed before the current similar events (or never indexed) and
     replace their lists; run once after an upgrade."""
     from newsflow.cli.main import _run, out
 
-    count = _run(lambda settings, _redis, store: refresh(settings, store, limit))
+    if rebuild_all:
+        unset, count = _run(lambda settings, _redis, store: rebuild(settings, store, limit))
+        out.print(f"forgot the indexing of {unset} articles; ", end="")
+    else:
+        count = _run(lambda settings, _redis, store: refresh(settings, store, limit))
     out.print(f"refreshed the similar events of {count} articles")

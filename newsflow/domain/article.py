@@ -93,6 +93,14 @@ class StoredPage(BaseModel):
         return zlib.decompress(self.html_z).decode("utf-8")
 
 
+class SimilarIndexEntry(BaseModel):
+    """The article's terms as indexed for similar events (stored once, with its analysis)."""
+
+    terms: list[str] = []
+    n: int = 0
+    at: Moment | None = None
+
+
 class Article(BaseModel):
     """An article document as stored.
 
@@ -139,6 +147,8 @@ class Article(BaseModel):
     hints: SourceHints | None = None
     #: The article's story (near-duplicates): its id, and for a copy the evidence of the merge.
     story: StoryLink | None = None
+    #: Its terms as indexed for similar events; None until the analyzer indexed it.
+    similar_index: SimilarIndexEntry | None = None
     #: The fetched page, loaded only for the stage that reads it (the extractor's claim);
     #: never part of what is shown or dumped.
     page: StoredPage | None = Field(default=None, exclude=True)

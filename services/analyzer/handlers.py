@@ -34,7 +34,7 @@ async def analyze(
         original_title=original.title if original else None,
         original_text=original.text if original else None,
     )
-    similar = await similar_events(ctx).find(
+    events = await similar_events(ctx).search(
         article, symbols=found.symbols, keywords=found.keywords
     )
     impact = await impact_from_story(ctx, article)
@@ -53,7 +53,7 @@ async def analyze(
             word_count=found.word_count,
             symbols=found.symbols,
             keywords=found.keywords,
-            similar=similar,
+            similar=events.similar,
             impact=impact,
             # An item of a source: its category where the text gives no clear topic.
             category=category_with_hint(
@@ -71,7 +71,9 @@ async def analyze(
                 )
                 for a in found.assets
             ],
-        )
+        ),
+        # the article's similar-events index entry, in the same write as the analysis
+        fields={"similar_index": events.index_entry} if events.index_entry else {},
     )
 
 

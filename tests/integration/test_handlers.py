@@ -232,6 +232,10 @@ async def test_extractor_stores_the_text_and_hands_it_on(
     assert article.text is not None and EN_PARAGRAPHS[0] in article.text
     assert article.word_count == count_words(article.text) > 100
     assert [e["article_id"] for e in await entries(redis, settings, EXTRACTED)] == [aid]
+    # its story, stored with the text, and the story's summary
+    assert article.story is not None and article.story.id == aid and article.story.first
+    summary = await store.stories.summary(aid)
+    assert summary is not None and summary.members == 1
 
 
 async def test_extractor_stops_a_paywalled_page_with_the_evidence(
@@ -346,6 +350,8 @@ async def test_analyzer_stores_the_analysis_and_finds_earlier_articles(
     assert "AAPL" in later.symbols and later.analysis.impact is not None
     assert later.analysis.impact.status == "skipped"
     assert [s.id for s in later.analysis.similar] == [ids[0]]  # published before
+    # indexed for later articles, the entry stored with the analysis
+    assert later.similar_index is not None and "aapl" in later.similar_index.terms
     assert later.analysis.similar[0].title == "Apple shares rise"
     # the analyzer emits ArticleAnalyzed (for the notifier); a redelivery republishes it only
     assert [e["article_id"] for e in await entries(redis, settings, ANALYZED)] == ids

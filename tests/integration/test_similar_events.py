@@ -1,4 +1,4 @@
-"""Similar events on a real SecantusDB: BM25 terms through bucketed postings, stories, the
+"""Similar events on a real SecantusDB: BM25 terms through capped postings, stories, the
 refresh of later articles, and semantic neighbours through the stand-in ``/embeddings``
 endpoint (across languages, through the stored English translation)."""
 
@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from newsflow.adapters.embeddings import EmbeddingsClient
-from newsflow.adapters.similar import STATS_ID, bucket_id
+from newsflow.adapters.similar import STATS_ID
 from newsflow.adapters.similar_events import SimilarEvents
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
 from newsflow.settings import Settings
-from newsflow.stages.similar_events import BUCKET, event_terms
+from newsflow.stages.similar_events import POSTINGS, event_terms
 from tests.support.llm_server import LLMServer, gloss
 
 pytestmark = pytest.mark.integration
@@ -164,7 +164,7 @@ async def test_a_late_arrival_of_an_earlier_event_refreshes_the_later_list(
     assert refreshed.analysis.similar[0].shared
 
 
-async def test_indexing_is_once_per_article_and_postings_fill_buckets(
+async def test_indexing_is_once_per_article_and_postings_keep_the_newest(
     store: ArticleStore, settings: Settings
 ) -> None:
     finder = SimilarEvents(store.similar, settings)
@@ -173,13 +173,38 @@ async def test_indexing_is_once_per_article_and_postings_fill_buckets(
     await finder.find(article, symbols=[], keywords=[])
     await finder.find(article, symbols=[], keywords=[])  # a redelivery: counted once
     assert (await store.similar._terms.find_one({"_id": "duvet"}))["df"] == 1
-    # many articles with one term: the postings spill into a second bucket
-    for n in range(BUCKET + 3):
+    # the analyzer's path: an article that holds its index entry is not indexed again
+    stored = Article.from_document(await store.similar._articles.find_one({"_id": "x"}))
+    assert stored.similar_index is not None and "duvet" in stored.similar_index.terms
+    found = await finder.search(stored, symbols=[], keywords=[])
+    assert found.index_entry is None
+    assert (await store.similar._terms.find_one({"_id": "duvet"}))["df"] == 1
+    # many articles with one term: the term keeps its newest POSTINGS postings, in order
+    for n in range(POSTINGS + 3):
         d = doc(f"d{n}", f"duvet story {n}", f"duvet number {n}", days=1 + n / 1000)
         await store.import_documents([d])
-        await finder.find(Article.from_document(d), symbols=[], keywords=[])
-    second = await store.similar._postings.find_one({"_id": bucket_id("duvet", BUCKET)})
-    assert second is not None and len(second["e"]) == 4  # postings 100..103
+        found = await finder.search(Article.from_document(d), symbols=[], keywords=[])
+        assert found.index_entry is not None and "duvet" in found.index_entry["terms"]
+    term = await store.similar._terms.find_one({"_id": "duvet"})
+    assert term["df"] == POSTINGS + 4
+    assert [e[0] for e in term["e"]] == [f"d{n}" for n in range(3, POSTINGS + 3)]
+
+
+async def test_rebuild_indexes_every_analyzed_article_again(
+    store: ArticleStore, settings: Settings
+) -> None:
+    from newsflow.cli.similar import rebuild
+
+    finder = SimilarEvents(store.similar, settings)
+    await analyze(store, finder, doc("one", *DUVET, days=0))
+    await analyze(store, finder, doc("two", *DUVET, days=1))
+    await store.similar._old_postings.insert_one({"_id": "duvet\x1f0", "e": [["one", T0]]})
+    unset, refreshed = await rebuild(settings, store, limit=10)
+    assert (unset, refreshed) == (2, 2)
+    assert (await store.similar._terms.find_one({"_id": "duvet"}))["df"] == 2
+    assert await store.similar._old_postings.count_documents({}) == 0
+    two = Article.from_document(await store.similar._articles.find_one({"_id": "two"}))
+    assert two.analysis is not None and [s.id for s in two.analysis.similar] == ["one"]
 
 
 @pytest.fixture
