@@ -1,6 +1,7 @@
 """Asset matching, before and after: precision and recall on the evaluation set, time, memory.
 
     .venv/bin/python bench/assets.py [--split test|dev|all] [--before-ref main] [--corpus PATH]
+    .venv/bin/python bench/assets.py --split dev --sweep   # salience rules, dev only
 
 Reads ``tests/data/assets_eval.jsonl`` (250 corpus articles annotated by reading) and, for each
 article, the corpus ground-truth text (ScrapingHub ``articleBody``, zh_cwced ``truth/``) and the
@@ -39,6 +40,8 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +128,9 @@ def worker(root: str, mode: str, articles_path: str) -> None:
         )
         symbols.append(result.symbols)
         if mode == "after":
-            article["salience"] = {a.symbol: [a.salience, a.where, a.count] for a in result.assets}
+            article["salience"] = {
+                a.symbol: [a.salience, a.where, a.count, a.kind, a.explicit] for a in result.assets
+            }
     times: list[float] = [float("inf")] * len(articles)
     for _ in range(3):
         for i, article in enumerate(articles):
@@ -202,6 +207,44 @@ def score(articles: list[dict[str, Any]], predicted: list[list[str]]) -> dict[st
     }
 
 
+@dataclass(frozen=True)
+class Found:
+    """One stored asset as a salience rule sees it."""
+
+    rank: int  # 0 = the most salient of its article
+    salience: float
+    where: list[str]
+    count: int
+    kind: str
+    explicit: bool
+    top: float  # the salience of its article's most salient asset
+
+
+def _lead(f: Found) -> bool:
+    return "title" in f.where or "lead" in f.where
+
+
+#: Candidate rules for storing only the assets an article is "about" (``--sweep``).
+SALIENCE_RULES: dict[str, Callable[[Found], bool]] = {
+    "every asset found (no rule)": lambda _: True,
+    "salience >= 2": lambda f: f.salience >= 2,
+    "salience >= 3": lambda f: f.salience >= 3,
+    "salience >= 4": lambda f: f.salience >= 4,
+    "title or lead, or named >= 2 times": lambda f: _lead(f) or f.count >= 2,
+    "title or lead, or named >= 3 times": lambda f: _lead(f) or f.count >= 3,
+    "salience >= 0.2 x the article's top": lambda f: f.salience >= 0.2 * f.top,
+    "salience >= 0.3 x the article's top": lambda f: f.salience >= 0.3 * f.top,
+    "salience >= 0.5 x the article's top": lambda f: f.salience >= 0.5 * f.top,
+    "the 1 most salient": lambda f: f.rank < 1,
+    "the 2 most salient": lambda f: f.rank < 2,
+    "the 3 most salient": lambda f: f.rank < 3,
+    "index or code, or salience >= 2": lambda f: f.kind == "index" or f.explicit or f.salience >= 2,
+    "index or code, or salience >= 0.3 x top": lambda f: (
+        f.kind == "index" or f.explicit or f.salience >= 0.3 * f.top
+    ),
+}
+
+
 def remap_old(symbols: list[str]) -> list[str]:
     """Symbols onto the tables' canonical ones (same company, other listing or old symbol)."""
     sys.path.insert(0, str(REPO))
@@ -226,7 +269,15 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--errors", action="store_true", help="list every disagreement")
     parser.add_argument("--salience", action="store_true", help="list every asset found")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="precision/recall if only the assets passing each salience rule were stored "
+        "(dev split only)",
+    )
     args = parser.parse_args()
+    if args.sweep and args.split != "dev":
+        parser.error("--sweep compares rules to choose among them: on the dev split only")
 
     articles = load_articles(args.corpus, args.split)
     with tempfile.TemporaryDirectory() as tmp:
@@ -289,9 +340,28 @@ def main() -> int:
         f"{(after['rss_tables'] - before['rss_tables']) / 2**20:+.1f} MB, (warm_up): "
         f"{(after['rss_warm'] - before['rss_warm']) / 2**20:+.1f} MB"
     )
+    if args.sweep:
+        print("\nIf only the assets passing a salience rule were stored (after, this split):")
+        print("| rule | precision | recall | F1 | TP | FP | FN |")
+        print("|---|---|---|---|---|---|---|")
+        for name, keep in SALIENCE_RULES.items():
+            kept = [
+                [
+                    symbol
+                    for rank, symbol in enumerate(symbols)
+                    if keep(Found(rank, *sal[symbol], top=max(v[0] for v in sal.values())))
+                ]
+                for symbols, sal in zip(after["symbols"], after["salience"], strict=True)
+            ]
+            r = score(articles, kept)
+            f1 = 2 * r["precision"] * r["recall"] / max(r["precision"] + r["recall"], 1e-9)
+            print(
+                f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | {f1:.3f} | {r['tp']} "
+                f"| {r['fp']} | {r['fn']} |"
+            )
     if args.salience:
         for article, sal in zip(articles, after["salience"], strict=True):
-            for symbol, (value, where, count) in sal.items():
+            for symbol, (value, where, count, _kind, _explicit) in sal.items():
                 mark = "TP" if symbol in article["assets"] else "FP"
                 print(
                     f"  {mark} {value:>4} {symbol:<10} {','.join(where):<16} x{count:<3} "

@@ -34,6 +34,12 @@ The tables are :mod:`newsflow.stages.analysis.assets`. What counts:
 **Salience**: each asset records where it was found (``title``, ``lead`` — the first paragraph
 of the text, ``body``) and how often; its salience is 3 for the title + 2 for the lead + one per
 mention (at most 5) + 1 when written as a ticker or code. The stored list is ordered by salience.
+Salience orders, it does not choose: an asset named once in the body is often one the article is
+about (a rival, an index in a market wrap; 13 of the 15 such assets stored on the dev split), so
+every rule that kept only the salient ones (title or lead, named twice, a share of the top
+asset's salience, the top three...) lowered F1 on the dev split, losing four or more true assets
+per false one removed (README, "Assets", third pass; ``bench/assets.py --split dev --sweep``).
+Whether a mention counts is decided by its role (the rules above), not by how often it is named.
 """
 
 from __future__ import annotations
