@@ -48,9 +48,12 @@ view hot (``page``)                            ``status, created_at``: the analy
                                                only the scored fields; then the page by ``_id``
 one row per story (``page`` with ``stories``)  filters the scan above: ``story.first`` is not
                                                false (no index of its own)
-similar-event candidates                       ``analysis.symbols``, ``analysis.keywords``
-(``similar_candidates``)                       (one ``$in`` query each, newest first, merged;
-                                               the time bound is applied to what they find)
+candidates of the retired similar-events       ``analysis.symbols``, ``analysis.keywords``
+scorer (``similar_candidates``: the            (one ``$in`` query each, newest first, merged;
+benchmark's baseline)                          the time bound is applied to what they find);
+                                               the keywords index only by
+                                               ``ensure_baseline_indexes`` (every article
+                                               write would pay for it)
 articles per status (``status_counts``)        a ``$group`` over every article (a scan)
 stranded articles (``stranded``: the           ``status, updated_at``
 reconciler)
@@ -486,9 +489,7 @@ class ArticleStore:
         await self._articles.create_index([("short_id", ASCENDING)])
         await self._articles.create_index(_HOT_INDEX)  # status, created_at
         await self._articles.create_index(_NEWEST_FIRST)
-        await self._articles.create_index([("extraction.published", DESCENDING)])
         await self._articles.create_index([("analysis.symbols", ASCENDING)])
-        await self._articles.create_index([("analysis.keywords", ASCENDING)])
         await self._articles.create_index([("source", ASCENDING)])
         await self._articles.create_index([(_DIRECTION, ASCENDING), ("created_at", DESCENDING)])
         await self._articles.create_index(
