@@ -867,6 +867,12 @@ class ArticleStore:
         cursor = self._articles.find({"_id": {"$in": list(ids)}}, _NO_PAGE)
         return {str(d["_id"]): Article.from_document(d) async for d in cursor}
 
+    async def statuses(self, ids: Iterable[str]) -> dict[str, str]:
+        """The status of each of these full ids that exists (one ``$in`` on ``_id``: its cost
+        follows the ids asked, not the collection)."""
+        cursor = self._articles.find({"_id": {"$in": list(ids)}}, {"status": 1})
+        return {str(d["_id"]): str(d.get("status")) async for d in cursor}
+
     async def page(
         self, where: ArticleFilter | None = None, *, limit: int = 50, cursor: str | None = None
     ) -> ArticlePage:
