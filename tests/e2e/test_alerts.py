@@ -14,17 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from newsflow.adapters.alerts import AlertStore
@@ -35,9 +30,10 @@ from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from newsflow.stages.alerts import idempotency_key, subject_of
 from tests.support.corpus_server import Corpus, CorpusServer
+from tests.support.e2e import run_newsflow, worker_settings
 from tests.support.llm_server import LLMServer
 from tests.support.webhook_server import WebhookServer
-from tests.support.workers import REPO, WorkerProcesses, settings_env
+from tests.support.workers import WorkerProcesses
 
 pytestmark = pytest.mark.integration
 
@@ -65,12 +61,6 @@ HOOK = "/hooks/aapl"
 
 
 @pytest.fixture(scope="module")
-def corpus_server() -> Iterator[CorpusServer]:
-    with CorpusServer(CORPUS) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def llm() -> Iterator[LLMServer]:
     with LLMServer(api_key="e2e-key") as server:
         yield server
@@ -90,30 +80,12 @@ def stage_settings(
     llm: LLMServer,
     hooks: WebhookServer,
 ) -> Settings:
-    key = SecretStr("e2e-key")
     hooks_port = int(hooks.base.rsplit(":", 1)[1])
-    return Settings(
-        redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
-        mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="e2e_alerts",
-        stream_prefix="e2e-alerts",
-        fetch_allowed_networks=["127.0.0.0/8"],
-        fetch_allowed_ports=[corpus_server.port, hooks_port],
-        poll_interval_ms=100,
-        claim_idle_ms=45_000,
-        handler_timeout=40,
-        extract_processes=1,
-        translate_provider="openai",
-        translate_base_url=llm.url,
-        translate_model="stand-in-translator",
-        translate_api_key=key,
-        impact_provider="openai",
-        impact_base_url=llm.url,
-        impact_model="stand-in-analyst",
-        impact_api_key=key,
-        public_url="https://news.example.org",
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    return worker_settings(
+        redis_server, mongo_server, db="e2e_alerts", prefix="e2e-alerts",
+        fetch_ports=[corpus_server.port, hooks_port], llm=llm, api_key="e2e-key",
+        claim_idle_ms=45_000, handler_timeout=40, public_url="https://news.example.org",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -128,19 +100,6 @@ def notifier_settings(stage_settings: Settings) -> Settings:
             "alert_retries": 2,
             "alert_backoff": 0.2,
         }
-    )
-
-
-def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
     )
 
 
@@ -167,7 +126,7 @@ async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
     notifiers = WorkerProcesses(notifier_settings, tmp_path_factory.mktemp("notifiers"))
     try:
         # the rule, with the command line; its secret is printed once
-        added = newsflow(
+        added = run_newsflow(
             stage_settings,
             "alerts",
             "add",
@@ -191,7 +150,7 @@ async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
         stages.wait_ready(timeout=120)
         notifiers.wait_ready(timeout=120)
         urls = [corpus_server.url("scrapinghub", p) for p in AAPL_PAGES + OTHER_PAGES]
-        published = newsflow(stage_settings, "publish", *urls)
+        published = run_newsflow(stage_settings, "publish", *urls)
         assert published.returncode == 0, published.stderr
         ids = [article_id(canonical_url(u)) for u in urls]
 
@@ -247,7 +206,7 @@ async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
         rule = await alerts.rule(rule_id)
         assert rule.deliveries == len(expected) and rule.failures == 0
         # the killed replica's messages were taken over: nothing is left pending
-        assert "notifier" in newsflow(stage_settings, "status").stdout
+        assert "notifier" in run_newsflow(stage_settings, "status").stdout
         streams = Streams(stage_settings.stream_prefix)
         redis = Redis.from_url(stage_settings.redis_url)
         try:
@@ -255,11 +214,11 @@ async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
             assert summary["pending"] == 0
         finally:
             await redis.aclose()
-        listed = newsflow(stage_settings, "alerts", "list", "--json")
+        listed = run_newsflow(stage_settings, "alerts", "list", "--json")
         [shown] = json.loads(listed.stdout)
         assert shown["id"] == rule_id and shown["deliveries"] == len(expected)
         assert shown["url"] == hooks.base + "/…" and "secret" not in shown
-        assert rule_id in newsflow(stage_settings, "alerts", "list").stdout
+        assert rule_id in run_newsflow(stage_settings, "alerts", "list").stdout
     finally:
         notifiers.stop_all()
         stages.stop_all()

@@ -18,16 +18,16 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from newsflow.adapters.store import ArticleStore
 from newsflow.cli.embedded import free_port
-from newsflow.domain.pipeline import CONSUMERS, TERMINAL, Streams
+from newsflow.domain.pipeline import CONSUMERS, Streams
 from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from services.reader.server import ReaderThread
 from tests.support.corpus_server import Corpus, CorpusServer
+from tests.support.e2e import IMPACT_MODEL, TRANSLATE_MODEL, all_settled, worker_settings
 from tests.support.llm_server import LLMServer
 from tests.support.workers import STAGES, WorkerProcesses
 
@@ -63,12 +63,6 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def corpus_server() -> Iterator[CorpusServer]:
-    with CorpusServer(CORPUS) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def llm() -> Iterator[LLMServer]:
     with LLMServer(api_key="metrics-key") as server:
         yield server
@@ -78,31 +72,12 @@ def llm() -> Iterator[LLMServer]:
 def metrics_settings(
     redis_server: Any, mongo_server: Any, corpus_server: CorpusServer, llm: LLMServer
 ) -> Settings:
-    return Settings(
-        redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
-        mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="metrics_e2e",
-        stream_prefix="{metrics-e2e}",
-        fetch_allowed_networks=["127.0.0.0/8"],
-        fetch_allowed_ports=[corpus_server.port],
-        fetch_retries=0,
-        poll_interval_ms=100,
-        claim_idle_ms=20_000,
-        handler_timeout=15,
-        extract_processes=1,
-        metrics_interval=0.5,
-        metrics_articles_interval=1,
-        translate_provider="openai",
-        translate_base_url=llm.url,
-        translate_model="mt-model",
-        translate_api_key=SecretStr("metrics-key"),
-        impact_provider="openai",
-        impact_base_url=llm.url,
-        impact_model="impact-model",
-        impact_api_key=SecretStr("metrics-key"),
+    return worker_settings(
+        redis_server, mongo_server, db="metrics_e2e", prefix="{metrics-e2e}",
+        fetch_ports=[corpus_server.port], llm=llm, api_key="metrics-key",
+        fetch_retries=0, metrics_interval=0.5, metrics_articles_interval=1,
         log_format="json",
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -137,18 +112,6 @@ async def metrics_store(metrics_settings: Settings) -> AsyncIterator[ArticleStor
     store.close()
 
 
-async def settle(store: ArticleStore, ids: list[str], timeout: float = 120) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    statuses: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        found = await store.find(ids)
-        statuses = {aid: a.status.value for aid, a in found.items()}
-        if len(found) == len(ids) and all(a.status in TERMINAL for a in found.values()):
-            return statuses
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"articles did not settle: {statuses}")
-
-
 async def test_every_endpoint_shows_the_series_after_a_run(
     workers: WorkerProcesses,
     reader: ReaderThread,
@@ -169,7 +132,8 @@ async def test_every_endpoint_shows_the_series_after_a_run(
     try:
         # A malformed entry: dead-lettered at once by the fetcher.
         await redis.xadd(streams.urls, {"url": "not a url at all"})
-        statuses = await settle(metrics_store, [article_id(canonical_url(u)) for u in urls])
+        settled = await all_settled(metrics_store, [article_id(canonical_url(u)) for u in urls])
+        statuses = {aid: a.status.value for aid, a in settled.items()}
 
         async def dead_lettered() -> bool:
             return int(await redis.xlen(streams.dead)) >= 1
@@ -252,8 +216,8 @@ async def test_every_endpoint_shows_the_series_after_a_run(
 
     # --- LLM calls, by purpose, provider and model -------------------------------------------
     for stage, purpose, model in (
-        ("translator", "translate", "mt-model"),
-        ("analyzer", "impact", "impact-model"),
+        ("translator", "translate", TRANSLATE_MODEL),
+        ("analyzer", "impact", IMPACT_MODEL),
     ):
         m = scraped[stage]
         calls = value(m, "newsflow_llm_requests_total", purpose=purpose, model=model, status="ok")

@@ -8,7 +8,6 @@ chat-completions stand-in. Published with the `newsflow` command and with a raw 
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -16,18 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from newsflow.adapters.store import ArticleStore
-from newsflow.domain.article import Article
-from newsflow.domain.pipeline import TERMINAL
 from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from newsflow.stages.analysis import word_count
 from newsflow.stages.extraction import count_words
 from tests.support.corpus_server import Corpus, CorpusServer
+from tests.support.e2e import IMPACT_MODEL, TRANSLATE_MODEL, run_newsflow, settled, worker_settings
 from tests.support.llm_server import LLMServer
-from tests.support.workers import REPO, WorkerProcesses, settings_env
+from tests.support.workers import WorkerProcesses
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +38,6 @@ def english_article_ids() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def corpus_server() -> Iterator[CorpusServer]:
-    with CorpusServer(CORPUS) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def llm() -> Iterator[LLMServer]:
     with LLMServer(api_key="e2e-key") as server:
         yield server
@@ -56,27 +47,10 @@ def llm() -> Iterator[LLMServer]:
 def e2e_settings(
     redis_server: Any, mongo_server: Any, corpus_server: CorpusServer, llm: LLMServer
 ) -> Settings:
-    return Settings(
-        redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
-        mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="e2e",
-        stream_prefix="e2e",
-        fetch_allowed_networks=["127.0.0.0/8"],
-        fetch_allowed_ports=[corpus_server.port],
-        poll_interval_ms=100,
-        claim_idle_ms=20_000,
-        handler_timeout=15,
-        extract_processes=1,
-        translate_provider="openai",
-        translate_base_url=llm.url,
-        translate_model="stand-in-translator",
-        translate_api_key=SecretStr("e2e-key"),
-        impact_provider="openai",
-        impact_base_url=llm.url,
-        impact_model="stand-in-analyst",
-        impact_api_key=SecretStr("e2e-key"),
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    return worker_settings(
+        redis_server, mongo_server, db="e2e", prefix="e2e", fetch_ports=[corpus_server.port],
+        llm=llm, api_key="e2e-key",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -97,30 +71,9 @@ async def e2e_store(e2e_settings: Settings) -> AsyncIterator[ArticleStore]:
     store.close()
 
 
-def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
-async def settled(store: ArticleStore, aid: str, timeout: float = 90) -> dict[str, Any]:
+async def settled_doc(store: ArticleStore, aid: str) -> dict[str, Any]:
     """The stored document once the article is analyzed or failed."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    article: Article | None = None
-    while asyncio.get_running_loop().time() < deadline:
-        article = await store.article(aid)
-        if article is not None and article.status in TERMINAL:
-            assert not article.unreadable, article.unreadable  # every stage wrote its model
-            return article.document()
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"article {aid[:10]} did not settle: {article and article.status}")
+    return (await settled(store, aid)).document()
 
 
 async def test_published_gbk_page_comes_out_chinese_translated_and_analyzed(
@@ -131,25 +84,25 @@ async def test_published_gbk_page_comes_out_chinese_translated_and_analyzed(
     llm: LLMServer,
 ) -> None:
     url = corpus_server.url("zh_cwced", GBK_PAGE)
-    run = newsflow(e2e_settings, "publish", url)
+    run = run_newsflow(e2e_settings, "publish", url)
     assert run.returncode == 0, run.stderr
     aid = article_id(canonical_url(url))
     assert f"queued     {aid[:10]}" in run.stdout
-    doc = await settled(e2e_store, aid)
+    doc = await settled_doc(e2e_store, aid)
     assert doc["status"] == "analyzed", doc.get("failure")
     assert doc["fetch"]["encoding"] == "gb18030"
     ex = doc["extraction"]
     assert ex["language"] == "zh" and "\ufffd" not in ex["text"]
     assert "我是怎样卷入八九民运的" in ex["text"]  # from the page's ground truth
     tr = doc["translation"]
-    assert tr["status"] == "translated" and tr["provider"] and tr["model"] == "stand-in-translator"
+    assert tr["status"] == "translated" and tr["provider"] and tr["model"] == TRANSLATE_MODEL
     assert tr["source_language"] == "zh" and tr["target_language"] == "en"
     assert tr["text"] and "\u6211" not in tr["text"]  # Latin script out
     an = doc["analysis"]
     assert an["status"] == "ok" and an["category"].startswith("zh_")
     assert an["word_count"] > 0 and an["keywords"]
     assert [a["symbol"] for a in an["assets"]] == an["symbols"]  # same assets, same order
-    assert an["impact"]["status"] == "ok" and an["impact"]["model"] == "stand-in-analyst"
+    assert an["impact"]["status"] == "ok" and an["impact"]["model"] == IMPACT_MODEL
     assert an["impact"]["impact"]["direction"] in ("bullish", "bearish", "neutral")
     # both the translator and the analyzer called the provider, each with the key
     assert len(llm.requests) >= 2
@@ -163,10 +116,10 @@ async def test_published_gbk_page_comes_out_chinese_translated_and_analyzed(
         "analyzed_at",
     }
     # the person-readable view, by short id
-    shown = newsflow(e2e_settings, "show", aid[:10])
+    shown = run_newsflow(e2e_settings, "show", aid[:10])
     assert shown.returncode == 0 and ex["title"] in shown.stdout and "analyzed" in shown.stdout
     # publishing again is a duplicate of the same article, not a second one
-    again = newsflow(e2e_settings, "publish", url + "#comments")
+    again = run_newsflow(e2e_settings, "publish", url + "#comments")
     assert f"duplicate  {aid[:10]}" in again.stdout, again.stdout
 
 
@@ -187,7 +140,7 @@ async def test_raw_xadd_and_english_page(
             capture_output=True,
             timeout=10,
         )
-    docs = [await settled(e2e_store, article_id(canonical_url(u))) for u in urls]
+    docs = [await settled_doc(e2e_store, article_id(canonical_url(u))) for u in urls]
     analyzed = [d for d in docs if d["status"] == "analyzed"]
     assert analyzed, [d.get("failure") for d in docs]
     for d in docs:
@@ -209,13 +162,13 @@ async def test_bad_input_is_reported_not_dropped(
     e2e_settings: Settings,
     e2e_store: ArticleStore,
 ) -> None:
-    run = newsflow(e2e_settings, "publish", "ftp://example.org/x", "not a url")
+    run = run_newsflow(e2e_settings, "publish", "ftp://example.org/x", "not a url")
     assert run.returncode == 1
     assert "scheme 'ftp' is not http or https" in run.stderr
     missing = f"http://127.0.0.1:{corpus_server.port}/zh_cwced/no-such-page.html"
-    assert newsflow(e2e_settings, "publish", missing).returncode == 0
-    doc = await settled(e2e_store, article_id(canonical_url(missing)))
+    assert run_newsflow(e2e_settings, "publish", missing).returncode == 0
+    doc = await settled_doc(e2e_store, article_id(canonical_url(missing)))
     assert doc["status"] == "failed" and "404" in doc["failure"]["reason"]
     assert doc["fetch"]["http_status"] == 404
-    status = newsflow(e2e_settings, "status")
+    status = run_newsflow(e2e_settings, "status")
     assert status.returncode == 0 and "e2e:urls" in status.stdout

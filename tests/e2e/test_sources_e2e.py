@@ -8,12 +8,8 @@ than `sources add` is needed for the articles to arrive.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,24 +17,18 @@ import pytest
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import Status
-from newsflow.domain.pipeline import TERMINAL
 from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from services.reader.views import summary
 from tests.support.corpus_server import Corpus, CorpusServer
+from tests.support.e2e import run_newsflow, settled, worker_settings
 from tests.support.feeds import FeedServer, Item, Route, render
-from tests.support.workers import REPO, WorkerProcesses, settings_env
+from tests.support.workers import WorkerProcesses
 
 pytestmark = pytest.mark.integration
 
 CORPUS = Corpus()
 SOURCE = "動區 BlockTempo"
-
-
-@pytest.fixture(scope="module")
-def corpus_server() -> Iterator[CorpusServer]:
-    with CorpusServer(CORPUS) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +44,10 @@ def src_settings(
     corpus_server: CorpusServer,
     feed_server: FeedServer,
 ) -> Settings:
-    return Settings(
-        redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
-        mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="e2e_sources",
-        stream_prefix="e2e-sources",
-        fetch_allowed_networks=["127.0.0.0/8"],
-        fetch_allowed_ports=[corpus_server.port, feed_server.port],
-        poll_interval_ms=100,
-        claim_idle_ms=20_000,
-        handler_timeout=15,
-        extract_processes=1,
-        feed_host_interval=0.1,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    return worker_settings(
+        redis_server, mongo_server, db="e2e_sources", prefix="e2e-sources",
+        fetch_ports=[corpus_server.port, feed_server.port], feed_host_interval=0.1,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -89,29 +69,9 @@ async def store(src_settings: Settings) -> AsyncIterator[ArticleStore]:
     s.close()
 
 
-def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO), "COLUMNS": "250"}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
-async def settled(store: ArticleStore, aid: str, timeout: float = 120) -> Article:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    article = None
-    while loop.time() < deadline:
-        article = await store.article(aid)
-        if article is not None and article.status in TERMINAL:
-            return article
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"article {aid[:10]} did not settle: {article and article.status}")
+async def settled_slowly(store: ArticleStore, aid: str) -> Article:
+    """The article once analyzed or failed (a feed's items arrive with the feeder's pace)."""
+    return await settled(store, aid, timeout=120)
 
 
 async def test_sources_add_leads_to_analyzed_articles_named_after_the_source(
@@ -134,14 +94,14 @@ async def test_sources_add_leads_to_analyzed_articles_named_after_the_source(
     feed_server.routes["/feed/"] = Route(body, ctype)
 
     # One of the items was submitted by hand before: it stays that article.
-    by_hand = newsflow(src_settings, "publish", urls[0])
+    by_hand = run_newsflow(src_settings, "publish", urls[0])
     assert by_hand.returncode == 0, by_hand.stderr
 
-    added = newsflow(src_settings, "sources", "add", feed_server.url("/feed/"))
+    added = run_newsflow(src_settings, "sources", "add", feed_server.url("/feed/"))
     assert added.returncode == 0, added.stderr
     assert SOURCE in added.stdout and "(rss, 3 entries now)" in added.stdout
 
-    docs = [await settled(store, article_id(canonical_url(u))) for u in urls]
+    docs = [await settled_slowly(store, article_id(canonical_url(u))) for u in urls]
     assert [d.status for d in docs] == [Status.ANALYZED] * 3, [d.failure for d in docs]
     first, *fed = docs
     # Submitted by hand first: its own article. The feeder's submission of the same URL may
@@ -161,7 +121,7 @@ async def test_sources_add_leads_to_analyzed_articles_named_after_the_source(
         assert doc.hints.published == item.published
         assert summary(doc)["source"] == SOURCE  # what the reader shows
 
-    listing = newsflow(src_settings, "sources", "list")
+    listing = run_newsflow(src_settings, "sources", "list")
     assert listing.returncode == 0, listing.stderr
     row = next(line for line in listing.stdout.splitlines() if SOURCE in line)
     assert " rss " in row and " healthy " in row and " 3 " in row, row

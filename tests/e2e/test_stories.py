@@ -7,18 +7,16 @@ against the stand-in chat-completions server, which records every request it rec
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
-from tests.e2e.test_pipeline import newsflow
 from tests.support.corpus_server import Corpus
+from tests.support.e2e import TRANSLATE_MODEL, run_newsflow, settled, worker_settings
 from tests.support.llm_server import LLMServer
 from tests.support.pages_server import PageServer, second_loopback
 from tests.support.variants import syndicated_copy
@@ -59,28 +57,11 @@ def llm() -> Iterator[LLMServer]:
 def stories_settings(
     redis_server: Any, mongo_server: Any, sites: tuple[PageServer, PageServer], llm: LLMServer
 ) -> Settings:
-    return Settings(
-        redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
-        mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
-        mongo_db="e2e_stories",
-        stream_prefix="e2e-stories",
-        fetch_allowed_networks=["127.0.0.0/8"],
-        fetch_allowed_ports=[s.port for s in sites],
-        poll_interval_ms=100,
-        claim_idle_ms=20_000,
-        handler_timeout=15,
-        extract_processes=1,
-        translate_provider="openai",
-        translate_base_url=llm.url,
-        translate_model="stand-in-translator",
-        translate_api_key=SecretStr("stories-key"),
-        impact_provider="openai",
-        impact_base_url=llm.url,
-        impact_model="stand-in-analyst",
-        impact_api_key=SecretStr("stories-key"),
-        llm_prices={"stand-in-translator": {"input": 0.3, "output": 2.5}},
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    return worker_settings(
+        redis_server, mongo_server, db="e2e_stories", prefix="e2e-stories",
+        fetch_ports=[s.port for s in sites], llm=llm, api_key="stories-key",
+        llm_prices={TRANSLATE_MODEL: {"input": 0.3, "output": 2.5}},
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -101,18 +82,9 @@ async def store(stories_settings: Settings) -> AsyncIterator[ArticleStore]:
     store.close()
 
 
-async def settled(
-    store: ArticleStore, aid: str, generation: int = 1, timeout: float = 90
-) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    doc = None
-    while asyncio.get_running_loop().time() < deadline:
-        article = await store.article(aid)
-        doc = article.document() if article is not None else None
-        if doc and doc["status"] in ("analyzed", "failed") and doc["generation"] >= generation:
-            return doc
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"article {aid[:10]} did not settle: {doc and doc.get('status')}")
+async def settled_doc(store: ArticleStore, aid: str, generation: int = 1) -> dict[str, Any]:
+    """The stored document once the article is analyzed or failed in ``generation``."""
+    return (await settled(store, aid, generation=generation)).document()
 
 
 async def test_a_copy_joins_the_story_and_reuses_its_results_without_a_request(
@@ -121,10 +93,10 @@ async def test_a_copy_joins_the_story_and_reuses_its_results_without_a_request(
 ) -> None:  # fmt: skip
     first_site, second_site = sites
     original_url = first_site.url("/news/1.html")
-    run = newsflow(stories_settings, "publish", original_url)
+    run = run_newsflow(stories_settings, "publish", original_url)
     assert run.returncode == 0, run.stderr
     original_id = article_id(canonical_url(original_url))
-    original = await settled(store, original_id)
+    original = await settled_doc(store, original_id)
     assert original["status"] == "analyzed", original.get("failure")
     assert original["translation"]["status"] == "translated"
     assert original["analysis"]["impact"]["status"] == "ok"
@@ -140,9 +112,9 @@ async def test_a_copy_joins_the_story_and_reuses_its_results_without_a_request(
 
     # the copy, published after its original, from another site
     copy_url = second_site.url("/wire/copy.html")
-    assert newsflow(stories_settings, "publish", copy_url).returncode == 0
+    assert run_newsflow(stories_settings, "publish", copy_url).returncode == 0
     copy_id = article_id(canonical_url(copy_url))
-    copy = await settled(store, copy_id)
+    copy = await settled_doc(store, copy_id)
     assert copy["status"] == "analyzed", copy.get("failure")
     assert copy["fetch"]["encoding"] == "gb18030"
     story = copy["story"]
@@ -156,8 +128,8 @@ async def test_a_copy_joins_the_story_and_reuses_its_results_without_a_request(
     assert len(llm.requests) == sent  # no LLM request for the copy
 
     # a refresh of the original: the same text, every answer from the cache
-    assert newsflow(stories_settings, "publish", "--refresh", original_url).returncode == 0
-    refreshed = await settled(store, original_id, generation=2)
+    assert run_newsflow(stories_settings, "publish", "--refresh", original_url).returncode == 0
+    refreshed = await settled_doc(store, original_id, generation=2)
     assert refreshed["status"] == "analyzed"
     assert refreshed["translation"]["usage"]["cached"] == chunks + 1
     assert refreshed["analysis"]["impact"]["usage"]["cached"] == 1
@@ -165,15 +137,15 @@ async def test_a_copy_joins_the_story_and_reuses_its_results_without_a_request(
 
     # a materially different article stands alone and gets its own results
     other_url = first_site.url("/news/2.html")
-    assert newsflow(stories_settings, "publish", other_url).returncode == 0
-    other = await settled(store, article_id(canonical_url(other_url)))
+    assert run_newsflow(stories_settings, "publish", other_url).returncode == 0
+    other = await settled_doc(store, article_id(canonical_url(other_url)))
     assert other["story"]["first"] is True and other["story"]["id"] == other["_id"]
     assert other["translation"].get("reused") is None
     assert len(llm.requests) > sent
 
     # what the command line shows: the story and the day's LLM usage
-    shown = newsflow(stories_settings, "show", copy_id[:10])
+    shown = run_newsflow(stories_settings, "show", copy_id[:10])
     assert shown.returncode == 0 and f"story {original_id[:10]}" in shown.stdout, shown.stdout
-    status = newsflow(stories_settings, "status")
+    status = run_newsflow(stories_settings, "status")
     assert status.returncode == 0 and "LLM usage" in status.stdout, status.stdout
     assert "translation" in status.stdout and "reused 1" in status.stdout
