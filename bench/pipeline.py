@@ -285,10 +285,13 @@ class CommandCounts:
     """MongoDB commands per process, as ``bench/instrument/sitecustomize.py`` writes them
     (``<folder>/<pid>.json``), read at the start and at the end of the timed run."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, server_folder: Path | None = None) -> None:
         self.folder = folder
+        self.server_folder = server_folder
         self.at_mark: dict[int, Counter[str]] = {}
         self.at_end: dict[int, Counter[str]] = {}
+        self.server_at_mark: dict[str, tuple[int, float]] = {}
+        self.server_at_end: dict[str, tuple[int, float]] = {}
 
     def read(self) -> dict[int, Counter[str]]:
         found: dict[int, Counter[str]] = {}
@@ -298,12 +301,32 @@ class CommandCounts:
                 found[int(path.stem)] = Counter(data.get("by_collection") or {})
         return found
 
+    def read_server(self) -> dict[str, tuple[int, float]]:
+        """SecantusDB's commands and their CPU seconds, by ``collection.command``."""
+        if self.server_folder is None:
+            return {}
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads((self.server_folder / "server.json").read_text(encoding="utf-8"))
+            return {k: (int(v["count"]), float(v["cpu_s"])) for k, v in data.items()}
+        return {}
+
     def mark(self) -> None:
         self.at_mark = self.read()
+        self.server_at_mark = self.read_server()
 
     def end(self) -> None:
         time.sleep(1.2)  # the processes write their counts every half second
         self.at_end = self.read()
+        self.server_at_end = self.read_server()
+
+    def server_during(self) -> dict[str, tuple[int, float]]:
+        """SecantusDB's commands in the timed run: (count, CPU seconds) by command."""
+        out = {}
+        for key, (count, cpu) in self.server_at_end.items():
+            count0, cpu0 = self.server_at_mark.get(key, (0, 0.0))
+            if count > count0:
+                out[key] = (count - count0, cpu - cpu0)
+        return out
 
     def during(self, pids: Sequence[int]) -> Counter[str]:
         """Commands (``collection.command``) the processes ``pids`` sent in the timed run."""
@@ -366,6 +389,28 @@ class PipelineRun:
     docs: list[dict[str, Any]]
     finished: bool
     seconds: float
+
+
+def server_table(result: TreeResult, articles: int, top: int = 12) -> list[str]:
+    """SecantusDB's CPU per article by command (the thread running each command)."""
+    rows = sorted(result.server_commands.items(), key=lambda kv: -kv[1][1])
+    total = sum(cpu for _, cpu in result.server_commands.values())
+    if not rows or not articles or not total:
+        return []
+    lines = [
+        "",
+        f"SecantusDB CPU by command ({total * 1000 / articles:.1f} ms per article in its "
+        "command threads, the rest of its process time being the server's own):",
+        "",
+        "| collection.command | per article | CPU ms per article | ms each | share |",
+        "|---|---|---|---|---|",
+    ]
+    for key, (count, cpu) in rows[:top]:
+        lines.append(
+            f"| {key} | {count / articles:.2f} | {cpu * 1000 / articles:.1f} "
+            f"| {cpu * 1000 / count:.2f} | {100 * cpu / total:.0f} % |"
+        )
+    return lines
 
 
 def window_rates(run: PipelineRun) -> list[tuple[int, int, float]]:
@@ -660,6 +705,9 @@ class TreeResult:
     tracemalloc: list[str] = field(default_factory=list)
     #: Top entries of the py-spy profiles (``--profile``).
     profile: list[str] = field(default_factory=list)
+    #: SecantusDB's commands in the timed run: (count, CPU seconds of the thread running
+    #: them) by ``collection.command`` (``bench/instrument``).
+    server_commands: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     @property
     def raw(self) -> RawResult:
@@ -811,6 +859,7 @@ def render(
         f"| (benchmark: submit, polls) | {result.trips('bench'):.2f} "
         f"| {_by_command(result.own_commands, articles)} |"
     )
+    lines += server_table(result, articles)
     lines += throughput_windows(run)
     windows = sorted({w for stats in memory.values() for w in stats.peak_by_window})
     if len(windows) > 1:
@@ -869,6 +918,9 @@ def render(
         | {"bench": result.trips("bench")},
         "db_commands": {name: dict(c) for name, c in result.commands.items()}
         | {"bench": dict(result.own_commands)},
+        "server_commands": {
+            k: {"count": n, "cpu_s": cpu} for k, (n, cpu) in result.server_commands.items()
+        },
         "peak_rss_mb": {name: s.peak_rss / 2**20 for name, s in memory.items()},
         "peak_rss_main_mb": {name: s.peak_rss_main / 2**20 for name, s in memory.items()},
         "peak_pss_mb": {name: s.peak_pss / 2**20 for name, s in memory.items()},
@@ -1256,7 +1308,12 @@ def run_tree(
             if args.with_llm else None  # fmt: skip
         redis = stack.enter_context(started(start_redis(data / "redis", free_port())))
         mongo_dir = None if args.mongo_in_memory else data / "mongo"
-        mongo = stack.enter_context(started(start_mongo(mongo_dir, free_port())))
+        # SecantusDB with the instrumentation folder's sitecustomize: CPU by command
+        server_dir = data / "server-commands"
+        server_dir.mkdir(parents=True)
+        server_env = {"PYTHONPATH": str(INSTRUMENT),
+                      "NEWSFLOW_BENCH_SERVER_COMMANDS": str(server_dir)}  # fmt: skip
+        mongo = stack.enter_context(started(start_mongo(mongo_dir, free_port(), env=server_env)))
         settings = bench_settings(args, redis, mongo, server.port, llm)
         counts_dir = data / "db-counts"
         counts_dir.mkdir(parents=True)
@@ -1299,7 +1356,7 @@ def run_tree(
         sampler = MemorySampler(roots)
         sampler.start()
         stack.callback(sampler.stop)
-        counts = CommandCounts(counts_dir)
+        counts = CommandCounts(counts_dir, server_dir)
         urls = [
             server.url(p.set_name, p.page_id) + (f"?r={r}" if args.repeat > 1 else "")
             for r in range(1, args.repeat + 1)
@@ -1355,6 +1412,7 @@ def run_tree(
             tracemalloc=(snapshots.growth() if args.tracemalloc else [])
             + (snapshots.heap() if args.malloc_stats else []),
             profile=profile_lines,
+            server_commands=counts.server_during(),
         )
 
 

@@ -141,3 +141,51 @@ if _MALLOC:
             _previous(signum, frame)
 
     signal.signal(signal.SIGUSR2, _malloc)
+
+_SERVER = os.environ.pop("NEWSFLOW_BENCH_SERVER_COMMANDS", None)
+
+if _SERVER:
+    # SecantusDB's side (the benchmark starts it with this folder on its PYTHONPATH): the CPU
+    # time of the thread running each command, by command and collection, written to
+    # <folder>/server.json every half second. ``secantus.server`` binds ``dispatch`` when it
+    # is imported: the wrapper replaces both names.
+    import json
+    import threading
+    import time
+
+    import secantus.commands as _commands
+    import secantus.server as _server
+
+    _lock = threading.Lock()
+    _stats: dict[str, list[float]] = {}
+    _dispatch = _commands.dispatch
+
+    def _timed_dispatch(doc: dict, ctx: object, *args: object, **kwargs: object) -> object:  # type: ignore[type-arg]
+        started = time.thread_time()
+        try:
+            return _dispatch(doc, ctx, *args, **kwargs)
+        finally:
+            spent = time.thread_time() - started
+            name = next(iter(doc), "?") if isinstance(doc, dict) else "?"
+            target = doc.get(name) if isinstance(doc, dict) else None
+            key = f"{target if isinstance(target, str) else '-'}.{name}"
+            with _lock:
+                entry = _stats.setdefault(key, [0, 0.0])
+                entry[0] += 1
+                entry[1] += spent
+
+    _commands.dispatch = _timed_dispatch
+    _server.dispatch = _timed_dispatch  # type: ignore[attr-defined]
+
+    def _server_writer() -> None:
+        path = os.path.join(_SERVER, "server.json")
+        while True:
+            time.sleep(0.5)
+            with _lock:
+                data = {k: {"count": v[0], "cpu_s": v[1]} for k, v in _stats.items()}
+            tmp = f"{path}.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, path)
+
+    threading.Thread(target=_server_writer, name="bench-server-commands", daemon=True).start()

@@ -165,8 +165,11 @@ def start_redis(
     return server
 
 
-def start_mongo(data_dir: Path | None, port: int, host: str = "127.0.0.1") -> Server:
-    """SecantusDB (MongoDB wire protocol) with its data in ``data_dir`` (None: in memory)."""
+def start_mongo(
+    data_dir: Path | None, port: int, host: str = "127.0.0.1", env: dict[str, str] | None = None
+) -> Server:
+    """SecantusDB (MongoDB wire protocol) with its data in ``data_dir`` (None: in memory);
+    ``env``: more environment variables for it (the benchmark's instrumentation)."""
     storage = ":memory:" if data_dir is None else str(data_dir.resolve())
     log_dir = data_dir if data_dir is not None else Path(os.environ.get("TMPDIR", "/tmp"))
     if data_dir is not None:
@@ -183,7 +186,7 @@ def start_mongo(data_dir: Path | None, port: int, host: str = "127.0.0.1") -> Se
         "--log-level",
         "WARNING",
     ]
-    server = _spawn("mongo", argv, host, port, log_dir / f"secantusd-{port}.log")
+    server = _spawn("mongo", argv, host, port, log_dir / f"secantusd-{port}.log", env)
     server.wait_ready(timeout=60)
     return server
 
