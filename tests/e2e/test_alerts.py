@@ -30,10 +30,10 @@ from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from newsflow.stages.alerts import idempotency_key, subject_of
 from tests.support.corpus_server import Corpus, CorpusServer
-from tests.support.e2e import run_newsflow, worker_settings
+from tests.support.e2e import worker_settings
 from tests.support.llm_server import LLMServer
 from tests.support.webhook_server import WebhookServer
-from tests.support.workers import WorkerProcesses
+from tests.support.workers import WorkerProcesses, run_newsflow
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from newsflow.settings import Settings
 from newsflow.stages.analysis import word_count
 from newsflow.stages.extraction import count_words
 from tests.support.corpus_server import Corpus, CorpusServer
-from tests.support.e2e import IMPACT_MODEL, TRANSLATE_MODEL, run_newsflow, settled, worker_settings
+from tests.support.e2e import IMPACT_MODEL, TRANSLATE_MODEL, settled, worker_settings
 from tests.support.llm_server import LLMServer
-from tests.support.workers import WorkerProcesses
+from tests.support.workers import WorkerProcesses, run_newsflow
 
 pytestmark = pytest.mark.integration
 

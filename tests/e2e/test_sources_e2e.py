@@ -21,9 +21,9 @@ from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from services.reader.views import summary
 from tests.support.corpus_server import Corpus, CorpusServer
-from tests.support.e2e import run_newsflow, settled, worker_settings
+from tests.support.e2e import settled, worker_settings
 from tests.support.feeds import FeedServer, Item, Route, render
-from tests.support.workers import WorkerProcesses
+from tests.support.workers import WorkerProcesses, run_newsflow
 
 pytestmark = pytest.mark.integration
 

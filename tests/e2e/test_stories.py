@@ -16,11 +16,11 @@ from newsflow.adapters.store import ArticleStore
 from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from tests.support.corpus_server import Corpus
-from tests.support.e2e import TRANSLATE_MODEL, run_newsflow, settled, worker_settings
+from tests.support.e2e import TRANSLATE_MODEL, settled, worker_settings
 from tests.support.llm_server import LLMServer
 from tests.support.pages_server import PageServer, second_loopback
 from tests.support.variants import syndicated_copy
-from tests.support.workers import WorkerProcesses
+from tests.support.workers import WorkerProcesses, run_newsflow
 
 pytestmark = pytest.mark.integration
 

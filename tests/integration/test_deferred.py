@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from redis.asyncio import Redis
 
 from newsflow.adapters.store import ArticleStore
@@ -28,7 +23,7 @@ from newsflow.domain.pipeline import (
 )
 from newsflow.runtime.deferred import DeferredSweeper
 from newsflow.settings import Settings
-from tests.support.workers import REPO, settings_env
+from tests.support.workers import run_newsflow
 
 
 async def _deferred(store: ArticleStore, url: str, purpose: str) -> str:
@@ -115,16 +110,7 @@ async def test_newsflow_retry_deferred(
     settings: Settings, store: ArticleStore, redis: Redis
 ) -> None:
     aid = await _deferred(store, "https://a.example/5", "impact")
-    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO)}
-    run = subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), "retry", "--deferred"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = run_newsflow(settings, "retry", "--deferred", timeout=60)
     assert run.returncode == 0, run.stderr
     assert "requeued 0 articles whose translation was deferred" in run.stdout
     assert "requeued 1 articles whose impact was deferred" in run.stdout

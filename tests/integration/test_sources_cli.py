@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 from newsflow.settings import Settings
 from newsflow.stages.feeds import parse_opml
 from tests.support.feeds import FeedServer, Item, Route, render
-from tests.support.workers import REPO, settings_env
+from tests.support.workers import run_newsflow
 
 pytestmark = pytest.mark.integration
 
@@ -24,17 +22,7 @@ MARKUP_TITLE = "[bold red]Breaking[/bold red] [link=http://evil.example]click[/l
 def newsflow(
     settings: Settings, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO), "COLUMNS": "250"}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), "sources", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        input=stdin,
-    )
+    return run_newsflow(settings, "sources", *args, stdin=stdin, timeout=120)
 
 
 @pytest.fixture

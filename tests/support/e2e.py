@@ -1,20 +1,16 @@
-"""What the end-to-end tests share: the workers' settings against the test servers, the
-``newsflow`` command run as a user runs it, and waiting for articles to settle.
+"""What the end-to-end tests share: the workers' settings against the test servers and
+waiting for articles to settle (the ``newsflow`` command: ``tests.support.workers``).
 
     settings = worker_settings(redis_server, mongo_server, db="e2e", prefix="e2e",
                               fetch_ports=[corpus.port], llm=llm, api_key="e2e-key")
-    assert run_newsflow(settings, "publish", url).returncode == 0
+    assert run_newsflow(settings, "publish", url).returncode == 0  # tests.support.workers
     article = await settled(store, aid)
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -24,7 +20,6 @@ from newsflow.domain.article import Article
 from newsflow.domain.pipeline import TERMINAL
 from newsflow.settings import Settings
 from tests.support.llm_server import LLMServer
-from tests.support.workers import REPO, settings_env
 
 #: The models the stand-in LLM server is asked for (its answers do not depend on them).
 TRANSLATE_MODEL = "stand-in-translator"
@@ -64,21 +59,6 @@ def worker_settings(
             "impact_api_key": key,
         }
     return Settings(**(values | overrides), _env_file=None)
-
-
-def run_newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """``newsflow ARGS`` as a user runs it: the installed command, settings from the
-    environment, a wide terminal (tables are not cut)."""
-    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO), "COLUMNS": "250"}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 async def settled(

@@ -40,6 +40,24 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def run_newsflow(
+    settings: Settings, *args: str, stdin: str | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """``newsflow ARGS`` as a user runs it: the installed command, settings from the
+    environment, a wide terminal (tables are not cut)."""
+    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO), "COLUMNS": "250"}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "newsflow"), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        input=stdin,
+    )
+
+
 @dataclass
 class WorkerProcesses:
     """A set of worker processes, with the kill/restart moves the fault test needs."""
