@@ -163,9 +163,7 @@ class SimilarIndex:
         for first in range(0, len(order), RETRIEVE_TERMS):
             chosen = order[first : first + RETRIEVE_TERMS]
             async for doc in self._terms.find({"_id": {"$in": chosen}}, {"e": 1}):
-                term = doc["_id"]
-                if term not in weights:
-                    continue
+                term = doc["_id"]  # one of ``chosen``, so weighted
                 for entry in doc.get("e") or []:
                     if not isinstance(entry, list) or not entry or entry[0] == aid:
                         continue

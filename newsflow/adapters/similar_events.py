@@ -97,10 +97,7 @@ class SimilarEvents:
         """The article's similar earlier events, best first, and it indexed for later ones
         unless it was before (``article.similar_index``): the caller then stores
         ``index_entry`` on the article (the analyzer, with the analysis)."""
-        terms = event_terms(
-            title=article.headline, text=article.text, symbols=symbols, keywords=keywords
-        )
-        ranked, lookup = await self.rank(article, terms)
+        terms, ranked, lookup = await self._ranked(article, symbols, keywords)
         entry = None
         if article.similar_index is None:
             entry = index_entry(terms)
@@ -112,13 +109,19 @@ class SimilarEvents:
     ) -> list[SimilarArticle]:
         """:meth:`search` storing the index entry by itself first, once per article (a
         second call ranks again and changes nothing): ``newsflow similar refresh``."""
+        terms, ranked, lookup = await self._ranked(article, symbols, keywords)
+        if await self.index.claim_indexing(article.id, terms):
+            await self._index(article, terms, lookup)
+        return [to_result(s) for s in ranked]
+
+    async def _ranked(
+        self, article: Article, symbols: list[str], keywords: list[str]
+    ) -> tuple[list[str], list[Scored], Lookup]:
         terms = event_terms(
             title=article.headline, text=article.text, symbols=symbols, keywords=keywords
         )
         ranked, lookup = await self.rank(article, terms)
-        if await self.index.claim_indexing(article.id, terms):
-            await self._index(article, terms, lookup)
-        return [to_result(s) for s in ranked]
+        return terms, ranked, lookup
 
     async def _index(self, article: Article, terms: list[str], lookup: Lookup) -> None:
         await self.index.index(article.id, terms, article.event_time)
