@@ -503,6 +503,16 @@ async def test_comments(client: httpx.AsyncClient, store: ArticleStore, settings
 # --- pipeline, health, errors ------------------------------------------------------------------
 
 
+async def test_status_counts_count_each_status(store: ArticleStore) -> None:
+    """Every status is counted; ``analyzed`` is the rest of the collection (no command reads
+    every article), so the figures must add up to what was stored."""
+    plan = {"queued": 3, "fetched": 1, "extracted": 2, "translated": 1, "analyzed": 4, "failed": 2}
+    await store.import_documents(
+        [article(f"https://c.example/{s}/{i}", status=s) for s, n in plan.items() for i in range(n)]
+    )
+    assert await store.status_counts() == plan
+
+
 async def test_pipeline_and_health(
     client: httpx.AsyncClient, store: ArticleStore, redis: Redis, settings: Settings
 ) -> None:
