@@ -7,7 +7,9 @@ the window of the last 72 hours holds the same 4,320), with symbols, directions 
 from a seeded generator. Each query asks for one page of
 50 through :meth:`ArticleStore.page`, as the reader does; each is timed 7 times (the queries taking turns) after
 a warm-up and the median reported, with its ratio to the plain newest-first page of the same size in the
-same run (the baseline). The hot view's cost should stay flat from 10k to 100k: it reads a
+same run (the baseline: the newest-first page as one sorted query, which is what the list
+was before it read windows of receive time; the list as the reader asks for it now is the row
+after). The hot view's cost should stay flat from 10k to 100k: it reads a
 bounded window (``NEWSFLOW_HOT_WINDOW_HOURS``, at most ``NEWSFLOW_HOT_MAX_CANDIDATES``), while
 the other pages depend on how the engine serves a sort with a limit.
 
@@ -22,6 +24,7 @@ import random
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from newsflow.adapters.store import ArticleFilter, ArticleStore
+from newsflow.adapters.store import LIST_WINDOWS, ArticleFilter, ArticleStore
 from newsflow.cli.embedded import free_port, start_mongo
 from newsflow.settings import Settings
 from tests.support.articles import analyzed
@@ -39,13 +42,28 @@ SYMBOLS = ["BTC", "ETH", "SOL", "AAPL", "NVDA", "TSLA", "MSFT", "XRP", "DOGE", "
 DIRECTIONS = ["bullish", "bearish", "neutral", None]
 #: Articles received an hour: the same for every size (history grows, the rate does not).
 PER_HOUR = 60
-QUERIES: dict[str, ArticleFilter] = {
-    "newest first (baseline)": ArticleFilter(),
-    "symbol=BTC": ArticleFilter(symbol="BTC"),
-    "view=bullish": ArticleFilter(view="bullish"),
-    "view=important": ArticleFilter(view="important"),
-    "view=hot": ArticleFilter(view="hot"),
-    "view=hot&symbol=BTC": ArticleFilter(view="hot", symbol="BTC"),
+BASELINE = "newest first, one sorted query (baseline)"
+
+
+@dataclass(frozen=True)
+class Query:
+    where: ArticleFilter
+    #: The newest-first list's windows of receive time (False: one sorted query, as before).
+    windows: bool = True
+    #: Time the page after the first (its cursor taken from the first page).
+    second: bool = False
+
+
+QUERIES: dict[str, Query] = {
+    BASELINE: Query(ArticleFilter(), windows=False),
+    "newest first, windows (what the reader asks)": Query(ArticleFilter()),
+    "newest first, page 2: one sorted query": Query(ArticleFilter(), windows=False, second=True),
+    "newest first, page 2: windows": Query(ArticleFilter(), second=True),
+    "symbol=BTC": Query(ArticleFilter(symbol="BTC")),
+    "view=bullish": Query(ArticleFilter(view="bullish")),
+    "view=important": Query(ArticleFilter(view="important")),
+    "view=hot": Query(ArticleFilter(view="hot")),
+    "view=hot&symbol=BTC": Query(ArticleFilter(view="hot", symbol="BTC")),
 }
 
 
@@ -84,13 +102,18 @@ async def measure(store: ArticleStore, runs: int, size: int) -> dict[str, tuple[
     touches all of them alike."""
     times: dict[str, list[float]] = {name: [] for name in QUERIES}
     found: dict[str, int] = {}
-    for name, where in QUERIES.items():  # warm-up
-        found[name] = len((await store.page(where, limit=50)).items)
+    cursors: dict[str, str | None] = {}
+    for name, q in QUERIES.items():  # warm-up; the cursors of the second pages
+        store.list_windows = LIST_WINDOWS if q.windows else ()
+        cursors[name] = (await store.page(q.where, limit=50)).next_cursor if q.second else None
+        found[name] = len((await store.page(q.where, limit=50, cursor=cursors[name])).items)
     for _ in range(runs):
-        for name, where in QUERIES.items():
+        for name, q in QUERIES.items():
+            store.list_windows = LIST_WINDOWS if q.windows else ()
             started = time.perf_counter()
-            await store.page(where, limit=50)
+            await store.page(q.where, limit=50, cursor=cursors[name])
             times[name].append(time.perf_counter() - started)
+    store.list_windows = LIST_WINDOWS
     results = {name: (statistics.median(t) * 1000, found[name]) for name, t in times.items()}
     for name, (ms, n) in results.items():
         print(f"  {size:,} articles, {name}: {ms:.1f} ms ({n} items)", flush=True)
@@ -134,7 +157,7 @@ async def main() -> None:
         cells = []
         for size in sizes:
             ms, _ = table[size][name]
-            base = table[size]["newest first (baseline)"][0]
+            base = table[size][BASELINE][0]
             cells.append(f"{ms:.1f} ({ms / base:.2f})")
         print(f"| {name} | " + " | ".join(cells) + " |")
     if len(sizes) > 1:

@@ -35,10 +35,12 @@ page of an article (with the fetch result,     ``_id`` (``<c>_pages._id`` for pa
 or ``save_page``; ``load_page``)               earlier versions)
 id prefix (``resolve``)                        ``short_id`` (<= 10 digits), ``_id`` (longer)
 one or some by id (``get``, ``find``)          ``_id``
-list, newest first (``page``, ``latest``)      ``created_at, _id`` descending; filtered by
+list, newest first (``page``, ``latest``)      ``created_at, _id`` descending, read in
+                                               windows of receive time (``LIST_WINDOWS``)
+                                               until a page is full; filtered by
                                                status: ``status, created_at``; by symbol:
-                                               ``analysis.symbols``; by source: ``source``;
-                                               category and language filter the newest-first
+                                               ``analysis.symbols``; by source: ``source``
+                                               (one query, no windows); category and language filter the newest-first
                                                scan (no index of their own)
 views bullish / bearish (``page``)             ``analysis.impact.impact.direction, created_at``
 view important (``page``)                      ``votes.important, created_at``
@@ -246,6 +248,12 @@ def encode_cursor(article: Article) -> str:
 
 def decode_cursor(cursor: str) -> Document:
     """The MongoDB filter for the page after ``cursor``; :class:`BadCursor` if it is not ours."""
+    created, aid = cursor_position(cursor)
+    return {"$or": [{"created_at": {"$lt": created}}, {"created_at": created, "_id": {"$lt": aid}}]}
+
+
+def cursor_position(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) of the last article of the page before ``cursor``."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
@@ -255,7 +263,7 @@ def decode_cursor(cursor: str) -> Document:
         raise BadCursor(_CURSOR_ERROR) from None
     if not isinstance(aid, str) or created.tzinfo is None:
         raise BadCursor(_CURSOR_ERROR)
-    return {"$or": [{"created_at": {"$lt": created}}, {"created_at": created, "_id": {"$lt": aid}}]}
+    return created, aid
 
 
 #: What similar-event scoring reads of a candidate (each stage result with its ``status``,
@@ -274,6 +282,11 @@ _CANDIDATE_FIELDS = {
     "analysis.keywords": 1,
 }
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+#: The windows of the newest-first list (:attr:`ArticleStore.list_windows`).
+LIST_WINDOWS = (
+    timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=30),
+    timedelta(days=365),
+)  # fmt: skip
 #: Every field but the fetched page: what reading an article loads unless it asks for more.
 _NO_PAGE = {"page": 0}
 #: The fields that make an article large: a stage's claim loads those its work reads.
@@ -459,6 +472,11 @@ class ArticleStore:
         self._search: AsyncIOMotorCollection[Document] = self._db[f"{name}_search"]
         #: One document per person's vote (``<article>:<voter>:<kind>``): votes that toggle.
         self._voters: AsyncIOMotorCollection[Document] = self._db[f"{name}_votes"]
+        #: The newest-first list reads these windows of receive time back from now (or from
+        #: the cursor), one after the other, until a page is full, then the rest: SecantusDB
+        #: serves a sort with a limit by reading every matching article, a window by reading
+        #: its own (``bench/views.py``); a MongoDB server reads the index in order either way.
+        self.list_windows: tuple[timedelta, ...] = LIST_WINDOWS
         self._hot_window_hours = settings.hot_window_hours
         self._hot_max_candidates = settings.hot_max_candidates
         #: Fingerprints and stories (near-duplicates), and the LLM answer cache and usage:
@@ -889,14 +907,37 @@ class ArticleStore:
         if where.view == "latest" and where.sort == "published":
             return await self._by_event_time(where, limit=limit, cursor=cursor)
         query = where.query()
-        if cursor:
-            after = decode_cursor(cursor)
-            query = {"$and": [query, after]} if query else after
-        found = self._articles.find(query, _NO_PAGE).sort(_NEWEST_FIRST).limit(limit + 1)
-        items = [Article.from_document(d) async for d in found]
+        docs: list[Document] = []
+        if cursor:  # the articles received in the same instant as the cursor's, then older
+            created, aid = cursor_position(cursor)
+            docs += await self._newest({**query, "created_at": created, "_id": {"$lt": aid}},
+                                       limit + 1)  # fmt: skip
+            start, upper = created, {"$lt": created}
+        else:
+            start, upper = now(), {}
+        # Widening windows of receive time unless a symbol or a source is asked for (their
+        # own indexes find their articles): see ``list_windows``.
+        windows = self.list_windows if not ({"analysis.symbols", "source"} & set(query)) else ()
+        for span in (*windows, None):
+            if len(docs) > limit:
+                break
+            older = dict(upper)
+            if span is not None:
+                older["$gte"] = start - span
+            elif not cursor and older:  # the rest of a first page: with any article that
+                older = {"$not": {"$gte": older["$lt"]}}  # has no receive time (sorted last)
+            window = {**query, "created_at": older} if older else query
+            docs += await self._newest(window, limit + 1 - len(docs))
+            if span is not None:
+                upper = {"$lt": start - span}
+        items = [Article.from_document(d) for d in docs[: limit + 1]]
         more = len(items) > limit
         items = items[:limit]
         return ArticlePage(items, encode_cursor(items[-1]) if more and items else None)
+
+    async def _newest(self, query: Document, limit: int) -> list[Document]:
+        found = self._articles.find(query, _NO_PAGE).sort(_NEWEST_FIRST).limit(limit)
+        return [d async for d in found]
 
     async def _hot(self, where: ArticleFilter, *, limit: int, cursor: str | None) -> ArticlePage:
         """The hot view: the recent window scored on read (see :mod:`newsflow.domain.ranking`).

@@ -286,6 +286,41 @@ async def test_list_filters_and_cursor_pagination(
     assert first["title"] == "A title" and first["published"].startswith("2026-11-01T")
 
 
+async def test_newest_first_pages_through_every_window_of_receive_time(
+    store: ArticleStore,
+) -> None:
+    """The newest-first list reads windows of receive time (an hour, a day, a week, a month,
+    a year, the rest): pages that cross each window's edge, ties included, give every article once,
+    in the order of one sorted query over the whole collection."""
+    at = datetime.now(UTC)
+    ages = [-1, 0.5, 0.5, 0.5, 0.9, 1.1, 23.9, 24.1, 30, 24 * 6.9, 24 * 7.1, 24 * 29, 24 * 31, 24 * 200,
+            24 * 364, 24 * 366, 24 * 900, 24 * 900]  # hours; negative: a clock ahead  # fmt: skip
+    docs = [article(f"https://w.example/{i}", created=at - timedelta(hours=h))
+            for i, h in enumerate(ages)]  # fmt: skip
+    undated = article("https://w.example/undated")
+    del undated["created_at"]
+    await store.import_documents([*docs, undated])
+    expected = [d["_id"] for d in sorted(docs, key=lambda d: (d["created_at"], d["_id"]))][::-1]
+
+    async def walk(limit: int) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await store.page(limit=limit, cursor=cursor)
+            seen += [a.id for a in page.items]
+            if (cursor := page.next_cursor) is None:
+                return seen
+
+    for limit in (1, 2, 3, 5):
+        assert await walk(limit) == expected, limit
+    # A first page that reaches the end holds the article without a receive time, last.
+    assert [a.id for a in (await store.page(limit=50)).items] == [*expected, undated["_id"]]
+    # The same pages as one sorted query without windows.
+    store.list_windows = ()
+    assert await walk(3) == expected
+    assert [a.id for a in (await store.page(limit=50)).items] == [*expected, undated["_id"]]
+
+
 MALFORMED_LIST: list[tuple[dict[str, Any], int, str]] = [
     ({"status": "done"}, 422, "status"),
     ({"limit": 0}, 422, "limit"),
