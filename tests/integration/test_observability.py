@@ -26,7 +26,7 @@ from newsflow.runtime.gauges import LAG_COUNT_CAP, count_lag, observe_groups
 from newsflow.runtime.health import Health, MetricsServer, check
 from newsflow.settings import Settings
 from services.reader.main import create_app
-from tests.support.workers import REPO
+from tests.support.workers import REPO, run_newsflow
 
 pytestmark = pytest.mark.integration
 
@@ -267,22 +267,15 @@ def test_json_logs_are_one_object_a_line_with_context_and_no_secrets() -> None:
         "        log.exception('Redis is down')\n"
         "log.info('after the message')\n"
     )
-    env = {
-        **os.environ,
-        "NEWSFLOW_IMPACT_API_KEY": "plain-impact-key",
-        "NEWSFLOW_API_TOKEN": "plain-api-token",
-        "NEWSFLOW_LOG_FORMAT": "json",
-        "NEWSFLOW_LOG_LEVEL": "info",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=REPO,
+    configured = Settings(
+        impact_api_key="plain-impact-key",
+        api_token="plain-api-token",
+        log_format="json",
+        log_level="info",
+        _env_file=None,
     )
+    done = run_newsflow(configured, code=code, timeout=60)
+    assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert [r["message"] for r in records] == [
@@ -313,15 +306,8 @@ def test_text_logs_show_the_bound_context() -> None:
         "with bind(stage='analyzer', article_id='cd' * 32):\n"
         "    logging.getLogger('x').warning('hello')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=REPO,
-        env={**os.environ, "NEWSFLOW_LOG_FORMAT": "text"},
-    )
+    done = run_newsflow(Settings(log_format="text", _env_file=None), code=code, timeout=60)
+    assert done.returncode == 0, done.stderr
     assert done.stderr.rstrip().endswith("WARNING x: hello [analyzer article=cdcdcdcdcd]")
 
 
