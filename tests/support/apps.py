@@ -27,14 +27,17 @@ async def running(app: FastStream, stop_timeout: float = 60.0) -> AsyncIterator[
 
 
 @contextlib.asynccontextmanager
-async def reader_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def reader_client(
+    settings: Settings, *, peer: tuple[str, int] = ("127.0.0.1", 123)
+) -> AsyncIterator[httpx.AsyncClient]:
     """The reader app of ``settings``, its lifespan running in this event loop, and an httpx
-    client that calls it in process (``http://localhost``) for the block."""
+    client that calls it in process (``http://localhost``) for the block; the app sees the
+    requests come from ``peer`` (httpx's default address unless given)."""
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+            transport=httpx.ASGITransport(app=app, client=peer), base_url="http://localhost"
         ) as client,
     ):
         yield client
