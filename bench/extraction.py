@@ -29,12 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import lxml.html
 import trafilatura
 from readability import Document
 
 from newsflow.stages.decoding import decode_html
 from newsflow.stages.extraction import extract_page
+from newsflow.stages.extraction._text import summary_text
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
@@ -104,27 +104,11 @@ def score_page(pred: str, truth: str, by_char: bool) -> tuple[float, float]:
 
 
 def readability_text(html: str, url: str | None) -> str:
-    """readability-lxml's summary as text, one line per block element."""
-    summary = Document(html, url=url).summary(html_partial=True)
-    tree = lxml.html.fromstring(summary)
-    for el in tree.iter(
-        "p",
-        "div",
-        "br",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "tr",
-        "blockquote",
-        "pre",
-        "table",
-    ):
-        el.tail = "\n" + (el.tail or "")
-    return tree.text_content().strip()
+    """readability-lxml as a plain user of it runs it: given the page as a string (and its
+    URL), which it parses itself; the stage hands it the tree it parsed once for both
+    extractors. That is the one difference on purpose: the summary is made text by the
+    stage's own function."""
+    return summary_text(Document(html, url=url).summary(html_partial=True))
 
 
 #: Statuses the stage gave in the current set (every corpus page is an article).

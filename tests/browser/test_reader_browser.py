@@ -11,10 +11,7 @@ Setup: ``bash tests/browser/setup.sh`` (chromium + fonts-noto-cjk; ``make test``
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,33 +26,17 @@ from newsflow.settings import Settings
 from services.reader.display import length_words, provider_name
 from services.reader.server import ReaderThread
 from services.reader.views import export_category
+from tests.support.browser import BROWSER_TESTS, shot, text
 from tests.support.corpus_server import Corpus, CorpusServer
 from tests.support.llm_server import LLMServer
 from tests.support.workers import WorkerProcesses
 
-CHROMIUM = os.environ.get("NEWSFLOW_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 #: A GBK page (gb2312 declared in a meta tag only) and an English news article.
 GBK_PAGE = "05e98007-d810-4036-b154-2ef2fe68c2af"
 ENGLISH_PAGE = "098bb3e96c0acdf36efdcde45fb9cca3f8c82c7cb2071b76097a1b96155f1eb2"
 XSS = "<img src=x onerror=alert(1)>"
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() or shutil.which("chromium")),
-        reason=f"chromium not found at {CHROMIUM}: run `bash tests/browser/setup.sh` "
-        "(apt-get install chromium fonts-noto-cjk)",
-    ),
-]
+pytestmark = BROWSER_TESTS
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright wheel missing")
 
 
@@ -132,37 +113,6 @@ def workers(
 def reader(system_settings: Settings) -> Iterator[ReaderThread]:
     with ReaderThread(system_settings) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=CHROMIUM_ARGS,
-            headless=True,
-        )
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def page(browser: Any) -> AsyncIterator[Any]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    pg = await context.new_page()
-    pg.dialogs = []  # any alert() would be an executed injection
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), asyncio.ensure_future(d.dismiss())))
-    yield pg
-    await context.close()
-
-
-async def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-async def text(page: Any, selector: str) -> str:
-    return " ".join(((await page.locator(selector).first.text_content()) or "").split())
 
 
 # --- checks of the article page against what the stages stored ---------------------------------

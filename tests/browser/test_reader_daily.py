@@ -13,8 +13,7 @@ uvicorn over real Redis and SecantusDB. Screenshots go to ``artifacts/screenshot
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,17 +27,10 @@ from newsflow.domain.contracts import AnalysisResult
 from newsflow.domain.pipeline import STAGES
 from newsflow.settings import Settings
 from services.reader.server import ReaderThread
-from tests.browser.test_reader_browser import CHROMIUM, CHROMIUM_ARGS, shot, text
 from tests.support.articles import analyzed
+from tests.support.browser import BROWSER_TESTS, new_page, shot, text
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() or shutil.which("chromium")),
-        reason=f"chromium not found at {CHROMIUM}: run `bash tests/browser/setup.sh`",
-    ),
-]
-playwright_api = pytest.importorskip("playwright.async_api", reason="playwright wheel missing")
+pytestmark = BROWSER_TESTS
 
 AXE = Path(__file__).resolve().parent / ".cache" / "axe-4.14.1.min.js"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -139,7 +131,7 @@ ID = {k: d["_id"] for k, d in DOCS.items()}
 
 
 @pytest.fixture(scope="module")
-def daily_settings(redis_server: Server, mongo_server: Server) -> Settings:
+def module_settings(redis_server: Server, mongo_server: Server) -> Settings:
     return Settings(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
         mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
@@ -151,45 +143,8 @@ def daily_settings(redis_server: Server, mongo_server: Server) -> Settings:
 
 
 @pytest.fixture(scope="module")
-async def store(daily_settings: Settings) -> AsyncIterator[ArticleStore]:
-    s = ArticleStore.connect(daily_settings)
-    await s.drop()
-    await s.ensure_indexes()
-    await s.import_documents([dict(d) for d in DOCS.values()])
-    yield s
-    await s.drop()
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def reader(daily_settings: Settings, store: ArticleStore) -> Iterator[ReaderThread]:
-    with ReaderThread(daily_settings) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=CHROMIUM_ARGS,
-            headless=True,
-        )
-        yield chromium
-        await chromium.close()
-
-
-async def new_page(browser: Any, **options: Any) -> Any:
-    options = {"viewport": {"width": 1280, "height": 900}, "locale": "en-US", **options}
-    context = await browser.new_context(**options)
-    return await context.new_page()
-
-
-@pytest.fixture
-async def page(browser: Any) -> AsyncIterator[Any]:
-    pg = await new_page(browser)
-    yield pg
-    await pg.context.close()
+def documents() -> list[dict[str, Any]]:
+    return list(DOCS.values())
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ verifies signatures with the README's recipe. Screenshots go to ``artifacts/scre
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -22,19 +20,12 @@ from newsflow.adapters.store import ArticleStore
 from newsflow.cli.embedded import Server
 from newsflow.settings import Settings
 from services.reader.server import ReaderThread
-from tests.browser.test_reader_browser import CHROMIUM, CHROMIUM_ARGS, shot, text
 from tests.support.articles import analyzed
+from tests.support.browser import BROWSER_TESTS, shot, text
 from tests.support.webhook_server import WebhookServer
 from tests.support.workers import WorkerProcesses
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not (Path(CHROMIUM).exists() or shutil.which("chromium")),
-        reason=f"chromium not found at {CHROMIUM}: run `bash tests/browser/setup.sh`",
-    ),
-]
-playwright_api = pytest.importorskip("playwright.async_api", reason="playwright wheel missing")
+pytestmark = BROWSER_TESTS
 
 NOW = datetime.now(UTC)
 DOCS = {
@@ -87,7 +78,7 @@ def hooks() -> Iterator[WebhookServer]:
 
 
 @pytest.fixture(scope="module")
-def view_settings(redis_server: Server, mongo_server: Server, hooks: WebhookServer) -> Settings:
+def module_settings(redis_server: Server, mongo_server: Server, hooks: WebhookServer) -> Settings:
     return Settings(
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
         mongo_url=f"mongodb://127.0.0.1:{mongo_server.port}",
@@ -105,53 +96,19 @@ def view_settings(redis_server: Server, mongo_server: Server, hooks: WebhookServ
 
 
 @pytest.fixture(scope="module")
-async def store(view_settings: Settings) -> AsyncIterator[ArticleStore]:
-    s = ArticleStore.connect(view_settings)
-    await s.drop()
-    await s.ensure_indexes()
-    await s.import_documents([dict(d) for d in DOCS.values()])
-    yield s
-    await s.drop()
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def reader(view_settings: Settings, store: ArticleStore) -> Iterator[ReaderThread]:
-    with ReaderThread(view_settings) as server:
-        yield server
+def documents() -> list[dict[str, Any]]:
+    return list(DOCS.values())
 
 
 @pytest.fixture(scope="module")
 def notifier(
-    view_settings: Settings, store: ArticleStore, tmp_path_factory: pytest.TempPathFactory
+    module_settings: Settings, store: ArticleStore, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcesses]:
-    procs = WorkerProcesses(view_settings, tmp_path_factory.mktemp("notifier"))
+    procs = WorkerProcesses(module_settings, tmp_path_factory.mktemp("notifier"))
     procs.start("notifier")
     procs.wait_ready(timeout=120)
     yield procs
     procs.stop_all()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=CHROMIUM_ARGS,
-            headless=True,
-        )
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def page(browser: Any) -> AsyncIterator[Any]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    pg = await context.new_page()
-    pg.dialogs = []
-    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), asyncio.ensure_future(d.dismiss())))
-    yield pg
-    await context.close()
 
 
 async def shown_titles(page: Any) -> list[str]:
@@ -219,7 +176,7 @@ async def test_an_alert_rule_from_the_page_fires_on_important_votes(
     reader: ReaderThread,
     notifier: WorkerProcesses,
     hooks: WebhookServer,
-    view_settings: Settings,
+    module_settings: Settings,
 ) -> None:
     await page.goto(reader.url + "/alerts")
     form = page.locator("#add-rule")
@@ -250,7 +207,7 @@ async def test_an_alert_rule_from_the_page_fires_on_important_votes(
     assert got.problem is None  # signed with the secret the page showed
     assert got.json()["article"]["id"] == aid and got.json()["article"]["votes"]["important"] == 5
 
-    alerts = AlertStore.connect(view_settings)
+    alerts = AlertStore.connect(module_settings)
     try:
         for _ in range(100):
             [rule] = await alerts.rules()

@@ -6,22 +6,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from newsflow.adapters.store import ArticleStore
 from newsflow.settings import Settings
-from services.reader.main import create_app
+from tests.support.apps import reader_client
 
 
 @pytest.fixture
-async def app(settings: Settings, store: ArticleStore) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+async def client(settings: Settings, store: ArticleStore) -> AsyncIterator[httpx.AsyncClient]:
+    """The reader app on the test's settings (its store ready), called in process."""
+    async with reader_client(settings) as c:
         yield c

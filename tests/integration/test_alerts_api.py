@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -11,7 +10,7 @@ from pydantic import SecretStr
 
 from newsflow.adapters.store import ArticleStore
 from newsflow.settings import Settings
-from services.reader.main import create_app
+from tests.support.apps import reader_client
 from tests.support.webhook_server import WebhookServer
 
 pytestmark = pytest.mark.integration
@@ -41,25 +40,13 @@ def reader_settings(settings: Settings, hooks: WebhookServer) -> Settings:
     )
 
 
-@contextlib.asynccontextmanager
-async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-        ) as client,
-    ):
-        yield client
-
-
 AUTH = {"authorization": "Bearer tok"}
 
 
 async def test_rules_through_the_api_secret_once_urls_redacted(
     reader_settings: Settings, store: ArticleStore, hooks: WebhookServer
 ) -> None:
-    async with client_for(reader_settings) as client:
+    async with reader_client(reader_settings) as client:
         spec = {
             "url": hooks.url(SLACK),
             "symbols": ["btc"],
@@ -116,7 +103,7 @@ async def test_rules_through_the_api_secret_once_urls_redacted(
 async def test_invalid_rules_get_422_with_the_reason(
     reader_settings: Settings, store: ArticleStore, spec: dict[str, object], words: str
 ) -> None:
-    async with client_for(reader_settings) as client:
+    async with reader_client(reader_settings) as client:
         r = await client.post("/api/alerts", json=spec, headers=AUTH)
         assert r.status_code == 422 and words in error_of(r)
         assert (await client.get("/api/alerts", headers=AUTH)).json()["items"] == []
@@ -125,7 +112,7 @@ async def test_invalid_rules_get_422_with_the_reason(
 async def test_the_rules_page_adds_shows_the_secret_once_tests_and_removes(
     reader_settings: Settings, store: ArticleStore, hooks: WebhookServer
 ) -> None:
-    async with client_for(reader_settings) as client:
+    async with reader_client(reader_settings) as client:
         page = await client.get("/alerts")
         assert (
             page.status_code == 200 and "log in" in page.text and 'id="add-rule"' not in page.text

@@ -6,14 +6,9 @@ The end-to-end scrape of every metrics endpoint after a run is tests/e2e/test_me
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from newsflow import metrics
@@ -25,24 +20,17 @@ from newsflow.runtime.delivery import DeadLetters
 from newsflow.runtime.gauges import LAG_COUNT_CAP, count_lag, observe_groups
 from newsflow.runtime.health import Health, MetricsServer, check
 from newsflow.settings import Settings
-from services.reader.main import create_app
-from tests.support.workers import REPO
+from tests.support.apps import reader_client
+from tests.support.workers import REPO, run_newsflow
 
 pytestmark = pytest.mark.integration
-
-
-async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
-            yield c
 
 
 # --- the reader's /healthz ----------------------------------------------------------------------
 
 
 async def test_healthz_is_200_while_both_answer(settings: Settings, store: ArticleStore) -> None:
-    async for client in _client(create_app(settings)):
+    async with reader_client(settings) as client:
         r = await client.get("/healthz")
         assert (r.status_code, r.json()) == (200, {"ok": True, "mongo": True, "redis": True})
 
@@ -51,14 +39,14 @@ async def test_healthz_is_503_when_redis_does_not_answer(
     settings: Settings, store: ArticleStore
 ) -> None:
     closed = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
-    async for client in _client(create_app(closed)):
+    async with reader_client(closed) as client:
         r = await client.get("/healthz")
         assert (r.status_code, r.json()) == (503, {"ok": False, "mongo": True, "redis": False})
 
 
 async def test_healthz_is_503_when_mongodb_does_not_answer(settings: Settings) -> None:
     closed = settings.model_copy(update={"mongo_url": f"mongodb://127.0.0.1:{free_port()}"})
-    async for client in _client(create_app(closed)):
+    async with reader_client(closed) as client:
         r = await client.get("/healthz")  # within the 3 s the check waits for each store
         assert (r.status_code, r.json()) == (503, {"ok": False, "mongo": False, "redis": True})
 
@@ -71,7 +59,7 @@ async def test_healthz_turns_503_when_the_redis_server_stops(
     own: Server = start_redis(tmp_path_factory.mktemp("stopped-redis"), free_port())
     mine = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{own.port}/0"})
     try:
-        async for client in _client(create_app(mine)):
+        async with reader_client(mine) as client:
             assert (await client.get("/healthz")).status_code == 200
             own.stop()
             r = await client.get("/healthz")
@@ -237,14 +225,8 @@ async def test_the_reader_serves_the_asyncapi_document(client: httpx.AsyncClient
 
 
 def test_newsflow_asyncapi_prints_the_document() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", "from newsflow.cli.main import main; main()", "asyncapi"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=REPO,
-    )
+    done = run_newsflow(Settings(_env_file=None), "asyncapi", timeout=120)
+    assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == document()
 
 
@@ -267,22 +249,15 @@ def test_json_logs_are_one_object_a_line_with_context_and_no_secrets() -> None:
         "        log.exception('Redis is down')\n"
         "log.info('after the message')\n"
     )
-    env = {
-        **os.environ,
-        "NEWSFLOW_IMPACT_API_KEY": "plain-impact-key",
-        "NEWSFLOW_API_TOKEN": "plain-api-token",
-        "NEWSFLOW_LOG_FORMAT": "json",
-        "NEWSFLOW_LOG_LEVEL": "info",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=REPO,
+    configured = Settings(
+        impact_api_key="plain-impact-key",
+        api_token="plain-api-token",
+        log_format="json",
+        log_level="info",
+        _env_file=None,
     )
+    done = run_newsflow(configured, code=code, timeout=60)
+    assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert [r["message"] for r in records] == [
@@ -313,15 +288,8 @@ def test_text_logs_show_the_bound_context() -> None:
         "with bind(stage='analyzer', article_id='cd' * 32):\n"
         "    logging.getLogger('x').warning('hello')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        cwd=REPO,
-        env={**os.environ, "NEWSFLOW_LOG_FORMAT": "text"},
-    )
+    done = run_newsflow(Settings(log_format="text", _env_file=None), code=code, timeout=60)
+    assert done.returncode == 0, done.stderr
     assert done.stderr.rstrip().endswith("WARNING x: hello [analyzer article=cdcdcdcdcd]")
 
 
@@ -331,22 +299,12 @@ def test_text_logs_show_the_bound_context() -> None:
 async def test_status_warns_about_streams_left_under_the_old_prefix(
     redis: Redis, settings: Settings
 ) -> None:
-    from tests.support.workers import settings_env
-
-    env = {
-        **os.environ,
-        **settings_env(settings),
-        "NEWSFLOW_STREAM_PREFIX": "{newsflow}",
-        "COLUMNS": "200",
-    }
-    command = [sys.executable, "-c", "from newsflow.cli.main import main; main()", "status"]
-    quiet = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    upgraded = settings.model_copy(update={"stream_prefix": "{newsflow}"})
+    quiet = run_newsflow(upgraded, "status", timeout=120)
     assert quiet.returncode == 0 and "old prefix" not in quiet.stderr, quiet.stderr
     await redis.xadd("newsflow:fetched", {"article_id": "a" * 64})
     try:
-        run = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO
-        )
+        run = run_newsflow(upgraded, "status", timeout=120)
     finally:
         await redis.delete("newsflow:fetched")
     assert run.returncode == 0, run.stderr

@@ -20,6 +20,7 @@ from newsflow.settings import Settings
 from services.reader.main import create_app
 from services.reader.server import ReaderThread
 from tests.integration.test_reader_api import article
+from tests.support.apps import reader_client
 
 pytestmark = pytest.mark.integration
 
@@ -43,22 +44,11 @@ LOOPBACK = [
 ]
 
 
-async def client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-        ) as client,
-    ):
-        yield client
-
-
 @pytest.fixture
 async def default_client(
     settings: Settings, store: ArticleStore
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in client_for(settings):
+    async with reader_client(settings) as client:
         yield client
 
 
@@ -137,7 +127,7 @@ async def test_configured_names_and_the_wildcard(settings: Settings, store: Arti
     named = settings.model_copy(
         update={"reader_allowed_hosts": ["news.example.org", ".example.net"]}
     )
-    async for client in client_for(named):
+    async with reader_client(named) as client:
         for host, status in [
             ("news.example.org", 200),
             ("NEWS.EXAMPLE.ORG:443", 200),
@@ -151,10 +141,10 @@ async def test_configured_names_and_the_wildcard(settings: Settings, store: Arti
             r = await client.get("/api/articles", headers={"host": host})
             assert r.status_code == status, host
     anything = settings.model_copy(update={"reader_allowed_hosts": ["*"]})
-    async for client in client_for(anything):
+    async with reader_client(anything) as client:
         assert (await client.get("/", headers={"host": "whatever.example"})).status_code == 200
     bound = settings.model_copy(update={"reader_host": "192.168.1.20"})
-    async for client in client_for(bound):
+    async with reader_client(bound) as client:
         assert (await client.get("/", headers={"host": "192.168.1.20:8000"})).status_code == 200
         assert (await client.get("/", headers={"host": "192.168.1.21"})).status_code == 400
 

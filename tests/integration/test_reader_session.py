@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -22,9 +21,9 @@ from redis.asyncio import Redis
 
 from newsflow.adapters.store import ArticleStore
 from newsflow.settings import Settings
-from services.reader.main import create_app
 from services.reader.security import SESSION_COOKIE
 from tests.integration.test_reader_api import article
+from tests.support.apps import reader_client
 
 pytestmark = pytest.mark.integration
 
@@ -35,18 +34,10 @@ def guarded(settings: Settings, **extra: Any) -> Settings:
     return settings.model_copy(update={"api_token": SecretStr(TOKEN), **extra})
 
 
-@asynccontextmanager
-async def reader(
+def reader(
     settings: Settings, client: tuple[str, int] = ("127.0.0.1", 40000)
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=client), base_url="http://localhost"
-        ) as c,
-    ):
-        yield c
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    return reader_client(settings, peer=client)
 
 
 async def login(c: httpx.AsyncClient, token: str = TOKEN, **headers: str) -> httpx.Response:

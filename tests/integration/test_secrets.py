@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
@@ -32,6 +29,7 @@ from tests.integration.test_fetch_http import make_fetcher
 from tests.integration.test_reader_api import article
 from tests.support.hostile_server import HostileServer
 from tests.support.llm_server import LLMServer
+from tests.support.workers import run_newsflow
 
 pytestmark = pytest.mark.integration
 
@@ -212,19 +210,9 @@ def test_a_worker_process_masks_its_log() -> None:
         "except OSError:\n"
         "    log.exception('Redis is down')\n"
     )
-    env = {
-        **os.environ,
-        "NEWSFLOW_IMPACT_API_KEY": "plain-impact-key",
-        "NEWSFLOW_API_TOKEN": "plain-api-token",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    keys = Settings(impact_api_key="plain-impact-key", api_token="plain-api-token", _env_file=None)
+    done = run_newsflow(keys, code=code, timeout=60)
+    assert done.returncode == 0, done.stderr
     log = done.stderr
     assert "impact key ***, token ***" in log
     assert "OSError: cannot reach redis://***@10.0.0.3:6379/0" in log

@@ -12,12 +12,11 @@ import feedparser
 import feedparser_rs
 import httpx
 import pytest
-from fastapi import FastAPI
 from lxml import etree
 
 from newsflow.adapters.store import ArticleFilter, ArticleStore
 from newsflow.settings import Settings
-from services.reader.main import create_app
+from tests.support.apps import reader_client
 from tests.support.articles import analyzed
 
 pytestmark = pytest.mark.integration
@@ -117,18 +116,10 @@ def expected_hot(names: list[str]) -> list[str]:
 
 
 @pytest.fixture
-async def app(settings: Settings, store: ArticleStore) -> AsyncIterator[FastAPI]:
+async def client(settings: Settings, store: ArticleStore) -> AsyncIterator[httpx.AsyncClient]:
+    """The reader over the module's articles, with a public URL for the feeds' links."""
     await store.import_documents([dict(d) for d in ARTICLES.values()])
-    application = create_app(settings.model_copy(update={"public_url": PUBLIC}))
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-    ) as c:
+    async with reader_client(settings.model_copy(update={"public_url": PUBLIC})) as c:
         yield c
 
 
@@ -313,13 +304,7 @@ async def test_hostile_titles_stay_text_in_every_feed(
     await store.import_documents(
         [analyzed("https://evil.example/1", title=xss, direction="bullish", summary=xss)]
     )
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-        ) as client,
-    ):
+    async with reader_client(settings) as client:
         for path in ("rss.xml", "atom.xml"):
             body = (await client.get(f"/feeds/{path}")).content
             assert b"<script>" not in body

@@ -41,13 +41,26 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def run_newsflow(
-    settings: Settings, *args: str, stdin: str | None = None, timeout: float = 180
+    settings: Settings,
+    *args: str,
+    stdin: str | None = None,
+    timeout: float = 180,
+    code: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``newsflow ARGS`` as a user runs it: the installed command, settings from the
-    environment, a wide terminal (tables are not cut)."""
+    environment, a wide terminal (tables are not cut).
+
+    With ``code``, ``python -c CODE ARGS`` in that same environment instead: a few lines that
+    set up what a service sets up (its logging, say), for a test that reads what comes out.
+    """
     env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO), "COLUMNS": "250"}
+    command = (
+        [sys.executable, "-c", code]
+        if code is not None
+        else [str(Path(sys.executable).parent / "newsflow")]
+    )
     return subprocess.run(
-        [str(Path(sys.executable).parent / "newsflow"), *args],
+        [*command, *args],
         env=env,
         cwd=REPO,
         capture_output=True,

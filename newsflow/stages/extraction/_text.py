@@ -151,6 +151,11 @@ def readability_text(tree: HtmlElement, *, copy: bool = True) -> str:
         summary = doc.summary(html_partial=True)
     except Exception:  # noqa: BLE001 -- readability raises its own Unparseable and lxml errors
         return ""
+    return summary_text(summary)
+
+
+def summary_text(summary: str) -> str:
+    """readability's summary (an HTML fragment) as text, one line per block."""
     if not summary:
         return ""
     try:
