@@ -345,6 +345,20 @@ _FUTURE_SLACK = timedelta(days=1)
 _DIRECTION = "analysis.impact.impact.direction"
 #: The index of the hot view's window (status, then newest first).
 _HOT_INDEX = [("status", ASCENDING), ("created_at", DESCENDING)]
+_DIRECTION_INDEX = [(_DIRECTION, ASCENDING), ("created_at", DESCENDING)]
+_IMPORTANT_INDEX = [("votes.important", DESCENDING), ("created_at", DESCENDING)]
+
+
+def _window_index(query: Document) -> list[tuple[str, int]]:
+    """The index a window of the newest-first list reads (a hint): SecantusDB plans no index
+    for a filter of several fields, and would read every article for each window."""
+    if _DIRECTION in query:
+        return _DIRECTION_INDEX
+    if "votes.important" in query:
+        return _IMPORTANT_INDEX
+    return _HOT_INDEX if "status" in query else _NEWEST_FIRST
+
+
 #: What the hot score reads of a candidate.
 _HOT_FIELDS = {"votes": 1, "submissions": 1, "created_at": 1, "extraction.published": 1}
 
@@ -511,10 +525,8 @@ class ArticleStore:
         await self._articles.create_index(_NEWEST_FIRST)
         await self._articles.create_index([("analysis.symbols", ASCENDING)])
         await self._articles.create_index([("source", ASCENDING)])
-        await self._articles.create_index([(_DIRECTION, ASCENDING), ("created_at", DESCENDING)])
-        await self._articles.create_index(
-            [("votes.important", DESCENDING), ("created_at", DESCENDING)]
-        )
+        await self._articles.create_index(_DIRECTION_INDEX)
+        await self._articles.create_index(_IMPORTANT_INDEX)
         await self._articles.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
         # the list by publication time, the other orders, and search (issue 17)
         await self._articles.create_index(_EVENT_FIRST)
@@ -910,8 +922,8 @@ class ArticleStore:
         docs: list[Document] = []
         if cursor:  # the articles received in the same instant as the cursor's, then older
             created, aid = cursor_position(cursor)
-            docs += await self._newest({**query, "created_at": created, "_id": {"$lt": aid}},
-                                       limit + 1)  # fmt: skip
+            ties = {**query, "created_at": created, "_id": {"$lt": aid}}
+            docs += await self._newest(ties, limit + 1, hint=bool(self.list_windows))
             start, upper = created, {"$lt": created}
         else:
             start, upper = now(), {}
@@ -921,13 +933,13 @@ class ArticleStore:
         for span in (*windows, None):
             if len(docs) > limit:
                 break
-            older = dict(upper)
+            older: Document = dict(upper)
             if span is not None:
                 older["$gte"] = start - span
             elif not cursor and older:  # the rest of a first page: with any article that
                 older = {"$not": {"$gte": older["$lt"]}}  # has no receive time (sorted last)
             window = {**query, "created_at": older} if older else query
-            docs += await self._newest(window, limit + 1 - len(docs))
+            docs += await self._newest(window, limit + 1 - len(docs), hint=bool(windows))
             if span is not None:
                 upper = {"$lt": start - span}
         items = [Article.from_document(d) for d in docs[: limit + 1]]
@@ -935,8 +947,10 @@ class ArticleStore:
         items = items[:limit]
         return ArticlePage(items, encode_cursor(items[-1]) if more and items else None)
 
-    async def _newest(self, query: Document, limit: int) -> list[Document]:
+    async def _newest(self, query: Document, limit: int, *, hint: bool) -> list[Document]:
         found = self._articles.find(query, _NO_PAGE).sort(_NEWEST_FIRST).limit(limit)
+        if hint:
+            found = found.hint(_window_index(query))
         return [d async for d in found]
 
     async def _hot(self, where: ArticleFilter, *, limit: int, cursor: str | None) -> ArticlePage:

@@ -17,7 +17,7 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from newsflow.adapters.store import ArticleStore
+from newsflow.adapters.store import ArticleFilter, ArticleStore
 from newsflow.domain.pipeline import Streams
 from newsflow.domain.urls import article_id, canonical_url, short_id, source_name
 from newsflow.settings import Settings
@@ -302,17 +302,20 @@ async def test_newest_first_pages_through_every_window_of_receive_time(
     await store.import_documents([*docs, undated])
     expected = [d["_id"] for d in sorted(docs, key=lambda d: (d["created_at"], d["_id"]))][::-1]
 
-    async def walk(limit: int) -> list[str]:
+    async def walk(limit: int, where: ArticleFilter | None = None) -> list[str]:
         seen: list[str] = []
         cursor = None
         while True:
-            page = await store.page(limit=limit, cursor=cursor)
+            page = await store.page(where, limit=limit, cursor=cursor)
             seen += [a.id for a in page.items]
             if (cursor := page.next_cursor) is None:
                 return seen
 
     for limit in (1, 2, 3, 5):
         assert await walk(limit) == expected, limit
+    # Each window read through the index of the filter (a hint): the status one, the plain one.
+    for where in (ArticleFilter(status="analyzed"), ArticleFilter(category="en_markets")):
+        assert await walk(2, where) == expected, where
     # A first page that reaches the end holds the article without a receive time, last.
     assert [a.id for a in (await store.page(limit=50)).items] == [*expected, undated["_id"]]
     # The same pages as one sorted query without windows.
