@@ -246,14 +246,9 @@ def encode_cursor(article: Article) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> Document:
-    """The MongoDB filter for the page after ``cursor``; :class:`BadCursor` if it is not ours."""
-    created, aid = cursor_position(cursor)
-    return {"$or": [{"created_at": {"$lt": created}}, {"created_at": created, "_id": {"$lt": aid}}]}
-
-
 def cursor_position(cursor: str) -> tuple[datetime, str]:
-    """The (created_at, id) of the last article of the page before ``cursor``."""
+    """The (created_at, id) of the last article of the page before ``cursor``;
+    :class:`BadCursor` if it is not one this store made."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
@@ -349,16 +344,6 @@ _DIRECTION_INDEX = [(_DIRECTION, ASCENDING), ("created_at", DESCENDING)]
 _IMPORTANT_INDEX = [("votes.important", DESCENDING), ("created_at", DESCENDING)]
 
 
-def _window_index(query: Document) -> list[tuple[str, int]]:
-    """The index a window of the newest-first list reads (a hint): SecantusDB plans no index
-    for a filter of several fields, and would read every article for each window."""
-    if _DIRECTION in query:
-        return _DIRECTION_INDEX
-    if "votes.important" in query:
-        return _IMPORTANT_INDEX
-    return _HOT_INDEX if "status" in query else _NEWEST_FIRST
-
-
 #: What the hot score reads of a candidate.
 _HOT_FIELDS = {"votes": 1, "submissions": 1, "created_at": 1, "extraction.published": 1}
 
@@ -374,7 +359,9 @@ def encode_event_cursor(article: Article) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_event_cursor(cursor: str) -> Document:
+def event_position(cursor: str) -> tuple[datetime, str]:
+    """The (event_at, id) of the last article of the page before ``cursor``;
+    :class:`BadCursor` if it is not one this store made."""
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         when = datetime.fromisoformat(data["e"])
@@ -383,7 +370,7 @@ def decode_event_cursor(cursor: str) -> Document:
         raise BadCursor(_CURSOR_ERROR) from None
     if not isinstance(aid, str) or when.tzinfo is None:
         raise BadCursor(_CURSOR_ERROR)
-    return {"$or": [{"event_at": {"$lt": when}}, {"event_at": when, "_id": {"$lt": aid}}]}
+    return when, aid
 
 
 def event_time_of(published: datetime | None, received: datetime | None) -> datetime | None:
@@ -919,55 +906,68 @@ class ArticleStore:
         if where.view == "latest" and where.sort == "published":
             return await self._by_event_time(where, limit=limit, cursor=cursor)
         query = where.query()
-        docs: list[Document] = []
-        if cursor:  # the articles received in the same instant as the cursor's, then older
-            created, aid = cursor_position(cursor)
-            ties = {**query, "created_at": created, "_id": {"$lt": aid}}
-            docs += await self._newest(ties, limit + 1, hint=bool(self.list_windows))
-            start, upper = created, {"$lt": created}
-        else:
-            start, upper = now(), {}
-        # Widening windows of receive time unless a symbol or a source is asked for (their
-        # own indexes find their articles): see ``list_windows``.
-        windows = self.list_windows if not ({"analysis.symbols", "source"} & set(query)) else ()
-        for span in (*windows, None):
-            if len(docs) > limit:
-                break
-            older: Document = dict(upper)
-            if span is not None:
-                older["$gte"] = start - span
-            elif not cursor and older:  # the rest of a first page: with any article that
-                older = {"$not": {"$gte": older["$lt"]}}  # has no receive time (sorted last)
-            window = {**query, "created_at": older} if older else query
-            docs += await self._newest(window, limit + 1 - len(docs), hint=bool(windows))
-            if span is not None:
-                upper = {"$lt": start - span}
-        items = [Article.from_document(d) for d in docs[: limit + 1]]
+        position = cursor_position(cursor) if cursor else None
+        docs = await self._windowed(query, "created_at", position, limit + 1)
+        items = [Article.from_document(d) for d in docs]
         more = len(items) > limit
         items = items[:limit]
         return ArticlePage(items, encode_cursor(items[-1]) if more and items else None)
 
-    async def _newest(self, query: Document, limit: int, *, hint: bool) -> list[Document]:
-        found = self._articles.find(query, _NO_PAGE).sort(_NEWEST_FIRST).limit(limit)
-        if hint:
-            found = found.hint(_window_index(query))
-        return [d async for d in found]
+    async def _windowed(
+        self, query: Document, key: str, position: tuple[datetime, str] | None, limit: int
+    ) -> list[Document]:
+        """Up to ``limit`` articles matching ``query``, newest ``key`` first (then ``_id``),
+        after ``position`` (the last one of the page before): the articles of the same instant
+        as the position's, then :attr:`list_windows` of ``key`` back from now (or from the
+        position), one after the other until enough are found, then the rest. Not in windows
+        when a symbol or a source is asked for: their own indexes find their articles."""
+        order = [(key, DESCENDING), ("_id", DESCENDING)]
+        windows = self.list_windows if not ({"analysis.symbols", "source"} & set(query)) else ()
+
+        async def read(bounds: Any, n: int, **more: Any) -> list[Document]:
+            # The time first: where no index covers the whole filter, SecantusDB reads the
+            # articles of the index of its first field that has one (a hint would make it
+            # read every article).
+            q = {key: bounds, **more, **query} if bounds else query
+            return [d async for d in self._articles.find(q, _NO_PAGE).sort(order).limit(n)]
+
+        docs: list[Document] = []
+        if position is not None:
+            at, aid = position
+            docs += await read(at, limit, _id={"$lt": aid})  # the same instant, after the last
+            start, upper = at, {"$lt": at}
+        else:
+            start, upper = now(), {}
+        for span in (*windows, None):
+            if len(docs) >= limit:
+                break
+            bounds: Document = dict(upper)
+            if span is not None:
+                bounds["$gte"] = start - span
+            elif position is None and bounds:  # the rest of a first page: with any article
+                bounds = {"$not": {"$gte": bounds["$lt"]}}  # without the time (sorted last)
+            docs += await read(bounds, limit - len(docs))
+            if span is not None:
+                upper = {"$lt": start - span}
+        return docs[:limit]
 
     async def _hot(self, where: ArticleFilter, *, limit: int, cursor: str | None) -> ArticlePage:
         """The hot view: the recent window scored on read (see :mod:`newsflow.domain.ranking`).
 
         The candidates are the analyzed articles received in the last ``hot_window_hours``,
         newest first, at most ``hot_max_candidates``, read through the ``status, created_at``
-        index with only the fields the score needs; then the page's articles by id. The cost
-        is bounded by the window, whatever the size of the collection.
+        index (the ``created_at`` one when a symbol or a source is asked for too) with only
+        the fields the score needs; then the page's articles by id. The cost is bounded by the
+        window, whatever the size of the collection.
         """
         offset = decode_offset(cursor) if cursor else 0
         at = now()
-        query = where.query()
-        query["created_at"] = {"$gte": at - timedelta(hours=self._hot_window_hours)}
-        # Pinned to the window's index: a filter (a symbol, a source) must not make the planner
-        # read the filter's whole history instead of the window.
-        found = self._articles.find(query, _HOT_FIELDS).hint(_HOT_INDEX).sort(_NEWEST_FIRST)
+        # The window first: where no index covers the whole filter (a symbol, a source),
+        # SecantusDB reads the index of the first field that has one; that must be the
+        # window's, not the symbol's whole history. (A hint would make it read every article.)
+        query = {"created_at": {"$gte": at - timedelta(hours=self._hot_window_hours)}}
+        query |= where.query()
+        found = self._articles.find(query, _HOT_FIELDS).sort(_NEWEST_FIRST)
         scored = [
             (_hot_rank(d, at), d.get("created_at") or at, str(d["_id"]))
             async for d in found.limit(self._hot_max_candidates)
@@ -983,12 +983,8 @@ class ArticleStore:
         self, where: ArticleFilter, *, limit: int, cursor: str | None
     ) -> ArticlePage:
         """Newest event first: publication time when known, else when received."""
-        query = where.query()
-        if cursor:
-            after = decode_event_cursor(cursor)
-            query = {"$and": [query, after]} if query else after
-        found = self._articles.find(query, _NO_PAGE).sort(_EVENT_FIRST).limit(limit + 1)
-        docs = [d async for d in found]
+        position = event_position(cursor) if cursor else None
+        docs = await self._windowed(where.query(), "event_at", position, limit + 1)
         more = len(docs) > limit
         items = [Article.from_document(d) for d in docs[:limit]]
         return ArticlePage(items, encode_event_cursor(items[-1]) if more and items else None)

@@ -318,10 +318,14 @@ async def test_newest_first_pages_through_every_window_of_receive_time(
         assert await walk(2, where) == expected, where
     # A first page that reaches the end holds the article without a receive time, last.
     assert [a.id for a in (await store.page(limit=50)).items] == [*expected, undated["_id"]]
+    by_event = [await walk(limit, ArticleFilter(sort="published")) for limit in (1, 4)]
     # The same pages as one sorted query without windows.
     store.list_windows = ()
     assert await walk(3) == expected
     assert [a.id for a in (await store.page(limit=50)).items] == [*expected, undated["_id"]]
+    # By publication time (``event_at``): the same windows, the same order as one query.
+    assert by_event[0] == by_event[1] == await walk(3, ArticleFilter(sort="published"))
+    assert len(by_event[0]) == len(docs) + 1 and by_event[0][0] == docs[0]["_id"]
 
 
 MALFORMED_LIST: list[tuple[dict[str, Any], int, str]] = [
