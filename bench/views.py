@@ -59,6 +59,8 @@ QUERIES: dict[str, Query] = {
     "newest first, windows (what the reader asks)": Query(ArticleFilter()),
     "newest first, page 2: one sorted query": Query(ArticleFilter(), windows=False, second=True),
     "newest first, page 2: windows": Query(ArticleFilter(), second=True),
+    "by publication time: one sorted query": Query(ArticleFilter(sort="published"), windows=False),
+    "by publication time: windows": Query(ArticleFilter(sort="published")),
     "symbol=BTC": Query(ArticleFilter(symbol="BTC")),
     "view=bullish": Query(ArticleFilter(view="bullish")),
     "view=important": Query(ArticleFilter(view="important")),
