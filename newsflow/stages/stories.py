@@ -41,7 +41,6 @@ from datetime import datetime
 from typing import Literal
 
 import numpy as np
-from datasketch import MinHash
 
 __all__ = [
     "BANDS",
@@ -189,6 +188,10 @@ def fingerprint(text: str, language: str | None = None) -> Fingerprint | None:
     mode, found = shingles(text, language)
     if len(found) < MIN_SHINGLES:
         return None
+    # Imported here, by the one stage that fingerprints: datasketch's package imports SciPy
+    # (its LSH), 68 MB and half a second in every process that would load it with the store.
+    from datasketch import MinHash
+
     minhash = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme="affine32")
     minhash.update_batch([s.encode("utf-8") for s in sorted(found)])
     values = np.asarray(minhash.hashvalues)
