@@ -61,6 +61,7 @@ QUERIES: dict[str, Query] = {
     "newest first, page 2: windows": Query(ArticleFilter(), second=True),
     "by publication time: one sorted query": Query(ArticleFilter(sort="published"), windows=False),
     "by publication time: windows": Query(ArticleFilter(sort="published")),
+    "symbol=BTC: one sorted query": Query(ArticleFilter(symbol="BTC"), windows=False),
     "symbol=BTC": Query(ArticleFilter(symbol="BTC")),
     "view=bullish: one sorted query": Query(ArticleFilter(view="bullish"), windows=False),
     "view=bullish": Query(ArticleFilter(view="bullish")),

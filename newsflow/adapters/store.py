@@ -39,8 +39,8 @@ list, newest first (``page``, ``latest``)      ``created_at, _id`` descending, r
                                                windows of receive time (``LIST_WINDOWS``)
                                                until a page is full; filtered by
                                                status: ``status, created_at``; by symbol:
-                                               ``analysis.symbols``; by source: ``source``
-                                               (one query, no windows); category and language filter the newest-first
+                                               ``analysis.symbols, created_at``; by source:
+                                               ``source, created_at``; category and language filter the newest-first
                                                scan (no index of their own)
 views bullish / bearish (``page``)             ``analysis.impact.impact.direction, created_at``
 view important (``page``)                      ``votes.important, created_at``
@@ -341,6 +341,9 @@ _DIRECTION = "analysis.impact.impact.direction"
 #: The index of the hot view's window (status, then newest first).
 _HOT_INDEX = [("status", ASCENDING), ("created_at", DESCENDING)]
 _DIRECTION_INDEX = [(_DIRECTION, ASCENDING), ("created_at", DESCENDING)]
+#: A symbol's or a source's articles by time: a window of the list reads only theirs.
+_SYMBOL_INDEX = [("analysis.symbols", ASCENDING), ("created_at", DESCENDING)]
+_SOURCE_INDEX = [("source", ASCENDING), ("created_at", DESCENDING)]
 _IMPORTANT_INDEX = [("votes.important", DESCENDING), ("created_at", DESCENDING)]
 
 
@@ -510,8 +513,8 @@ class ArticleStore:
         await self._articles.create_index([("short_id", ASCENDING)])
         await self._articles.create_index(_HOT_INDEX)  # status, created_at
         await self._articles.create_index(_NEWEST_FIRST)
-        await self._articles.create_index([("analysis.symbols", ASCENDING)])
-        await self._articles.create_index([("source", ASCENDING)])
+        await self._articles.create_index(_SYMBOL_INDEX)
+        await self._articles.create_index(_SOURCE_INDEX)
         await self._articles.create_index(_DIRECTION_INDEX)
         await self._articles.create_index(_IMPORTANT_INDEX)
         await self._articles.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
@@ -919,10 +922,9 @@ class ArticleStore:
         """Up to ``limit`` articles matching ``query``, newest ``key`` first (then ``_id``),
         after ``position`` (the last one of the page before): the articles of the same instant
         as the position's, then :attr:`list_windows` of ``key`` back from now (or from the
-        position), one after the other until enough are found, then the rest. Not in windows
-        when a symbol or a source is asked for: their own indexes find their articles."""
+        position), one after the other until enough are found, then the rest."""
         order = [(key, DESCENDING), ("_id", DESCENDING)]
-        windows = self.list_windows if not ({"analysis.symbols", "source"} & set(query)) else ()
+        windows = self.list_windows
 
         async def read(bounds: Any, n: int, **more: Any) -> list[Document]:
             # The time first: where no index covers the whole filter, SecantusDB reads the

@@ -290,12 +290,13 @@ async def test_newest_first_pages_through_every_window_of_receive_time(
     store: ArticleStore,
 ) -> None:
     """The newest-first list reads windows of receive time (an hour, a day, a week, a month,
-    a year, the rest): pages that cross each window's edge, ties included, give every article once,
-    in the order of one sorted query over the whole collection."""
+    a year, the rest), whatever the filter: pages that cross each window's edge, ties included,
+    give every article once, in the order of one sorted query over the whole collection."""
     at = datetime.now(UTC)
     ages = [-1, 0.5, 0.5, 0.5, 0.9, 1.1, 23.9, 24.1, 30, 24 * 6.9, 24 * 7.1, 24 * 29, 24 * 31, 24 * 200,
             24 * 364, 24 * 366, 24 * 900, 24 * 900]  # hours; negative: a clock ahead  # fmt: skip
-    docs = [article(f"https://w.example/{i}", created=at - timedelta(hours=h))
+    docs = [article(f"https://w.example/{i}", created=at - timedelta(hours=h),
+                    symbols=["BTC", "ETH"] if i % 3 else ["SOL"])
             for i, h in enumerate(ages)]  # fmt: skip
     undated = article("https://w.example/undated")
     del undated["created_at"]
@@ -314,8 +315,12 @@ async def test_newest_first_pages_through_every_window_of_receive_time(
     for limit in (1, 2, 3, 5):
         assert await walk(limit) == expected, limit
     # Each window read through the index of the filter (a hint): the status one, the plain one.
-    for where in (ArticleFilter(status="analyzed"), ArticleFilter(category="en_markets")):
+    for where in (ArticleFilter(status="analyzed"), ArticleFilter(category="en_markets"),
+                  ArticleFilter(source="w.example")):  # fmt: skip
         assert await walk(2, where) == expected, where
+    btc = [aid for aid in expected if aid in {d["_id"] for i, d in enumerate(docs) if i % 3}]
+    assert await walk(2, ArticleFilter(symbol="btc")) == btc
+    assert len(await walk(1, ArticleFilter(symbol="SOL"))) == len(docs) - len(btc)
     # A first page that reaches the end holds the article without a receive time, last.
     assert [a.id for a in (await store.page(limit=50)).items] == [*expected, undated["_id"]]
     by_event = [await walk(limit, ArticleFilter(sort="published")) for limit in (1, 4)]
