@@ -218,6 +218,8 @@ class MemorySampler:
         self._samples = 0
         #: Which window of ``WINDOW`` finished articles the run is in (set by the poller).
         self.window = 0
+        #: Set by :meth:`hold`: the figures are final, later samples are ignored.
+        self._held = False
 
     def _process(self, pid: int) -> psutil.Process:
         # One psutil.Process per worker for the whole run (children are looked up afresh).
@@ -230,7 +232,17 @@ class MemorySampler:
         with self._lock:
             self._sample()
 
+    def hold(self) -> None:
+        """Take a last sample and keep the figures as they are: what the benchmark itself
+        asks of the servers afterwards (every article's times, one ``$in`` that SecantusDB
+        decodes into one list) is not the pipeline's."""
+        with self._lock:
+            self._sample()
+            self._held = True
+
     def _sample(self) -> None:
+        if self._held:
+            return
         with_pss = self._samples % PSS_EVERY == 0
         self._samples += 1
         for name, pid in self.roots.items():
@@ -556,6 +568,8 @@ async def push_and_wait(
         if time.monotonic() > deadline:
             break
         await asyncio.sleep(POLL_EVERY)
+    if sampler is not None:
+        sampler.hold()
     docs = [a.document() for a in (await store.find(ids)).values()]
     # The count above is a lower bound that may lag: confirm on the articles themselves.
     finished = finished and len(docs) == len(ids) and all(_terminal_time(d) for d in docs)
