@@ -1432,6 +1432,9 @@ def run_tree(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM (kill, a CI timeout) as Ctrl-C: the workers and servers run in sessions of their
+    # own, so only the benchmark's own clean-up stops them.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     corpus = Corpus(args.corpus)
     pages = select_pages(corpus, args.limit)
     machine_line = machine()
