@@ -239,26 +239,35 @@ class ArticlePage:
 _CURSOR_ERROR = "cursor is not one this API returned (pass next_cursor as it is)"
 
 
+def _encode_position(tag: str, when: datetime, aid: str) -> str:
+    """An opaque cursor holding a position (a time under ``tag``, an id)."""
+    raw = json.dumps({tag: when.isoformat(), "id": aid}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_position(cursor: str, tag: str) -> tuple[datetime, str]:
+    """The (time, id) that :func:`_encode_position` put in ``cursor`` under ``tag``;
+    :class:`BadCursor` if it is not one this store made for that order."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        when = datetime.fromisoformat(data[tag])
+        aid = data["id"]
+    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise BadCursor(_CURSOR_ERROR) from None
+    if not isinstance(aid, str) or when.tzinfo is None:
+        raise BadCursor(_CURSOR_ERROR)
+    return when, aid
+
+
 def encode_cursor(article: Article) -> str:
     """An opaque cursor after ``article`` in (created_at, _id) descending order."""
-    created = article.created_at or datetime.fromtimestamp(0, UTC)
-    raw = json.dumps({"t": created.isoformat(), "id": article.id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return _encode_position("t", article.created_at or datetime.fromtimestamp(0, UTC), article.id)
 
 
 def cursor_position(cursor: str) -> tuple[datetime, str]:
     """The (created_at, id) of the last article of the page before ``cursor``;
     :class:`BadCursor` if it is not one this store made."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        created = datetime.fromisoformat(data["t"])
-        aid = data["id"]
-    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
-        raise BadCursor(_CURSOR_ERROR) from None
-    if not isinstance(aid, str) or created.tzinfo is None:
-        raise BadCursor(_CURSOR_ERROR)
-    return created, aid
+    return _decode_position(cursor, "t")
 
 
 #: What similar-event scoring reads of a candidate (each stage result with its ``status``,
@@ -358,22 +367,13 @@ def encode_event_cursor(article: Article) -> str:
     )
     if isinstance(when, str):
         when = datetime.fromisoformat(when)
-    raw = json.dumps({"e": when.isoformat(), "id": article.id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return _encode_position("e", when, article.id)
 
 
 def event_position(cursor: str) -> tuple[datetime, str]:
     """The (event_at, id) of the last article of the page before ``cursor``;
     :class:`BadCursor` if it is not one this store made."""
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        when = datetime.fromisoformat(data["e"])
-        aid = data["id"]
-    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
-        raise BadCursor(_CURSOR_ERROR) from None
-    if not isinstance(aid, str) or when.tzinfo is None:
-        raise BadCursor(_CURSOR_ERROR)
-    return when, aid
+    return _decode_position(cursor, "e")
 
 
 def event_time_of(published: datetime | None, received: datetime | None) -> datetime | None:
