@@ -284,7 +284,7 @@ async def insert_synthetic(
     for lo in range(start, stop, 2_000):
         hi = min(lo + 2_000, stop)
         docs = []
-        pushes: dict[str, list[list[Any]]] = {}
+        pushes: dict[str, list[str]] = {}
         for n in range(lo, hi):
             terms = gen.terms()
             aid = f"syn{n:07d}"
@@ -298,7 +298,7 @@ async def insert_synthetic(
                 "similar_index": {"terms": terms, "n": len(terms), "at": when},
             })  # fmt: skip
             for t in terms:
-                pushes.setdefault(t, []).append([aid, when])
+                pushes.setdefault(t, []).append(aid)
                 dfs[t] += 1
             totals[0] += 1
             totals[1] += len(terms)

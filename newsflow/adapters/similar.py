@@ -3,12 +3,15 @@
 Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``), owned by the store as
 ``store.similar``:
 
-- ``<c>_terms``: one document per term, ``{_id: term, df: n, e: [[id, event time], ...]}``:
-  how many indexed articles have it and the newest
+- ``<c>_terms``: one document per term, ``{_id: term, df: n, e: [id, ...]}``: how many
+  indexed articles have it and the ids of the newest
   :data:`~newsflow.stages.similar_events.POSTINGS` of them (its postings, oldest first;
   older ones are dropped, a lookup never reads them); plus ``{_id: "\\u0000stats", n,
   terms}`` (articles indexed, sum of their term counts). Kept incrementally: one upsert per
-  term (``$inc`` and a capped ``$push``) when an article is indexed.
+  term (``$inc`` and a capped ``$push``) when an article is indexed. Postings written before
+  2026-11-28 (third change) are ``[id, event time]`` pairs, read the same way: the time was
+  never read, and a plain string is the cheapest thing for SecantusDB to copy and compare
+  on every rewrite of the document.
 - on the article: ``similar_index`` (its terms, their count, when indexed; stored with the
   analysis, in the same write) and, with an
   embeddings provider, ``embedding`` (``vector``: a BSON vector, binary subtype 9, float32
@@ -46,7 +49,7 @@ from typing import Any
 
 from bson.binary import Binary, BinaryVectorDtype
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, UpdateOne, WriteConcern
 
 from newsflow.domain.contracts import SimilarArticle
 from newsflow.stages.similar_events import (
@@ -113,6 +116,16 @@ def candidate_of(doc: Document) -> Candidate:
     )  # fmt: skip
 
 
+def posting_id(entry: Any) -> str | None:
+    """The article id of a posting: an id, or an ``[id, event time]`` pair (before
+    2026-11-28); None for anything else."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, list) and entry and isinstance(entry[0], str):
+        return entry[0]
+    return None
+
+
 def index_entry(terms: list[str]) -> Document:
     """What the article stores once it is indexed (``similar_index``)."""
     return {"terms": terms, "n": len(terms), "at": now()}
@@ -131,6 +144,8 @@ class SimilarIndex:
     ) -> None:
         self._articles = articles
         self._terms: AsyncIOMotorCollection[Any] = db[f"{name}_terms"]
+        #: The same, written acknowledged but not journaled (see :meth:`index`).
+        self._terms_unsynced = self._terms.with_options(write_concern=WriteConcern(w=1))
         #: Where postings were kept before they moved into ``_terms`` (dropped by a rebuild).
         self._old_postings: AsyncIOMotorCollection[Any] = db[f"{name}_postings"]
 
@@ -165,9 +180,9 @@ class SimilarIndex:
             async for doc in self._terms.find({"_id": {"$in": chosen}}, {"e": 1}):
                 term = doc["_id"]  # one of ``chosen``, so weighted
                 for entry in doc.get("e") or []:
-                    if not isinstance(entry, list) or not entry or entry[0] == aid:
+                    other = posting_id(entry)
+                    if other is None or other == aid:
                         continue
-                    other = str(entry[0])
                     pre[other] = pre.get(other, 0.0) + weights[term]
             if len(pre) >= SCORE_CANDIDATES:
                 break
@@ -183,17 +198,26 @@ class SimilarIndex:
                     earlier.append(c)
         return Lookup(stats, dfs, weights, earlier, later)
 
-    async def index(self, aid: str, terms: list[str], when: datetime | None) -> None:
+    async def index(self, aid: str, terms: list[str], *, durable_by_next_write: bool) -> None:
         """Count ``terms`` in the document frequencies and add the article to their postings
         (one write: an upsert per term). The caller stores :func:`index_entry` on the article
         with its analysis and indexes an article once (:attr:`Article.similar_index`); a crash
         between the two writes indexes it again when the message is redelivered, which counts
-        its terms twice: harmless to weights that count thousands of articles."""
+        its terms twice: harmless to weights that count thousands of articles.
+
+        ``durable_by_next_write``: the caller's next write is the article's, with the store's
+        write concern (journaled by default), and it comes only after this one is
+        acknowledged: the upserts are then sent acknowledged but not journaled (``w: 1``).
+        The server's journal is one sequence, so the article's journaled commit makes these
+        durable too (a replica set's majority commit likewise covers the earlier entries of
+        its oplog); a crash before it loses at most postings the redelivered message writes
+        again. Each journaled statement is a flush of its own (49 per article on SecantusDB,
+        which syncs every statement of a bulk write; see the README, "Benchmark")."""
         if not terms:
             return
-        moment = _aware(when) or now()
-        posting = {"$each": [[aid, moment]], "$slice": -POSTINGS}
-        await self._terms.bulk_write(
+        posting = {"$each": [aid], "$slice": -POSTINGS}
+        terms_coll = self._terms_unsynced if durable_by_next_write else self._terms
+        await terms_coll.bulk_write(
             [UpdateOne({"_id": t}, {"$inc": {"df": 1}, "$push": {"e": posting}}, upsert=True)
              for t in terms]
             + [UpdateOne({"_id": STATS_ID}, {"$inc": {"n": 1, "terms": len(terms)}}, upsert=True)],

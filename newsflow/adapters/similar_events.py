@@ -101,7 +101,8 @@ class SimilarEvents:
         entry = None
         if article.similar_index is None:
             entry = index_entry(terms)
-            await self._index(article, terms, lookup)
+            # the analysis and this entry are the caller's next write (see SimilarIndex.index)
+            await self._index(article, terms, lookup, durable_by_next_write=True)
         return Found([to_result(s) for s in ranked], entry)
 
     async def find(
@@ -111,7 +112,7 @@ class SimilarEvents:
         second call ranks again and changes nothing): ``newsflow similar refresh``."""
         terms, ranked, lookup = await self._ranked(article, symbols, keywords)
         if await self.index.claim_indexing(article.id, terms):
-            await self._index(article, terms, lookup)
+            await self._index(article, terms, lookup, durable_by_next_write=False)
         return [to_result(s) for s in ranked]
 
     async def _ranked(
@@ -123,8 +124,10 @@ class SimilarEvents:
         ranked, lookup = await self.rank(article, terms)
         return terms, ranked, lookup
 
-    async def _index(self, article: Article, terms: list[str], lookup: Lookup) -> None:
-        await self.index.index(article.id, terms, article.event_time)
+    async def _index(
+        self, article: Article, terms: list[str], lookup: Lookup, *, durable_by_next_write: bool
+    ) -> None:
+        await self.index.index(article.id, terms, durable_by_next_write=durable_by_next_write)
         if terms and lookup.later:
             await self._offer(article, lookup, article.story.id if article.story else None)
 

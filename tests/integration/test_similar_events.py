@@ -187,7 +187,7 @@ async def test_indexing_is_once_per_article_and_postings_keep_the_newest(
         assert found.index_entry is not None and "duvet" in found.index_entry["terms"]
     term = await store.similar._terms.find_one({"_id": "duvet"})
     assert term["df"] == POSTINGS + 4
-    assert [e[0] for e in term["e"]] == [f"d{n}" for n in range(3, POSTINGS + 3)]
+    assert term["e"] == [f"d{n}" for n in range(3, POSTINGS + 3)]
 
 
 async def test_rebuild_indexes_every_analyzed_article_again(
@@ -297,3 +297,59 @@ async def test_refresh_command_brings_old_lists_up_to_date(
     assert [s.id for s in after.analysis.similar] == ["s1"]
     assert after.analysis.similar[0].evidence and "stadia" in after.analysis.similar[0].evidence
     assert await refresh(settings, store, limit=1000) == 0  # nothing left to do
+
+
+async def test_postings_of_the_earlier_form_are_read_as_ids(
+    store: ArticleStore, settings: Settings
+) -> None:
+    """Postings stored before 2026-11-28 are ``[id, event time]`` pairs; a term document may
+    hold both forms (new ids pushed after old pairs)."""
+    finder = SimilarEvents(store.similar, settings)
+    await analyze(store, finder, doc("old", *DUVET, days=0))
+    await store.similar._terms.update_many({}, {"$set": {"e": [["old", T0]]}})
+    article = await analyze(store, finder, doc("new", *DUVET, days=1))
+    assert (await store.similar._terms.find_one({"_id": "duvet"}))["e"] == [["old", T0], "new"]
+    assert article.analysis is not None and [s.id for s in article.analysis.similar] == ["old"]
+
+
+async def test_the_analyzers_term_upserts_are_not_journaled_the_refreshs_are(
+    settings: Settings,
+) -> None:
+    """The analyzer's article write follows its term upserts and makes them durable, so they
+    go unjournaled (w: 1); ``newsflow similar refresh`` stores the article's entry first, so
+    its upserts keep the store's journaled concern. Seen in the commands the driver sends."""
+    from motor.motor_asyncio import AsyncIOMotorClient
+    from pymongo import monitoring
+
+    class Sent(monitoring.CommandListener):
+        def __init__(self) -> None:
+            self.concerns: list[dict[str, Any]] = []
+
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            if event.command_name == "update" and event.command["update"].endswith("_terms"):
+                self.concerns.append(dict(event.command.get("writeConcern") or {}))
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+            pass
+
+        def failed(self, event: monitoring.CommandFailedEvent) -> None:
+            pass
+
+    sent = Sent()
+    client: Any = AsyncIOMotorClient(settings.mongo_url, tz_aware=True, event_listeners=[sent])
+    local = settings.model_copy(update={"mongo_db": f"{settings.mongo_db}_wc"})
+    store = ArticleStore(client, local)
+    try:
+        finder = SimilarEvents(store.similar, local)
+        first = doc("a", *DUVET, days=0)
+        await store.import_documents([first])
+        found = await finder.search(Article.from_document(first), symbols=[], keywords=[])
+        assert found.index_entry is not None
+        assert sent.concerns == [{"w": 1}]
+        second = doc("b", *DUVET, days=1)
+        await store.import_documents([second])
+        await finder.find(Article.from_document(second), symbols=[], keywords=[])
+        assert sent.concerns == [{"w": 1}, {"w": 1, "j": True}]
+    finally:
+        await store.drop()
+        store.close()
