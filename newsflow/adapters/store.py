@@ -86,7 +86,9 @@ lost a write the stage had read), which is submitted again instead.
 
 Every write uses the write concern of ``NEWSFLOW_MONGO_WRITE_CONCERN`` (:data:`WRITE_CONCERNS`):
 journaled by default, because a stage acknowledges its Redis message right after its write,
-and a write the server then loses would leave nothing to redo it.
+and a write the server then loses would leave nothing to redo it. One exception: the
+analyzer's similar-events term upserts go ``w: 1`` because the journaled write of its analysis
+follows them and makes them durable (:meth:`~newsflow.adapters.similar.SimilarIndex.index`).
 """
 
 from __future__ import annotations
