@@ -43,6 +43,7 @@ DIRECTIONS = ["bullish", "bearish", "neutral", None]
 #: Articles received an hour: the same for every size (history grows, the rate does not).
 PER_HOUR = 60
 BASELINE = "newest first, one sorted query (baseline)"
+BY_SHORT_ID = "one article by its short id (get)"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ QUERIES: dict[str, Query] = {
     "view=bullish": Query(ArticleFilter(view="bullish")),
     "view=important: one sorted query": Query(ArticleFilter(view="important"), windows=False),
     "view=important": Query(ArticleFilter(view="important")),
+    "sort=impact (one sorted query: a ranked order)": Query(ArticleFilter(sort="impact")),
     "view=hot": Query(ArticleFilter(view="hot")),
     "view=hot&symbol=BTC": Query(ArticleFilter(view="hot", symbol="BTC")),
 }
@@ -119,6 +121,14 @@ async def measure(store: ArticleStore, runs: int, size: int) -> dict[str, tuple[
             await store.page(q.where, limit=50, cursor=cursors[name])
             times[name].append(time.perf_counter() - started)
     store.list_windows = LIST_WINDOWS
+    # An article by its short id, as the reader's article page and `newsflow show` ask.
+    shorts = [a.short_id for a in (await store.page(ArticleFilter(), limit=runs)).items]
+    times[BY_SHORT_ID] = []
+    for short in shorts:
+        started = time.perf_counter()
+        await store.get(short)
+        times[BY_SHORT_ID].append(time.perf_counter() - started)
+    found[BY_SHORT_ID] = 1
     results = {name: (statistics.median(t) * 1000, found[name]) for name, t in times.items()}
     for name, (ms, n) in results.items():
         print(f"  {size:,} articles, {name}: {ms:.1f} ms ({n} items)", flush=True)
@@ -158,7 +168,7 @@ async def main() -> None:
     header = " | ".join(f"{s:,} articles: ms (ratio)" for s in sizes)
     print(f"\n| query (page of 50) | {header} |")
     print("|---|" + "---|" * len(sizes))
-    for name in QUERIES:
+    for name in [*QUERIES, BY_SHORT_ID]:
         cells = []
         for size in sizes:
             ms, _ = table[size][name]

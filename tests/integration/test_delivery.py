@@ -220,6 +220,10 @@ async def test_short_ids_resolve_and_ambiguity_is_an_error(store: ArticleStore) 
         for aid in ("abcdef0123" + "0" * 54, "abcdef9999" + "1" * 54)
     )
     assert await store.resolve("abcdef0123") == "abcdef0123" + "0" * 54
+    # a prefix longer than a short id, and one whose range ends at the last hex digit
+    assert await store.resolve("abcdef99991") == "abcdef9999" + "1" * 54
+    await store.import_documents([{"_id": "f" * 64, "short_id": "f" * 10, "created_at": None}])
+    assert await store.resolve("ffff") == "f" * 64
     with pytest.raises(AmbiguousId, match="ambiguous"):
         await store.resolve("abcdef")
     with pytest.raises(ArticleNotFound):
