@@ -150,7 +150,11 @@ class StoryIndex:
                     similarity=match.similarity, containment=match.containment,
                     method=print_.method, placed_at=now(),
                 )  # fmt: skip
-            await self._prints.update_one({"_id": aid}, {"$set": {"story_id": link.id}})
+            # A fingerprint without a story is read as the first of its own (``best_match``):
+            # the first article of a story writes nothing more (every update of a fingerprint
+            # rewrites its band index entries).
+            if (stored.get("story_id") or aid) != link.id:
+                await self._prints.update_one({"_id": aid}, {"$set": {"story_id": link.id}})
         await self._summarize(aid, link, previous, source)
         return link
 

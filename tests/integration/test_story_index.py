@@ -105,3 +105,28 @@ async def test_a_text_too_short_stands_alone_with_the_reason(store: ArticleStore
     link = await index.place(aid, 1, None, source="a.example", note="text too short to compare")
     assert link.first and link.id == aid and link.note == "text too short to compare"
     assert article_id("https://a.example/short") == aid
+
+
+async def test_a_first_article_leaves_its_fingerprint_storyless_and_a_refresh_moves_it(
+    store: ArticleStore,
+) -> None:
+    """The first of a story writes no story on its fingerprint (read as its own); a copy that
+    a refresh makes different leaves the story it had joined, on its fingerprint too."""
+    index = store.stories
+    await index.ensure_indexes()
+    text = paragraphs(5)
+    a = await _article(store, "https://a.example/3")
+    b = await _article(store, "https://b.example/3")
+    c = await _article(store, "https://c.example/3")
+    await index.place(a, 1, fingerprint("\n".join(text)), source="a.example")
+    assert (await index._prints.find_one({"_id": a}))["story_id"] is None
+    await index.place(b, 1, fingerprint("\n".join(text)), source="b.example")
+    assert (await index._prints.find_one({"_id": b}))["story_id"] == a
+    # b's page changed: placed again, it is a story of its own, and c, a copy of the new b,
+    # joins b's story, not a's
+    new_text = "\n".join(paragraphs(6))
+    moved = await index.place(b, 2, fingerprint(new_text), source="b.example")
+    assert moved.first and moved.id == b
+    assert (await index._prints.find_one({"_id": b}))["story_id"] == b
+    joined = await index.place(c, 1, fingerprint(new_text), source="c.example")
+    assert (joined.id, joined.matched) == (b, b)
