@@ -4,7 +4,8 @@ Collections (``<c>`` is ``NEWSFLOW_MONGO_COLLECTION``):
 
 - ``<c>_fingerprints``: one document per article with a fingerprint: the MinHash signature
   (512 bytes), the number of shingles, the LSH band hashes as an array with a multikey index,
-  when it was first stored (``seen_at``) and its story. Kept apart from the article so that a
+  when it was first stored (``seen_at``) and its story (``story_id``; null while the article
+  is the first of its own story, which is how it is read). Kept apart from the article so that a
   lookup reads 42 index keys and a few small documents, never article texts.
 - ``<c>_stories``: one summary per story (first article, first seen, member count, the first
   :data:`~newsflow.domain.stories.MAX_STORY_SOURCES` source names).
