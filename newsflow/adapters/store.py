@@ -45,9 +45,7 @@ list, newest first (``page``, ``latest``)      ``created_at, _id`` descending, r
                                                ``source, created_at``; category and language filter the newest-first
                                                scan (no index of their own)
 views bullish / bearish (``page``)             ``analysis.impact.impact.direction, created_at``
-                                               (partial: the articles with a direction)
-view important (``page``)                      ``votes.important, created_at`` (partial:
-                                               important >= 1)
+view important (``page``)                      ``votes.important, created_at``
 view hot (``page``)                            ``status, created_at``: the analyzed articles of
                                                the last ``NEWSFLOW_HOT_WINDOW_HOURS``, newest
                                                first, at most ``NEWSFLOW_HOT_MAX_CANDIDATES``,
@@ -69,13 +67,11 @@ comments of an article (``comments``)          ``<c>_comments: article_id, creat
 a person's votes (``toggle_vote``,             ``<c>_votes: _id`` (article:voter:kind),
 ``my_votes``)                                  ``article_id, voter``
 deferred LLM work (``reopen_deferred``)        ``translation.status``,
-                                               ``analysis.impact.status`` (partial: only
-                                               ``deferred``)
+                                               ``analysis.impact.status``
 list by publication time (``page`` with        ``event_at, _id`` descending (``event_at``: the
 ``sort="published"``)                          publication time when known, else received)
 list by votes / impact (``sort``)              ``votes.up, event_at`` /
                                                ``analysis.impact.impact.confidence, event_at``
-                                               (partial: a confidence >= 0)
 search (``search``)                            ``<c>_search: terms, event_at``: one term, in
                                                windows of event time, at most 2,000
                                                candidates each; the filters then on their
@@ -363,39 +359,9 @@ _DIRECTION_INDEX = [(_DIRECTION, ASCENDING), ("created_at", DESCENDING)]
 _SYMBOL_INDEX = [("analysis.symbols", ASCENDING), ("created_at", DESCENDING)]
 _SOURCE_INDEX = [("source", ASCENDING), ("created_at", DESCENDING)]
 _IMPORTANT_INDEX = [("votes.important", DESCENDING), ("created_at", DESCENDING)]
-#: Indexes of fields most articles lack (the impact analysis of an LLM, important votes,
-#: deferred LLM work) hold only the articles that have them: every query they serve implies
-#: the filter (a direction is a string; ``important`` is >= 1; the impact order asks for a
-#: confidence >= 0; the deferred work for ``deferred``). On SecantusDB each update of an
-#: article rewrites all of its index entries (``bench/pipeline.py``: articles.update). The
-#: filters use only operators SecantusDB's planner can prove implied (``$gte``, equality).
-_PARTIAL_INDEXES: tuple[tuple[list[tuple[str, int]], Document, str], ...] = (
-    (_DIRECTION_INDEX, {_DIRECTION: {"$gte": ""}}, "direction_created_at"),
-    (_IMPORTANT_INDEX, {"votes.important": {"$gte": 1}}, "important_created_at"),
-    (
-        [(_CONFIDENCE, DESCENDING), ("event_at", DESCENDING)],
-        {_CONFIDENCE: {"$gte": 0}},
-        "confidence_event_at",
-    ),
-    (
-        [("translation.status", ASCENDING)],
-        {"translation.status": "deferred"},
-        "deferred_translation",
-    ),
-    (
-        [("analysis.impact.status", ASCENDING)],
-        {"analysis.impact.status": "deferred"},
-        "deferred_impact",
-    ),
-)
-#: Indexes of earlier versions that no query uses any more, or that the partial ones replace:
-#: dropped at start, since each costs every write.
+#: Indexes of the articles that earlier versions made and no query uses any more: dropped
+#: at start, since each costs every write (see the README, "Upgrading").
 _SUPERSEDED_INDEXES = (
-    "analysis.impact.impact.direction_1_created_at_-1",
-    "votes.important_-1_created_at_-1",
-    "analysis.impact.impact.confidence_-1_event_at_-1",
-    "translation.status_1",
-    "analysis.impact.status_1",
     "analysis.keywords_1",
     "extraction.published_-1",
     "analysis.symbols_1",
@@ -568,17 +534,21 @@ class ArticleStore:
         await self._articles.create_index(_NEWEST_FIRST)
         await self._articles.create_index(_SYMBOL_INDEX)
         await self._articles.create_index(_SOURCE_INDEX)
+        await self._articles.create_index(_DIRECTION_INDEX)
+        await self._articles.create_index(_IMPORTANT_INDEX)
         await self._articles.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
         # the list by publication time, the other orders, and search (issue 17)
         await self._articles.create_index(_EVENT_FIRST)
         await self._articles.create_index([("votes.up", DESCENDING), ("event_at", DESCENDING)])
-        # bullish / bearish, important, by impact; deferred LLM work, found again when the
-        # budget allows
-        for keys, only, name in _PARTIAL_INDEXES:
-            await self._articles.create_index(keys, name=name, partialFilterExpression=only)
+        await self._articles.create_index([(_CONFIDENCE, DESCENDING), ("event_at", DESCENDING)])
         await self._search.create_index(_SEARCH_INDEX)
         await self._comments.create_index([("article_id", ASCENDING), ("created_at", DESCENDING)])
         await self._voters.create_index([("article_id", ASCENDING), ("voter", ASCENDING)])
+        # deferred LLM work, found again when the budget allows. Whole, not partial: on
+        # SecantusDB the partial form cost an article's writes as much or more
+        # (bench/article_updates.py).
+        await self._articles.create_index([("translation.status", ASCENDING)])
+        await self._articles.create_index([("analysis.impact.status", ASCENDING)])
         await self.stories.ensure_indexes()
         await self.ledger.ensure_indexes()
         await self.similar.ensure_indexes()
