@@ -61,6 +61,9 @@ async def test_add_list_pause_resume_remove_through_the_api(
     assert [s["id"] for s in listed] == [src["id"]]
     one = await client.get(f"/api/sources/{src['short_id']}")
     assert one.status_code == 200 and one.json()["url"] == src["url"]
+    # a prefix of 4 digits, and one longer than the short id
+    for prefix in (src["id"][:4], src["id"][:14]):
+        assert (await client.get(f"/api/sources/{prefix}")).json()["id"] == src["id"]
 
     paused = await client.post(f"/api/sources/{src['short_id']}/pause")
     assert paused.json()["health"] == "paused" and paused.json()["paused"] is True
