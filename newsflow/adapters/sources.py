@@ -45,6 +45,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
 from pymongo import ASCENDING, ReturnDocument, monitoring
 from redis.asyncio import Redis
 
+from newsflow.adapters.ids import id_prefix_filter
 from newsflow.domain.urls import SHORT_ID_LEN, canonical_url, source_name
 from newsflow.settings import Settings
 
@@ -227,12 +228,7 @@ class SourceStore:
         ident = ident.lower()
         if len(ident) < 4 or any(c not in "0123456789abcdef" for c in ident):
             raise SourceNotFound(f"{ident!r} is not a source id (4 or more hex digits) or a URL")
-        # A range of the short id's index, not a regular expression (SecantusDB plans no
-        # index for one, nor for a range of _id: see ArticleStore.resolve).
-        short = ident[:SHORT_ID_LEN]
-        query: dict[str, Any] = {"short_id": {"$gte": short, "$lt": f"{short}g"}}
-        if len(ident) > SHORT_ID_LEN:
-            query["_id"] = {"$gte": ident, "$lt": f"{ident}g"}
+        query = id_prefix_filter(ident)
         ids = [d["_id"] async for d in self.sources.find(query, {"_id": 1}).limit(5)]
         if not ids:
             raise SourceNotFound(f"no source with id {ident}")
