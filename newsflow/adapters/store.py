@@ -55,8 +55,8 @@ one row per story (``page`` with ``stories``)  filters the scan above: ``story.f
 candidates of the retired similar-events       ``analysis.symbols``, ``analysis.keywords``
 scorer (``similar_candidates``: the            (one ``$in`` query each, newest first, merged;
 benchmark's baseline)                          the time bound is applied to what they find);
-                                               the keywords index only by
-                                               ``ensure_baseline_indexes`` (every article
+                                               the keywords index only made by
+                                               ``bench/similar.py --old`` (every article
                                                write would pay for it)
 articles per status (``status_counts``)        ``status, created_at``: each status but
                                                ``analyzed`` counted there; ``analyzed`` is the
