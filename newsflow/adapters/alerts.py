@@ -301,24 +301,18 @@ class AlertStore:
         A delivery another notifier holds under a live lease is left to it.
         """
         ts = now()
-        # The article's deliveries (its index), the unfinished ones kept here: no "$or"
-        # (see :meth:`claim`).
+        # The article's unfinished deliveries (through its index; no "$or", see :meth:`claim`):
+        # each update takes a retrying one, or a sending one whose lease ran out, as it is now.
         given_up = 0
         async for doc in self._deliveries.find(
-            {"article_id": article_id}, {"rule_id": 1, "reason": 1, "state": 1, "lease_until": 1}
+            {"article_id": article_id, "state": {"$in": ["retrying", "sending"]}},
+            {"rule_id": 1, "reason": 1, "state": 1},
         ):
-            lease = doc.get("lease_until")
-            if lease is not None and lease.tzinfo is None:
-                lease = lease.replace(tzinfo=UTC)
-            lapsed = doc.get("state") == "sending" and lease is not None and lease < ts
-            if doc.get("state") != "retrying" and not lapsed:
-                continue
             words = f"{reason}; last try: {doc.get('reason') or 'none finished'}"
-            # still as read: not taken by a notifier meanwhile
             still: Document = (
-                {"_id": doc["_id"], "state": "sending", "lease_until": {"$lt": ts}}
-                if lapsed
-                else {"_id": doc["_id"], "state": "retrying"}
+                {"_id": doc["_id"], "state": "retrying"}
+                if doc["state"] == "retrying"
+                else {"_id": doc["_id"], "state": "sending", "lease_until": {"$lt": ts}}
             )
             res = await self._deliveries.update_one(
                 still,

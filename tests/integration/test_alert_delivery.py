@@ -349,7 +349,17 @@ async def test_giving_up_an_article_fails_its_unfinished_deliveries(alerts: Aler
         status=None,
         final=False,
     )
-    assert await alerts.give_up(aid, "gave up after 3 deliveries") == 1
+    # another rule's delivery of the article, held under a live lease, is left to its sender;
+    # a third one whose sender's lease ran out is given up with the retrying one
+    held = await alerts.add(RuleSpec(url="https://h.example/2", symbols=["BTC"]))
+    held_key = idempotency_key(held.id, aid)
+    await alerts.claim(held_key, rule_id=held.id, article_id=aid, owner="b", lease_seconds=60)
+    lapsed = await alerts.add(RuleSpec(url="https://h.example/3", symbols=["BTC"]))
+    lapsed_key = idempotency_key(lapsed.id, aid)
+    await alerts.claim(lapsed_key, rule_id=lapsed.id, article_id=aid, owner="c", lease_seconds=0)
+    assert await alerts.give_up(aid, "gave up after 3 deliveries") == 2
+    assert (await alerts.delivery(held_key)).state == "sending"  # type: ignore[union-attr]
+    assert (await alerts.delivery(lapsed_key)).state == "failed"  # type: ignore[union-attr]
     record = await alerts.delivery(key)
     assert record is not None and record.state == "failed"
     assert (
