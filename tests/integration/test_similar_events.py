@@ -321,19 +321,19 @@ async def test_the_analyzers_term_upserts_are_not_journaled_the_refreshs_are(
     from motor.motor_asyncio import AsyncIOMotorClient
     from pymongo import monitoring
 
-    class Sent(monitoring.CommandListener):
+    from newsflow.adapters.sources import CommandCounter
+
+    class Sent(CommandCounter):
+        """The write concern of each update of the term documents."""
+
         def __init__(self) -> None:
+            super().__init__()
             self.concerns: list[dict[str, Any]] = []
 
         def started(self, event: monitoring.CommandStartedEvent) -> None:
+            super().started(event)
             if event.command_name == "update" and event.command["update"].endswith("_terms"):
                 self.concerns.append(dict(event.command.get("writeConcern") or {}))
-
-        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-            pass
-
-        def failed(self, event: monitoring.CommandFailedEvent) -> None:
-            pass
 
     sent = Sent()
     client: Any = AsyncIOMotorClient(settings.mongo_url, tz_aware=True, event_listeners=[sent])
