@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/assets.py [--split test|dev|all] [--before-ref main] [--corpus PATH]
     .venv/bin/python bench/assets.py --split dev --sweep   # salience rules, dev only
+    .venv/bin/python bench/assets.py --split test2 --repos DIR   # the repositories' set
 
 Reads ``tests/data/assets_eval.jsonl`` (250 corpus articles annotated by reading) and, for each
 article, the corpus ground-truth text (ScrapingHub ``articleBody``, zh_cwced ``truth/``) and the
@@ -48,6 +49,50 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 EVAL = REPO / "tests" / "data" / "assets_eval.jsonl"
+#: Pages of two public extractor test suites (``dev2``/``test2``), annotated alike; the pages
+#: stay in their repositories: ``--repos DIR`` holds them as ``DIR/<owner>+<name>/repo`` (a bare
+#: snapshot) or ``DIR/<name>`` (a ``git clone``), checked out at any commit that has the row's.
+EVAL_REPOS = REPO / "tests" / "data" / "assets_eval_repos.jsonl"
+DEFAULT_REPOS = REPO.parent / ".mirror"
+REPO_SPLITS = ("dev2", "test2")
+
+
+def _git_dir(repos: Path, repo: str) -> Path:
+    owner, name = repo.split("/")
+    for candidate in (repos / f"{owner}+{name}" / "repo", repos / name):
+        if candidate.exists():
+            return candidate
+    raise SystemExit(f"{repo} not found under {repos}: git clone https://github.com/{repo}")
+
+
+def load_repo_articles(repos: Path, split: str) -> list[dict[str, Any]]:
+    """The annotated repository pages with the title and text newsflow's extractor gives."""
+    sys.path.insert(0, str(REPO))
+    from newsflow.stages.decoding import decode_html
+    from newsflow.stages.extraction import extract_page
+
+    articles = []
+    for line in EVAL_REPOS.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if split not in (row["split"], "all2"):
+            continue
+        git = _git_dir(repos, row["repo"])
+        raw = subprocess.run(
+            ["git", "-C", str(git), "show", f"{row['commit']}:{row['path']}"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        extracted = extract_page(decode_html(raw)[0], None)
+        articles.append(
+            {
+                **row,
+                "corpus": row["repo"],
+                "title": extracted.title,
+                "text": extracted.text,
+                "language": extracted.language,
+            }
+        )
+    return articles
 
 
 def load_articles(corpus: Path, split: str) -> list[dict[str, Any]]:
@@ -264,7 +309,13 @@ def main() -> int:
         worker(*sys.argv[2:5])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", default="test", choices=["test", "dev", "all"])
+    parser.add_argument(
+        "--split",
+        default="test",
+        choices=["test", "dev", "all", *REPO_SPLITS, "all2"],
+        help="test/dev/all: the corpus set; test2/dev2/all2: the repositories' set",
+    )
+    parser.add_argument("--repos", type=Path, default=DEFAULT_REPOS)
     parser.add_argument("--before-ref", default="main")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--errors", action="store_true", help="list every disagreement")
@@ -276,10 +327,13 @@ def main() -> int:
         "(dev split only)",
     )
     args = parser.parse_args()
-    if args.sweep and args.split != "dev":
-        parser.error("--sweep compares rules to choose among them: on the dev split only")
+    if args.sweep and args.split not in ("dev", "dev2"):
+        parser.error("--sweep compares rules to choose among them: on a dev split only")
 
-    articles = load_articles(args.corpus, args.split)
+    if args.split in (*REPO_SPLITS, "all2"):
+        articles = load_repo_articles(args.repos, args.split)
+    else:
+        articles = load_articles(args.corpus, args.split)
     with tempfile.TemporaryDirectory() as tmp:
         articles_path = Path(tmp) / "articles.json"
         articles_path.write_text(json.dumps(articles, ensure_ascii=False), encoding="utf-8")
@@ -296,8 +350,13 @@ def main() -> int:
     print(
         f"Assets evaluation: split={args.split}, {len(articles)} articles, {gold} annotated assets"
     )
+    source = (
+        "newsflow's extractor on the page HTML"
+        if args.split in (*REPO_SPLITS, "all2")
+        else "corpus ground truth"
+    )
     print(
-        "text = corpus ground truth; title = newsflow's extractor on the page HTML; "
+        f"text = {source}; title = newsflow's extractor on the page HTML; "
         "path = analyze_text().symbols\n"
     )
     print("| matcher | precision | recall | TP | FP | FN |")
@@ -308,7 +367,7 @@ def main() -> int:
             f"| {label} | {r['precision']:.3f} | {r['recall']:.3f} | {r['tp']} | {r['fp']} "
             f"| {r['fn']} |"
         )
-    for corpus in ("scrapinghub", "zh_cwced"):
+    for corpus in dict.fromkeys(a["corpus"] for a in articles):
         idx = [i for i, a in enumerate(articles) if a["corpus"] == corpus]
         sub = [articles[i] for i in idx]
         for name, symbols in (("before", before_symbols), ("after", after["symbols"])):
