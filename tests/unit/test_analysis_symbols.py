@@ -211,3 +211,10 @@ def test_generated_files_are_current() -> None:
     from newsflow.stages.analysis.build_assets import main
 
     assert main(["--check"]) == 0
+
+
+def test_a_name_written_like_a_ticker_counts_once() -> None:
+    """"HSBC" is both a name and a code: the name pass judges it, the bare-ticker pass skips
+    it (it counted twice, so an example named once looked named twice)."""
+    hits = find_assets("Banks", "HSBC shares rose 2% on Monday while HSBC's rivals fell.")
+    assert [(h.symbol, h.count) for h in hits] == [("HSBA.L", 2)]

@@ -230,6 +230,14 @@ def _segmenter() -> Callable[[str], list[tuple[str, str]]]:
     return rjieba.tag
 
 
+def cut_words(text: str) -> list[str]:
+    """The words of a Chinese text as the segmenter (asset names included) cuts them."""
+    _segmenter()
+    import rjieba
+
+    return rjieba.cut(text)
+
+
 def _is_cjk_term(word: str) -> bool:
     return (
         len(word) >= 2

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -155,7 +156,10 @@ _CHROME = re.compile(
     r"(?i)\b(?:share|post|pin|send|tweet|follow|like us|find us|connect with us|join us)"
     r"[\w@. ]{0,40}?\b(?:on |to |via |at )?(?:facebook|twitter|instagram|linkedin|whatsapp"
     r"|pinterest|reddit|telegram|youtube|tiktok|threads|weibo|wechat|e-?mail)\b[^\n]{0,80}"
-    r"|分享到[^\n]{0,40}|分享至[^\n]{0,40}|关注我们[^\n]{0,40}|關注我們[^\n]{0,40}",
+    r"|分享到[^\n]{0,40}|分享至[^\n]{0,40}|关注我们[^\n]{0,40}|關注我們[^\n]{0,40}"
+    # A platform's disclaimer and a link back to the site's home page ("返回腾讯网首页>>").
+    r"|(?:特别声明|特別聲明|免责声明|免責聲明|Notice: The content above)[^\n]{0,300}"
+    r"|返回[^\n]{0,12}首页|返回[^\n]{0,12}首頁",
     re.ASCII,
 )
 #: A line made only of these words is a row of buttons ("Facebook Twitter Email").
@@ -206,6 +210,13 @@ _NUMERIC = re.compile(
     r"\$\s?\d|\d\s?%|\d\s?(?:美元|美金|港元|港币|港幣|元|USDT?\b|USD\b)|[+\-−]\d+(?:\.\d+)?%?",
     re.ASCII,
 )
+#: How far before a name the words that make it a medium are looked for.
+MEDIUM_REACH = 16
+#: "根据携程旅行网发布的数据": a company named as the source of figures.
+_ZH_SOURCE_BEFORE = re.compile(r"(?:根据|根據|据|據)$")
+_ZH_DATA_AFTER = re.compile(
+    r"[\u4e00-\u9fff]{0,4}?(?:发布的|發布的|公布的)?(?:数据|數據|统计|統計)"
+)
 #: Words right after an ambiguous name that make it the company ("Apple Inc", "Apple shares").
 _FOLLOWER = re.compile(
     r"(?:['’]s)?\s?(?:Inc\b|Inc\.|Corp\b|Corp\.|Corporation\b|Co\.|Ltd\b|plc\b|Platforms\b"
@@ -222,7 +233,8 @@ _COMPANY_WORDS = re.compile(
     r"|merger|subsidiary|company|company's|companies|firm|firms|incumbents|tech giant|giant"
     r"|retailer|automaker|carmaker"
     r"|maker|manufacturer|chipmaker|brand|customers|announced|unveiled|launched|rolled out"
-    r"|rolling out|sued|lawsuit|regulators?|antitrust|IPO|listing|listed"
+    r"|rolling out|sued|lawsuit|regulators?|antitrust|IPO|listing|listed|settlement"
+    r"|agreements?|statement|contracts?|partnership|negotiations?|e-tailer|online retailer"
     r"|headquartered|spokesperson|spokesman|spokeswoman|Big Tech)\b"
     r"|公司|集团|集團|股价|股價|股票|市值|财报|財報|营收|營收|发布|發布|推出|宣布|收购|收購|投资|投資"
     r"|首席执行官|執行長|董事长|董事長|品牌|用户|用戶|手机|手機|芯片|晶片|汽车|汽車",
@@ -247,10 +259,10 @@ _VENUE_AFTER = re.compile(
     re.ASCII,
 )
 #: A name right after one of these is a medium or a shop: "on Facebook", "via Amazon", "took
-#: to Twitter".
+#: to Twitter", "according to Reuters".
 _MEDIUM_BEFORE = re.compile(
-    r"(?i)\b(?:on|via|at|from|(?:took|take|takes|taking|taken|went|goes|turned|turns|posted"
-    r"|posts|wrote)\sto)\s$",
+    r"(?i)\b(?:on|via|at|from|according\sto|(?:took|take|takes|taking|taken|went|goes|turned"
+    r"|turns|posted|posts|wrote)\sto)\s$",
     re.ASCII,
 )
 #: A name right before one of these is someone's employer ("Commerzbank analyst Carsten
@@ -278,8 +290,9 @@ _FUTURES_AFTER = re.compile(r"\s(?:index\s)?(?:futures|options)\b|期货|期貨"
 #: A company name before one of these is a medium: "a Netflix special", "a Facebook post"
 #: (not "Netflix's shows": the possessive makes them the company's products).
 _MEDIUM_AFTER = re.compile(
-    r"\s(?:original\s)?(?:specials?|series|shows?|documentar(?:y|ies)|films?|movies?"
-    r"|originals?|podcasts?|videos?|posts?|page|account|feed|livestreams?|channel|profile)\b",
+    r"\s(?:original\s|radio\s|TV\s|television\s|streaming\s)?(?:specials?|series|shows?"
+    r"|documentar(?:y|ies)|films?|movies?|originals?|podcasts?|videos?|posts?|page|account|feed"
+    r"|livestreams?|channel|profile|shops?|sellers?|storefronts?)\b",
     re.ASCII,
 )
 #: A company name before one of these is a part inside another product ("a brand new AMD
@@ -318,6 +331,27 @@ ZH_GUARDS: dict[str, str] = {
     "百度": "一二三四五六七八九十几幾数數零两兩百千",
     "美的": "很真最好完甜",
 }
+
+
+#: Chinese names this short match only as a whole word of the segmented sentence: 国航 (Air
+#: China) is not the one in 中国航天 or 法国航空, 道指 (the Dow) not the one in 报道指出.
+ZH_SHORT_NAME = 2
+#: Characters of context on each side that the segmenter sees around a short name.
+ZH_WINDOW = 10
+
+
+def _zh_word(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is a whole word where rjieba (with the asset names in its
+    dictionary) segments the text around it."""
+    from newsflow.stages.analysis.keywords import cut_words
+
+    left = max(0, start - ZH_WINDOW)
+    bounds = {left}
+    position = left
+    for word in cut_words(text[left : min(len(text), end + ZH_WINDOW)]):
+        position += len(word)
+        bounds.add(position)
+    return start in bounds and end in bounds
 
 
 @dataclass
@@ -385,8 +419,10 @@ class _Found:
         #: ambiguous names without context: symbol, zone, position, sentence start and end
         self.pending: list[tuple[str, Zone, int, int, int]] = []
         #: Latin names inside a list of three or more names ("Lugg, Instacart, DoorDash, GrubHub")
-        self.listed: list[tuple[str, int, int, str, int]] = []
-        #: names seen right before a component word ("AMD graphics card")
+        #: (symbol, start, end of the list)
+        self.listed: list[tuple[str, int, int]] = []
+        #: names seen right before a component word ("AMD graphics card") or given as examples
+        #: ("banks like HSBC and JPMorgan Chase")
         self.parts: set[str] = set()
         #: unambiguous mentions of stocks: (position, symbol)
         self.mentions: list[tuple[int, str]] = []
@@ -528,8 +564,9 @@ def _zones(title: str | None, text: str | None) -> list[tuple[Zone, str]]:
 def _scan(text: str, zone: Zone, offset: int, found: _Found) -> None:
     taken: list[tuple[int, int]] = []  # spans already explained by an explicit form
     _explicit(text, zone, offset, found, taken)
-    _names(text, zone, offset, found, taken)
-    _bare(text, zone, offset, found, taken)
+    named: list[tuple[int, int]] = []  # spans of names, in text order
+    _names(text, zone, offset, found, taken, named)
+    _bare(text, zone, offset, found, taken, named)
 
 
 def _without_chrome(text: str) -> str:
@@ -604,11 +641,24 @@ def _suffixed(base: str, suffix: str, codes: dict[str, str]) -> str | None:
     return None
 
 
+def _within(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    """Whether ``span`` lies inside one of ``spans`` (sorted, not overlapping)."""
+    i = bisect.bisect_right(spans, (span[0], sys.maxsize)) - 1
+    return i >= 0 and spans[i][0] <= span[0] and span[1] <= spans[i][1]
+
+
 def _inside(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
     return any(s <= span[0] < e or s < span[1] <= e for s, e in taken)
 
 
-def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[int, int]]) -> None:
+def _names(
+    text: str,
+    zone: Zone,
+    offset: int,
+    found: _Found,
+    taken: list[tuple[int, int]],
+    named: list[tuple[int, int]],
+) -> None:
     lower = text.lower()
     if len(lower) != len(text):  # a few characters change length when lower-cased
         lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
@@ -620,16 +670,20 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
         cjk = not key.isascii()
         if not cjk and not _word_bounded(text, start, end + 1):
             continue
+        # Judged here, whatever the outcome: the bare-ticker pass must not count "HSBC" again.
+        named.append((start, end + 1))
         if cjk and start and text[start - 1] in ZH_GUARDS.get(key, ""):
+            continue
+        if cjk and len(key) <= ZH_SHORT_NAME and not _zh_word(text, start, end + 1):
             continue
         if _VENUE_AFTER.match(text, end + 1):
             continue
         for symbol, name, ambiguous in entries:
             if _not_the_subject(found, symbol, text, start, end + 1):
                 break
-            if not cjk and _in_name_list(text, start, end + 1):
-                found.listed.append((symbol, offset + start, offset + end + 1, text, start))
-            if _COMPONENT_AFTER.match(text, end + 1):
+            if not cjk and (run := _in_name_list(text, start, end + 1)):
+                found.listed.append((symbol, offset + run[0], offset + run[1]))
+            if _COMPONENT_AFTER.match(text, end + 1) or (not cjk and _example(text, start)):
                 found.parts.add(symbol)
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
                 if (
@@ -640,7 +694,7 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
                     continue  # "best buy", "global payments": a company name is capitalised
                 if (
                     not cjk
-                    and _MEDIUM_BEFORE.search(text, max(0, start - 12), start)
+                    and _MEDIUM_BEFORE.search(text, max(0, start - MEDIUM_REACH), start)
                     and not (_FOLLOWER.match(text, end + 1))
                 ):
                     continue
@@ -654,7 +708,9 @@ def _names(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[
                     # For the neighbour rule: Latin names only (a Chinese one is often an
                     # ordinary word: 联想, 苹果), and not a medium ("took to Twitter").
                     left, right = (0, 0)
-                    if not cjk and not _MEDIUM_BEFORE.search(text, max(0, start - 12), start):
+                    if not cjk and not _MEDIUM_BEFORE.search(
+                        text, max(0, start - MEDIUM_REACH), start
+                    ):
                         left, right = _sentence_span(text, start, end + 1)
                     found.pending.append(
                         (symbol, zone, offset + start, offset + left, offset + right)
@@ -679,6 +735,8 @@ def _not_the_subject(found: _Found, symbol: str, text: str, start: int, end: int
         return True
     if _MEDIUM_AFTER.match(text, end):
         return True
+    if _ZH_SOURCE_BEFORE.search(before) and _ZH_DATA_AFTER.match(text, end):
+        return True
     if symbol in found.matcher.table.shops and not _OWN_PRODUCT.match(text, end):
         # "Amazon's Echo for $25" is its own product: it is the maker there.
         sentence = _sentence(text, start, end)
@@ -696,7 +754,7 @@ def _confirmed(found: _Found, symbol: str, text: str, start: int, end: int) -> b
     if checks[0] >= MAX_CONTEXT_CHECKS:
         return 3 * checks[1] >= checks[0]
     kind = found.matcher.table.assets[symbol].kind
-    medium = _MEDIUM_BEFORE.search(text, max(0, start - 12), start)
+    medium = _MEDIUM_BEFORE.search(text, max(0, start - MEDIUM_REACH), start)
     ok = bool(
         (_FOLLOWER.match(text, end) and kind != "crypto")
         or (not medium and _context(_sentence(text, start, end), kind))
@@ -753,12 +811,19 @@ def _sentence_span(text: str, start: int, end: int) -> tuple[int, int]:
     return s, e
 
 
-def _bare(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[int, int]]) -> None:
+def _bare(
+    text: str,
+    zone: Zone,
+    offset: int,
+    found: _Found,
+    taken: list[tuple[int, int]],
+    named: list[tuple[int, int]],
+) -> None:
     bare = found.matcher.bare
     shouting: dict[int, bool] = {}  # line start -> all capitals, computed once per line
     for m in _UPPER.finditer(text):
         entry = bare.get(m.group(1))
-        if entry is None or _inside(m.span(), taken):
+        if entry is None or _inside(m.span(), taken) or _within(m.span(), named):
             continue
         symbol, distinctive = entry
         line = text.rfind("\n", 0, m.start()) + 1
@@ -770,6 +835,8 @@ def _bare(text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[i
             continue
         word = m.group(1).lower() in found.matcher.table.common_words
         if (distinctive and not word) or _ticker_context(text, m.start(), m.end(), found, word):
+            if _example(text, m.start()):
+                found.parts.add(symbol)
             found.add(symbol, zone, offset + m.start())
 
 
@@ -810,27 +877,48 @@ _LIST_ITEM = re.compile(
 _LIST_SPLIT = re.compile(r"[,;]")
 
 
-def _in_name_list(text: str, start: int, end: int) -> bool:
-    """True when the name is one item of a run of three or more comma-separated short
-    capitalised items ("Enter Lugg, Instacart, DoorDash, GrubHub, Prime Now, and Homejoy")."""
+def _in_name_list(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of the run of three or more comma-separated short capitalised items the name
+    is one of ("Enter Lugg, Instacart, DoorDash, GrubHub, Prime Now, and Homejoy"), if any."""
     if text.count(",", max(0, start - 200), end + 200) < 2:
-        return False  # the common case, without looking for the sentence
+        return None  # the common case, without looking for the sentence
     left, right = _sentence_span(text, start, end)
     if text.count(",", left, right) < 2:
-        return False
-    sentence = text[left:right]
-    items = _LIST_SPLIT.split(sentence)
+        return None
+    # Item i spans text[cuts[i] : cuts[i + 1] - 1]
+    cuts = [left] + [m.end() for m in _LIST_SPLIT.finditer(text, left, right)] + [right + 1]
+    items = [text[cuts[i] : cuts[i + 1] - 1] for i in range(len(cuts) - 1)]
     at = text.count(",", left, start) + text.count(";", left, start)
     if not _LIST_ITEM.match(items[at].strip()):
+        return None
+    first = last = at
+    while first > 0 and _LIST_ITEM.match(items[first - 1].strip()):
+        first -= 1
+    while last + 1 < len(items) and _LIST_ITEM.match(items[last + 1].strip()):
+        last += 1
+    if last - first + 1 < 3:
+        return None
+    return cuts[first], cuts[last + 1] - 1
+
+
+_EXAMPLE_WORDS = (" like ", " such as ")
+_EXAMPLE_SPLIT = re.compile(r",\s(?:and\s|or\s)?|\s(?:and|or)\s")
+
+
+def _example(text: str, start: int) -> bool:
+    """The name follows "like" or "such as", alone or in a list of names right after it:
+    "services like bitcoin or Apple Pay", "global banks like HSBC and JPMorgan Chase"."""
+    before = text[max(0, start - 80) : start]
+    cut = max(before.rfind(word) + len(word) if word in before else -1 for word in _EXAMPLE_WORDS)
+    if cut < 0:
         return False
-    run = 1
-    i = at - 1
-    while i >= 0 and _LIST_ITEM.match(items[i].strip()):
-        run, i = run + 1, i - 1
-    i = at + 1
-    while i < len(items) and _LIST_ITEM.match(items[i].strip()):
-        run, i = run + 1, i + 1
-    return run >= 3
+    between = before[cut:]
+    if not between:
+        return True
+    if any(c in between for c in ".;:!?\n"):
+        return False
+    items = _EXAMPLE_SPLIT.split(between)
+    return items[-1] == "" and all(_LIST_ITEM.match(i.strip()) for i in items[:-1])
 
 
 def _other_between(mentions: list[tuple[int, str]], left: int, right: int, symbol: str) -> bool:
@@ -851,16 +939,14 @@ def _drop_list_examples(found: _Found) -> None:
     dropped: set[str] = set()
     for symbol in found.parts:
         hit = found.hits.get(symbol)
-        if hit is not None and hit.count == 1 and hit.kind == "stock" and not hit.explicit:
+        if hit is not None and hit.count == 1 and not hit.explicit:
             dropped.add(symbol)
     mentions = sorted(found.mentions)
-    for symbol, start, end, text, local in found.listed:
+    for symbol, left, right in found.listed:
         hit = found.hits.get(symbol)
         if hit is None or hit.count != 1 or hit.kind != "stock" or hit.explicit:
             continue
-        left, right = _sentence_span(text, local, local + end - start)
-        base = start - local
-        if not _other_between(mentions, base + left, base + right, symbol):
+        if not _other_between(mentions, left, right, symbol):
             dropped.add(symbol)
     for symbol in dropped:
         del found.hits[symbol]
