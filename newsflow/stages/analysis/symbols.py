@@ -49,7 +49,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 import ahocorasick
@@ -343,12 +343,18 @@ ZH_WINDOW = 10
 def _zh_word(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` is a whole word where rjieba (with the asset names in its
     dictionary) segments the text around it."""
+    left = max(0, start - ZH_WINDOW)
+    return _zh_word_in(text[left : min(len(text), end + ZH_WINDOW)], start - left, end - left)
+
+
+@lru_cache(maxsize=4096)
+def _zh_word_in(window: str, start: int, end: int) -> bool:
+    # Cached: a name repeated in the same surroundings is segmented once.
     from newsflow.stages.analysis.keywords import cut_words
 
-    left = max(0, start - ZH_WINDOW)
-    bounds = {left}
-    position = left
-    for word in cut_words(text[left : min(len(text), end + ZH_WINDOW)]):
+    bounds = {0}
+    position = 0
+    for word in cut_words(window):
         position += len(word)
         bounds.add(position)
     return start in bounds and end in bounds
