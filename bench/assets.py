@@ -3,6 +3,7 @@
     .venv/bin/python bench/assets.py [--split test|dev|all] [--before-ref main] [--corpus PATH]
     .venv/bin/python bench/assets.py --split dev --sweep   # salience rules, dev only
     .venv/bin/python bench/assets.py --split test2 --repos DIR   # the repositories' set
+    .venv/bin/python bench/assets.py --agreement   # a second reader against the first
 
 Reads ``tests/data/assets_eval.jsonl`` (250 corpus articles annotated by reading) and, for each
 article, the corpus ground-truth text (ScrapingHub ``articleBody``, zh_cwced ``truth/``) and the
@@ -55,6 +56,8 @@ EVAL = REPO / "tests" / "data" / "assets_eval.jsonl"
 EVAL_REPOS = REPO / "tests" / "data" / "assets_eval_repos.jsonl"
 DEFAULT_REPOS = REPO.parent / ".mirror"
 REPO_SPLITS = ("dev2", "test2")
+#: A second, independent annotation of 59 of those pages (``--agreement``).
+EVAL_REPOS_SECOND = REPO / "tests" / "data" / "assets_eval_repos_second.jsonl"
 
 
 def _git_dir(repos: Path, repo: str) -> Path:
@@ -304,6 +307,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def agreement() -> int:
+    """Print how the second annotation scores against the first (which is the reference)."""
+    first = {
+        row["id"]: row
+        for row in map(json.loads, EVAL_REPOS.read_text(encoding="utf-8").splitlines())
+    }
+    second = [json.loads(line) for line in EVAL_REPOS_SECOND.read_text("utf-8").splitlines()]
+    articles = [{**first[row["id"]], "title": row["id"]} for row in second]
+    r = score(articles, [row["assets"] for row in second])
+    print(
+        f"second annotation against the first, {len(second)} pages, "
+        f"{sum(len(a['assets']) for a in articles)} assets in the first: precision "
+        f"{r['precision']:.3f}, recall {r['recall']:.3f} (TP {r['tp']}, FP {r['fp']}, FN {r['fn']})"
+    )
+    for e in r["errors"]:
+        print(f"  {e['id']} second only: {e['false_pos']}, first only: {e['missed']}")
+    return 0
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(*sys.argv[2:5])
@@ -326,7 +348,15 @@ def main() -> int:
         help="precision/recall if only the assets passing each salience rule were stored "
         "(dev split only)",
     )
+    parser.add_argument(
+        "--agreement",
+        action="store_true",
+        help="score the second annotation of the repositories' pages against the first, "
+        "as if it were a matcher (how far two readers of the guideline agree), and exit",
+    )
     args = parser.parse_args()
+    if args.agreement:
+        return agreement()
     if args.sweep and args.split not in ("dev", "dev2"):
         parser.error("--sweep compares rules to choose among them: on a dev split only")
 

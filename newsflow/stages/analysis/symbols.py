@@ -13,7 +13,9 @@ The tables are :mod:`newsflow.stages.analysis.assets`. What counts:
   ``Amazon``, ``Ford``, ``Facebook``, ``苹果``, ``Cosmos``) counts only as written and only with
   confirming context: a corporate word right after it (``Apple Inc``, ``Apple's shares``,
   ``苹果公司``), company words in the same sentence (shares, CEO, earnings...), or the same asset
-  found by an unambiguous form elsewhere in the article.
+  found by an unambiguous form elsewhere in the article. A two-character Chinese name counts
+  only where the segmenter (rjieba, with the asset names) cuts it as a word of its sentence:
+  国航 is not in 中国航天 or 法国航空, 道指 not in 报道指出.
 * **Bare upper-case tickers** (``NVDA``, ``BTC``) count alone when they are distinctive (three
   letters or more, neither an English word nor a common abbreviation); others (``SOL``, ``LINK``,
   ``ONE``, ``IT``, ``NOW``, ``CAT``, ``HD``) only with a price, a percentage, a market word or
@@ -25,10 +27,14 @@ The tables are :mod:`newsflow.stages.analysis.assets`. What counts:
   role: an analyst's employer ("Commerzbank analyst ..."), the maker of an index ("MSCI's
   gauge"), a comparison ("the Netflix of games"), a sponsor's venue or a newspaper ("KeyBank
   Center", "The Hartford Courant"); an index's futures ("Nikkei futures"); an asset found only
-  in the site name of the title ("网易娱乐", "... -搜狐财经").
+  in the site name of the title ("网易娱乐", "... -搜狐财经"); a source of figures ("according to
+  ...", "根据携程旅行网发布的数据"); a medium or a marketplace named before its product ("a Sirius XM
+  radio show", "the Etsy shop"); a platform's disclaimer or a link home ("特别声明：...",
+  "返回腾讯网首页").
 * **Once is not enough** for a stock named a single time as one item of a list of names none of
-  which is an asset ("names like Chime, Varo, SoFi, Current") or as the maker of a part ("a
-  brand new AMD graphics card"). An ambiguous English name is confirmed by another company
+  which is an asset ("names like Chime, Varo, SoFi, Current"), for an asset named a single time
+  as an example after "like" or "such as" ("global banks like HSBC and JPMorgan Chase",
+  "services like bitcoin") or as the maker of a part ("a brand new AMD graphics card"). An ambiguous English name is confirmed by another company
   named unambiguously in the same sentence ("Apple's card, Amazon's loans, Google's checking").
 
 **Salience**: each asset records where it was found (``title``, ``lead`` — the first paragraph
