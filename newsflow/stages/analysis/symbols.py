@@ -34,8 +34,9 @@ The tables are :mod:`newsflow.stages.analysis.assets`. What counts:
 * **Once is not enough** for a stock named a single time as one item of a list of names none of
   which is an asset ("names like Chime, Varo, SoFi, Current"), for an asset named a single time
   as an example after "like" or "such as" ("global banks like HSBC and JPMorgan Chase",
-  "services like bitcoin") or as the maker of a part ("a brand new AMD graphics card"). An ambiguous English name is confirmed by another company
-  named unambiguously in the same sentence ("Apple's card, Amazon's loans, Google's checking").
+  "services like bitcoin") or as the maker of a part ("a brand new AMD graphics card"). An
+  ambiguous English name is confirmed by another company named unambiguously in the same
+  sentence ("Apple's card, Amazon's loans, Google's checking").
 
 **Salience**: each asset records where it was found (``title``, ``lead`` — the first paragraph
 of the text, ``body``) and how often; its salience is 3 for the title + 2 for the lead + one per
@@ -946,8 +947,9 @@ def _other_between(mentions: list[tuple[int, str]], left: int, right: int, symbo
 def _drop_list_examples(found: _Found) -> None:
     """A stock named once, as one item of a list of names where no other item is a known
     asset, is an example ("names like Chime, Varo, SoFi, Current"), not a subject. A list of
-    assets ("Pepsi, Coca-Cola, Costco and Winnebago raised prices") keeps its members. A stock
-    named once, as the maker of a part ("a brand new AMD graphics card"), is dropped too."""
+    assets ("Pepsi, Coca-Cola, Costco and Winnebago raised prices") keeps its members. An
+    asset named once as the maker of a part ("a brand new AMD graphics card") or as an example
+    after "like" or "such as" ("banks like HSBC and JPMorgan Chase") is dropped too."""
     dropped: set[str] = set()
     for symbol in found.parts:
         hit = found.hits.get(symbol)
