@@ -214,7 +214,7 @@ def test_generated_files_are_current() -> None:
 
 
 def test_a_name_written_like_a_ticker_counts_once() -> None:
-    """"HSBC" is both a name and a code: the name pass judges it, the bare-ticker pass skips
+    """A name that is also a code ("HSBC") is judged by the name pass; the bare-ticker pass skips
     it (it counted twice, so an example named once looked named twice)."""
     hits = find_assets("Banks", "HSBC shares rose 2% on Monday while HSBC's rivals fell.")
     assert [(h.symbol, h.count) for h in hits] == [("HSBA.L", 2)]
