@@ -56,7 +56,7 @@ EVAL = REPO / "tests" / "data" / "assets_eval.jsonl"
 EVAL_REPOS = REPO / "tests" / "data" / "assets_eval_repos.jsonl"
 DEFAULT_REPOS = REPO.parent / ".mirror"
 REPO_SPLITS = ("dev2", "test2")
-#: A second, independent annotation of 59 of those pages (``--agreement``).
+#: A second, independent annotation of those pages (``--agreement``).
 EVAL_REPOS_SECOND = REPO / "tests" / "data" / "assets_eval_repos_second.jsonl"
 
 
