@@ -63,6 +63,7 @@ import ahocorasick
 
 from newsflow.stages.analysis._text import normalize
 from newsflow.stages.analysis.assets import AssetTable, Kind, load_table
+from newsflow.stages.analysis.keywords import cut_words
 
 Zone = Literal["title", "lead", "body"]
 ZONES: tuple[Zone, ...] = ("title", "lead", "body")
@@ -357,8 +358,6 @@ def _zh_word(text: str, start: int, end: int) -> bool:
 @lru_cache(maxsize=4096)
 def _zh_word_in(window: str, start: int, end: int) -> bool:
     # Cached: a name repeated in the same surroundings is segmented once.
-    from newsflow.stages.analysis.keywords import cut_words
-
     bounds = {0}
     position = 0
     for word in cut_words(window):
@@ -577,8 +576,7 @@ def _zones(title: str | None, text: str | None) -> list[tuple[Zone, str]]:
 def _scan(text: str, zone: Zone, offset: int, found: _Found) -> None:
     taken: list[tuple[int, int]] = []  # spans already explained by an explicit form
     _explicit(text, zone, offset, found, taken)
-    named: list[tuple[int, int]] = []  # spans of names, in text order
-    _names(text, zone, offset, found, taken, named)
+    named = _names(text, zone, offset, found, taken)
     _bare(text, zone, offset, found, taken, named)
 
 
@@ -665,13 +663,10 @@ def _inside(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
 
 
 def _names(
-    text: str,
-    zone: Zone,
-    offset: int,
-    found: _Found,
-    taken: list[tuple[int, int]],
-    named: list[tuple[int, int]],
-) -> None:
+    text: str, zone: Zone, offset: int, found: _Found, taken: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """Find the names in ``text``; returns the spans of the names it judged, in text order."""
+    named: list[tuple[int, int]] = []
     lower = text.lower()
     if len(lower) != len(text):  # a few characters change length when lower-cased
         lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
@@ -729,6 +724,7 @@ def _names(
                         (symbol, zone, offset + start, offset + left, offset + right)
                     )
                 break
+    return named
 
 
 def _not_the_subject(found: _Found, symbol: str, text: str, start: int, end: int) -> bool:
