@@ -68,15 +68,24 @@ def _git_dir(repos: Path, repo: str) -> Path:
     raise SystemExit(f"{repo} not found under {repos}: git clone https://github.com/{repo}")
 
 
-def load_repo_articles(repos: Path, split: str) -> list[dict[str, Any]]:
-    """The annotated repository pages with the title and text newsflow's extractor gives."""
+def _rows(path: Path) -> list[dict[str, Any]]:
+    """The lines of an annotation file."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _extract(raw: bytes, url: str | None) -> Any:
+    """newsflow's extraction of a page, as the pipeline decodes and extracts it."""
     sys.path.insert(0, str(REPO))
     from newsflow.stages.decoding import decode_html
     from newsflow.stages.extraction import extract_page
 
+    return extract_page(decode_html(raw)[0], url)
+
+
+def load_repo_articles(repos: Path, split: str) -> list[dict[str, Any]]:
+    """The annotated repository pages with the title and text newsflow's extractor gives."""
     articles = []
-    for line in EVAL_REPOS.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in _rows(EVAL_REPOS):
         if split not in (row["split"], "all2"):
             continue
         git = _git_dir(repos, row["repo"])
@@ -85,7 +94,7 @@ def load_repo_articles(repos: Path, split: str) -> list[dict[str, Any]]:
             capture_output=True,
             check=True,
         ).stdout
-        extracted = extract_page(decode_html(raw)[0], None)
+        extracted = _extract(raw, None)
         articles.append(
             {
                 **row,
@@ -100,14 +109,9 @@ def load_repo_articles(repos: Path, split: str) -> list[dict[str, Any]]:
 
 def load_articles(corpus: Path, split: str) -> list[dict[str, Any]]:
     """The annotated articles with title and text, in file order."""
-    sys.path.insert(0, str(REPO))
-    from newsflow.stages.decoding import decode_html
-    from newsflow.stages.extraction import extract_page
-
     truth = json.loads((corpus / "scrapinghub" / "ground-truth.json").read_text(encoding="utf-8"))
     articles = []
-    for line in EVAL.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for row in _rows(EVAL):
         if split != "all" and row["split"] != split:
             continue
         if row["corpus"] == "scrapinghub":
@@ -120,7 +124,7 @@ def load_articles(corpus: Path, split: str) -> list[dict[str, Any]]:
             raw = (corpus / "zh_cwced" / "html" / f"{row['id']}.html").read_bytes()
             text = (corpus / "zh_cwced" / "truth" / f"{row['id']}.txt").read_text(encoding="utf-8")
             url = None
-        extracted = extract_page(decode_html(raw)[0], url)
+        extracted = _extract(raw, url)
         articles.append(
             {**row, "title": extracted.title, "text": text, "language": extracted.language}
         )
@@ -309,11 +313,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def agreement() -> int:
     """Print how the second annotation scores against the first (which is the reference)."""
-    first = {
-        row["id"]: row
-        for row in map(json.loads, EVAL_REPOS.read_text(encoding="utf-8").splitlines())
-    }
-    second = [json.loads(line) for line in EVAL_REPOS_SECOND.read_text("utf-8").splitlines()]
+    first = {row["id"]: row for row in _rows(EVAL_REPOS)}
+    second = _rows(EVAL_REPOS_SECOND)
     articles = [{**first[row["id"]], "title": row["id"]} for row in second]
     r = score(articles, [row["assets"] for row in second])
     print(
