@@ -42,7 +42,7 @@ from newsflow.domain.contracts import (
 )
 from newsflow.domain.pipeline import ANALYZER, EXTRACTOR, FETCHER, TRANSLATOR
 from newsflow.domain.urls import canonical_url
-from newsflow.settings import Settings
+from tests.support.e2e import db_settings
 
 #: The five indexes in their partial form: (keys, filter, name of the whole index).
 PARTIAL: list[tuple[list[tuple[str, int]], dict[str, Any], str]] = [
@@ -93,11 +93,7 @@ async def run(articles: int, rounds: int) -> None:
     stores: dict[str, ArticleStore] = {}
     try:
         for name in ("whole", "partial"):
-            settings = Settings(
-                mongo_url=f"mongodb://127.0.0.1:{server.port}",
-                mongo_db=f"bench_updates_{name}",
-                _env_file=None,
-            )  # type: ignore[call-arg]
+            settings = db_settings(server.port, f"bench_updates_{name}")
             store = ArticleStore.connect(settings)
             await store.drop()
             await store.ensure_indexes()

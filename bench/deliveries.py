@@ -28,7 +28,7 @@ if str(REPO) not in sys.path:
 
 from newsflow.adapters.alerts import AlertStore, Claim
 from newsflow.cli.embedded import free_port, start_mongo
-from newsflow.settings import Settings
+from tests.support.e2e import db_settings
 
 
 async def one_or_filter(store: AlertStore, key: str) -> None:
@@ -48,11 +48,7 @@ async def run(sizes: list[int], runs: int) -> None:
     rows = []
     try:
         for size in sizes:
-            settings = Settings(
-                mongo_url=f"mongodb://127.0.0.1:{server.port}",
-                mongo_db=f"bench_deliveries_{size}",
-                _env_file=None,
-            )  # type: ignore[call-arg]
+            settings = db_settings(server.port, f"bench_deliveries_{size}")
             client: Any = AsyncIOMotorClient(settings.mongo_url, tz_aware=True)
             store = AlertStore(client, settings)
             await client.drop_database(settings.mongo_db)

@@ -35,8 +35,8 @@ if str(REPO) not in sys.path:
 
 from newsflow.adapters.store import LIST_WINDOWS, ArticleFilter, ArticleStore
 from newsflow.cli.embedded import free_port, start_mongo
-from newsflow.settings import Settings
 from tests.support.articles import analyzed
+from tests.support.e2e import db_settings
 
 SYMBOLS = ["BTC", "ETH", "SOL", "AAPL", "NVDA", "TSLA", "MSFT", "XRP", "DOGE", "AMZN"]
 DIRECTIONS = ["bullish", "bearish", "neutral", None]
@@ -145,11 +145,7 @@ async def main() -> None:
     table: dict[int, dict[str, tuple[float, int]]] = {}
     try:
         for size in sizes:
-            settings = Settings(
-                mongo_url=f"mongodb://127.0.0.1:{server.port}",
-                mongo_db=f"bench_views_{size}",
-                _env_file=None,
-            )  # type: ignore[call-arg]
+            settings = db_settings(server.port, f"bench_views_{size}")
             store = ArticleStore.connect(settings)
             await store.drop()
             took = await fill(store, size)

@@ -26,6 +26,16 @@ TRANSLATE_MODEL = "stand-in-translator"
 IMPACT_MODEL = "stand-in-analyst"
 
 
+def db_settings(mongo_port: int, db: str) -> Settings:
+    """Settings for one database on a local SecantusDB (or MongoDB) and nothing else: what a
+    benchmark of the store needs."""
+    return Settings(
+        mongo_url=f"mongodb://127.0.0.1:{mongo_port}",
+        mongo_db=db,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
 def worker_settings(
     redis_server: Any, mongo_server: Any, *, db: str, prefix: str, fetch_ports: Iterable[int],
     llm: LLMServer | None = None, api_key: str = "e2e-key", **overrides: Any,
