@@ -32,7 +32,7 @@ def db_settings(mongo_port: int, db: str) -> Settings:
     return Settings(
         mongo_url=f"mongodb://127.0.0.1:{mongo_port}",
         mongo_db=db,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 
