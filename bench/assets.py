@@ -50,12 +50,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 EVAL = REPO / "tests" / "data" / "assets_eval.jsonl"
-#: Pages of two public extractor test suites (``dev2``/``test2``), annotated alike; the pages
-#: stay in their repositories: ``--repos DIR`` holds them as ``DIR/<owner>+<name>/repo`` (a bare
-#: snapshot) or ``DIR/<name>`` (a ``git clone``), checked out at any commit that has the row's.
+#: Pages of four public extractor test suites (``dev2``/``test2``, ``test3``), annotated alike;
+#: the pages stay in their repositories: ``--repos DIR`` holds them as ``DIR/<owner>+<name>/repo``
+#: (a bare snapshot) or ``DIR/<name>`` (a ``git clone``), checked out at any commit that has the
+#: row's.
 EVAL_REPOS = REPO / "tests" / "data" / "assets_eval_repos.jsonl"
 DEFAULT_REPOS = REPO.parent / ".mirror"
-REPO_SPLITS = ("dev2", "test2")
+REPO_SPLITS = ("dev2", "test2", "test3")
 #: A second, independent annotation of those pages (``--agreement``).
 EVAL_REPOS_SECOND = REPO / "tests" / "data" / "assets_eval_repos_second.jsonl"
 
@@ -336,7 +337,7 @@ def main() -> int:
         "--split",
         default="test",
         choices=["test", "dev", "all", *REPO_SPLITS, "all2"],
-        help="test/dev/all: the corpus set; test2/dev2/all2: the repositories' set",
+        help="test/dev/all: the corpus set; dev2/test2/test3/all2: the repositories' set",
     )
     parser.add_argument("--repos", type=Path, default=DEFAULT_REPOS)
     parser.add_argument("--before-ref", default="main")
