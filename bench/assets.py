@@ -139,6 +139,7 @@ ADVERSARIAL = {
     "Apple repeated": "Apple Apple " * 4167,
     "share prompts": "Share this on Faceboo" * 2381,
     "letters": "a" * 50000,
+    "cut headlines": "".join(f"Riders Beware: Uber {i} Could Hi...\n" for i in range(1400)),
 }
 
 

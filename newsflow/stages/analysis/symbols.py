@@ -30,11 +30,17 @@ The tables are :mod:`newsflow.stages.analysis.assets`. What counts:
   in the site name of the title ("网易娱乐", "... -搜狐财经"); a source of figures ("according to
   ...", "根据携程旅行网发布的数据"); a medium or a marketplace named before its product ("a Sirius XM
   radio show", "the Etsy shop"); a platform's disclaimer or a link home ("特别声明：...",
-  "返回腾讯网首页").
+  "返回腾讯网首页"); a list of links to other stories (headlines the page cut short, "Uber &
+  Lyft Could Hi...", two or more close together, and their full form elsewhere on the page);
+  on Chinese portals, whatever follows the editor's line ("责任编辑：..."); a channel or a
+  user account ("Disney Channel", "Pinterest user Hanna"); an event named after its sponsor
+  ("Macy's Thanksgiving Day Parade"); a subsidiary's full Chinese name (中车太原机车车辆有限公司
+  is not 中国中车); a variable in code ("$app = ...") is no cashtag.
 * **Once is not enough** for a stock named a single time as one item of a list of names none of
   which is an asset ("names like Chime, Varo, SoFi, Current"), for an asset named a single time
   as an example after "like" or "such as" ("global banks like HSBC and JPMorgan Chase",
-  "services like bitcoin") or as the maker of a part ("a brand new AMD graphics card"). An
+  "services like bitcoin", 腾讯等互联网公司) or as the maker of a part ("a brand new AMD
+  graphics card"). An
   ambiguous English name is confirmed by another company named unambiguously in the same
   sentence ("Apple's card, Amazon's loans, Google's checking").
 
@@ -138,8 +144,10 @@ _EXCHANGES = {
 # quantifiers, so matching time is linear in the text.
 # Lookarounds use [A-Za-z0-9_], not \w: a ticker right after a Chinese character
 # ("买入$BTC", "在BTC上涨时") is still a ticker.
+#: Not a cashtag: a variable in code ("$app = new App()", "$app->get(", "$data[0]").
 _CASHTAG = re.compile(
     r"(?<![A-Za-z0-9_$])\$([A-Za-z][A-Za-z0-9]{0,9}(?:\.[A-Z])?)(?![A-Za-z0-9_$])"
+    r"(?!\s?=(?!=)|->|::|\[|\()"
 )
 _QUALIFIED = re.compile(
     r"(?<![A-Za-z0-9_])("
@@ -219,7 +227,7 @@ _NUMERIC = re.compile(
     re.ASCII,
 )
 #: How far before a name the words that make it a medium are looked for.
-MEDIUM_REACH = 16
+MEDIUM_REACH = 20
 #: "根据携程旅行网发布的数据": a company named as the source of figures.
 _ZH_SOURCE_BEFORE = re.compile(r"(?:根据|根據|据|據)$")
 _ZH_DATA_AFTER = re.compile(
@@ -245,7 +253,8 @@ _COMPANY_WORDS = re.compile(
     r"|agreements?|statement|contracts?|partnership|negotiations?|e-tailer|online retailer"
     r"|headquartered|spokesperson|spokesman|spokeswoman|Big Tech)\b"
     r"|公司|集团|集團|股价|股價|股票|市值|财报|財報|营收|營收|发布|發布|推出|宣布|收购|收購|投资|投資"
-    r"|首席执行官|執行長|董事长|董事長|品牌|用户|用戶|手机|手機|芯片|晶片|汽车|汽車",
+    r"|首席执行官|執行長|董事长|董事長|品牌|用户|用戶|手机|手機|芯片|晶片|汽车|汽車"
+    r"|合作|协议|協議|签约|簽約|上市|股东|股東|业绩|業績|净利|淨利",
     re.ASCII,
 )
 #: Words in the same sentence that show a crypto asset is meant ("Ether rose 3%").
@@ -263,13 +272,15 @@ _VENUE_AFTER = re.compile(
     r"|Theatre|Theater|Music Theatre|Hall|Bowl|Dome|Garden|Gardens|Coliseum|Speedway|Ballpark"
     r"|Open|Classic|Championship|Cup|Series|Finals|Grand Prix|Marathon|World|Resort"
     r"|Courant|Gazette|Herald|Tribune|Chronicle|Daily|Observer|Inquirer|Courier)\b"
-    r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館|日报|日報|晚报|晚報",
+    r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館|日报|日報|晚报|晚報"
+    # An event named after its sponsor, a few words on: "Macy's Thanksgiving Day Parade".
+    r"|(?:['’]s)?(?:\s[A-Z][a-z]+){0,3}\s(?:Parade|Marathon|Festival)\b",
     re.ASCII,
 )
 #: A name right after one of these is a medium or a shop: "on Facebook", "via Amazon", "took
 #: to Twitter", "according to Reuters".
 _MEDIUM_BEFORE = re.compile(
-    r"(?i)\b(?:on|via|at|from|according\sto|(?:took|take|takes|taking|taken|went|goes|turned"
+    r"(?i)\b(?:on|via|at|from|according\sto(?:\s(?:a|an|the))?|(?:took|take|takes|taking|taken|went|goes|turned"
     r"|turns|posted|posts|wrote)\sto)\s$",
     re.ASCII,
 )
@@ -279,7 +290,8 @@ _EMPLOYER_AFTER = re.compile(
     r"(?:'s)?\s(?:(?:chief|senior|lead|head|equity|market|markets|oil|commodity|commodities"
     r"|currency|credit|rates|investment|global|energy|auto|industry)\s){0,2}"
     r"(?:analysts?|strategists?|economists?|portfolio managers?|fund managers?)\b"
-    r"|分析师|分析師|经济学家|經濟學家|策略师|策略師",
+    r"|分析师|分析師|经济学家|經濟學家|策略师|策略師|首席投资官|首席投資官|投资总监|投資總監"
+    r"|基金经理|基金經理|研究员|研究員",
     re.ASCII,
 )
 _INDEX_MAKER_AFTER = re.compile(
@@ -300,7 +312,9 @@ _FUTURES_AFTER = re.compile(r"\s(?:index\s)?(?:futures|options)\b|期货|期貨"
 _MEDIUM_AFTER = re.compile(
     r"\s(?:original\s|radio\s|TV\s|television\s|streaming\s)?(?:specials?|series|shows?"
     r"|documentar(?:y|ies)|films?|movies?|originals?|podcasts?|videos?|posts?|page|account|feed"
-    r"|livestreams?|channel|profile|shops?|sellers?|storefronts?)\b",
+    r"|livestreams?|[Cc]hannel|profile|shops?|sellers?|storefronts?)\b"
+    # "Pinterest user Hanna": someone's account there.
+    r"|\suser\s(?=[A-Z@])",
     re.ASCII,
 )
 #: A company name before one of these is a part inside another product ("a brand new AMD
@@ -331,6 +345,14 @@ _SITE_WORD = re.compile(
     r"|時尚|健康|教育|房产|房產|网|網|首页|首頁|频道|頻道|博客|论坛|論壇|News|Finance|Money|Tech"
     r"|Technology|Entertainment|Sports|Online|Blog|Home)$"
 )
+
+#: A Chinese name at the head of a longer company name is a subsidiary or a unit named alone
+#: (中车太原机车车辆有限公司 is not 中国中车); the listed company's own full name ends in 股份有限公司
+#: or carries only 控股/集团 before 有限公司 (腾讯控股有限公司, 阿里巴巴集团控股有限公司).
+_ZH_SUBSIDIARY_AFTER = re.compile(r"([\u4e00-\u9fff（）()]{2,14}?)(?<!股份)有限公司")
+_ZH_PARENT_WORDS = frozenset("控股集团集團（）()")
+#: A Chinese name right before 等 ("and others") is an example: 腾讯等互联网公司.
+_ZH_EXAMPLE_AFTER = re.compile(r"等(?!待|级|級|到|于|於|候|同)")
 
 #: Chinese names that are also the tail of other words.
 ZH_GUARDS: dict[str, str] = {
@@ -441,6 +463,7 @@ class _Found:
         self.confirmed: dict[str, int] = {}  # ambiguous names with context, per symbol
         self.unambiguous: set[str] = set()  # symbols found by an unambiguous form
         self.checks: dict[str, list[int]] = {}  # ambiguous names: [examined, confirmed]
+        self.neutral: dict[str, int] = {}  # ambiguous names as a medium ("from Facebook")
 
     def add(
         self,
@@ -500,7 +523,7 @@ def find_assets(
     offset = 0
     scanned = []
     for pair_title, pair_text in [(title, text), *extra]:
-        for zone, part in _zones(pair_title, pair_text):
+        for zone, part in _zones(pair_title, _article_only(pair_text)):
             part = _without_chrome(normalize(part).replace("’", "'"))
             scanned.append(part)
             _scan(part, zone, offset, found)
@@ -530,6 +553,26 @@ def extract_symbols(texts: Sequence[str | None]) -> list[str]:
         return []
     hits = find_assets(pairs[0][0], pairs[0][1], pairs[1:])
     return [h.symbol for h in hits][:MAX_SYMBOLS]
+
+
+#: The line that closes an article on Chinese portals ("责任编辑：杨倩_NF4425"): what follows
+#: is the page's (related headlines, other stories).
+_EDITOR_LINE = re.compile(r"(?m)^[ \t]*(?:责任编辑|責任編輯)[:：]")
+
+
+def _article_only(text: str | None) -> str | None:
+    """The text up to the editor's line, if it has one, with its lists of links to other
+    articles blanked."""
+    if not text:
+        return text
+    if (m := _EDITOR_LINE.search(text)) and m.start() > 0:
+        text = text[: m.start()]
+    links = _link_lines(lines := text.split("\n"))
+    if not links:
+        return text
+    for i in links:
+        lines[i] = " " * len(lines[i])
+    return "\n".join(lines)
 
 
 def _drop_site_name(found: _Found, title: str) -> None:
@@ -589,6 +632,48 @@ def _without_chrome(text: str) -> str:
         if len(words) >= 2 and all(w.lower() in _BUTTON_WORDS for w in words):
             lines[i] = " " * len(line)
     return "\n".join(lines)
+
+
+#: A headline cut short by the page ("Riders Beware: Uber & Lyft Could Hi...").
+_TRUNCATED = re.compile(r"(?:\.\.\.|…)$")
+#: Longest line taken for a cut headline, and how close two of them must be.
+LINK_LINE_MAX = 80
+LINK_LINE_GAP = 3
+#: Shortest cut headline whose full form is looked for on other lines.
+LINK_PREFIX_MIN = 12
+LINK_PREFIXES_PER_HEAD = 8
+
+
+def _link_lines(lines: list[str]) -> list[int]:
+    """Lines of a list of links to other articles: headlines the page cut short ("Uber & Lyft
+    Could Hi...", "十年之内取代iPhone，苹果要换赛道了..."), two or more within a few lines of
+    each other, and the full form of such a headline wherever the page repeats it."""
+    cut = [
+        i
+        for i, line in enumerate(lines)
+        if 0 < len(stripped := line.strip()) <= LINK_LINE_MAX and _TRUNCATED.search(stripped)
+    ]
+    marked = [
+        i
+        for k, i in enumerate(cut)
+        if (k > 0 and i - cut[k - 1] <= LINK_LINE_GAP)
+        or (k + 1 < len(cut) and cut[k + 1] - i <= LINK_LINE_GAP)
+    ]
+    heads: dict[str, set[str]] = {}
+    for i in marked:
+        prefix = lines[i].strip().rstrip(".…").rstrip()
+        same_head = heads.setdefault(prefix[:LINK_PREFIX_MIN], set())
+        # A few per head keep the pass linear when a page repeats one opening many times.
+        if len(prefix) >= LINK_PREFIX_MIN and len(same_head) < LINK_PREFIXES_PER_HEAD:
+            same_head.add(prefix)
+    if not heads:
+        return marked
+    repeated = [
+        i
+        for i, line in enumerate(lines)
+        if any(line.strip().startswith(p) for p in heads.get(line.strip()[:LINK_PREFIX_MIN], ()))
+    ]
+    return sorted(set(marked) | set(repeated))
 
 
 def _explicit(
@@ -686,12 +771,22 @@ def _names(
             continue
         if _VENUE_AFTER.match(text, end + 1):
             continue
+        if (
+            cjk
+            and (sub := _ZH_SUBSIDIARY_AFTER.match(text, end + 1))
+            and set(sub.group(1)) - _ZH_PARENT_WORDS
+        ):
+            continue
         for symbol, name, ambiguous in entries:
             if _not_the_subject(found, symbol, text, start, end + 1):
                 break
             if not cjk and (run := _in_name_list(text, start, end + 1)):
                 found.listed.append((symbol, offset + run[0], offset + run[1]))
-            if _COMPONENT_AFTER.match(text, end + 1) or (not cjk and _example(text, start)):
+            if (
+                _COMPONENT_AFTER.match(text, end + 1)
+                or (not cjk and _example(text, start))
+                or (cjk and _ZH_EXAMPLE_AFTER.match(text, end + 1))
+            ):
                 found.parts.add(symbol)
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
                 if (
@@ -716,9 +811,13 @@ def _names(
                     # For the neighbour rule: Latin names only (a Chinese one is often an
                     # ordinary word: 联想, 苹果), and not a medium ("took to Twitter").
                     left, right = (0, 0)
-                    if not cjk and not _MEDIUM_BEFORE.search(
+                    medium = not cjk and _MEDIUM_BEFORE.search(
                         text, max(0, start - MEDIUM_REACH), start
-                    ):
+                    )
+                    if medium:
+                        # "traffic from Facebook": says nothing either way about the company.
+                        found.neutral[symbol] = found.neutral.get(symbol, 0) + 1
+                    elif not cjk:
                         left, right = _sentence_span(text, start, end + 1)
                     found.pending.append(
                         (symbol, zone, offset + start, offset + left, offset + right)
@@ -860,10 +959,14 @@ def _shouting(text: str, start: int) -> bool:
 def _ticker_context(text: str, start: int, end: int, found: _Found, word: bool) -> bool:
     """A price or percentage, a market word (not for tickers that are English words: ONE,
     LINK), or a distinctive ticker right next to the word ("BTC, ETH and DOGE")."""
+    # Only on the ticker's own line: a heading's neighbour ("weigh up.\nCMS's") says nothing.
+    line_start = text.rfind("\n", max(0, start - 25), start) + 1
+    line_end = text.find("\n", end, end + 25)
+    line_end = end + 25 if line_end < 0 else line_end
     reach = 15 if word else 25
-    if _NUMERIC.search(text, max(0, start - reach), end + reach):
+    if _NUMERIC.search(text, max(line_start, start - reach), min(line_end, end + reach)):
         return True
-    window = text[max(0, start - 25) : end + 25]
+    window = text[max(line_start, start - 25) : line_end]
     if not word and _PRICE.search(window):
         return True
     bare = found.matcher.bare
@@ -989,7 +1092,8 @@ def _resolve_pending(found: _Found, texts: str) -> None:
     """Ambiguous names without context count when the article names the asset by an
     unambiguous form or shows one of its clues (``iPhone`` for Apple). Found only through ambiguous names, the asset stays only if at least a
     third of those mentions had context: "Ford" sixty times in a piece on the writer John M.
-    Ford, twice near a company word, is not Ford Motor."""
+    Ford, twice near a company word, is not Ford Motor. A mention as a medium ("traffic from
+    Facebook") counts neither way."""
     clued = {
         s
         for s in {p[0] for p in found.pending} | set(found.hits)
@@ -1023,7 +1127,8 @@ def _resolve_pending(found: _Found, texts: str) -> None:
         if symbol in found.unambiguous:
             continue
         confirmed = found.confirmed.get(symbol, 0)
-        if 3 * confirmed < confirmed + unconfirmed.get(symbol, 0):
+        against = unconfirmed.get(symbol, 0) - found.neutral.get(symbol, 0)
+        if 3 * confirmed < confirmed + against:
             del found.hits[symbol]
     for symbol, zone, position, *_ in found.pending:
         if symbol in found.unambiguous:
