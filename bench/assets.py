@@ -58,7 +58,7 @@ EVAL = REPO / "tests" / "data" / "assets_eval.jsonl"
 #: row's.
 EVAL_REPOS = REPO / "tests" / "data" / "assets_eval_repos.jsonl"
 DEFAULT_REPOS = REPO.parent / ".mirror"
-REPO_SPLITS = ("dev2", "test2", "test3")
+REPO_SPLITS = ("dev2", "test2", "test3", "test4")
 #: A second, independent annotation of those pages (``--agreement``).
 EVAL_REPOS_SECOND = REPO / "tests" / "data" / "assets_eval_repos_second.jsonl"
 
@@ -342,7 +342,7 @@ def main() -> int:
         "--split",
         default="test",
         choices=["test", "dev", "all", *REPO_SPLITS, "all2"],
-        help="test/dev/all: the corpus set; dev2/test2/test3/all2: the repositories' set",
+        help="test/dev/all: the corpus set; dev2/test2/test3/test4/all2: the repositories' set",
     )
     parser.add_argument("--repos", type=Path, default=DEFAULT_REPOS)
     parser.add_argument("--before-ref", default="main")

@@ -19,7 +19,9 @@ The tables are :mod:`newsflow.stages.analysis.assets`. What counts:
 * **Bare upper-case tickers** (``NVDA``, ``BTC``) count alone when they are distinctive (three
   letters or more, neither an English word nor a common abbreviation); others (``SOL``, ``LINK``,
   ``ONE``, ``IT``, ``NOW``, ``CAT``, ``HD``) only with a price, a percentage, a market word or
-  another ticker right next to them, and never in an all-capitals line (a shouted headline).
+  another ticker right next to them on the same line (a ticker that is an English word, ``ONE``
+  or ``NOT``, only with a price, a percentage or another ticker: "NOT BETWEEN -1 AND 1" is SQL),
+  and never in an all-capitals line (a shouted headline).
 * **Never**: page chrome (share and follow lines, "Follow us on ..."), a company named as a
   medium or a shop ("on Facebook", "took to Twitter", "a Netflix special", "Amazon offers
   AirPods for $150") unless a corporate word follows, Chinese names inside longer words (北京东单
@@ -35,12 +37,17 @@ The tables are :mod:`newsflow.stages.analysis.assets`. What counts:
   on Chinese portals, whatever follows the editor's line ("责任编辑：..."); a channel or a
   user account ("Disney Channel", "Pinterest user Hanna"); an event named after its sponsor
   ("Macy's Thanksgiving Day Parade"); a subsidiary's full Chinese name (中车太原机车车辆有限公司
-  is not 中国中车); a variable in code ("$app = ...") is no cashtag.
+  is not 中国中车); a copyright line ("...权益归腾讯所有", "Copyright © 2017 ..."); a variable in
+  code ("$app = ...") is no cashtag, "U.N." no Reuters code; a service streamed or watched
+  ("stream Netflix"), a shop people go to ("go to Walmart"), or one of a list after "on",
+  "via", "at" or "from" ("rent on iTunes, Vudu, Amazon, YouTube"). A name that is also a
+  common abbreviation ("SSE", server-sent events) needs context like an ordinary word.
 * **Once is not enough** for a stock named a single time as one item of a list of names none of
   which is an asset ("names like Chime, Varo, SoFi, Current"), for an asset named a single time
   as an example after "like" or "such as" ("global banks like HSBC and JPMorgan Chase",
   "services like bitcoin", 腾讯等互联网公司) or as the maker of a part ("a brand new AMD
-  graphics card"). An
+  graphics card", "an Intel Core i7 4790k CPU"); an asset named only so, however often ("the
+  likes of Walmart", "competitors such as Walmart"), is not a subject either. An
   ambiguous English name is confirmed by another company named unambiguously in the same
   sentence ("Apple's card, Amazon's loans, Google's checking").
 
@@ -169,13 +176,16 @@ _SENTENCE_END = re.compile(r"[.!?。！？;；\n]")
 #: Share and follow prompts ("Share on Facebook", "Follow NBC News on Twitter"): blanked
 #: before matching, with the rest of their line.
 _CHROME = re.compile(
-    r"(?i)\b(?:share|post|pin|send|tweet|follow|like us|find us|connect with us|join us)"
+    r"(?i)\b(?:share|post|pin|send|tweet|follow|get|like us|find us|connect with us|join us)"
     r"[\w@. ]{0,40}?\b(?:on |to |via |at )?(?:facebook|twitter|instagram|linkedin|whatsapp"
     r"|pinterest|reddit|telegram|youtube|tiktok|threads|weibo|wechat|e-?mail)\b[^\n]{0,80}"
     r"|分享到[^\n]{0,40}|分享至[^\n]{0,40}|关注我们[^\n]{0,40}|關注我們[^\n]{0,40}"
     # A platform's disclaimer and a link back to the site's home page ("返回腾讯网首页>>").
     r"|(?:特别声明|特別聲明|免责声明|免責聲明|Notice: The content above)[^\n]{0,300}"
-    r"|返回[^\n]{0,12}首页|返回[^\n]{0,12}首頁",
+    r"|返回[^\n]{0,12}首页|返回[^\n]{0,12}首頁"
+    # A copyright line: "...中文相关权益归腾讯所有", "Copyright © 2017 Yahoo".
+    r"|[^\n]{0,60}(?:版权|版權|权益|權益)(?:归|歸)[^\n]{0,30}所有[^\n]{0,80}"
+    r"|(?:Copyright\s?)?©[^\n]{0,80}|Copyright\s(?:\(c\)\s)?\d{4}[^\n]{0,80}",
     re.ASCII,
 )
 #: A line made only of these words is a row of buttons ("Facebook Twitter Email").
@@ -226,6 +236,10 @@ _NUMERIC = re.compile(
     r"\$\s?\d|\d\s?%|\d\s?(?:美元|美金|港元|港币|港幣|元|USDT?\b|USD\b)|[+\-−]\d+(?:\.\d+)?%?",
     re.ASCII,
 )
+#: A price or a percentage, not a bare signed number ("NOT BETWEEN -1 AND 1" in SQL).
+_PRICE_OR_PERCENT = re.compile(
+    r"\$\s?\d|\d\s?%|\d\s?(?:美元|美金|港元|港币|港幣|元|USDT?\b|USD\b)", re.ASCII
+)
 #: How far before a name the words that make it a medium are looked for.
 MEDIUM_REACH = 20
 #: "根据携程旅行网发布的数据": a company named as the source of figures.
@@ -235,7 +249,8 @@ _ZH_DATA_AFTER = re.compile(
 )
 #: Words right after an ambiguous name that make it the company ("Apple Inc", "Apple shares").
 _FOLLOWER = re.compile(
-    r"(?:['’]s)?\s?(?:Inc\b|Inc\.|Corp\b|Corp\.|Corporation\b|Co\.|Ltd\b|plc\b|Platforms\b"
+    r"-(?:owned|backed|controlled)\b"
+    r"|(?:['’]s)?\s?(?:Inc\b|Inc\.|Corp\b|Corp\.|Corporation\b|Co\.|Ltd\b|plc\b|Platforms\b"
     r"|Holdings\b|Group\b|shares\b|stock\b|stocks\b|earnings\b|revenue\b|revenues\b|sales\b"
     r"|profit\b|CEO\b|chief executive\b|chairman\b|investors\b|market value\b|market cap\b"
     r"|board\b|results\b|quarter\b|share price\b|stake\b|公司|集团|集團|股价|股價|股票|市值|财报"
@@ -246,7 +261,9 @@ _FOLLOWER = re.compile(
 _COMPANY_WORDS = re.compile(
     r"(?i)\b(?:shares|stock|stocks|investors?|earnings|revenue|revenues|quarterly|quarter"
     r"|CEO|chief executive|executives?|analysts?|market value|market cap|acquisition|acquire[sd]?"
-    r"|merger|subsidiary|company|company's|companies|firm|firms|incumbents|tech giant|giant"
+    r"|merger|subsidiary|company|company's|companies|firm|firms|incumbents"
+    r"|(?:tech|retail|retailing|search|software|chip|internet|e-commerce|media|oil|energy"
+    r"|banking|auto|pharma|payments)\sgiant"
     r"|retailer|automaker|carmaker"
     r"|maker|manufacturer|chipmaker|brand|customers|announced|unveiled|launched|rolled out"
     r"|rolling out|sued|lawsuit|regulators?|antitrust|IPO|listing|listed|settlement"
@@ -271,6 +288,7 @@ _VENUE_AFTER = re.compile(
     r"(?:['’]s)?\s(?:Arena|Amphitheatre|Amphitheater|Center|Centre|Stadium|Field|Park|Pavilion"
     r"|Theatre|Theater|Music Theatre|Hall|Bowl|Dome|Garden|Gardens|Coliseum|Speedway|Ballpark"
     r"|Open|Classic|Championship|Cup|Series|Finals|Grand Prix|Marathon|World|Resort"
+    r"|Studio(?!\s[A-Z])"
     r"|Courant|Gazette|Herald|Tribune|Chronicle|Daily|Observer|Inquirer|Courier)\b"
     r"|大学|大學|学院|學院|中学|中學|体育场|體育場|体育馆|體育館|日报|日報|晚报|晚報"
     # An event named after its sponsor, a few words on: "Macy's Thanksgiving Day Parade".
@@ -281,9 +299,19 @@ _VENUE_AFTER = re.compile(
 #: to Twitter", "according to Reuters".
 _MEDIUM_BEFORE = re.compile(
     r"(?i)\b(?:on|via|at|from|according\sto(?:\s(?:a|an|the))?|(?:took|take|takes|taking|taken|went|goes|turned"
-    r"|turns|posted|posts|wrote)\sto)\s$",
+    r"|turns|posted|posts|wrote|go|going)\sto|stream|streams|streamed|streaming|watch|watched"
+    r"|watching)\s$",
     re.ASCII,
 )
+#: ... or one of a list right after one: "rent on iTunes, Vudu, Amazon, YouTube".
+_MEDIUM_LIST_BEFORE = re.compile(
+    r"\b(?:on|via|at|from)\s(?:(?:[A-Z]|[a-z][A-Z])[\w.&'\-]{0,20}(?:\s[A-Z][\w.&'\-]{0,20}){0,2},\s"
+    r"(?:and\s|or\s)?)"
+    r"{1,6}$",
+    re.ASCII,
+)
+#: How far before a name a list after a medium preposition is looked for.
+MEDIUM_LIST_REACH = 120
 #: A name right before one of these is someone's employer ("Commerzbank analyst Carsten
 #: Fritsch said"), or the maker of an index ("MSCI's gauge of world stocks"), not the subject.
 _EMPLOYER_AFTER = re.compile(
@@ -320,7 +348,8 @@ _MEDIUM_AFTER = re.compile(
 #: A company name before one of these is a part inside another product ("a brand new AMD
 #: graphics card" in a MacBook review): named once so, the company is not the subject.
 _COMPONENT_AFTER = re.compile(
-    r"\s(?:[A-Z][A-Za-z0-9]*\s)?(?:graphics cards?|graphics chips?|GPUs?|CPUs?|processors?"
+    r"(?:\s(?:[A-Z0-9][A-Za-z0-9\-]*|[a-z]{1,2}\d[A-Za-z0-9\-]*)){0,3}\s"
+    r"(?:graphics cards?|graphics chips?|GPUs?|CPUs?|processors?"
     r"|chipsets?|modems?|SoCs?|image sensors?|display panels?)\b"
     r"|(?:处理器|處理器|显卡|顯卡|基带|基帶)",
     re.ASCII,
@@ -419,7 +448,9 @@ def _matcher() -> _Matcher:
     entries: dict[str, list[tuple[str, str, bool]]] = {}
     for symbol, asset in table.assets.items():
         for name in asset.names:
-            entries.setdefault(name.lower(), []).append((symbol, name, False))
+            # A name that is also a common abbreviation ("SSE": server-sent events) needs
+            # context, like an ordinary word.
+            entries.setdefault(name.lower(), []).append((symbol, name, name in table.acronyms))
         for name in asset.context_names:
             entries.setdefault(name.lower(), []).append((symbol, name, True))
         for name in asset.zh:
@@ -455,9 +486,11 @@ class _Found:
         #: Latin names inside a list of three or more names ("Lugg, Instacart, DoorDash, GrubHub")
         #: (symbol, start, end of the list)
         self.listed: list[tuple[str, int, int]] = []
-        #: names seen right before a component word ("AMD graphics card") or given as examples
-        #: ("banks like HSBC and JPMorgan Chase")
-        self.parts: set[str] = set()
+        #: positions of mentions right before a component word ("AMD graphics card") or given
+        #: as examples ("banks like HSBC and JPMorgan Chase")
+        self.parts: set[int] = set()
+        #: positions of the mentions that counted, per symbol
+        self.positions: dict[str, list[int]] = {}
         #: unambiguous mentions of stocks: (position, symbol)
         self.mentions: list[tuple[int, str]] = []
         self.confirmed: dict[str, int] = {}  # ambiguous names with context, per symbol
@@ -484,6 +517,7 @@ class _Found:
                 kind, name, market = asset.kind, asset.name, asset.market
             hit = self.hits[symbol] = AssetHit(symbol, name, kind, market, first=position)
         hit.count += 1
+        self.positions.setdefault(symbol, []).append(position)
         hit.explicit = hit.explicit or explicit
         if not ambiguous:
             self.unambiguous.add(symbol)
@@ -723,7 +757,8 @@ def _suffixed(base: str, suffix: str, codes: dict[str, str]) -> str | None:
     Letter codes with a one-letter suffix must be known (``U.S`` or ``ID.T`` are no codes)."""
     suffix = {"SH": "SS"}.get(suffix, suffix)
     if suffix in ("O", "OQ", "N"):  # Reuters instrument codes of US listings
-        return codes.get(base) if base.isalpha() else None
+        # One letter: "U.N." and "U.S." are abbreviations far more often than codes.
+        return codes.get(base) if base.isalpha() and len(base) > 1 else None
     if suffix == "HK" and base.isdigit():
         base = base[-4:].zfill(4) if len(base) <= 5 else base
     code = f"{base}.{suffix}"
@@ -787,7 +822,7 @@ def _names(
                 or (not cjk and _example(text, start))
                 or (cjk and _ZH_EXAMPLE_AFTER.match(text, end + 1))
             ):
-                found.parts.add(symbol)
+                found.parts.add(offset + start)
             if not ambiguous and (cjk or written == name or not _needs_case(name)):
                 if (
                     not cjk
@@ -795,11 +830,7 @@ def _names(
                     and (found.matcher.table.kind(symbol) != "crypto")
                 ):
                     continue  # "best buy", "global payments": a company name is capitalised
-                if (
-                    not cjk
-                    and _MEDIUM_BEFORE.search(text, max(0, start - MEDIUM_REACH), start)
-                    and not (_FOLLOWER.match(text, end + 1))
-                ):
+                if not cjk and _as_medium(text, start) and not _FOLLOWER.match(text, end + 1):
                     continue
                 found.add(symbol, zone, offset + start)
                 break
@@ -811,10 +842,7 @@ def _names(
                     # For the neighbour rule: Latin names only (a Chinese one is often an
                     # ordinary word: 联想, 苹果), and not a medium ("took to Twitter").
                     left, right = (0, 0)
-                    medium = not cjk and _MEDIUM_BEFORE.search(
-                        text, max(0, start - MEDIUM_REACH), start
-                    )
-                    if medium:
+                    if not cjk and _as_medium(text, start):
                         # "traffic from Facebook": says nothing either way about the company.
                         found.neutral[symbol] = found.neutral.get(symbol, 0) + 1
                     elif not cjk:
@@ -857,12 +885,22 @@ def _not_the_subject(found: _Found, symbol: str, text: str, start: int, end: int
 MAX_CONTEXT_CHECKS = 20
 
 
+def _as_medium(text: str, start: int) -> bool:
+    """The name at ``start`` follows a medium's preposition or verb ("on Netflix", "took to
+    Twitter", "watch Netflix"), directly or as one of a list after it ("rent on iTunes, Vudu,
+    Amazon")."""
+    return bool(
+        _MEDIUM_BEFORE.search(text, max(0, start - MEDIUM_REACH), start)
+        or _MEDIUM_LIST_BEFORE.search(text, max(0, start - MEDIUM_LIST_REACH), start)
+    )
+
+
 def _confirmed(found: _Found, symbol: str, text: str, start: int, end: int) -> bool:
     checks = found.checks.setdefault(symbol, [0, 0])  # [examined, confirmed]
     if checks[0] >= MAX_CONTEXT_CHECKS:
         return 3 * checks[1] >= checks[0]
     kind = found.matcher.table.assets[symbol].kind
-    medium = _MEDIUM_BEFORE.search(text, max(0, start - MEDIUM_REACH), start)
+    medium = _as_medium(text, start)
     ok = bool(
         (_FOLLOWER.match(text, end) and kind != "crypto")
         or (not medium and _context(_sentence(text, start, end), kind))
@@ -944,7 +982,7 @@ def _bare(
         word = m.group(1).lower() in found.matcher.table.common_words
         if (distinctive and not word) or _ticker_context(text, m.start(), m.end(), found, word):
             if _example(text, m.start()):
-                found.parts.add(symbol)
+                found.parts.add(offset + m.start())
             found.add(symbol, zone, offset + m.start())
 
 
@@ -964,7 +1002,9 @@ def _ticker_context(text: str, start: int, end: int, found: _Found, word: bool) 
     line_end = text.find("\n", end, end + 25)
     line_end = end + 25 if line_end < 0 else line_end
     reach = 15 if word else 25
-    if _NUMERIC.search(text, max(line_start, start - reach), min(line_end, end + reach)):
+    # A ticker that is also a word (ONE, NOT) needs a price or a percentage.
+    numeric = _PRICE_OR_PERCENT if word else _NUMERIC
+    if numeric.search(text, max(line_start, start - reach), min(line_end, end + reach)):
         return True
     window = text[max(line_start, start - 25) : line_end]
     if not word and _PRICE.search(window):
@@ -1013,7 +1053,8 @@ def _in_name_list(text: str, start: int, end: int) -> tuple[int, int] | None:
     return cuts[first], cuts[last + 1] - 1
 
 
-_EXAMPLE_WORDS = (" like ", " such as ")
+#: "like", "such as", "the likes of", after a space or opening a line ("Like Walmart, Uber ...").
+_EXAMPLE_WORDS = re.compile(r"(?:(?<=\s)|^)(?:[Ll]ike|such as|the likes of)\s", re.MULTILINE)
 _EXAMPLE_SPLIT = re.compile(r",\s(?:and\s|or\s)?|\s(?:and|or)\s")
 
 
@@ -1021,10 +1062,16 @@ def _example(text: str, start: int) -> bool:
     """The name follows "like" or "such as", alone or in a list of names right after it:
     "services like bitcoin or Apple Pay", "global banks like HSBC and JPMorgan Chase"."""
     before = text[max(0, start - 80) : start]
-    cut = max(before.rfind(word) + len(word) if word in before else -1 for word in _EXAMPLE_WORDS)
-    if cut < 0:
+    last = None
+    for last in _EXAMPLE_WORDS.finditer(before):  # noqa: B007 - keeps the last one
+        pass
+    if last is None:
         return False
-    between = before[cut:]
+    between = before[last.end() :]
+    if between and last.group().startswith("Like"):
+        return False  # "Like Walmart, Uber underpays ...": only the first name is compared
+    if between.startswith("the "):  # "places like the Hyundai plant"
+        between = between[4:]
     if not between:
         return True
     if any(c in between for c in ".;:!?\n"):
@@ -1047,12 +1094,12 @@ def _drop_list_examples(found: _Found) -> None:
     """A stock named once, as one item of a list of names where no other item is a known
     asset, is an example ("names like Chime, Varo, SoFi, Current"), not a subject. A list of
     assets ("Pepsi, Coca-Cola, Costco and Winnebago raised prices") keeps its members. An
-    asset named once as the maker of a part ("a brand new AMD graphics card") or as an example
-    after "like" or "such as" ("banks like HSBC and JPMorgan Chase") is dropped too."""
+    asset named only as the maker of a part ("a brand new AMD graphics card") or as an example
+    after "like", "such as" or "the likes of" ("banks like HSBC and JPMorgan Chase"), however
+    often, is dropped too."""
     dropped: set[str] = set()
-    for symbol in found.parts:
-        hit = found.hits.get(symbol)
-        if hit is not None and hit.count == 1 and not hit.explicit:
+    for symbol, candidate in found.hits.items():
+        if not candidate.explicit and all(p in found.parts for p in found.positions.get(symbol, ())):
             dropped.add(symbol)
     mentions = sorted(found.mentions)
     for symbol, left, right in found.listed:
