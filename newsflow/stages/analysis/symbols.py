@@ -1099,7 +1099,9 @@ def _drop_list_examples(found: _Found) -> None:
     often, is dropped too."""
     dropped: set[str] = set()
     for symbol, candidate in found.hits.items():
-        if not candidate.explicit and all(p in found.parts for p in found.positions.get(symbol, ())):
+        if not candidate.explicit and all(
+            p in found.parts for p in found.positions.get(symbol, ())
+        ):
             dropped.add(symbol)
     mentions = sorted(found.mentions)
     for symbol, left, right in found.listed:
