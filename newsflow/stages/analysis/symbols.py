@@ -184,7 +184,7 @@ _CHROME = re.compile(
     r"|(?:特别声明|特別聲明|免责声明|免責聲明|Notice: The content above)[^\n]{0,300}"
     r"|返回[^\n]{0,12}首页|返回[^\n]{0,12}首頁"
     # A copyright line: "...中文相关权益归腾讯所有", "Copyright © 2017 Yahoo".
-    r"|[^\n]{0,60}(?:版权|版權|权益|權益)(?:归|歸)[^\n]{0,30}所有[^\n]{0,80}"
+    r"|(?:版权|版權|权益|權益)(?:归|歸)[^\n]{0,30}所有[^\n]{0,80}"
     r"|(?:Copyright\s?)?©[^\n]{0,80}|Copyright\s(?:\(c\)\s)?\d{4}[^\n]{0,80}",
     re.ASCII,
 )
@@ -889,9 +889,12 @@ def _as_medium(text: str, start: int) -> bool:
     """The name at ``start`` follows a medium's preposition or verb ("on Netflix", "took to
     Twitter", "watch Netflix"), directly or as one of a list after it ("rent on iTunes, Vudu,
     Amazon")."""
-    return bool(
-        _MEDIUM_BEFORE.search(text, max(0, start - MEDIUM_REACH), start)
-        or _MEDIUM_LIST_BEFORE.search(text, max(0, start - MEDIUM_LIST_REACH), start)
+    if _MEDIUM_BEFORE.search(text, max(0, start - MEDIUM_REACH), start):
+        return True
+    # A later item of a list: a comma right before ("Vudu, Amazon", "YouTube, and Google").
+    tail = text[max(0, start - 6) : start]
+    return ("," in tail) and bool(
+        _MEDIUM_LIST_BEFORE.search(text, max(0, start - MEDIUM_LIST_REACH), start)
     )
 
 
@@ -1062,6 +1065,8 @@ def _example(text: str, start: int) -> bool:
     """The name follows "like" or "such as", alone or in a list of names right after it:
     "services like bitcoin or Apple Pay", "global banks like HSBC and JPMorgan Chase"."""
     before = text[max(0, start - 80) : start]
+    if "ike" not in before and "such as" not in before:  # the common case, without a regex
+        return False
     last = None
     for last in _EXAMPLE_WORDS.finditer(before):  # noqa: B007 - keeps the last one
         pass
