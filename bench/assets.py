@@ -52,10 +52,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 EVAL = REPO / "tests" / "data" / "assets_eval.jsonl"
-#: Pages of four public extractor test suites (``dev2``/``test2``, ``test3``), annotated alike;
-#: the pages stay in their repositories: ``--repos DIR`` holds them as ``DIR/<owner>+<name>/repo``
-#: (a bare snapshot) or ``DIR/<name>`` (a ``git clone``), checked out at any commit that has the
-#: row's.
+#: Pages of five public extractor test suites (``dev2``/``test2``, ``test3``, ``test4``),
+#: annotated alike; the pages stay in their repositories: ``--repos DIR`` holds them as
+#: ``DIR/<owner>+<name>/repo`` (a bare snapshot) or ``DIR/<name>`` (a ``git clone``), checked out
+#: at any commit that has the row's.
 EVAL_REPOS = REPO / "tests" / "data" / "assets_eval_repos.jsonl"
 DEFAULT_REPOS = REPO.parent / ".mirror"
 REPO_SPLITS = ("dev2", "test2", "test3", "test4")
