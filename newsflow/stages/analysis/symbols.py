@@ -223,23 +223,20 @@ _BUTTON_WORDS = frozenset(
     ]
 )
 _LINE_WORD = re.compile(r"[A-Za-z\-]+|[\u4e00-\u9fff]+")
+#: A price or a percentage, not a bare signed number ("NOT BETWEEN -1 AND 1" in SQL).
+_PRICE_OR_PERCENT = re.compile(
+    r"\$\s?\d|\d\s?%|\d\s?(?:美元|美金|港元|港币|港幣|元|USDT?\b|USD\b)", re.ASCII
+)
 _PRICE = re.compile(
-    r"\$\s?\d|\d\s?%|\d\s?(?:美元|美金|港元|港币|港幣|元|USDT?\b|USD\b)|[+\-−]\d"
+    _PRICE_OR_PERCENT.pattern + r"|[+\-−]\d"
     r"|\b(?:up|down|rose|fell|gained|lost|jumped|slid|dropped|surged|rallied|plunged|tumbled"
     r"|climbed|soared|sank|shares|stock|stocks|price|prices|token|tokens|coin|coins|trading"
     r"|traded|ticker|ETF|futures|market cap)\b"
     r"|涨|漲|跌|股价|股價|币价|幣價|价格|價格|行情|市值|代币|代幣|股票",
     re.ASCII,
 )
-#: A price or a percentage.
-_NUMERIC = re.compile(
-    r"\$\s?\d|\d\s?%|\d\s?(?:美元|美金|港元|港币|港幣|元|USDT?\b|USD\b)|[+\-−]\d+(?:\.\d+)?%?",
-    re.ASCII,
-)
-#: A price or a percentage, not a bare signed number ("NOT BETWEEN -1 AND 1" in SQL).
-_PRICE_OR_PERCENT = re.compile(
-    r"\$\s?\d|\d\s?%|\d\s?(?:美元|美金|港元|港币|港幣|元|USDT?\b|USD\b)", re.ASCII
-)
+#: A price or a percentage, or a signed number (a move: "+3.2", "-1.5%").
+_NUMERIC = re.compile(_PRICE_OR_PERCENT.pattern + r"|[+\-−]\d+(?:\.\d+)?%?", re.ASCII)
 #: How far before a name the words that make it a medium are looked for.
 MEDIUM_REACH = 20
 #: "根据携程旅行网发布的数据": a company named as the source of figures.
@@ -696,17 +693,19 @@ def _link_lines(lines: list[str]) -> list[int]:
     heads: dict[str, set[str]] = {}
     for i in marked:
         prefix = lines[i].strip().rstrip(".…").rstrip()
+        if len(prefix) < LINK_PREFIX_MIN:
+            continue
         same_head = heads.setdefault(prefix[:LINK_PREFIX_MIN], set())
         # A few per head keep the pass linear when a page repeats one opening many times.
-        if len(prefix) >= LINK_PREFIX_MIN and len(same_head) < LINK_PREFIXES_PER_HEAD:
+        if len(same_head) < LINK_PREFIXES_PER_HEAD:
             same_head.add(prefix)
     if not heads:
         return marked
-    repeated = [
-        i
-        for i, line in enumerate(lines)
-        if any(line.strip().startswith(p) for p in heads.get(line.strip()[:LINK_PREFIX_MIN], ()))
-    ]
+    repeated = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if any(stripped.startswith(p) for p in heads.get(stripped[:LINK_PREFIX_MIN], ())):
+            repeated.append(i)
     return sorted(set(marked) | set(repeated))
 
 
