@@ -373,7 +373,8 @@ def main() -> int:
     if args.sweep and args.split not in ("dev", "dev2"):
         parser.error("--sweep compares rules to choose among them: on a dev split only")
 
-    if args.split in (*REPO_SPLITS, "all2"):
+    repositories = args.split in (*REPO_SPLITS, "all2")
+    if repositories:
         articles = load_repo_articles(args.repos, args.split)
     else:
         articles = load_articles(args.corpus, args.split)
@@ -402,11 +403,7 @@ def main() -> int:
     print(
         f"Assets evaluation: split={args.split}, {len(articles)} articles, {gold} annotated assets"
     )
-    source = (
-        "newsflow's extractor on the page HTML"
-        if args.split in (*REPO_SPLITS, "all2")
-        else "corpus ground truth"
-    )
+    source = "newsflow's extractor on the page HTML" if repositories else "corpus ground truth"
     print(
         f"text = {source}; title = newsflow's extractor on the page HTML; "
         "path = analyze_text().symbols\n"
