@@ -6,8 +6,9 @@ Two rules (see ``docs/security.md``):
   was and names a host at most: never an exception's text, a provider's error body, a URL's
   ``user:password@``, a key or a query string;
 - what is *logged* may carry details, through :func:`mask_secrets`: user-info in URLs,
-  ``Bearer``/``Basic`` credentials, key-like query parameters, API keys of the usual shapes
-  and the configured secret values become ``***``. :func:`install_log_masking` applies it
+  ``Bearer``/``Basic`` credentials, key-like query parameters, the token in a Telegram,
+  Discord or Slack webhook URL's path, API keys of the usual shapes and the configured secret
+  values become ``***``. :func:`install_log_masking` applies it
   to every line a process logs, tracebacks included.
 
 Every pattern here is linear on any text (``tests/unit/test_regex_audit.py``).
@@ -32,6 +33,13 @@ _SECRET_PARAMETER = re.compile(
     r"client[_-]?secret|signature|sig)=)[^&#\s'\"<>]++",
     re.IGNORECASE,
 )
+#: Chat webhook URLs whose path is the credential: Telegram ``/bot<id>:<token>``, Discord's and
+#: Slack's webhook paths (the id stays, the token goes).
+_WEBHOOK_PATH = re.compile(
+    r"(/bot\d++:)[A-Za-z0-9_-]++"
+    r"|(/api/webhooks/\d++/)[A-Za-z0-9._-]++"
+    r"|(hooks\.slack\.com/services/)[A-Za-z0-9/_-]++"
+)
 #: API keys of the usual shapes: OpenAI/DeepSeek ``sk-``, xAI ``xai-``, Groq ``gsk_``,
 #: Google ``AIza``.
 _API_KEY = re.compile(r"\b(?:sk-|xai-|gsk_|AIza)[A-Za-z0-9_-]{16,}+")
@@ -49,7 +57,12 @@ def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
     text = _USERINFO.sub(rf"\1{MASK}@", text)
     text = _AUTH_SCHEME.sub(rf"\1\2{MASK}", text)
     text = _SECRET_PARAMETER.sub(rf"\1{MASK}", text)
+    text = _WEBHOOK_PATH.sub(_keep_prefix, text)
     return _API_KEY.sub(MASK, text)
+
+
+def _keep_prefix(match: re.Match[str]) -> str:
+    return next(g for g in match.groups() if g is not None) + MASK
 
 
 def strip_userinfo(url: str | None) -> str | None:

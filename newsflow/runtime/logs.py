@@ -136,4 +136,8 @@ def configure_logging(
             handler.setFormatter(formatter)
             if not any(isinstance(f, ContextFilter) for f in handler.filters):
                 handler.addFilter(ContextFilter())
+    # httpx logs every request's URL at INFO, and a chat webhook's URL is its credential
+    # (masked above too, but a URL is better not written at all).
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     install_log_masking(secret_values(settings), loggers=names)

@@ -205,6 +205,11 @@ def test_a_worker_process_masks_its_log() -> None:
         "configure_logging(Settings(_env_file=None))\n"
         "log = logging.getLogger('newsflow.test')\n"
         "log.warning('impact key %s, token %s', 'plain-impact-key', 'plain-api-token')\n"
+        # httpx logs each request's URL at INFO: a chat webhook's token must not reach the log
+        "import httpx\n"
+        "url = 'http://127.0.0.1:9/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage'\n"
+        "logging.getLogger('httpx').info('HTTP Request: POST %s', url)\n"
+        "log.warning('delivery to %s failed', url)\n"
         "try:\n"
         "    raise OSError('cannot reach redis://:pw1234@10.0.0.3:6379/0')\n"
         "except OSError:\n"
@@ -217,3 +222,6 @@ def test_a_worker_process_masks_its_log() -> None:
     assert "impact key ***, token ***" in log
     assert "OSError: cannot reach redis://***@10.0.0.3:6379/0" in log
     assert "plain-impact-key" not in log and "plain-api-token" not in log and "pw1234" not in log
+    assert "HTTP Request" not in log  # httpx's own request lines are off
+    assert "delivery to http://127.0.0.1:9/bot123456789:***/sendMessage failed" in log
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in log

@@ -23,10 +23,16 @@ from newsflow.domain.redact import install_log_masking, mask_secrets, strip_user
         ("https://x.example/a?api_key=abc123#top", "https://x.example/a?api_key=***#top"),
         ("the key sk-proj-ABCDEFGHIJKLMNOP1234 was refused", "the key *** was refused"),
         ("xai-0123456789abcdefghij and AIzaSyA1234567890abcdefghijklmnopq", "*** and ***"),
+        # Chat webhooks whose URL path is the credential: the id stays, the token goes.
+        ("POST https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
+         "POST https://api.telegram.org/bot123456789:***/sendMessage"),
+        ("https://discord.com/api/webhooks/1234567890/abcDEF-ghi_jkl.mno", "https://discord.com/api/webhooks/1234567890/***"),
+        ("https://hooks.slack.com/services/T000/B000/XXXXXXXX done", "https://hooks.slack.com/services/*** done"),
         # Ordinary text stays as it is.
         ("HTTP 429 Too Many Requests", "HTTP 429 Too Many Requests"),
         ("https://news.example/story?id=5&page=2", "https://news.example/story?id=5&page=2"),
         ("a task-list and the bearer of news", "a task-list and the bearer of news"),
+        ("https://news.example/robot/2024/a-bot-story", "https://news.example/robot/2024/a-bot-story"),
         ("refused: 10.0.0.5 is a private address", "refused: 10.0.0.5 is a private address"),
     ],
 )  # fmt: skip
