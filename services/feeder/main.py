@@ -177,8 +177,7 @@ def run(settings: Settings | None = None) -> None:
     """Entry point of ``python -m services.feeder``."""
     settings = settings or get_settings()
     # credentials masked in every line, the service named (newsflow.runtime.logs)
-    configure_logging(settings, service=SERVICE)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings, service=SERVICE)  # httpx's request lines off there too
 
     async def main() -> None:
         feeder = Feeder(settings)
