@@ -157,6 +157,23 @@ async def test_bearer_guesses_count_and_sessions_still_write_when_locked(
         assert (await vote(c, aid, cookie)).status_code == 200
 
 
+async def test_pages_do_not_tell_a_right_bearer_token_from_a_wrong_one(
+    settings: Settings,
+) -> None:
+    # Pages count no guesses, so they must not answer one: only a session shows the writer's
+    # page (before, the right Bearer token showed the rules and hid "Log in", uncounted).
+    async with reader(guarded(settings)) as c:
+        pages = [
+            (await c.get(path, headers={"authorization": f"Bearer {token}"})).text
+            for path in ("/", "/alerts")
+            for token in ("nope", TOKEN)
+        ]
+        assert pages[0] == pages[1] and pages[2] == pages[3]
+        assert 'id="add-rule"' not in pages[3]
+        await login(c)
+        assert 'id="add-rule"' in (await c.get("/alerts")).text
+
+
 async def test_the_limit_follows_the_client_behind_a_trusted_proxy(settings: Settings) -> None:
     limited = guarded(
         settings, reader_login_max_failures=2, reader_trusted_proxies=["127.0.0.1/32"]
