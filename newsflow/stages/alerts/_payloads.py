@@ -185,7 +185,10 @@ def slack(rule: AlertRule, subject: Subject, *, page_url: str) -> dict[str, Any]
         if p
     )
     return {
-        "text": _one_line(f"{head}: {subject.title}" if head else subject.title, 300),
+        # The notification's text (Slack's fallback) is mrkdwn too: escaped like the blocks.
+        "text": _slack_escape(
+            _one_line(f"{head}: {subject.title}" if head else subject.title, 300)
+        ),
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": section[:3000]}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": context[:3000]}]},
