@@ -64,18 +64,34 @@ def _run(make: Callable[[Settings, Redis, ArticleStore], Awaitable[T]]) -> T:
         raise typer.Exit(3) from None
 
 
+def _url_lines(text: str) -> list[str]:
+    """One URL a line; blank lines and ``#`` comments skipped (a file and stdin alike)."""
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
 def _read_urls(urls: list[str], file: Path | None) -> list[str]:
     collected = [u for u in urls if u != "-"]
     if "-" in urls:
-        collected += [line.strip() for line in sys.stdin if line.strip()]
+        collected += _url_lines(sys.stdin.read())
     if file is not None:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-        collected += [
-            line.strip()
-            for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#")
-        ]
+        try:
+            text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            err.print(f"[red]error:[/red] cannot read {escape(str(file))}: {_reason(exc)}")
+            raise typer.Exit(2) from None
+        collected += _url_lines(text)
     return collected
+
+
+def _reason(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read, in a few words."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    return escape(exc.strerror or type(exc).__name__)
 
 
 @app.command()
@@ -176,6 +192,14 @@ def list_(
     from rich.table import Table
     from rich.text import Text
 
+    from newsflow.domain.contracts import Status
+
+    if status is not None and status not in {s.value for s in Status}:
+        err.print(
+            f"[red]error:[/red] no status {escape(status)!r}: one of "
+            + ", ".join(s.value for s in Status)
+        )
+        raise typer.Exit(2)
     articles: list[Article] = _run(lambda _s, _r, store: store.latest(limit, status))
     table = Table("id", "status", "source", "title", "symbols", box=None)
     for a in articles:

@@ -248,7 +248,13 @@ def import_(
     from newsflow.domain.urls import InvalidUrl
     from newsflow.stages.feeds import InvalidOpml, parse_opml
 
-    data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    try:
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    except OSError as exc:
+        err.print(
+            f"[red]error:[/red] cannot read {escape(str(file))}: {escape(exc.strerror or '')}"
+        )
+        raise typer.Exit(1) from None
     try:
         feeds = parse_opml(data)
     except InvalidOpml as exc:
@@ -300,5 +306,11 @@ def export(
 
         sys.stdout.write(text)
     else:
-        file.write_text(text, encoding="utf-8")
+        try:
+            file.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            err.print(
+                f"[red]error:[/red] cannot write {escape(str(file))}: {escape(exc.strerror or '')}"
+            )
+            raise typer.Exit(1) from None
         err.print(f"{len(docs)} sources written to {escape(str(file))}")

@@ -92,3 +92,36 @@ async def test_publish_and_errors_print_urls_and_reasons_as_text(
     missing = newsflow(settings, "show", "[/]")
     assert missing.returncode == 2, missing.stderr
     assert_literal(missing.stderr, "'[/]' is not an article id")
+
+
+async def test_bad_files_and_values_get_one_error_line(
+    settings: Settings, store: ArticleStore, tmp_path: Any
+) -> None:
+    # Before: a missing or non-UTF-8 file printed a traceback, and `list --status bogus` an
+    # empty table with exit 0 (new-user review).
+    missing = newsflow(settings, "publish", "--file", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert_literal(missing.stderr, "cannot read", "nope.txt: No such file or directory")
+    latin = tmp_path / "urls.txt"
+    latin.write_bytes(b"https://a.example/caf\xe9\n")
+    bad = newsflow(settings, "publish", "--file", str(latin))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert_literal(bad.stderr, "not UTF-8 text")
+    for args in (["sources", "import", str(tmp_path / "no.opml")],
+                 ["sources", "export", str(tmp_path / "no-dir" / "x.opml")]):  # fmt: skip
+        done = newsflow(settings, *args)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert_literal(done.stderr, "No such file or directory")
+    status = newsflow(settings, "list", "--status", "bogus")
+    assert status.returncode == 2
+    assert_literal(status.stderr, "no status 'bogus'", "queued, fetched")
+
+
+def test_stdin_skips_comments_and_blank_lines_like_a_file(monkeypatch: Any) -> None:
+    import io
+
+    from newsflow.cli.main import _read_urls
+
+    listing = "# my list\n\nhttps://a.example/1\n  # indented\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(listing))
+    assert _read_urls(["-"], None) == ["https://a.example/1"]
