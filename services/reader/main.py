@@ -175,7 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(ArticleNotFound)
     async def not_found(request: Request, exc: ArticleNotFound) -> Response:
-        return _error(request, 404, str(exc).strip("'\""))
+        return _error(request, 404, str(exc.args[0]) if exc.args else "no such article")
 
     @app.exception_handler(AmbiguousId)
     async def ambiguous(request: Request, exc: AmbiguousId) -> Response:

@@ -167,9 +167,9 @@ async def test_list_page_filters_by_symbol(client: httpx.AsyncClient, store: Art
 async def test_forms_publish_vote_and_comment(
     client: httpx.AsyncClient, store: ArticleStore, redis: Redis, settings: Settings
 ) -> None:
-    r = await client.post("/publish", data={"urls": "https://a.example/p1\nftp://bad"})
+    r = await client.post("/publish", data={"urls": "https://a.example/p1\nftp://bad\nnot a url"})
     assert r.status_code == 200
-    assert 'data-outcome="queued"' in r.text and 'data-outcome="invalid"' in r.text
+    assert 'data-outcome="queued"' in r.text and r.text.count('data-outcome="invalid"') == 2
     assert await redis.xlen(Streams(settings.stream_prefix).urls) == 1
     doc = article("https://a.example/voted")
     await store.import_documents([doc])
@@ -205,7 +205,7 @@ async def test_forms_publish_vote_and_comment(
 
 async def test_article_page_errors_are_html(client: httpx.AsyncClient) -> None:
     r = await client.get("/articles/zzzz")
-    assert r.status_code == 404 and "not an article id" in r.text
+    assert r.status_code == 404 and "&#39;zzzz&#39; is not an article id" in r.text
     assert_secure_headers(r)
     r = await client.get("/articles/" + "0" * 64)
     assert r.status_code == 404 and "no article" in r.text
