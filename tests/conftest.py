@@ -37,7 +37,7 @@ def mongo_server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def settings(redis_server: Server, mongo_server: Server) -> Settings:
+def settings(redis_server: Server, mongo_server: Server, tmp_path: Path) -> Settings:
     """Settings pointing at the session's servers, with a fresh prefix and database."""
     tag = uuid.uuid4().hex[:8]
     return Settings(
@@ -54,7 +54,7 @@ def settings(redis_server: Server, mongo_server: Server) -> Settings:
         max_deliveries=3,
         concurrency=4,
         extract_processes=1,
-        heartbeat_file=f"/tmp/newsflow-test-{tag}.heartbeat",
+        heartbeat_file=str(tmp_path / "worker.heartbeat"),  # pytest removes old tmp_paths
         _env_file=None,  # type: ignore[call-arg]
     )
 
