@@ -418,8 +418,17 @@ def reconcile(
 
 
 @app.command()
-def healthcheck(max_age: Annotated[float, typer.Option(help="seconds")] = 30.0) -> None:
-    """Exit 0 while this container's worker heartbeat is fresh (for health checks).
+def healthcheck(
+    max_age: Annotated[float, typer.Option(help="seconds")] = 30.0,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            help="the heartbeat file (default: NEWSFLOW_HEARTBEAT_FILE; `make up` "
+            "writes .data/<worker>.heartbeat)"
+        ),
+    ] = None,
+) -> None:
+    """Exit 0 while a worker's heartbeat is fresh (a container's health check).
 
     The worker touches it only while both Redis and MongoDB answer."""
     import time
@@ -428,16 +437,16 @@ def healthcheck(max_age: Annotated[float, typer.Option(help="seconds")] = 30.0) 
 
     from newsflow.settings import get_settings
 
-    path = Path(get_settings().heartbeat_file)
+    path = file or Path(get_settings().heartbeat_file)
     try:
         age = time.time() - path.stat().st_mtime
     except FileNotFoundError:
         err.print(Text(f"unhealthy: no heartbeat at {path}"))
         raise typer.Exit(1) from None
     if age > max_age:
-        err.print(f"unhealthy: last heartbeat {age:.0f} s ago")
+        err.print(Text(f"unhealthy: last heartbeat {age:.0f} s ago ({path})"))
         raise typer.Exit(1)
-    out.print(f"healthy: last heartbeat {age:.1f} s ago")
+    out.print(Text(f"healthy: last heartbeat {age:.1f} s ago ({path})"))
 
 
 @app.command()
