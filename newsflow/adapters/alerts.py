@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field, ValidationError
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from newsflow.domain.validation import describe
 from newsflow.settings import Settings
 from newsflow.stages.alerts import AlertRule, RuleSpec, new_secret
 
@@ -151,7 +152,7 @@ class AlertStore:
             log.warning(
                 "alert rule %s is not valid and is skipped: %s",
                 doc.get("_id"),
-                "; ".join(e["msg"] for e in exc.errors()),
+                "; ".join(describe(exc.errors())),
             )
             return None
 

@@ -1,6 +1,6 @@
 """``newsflow alerts``: add, list, remove and test the alert rules.
 
-Like the rest of the command line, this module imports only typer and rich's console at the
+Like the rest of the command line, this module imports only typer and rich (console, markup) at the
 top: the rules' pydantic models, the settings and the database client are imported by the
 command that needs them (``newsflow --help`` must start fast).
 """
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from newsflow.adapters.alerts import AlertStore
@@ -110,9 +111,10 @@ def add(
             }
         )
     except ValidationError as exc:
-        for e in exc.errors():
-            where = ".".join(str(p) for p in e["loc"]) or "rule"
-            err.print(f"[red]invalid[/red] {where}: {e['msg']}", highlight=False)
+        from newsflow.domain.validation import describe
+
+        for line in describe(exc.errors()):
+            err.print(f"[red]invalid[/red] {escape(line)}", highlight=False)
         raise typer.Exit(2) from None
 
     async def go(settings: Settings, alerts: AlertStore) -> AlertRule:

@@ -323,7 +323,10 @@ def dead(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
     ) -> list[tuple[str, dict[str, str]]]:
         return await DeadLetters(redis, Streams(settings.stream_prefix)).list(limit)
 
-    for dead_id, e in _run(go):
+    entries = _run(go)
+    if not entries:
+        err.print("no dead letters")
+    for dead_id, e in entries:
         out.print(
             f"{dead_id}  {e['stage']:<10} deliveries={e['deliveries']}  {e['fields']}\n    {e['error']}",
             markup=False,

@@ -207,9 +207,10 @@ def list_() -> None:
             str(d.get("items_seen") or 0),
             "paused" if d.get("paused") else next_poll(d.get("next_poll")),
         )
-    out.print(table)
     if not docs:
         err.print("no sources yet: newsflow sources add URL")
+        return
+    out.print(table)
 
 
 def _change(verb: str, action: Callable[[SourceStore], Awaitable[dict[str, Any]]]) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from newsflow.adapters.alerts import AlertStore, RuleNotFound
 from newsflow.adapters.webhooks import WebhookSender, send_test
+from newsflow.domain.validation import describe
 from newsflow.settings import Settings
 from newsflow.stages.alerts import (
     FORMATS,
@@ -214,10 +215,7 @@ async def add_rule_form(request: Request) -> Response:
     try:
         spec = spec_from_form(form)
     except ValidationError as exc:
-        errors = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'rule'}: {e['msg']}" for e in exc.errors()
-        ]
-        return await _page(request, errors=errors, form=form)
+        return await _page(request, errors=describe(exc.errors()), form=form)
     try:
         rule = await create(request, spec)
     except HTTPException as exc:

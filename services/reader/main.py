@@ -12,7 +12,6 @@ import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +28,7 @@ from newsflow.adapters.redis import connect_redis
 from newsflow.adapters.sources import SourceStore
 from newsflow.adapters.store import AmbiguousId, ArticleNotFound, ArticleStore
 from newsflow.domain.pipeline import Streams
+from newsflow.domain.validation import describe
 from newsflow.runtime.gauges import refresh_loop
 from newsflow.runtime.health import Health, MetricsServer, health_loop
 from newsflow.settings import Settings, get_settings
@@ -59,11 +59,6 @@ def _error(
     if headers:
         response.headers.update(headers)
     return response
-
-
-def _describe(error: dict[str, Any]) -> str:
-    where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
-    return f"{where}: {error.get('msg', 'invalid')}"
 
 
 async def _backfill_search(store: ArticleStore) -> None:
@@ -165,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        details = [_describe(e) for e in exc.errors()]
+        details = describe(exc.errors(), whole="body", skip=("body",))
         return _error(request, 422, "the request is not valid", details)
 
     @app.exception_handler(StarletteHTTPException)

@@ -22,6 +22,7 @@ from newsflow.adapters.sources import (
     display_name,
 )
 from newsflow.domain.urls import InvalidUrl
+from newsflow.domain.validation import describe
 from newsflow.settings import Settings
 
 from .api import ERRORS, WRITE_ERRORS
@@ -251,7 +252,7 @@ async def sources_form(request: Request) -> Response:
             language=form.get("language") or None,
         )
     except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        details = "; ".join(describe(exc.errors(), whole="form"))
         raise HTTPException(422, f"the form is not valid ({details})") from None
     doc, _, _ = await add_source(request, body)
     return RedirectResponse(f"/sources#s-{doc['_id'][:10]}", status_code=303)

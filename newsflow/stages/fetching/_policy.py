@@ -163,9 +163,10 @@ def vet_url(url: str, policy: AddressPolicy, allowed_ports: Iterable[int]) -> ht
         if host and (address := literal_ip(host)) is not None:
             policy.check(address)
         raise Refused(f"refused: invalid URL ({exc})") from None
+    if not parsed.scheme:
+        raise Refused("refused: not a URL (no http:// or https:// at its start)")
     if parsed.scheme not in ("http", "https"):
-        shown = parsed.scheme or "no scheme"
-        raise Refused(f"refused: only http and https URLs are fetched, not {shown}")
+        raise Refused(f"refused: only http and https URLs are fetched, not {parsed.scheme}")
     if parsed.userinfo:
         raise Refused("refused: URLs with a user name or password are not fetched")
     host = parsed.host
