@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from newsflow.cli import consoles
 
 if TYPE_CHECKING:
     from newsflow.adapters.alerts import AlertStore
@@ -29,8 +30,7 @@ FORMAT_HELP = "payload: json, telegram, discord, slack"
 app = typer.Typer(
     help="Alert rules: signed webhooks when a matching article is analyzed.", no_args_is_help=True
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out, err = consoles()
 T = TypeVar("T")
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from newsflow.cli import consoles
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -31,8 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out, err = consoles()
 T = TypeVar("T")
 
 
@@ -203,12 +203,13 @@ def list_(
     articles: list[Article] = _run(lambda _s, _r, store: store.latest(limit, status))
     table = Table("id", "status", "source", "title", "symbols", box=None)
     for a in articles:
-        title = a.title if a.failure_text is None else f"{a.title}  [{a.failure_text}]"
+        # The title cut at 100 characters, the failure reason whole (it is short).
+        title = a.title[:100] + ("" if a.failure_text is None else f"  [{a.failure_text}]")
         # Every cell comes from a page or a submitter: Text, so rich never reads it as markup.
         table.add_row(
             *(
                 Text(v)
-                for v in (a.short_id, a.status.value, a.site, title[:100], ",".join(a.symbols))
+                for v in (a.short_id, a.status.value, a.site, title, ",".join(a.symbols))
             )
         )
     out.print(table)

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from newsflow.cli import consoles
 
 if TYPE_CHECKING:
     from newsflow.adapters.sources import SourceStore
@@ -28,8 +29,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out, err = consoles()
 T = TypeVar("T")
 
 Ident = Annotated[

@@ -27,7 +27,9 @@ LINK = "[link=https://evil.example/steal]click me[/link]"
 HOSTILE_TITLES = ["Closing [/] everything", LINK, "[bold red]Alarm[/bold red] [/bold]"]
 
 
-def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def newsflow(
+    settings: Settings, *args: str, columns: str | None = "250"
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "NEWSFLOW_REDIS_URL": settings.redis_url,
@@ -35,8 +37,11 @@ def newsflow(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
         "NEWSFLOW_MONGO_DB": settings.mongo_db,
         "NEWSFLOW_STREAM_PREFIX": settings.stream_prefix,
         "FORCE_COLOR": "1",
-        "COLUMNS": "250",
     }
+    if columns is not None:
+        env["COLUMNS"] = columns
+    else:
+        env.pop("COLUMNS", None)
     code = "import sys; from newsflow.cli.main import main; sys.argv[0] = 'newsflow'; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
@@ -125,3 +130,16 @@ def test_stdin_skips_comments_and_blank_lines_like_a_file(monkeypatch: Any) -> N
     listing = "# my list\n\nhttps://a.example/1\n  # indented\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(listing))
     assert _read_urls(["-"], None) == ["https://a.example/1"]
+
+
+async def test_piped_output_keeps_whole_rows(settings: Settings, store: ArticleStore) -> None:
+    # Piped (no terminal, no COLUMNS), rich cut the table at 80 columns: "consume..." ids and
+    # reasons (new-user review). Now a pipe gets whole rows.
+    failed = article("https://b.example/a-long-address-of-a-page/that-failed", status="failed")
+    failed["failure"] = {"stage": "fetched", "reason": "HTTP 404 Not Found, after 3 attempts"}
+    await store.import_documents([failed])
+    done = newsflow(settings, "list", columns=None)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if failed["_id"][:10] in line)
+    assert len(row.strip()) > 80  # one line, not cut or wrapped at 80 columns
+    assert "[failed at fetch: HTTP 404 Not Found, after 3 attempts]" in row
