@@ -207,10 +207,7 @@ def list_(
         title = a.title[:100] + ("" if a.failure_text is None else f"  [{a.failure_text}]")
         # Every cell comes from a page or a submitter: Text, so rich never reads it as markup.
         table.add_row(
-            *(
-                Text(v)
-                for v in (a.short_id, a.status.value, a.site, title, ",".join(a.symbols))
-            )
+            *(Text(v) for v in (a.short_id, a.status.value, a.site, title, ",".join(a.symbols)))
         )
     out.print(table)
 
