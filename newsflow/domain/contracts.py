@@ -19,6 +19,11 @@ from newsflow.domain.usage import LLMUsage, Reuse
 SCHEMA_VERSION = 1
 
 
+#: The largest generation: what MongoDB stores as a 64-bit integer (a larger one could not be
+#: compared or recorded, so a message carrying one is invalid).
+MAX_GENERATION = 2**63 - 1
+
+
 class Status(StrEnum):
     """The article's place in the pipeline (``status`` on the document)."""
 
@@ -54,8 +59,8 @@ class UrlSubmitted(Message):
     url: str = Field(min_length=1, max_length=8192)
     #: Re-process an article that exists already.
     refresh: bool = False
-    #: Who or what submitted it (free text, for the audit trail).
-    submitted_by: str = "xadd"
+    #: Who or what submitted it (free text, for the audit trail; the article keeps the last 20).
+    submitted_by: str = Field(default="xadd", max_length=200)
     # Set by the feeder for an item of a source (all optional; a plain XADD sends none):
     #: The source's display name, stored as the article's ``source`` instead of the host.
     source: str | None = Field(default=None, max_length=300)
@@ -83,7 +88,7 @@ class StageDone(Message):
 
     article_id: str = Field(pattern=r"^[0-9a-f]{64}$")
     #: Bumped by every refresh: messages of an older generation are stale and ignored.
-    generation: int = Field(default=1, ge=1)
+    generation: int = Field(default=1, ge=1, le=MAX_GENERATION)
     #: The canonical URL: lets a stage submit the article again if MongoDB lost it.
     url: str | None = Field(default=None, max_length=8192)
 

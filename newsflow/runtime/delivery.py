@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from newsflow import metrics
+from newsflow.domain.contracts import MAX_GENERATION
 from newsflow.domain.pipeline import Streams
 from newsflow.domain.redact import mask_secrets, public_error
 from newsflow.domain.urls import InvalidUrl
@@ -83,6 +84,10 @@ def article_of(fields: dict[str, str]) -> tuple[str | None, int | None]:
         gen_int = int(gen) if gen is not None else None
     except ValueError:
         gen_int = None
+    if gen_int is not None and not 1 <= gen_int <= MAX_GENERATION:
+        # No article has that generation (and MongoDB could not even compare it): the entry
+        # names none, so its dead letter touches no article.
+        return None, None
     return (aid if aid is not None and len(aid) == 64 else None), gen_int
 
 
