@@ -25,3 +25,19 @@ def consoles() -> tuple[Console, Console]:
         Console(soft_wrap=True, width=width(sys.stdout)),
         Console(stderr=True, soft_wrap=True, width=width(sys.stderr)),
     )
+
+
+def unreachable() -> tuple[type[BaseException], ...]:
+    """The errors that mean Redis or MongoDB did not answer (a one-line error, exit 3, not a
+    traceback). A function: redis and pymongo are imported only by commands that connect."""
+    from pymongo.errors import ConnectionFailure
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (ConnectionError, OSError, RedisConnectionError, RedisTimeoutError, ConnectionFailure)
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An error's first line, cut (pymongo's selection timeout describes the whole topology)."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:limit]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.markup import escape
 
-from newsflow.cli import consoles
+from newsflow.cli import consoles, first_line, unreachable
 
 if TYPE_CHECKING:
     from newsflow.adapters.alerts import AlertStore
@@ -54,8 +54,8 @@ def _run(make: Callable[[Settings, AlertStore], Awaitable[T]]) -> T:
     except RuleNotFound as exc:
         err.print(f"[red]error:[/red] {exc.args[0]}", markup=True, highlight=False)
         raise typer.Exit(2) from None
-    except (ConnectionError, OSError) as exc:
-        err.print(f"[red]error:[/red] cannot reach MongoDB: {exc}")
+    except unreachable() as exc:
+        err.print(f"[red]error:[/red] cannot reach MongoDB: {escape(first_line(exc))}")
         raise typer.Exit(3) from None
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.markup import escape
 
-from newsflow.cli import consoles
+from newsflow.cli import consoles, first_line, unreachable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -59,8 +59,8 @@ def _run(make: Callable[[Settings, Redis, ArticleStore], Awaitable[T]]) -> T:
     except (ArticleNotFound, AmbiguousId) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc.args[0]))}")
         raise typer.Exit(2) from None
-    except (ConnectionError, OSError) as exc:
-        err.print(f"[red]error:[/red] cannot reach Redis or MongoDB: {escape(str(exc))}")
+    except unreachable() as exc:
+        err.print(f"[red]error:[/red] cannot reach Redis or MongoDB: {escape(first_line(exc))}")
         raise typer.Exit(3) from None
 
 
@@ -85,6 +85,17 @@ def _read_urls(urls: list[str], file: Path | None) -> list[str]:
             raise typer.Exit(2) from None
         collected += _url_lines(text)
     return collected
+
+
+#: URLs longer than this are printed cut, with their length: rich's line handling takes time
+#: growing with the square of a line's length (a 200,000-character line took minutes).
+SHOWN_URL_CHARS = 300
+
+
+def _shown(url: str) -> str:
+    if len(url) <= SHOWN_URL_CHARS:
+        return url
+    return f"{url[:SHOWN_URL_CHARS]}... ({len(url):,} characters)"
 
 
 def _reason(exc: OSError | UnicodeDecodeError) -> str:
@@ -148,15 +159,13 @@ def publish(
     results = _run(go)
     # URLs and reasons are what people typed: printed as text, never read as rich markup.
     for r in results:
+        url = escape(_shown(r.url))
         if r.outcome == "invalid":
-            err.print(f"[red]invalid[/red]    {escape(r.url)}: {escape(str(r.detail))}")
+            err.print(f"[red]invalid[/red]    {url}: {escape(str(r.detail))}")
         elif r.outcome == "duplicate":
-            out.print(
-                f"[yellow]duplicate[/yellow]  {r.short_id}  {escape(r.url)} "
-                f"({escape(str(r.detail))})"
-            )
+            out.print(f"[yellow]duplicate[/yellow]  {r.short_id}  {url} ({escape(str(r.detail))})")
         else:
-            out.print(f"[green]{r.outcome:<10}[/green] {r.short_id}  {escape(r.url)}")
+            out.print(f"[green]{r.outcome:<10}[/green] {r.short_id}  {url}")
     counts = {
         k: sum(1 for r in results if r.outcome == k)
         for k in ("queued", "refreshed", "duplicate", "invalid")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.markup import escape
 
-from newsflow.cli import consoles
+from newsflow.cli import consoles, first_line, unreachable
 
 if TYPE_CHECKING:
     from newsflow.adapters.sources import SourceStore
@@ -62,8 +62,8 @@ def _run(make: Callable[[Settings, SourceStore], Awaitable[T]]) -> T:
     except (SourceNotFound, AmbiguousSource) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc.args[0]))}")
         raise typer.Exit(2) from None
-    except (ConnectionError, OSError) as exc:
-        err.print(f"[red]error:[/red] cannot reach MongoDB: {escape(str(exc))}")
+    except unreachable() as exc:
+        err.print(f"[red]error:[/red] cannot reach MongoDB: {escape(first_line(exc))}")
         raise typer.Exit(3) from None
 
 

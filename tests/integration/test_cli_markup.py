@@ -143,3 +143,20 @@ async def test_piped_output_keeps_whole_rows(settings: Settings, store: ArticleS
     row = next(line for line in done.stdout.splitlines() if failed["_id"][:10] in line)
     assert len(row.strip()) > 80  # one line, not cut or wrapped at 80 columns
     assert "[failed at fetch: HTTP 404 Not Found, after 3 attempts]" in row
+
+
+def test_servers_that_do_not_answer_get_one_error_line(settings: Settings) -> None:
+    # Before: redis's and pymongo's connection errors are not OSErrors: a traceback.
+    no_redis = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    done = newsflow(no_redis, "publish", "https://a.example/x")
+    assert done.returncode == 3 and "Traceback" not in done.stderr, done.stderr
+    assert_literal(done.stderr, "error: cannot reach Redis or MongoDB: Error 111")
+
+
+async def test_a_very_long_url_is_reported_cut(settings: Settings, store: ArticleStore) -> None:
+    # rich's line handling grows with the square of a line: a 200,000-character URL took
+    # minutes to report (outside review). It is refused and printed cut, with its length.
+    url = "https://a.example/" + "a" * 20_000
+    done = newsflow(settings, "publish", url)
+    assert done.returncode == 1
+    assert_literal(done.stderr, "... (20,018 characters): URL longer than 8192 characters")
