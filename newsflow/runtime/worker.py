@@ -53,7 +53,7 @@ from newsflow.domain.pipeline import (
     Streams,
     next_message,
 )
-from newsflow.domain.urls import canonical_url
+from newsflow.domain.urls import article_id, canonical_url
 from newsflow.runtime import gauges
 from newsflow.runtime.delivery import (
     guard_factory,
@@ -241,6 +241,13 @@ class StageContext(_Publishing, Generic[R]):
             # The fetcher's own intake (re)creates the article when the message comes back.
             raise ArticleMissing(
                 f"article {aid[:10]} (generation {generation}) is missing or behind in MongoDB"
+            )
+        # The URL comes with the message: submit it only if it is this article's (an invalid
+        # one raises InvalidUrl, which the delivery guard dead-letters with its reason).
+        if article_id(canonical_url(url)) != aid:
+            raise ArticleMissing(
+                f"article {aid[:10]} (generation {generation}) is missing or behind in MongoDB, "
+                "and the message's URL is not this article's: not submitted"
             )
         log.warning(
             "%s: article %s is missing or behind in MongoDB; submitting %s again",

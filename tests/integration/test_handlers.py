@@ -405,6 +405,21 @@ async def test_a_missing_article_is_submitted_again(
     assert await counter(redis, settings, "recovered:translator") == 1
 
 
+async def test_a_missing_article_is_not_resubmitted_under_another_url(
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+) -> None:
+    # A hand-written message naming a missing article and some other URL (outside review):
+    # the URL is not this article's, so nothing is submitted; the message is retried, then
+    # dead-lettered with the reason.
+    ctx = context(TRANSLATOR, settings, redis, store, None)
+    other = "https://elsewhere.example/ghost"
+    with pytest.raises(ArticleMissing, match="the message's URL is not this article's"):
+        await process(ctx, never_called, TextExtracted(article_id=AID, url=other), "1-0")
+    assert await entries(redis, settings, URLS) == []
+
+
 async def test_an_article_behind_the_message_is_submitted_again(
     settings: Settings,
     redis: Redis,
