@@ -356,10 +356,9 @@ async def login(request: Request) -> Response:
     if not token:
         return RedirectResponse("/", status_code=303)
     limiter, address = limiter_of(request), client_address(request)
-    if (wait := await limiter.locked_for(address)) is not None:
+    if (wait := await limiter.attempt(address)) is not None:
         raise too_many_failures(wait)  # locked: the token is not even compared
     if not hmac.compare_digest(form.get("token", "").encode(), token.encode()):
-        await limiter.failed(address)
         return templates.TemplateResponse(
             request, "login.html", _ctx(request, wrong=True), status_code=401
         )

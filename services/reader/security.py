@@ -125,25 +125,39 @@ class LoginLimiter:
         self.max_failures = settings.reader_login_max_failures
         self.window = settings.reader_login_window_seconds
 
-    async def locked_for(self, address: str) -> int | None:
-        """Seconds until ``address`` may try again, or None when it may try now."""
-        key = self.prefix + address
-        count = await self.redis.get(key)
-        if count is None or int(count) < self.max_failures:
-            return None
-        ttl = int(await self.redis.ttl(key))
-        return ttl if ttl > 0 else self.window
+    async def attempt(self, address: str) -> int | None:
+        """Count one try of a token *before* it is compared: None when it may be compared,
+        else the seconds until ``address`` may try again (then it is not compared at all).
 
-    async def failed(self, address: str) -> None:
-        """Count a wrong token; the window starts at the first failure."""
+        Counted first, so that parallel tries cannot all pass a check made before any of them
+        was counted (200 at once were all compared when the count came after: outside
+        review). The window starts at the first try; a right token takes its try back
+        (:meth:`right`).
+        """
         key = self.prefix + address
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, 0, ex=self.window, nx=True)
             pipe.incr(key)
-            await pipe.execute()
+            pipe.ttl(key)
+            _, count, ttl = await pipe.execute()
+        if int(count) <= self.max_failures:
+            return None
+        return int(ttl) if int(ttl) > 0 else self.window
+
+    async def right(self, address: str) -> None:
+        """The try was the right token: it is no failure (the wrong ones stay counted). Only
+        while the count exists: a DECR after it expired would leave a key with no expiry."""
+        await self.redis.eval(_TAKE_BACK, 1, self.prefix + address)
 
     async def succeeded(self, address: str) -> None:
+        """A login: the address starts afresh."""
         await self.redis.delete(self.prefix + address)
+
+
+#: DECR the key only if it exists (one key: fine on a Redis Cluster).
+_TAKE_BACK = (
+    "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0"
+)
 
 
 def too_many_failures(wait: int) -> HTTPException:
@@ -173,11 +187,11 @@ async def check_writer(request: Request, refusal: str) -> None:
     if given is not None:
         limiter = limiter_of(request)
         address = client_address(request)
-        if (wait := await limiter.locked_for(address)) is not None:
+        if (wait := await limiter.attempt(address)) is not None:
             raise too_many_failures(wait)
         if hmac.compare_digest(given.encode(), token.encode()):
+            await limiter.right(address)
             return
-        await limiter.failed(address)
     raise HTTPException(status_code=401, detail=refusal, headers={"WWW-Authenticate": "Bearer"})
 
 

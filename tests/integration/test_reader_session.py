@@ -157,6 +157,32 @@ async def test_bearer_guesses_count_and_sessions_still_write_when_locked(
         assert (await vote(c, aid, cookie)).status_code == 200
 
 
+async def test_parallel_guesses_are_counted_before_they_are_compared(
+    settings: Settings, aid: str
+) -> None:
+    # The count came after the comparison: 200 guesses sent at once were all compared
+    # (outside review). Counted first, only the first 3 are.
+    limited = guarded(settings, reader_login_max_failures=3)
+    async with reader(limited) as c:
+        answers = await asyncio.gather(
+            *(vote(c, aid, None, authorization=f"Bearer guess-{i}") for i in range(30))
+        )
+        codes = sorted(r.status_code for r in answers)
+        assert codes == [401] * 3 + [429] * 27
+        logins = await asyncio.gather(*(login(c, f"guess-{i}") for i in range(5)))
+        assert {r.status_code for r in logins} == {429}
+
+
+async def test_a_right_bearer_token_is_no_failure(settings: Settings, aid: str) -> None:
+    limited = guarded(settings, reader_login_max_failures=3)
+    async with reader(limited) as c:
+        for _ in range(10):  # an API client's calls never lock it out
+            assert (await vote(c, aid, None, authorization=f"Bearer {TOKEN}")).status_code == 200
+        for _ in range(3):
+            assert (await vote(c, aid, None, authorization="Bearer nope")).status_code == 401
+        assert (await vote(c, aid, None, authorization=f"Bearer {TOKEN}")).status_code == 429
+
+
 async def test_pages_do_not_tell_a_right_bearer_token_from_a_wrong_one(
     settings: Settings,
 ) -> None:
