@@ -18,12 +18,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from newsflow.settings import Settings
 
 if TYPE_CHECKING:
     from faststream.redis import RedisBroker
+
+#: Connections one client opens at most; a command past them waits up to ``POOL_WAIT`` seconds
+#: for one to come free. redis-py's default pool instead fails at once ("Too many
+#: connections"): 300 requests at once made the reader answer 503 to everyone (outside review).
+POOL_SIZE = 100
+POOL_WAIT = 10.0
 
 #: URL schemes that mean a Redis Cluster, and the plain scheme redis-py is given instead.
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
@@ -43,7 +49,8 @@ def redis_url(settings: Settings) -> str:
 
 
 def connect_redis(settings: Settings, **options: Any) -> Redis:
-    """A client for the configured Redis (a ``RedisCluster`` in cluster mode).
+    """A client for the configured Redis (a ``RedisCluster`` in cluster mode), whose commands
+    wait for a free connection rather than fail when :data:`POOL_SIZE` are busy.
 
     ``RedisCluster`` offers the commands Newsflow uses with the same signatures as ``Redis``
     (streams, hashes, ``SET NX``, pipelines of one slot), so callers are typed against
@@ -53,7 +60,10 @@ def connect_redis(settings: Settings, **options: Any) -> Redis:
         from redis.asyncio.cluster import RedisCluster
 
         return cast("Redis", RedisCluster.from_url(redis_url(settings), **options))
-    return Redis.from_url(redis_url(settings), **options)
+    pool = BlockingConnectionPool.from_url(
+        redis_url(settings), max_connections=POOL_SIZE, timeout=POOL_WAIT, **options
+    )
+    return Redis.from_pool(pool)  # the client closes its pool
 
 
 def make_broker(settings: Settings, **options: Any) -> RedisBroker:
