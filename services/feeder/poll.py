@@ -28,6 +28,7 @@ from newsflow.adapters.sources import (
 )
 from newsflow.domain.contracts import UrlSubmitted
 from newsflow.domain.pipeline import Streams
+from newsflow.domain.redact import public_error
 from newsflow.settings import Settings
 from newsflow.stages.feeds import (
     FeedItem,
@@ -168,8 +169,10 @@ class Poller:
             except PollFailed as exc:
                 await self._failed(source, exc.reason, exc.retry_after)
             except Exception as exc:  # one source never stops the others
+                # The log has the details; the source (shown to anonymous readers) the kind:
+                # an exception's text can name internal hosts and ports.
                 log.exception("polling %s failed", source.get("url"))
-                await self._failed(source, f"internal error: {type(exc).__name__}: {exc}", None)
+                await self._failed(source, f"internal error ({public_error(exc)})", None)
         except Exception:  # recording failed (MongoDB away): the lease expires, polled again
             log.exception("cannot record the poll of %s", source.get("url"))
         finally:

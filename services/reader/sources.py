@@ -21,6 +21,7 @@ from newsflow.adapters.sources import (
     SourceStore,
     display_name,
 )
+from newsflow.domain.redact import mask_secrets
 from newsflow.domain.urls import InvalidUrl
 from newsflow.domain.validation import describe
 from newsflow.settings import Settings
@@ -104,12 +105,24 @@ def view(doc: dict[str, Any]) -> dict[str, Any]:
         "paused": bool(doc.get("paused")),
         "last_poll": doc.get("last_poll"),
         "last_success": doc.get("last_success"),
-        "last_error": doc.get("last_error"),
+        "last_error": public_reason(doc.get("last_error")),
         "consecutive_failures": int(doc.get("consecutive_failures") or 0),
         "items_seen": int(doc.get("items_seen") or 0),
         "next_poll": doc.get("next_poll"),
         "notes": [n for n in doc.get("notes") or [] if isinstance(n, str)],
     }
+
+
+def public_reason(reason: object) -> str | None:
+    """A source's last error as anonymous readers may see it. Versions before 2026-11-28
+    stored an internal error with the exception's text (which can name internal hosts and
+    ports): only its kind is shown."""
+    if not reason:
+        return None
+    text = str(reason)
+    if text.startswith("internal error: "):
+        return f"internal error ({text.removeprefix('internal error: ').split(':', 1)[0]})"
+    return mask_secrets(text)
 
 
 def store_of(request: Request) -> SourceStore:

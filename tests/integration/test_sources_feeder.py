@@ -273,3 +273,33 @@ async def test_host_gate_caps_concurrency_and_spacing_across_replicas(
     for gate in capped + spaced:
         await gate.redis.aclose()
     assert max(starts) - min(starts) >= 1.1 * 0.95
+
+
+async def test_an_internal_error_is_recorded_by_its_kind_only(
+    feed_settings: Settings, sources: SourceStore, feeds: FeedServer
+) -> None:
+    # The source's last error is shown to anonymous readers: an exception's text can name
+    # internal hosts and ports ("Error 111 connecting to 10.0.0.3:6379"; outside review).
+    from services.reader.sources import public_reason
+
+    await sources.add(feeds.url("/never-fetched"))
+    feeder = Feeder(feed_settings)
+
+    async def broken(_source: dict[str, Any]) -> None:
+        raise RuntimeError("Error 111 connecting to 10.0.0.3:6379")
+
+    feeder.poller._poll = broken  # type: ignore[method-assign]
+    try:
+        leased = await feeder.store.lease(feeder.name, 60)
+        assert leased is not None
+        await feeder.poller.poll(leased)
+    finally:
+        await feeder.fetcher.aclose()
+        feeder.store.close()
+        await feeder.redis.aclose()
+    (doc,) = await sources.all()
+    assert doc["last_error"] == "internal error (RuntimeError)"
+    # what an earlier version stored is shown by its kind too
+    old = "internal error: ConnectionError: Error 111 connecting to 10.0.0.3:6379."
+    assert public_reason(old) == "internal error (ConnectionError)"
+    assert public_reason("HTTP 404 Not Found") == "HTTP 404 Not Found"
