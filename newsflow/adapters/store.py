@@ -243,6 +243,11 @@ class ArticlePage:
 
 
 _CURSOR_ERROR = "cursor is not one this API returned (pass next_cursor as it is)"
+#: How deep an offset cursor goes (ranked orders, search): the skipped articles are read, so
+#: a forged offset of 2^62 read the whole index (outside review).
+MAX_OFFSET = 10_000
+#: Times a position cursor may hold: a forged year 1 or 9999 overflowed on its way to UTC.
+_CURSOR_YEARS = range(1970, 2200)
 
 
 def _encode_position(tag: str, when: datetime, aid: str) -> str:
@@ -262,6 +267,11 @@ def _decode_position(cursor: str, tag: str) -> tuple[datetime, str]:
         raise BadCursor(_CURSOR_ERROR) from None
     if not isinstance(aid, str) or when.tzinfo is None:
         raise BadCursor(_CURSOR_ERROR)
+    try:
+        if when.astimezone(UTC).year not in _CURSOR_YEARS:
+            raise BadCursor(_CURSOR_ERROR)
+    except OverflowError:
+        raise BadCursor(_CURSOR_ERROR) from None
     return when, aid
 
 
@@ -446,13 +456,19 @@ def encode_offset(offset: int) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _next_offset(offset: int) -> str | None:
+    """The next page's cursor, None past :data:`MAX_OFFSET` (the list ends there)."""
+    return encode_offset(offset) if offset <= MAX_OFFSET else None
+
+
 def decode_offset(cursor: str) -> int:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         offset = data["o"]
     except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
         raise BadCursor(_CURSOR_ERROR) from None
-    if not isinstance(offset, int) or offset < 0:
+    # bool is an int to Python, not to MongoDB
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise BadCursor(_CURSOR_ERROR)
     return offset
 
@@ -998,7 +1014,7 @@ class ArticleStore:
         by_id = await self.find(ids)
         items = [by_id[aid] for aid in ids if aid in by_id]
         more = offset + limit < len(scored)
-        return ArticlePage(items, encode_offset(offset + limit) if more else None)
+        return ArticlePage(items, _next_offset(offset + limit) if more else None)
 
     async def _by_event_time(
         self, where: ArticleFilter, *, limit: int, cursor: str | None
@@ -1017,7 +1033,7 @@ class ArticleStore:
         docs = [d async for d in found.skip(offset).limit(limit + 1)]
         more = len(docs) > limit
         items = [Article.from_document(d) for d in docs[:limit]]
-        return ArticlePage(items, encode_offset(offset + limit) if more else None)
+        return ArticlePage(items, _next_offset(offset + limit) if more else None)
 
     async def search(
         self,
@@ -1068,7 +1084,7 @@ class ArticleStore:
         by_id = await self.find(ids)
         items = [by_id[aid] for aid in ids if aid in by_id]
         more = offset + limit < len(matched)
-        return ArticlePage(items, encode_offset(offset + limit) if more else None)
+        return ArticlePage(items, _next_offset(offset + limit) if more else None)
 
     async def backfill_search(self, batch: int = 200) -> int:
         """Give articles stored before search (or imported) their ``event_at`` and ``terms``;

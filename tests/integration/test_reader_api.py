@@ -7,6 +7,7 @@ Every endpoint, with well-formed and malformed requests: nothing a client sends 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -615,3 +616,23 @@ async def test_openapi_document(client: httpx.AsyncClient) -> None:
         "/api/pipeline",
     }
     assert "401" in paths["/api/articles"]["post"]["responses"]
+
+
+async def test_forged_cursors_get_400_not_500_or_503(client: httpx.AsyncClient) -> None:
+    # An outside review: a 10^30 offset and a year-1 time reached the generic 500, a boolean
+    # offset a 503 "MongoDB is not answering".
+    def b64(data: str) -> str:
+        return base64.urlsafe_b64encode(data.encode()).decode()
+
+    forged = [
+        ("votes", b64('{"o":' + "1" * 31 + "}")),
+        ("votes", b64('{"o":true}')),
+        ("impact", b64('{"o":4611686018427387904}')),
+        ("received", b64('{"t":"0001-01-01T00:00:00+14:00","id":"x"}')),
+        ("published", b64('{"e":"9999-12-31T23:59:59-12:00","id":"x"}')),
+    ]
+    for sort, cursor in forged:
+        r = await client.get("/api/articles", params={"sort": sort, "cursor": cursor})
+        assert r.status_code == 400 and "next_cursor" in error_of(r), (sort, r.text)
+        page = await client.get("/", params={"sort": sort, "cursor": cursor})
+        assert page.status_code == 400, (sort, page.status_code)

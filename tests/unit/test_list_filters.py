@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from newsflow.adapters.store import ArticleFilter, BadCursor, decode_offset, encode_offset
+from newsflow.adapters.store import (
+    MAX_OFFSET,
+    ArticleFilter,
+    BadCursor,
+    decode_offset,
+    encode_offset,
+)
 from services.reader.views import list_state
 
 DIRECTION = "analysis.impact.impact.direction"
@@ -49,7 +57,10 @@ def test_filters_and_views_make_these_queries(
 
 def test_hot_cursors_are_positions_and_refuse_anything_else() -> None:
     assert decode_offset(encode_offset(150)) == 150
-    for bad in ("", "bm90IGpzb24", encode_offset(-1), "eyJ0IjoiMjAyNiJ9"):
+    assert decode_offset(encode_offset(MAX_OFFSET)) == MAX_OFFSET
+    forged = (encode_offset(10**30), encode_offset(2**62), encode_offset(MAX_OFFSET + 1))
+    as_bool = base64.urlsafe_b64encode(b'{"o":true}').decode()
+    for bad in ("", "bm90IGpzb24", encode_offset(-1), "eyJ0IjoiMjAyNiJ9", *forged, as_bool):
         with pytest.raises(BadCursor):
             decode_offset(bad)
 

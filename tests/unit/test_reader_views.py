@@ -3,6 +3,8 @@ cross-site check."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,6 +39,16 @@ def test_cursor_round_trip_gives_the_position_of_the_last_article() -> None:
 def test_foreign_cursors_are_refused(cursor: str) -> None:
     with pytest.raises(BadCursor, match="next_cursor"):
         cursor_position(cursor)
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1900-01-01T00:00:00+00:00"]
+)
+def test_cursors_with_times_out_of_range_are_refused(when: str) -> None:
+    # They overflowed on their way to UTC: a 500 (outside review).
+    raw = json.dumps({"t": when, "id": "ab" * 32}).encode()
+    with pytest.raises(BadCursor, match="next_cursor"):
+        cursor_position(base64.urlsafe_b64encode(raw).decode())
 
 
 def test_list_filter_uses_plain_equality() -> None:
