@@ -212,6 +212,8 @@ def cookie_secure(request: Request, settings: Settings) -> bool:
 #: Names a rebinding attack cannot make a browser send for its own origin: always served.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 _ANY_ADDRESS = ("0.0.0.0", "::")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+_IPV6_CHARS = frozenset("0123456789abcdef:.")
 
 
 def host_name(value: str) -> str | None:
@@ -231,7 +233,12 @@ def host_name(value: str) -> str | None:
         if port and not port.isdigit():
             return None
     name = name.rstrip(".")
-    return name or None
+    # A name is letters, digits, dots and hyphens (an IPv6 literal: hex digits, colons, dots);
+    # anything else ("evil.com/.example.org") is no host, whatever it ends with.
+    allowed = _IPV6_CHARS if ":" in name else _NAME_CHARS
+    if not name or not set(name) <= allowed:
+        return None
+    return name
 
 
 def allowed_hosts(settings: Settings) -> frozenset[str] | None:

@@ -264,7 +264,10 @@ def test_sessions_are_per_login_signed_and_expire() -> None:
     ("header", "name"),
     [("Example.ORG:8000", "example.org"), ("example.org.", "example.org"), ("[::1]:80", "::1"),
      ("[::1]", "::1"), ("::1", "::1"), ("localhost", "localhost"), ("", None), (":80", None),
-     ("host:port", None), ("[::1", None), ("[::1]x", None)],
+     ("host:port", None), ("[::1", None), ("[::1]x", None),
+     # a name ending like an allowed domain after a path, fragment or user-info (outside review)
+     ("evil.com/.example.org", None), ("evil.com#.example.org", None),
+     ("evil.com@.example.org", None), ("a b.example.org", None), ("[::1/x]", None)],
 )  # fmt: skip
 def test_host_names_are_read_port_agnostic(header: str, name: str | None) -> None:
     assert host_name(header) == name
@@ -279,6 +282,7 @@ def test_allowed_hosts_always_include_loopback() -> None:
     hosts = allowed_hosts(wide)
     assert hosts == frozenset({"localhost", "127.0.0.1", "::1", "news.example.org", ".example.net"})
     assert host_allowed("x.example.net:443", hosts) and not host_allowed("xexample.net", hosts)
+    assert not host_allowed("evil.com/.example.net", hosts)
     assert allowed_hosts(Settings(reader_allowed_hosts="*", _env_file=None)) is None
     assert host_allowed(None, None) and not host_allowed(None, hosts)
 
