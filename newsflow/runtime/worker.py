@@ -203,12 +203,15 @@ class StageContext(_Publishing, Generic[R]):
         """Store what the stage's work came to; on success publish the next message."""
         aid, generation = article.id, article.generation
         metrics.stage_outcome(self.service, "failed" if isinstance(outcome, Failed) else "done")
+        # One line per article and stage, bound to the article (the audit trail of the log).
         if isinstance(outcome, Failed):
+            log.info("%s: %s failed: %s", self.service, aid[:10], outcome.reason)
             stored = await self.store.fail(
                 aid, generation, self.stage, outcome.reason, result=outcome.result
             )
             await self.count(outcome.counter)
         else:
+            log.info("%s: %s done", self.service, aid[:10])
             if outcome.note:
                 await self.count(outcome.note)
             stored = await self.store.save_stage(
