@@ -50,6 +50,7 @@ from typing import Any
 from bson.binary import Binary, BinaryVectorDtype
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, UpdateOne, WriteConcern
+from pymongo.errors import BulkWriteError
 
 from newsflow.domain.contracts import SimilarArticle
 from newsflow.stages.similar_events import (
@@ -136,6 +137,10 @@ def vector_bytes(vector: list[float]) -> Binary:
     return Binary.from_vector(vector, BinaryVectorDtype.FLOAT32)
 
 
+#: MongoDB's duplicate-key error: a term already holding the article (see ``index``).
+_DUPLICATE_KEY = 11000
+
+
 class SimilarIndex:
     """Term statistics, postings and vectors beside the articles collection."""
 
@@ -201,9 +206,13 @@ class SimilarIndex:
     async def index(self, aid: str, terms: list[str], *, durable_by_next_write: bool) -> None:
         """Count ``terms`` in the document frequencies and add the article to their postings
         (one write: an upsert per term). The caller stores :func:`index_entry` on the article
-        with its analysis and indexes an article once (:attr:`Article.similar_index`); a crash
-        between the two writes indexes it again when the message is redelivered, which counts
-        its terms twice: harmless to weights that count thousands of articles.
+        with its analysis and indexes an article once (:attr:`Article.similar_index`). A
+        retry between the two writes (a crash, a handler timeout) indexes it again: a term
+        whose postings hold the article already is left alone (its upsert finds no document
+        without it and its insert meets the term's _id: a duplicate-key error, ignored), so
+        postings and frequencies count it once; only the article count ``n`` may count it twice
+        (before, the postings held it twice and every frequency was one too high: outside
+        review).
 
         ``durable_by_next_write``: the caller's next write is the article's, with the store's
         write concern (journaled by default), and it comes only after this one is
@@ -217,12 +226,19 @@ class SimilarIndex:
             return
         posting = {"$each": [aid], "$slice": -POSTINGS}
         terms_coll = self._terms_unsynced if durable_by_next_write else self._terms
-        await terms_coll.bulk_write(
-            [UpdateOne({"_id": t}, {"$inc": {"df": 1}, "$push": {"e": posting}}, upsert=True)
-             for t in terms]
-            + [UpdateOne({"_id": STATS_ID}, {"$inc": {"n": 1, "terms": len(terms)}}, upsert=True)],
-            ordered=False,
-        )  # fmt: skip
+        try:
+            await terms_coll.bulk_write(
+                [UpdateOne({"_id": t, "e": {"$ne": aid}},
+                           {"$inc": {"df": 1}, "$push": {"e": posting}}, upsert=True)
+                 for t in terms]
+                + [UpdateOne({"_id": STATS_ID}, {"$inc": {"n": 1, "terms": len(terms)}},
+                             upsert=True)],
+                ordered=False,
+            )  # fmt: skip
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if not errors or any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
 
     async def claim_indexing(self, aid: str, terms: list[str]) -> bool:
         """Store the article's index entry by itself if it has none (True: index it now),

@@ -190,6 +190,28 @@ async def test_indexing_is_once_per_article_and_postings_keep_the_newest(
     assert term["e"] == [f"d{n}" for n in range(3, POSTINGS + 3)]
 
 
+async def test_a_retried_analysis_counts_the_article_once(
+    store: ArticleStore, settings: Settings
+) -> None:
+    # The analyzer indexes, then stores the analysis with the index entry; a handler timeout
+    # or a crash between the two runs the search again on an article without the entry. It
+    # was counted twice: postings held it twice and every frequency was one too high.
+    finder = SimilarEvents(store.similar, settings)
+    await store.import_documents([doc("other", *DUVET, days=1)])
+    await finder.find(Article.from_document(doc("other", *DUVET, days=1)), symbols=[], keywords=[])
+    retried = Article.from_document(doc("x", *DUVET, days=0))
+    await store.import_documents([doc("x", *DUVET, days=0)])
+    first = await finder.search(retried, symbols=[], keywords=[])
+    again = await finder.search(retried, symbols=[], keywords=[])  # the entry was never stored
+    assert first.index_entry is not None and again.index_entry is not None
+    assert again.index_entry["terms"] == first.index_entry["terms"]
+    for name in first.index_entry["terms"]:
+        term = await store.similar._terms.find_one({"_id": name})
+        assert term["e"].count("x") == 1, name
+    duvet = await store.similar._terms.find_one({"_id": "duvet"})
+    assert duvet["df"] == 2 and duvet["e"] == ["other", "x"]
+
+
 async def test_rebuild_indexes_every_analyzed_article_again(
     store: ArticleStore, settings: Settings
 ) -> None:
