@@ -65,8 +65,14 @@ def test_category_by_full_name_or_topic_and_language_by_base_tag() -> None:
 def test_source_matches_the_host_and_its_subdomains_only() -> None:
     assert matches(rule(sources=["coindesk.com"]), subject())
     assert matches(rule(sources=["www.CoinDesk.com"]), subject())
-    assert matches(rule(sources=["coindesk.com"]), subject(source="uk.coindesk.com"))
-    assert not matches(rule(sources=["coindesk.com"]), subject(source="notcoindesk.com"))
+    uk = subject(source="uk.coindesk.com", url="https://uk.coindesk.com/a")
+    assert matches(rule(sources=["coindesk.com"]), uk)
+    other = subject(source="notcoindesk.com", url="https://notcoindesk.com/a")
+    assert not matches(rule(sources=["coindesk.com"]), other)
+    # An item of a feed is named after the feed: its page's host still matches (it did not).
+    fed = subject(source="CoinDesk Markets feed")
+    assert matches(rule(sources=["coindesk.com"]), fed)
+    assert not matches(rule(sources=["cointelegraph.com"]), fed)
 
 
 def test_keywords_are_words_not_substrings_and_never_patterns() -> None:

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from newsflow.domain.article import Article
 from newsflow.stages.alerts._rules import AlertRule, RuleSpec
@@ -22,7 +23,8 @@ class Subject:
     original_title: str | None = None
     #: The canonical URL of the original page.
     url: str = ""
-    #: Host name of the URL (``www.`` dropped) and the site's own name.
+    #: The article's source: the URL's host (``www.`` dropped) or a feed's name; the site's
+    #: own name.
     source: str = ""
     site: str = ""
     language: str | None = None
@@ -100,8 +102,11 @@ def keyword_found(keyword: str, subject: Subject) -> bool:
 
 
 def _source_matches(wanted: str, subject: Subject) -> bool:
-    host = subject.source.lower()
-    return host == wanted or host.endswith("." + wanted)
+    """The page's host or the article's source (a host; an item of a feed is named after the
+    feed, and its page's host is what a rule names then)."""
+    host = (urlsplit(subject.url).hostname or "").lower().removeprefix("www.")
+    names = {host, subject.source.lower()} - {""}
+    return any(name == wanted or name.endswith("." + wanted) for name in names)
 
 
 def _category_matches(wanted: str, category: str | None) -> bool:
