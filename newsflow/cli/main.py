@@ -98,6 +98,22 @@ def _shown(url: str) -> str:
     return f"{url[:SHOWN_URL_CHARS]}... ({len(url):,} characters)"
 
 
+#: A replica reads its stream at least this often (ms) while it runs.
+ACTIVE_IDLE_MS = 60_000
+
+
+async def _replicas(redis: Redis, stream: str, group: str) -> int:
+    """The group's consumers seen in the last minute, each process once (its ``-reclaim``
+    name is the same process): the names of stopped or killed replicas stay in the group
+    until a worker prunes them, and are not counted."""
+    names = set()
+    for c in await redis.xinfo_consumers(stream, group):
+        name = c["name"].decode() if isinstance(c["name"], bytes) else str(c["name"])
+        if int(c["idle"]) < ACTIVE_IDLE_MS:
+            names.add(name.removesuffix("-reclaim"))
+    return len(names)
+
+
 def _reason(exc: OSError | UnicodeDecodeError) -> str:
     """Why a file could not be read, in a few words."""
     if isinstance(exc, UnicodeDecodeError):
@@ -223,8 +239,9 @@ def list_(
 
 @app.command()
 def status() -> None:
-    """Each stream: length, pending, consumers; processed, failed, dead-letter and reconciled
-    counts (articles a sweep drove on after a crash lost their message)."""
+    """Each stream: length, pending, replicas (consumers seen in the last minute); processed
+    (deliveries handled), failed, dead-letter and reconciled counts (articles a sweep drove on
+    after a crash lost their message)."""
     import contextlib
 
     from redis.exceptions import ResponseError
@@ -247,7 +264,8 @@ def status() -> None:
             with contextlib.suppress(ResponseError):  # no such stream yet: nothing to show
                 for g in await redis.xinfo_groups(stream):
                     if (g["name"].decode() if isinstance(g["name"], bytes) else g["name"]) == group:
-                        pending, consumers = int(g["pending"]), int(g["consumers"])
+                        pending = int(g["pending"])
+                        consumers = await _replicas(redis, stream, group)
             rows.append((group, stream, length, pending, consumers, stats))
         dead = await redis.xlen(streams.dead)
         leftovers.extend(await _old_streams(redis, settings.stream_prefix))
@@ -260,7 +278,7 @@ def status() -> None:
         "stream",
         "length",
         "pending",
-        "consumers",
+        "replicas",
         "processed",
         "failed",
         "dead",

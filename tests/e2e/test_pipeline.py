@@ -172,3 +172,6 @@ async def test_bad_input_is_reported_not_dropped(
     assert doc["fetch"]["http_status"] == 404
     status = run_newsflow(e2e_settings, "status")
     assert status.returncode == 0 and "e2e:urls" in status.stdout
+    # one process per stage here: one replica each (its "-reclaim" name is the same process)
+    rows = {line.split()[0]: line.split() for line in status.stdout.splitlines() if line.strip()}
+    assert [rows[s][4] for s in ("fetcher", "extractor", "translator", "analyzer")] == ["1"] * 4
