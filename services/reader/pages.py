@@ -348,6 +348,21 @@ async def login_page(request: Request) -> Response:
     return templates.TemplateResponse(request, "login.html", _ctx(request, wrong=False))
 
 
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """Forget this browser's session (its cookie); other sessions stay valid until they
+    expire or the token changes."""
+    settings: Settings = request.app.state.settings
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(
+        SESSION_COOKIE,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request, settings),
+    )
+    return response
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
     settings: Settings = request.app.state.settings

@@ -183,6 +183,20 @@ async def test_a_right_bearer_token_is_no_failure(settings: Settings, aid: str) 
         assert (await vote(c, aid, None, authorization=f"Bearer {TOKEN}")).status_code == 429
 
 
+async def test_log_out_forgets_the_browsers_session(settings: Settings) -> None:
+    async with reader(guarded(settings)) as c:
+        assert "Log out" not in (await c.get("/")).text
+        cookie_of(await login(c))
+        page = (await c.get("/alerts")).text
+        assert 'action="/logout"' in page and 'id="add-rule"' in page
+        out = await c.post("/logout")
+        assert out.status_code == 303 and out.headers["location"] == "/"
+        assert f'{SESSION_COOKIE}=""' in out.headers["set-cookie"]
+        assert "Max-Age=0" in out.headers["set-cookie"]
+        page = (await c.get("/alerts")).text
+        assert 'id="add-rule"' not in page and "Log in" in page
+
+
 async def test_pages_do_not_tell_a_right_bearer_token_from_a_wrong_one(
     settings: Settings,
 ) -> None:
