@@ -44,6 +44,13 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+#: The setting of each purpose's daily budget, named in refusals.
+_ENV = {
+    "translation": "NEWSFLOW_TRANSLATE_DAILY_TOKENS",
+    "impact": "NEWSFLOW_IMPACT_DAILY_TOKENS",
+}
+
+
 class LLMLedger:
     """Implements :class:`~newsflow.domain.usage.Ledger` on two collections."""
 
@@ -93,6 +100,10 @@ class LLMLedger:
             return None
         day = day_of()
         await self._day(purpose, day)
+        # Granted while anything is left, whatever its size: a refusal of what does not fit
+        # would leave a long article deferred, then swept back, then deferred again, every
+        # sweep while others fit. So one article's calls can take the day past the budget by
+        # their own size (README, "Budget").
         granted = await self._usage.update_one(
             {"_id": f"{day}:{purpose}", "committed": {"$lt": budget}},
             {"$inc": {"committed": max(0, tokens)}},
@@ -105,25 +116,23 @@ class LLMLedger:
         used = int((doc or {}).get("prompt_tokens", 0)) + int(
             (doc or {}).get("completion_tokens", 0)
         )
-        env = (
-            "NEWSFLOW_TRANSLATE_DAILY_TOKENS"
-            if purpose == "translation"
-            else ("NEWSFLOW_IMPACT_DAILY_TOKENS")
-        )
         return (
             f"the daily {purpose} budget is spent: {used:,} of {budget:,} tokens used on {day} "
-            f"(UTC; {env}); resumes when the budget allows (the next UTC day), or with "
-            f"`newsflow retry --deferred`"
+            f"(UTC; {_ENV[purpose]}); resumes when the budget allows (the next UTC day), or "
+            f"with `newsflow retry --deferred`"
         )
 
     async def settle(self, purpose: Purpose, reserved: int, usage: LLMUsage) -> None:
         day = day_of()
+        # Calls whose provider reported no tokens at all keep the reservation spent: else a
+        # gateway without ``usage`` would never meet the budget.
+        spent = usage.tokens if usage.tokens or not usage.calls else reserved
         inc: dict[str, int | float] = {
             "calls": usage.calls,
             "cached": usage.cached,
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
-            "committed": usage.tokens - reserved,
+            "committed": spent - reserved,
         }
         if usage.cost is not None:
             inc["cost"] = usage.cost

@@ -182,9 +182,9 @@ Direction = Literal["bullish", "bearish", "neutral"]
 
 
 class Impact(BaseModel):
-    """The LLM's impact analysis, validated before it is stored."""
+    """The LLM's impact analysis, validated before it is stored (a blank summary is none)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     summary: str = Field(min_length=1, max_length=2000)
     direction: Direction

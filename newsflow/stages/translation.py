@@ -41,6 +41,7 @@ from newsflow.domain.usage import (
     LLMUsage,
     cache_key,
     estimate_tokens,
+    spent,
     summarize,
 )
 from newsflow.settings import Settings
@@ -412,7 +413,12 @@ async def translate_segments(
         ProviderError: the call failed.
         TranslationRejected: the answer is not an acceptable translation.
     """
-    completion: Completion = await provider.chat(segment_messages(texts, source, target))
+    try:
+        completion: Completion = await provider.chat(segment_messages(texts, source, target))
+    except ProviderError as exc:
+        if calls is not None and (exc.prompt_tokens or exc.completion_tokens):
+            calls.append(spent(exc))
+        raise
     if calls is not None:
         calls.append(
             CallUsage(

@@ -209,3 +209,46 @@ async def test_a_spent_budget_defers_without_a_request(
     assert await ledger_of(_settings(settings, translate_daily_tokens=10**9)).has_room(
         "translation"
     )
+
+
+async def test_tokens_are_counted_however_the_answer_ends(
+    llm: LLMServer, provider: OpenAICompatible, settings: Settings, ledger_of: LedgerOf
+) -> None:
+    # An outside review: an answer cut off at the token limit was paid for and never counted;
+    # a gateway reporting 1e19 tokens crashed the stage (retried, billed again, dead-lettered);
+    # one reporting no usage never met the budget.
+    config = _settings(settings, impact_daily_tokens=10**9)
+    ledger = ledger_of(config)
+    llm.misbehave("length")
+    cut = await analyze_impact("Tesla", "Tesla shares rose.", [], provider, config, ledger)
+    assert cut.status == "failed" and "token limit" in (cut.reason or "")
+    assert cut.usage is not None and cut.usage.calls == 1 and cut.usage.prompt_tokens > 0
+    [_, impact] = await ledger.totals()
+    assert impact.calls == 1 and impact.prompt_tokens == cut.usage.prompt_tokens
+
+    llm.misbehave("usage:1e19")
+    huge = await analyze_impact("BYD", "BYD shares rose.", [], provider, config, ledger)
+    assert huge.status == "ok" and huge.usage is not None
+    assert huge.usage.prompt_tokens == 10_000_000  # capped, stored, no crash
+
+    before = await ledger.totals()
+    llm.misbehave("no-usage")
+    silent = await analyze_impact("NIO", "NIO shares rose.", [], provider, config, ledger)
+    assert silent.status == "ok" and silent.usage is not None and silent.usage.tokens == 0
+    doc = await ledger._usage.find_one({"_id": f"{day_of()}:impact"})
+    assert doc is not None
+    committed_before = before[1].prompt_tokens + before[1].completion_tokens
+    assert doc["committed"] > committed_before  # the estimate stays charged
+
+
+async def test_a_refused_translation_counts_the_tokens_it_was_billed(
+    llm: LLMServer, provider: OpenAICompatible, settings: Settings, ledger_of: LedgerOf
+) -> None:
+    config = _settings(settings, translate_chunk_chars=100_000)
+    ledger = ledger_of(config)
+    llm.misbehave("length", "length")
+    result = await translate_article(ARTICLE, provider, config, ledger)
+    assert result.status == "failed" and "token limit" in (result.error or "")
+    assert result.usage is not None and result.usage.calls >= 1
+    [translation, _] = await ledger.totals()
+    assert translation.calls == result.usage.calls and translation.prompt_tokens > 0

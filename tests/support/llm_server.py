@@ -179,7 +179,7 @@ BEARISH = [
 MISBEHAVIOURS = (
     "429", "500", "503", "slow", "pwned", "short", "invalid-json", "broken-body",
     "null-content", "no-choices", "think", "fence", "untranslated", "length", "merge", "huge",
-    "leak", "no-json-schema",
+    "leak", "no-json-schema", "no-usage", "usage",
 )  # fmt: skip
 
 
@@ -546,9 +546,11 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             content = _misbehave(name, content, prompt, argument)
             if name == "no-choices":
                 return self._send(200, {"id": "x", "object": "chat.completion", "choices": []})
-            used = sum(len(m["content"]) for m in messages) // 4 + 1
+            used: float = sum(len(m["content"]) for m in messages) // 4 + 1
             made = len(content or "") // 4 + 1
-            self._send(200, {
+            if name == "usage":  # a broken gateway's count (e.g. 1e19)
+                used = float(argument)
+            answer: dict[str, Any] = {
                 "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
                 "object": "chat.completion",
                 "created": int(time.time()),
@@ -560,7 +562,10 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
                 }],
                 "usage": {"prompt_tokens": used, "completion_tokens": made,
                           "total_tokens": used + made},
-            })  # fmt: skip
+            }  # fmt: skip
+            if name == "no-usage":  # some gateways report no token counts
+                del answer["usage"]
+            self._send(200, answer)
             return None
 
     return Handler

@@ -83,3 +83,12 @@ def test_a_flood_of_symbols_is_cut_before_it_is_checked() -> None:
         impact = parse_impact(answer, ["AAPL"], article)
     assert impact.symbols == []  # the cut keeps the first ones, all ungrounded here
     assert parse_impact(_answer(symbols=["ZZZZ", "AAPL"]), ["AAPL"], article).symbols == ["AAPL"]
+
+
+def test_a_blank_summary_is_no_summary() -> None:
+    # It was stored as an "ok" analysis with a summary of three spaces (outside review).
+    with pytest.raises(ImpactRejected):
+        parse_impact(_answer(summary="   "), ["AAPL"], ARTICLE)
+    assert parse_impact(_answer(summary="  Apple rose. "), ["AAPL"], ARTICLE).summary == (
+        "Apple rose."
+    )

@@ -27,6 +27,10 @@ class ProviderError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
+        #: Tokens the provider reported for an answer that was then refused (cut off, empty,
+        #: unreadable): spent all the same, so the caller counts them against its budget.
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
 
 
 class ProviderConfigError(ProviderError, ValueError):

@@ -15,6 +15,7 @@ import email.utils
 import http
 import json
 import logging
+import math
 import random
 import re
 import time
@@ -406,13 +407,10 @@ class OpenAICompatible:
         before = (self.prompt_tokens, self.completion_tokens)
         try:
             text, prompt_tokens, completion_tokens = self._answer(response, raw)
-        except ProviderError:
-            self._count(
-                "bad_answer",
-                seconds,
-                self.prompt_tokens - before[0],
-                self.completion_tokens - before[1],
-            )
+        except ProviderError as exc:
+            exc.prompt_tokens = self.prompt_tokens - before[0]
+            exc.completion_tokens = self.completion_tokens - before[1]
+            self._count("bad_answer", seconds, exc.prompt_tokens, exc.completion_tokens)
             raise
         self._count("ok", seconds, prompt_tokens, completion_tokens)
         return Completion(text, prompt_tokens, completion_tokens, latency)
@@ -550,8 +548,16 @@ class OpenAICompatible:
         return answer, prompt_tokens, completion_tokens
 
 
+#: The most tokens one call is believed to have used: a larger reported count (1e19) is a
+#: broken gateway's, and would not even fit MongoDB's 64-bit counters.
+MAX_CALL_TOKENS = 10_000_000
+
+
 def _count(value: object) -> int:
-    """A token count from a provider's ``usage`` (a missing or odd value counts 0)."""
+    """A token count from a provider's ``usage`` (a missing or odd value counts 0; an absurd
+    one :data:`MAX_CALL_TOKENS`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0
-    return max(0, int(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0
+    return min(MAX_CALL_TOKENS, max(0, int(value)))
