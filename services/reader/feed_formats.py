@@ -76,8 +76,9 @@ def _generator(feed: Feed, kind: str) -> FeedGenerator:
     fg.id(feed.self_url)
     fg.title(xml_safe(feed.title, 200) or "Newsflow")
     fg.subtitle(xml_safe(feed.description, 500) or "Analyzed news")
-    fg.link(href=feed.home_url, rel="alternate")
+    # "self" first: feedgen's RSS channel <link> is the last link given (the home page).
     fg.link(href=feed.self_url, rel="self")
+    fg.link(href=feed.home_url, rel="alternate")
     fg.generator(GENERATOR)
     fg.language("en")
     newest = max((_when(i.published) for i in feed.items), default=datetime.now(UTC))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -85,6 +86,8 @@ def _item(article: Article, base: str) -> FeedItem:
 def _title(q: ListQuery) -> str:
     parts = [views.VIEW_LABELS[q.view]] if q.view != "latest" else []
     parts += [f"{k} {getattr(q, k)}" for k in views.FILTERS if getattr(q, k) not in (None, "")]
+    if q.q.strip():
+        parts.append(f"search {q.q.strip()!r}")
     return "Newsflow" + (": " + ", ".join(parts) if parts else "")
 
 
@@ -94,10 +97,17 @@ async def _feed(request: Request, q: ListQuery, kind: str) -> Response:
     # A feed lists the analyzed news (another status only when asked for).
     # Newest received first, as feed readers expect new items at the top.
     where = replace(q, status=q.status or Status.ANALYZED.value, sort="received").where
-    page = await store.page(where, limit=settings.feed_items)
+    # With search words, the feed of the search (newest event first), as the list shows it.
+    if q.q.strip():
+        page = await store.search(q.q, where, limit=settings.feed_items)
+    else:
+        page = await store.page(where, limit=settings.feed_items)
     base = _base(request, settings)
     state = views.list_state(q.view, {k: getattr(q, k) for k in views.FILTERS})
-    suffix = f"?{state['query']}" if state["query"] else ""
+    query = "&".join(
+        p for p in (state["query"], urlencode({"q": q.q.strip()}) if q.q.strip() else "") if p
+    )
+    suffix = f"?{query}" if query else ""
     feed = Feed(
         title=_title(q),
         home_url=f"{base}/{suffix}",

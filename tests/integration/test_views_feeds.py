@@ -317,3 +317,20 @@ async def test_hostile_titles_stay_text_in_every_feed(
             )  # no public URL set
         doc = json.loads((await client.get("/feeds/feed.json")).content)
         assert doc["items"][0]["title"] == "<script>alert(1)</script> &  ]]>"
+
+
+@pytest.mark.parametrize("path", ["rss.xml", "atom.xml"])
+async def test_a_feed_with_search_words_is_the_feed_of_the_search(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    # The list page links its feeds with its q; they ignored it and listed everything, and
+    # RSS named the feed itself as the channel's home page (outside review).
+    listed = await titles(client, "q=nvidia")
+    assert listed == named("zh_nvda")
+    parsed = feedparser.parse((await client.get(f"/feeds/{path}?q=nvidia")).content)
+    assert [e.title for e in parsed.entries] == listed
+    assert "search 'nvidia'" in parsed.feed.title
+    home = [link.href for link in parsed.feed.links if link.rel == "alternate"]
+    assert home == [f"{PUBLIC}/?q=nvidia"]
+    if path == "rss.xml":
+        assert parsed.feed.link == f"{PUBLIC}/?q=nvidia"
