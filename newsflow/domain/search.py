@@ -23,8 +23,8 @@ from collections.abc import Iterable
 MAX_TEXT_CHARS = 40_000
 #: At most this many distinct terms are stored per article (title terms first).
 MAX_TERMS = 3_000
-#: At most this many terms of a query are used.
-MAX_QUERY_TERMS = 8
+#: Characters of a query that are read (the API takes 200).
+MAX_QUERY_CHARS = 500
 
 STOPWORDS = frozenset(
     [
@@ -130,8 +130,11 @@ def article_terms(*texts: str | None) -> list[str]:
 
 
 def query_terms(query: str) -> list[str]:
-    """The distinct terms of a query, at most :data:`MAX_QUERY_TERMS`."""
-    return list(dict.fromkeys(tokens(query[:500])))[:MAX_QUERY_TERMS]
+    """The distinct terms of a query's first :data:`MAX_QUERY_CHARS` characters. Every one
+    must match: one is looked up in the index, the others are checked on its candidates
+    (a set inclusion each), so there is no reason to drop any (terms past the eighth were
+    dropped, so a query with a word no article has still found articles: outside review)."""
+    return list(dict.fromkeys(tokens(query[:MAX_QUERY_CHARS])))
 
 
 def most_selective(terms: list[str]) -> str:

@@ -36,3 +36,11 @@ def test_most_selective_prefers_long_words() -> None:
     assert most_selective(["rate", "cut", "inflation"]) == "inflation"
     assert most_selective(["btc", "突破"]) == "突破"
     assert query_terms("the and of") == []
+
+
+def test_every_word_of_a_long_query_is_a_term() -> None:
+    # Terms past the eighth were dropped: a query ending in a word no article holds still
+    # found articles (outside review).
+    query = "new york state attorney general investigating wework former zzzznotthere"
+    assert query_terms(query)[-1] == "zzzznotthere"
+    assert len(query_terms(query)) == 9
