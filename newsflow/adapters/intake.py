@@ -64,6 +64,9 @@ async def submit(
         seen.add(aid)
         status = await store.known_status(aid)
         if status is not None and not refresh:
+            # Not queued again, but counted: a resubmission is a report (the hot view's
+            # ``reports``), as when the fetcher's intake finds a duplicate.
+            await store.resubmitted(aid, submitted_by)
             results.append(Submission(url, "duplicate", aid, canonical, status.value))
             continue
         message = UrlSubmitted(url=url.strip(), refresh=refresh, submitted_by=submitted_by)

@@ -659,6 +659,17 @@ class ArticleStore:
         article = Article.from_document(after)
         return Intake(aid, article.generation, process=True, article=article)
 
+    async def resubmitted(self, aid: str, submitted_by: str) -> None:
+        """Count one more submission of a known article that is not processed again (a
+        report, in the hot view's score), as :meth:`accept` does for a duplicate."""
+        await self._articles.update_one(
+            {"_id": aid},
+            {
+                "$inc": {"submissions": 1},
+                "$push": {"submitted_by": {"$each": [submitted_by], "$slice": -20}},
+            },
+        )
+
     async def known_status(self, aid: str) -> Status | None:
         """The status of the article ``aid``, None when there is no such article."""
         doc = await self._articles.find_one({"_id": aid}, {"status": 1})

@@ -128,10 +128,13 @@ async def test_publish_one_then_duplicate_then_refresh(
     assert entries[0][1][b"submitted_by"].decode().startswith("reader")
     # the fetcher creates the article; until then a second publish is queued again, so
     # create it as the fetcher would and publish again
-    await store.import_documents([article(url, status="queued")])
+    await store.import_documents([article(url, status="queued") | {"submissions": 1}])
     again = (await client.post("/api/articles", json={"urls": [url]})).json()
     assert again["results"][0]["outcome"] == "duplicate" and again["results"][0]["new"] is False
     assert again["results"][0]["detail"] == "queued"
+    # not queued again, but counted as a report (the hot view's score; it was not counted)
+    reported = await store.get(aid)
+    assert reported.submissions == 2 and reported.submitted_by[-1].startswith("reader")
     refreshed = (await client.post("/api/articles", json={"url": url, "refresh": True})).json()
     assert refreshed["results"][0]["outcome"] == "refreshed"
     assert await redis.xlen(Streams(settings.stream_prefix).urls) == 2
