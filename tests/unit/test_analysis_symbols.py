@@ -173,6 +173,18 @@ def test_traps() -> None:
     assert failures == []
 
 
+def test_a_curated_row_under_a_listing_is_one_company_with_its_name() -> None:
+    # VOW3.DE (curated) is a listing of the DAX entry VOW.DE, GOOGL lists GOOG: one entry
+    # each, named (the reader showed "VOW3.DE VOW3.DE stock", and "Volkswagen Group" found
+    # VOW.DE while "Volkswagen" found VOW3.DE: outside review).
+    table = load_table()
+    assert "VOW.DE" not in table.assets and "GOOG" not in table.assets
+    assert table.assets["VOW3.DE"].name == "Volkswagen Group"
+    assert table.assets["GOOGL"].name == "Alphabet Inc."
+    for title in ("Volkswagen recalls cars", "Volkswagen Group recalls cars"):
+        assert analyze_text(title=title, text=title + ".", language="en").symbols == ["VOW3.DE"]
+
+
 def test_tables_are_well_formed() -> None:
     table = load_table()
     kinds = {a.kind for a in table.assets.values()}

@@ -155,16 +155,31 @@ def load_table() -> AssetTable:
             for code in [symbol, *_split(row["listings"])]:
                 owner[code.upper()] = symbol
     # A curated row that lists another entry's symbol as one of its listings (ASML.AS lists
-    # ASML, a NASDAQ-100 entry of its own): one company, one entry.
-    for code, symbol in owner.items():
+    # ASML, a NASDAQ-100 entry of its own), or whose symbol is one of another entry's
+    # listings (VOW3.DE, the shares the press quotes, is a listing of the DAX entry VOW.DE):
+    # one company, one entry, under the curated symbol and, when the row names none, the
+    # entry's name (the reader showed "VOW3.DE" as the company's name, and "Volkswagen Group"
+    # found VOW.DE: outside review).
+    merges = [(code, symbol) for code, symbol in owner.items() if code != symbol]
+    listed_under = {
+        code.upper(): entry.symbol
+        for entry in assets.values()
+        if entry.symbol not in owner
+        for code in entry.codes
+        if code != entry.symbol
+    }
+    merges += [(listed_under[s], s) for s in set(owner.values()) if s in listed_under]
+    for code, symbol in merges:
         other = assets.get(code)
-        if other is not None and code != symbol and symbol in assets:
+        if other is not None and symbol in assets and other is not assets[symbol]:
             keep = assets[symbol]
             keep.names |= other.names
             keep.context_names |= other.context_names
             keep.zh |= other.zh
             keep.zh_context |= other.zh_context
             keep.codes |= other.codes
+            if keep.name == keep.symbol:
+                keep.name = other.name
             del assets[code]
     for row in csv.DictReader(_lines("clues.csv")):
         if row["symbol"] in assets:
