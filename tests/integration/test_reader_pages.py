@@ -265,3 +265,12 @@ async def test_article_page_lists_the_assets_main_ones_first(
     assert "Nvidia" in listed and "title/lead" in listed and "&times;3" in listed
     assert 'href="/?symbol=2330.TW"' in listed
     assert "<img src=x" not in listed and "&lt;img src=x onerror=alert(1)&gt;" in listed
+
+
+async def test_an_empty_search_says_so(client: httpx.AsyncClient, store: ArticleStore) -> None:
+    # It said "No articles yet." (outside review).
+    await store.import_documents([article("https://a.example/words", title="Bitcoin rises")])
+    page = (await client.get("/", params={"q": "zzzznotthere"})).text
+    assert "No articles match the search." in page and "No articles yet" not in page
+    rows = (await client.get("/partials/articles", params={"q": "zzzznotthere"})).text
+    assert "No articles match the search." in rows
