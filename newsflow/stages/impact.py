@@ -34,7 +34,7 @@ from newsflow.domain.usage import (
     summarize,
 )
 from newsflow.settings import Settings
-from newsflow.stages.translation import LANGUAGE_NAMES, primary_language
+from newsflow.stages.translation import LANGUAGE_NAMES, in_target_script, primary_language
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +112,12 @@ def _json_object(answer: str) -> dict[str, Any]:
     return value
 
 
-def parse_impact(answer: str, candidates: list[str], article: str) -> Impact:
-    """The validated :class:`Impact` in a model's answer.
+def parse_impact(answer: str, candidates: list[str], article: str, target: str = "en") -> Impact:
+    """The validated :class:`Impact` in a model's answer, its summary in ``target``'s script.
 
     Raises:
-        ImpactRejected: not a JSON object, not matching the schema, or echoing the prompt.
+        ImpactRejected: not a JSON object, not matching the schema, echoing the prompt, or a
+            summary in another script than the target language's.
     """
     data = _json_object(answer)
     if isinstance(data.get("direction"), str):
@@ -144,6 +145,9 @@ def parse_impact(answer: str, candidates: list[str], article: str) -> Impact:
         raise ImpactRejected(f"the answer does not match the impact schema: {problems}") from None
     if mentions_data_tag(impact.summary) or mentions_data_tag(impact.rationale):
         raise ImpactRejected("the answer echoes the prompt's data tags")
+    if not in_target_script(impact.summary, target):
+        # A Chinese summary for readers of English was stored as "ok" (outside review).
+        raise ImpactRejected(f"the summary is not in the target language ({target})")
     return impact
 
 
@@ -227,7 +231,8 @@ async def analyze_impact(
                 latency=completion.latency,
             )
         )
-        impact = parse_impact(completion.text, candidates, article)
+        target = primary_language(settings.target_language) or "en"
+        impact = parse_impact(completion.text, candidates, article, target)
     except (ProviderError, ImpactRejected) as exc:
         if isinstance(exc, ProviderError) and (exc.prompt_tokens or exc.completion_tokens):
             calls.append(spent(exc))  # an answer refused after it was paid for

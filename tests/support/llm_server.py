@@ -237,8 +237,10 @@ def translate(prompt: str) -> str:
     return "\n\n".join(rendered)
 
 
-def analyze(prompt: str) -> dict[str, Any]:
-    """The stand-in impact analysis of the data block in ``prompt``, as a JSON-ready dict."""
+def analyze(prompt: str, language: str = "English") -> dict[str, Any]:
+    """The stand-in impact analysis of the data block in ``prompt``, as a JSON-ready dict,
+    its summary in ``language`` as the instructions ask (English: the first sentence through
+    :func:`gloss`, so a Chinese article gets a Latin-script summary as a model writes one)."""
     data = extract_data(prompt) or ""
     lowered = data.lower()
     words = re.findall(r"[a-z]+", lowered)
@@ -254,7 +256,7 @@ def analyze(prompt: str) -> dict[str, Any]:
     symbols = [s for s in candidates if s and s != "none" and s in data]
     first = re.split(r"(?<=[.!?。！？])\s*|\n", data.strip(), maxsplit=1)[0]
     return {
-        "summary": (first or "No text.")[:200],
+        "summary": ((gloss(first) if language == "English" else first) or "No text.")[:200],
         "direction": direction,
         "symbols": symbols,
         "confidence": round(min(0.95, 0.5 + 0.1 * abs(up - down)), 2),
@@ -534,7 +536,8 @@ def _handler_for(server: LLMServer) -> type[BaseHTTPRequestHandler]:
             response_format = body.get("response_format") or {}
             kind = response_format.get("type") if isinstance(response_format, dict) else None
             if kind in ("json_object", "json_schema"):
-                answer = analyze(prompt)
+                asked = re.search(r"sentences in ([A-Z][a-z]+)", system)
+                answer = analyze(prompt, asked.group(1) if asked else "English")
                 if kind == "json_schema":  # structured output: exactly the schema's properties
                     wanted = response_format["json_schema"]["schema"].get("properties") or {}
                     answer = {k: answer.get(k) for k in wanted}

@@ -92,3 +92,10 @@ def test_a_blank_summary_is_no_summary() -> None:
     assert parse_impact(_answer(summary="  Apple rose. "), ["AAPL"], ARTICLE).summary == (
         "Apple rose."
     )
+
+
+def test_a_summary_in_another_script_than_the_target_is_refused() -> None:
+    with pytest.raises(ImpactRejected, match="not in the target language"):
+        parse_impact(_answer(summary="苹果股价上涨"), ["AAPL"], ARTICLE)
+    assert parse_impact(_answer(summary="苹果股价上涨"), ["AAPL"], ARTICLE, "zh").summary
+    assert parse_impact(_answer(summary="Apple rose 3%."), ["AAPL"], ARTICLE).summary
