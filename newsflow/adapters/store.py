@@ -313,6 +313,14 @@ _NO_PAGE = {"page": 0}
 _BULKY = ("page", "fetch", "extraction", "translation", "analysis")
 
 
+def _one_more_submission(submitted_by: str) -> Document:
+    """The update counting one more submission of a known article, by whom (the last 20)."""
+    return {
+        "$inc": {"submissions": 1},
+        "$push": {"submitted_by": {"$each": [submitted_by], "$slice": -20}},
+    }
+
+
 def _page_document(generation: int, html: str, ts: datetime) -> Document:
     """A fetched page as stored on its article: zlib-compressed, with its generation."""
     return {
@@ -624,11 +632,7 @@ class ArticleStore:
                 return Intake(aid, 1, process=True, article=Article.from_document(created))
             before = await self._articles.find_one_and_update(
                 {"_id": aid},
-                {
-                    "$set": {"updated_at": ts},
-                    "$inc": {"submissions": 1},
-                    "$push": {"submitted_by": {"$each": [submitted_by], "$slice": -20}},
-                },
+                {"$set": {"updated_at": ts}, **_one_more_submission(submitted_by)},
                 projection=_NO_PAGE,
                 return_document=ReturnDocument.BEFORE,
             )  # None: deleted in between, so inserted again
@@ -662,13 +666,7 @@ class ArticleStore:
     async def resubmitted(self, aid: str, submitted_by: str) -> None:
         """Count one more submission of a known article that is not processed again (a
         report, in the hot view's score), as :meth:`accept` does for a duplicate."""
-        await self._articles.update_one(
-            {"_id": aid},
-            {
-                "$inc": {"submissions": 1},
-                "$push": {"submitted_by": {"$each": [submitted_by], "$slice": -20}},
-            },
-        )
+        await self._articles.update_one({"_id": aid}, _one_more_submission(submitted_by))
 
     async def known_status(self, aid: str) -> Status | None:
         """The status of the article ``aid``, None when there is no such article."""
