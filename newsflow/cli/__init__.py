@@ -34,10 +34,17 @@ def unreachable() -> tuple[type[BaseException], ...]:
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
-    return (ConnectionError, OSError, RedisConnectionError, RedisTimeoutError, ConnectionFailure)
+    return (OSError, RedisConnectionError, RedisTimeoutError, ConnectionFailure)
 
 
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """An error's first line, cut (pymongo's selection timeout describes the whole topology)."""
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:limit]
+
+
+def file_error(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file could not be read or written, in a few words (not rich markup)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    return exc.strerror or type(exc).__name__

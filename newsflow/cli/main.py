@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.markup import escape
 
-from newsflow.cli import consoles, first_line, unreachable
+from newsflow.cli import consoles, file_error, first_line, unreachable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -81,7 +81,9 @@ def _read_urls(urls: list[str], file: Path | None) -> list[str]:
         try:
             text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            err.print(f"[red]error:[/red] cannot read {escape(str(file))}: {_reason(exc)}")
+            err.print(
+                f"[red]error:[/red] cannot read {escape(str(file))}: {escape(file_error(exc))}"
+            )
             raise typer.Exit(2) from None
         collected += _url_lines(text)
     return collected
@@ -112,13 +114,6 @@ async def _replicas(redis: Redis, stream: str, group: str) -> int:
         if int(c["idle"]) < ACTIVE_IDLE_MS:
             names.add(name.removesuffix("-reclaim"))
     return len(names)
-
-
-def _reason(exc: OSError | UnicodeDecodeError) -> str:
-    """Why a file could not be read, in a few words."""
-    if isinstance(exc, UnicodeDecodeError):
-        return f"not UTF-8 text (byte {exc.start})"
-    return escape(exc.strerror or type(exc).__name__)
 
 
 @app.command()

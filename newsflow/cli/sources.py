@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.markup import escape
 
-from newsflow.cli import consoles, first_line, unreachable
+from newsflow.cli import consoles, file_error, first_line, unreachable
 
 if TYPE_CHECKING:
     from newsflow.adapters.sources import SourceStore
@@ -252,9 +252,7 @@ def import_(
     try:
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
-        err.print(
-            f"[red]error:[/red] cannot read {escape(str(file))}: {escape(exc.strerror or '')}"
-        )
+        err.print(f"[red]error:[/red] cannot read {escape(str(file))}: {escape(file_error(exc))}")
         raise typer.Exit(1) from None
     try:
         feeds = parse_opml(data)
@@ -311,7 +309,7 @@ def export(
             file.write_text(text, encoding="utf-8")
         except OSError as exc:
             err.print(
-                f"[red]error:[/red] cannot write {escape(str(file))}: {escape(exc.strerror or '')}"
+                f"[red]error:[/red] cannot write {escape(str(file))}: {escape(file_error(exc))}"
             )
             raise typer.Exit(1) from None
         err.print(f"{len(docs)} sources written to {escape(str(file))}")
