@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -98,15 +97,15 @@ async def _feed(request: Request, q: ListQuery, kind: str) -> Response:
     # Newest received first, as feed readers expect new items at the top.
     where = replace(q, status=q.status or Status.ANALYZED.value, sort="received").where
     # With search words, the feed of the search (newest event first), as the list shows it.
-    if q.q.strip():
-        page = await store.search(q.q, where, limit=settings.feed_items)
+    words = q.q.strip()
+    if words:
+        page = await store.search(words, where, limit=settings.feed_items)
     else:
         page = await store.page(where, limit=settings.feed_items)
     base = _base(request, settings)
     state = views.list_state(q.view, {k: getattr(q, k) for k in views.FILTERS})
-    query = "&".join(
-        p for p in (state["query"], urlencode({"q": q.q.strip()}) if q.q.strip() else "") if p
-    )
+    # the list page's own query (filters and search words); a feed has no order to keep
+    query = views.list_extras(state, q=words, sort="published", next_cursor=None)["query"]
     suffix = f"?{query}" if query else ""
     feed = Feed(
         title=_title(q),
