@@ -43,15 +43,6 @@ class CallUsage(BaseModel):
     latency: float = 0.0
 
 
-def spent(refused: object) -> CallUsage:
-    """The call behind an answer that was refused after it was paid for: the tokens a
-    provider error carries (``prompt_tokens``, ``completion_tokens``)."""
-    return CallUsage(
-        prompt_tokens=int(getattr(refused, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(refused, "completion_tokens", 0) or 0),
-    )
-
-
 class LLMUsage(BaseModel):
     """What the LLM work behind one stage result used."""
 

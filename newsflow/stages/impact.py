@@ -30,7 +30,6 @@ from newsflow.domain.usage import (
     LLMUsage,
     cache_key,
     estimate_tokens,
-    spent,
     summarize,
 )
 from newsflow.settings import Settings
@@ -234,8 +233,8 @@ async def analyze_impact(
         target = primary_language(settings.target_language) or "en"
         impact = parse_impact(completion.text, candidates, article, target)
     except (ProviderError, ImpactRejected) as exc:
-        if isinstance(exc, ProviderError) and (exc.prompt_tokens or exc.completion_tokens):
-            calls.append(spent(exc))  # an answer refused after it was paid for
+        if isinstance(exc, ProviderError) and (paid := exc.spent()) is not None:
+            calls.append(paid)  # an answer refused after it was paid for
         return base.model_copy(update={"reason": str(exc), "usage": usage()})
     except Exception as exc:  # a result, never a crash, for anything else a provider does
         # Its text can hold anything (addresses, URLs): logged, and only its kind is stored.

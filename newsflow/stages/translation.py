@@ -41,7 +41,6 @@ from newsflow.domain.usage import (
     LLMUsage,
     cache_key,
     estimate_tokens,
-    spent,
     summarize,
 )
 from newsflow.settings import Settings
@@ -416,8 +415,8 @@ async def translate_segments(
     try:
         completion: Completion = await provider.chat(segment_messages(texts, source, target))
     except ProviderError as exc:
-        if calls is not None and (exc.prompt_tokens or exc.completion_tokens):
-            calls.append(spent(exc))
+        if calls is not None and (paid := exc.spent()) is not None:
+            calls.append(paid)
         raise
     if calls is not None:
         calls.append(

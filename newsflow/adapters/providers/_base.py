@@ -13,6 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from newsflow.domain.usage import CallUsage
+
 
 class ProviderError(Exception):
     """A chat-completions call failed. The message is meant for people and never holds a key.
@@ -31,6 +33,13 @@ class ProviderError(Exception):
         #: unreadable): spent all the same, so the caller counts them against its budget.
         self.prompt_tokens = 0
         self.completion_tokens = 0
+
+    def spent(self) -> CallUsage | None:
+        """The call behind an answer refused after it was paid for, None when the provider
+        reported no tokens for it (or never answered)."""
+        if not (self.prompt_tokens or self.completion_tokens):
+            return None
+        return CallUsage(prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens)
 
 
 class ProviderConfigError(ProviderError, ValueError):
