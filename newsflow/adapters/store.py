@@ -224,7 +224,10 @@ class ArticleFilter:
         if self.language:
             query["extraction.language"] = self.language.strip()
         if self.source:
-            query["source"] = self.source.strip().lower().removeprefix("www.")
+            # a host in any case, or a source's name exactly as stored ("CoinDesk")
+            written = self.source.strip()
+            host = written.lower().removeprefix("www.")
+            query["source"] = host if host == written else {"$in": [written, host]}
         if direction:
             query[_DIRECTION] = direction.strip().lower()
         if important:

@@ -32,6 +32,7 @@ from newsflow.domain.pipeline import stage_of
 from newsflow.domain.sites import plausible_site
 from newsflow.domain.stories import StoryLink
 from newsflow.domain.urls import short_id as short_id_of
+from newsflow.domain.urls import source_name
 
 
 def _utc(value: datetime) -> datetime:
@@ -252,6 +253,11 @@ class Article(BaseModel):
         if name and plausible_site(name, self.headline, self.source):
             return name.strip()
         return self.source
+
+    @property
+    def host(self) -> str:
+        """The page's host name (``www.`` dropped), whatever source submitted it."""
+        return source_name(self.url)
 
     @property
     def fetched_url(self) -> str:

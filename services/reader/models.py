@@ -85,7 +85,10 @@ class ArticleSummary(BaseModel):
     category: str | None = None
     votes: VoteCounts
     failure: Failure | None = None
-    #: The host name of the URL (what the ``source`` filter matches).
+    #: What the ``source`` filter matches: the source's name for an item of a source (feed),
+    #: else the host name.
+    source_key: str = ""
+    #: The page's host name (``www.`` dropped).
     host: str = ""
     #: The impact analysis's direction, when there is one.
     direction: str | None = None

@@ -123,7 +123,8 @@ def summary(article: Article) -> dict[str, Any]:
         "time_kind": time_shown(article)[0],
         "time_at": time_shown(article)[1],
         "confidence": _confidence(article),
-        "host": article.source,
+        "host": article.host,
+        "source_key": article.source,
         "direction": direction_of(article),
         "story": article.story,
     }

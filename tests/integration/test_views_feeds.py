@@ -197,6 +197,23 @@ async def test_summaries_carry_the_host_and_direction(client: httpx.AsyncClient)
     assert item["host"] == "reuters.com" and item["direction"] == "bearish"
 
 
+async def test_an_item_of_a_feed_is_listed_under_its_source_and_its_page_host(
+    client: httpx.AsyncClient, store: ArticleStore
+) -> None:
+    """A feed item carries the feed's name as its source: the row links to that source's
+    list, the name written as stored, and ``host`` is still the page's."""
+    item = analyzed("https://www.coindesk.com/feed-item", title="Feed item", created=hours_ago(2))
+    item |= {"source": "CoinDesk Wire", "hints": {"source_id": "0123456789"}}
+    await store.import_documents([item])
+    listed = (await client.get("/api/articles?source=CoinDesk%20Wire")).json()["items"]
+    assert [(i["title"], i["source"], i["source_key"], i["host"]) for i in listed] == [
+        ("Feed item", "CoinDesk Wire", "CoinDesk Wire", "coindesk.com")
+    ]
+    assert 'href="/?source=CoinDesk%20Wire"' in (await client.get("/")).text
+    # the host's own list is the pages published by hand there, not the feed's
+    assert "Feed item" not in await titles(client, "source=coindesk.com")
+
+
 async def test_the_hot_window_is_bounded_by_the_settings(
     settings: Settings, store: ArticleStore
 ) -> None:

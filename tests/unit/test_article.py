@@ -56,6 +56,18 @@ def test_untranslated_and_untitled_articles() -> None:
     assert queued.site == "a.example" and queued.status is Status.QUEUED
 
 
+def test_an_item_of_a_feed_shows_its_source_and_keeps_its_page_host() -> None:
+    item = Article.from_document(
+        doc(
+            url="https://www.CoinDesk.com/markets/1",
+            source="CoinDesk headlines",
+            hints={"source_id": "abc123"},
+        )
+    )
+    assert (item.site, item.host) == ("CoinDesk headlines", "coindesk.com")
+    assert Article.from_document(doc()).host == "a.example"
+
+
 def test_failure_in_words_only_while_failed() -> None:
     failure = {
         "stage": "extracted",
