@@ -3,9 +3,10 @@
 The article (title and text) is untrusted: it travels as a delimited data block
 (:mod:`newsflow.adapters.providers.untrusted`), the system message tells the model to analyse it and
 ignore any instruction inside it, and the answer must be one JSON object matching
-:class:`~newsflow.domain.contracts.Impact`. Symbols in the answer are kept only when they look like
-ticker symbols and are either among the candidates given or written in the article, so a model
-cannot invent tickers. The result is stored data: nothing in it triggers an action.
+:class:`~newsflow.domain.contracts.Impact`. Symbols in the answer are kept only when they look
+like ticker symbols and are among the candidates given, written in the article as tickers, or
+assets the article names (:class:`_Grounds`), so a model cannot invent tickers. The result is
+stored data: nothing in it triggers an action.
 
 The validated answer is cached by content (the whole prompt, model and :data:`PROMPT_VERSION`),
 what the call used is recorded on the result, and a spent daily token budget defers the call.
@@ -33,13 +34,14 @@ from newsflow.domain.usage import (
     summarize,
 )
 from newsflow.settings import Settings
+from newsflow.stages.analysis.symbols import names_asset
 from newsflow.stages.translation import LANGUAGE_NAMES, in_target_script, primary_language
 
 log = logging.getLogger(__name__)
 
 #: Part of every cache key (with the whole prompt): bump it when what makes an answer
 #: acceptable changes without the prompt changing, so that older answers are asked again.
-PROMPT_VERSION = "impact-1"
+PROMPT_VERSION = "impact-2"
 
 SYSTEM_PROMPT = (
     "You are a financial news analyst. The user message holds one news article between "
@@ -81,10 +83,40 @@ def normalize_ticker(value: object) -> str | None:
     return symbol if _TICKER.fullmatch(symbol) else None
 
 
-def _grounded(symbol: str, candidates: set[str], article: str) -> bool:
-    """Whether the symbol was given to us, or stands as a word in the article itself."""
-    if symbol in candidates:
-        return True
+#: A ticker written as one: a cashtag (``$GME``) or after an exchange (``NYSE: GME``).
+_WRITTEN_TICKER = re.compile(
+    r"(?:(?<![\w$])\$|\b[A-Z]{2,10}:\s?)([A-Za-z][A-Za-z0-9]{0,5}(?:[.-][A-Za-z0-9]{1,4})?)"
+    r"(?![A-Za-z0-9])"
+)
+
+
+class _Grounds:
+    """What makes a symbol of an answer the article's: given to the model (the analyzer's
+    candidates), written in the article as a ticker (a cashtag, after an exchange, or a
+    shape no word has: ``0700.HK``, ``BRK.B``), or an asset of the tables the article names
+    ("Apple", 英伟达, a distinctive ``NVDA``). A word that merely looks like a ticker ("CEO",
+    "A", "IT") is none of these."""
+
+    def __init__(self, candidates: set[str], article: str) -> None:
+        self.candidates = candidates
+        self.article = article
+        self._written: set[str] | None = None
+
+    def hold(self, symbol: str) -> bool:
+        if symbol in self.candidates:
+            return True
+        if self._written is None:
+            found = (normalize_ticker(m.group(1)) for m in _WRITTEN_TICKER.finditer(self.article))
+            self._written = {s for s in found if s}
+        if symbol in self._written:
+            return True
+        if not symbol.isalpha() and _grounded(symbol, self.article):
+            return True
+        return names_asset(symbol, self.article)
+
+
+def _grounded(symbol: str, article: str) -> bool:
+    """Whether the symbol stands as a word in the article."""
     return re.search(rf"(?<![A-Za-z0-9]){re.escape(symbol)}(?![A-Za-z0-9])", article) is not None
 
 
@@ -126,11 +158,11 @@ def parse_impact(answer: str, candidates: list[str], article: str, target: str =
         raw_symbols = re.split(r"[,\s]+", raw_symbols)
     if not isinstance(raw_symbols, list):
         raise ImpactRejected("the answer's symbols are not a list")
-    given = {s for s in (normalize_ticker(c) for c in candidates) if s}
+    grounds = _Grounds({s for s in (normalize_ticker(c) for c in candidates) if s}, article)
     symbols: list[str] = []
     for raw in raw_symbols[:_MAX_RAW_SYMBOLS]:
         symbol = normalize_ticker(raw)
-        if symbol and symbol not in symbols and _grounded(symbol, given, article):
+        if symbol and symbol not in symbols and grounds.hold(symbol):
             symbols.append(symbol)
         elif not symbol or symbol not in symbols:
             log.info("impact: dropped symbol %r (not a ticker given or named)", str(raw)[:40])

@@ -49,6 +49,35 @@ def test_symbols_must_be_given_or_named_in_the_article() -> None:
     assert parse_impact(_answer(symbols="AAPL, MSFT"), [], ARTICLE).symbols == ["AAPL", "MSFT"]
 
 
+@pytest.mark.parametrize(
+    ("article", "symbol", "kept"),
+    [
+        # words that look like tickers are not the article naming an asset
+        ("The CEO said a deal was near.", "CEO", False),
+        ("A new chip was shown.", "A", False),  # A is Agilent's ticker, not this "A"
+        ("IT spending rose.", "IT", False),  # Gartner's ticker, written as a word
+        ("Spending on apple pie rose.", "AAPL", False),
+        ("Rivals such as AMC gained.", "AMC", False),  # unknown to the tables, a bare word
+        # named: a name of the asset, a distinctive ticker, a Chinese name
+        ("Apple beat estimates.", "AAPL", True),
+        ("Shares of Advanced Micro Devices rose.", "AMD", True),
+        ("AMD shares rose.", "AMD", True),
+        ("NVDA rose 3%.", "NVDA", True),
+        ("英伟达股价上涨。", "NVDA", True),
+        ("騰訊控股公布業績。", "0700.HK", True),
+        # written as a ticker, known or not
+        ("Retail traders bought $GME again.", "GME", True),
+        ("Acme (NYSE: ACMEX) fell.", "ACMEX", True),
+        ("Tencent 0700.HK rose.", "0700.HK", True),
+    ],
+)
+def test_a_symbol_not_given_must_be_named_or_written_as_a_ticker(
+    article: str, symbol: str, kept: bool
+) -> None:
+    impact = parse_impact(_answer(symbols=[symbol]), [], article)
+    assert impact.symbols == ([symbol] if kept else [])
+
+
 def test_fences_and_chatter_around_the_object_are_tolerated() -> None:
     assert parse_impact(f"```json\n{_answer()}\n```", ["AAPL"], ARTICLE).summary
     assert parse_impact(f"Here is my analysis: {_answer()} Hope it helps!", ["AAPL"], ARTICLE)

@@ -575,6 +575,42 @@ def find_assets(
     return hits
 
 
+def names_asset(symbol: str, text: str) -> bool:
+    """Whether ``text`` names the known asset ``symbol`` (a symbol or listing code of the
+    tables): one of its names, word by word and not in lower case (as written for a name in
+    capitals: "AMD", "NIO"), a Chinese name anywhere, or its code standing alone where a bare ticker counts by
+    itself (distinctive: ``NVDA``, ``BTC``; never ``A``, ``IT`` or ``CCI``). Nothing about
+    role or context: this is for a symbol someone else (a model) chose, to check it is the
+    article's and not invented."""
+    matcher = _matcher()
+    table = matcher.table
+    known = symbol if symbol in table.assets else table.codes.get(symbol)
+    asset = table.assets.get(known) if known else None
+    if asset is None:
+        return False
+    if any(name in text for name in asset.zh | asset.zh_context):
+        return True
+    folded = text.lower()
+    for name in asset.names | asset.context_names:
+        haystack, needle = (text, name) if _needs_case(name) else (folded, name.lower())
+        start = haystack.find(needle)
+        while start >= 0:
+            end = start + len(needle)
+            # a company name written in lower case ("apple pie") is the word, not the company
+            if _word_bounded(text, start, end) and _capitalised(text[start:end]):
+                return True
+            start = haystack.find(needle, start + 1)
+    for code in asset.codes:
+        bare = matcher.bare.get(code.upper())
+        if bare is not None and bare[1] and bare[0] == known:
+            start = text.find(code.upper())
+            while start >= 0:
+                if _word_bounded(text, start, start + len(code)):
+                    return True
+                start = text.find(code.upper(), start + 1)
+    return False
+
+
 def extract_symbols(texts: Sequence[str | None]) -> list[str]:
     """The symbols named in ``texts`` (title, text, original title, original text...), most
     salient first, at most :data:`MAX_SYMBOLS`. The first text is the title."""
