@@ -17,9 +17,15 @@ from redis.asyncio import Redis
 from newsflow.adapters.store import ArticleStore
 from newsflow.cli.embedded import Server, free_port, start_mongo, start_redis
 from newsflow.settings import Settings
+from tests.support import loopback
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every socket of the session connects to loopback only (tests/support/loopback.py)."""
+    loopback.install()
 
 
 @pytest.fixture(scope="session")

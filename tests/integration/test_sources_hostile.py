@@ -45,9 +45,10 @@ XXE = b"""<?xml version="1.0"?>
 <rss version="2.0"><channel><title>&xxe;</title>
 <item><title>&xxe;</title><link>http://127.0.0.1/b</link></item></channel></rss>"""
 
-#: An external DTD is never loaded (nor refused: RSS 0.91 feeds name Netscape's DTD).
-EXTERNAL_DTD = b"""<?xml version="1.0"?>
-<!DOCTYPE rss SYSTEM "/evil.dtd">
+#: An external DTD is never loaded (nor refused: RSS 0.91 feeds name Netscape's DTD). It is
+#: named by an absolute URL on the test's own server, which would see a request for it.
+EXTERNAL_DTD = """<?xml version="1.0"?>
+<!DOCTYPE rss SYSTEM "http://127.0.0.1:{port}/evil.dtd">
 <rss version="2.0"><channel><title>t</title>
 <item><title>x</title><link>http://127.0.0.1/c</link></item></channel></rss>"""
 
@@ -123,7 +124,7 @@ async def test_hostile_sources_each_get_a_reason_and_the_good_ones_still_flow(
         "/good": Route(good, ctype),
         "/laughs": Route(BILLION_LAUGHS, "application/rss+xml"),
         "/xxe": Route(XXE, "application/rss+xml"),
-        "/dtd": Route(EXTERNAL_DTD, "application/rss+xml"),
+        "/dtd": Route(EXTERNAL_DTD.format(port=feeds.port).encode(), "application/rss+xml"),
         "/big": Route(fifty_mb, "application/rss+xml"),
         "/endless": Route(b"", "application/rss+xml", endless=True, conditional=False),
         "/html": Route(HTML_PAGE, "text/html; charset=utf-8"),
@@ -142,6 +143,8 @@ async def test_hostile_sources_each_get_a_reason_and_the_good_ones_still_flow(
         "/pdf": Route(b"%PDF-1.7\n" + b"x" * 2000, "application/rss+xml"),
     }
     feeds.routes.update(routes)
+    # served, but not a source: a request for it could only come from a parser loading it
+    feeds.routes["/evil.dtd"] = Route(b'<!ENTITY leak "loaded">', "application/xml-dtd")
     ids = {}
     for path in [*routes, "/missing"]:
         doc, _ = await sources.add(feeds.url(path))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from newsflow.stages.feeds import NotAFeed, parse_document
-from tests.support.feeds import KINDS, Item, render, sitemap_index
+from tests.support.feeds import KINDS, FeedServer, Item, Route, render, sitemap_index
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ITEMS = [
@@ -65,12 +65,18 @@ def test_external_entities_are_refused_and_an_external_dtd_is_never_loaded() -> 
             .encode("utf-16"),
             "https://x.example/feed",
         )
-    netscape = (
-        b'<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
-        b'"http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"><channel><title>Old</title>'
-        b"<item><title>a</title><link>https://x.example/1</link></item></channel></rss>"
-    )
-    feed = parse_document(netscape, "https://x.example/feed")
+    # RSS 0.91 names Netscape's DTD; here its system URL is a local server's, which would see
+    # a request if any parser loaded it (and the feed would be titled "loaded").
+    with FeedServer() as server:
+        server.routes["/rss-0.91.dtd"] = Route(b'<!ENTITY old "loaded">', "application/xml-dtd")
+        netscape = (
+            b'<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+            + f'"{server.url("/rss-0.91.dtd")}">'.encode()
+            + b'<rss version="0.91"><channel><title>Old</title>'
+            b"<item><title>a</title><link>https://x.example/1</link></item></channel></rss>"
+        )
+        feed = parse_document(netscape, "https://x.example/feed")
+        assert server.seen("/rss-0.91.dtd") == []
     assert feed.title == "Old" and [i.url for i in feed.items] == ["https://x.example/1"]
 
 

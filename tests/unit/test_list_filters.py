@@ -41,7 +41,12 @@ NOTHING = {"_id": {"$in": []}}
             ArticleFilter(important=2, direction="Neutral"),
             {DIRECTION: "neutral", "votes.important": {"$gte": 2}},
         ),
-        (ArticleFilter(source="WWW.Reuters.com"), {"source": "reuters.com"}),
+        (ArticleFilter(source="reuters.com"), {"source": "reuters.com"}),
+        # a host in any case, or a source's name as stored (a feed's: "CoinDesk Wire")
+        (
+            ArticleFilter(source="WWW.Reuters.com"),
+            {"source": {"$in": ["WWW.Reuters.com", "reuters.com"]}},
+        ),
         # user text is matched as a value, never as an operator or a pattern
         (
             ArticleFilter(symbol="$ne", category=".*"),

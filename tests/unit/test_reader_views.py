@@ -61,7 +61,7 @@ def test_list_filter_uses_plain_equality() -> None:
         "analysis.symbols": "BTC",
         "analysis.category": "zh_news",
         "extraction.language": "zh",
-        "source": "example.org",
+        "source": {"$in": ["Example.ORG", "example.org"]},  # exact values, no pattern
     }
     assert ArticleFilter(symbol="^.*$").query() == {"analysis.symbols": "^.*$"}  # not a regex
 

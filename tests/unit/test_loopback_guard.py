@@ -1,0 +1,46 @@
+"""The session's guard (tests/support/loopback.py) refuses any connection off loopback, before
+the socket sends anything; loopback connections work as before."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+import pytest
+
+from tests.support.feeds import FeedServer, Route
+from tests.support.loopback import NonLoopbackConnection
+
+# TEST-NET-1, a private and a metadata address: the guard refuses before connecting.
+REFUSED = ["192.0.2.1", "10.0.0.1", "169.254.169.254", "::ffff:192.0.2.1"]
+
+
+@pytest.mark.parametrize("host", REFUSED)
+def test_a_socket_to_another_address_is_refused(host: str) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s, pytest.raises(NonLoopbackConnection):
+        s.connect((host, 80))
+    with socket.socket(family, socket.SOCK_STREAM) as s, pytest.raises(NonLoopbackConnection):
+        s.connect_ex((host, 80))
+
+
+async def test_asyncio_and_httpx_are_refused_too() -> None:
+    with pytest.raises(NonLoopbackConnection):
+        await asyncio.open_connection("192.0.2.1", 80)
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ConnectError) as failed:
+            await client.get("http://192.0.2.1:80/")
+    causes = []
+    error: BaseException | None = failed.value
+    while error is not None:
+        causes.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(isinstance(e, NonLoopbackConnection) for e in causes)
+
+
+def test_loopback_connections_work() -> None:
+    with FeedServer() as server:
+        server.routes["/ok"] = Route(b"fine", "text/plain")
+        assert httpx.get(server.url("/ok")).text == "fine"
+        assert httpx.get(server.url("/ok").replace("127.0.0.1", "localhost")).text == "fine"
