@@ -485,7 +485,11 @@ async def test_vote_rate_limit_per_address(reader: ReaderThread) -> None:
             ).status_code
             for _ in range(125)
         ]
-    assert codes.count(200) <= 120 and codes[-1] == 429
+    # Earlier tests of this module voted from the same address this minute: the first of
+    # these pass until the address has cast 120, every later one is refused (the limit per
+    # address, with two addresses, is tested in tests/integration/test_reader_api.py).
+    passed = codes.count(200)
+    assert 0 < passed <= 120 and codes == [200] * passed + [429] * (125 - passed)
 
 
 async def test_read_saved_and_keyboard(page: Any, reader: ReaderThread) -> None:

@@ -165,7 +165,7 @@ async def test_every_endpoint_shows_the_series_after_a_run(
         )
         assert value(m, "newsflow_message_handling_seconds_sum", stage=name) > 0
         for series in ("newsflow_messages_failed_total", "newsflow_messages_retried_total"):
-            assert value(m, series, stage=name) >= 0
+            value(m, series, stage=name)  # the series is exported (value() fails without it)
         # FastStream's middleware: every message received by this service, and its duration
         received = value(m, "faststream_received_messages_total", app_name=name)
         assert received >= processed
@@ -176,7 +176,8 @@ async def test_every_endpoint_shows_the_series_after_a_run(
         assert value(m, "newsflow_consumer_group_pending", stream=stream, group=name) == 0
         assert value(m, "newsflow_consumer_group_lag", stream=stream, group=name) == 0
         assert value(m, "newsflow_consumer_group_consumers", stream=stream, group=name) >= 1
-        assert value(m, "newsflow_stream_length", stream=stream) >= 0
+        # exported (acknowledged entries are trimmed, so any length is right here)
+        value(m, "newsflow_stream_length", stream=stream)
         assert value(m, "newsflow_dependency_up", dependency="redis") == 1
         assert value(m, "newsflow_dependency_up", dependency="mongo") == 1
         # the shared article count, read by every process
@@ -188,7 +189,8 @@ async def test_every_endpoint_shows_the_series_after_a_run(
     for name in set(SERVICES) - {s.name for s in CONSUMERS}:
         assert value(scraped[name], "newsflow_dependency_up", dependency="mongo") == 1
         assert value(scraped[name], "process_cpu_seconds_total") > 0
-    assert value(scraped["feeder"], "newsflow_feeder_events_total", event="polls") >= 0
+    # no source was added in this run: the feeder exports its counter and has polled nothing
+    assert value(scraped["feeder"], "newsflow_feeder_events_total", event="polls") == 0
 
     fetcher = scraped["fetcher"]
     assert value(fetcher, "newsflow_fetch_results_total", result="ok") >= len(english) + 1

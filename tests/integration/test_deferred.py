@@ -101,9 +101,13 @@ async def test_a_reopened_article_whose_message_was_lost_is_sent_again(
     assert (reopened, generation) == (aid, 2)
     # the process died before publishing: nothing in the stream; a later sweep finds it
     assert await store.reopen_deferred("translation", 10, stuck_after=60) == []
-    again = await store.reopen_deferred("translation", 10, stuck_after=0)
-    assert again == [(aid, 2, "https://a.example/3")]
     assert await redis.exists(streams[EXTRACTED]) == 0
+    # a sweep once the claim is stale (here at once) sends it again, same generation
+    stale = settings.model_copy(update={"claim_idle_ms": 0})
+    assert await DeferredSweeper("translation", stale).sweep(store, redis) == 1
+    [entry] = await _entries(redis, streams[EXTRACTED])
+    assert (entry["article_id"], entry["generation"]) == (aid, "2")
+    assert entry["url"] == "https://a.example/3"
 
 
 async def test_newsflow_retry_deferred(

@@ -91,7 +91,8 @@ async def test_a_translated_chunk_is_never_sent_again(
     assert usage.cost == pytest.approx(
         (usage.prompt_tokens * 0.30 + usage.completion_tokens * 2.50) / 1e6, rel=1e-6
     )
-    assert usage.latency_ms >= 0
+    # the calls' time, summed and rounded to whole milliseconds (local calls may round to 0)
+    assert isinstance(usage.latency_ms, int) and usage.latency_ms < 60_000
 
     # a re-run (refresh, re-delivery): the same chunks come from the cache, no request
     again = await translate_article(ARTICLE, provider, config, ledger)

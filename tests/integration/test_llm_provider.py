@@ -94,9 +94,10 @@ async def test_a_429_waits_for_retry_after_then_succeeds(
 ) -> None:
     llm.misbehave("429:0.3")
     started = time.monotonic()
-    assert await provider.complete(HELLO)
+    answer = await provider.complete(HELLO)
     assert time.monotonic() - started >= 0.3
     assert len(llm.requests) == 2
+    assert answer == await provider.complete(HELLO)  # the answer a plain call gets
 
 
 async def test_a_429_asking_too_long_a_wait_fails_at_once(llm: LLMServer) -> None:
@@ -109,8 +110,9 @@ async def test_a_429_asking_too_long_a_wait_fails_at_once(llm: LLMServer) -> Non
 
 async def test_server_errors_are_retried(llm: LLMServer, provider: OpenAICompatible) -> None:
     llm.misbehave("500", "503")
-    assert await provider.complete(HELLO)
+    answer = await provider.complete(HELLO)
     assert len(llm.requests) == 3
+    assert answer == await provider.complete(HELLO)  # the answer a plain call gets
 
 
 async def test_persistent_server_errors_give_up_with_the_reason(llm: LLMServer) -> None:

@@ -131,7 +131,7 @@ async def test_lag_and_pending_per_group_on_a_redis_without_lag(
     await redis.xgroup_create(stream, "extractor", id="0", mkstream=True)
     ids = [await redis.xadd(stream, {"n": str(i)}) for i in range(10)]
     [row] = await redis.xinfo_groups(stream)
-    assert "lag" not in row or row["lag"] is None or isinstance(row["lag"], int)
+    assert "lag" not in row  # the case this test is about: Redis 6.2 does not report it
     assert await count_lag(redis, stream, "0-0", 10) == 10
     await redis.xreadgroup("extractor", "c1", {stream: ">"}, count=4)  # 4 delivered, unacked
     await redis.xack(stream, "extractor", ids[0], ids[1])

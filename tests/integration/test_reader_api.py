@@ -23,6 +23,8 @@ from newsflow.domain.pipeline import Streams
 from newsflow.domain.urls import article_id, canonical_url, short_id, source_name
 from newsflow.settings import Settings
 from services.reader.main import create_app
+from services.reader.voters import VOTES_PER_MINUTE
+from tests.support.apps import reader_client
 
 pytestmark = pytest.mark.integration
 
@@ -512,6 +514,20 @@ async def test_malformed_votes(client: httpx.AsyncClient, store: ArticleStore) -
         assert phrase in error_of(r), (body, r.text)
     stored = await store.article(doc["_id"])
     assert stored is not None and stored.votes.up == 0
+
+
+async def test_votes_are_limited_per_address(settings: Settings, store: ArticleStore) -> None:
+    doc = article("https://a.example/limited")
+    await store.import_documents([doc])
+    url = f"/api/articles/{doc['_id']}/votes"
+    async with reader_client(settings, peer=("198.51.100.7", 4000)) as one:
+        codes = [(await one.post(url, json={"kind": "up"})).status_code for _ in range(122)]
+        assert codes == [200] * VOTES_PER_MINUTE + [429, 429]
+    # another address has its own count
+    async with reader_client(settings, peer=("198.51.100.8", 4000)) as two:
+        assert (await two.post(url, json={"kind": "up"})).status_code == 200
+    stored = await store.article(doc["_id"])
+    assert stored is not None and stored.votes.up == VOTES_PER_MINUTE + 1
 
 
 async def test_vote_on_unknown_article_is_404(client: httpx.AsyncClient) -> None:

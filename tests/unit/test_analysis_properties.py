@@ -65,7 +65,7 @@ def test_analyze_text_is_total_bounded_and_deterministic(
     assert result == analyze_text(
         title=title, text=text, language=language, original_title=None, original_text=original
     )
-    assert result.word_count >= 0
+    assert result.word_count <= len(text) + len(original or "")  # a word is a character or more
     assert len(result.symbols) == len(set(result.symbols)) <= MAX_SYMBOLS
     assert all(s == s.upper() and s.strip() == s and s for s in result.symbols)
     assert len(result.keywords) == len(set(result.keywords)) <= MAX_KEYWORDS

@@ -79,8 +79,11 @@ def test_a_symbol_not_given_must_be_named_or_written_as_a_ticker(
 
 
 def test_fences_and_chatter_around_the_object_are_tolerated() -> None:
-    assert parse_impact(f"```json\n{_answer()}\n```", ["AAPL"], ARTICLE).summary
-    assert parse_impact(f"Here is my analysis: {_answer()} Hope it helps!", ["AAPL"], ARTICLE)
+    plain = parse_impact(_answer(), ["AAPL"], ARTICLE)
+    assert plain.summary == "Apple beat estimates." and plain.symbols == ["AAPL"]
+    assert parse_impact(f"```json\n{_answer()}\n```", ["AAPL"], ARTICLE) == plain
+    chatty = f"Here is my analysis: {_answer()} Hope it helps!"
+    assert parse_impact(chatty, ["AAPL"], ARTICLE) == plain
 
 
 @pytest.mark.parametrize(

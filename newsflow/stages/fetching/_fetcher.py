@@ -344,7 +344,17 @@ class PageFetcher:
                     "GET", target, headers=document.headers if document else None
                 )
                 cookies.set_cookie_header(request)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                # Anything httpx refuses to send (odd URLs, header values): not a crash.
+                raise _Final(f"request failed: {exc}", final_url=shown) from None
+            try:
                 response = await self.client.send(request, stream=True)
+            except httpx.InvalidURL as exc:
+                # The request was built: httpx raises this reading a redirect's Location
+                # (``data:``, ``javascript:``, ``http:host`` without slashes).
+                raise _Final(
+                    f"refused: invalid redirect Location ({exc})", refused=True, final_url=shown
+                ) from None
             except Refused as exc:
                 raise _Final(exc.reason, refused=True, final_url=shown) from None
             except Unresolvable as exc:
@@ -362,8 +372,8 @@ class PageFetcher:
                         final_url=shown,
                     ) from None
                 raise _Retryable(_network_reason(exc), final_url=shown) from None
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                # Anything else httpx refuses to send (odd URLs, header values): not a crash.
+            except httpx.HTTPError as exc:
+                # Anything else httpx refuses to send: not a crash.
                 raise _Final(f"request failed: {exc}", final_url=shown) from None
             try:
                 cookies.extract_cookies(response)
