@@ -52,6 +52,7 @@ from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, UpdateOne, WriteConcern
 from pymongo.errors import BulkWriteError
 
+from newsflow.domain.article import headline_of
 from newsflow.domain.contracts import SimilarArticle
 from newsflow.stages.similar_events import (
     POSTINGS,
@@ -101,10 +102,9 @@ class Lookup:
 def candidate_of(doc: Document) -> Candidate:
     extraction = doc.get("extraction") or {}
     translation = doc.get("translation") or {}
-    title = None
-    if translation.get("status") == "translated" and translation.get("title"):
-        title = translation["title"]
-    title = title or extraction.get("title") or None
+    title = headline_of(
+        extraction.get("title"), translation.get("title"), translation.get("status") == "translated"
+    )
     published = extraction.get("published") or doc.get("created_at")
     index = doc.get("similar_index") or {}
     raw_terms = index.get("terms")

@@ -39,6 +39,7 @@ from bson import Binary
 from motor.motor_asyncio import AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReturnDocument
 
+from newsflow.domain.article import Article
 from newsflow.domain.stories import (
     MAX_STORY_SOURCES,
     StoryLink,
@@ -228,22 +229,21 @@ class StoryIndex:
         cursor = self._articles.find(
             {"story.id": story_id},
             {"short_id": 1, "url": 1, "source": 1, "status": 1, "story": 1,
-             "extraction.title": 1, "translation.title": 1},
+             "extraction.status": 1, "extraction.title": 1,
+             "translation.status": 1, "translation.title": 1},
         ).sort([("story.first", -1), ("story.placed_at", 1)]).limit(max(1, limit))  # fmt: skip
         members: list[StoryMember] = []
         async for doc in cursor:
             link = StoryLink.model_validate(doc["story"])
-            title = (doc.get("translation") or {}).get("title") or (
-                doc.get("extraction") or {}
-            ).get("title")
+            article = Article.from_document(doc)
             members.append(
                 StoryMember(
-                    id=doc["_id"],
-                    short_id=doc.get("short_id") or doc["_id"][:10],
-                    url=doc.get("url", ""),
-                    source=doc.get("source"),
-                    title=title,
-                    status=doc.get("status"),
+                    id=article.id,
+                    short_id=article.short_id,
+                    url=article.url,
+                    source=article.source or None,
+                    title=article.headline,
+                    status=article.status.value,
                     first=link.first,
                     matched=link.matched,
                     similarity=link.similarity,

@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 
 from newsflow.cli import consoles, first_line, unreachable
+from newsflow.domain.urls import short_id
 
 if TYPE_CHECKING:
     from newsflow.adapters.alerts import AlertStore
@@ -155,7 +156,7 @@ def list_(
         rows = []
         for rule in await alerts.rules():
             failures = [
-                f"{_when(d.updated_at)} {d.article_id[:10]} {d.state}: {d.reason}"
+                f"{_when(d.updated_at)} {short_id(d.article_id)} {d.state}: {d.reason}"
                 for d in await alerts.recent_failures(rule.id, 3)
             ]
             rows.append((rule, failures))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from newsflow.domain.article import Article
 from newsflow.domain.stories import StoryLink
+from newsflow.domain.urls import short_id
 from newsflow.domain.usage import LLMUsage, UsageTotals
 
 
@@ -62,7 +63,7 @@ def article_text(article: Article) -> str:
         if result.reused is not None:
             reused = result.reused
             lines.append(
-                f"{label}: reused from {reused.article_id[:10]} "
+                f"{label}: reused from {short_id(reused.article_id)} "
                 f"(similarity {reused.similarity:.2f}, contained {reused.containment:.2f})"
             )
         elif result.usage is not None:
@@ -84,7 +85,7 @@ def article_text(article: Article) -> str:
         lines += ["", "Similar earlier articles:"]
         for s in an.similar:
             lines.append(
-                f"  {s.id[:10]}  {s.title or ''}  (score {s.score:.2f}; "
+                f"  {short_id(s.id)}  {s.title or ''}  (score {s.score:.2f}; "
                 f"{s.evidence or ', '.join(s.shared)})"
             )
     if article.text:
@@ -96,11 +97,11 @@ def article_text(article: Article) -> str:
 
 def story_line(story: StoryLink) -> str:
     """``story 1a2b3c4d5e (first article)`` or ``story ...: copy of ... (similarity 0.83, ...)``."""
-    head = f"story {story.id[:10]}"
+    head = f"story {short_id(story.id)}"
     if story.first:
         return head + " (first article" + (f"; {story.note}" if story.note else "") + ")"
     return (
-        f"{head}: copy of {(story.matched or '')[:10]} (similarity "
+        f"{head}: copy of {short_id(story.matched or '')} (similarity "
         f"{story.similarity or 0:.2f}, contained {story.containment or 0:.2f})"
     )
 

@@ -44,6 +44,15 @@ def _utc(value: datetime) -> datetime:
 Moment = Annotated[datetime, AfterValidator(_utc)]
 
 
+def headline_of(original: object, translated: object, is_translated: bool) -> str | None:
+    """The title to show of a document's titles: the translation's when the article was
+    translated, else the original's; None without either. :attr:`Article.headline` and the
+    readers of projected documents (similar-event candidates) share this one rule."""
+    if is_translated and isinstance(translated, str) and translated:
+        return translated
+    return original if isinstance(original, str) and original else None
+
+
 class VoteCounts(BaseModel):
     """The community counters of an article; they move only with ``$inc``."""
 
@@ -191,9 +200,11 @@ class Article(BaseModel):
     def headline(self) -> str | None:
         """The translated title when there is one, else the original title; None before
         extraction or for a page without a title."""
-        if self.translated and self.translation and self.translation.title:
-            return self.translation.title
-        return (self.extraction.title if self.extraction else None) or None
+        return headline_of(
+            self.extraction.title if self.extraction else None,
+            self.translation.title if self.translation else None,
+            self.translated,
+        )
 
     @property
     def title(self) -> str:

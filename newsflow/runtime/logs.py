@@ -22,6 +22,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from newsflow.domain.redact import install_log_masking
+from newsflow.domain.urls import short_id
 from newsflow.settings import Settings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -79,7 +80,7 @@ class TextFormatter(logging.Formatter):
         if stage and stage != service:
             parts.append(f"stage={stage}")
         if aid := getattr(record, "article_id", None):
-            parts.append(f"article={str(aid)[:10]}")
+            parts.append(f"article={short_id(str(aid))}")
         if entry := getattr(record, "entry_id", None):
             parts.append(f"entry={entry}")
         if not parts:

@@ -49,7 +49,7 @@ from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import Message, StageDone, Status, UrlSubmitted
 from newsflow.domain.pipeline import RANK, STAGES, Stage, Streams, next_message
-from newsflow.domain.urls import InvalidUrl, article_id, canonical_url
+from newsflow.domain.urls import InvalidUrl, article_id, canonical_url, short_id
 from newsflow.runtime.delivery import article_of, entry_fields
 from newsflow.settings import Settings
 
@@ -207,7 +207,7 @@ async def sweep(
                     result.unsendable.append(article.id)
                     log.error(
                         "reconciler: article %s at %s has no usable URL (%r); left as it is",
-                        article.id[:10],
+                        short_id(article.id),
                         status.value,
                         article.url,
                     )
@@ -217,7 +217,7 @@ async def sweep(
                 log.warning(
                     "reconciler: article %s stranded at %s since %s with no message for %s; "
                     "published its %s again",
-                    article.id[:10],
+                    short_id(article.id),
                     status.value,
                     article.updated_at.isoformat() if article.updated_at else "?",
                     stage.name,

@@ -53,7 +53,7 @@ from newsflow.domain.pipeline import (
     Streams,
     next_message,
 )
-from newsflow.domain.urls import article_id, canonical_url
+from newsflow.domain.urls import article_id, canonical_url, short_id
 from newsflow.runtime import gauges
 from newsflow.runtime.delivery import (
     guard_factory,
@@ -189,7 +189,9 @@ class StageContext(_Publishing, Generic[R]):
         article = known if known is not None else await self.store.article(aid, self.stage.reads)
         claim = decide(article, generation, self.stage)
         if claim is Claim.STALE:
-            log.info("%s: stale message for %s (generation %d)", self.service, aid[:10], generation)
+            log.info(
+                "%s: stale message for %s (generation %d)", self.service, short_id(aid), generation
+            )
         elif claim is Claim.LOST:
             await self._recover(aid, generation, url)
         elif claim is Claim.DONE:
@@ -205,13 +207,13 @@ class StageContext(_Publishing, Generic[R]):
         metrics.stage_outcome(self.service, "failed" if isinstance(outcome, Failed) else "done")
         # One line per article and stage, bound to the article (the audit trail of the log).
         if isinstance(outcome, Failed):
-            log.info("%s: %s failed: %s", self.service, aid[:10], outcome.reason)
+            log.info("%s: %s failed: %s", self.service, short_id(aid), outcome.reason)
             stored = await self.store.fail(
                 aid, generation, self.stage, outcome.reason, result=outcome.result
             )
             await self.count(outcome.counter)
         else:
-            log.info("%s: %s done", self.service, aid[:10])
+            log.info("%s: %s done", self.service, short_id(aid))
             if outcome.note:
                 await self.count(outcome.note)
             stored = await self.store.save_stage(
@@ -243,19 +245,19 @@ class StageContext(_Publishing, Generic[R]):
         if url is None or self.stage.status is Status.FETCHED:
             # The fetcher's own intake (re)creates the article when the message comes back.
             raise ArticleMissing(
-                f"article {aid[:10]} (generation {generation}) is missing or behind in MongoDB"
+                f"article {short_id(aid)} (generation {generation}) is missing or behind in MongoDB"
             )
         # The URL comes with the message: submit it only if it is this article's (an invalid
         # one raises InvalidUrl, which the delivery guard dead-letters with its reason).
         if article_id(canonical_url(url)) != aid:
             raise ArticleMissing(
-                f"article {aid[:10]} (generation {generation}) is missing or behind in MongoDB, "
+                f"article {short_id(aid)} (generation {generation}) is missing or behind in MongoDB, "
                 "and the message's URL is not this article's: not submitted"
             )
         log.warning(
             "%s: article %s is missing or behind in MongoDB; submitting %s again",
             self.service,
-            aid[:10],
+            short_id(aid),
             url,
         )
         await self.publish(

@@ -18,6 +18,7 @@ from newsflow import metrics
 from newsflow.adapters.alerts import AlertStore, Claim
 from newsflow.adapters.webhooks import Delivery, WebhookSender, page_base
 from newsflow.domain.contracts import ArticleAnalyzed, Status
+from newsflow.domain.urls import short_id
 from newsflow.runtime.worker import ServiceContext
 from newsflow.stages.alerts import (
     AlertRule,
@@ -61,7 +62,7 @@ async def notify(ctx: ServiceContext[Alerting], message: ArticleAnalyzed) -> Non
         # by MongoDB (the stages submit it again): nothing to alert on now.
         log.info(
             "notifier: article %s is %s; no alerts now",
-            message.article_id[:10],
+            short_id(message.article_id),
             article.status.value if article else "missing",
         )
         await ctx.count("skipped")
@@ -151,4 +152,4 @@ async def give_up(
 ) -> None:
     """The article's message was dead-lettered: its unfinished alerts have failed."""
     given_up = await ctx.resources.alerts.give_up(article_id, reason)
-    log.error("notifier: gave up %d alert(s) of %s: %s", given_up, article_id[:10], reason)
+    log.error("notifier: gave up %d alert(s) of %s: %s", given_up, short_id(article_id), reason)

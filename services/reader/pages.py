@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader
 from newsflow.adapters.store import ArticleFilter, ArticlePage, ArticleStore, BadCursor
 from newsflow.domain.contracts import Direction
 from newsflow.domain.ranking import View
+from newsflow.domain.urls import short_id
 from newsflow.domain.votes import VOTE_KINDS, InvalidComment, VoteKind
 from newsflow.settings import Settings
 
@@ -56,6 +57,7 @@ def _when(value: datetime | None) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["langtag"] = lambda v: views.lang_tag(v) or "und"
+templates.env.filters["short"] = lambda v: short_id(str(v or ""))
 
 
 def _ctx(request: Request, **extra: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from newsflow.adapters.sources import (
     display_name,
 )
 from newsflow.domain.redact import mask_secrets
-from newsflow.domain.urls import InvalidUrl
+from newsflow.domain.urls import InvalidUrl, short_id
 from newsflow.domain.validation import describe
 from newsflow.settings import Settings
 
@@ -92,7 +92,7 @@ def health(doc: dict[str, Any]) -> Health:
 def view(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": doc["_id"],
-        "short_id": doc.get("short_id") or doc["_id"][:10],
+        "short_id": doc.get("short_id") or short_id(doc["_id"]),
         "url": doc["url"],
         "name": display_name(doc),
         "kind": doc.get("kind"),
@@ -268,7 +268,7 @@ async def sources_form(request: Request) -> Response:
         details = "; ".join(describe(exc.errors(), whole="form"))
         raise HTTPException(422, f"the form is not valid ({details})") from None
     doc, _, _ = await add_source(request, body)
-    return RedirectResponse(f"/sources#s-{doc['_id'][:10]}", status_code=303)
+    return RedirectResponse(f"/sources#s-{short_id(doc['_id'])}", status_code=303)
 
 
 @router.post("/sources/{ident}/{action}", include_in_schema=False)
