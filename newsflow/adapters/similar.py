@@ -155,8 +155,8 @@ class SimilarIndex:
         self._old_postings: AsyncIOMotorCollection[Any] = db[f"{name}_postings"]
 
     async def ensure_indexes(self) -> None:
-        # _terms is read by _id only.
-        await self._articles.create_index([("embedding.at", ASCENDING)], sparse=True)
+        """Nothing to create: ``_terms`` is read by ``_id`` only, and the articles' index
+        this part reads (``embedding.at``) is the store's."""
 
     # --- lexical ----------------------------------------------------------------------------
 

@@ -78,7 +78,14 @@ search (``search``)                            ``<c>_search: terms, event_at``: 
                                                articles by ``_id``
 articles without search fields                 ``event_at`` (null when missing)
 (``backfill_search``)
+a story's articles (``store.stories``:         ``story.id``
+``members``, ``decide``)
+vectors stored since the last sync             ``embedding.at`` (sparse)
+(``store.similar``: the vector search)
 ============================================  ==================================================
+
+The parts (``store.stories``, ``store.similar``) query the articles collection for their
+own reads; every index of the articles collection is created here, in one place.
 
 Every stage write is idempotent and guarded: a stage writes only into the article's current
 ``generation`` (bumped by a refresh) and only while the article has not progressed past the
@@ -577,6 +584,9 @@ class ArticleStore:
         # (bench/article_updates.py).
         await self._articles.create_index([("translation.status", ASCENDING)])
         await self._articles.create_index([("analysis.impact.status", ASCENDING)])
+        # the parts' reads of the articles: a story's members, the vectors since a sync
+        await self._articles.create_index([("story.id", ASCENDING)])
+        await self._articles.create_index([("embedding.at", ASCENDING)], sparse=True)
         await self.stories.ensure_indexes()
         await self.ledger.ensure_indexes()
         await self.similar.ensure_indexes()

@@ -72,7 +72,6 @@ class StoryIndex:
 
     async def ensure_indexes(self) -> None:
         await self._prints.create_index([("bands", ASCENDING)])
-        await self._articles.create_index([("story.id", ASCENDING)])
 
     # --- placing --------------------------------------------------------------------------
 
