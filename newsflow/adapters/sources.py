@@ -14,7 +14,7 @@ changed (a 304 costs two commands: the lease and the result).
 Leases: a feeder replica takes a due source with a ``findOneAndUpdate`` on
 ``_id, paused=false, next_poll <= now, lease_until < now`` that sets ``lease_until`` and
 ``leased_by``; MongoDB applies it to one document atomically, so two replicas never hold one
-source. The ids come from one sorted query for the most overdue sources, ``lease_batch`` at a
+source. The ids come from one sorted query for the most overdue sources, ``LEASE_BATCH`` at a
 time, shuffled per replica (SecantusDB answers a sorted range query by scanning the
 collection, about a second for 1,000 sources on a busy machine, while a lookup by id takes
 milliseconds; on MongoDB both use an index). Its result is written only while it still holds

@@ -31,8 +31,8 @@ intake: known already? (``known_status``)      ``_id``
 claim: read the article (``article``)          ``_id``
 store a result, mark failed (``save_stage``,   ``_id`` (guarded by ``generation``, ``progress``)
 ``fail``), votes (``vote``)
-page of an article (with the fetch result,     ``_id`` (``<c>_pages._id`` for pages of
-or ``save_page``; ``load_page``)               earlier versions)
+page of an article (with the fetch result;     ``_id`` (``<c>_pages._id`` for pages of
+``load_page``)                                 earlier versions)
 id prefix (``resolve``)                        ``short_id`` (a range: from the prefix to the
                                                prefix followed by ``g``; not a regular
                                                expression, which SecantusDB plans no index for)
@@ -888,13 +888,6 @@ class ArticleStore:
         return reopened
 
     # --- pages ----------------------------------------------------------------------------
-
-    async def save_page(self, aid: str, generation: int, html: str) -> None:
-        """Store a fetched page on the article (the fetcher stores it with its result
-        instead: :meth:`save_stage` with ``page``)."""
-        await self._articles.update_one(
-            {"_id": aid}, {"$set": {"page": _page_document(generation, html, now())}}
-        )
 
     async def load_page(self, aid: str) -> tuple[int, str] | None:
         """(generation, html) of the article's fetched page, None when there is none."""

@@ -11,7 +11,8 @@ stale or finished message, republish after a crash, recover a lost article), cal
 stage's handler with the claimed :class:`~newsflow.domain.article.Article`, then stores what
 the handler returned (:class:`~newsflow.domain.pipeline.Done` or
 :class:`~newsflow.domain.pipeline.Failed`) and publishes the next stage's message. A handler
-is the stage's work only, and can be called directly with an article (the handler tests do).
+is the stage's work only, and can be called directly with an article (the handler tests call
+one so, and run the others through :func:`process` on a real store and Redis, no broker).
 
 A service that consumes a stream but moves no article on (the notifier) is declared with
 :class:`ServiceSpec`: it gets the same consumer group, reclaiming, handler timeout, retries,

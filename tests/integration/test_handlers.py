@@ -212,8 +212,8 @@ async def pool() -> AsyncIterator[ExtractorPool]:
 
 async def fetched_page(store: ArticleStore, html: str) -> str:
     aid = await queued(store)
-    await store.save_page(aid, 1, html)
-    assert await store.save_stage(aid, 1, FETCHER, FetchResult(status="ok", final_url=URL))
+    result = FetchResult(status="ok", final_url=URL)
+    assert await store.save_stage(aid, 1, FETCHER, result, page=html)  # as the fetcher does
     return aid
 
 
@@ -236,6 +236,28 @@ async def test_extractor_stores_the_text_and_hands_it_on(
     assert article.story is not None and article.story.id == aid and article.story.first
     summary = await store.stories.summary(aid)
     assert summary is not None and summary.members == 1
+
+
+async def test_the_extract_handler_alone_returns_its_outcome_and_stores_no_result(
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+    pool: ExtractorPool,
+) -> None:
+    """Called directly with a claimed article (no runtime, no broker): the handler is the
+    stage's work only; storing the result and publishing are the runtime's."""
+    ctx = context(EXTRACTOR, settings, redis, store, pool)
+    html = page(article_body(EN_PARAGRAPHS, "Trams return"), title="Trams return")
+    aid = await fetched_page(store, html)
+    claimed = await stored(store, aid)
+    outcome = await extract(ctx, claimed, PageFetched(article_id=aid, url=URL))
+    assert isinstance(outcome, Done) and isinstance(outcome.result, ExtractionResult)
+    assert outcome.result.title == "Trams return" and outcome.result.text is not None
+    assert EN_PARAGRAPHS[0] in outcome.result.text
+    assert outcome.fields["story"].id == aid  # the story link, for the runtime's one write
+    after = await stored(store, aid)
+    assert after.status is Status.FETCHED and after.extraction is None
+    assert await entries(redis, settings, EXTRACTED) == []
 
 
 async def test_extractor_stops_a_paywalled_page_with_the_evidence(

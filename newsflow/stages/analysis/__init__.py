@@ -1,8 +1,9 @@
 """The analyzer's text logic: word count, asset symbols, keywords, category, similar articles.
 
 Plain functions, no broker: the analyzer worker calls :func:`analyze_text` on the article's
-text (the English translation when there is one) and :func:`rank_similar` on the candidates
-the store reads.
+text (the English translation when there is one); similar events are found by
+:mod:`newsflow.stages.similar_events`. :func:`rank_similar` is the retired scorer, kept as
+``bench/similar.py``'s baseline.
 """
 
 from __future__ import annotations
