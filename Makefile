@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synced
 .PHONY: help venv up test test-unit test-browser test-fault test-compose lint bench bench-cli bench-extraction bench-assets assets ci clean
 
 help:
-	@echo "make up                run Redis, SecantusDB, the workers (four stages, notifier) and the reader (Ctrl-C stops)"
+	@echo "make up                run Redis, SecantusDB, every declared service (four stages, notifier, feeder) and the reader (Ctrl-C stops)"
 	@echo "make test              unit, integration, end-to-end and browser tests"
 	@echo "make test-fault        the fault test: kill -9 workers, restart Redis and MongoDB under load"
 	@echo "make test-compose      the docker compose smoke test (SKIPPED where no Docker engine can start)"

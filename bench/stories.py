@@ -62,7 +62,7 @@ from bench.pipeline import log_tails, machine, started, workers_dead
 from newsflow.adapters.intake import submit
 from newsflow.adapters.store import ArticleStore
 from newsflow.cli.embedded import ServerError, free_port, start_mongo, start_redis
-from newsflow.domain.pipeline import Streams
+from newsflow.domain.pipeline import TERMINAL, Streams
 from newsflow.settings import ModelPrice, Settings
 from newsflow.stages.stories import (
     METHOD,
@@ -85,7 +85,6 @@ from tests.support.variants import (
 from tests.support.workers import WorkerProcesses
 
 SETS = ("scrapinghub", "zh_cwced")
-TERMINAL = ("analyzed", "failed")
 LLM_KEY = "bench-key"
 #: Made-up prices for the stand-in's model names, to show the cost column working.
 PRICES = {

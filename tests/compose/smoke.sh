@@ -253,7 +253,13 @@ pass "scaled the extractor to 3 healthy replicas in $((SECONDS - t))s: ${host_of
 t=$SECONDS
 prom=$(dc port prometheus 9090 2>/dev/null | tail -n 1)
 [ -n "$prom" ] || fail "prometheus publishes no port"
-want="fetcher=1 extractor=3 translator=1 analyzer=1 feeder=1 notifier=1 reader=1"
+# one replica each, the extractor's three: every service of the declared pipeline, then reader
+want=""
+for s in "${services[@]}"; do
+  if [ "$s" = extractor ]; then want+="$s=3 "; else want+="$s=1 "; fi
+done
+want=${want% }
+export SERVICE_NAMES="${services[*]}"
 seen=""
 for _ in $(seq 90); do
   check_deadline
@@ -262,7 +268,8 @@ import collections, json, sys
 targets = json.load(sys.stdin)["data"]["activeTargets"]
 up = collections.Counter(t["labels"].get("service") for t in targets
                          if t["labels"].get("job") == "newsflow" and t["health"] == "up")
-print(" ".join(f"{s}={up[s]}" for s in ("fetcher", "extractor", "translator", "analyzer", "feeder", "notifier", "reader")))
+import os
+print(" ".join(f"{s}={up[s]}" for s in os.environ["SERVICE_NAMES"].split()))
 ' 2>/dev/null || true)
   [ "$seen" = "$want" ] && break
   sleep 2

@@ -58,6 +58,18 @@ def test_compose_runs_every_declared_service() -> None:
         ), f"docker-compose.yml: add the service {service.name} (python -m services.{service.name})"
 
 
+def test_prometheus_scrapes_every_declared_service() -> None:
+    """deploy/prometheus.yml names the services to scrape (a dns_sd_config per compose
+    service): every service of the declared pipeline and the reader, nothing else."""
+    text = (ROOT / "deploy" / "prometheus.yml").read_text(encoding="utf-8")
+    job = text.split("- job_name: newsflow", 1)[1].split("- job_name:", 1)[0]
+    names = [n.strip() for line in re.findall(r"- names: \[(.*)\]", job) for n in line.split(",")]
+    assert sorted(names) == sorted([*(s.name for s in SERVICES), "reader"]), (
+        "deploy/prometheus.yml: the newsflow job's names should be the declared services "
+        "(newsflow.domain.pipeline.SERVICES), then reader"
+    )
+
+
 def test_env_example_documents_every_setting() -> None:
     text = (ROOT / ".env.example").read_text(encoding="utf-8")
     documented = set(re.findall(r"^#?(NEWSFLOW_[A-Z0-9_]+)=", text, flags=re.MULTILINE))

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from newsflow.adapters.alerts import AlertStore
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.contracts import Status
-from newsflow.domain.pipeline import ANALYZED, Streams
+from newsflow.domain.pipeline import ANALYZED, STAGES, TERMINAL, Streams
 from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from newsflow.stages.alerts import idempotency_key, subject_of
@@ -143,8 +143,8 @@ async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
         # slow at first: the notifiers hold claimed alerts in flight for a while
         hooks.misbehave(HOOK, *["slow:1.5"] * 8)
 
-        for name in ("fetcher", "extractor", "translator", "analyzer"):
-            stages.start(name)
+        for stage in STAGES:
+            stages.start(stage.name)
         for _ in range(2):
             notifiers.start("notifier")
         stages.wait_ready(timeout=120)
@@ -170,9 +170,7 @@ async def test_one_signed_alert_per_matching_article_with_a_replica_killed(
 
         async def all_settled() -> bool:
             found = await store.find(ids)
-            return len(found) == len(ids) and all(
-                a.status in (Status.ANALYZED, Status.FAILED) for a in found.values()
-            )
+            return len(found) == len(ids) and all(a.status in TERMINAL for a in found.values())
 
         await until(all_settled, 300, "every article to be analyzed or failed")
         articles = await store.find(ids)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from newsflow.adapters.store import ArticleStore
+from newsflow.domain.pipeline import STAGES
 from newsflow.domain.urls import article_id, canonical_url
 from newsflow.settings import Settings
 from newsflow.stages.analysis import word_count
@@ -174,4 +175,4 @@ async def test_bad_input_is_reported_not_dropped(
     assert status.returncode == 0 and "e2e:urls" in status.stdout
     # one process per stage here: one replica each (its "-reclaim" name is the same process)
     rows = {line.split()[0]: line.split() for line in status.stdout.splitlines() if line.strip()}
-    assert [rows[s][4] for s in ("fetcher", "extractor", "translator", "analyzer")] == ["1"] * 4
+    assert [rows[s.name][4] for s in STAGES] == ["1"] * len(STAGES)

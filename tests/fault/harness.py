@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from newsflow.adapters.store import ArticleStore
 from newsflow.cli.embedded import Server, free_port, start_mongo, start_redis
 from newsflow.domain.contracts import Status
-from newsflow.domain.pipeline import RANK, STAGES, Streams
+from newsflow.domain.pipeline import RANK, STAGES, TERMINAL, Streams
 from newsflow.domain.urls import InvalidUrl, article_id, canonical_url
 from newsflow.runtime.delivery import entry_fields
 from tests.support.workers import WorkerProcesses
@@ -360,7 +360,7 @@ async def account(
         wanted.add(aid)
         (lost_by_redis if by_redis else kept_by_redis).add(aid)
         doc = docs.get(aid)
-        if doc is not None and doc["status"] in ("analyzed", "failed"):
+        if doc is not None and doc["status"] in TERMINAL:
             continue
         if url in dead_urls or aid in dead_articles:
             continue

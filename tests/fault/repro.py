@@ -36,7 +36,7 @@ from redis.asyncio import Redis
 from newsflow.adapters.store import ArticleStore
 from newsflow.adapters.streams import ensure_groups
 from newsflow.cli.embedded import free_port
-from newsflow.domain.pipeline import Streams
+from newsflow.domain.pipeline import STAGES, Streams
 from newsflow.settings import Settings
 from tests.fault import slowsync
 from tests.fault.harness import Publisher, Servers, Supervisor, Tally, account
@@ -204,8 +204,8 @@ async def fetcher_fails(run: Run, redis: Redis, store: ArticleStore, urls: list[
 
 
 async def redis_slow_disk(run: Run, redis: Redis, store: ArticleStore, urls: list[str]) -> None:
-    for name in ("fetcher", "extractor", "translator", "analyzer"):
-        run.workers.start(name)
+    for stage in STAGES:
+        run.workers.start(stage.name)
     await asyncio.to_thread(run.workers.wait_ready, 120.0)
     publisher = Publisher(redis, run.streams)
 
