@@ -126,7 +126,7 @@ from newsflow.adapters.similar import SimilarIndex
 from newsflow.adapters.stories import StoryIndex
 from newsflow.domain.article import Article, StoredPage, VoteCounts
 from newsflow.domain.contracts import Status
-from newsflow.domain.pipeline import RANK, Stage
+from newsflow.domain.pipeline import RANK, STAGES, Stage
 from newsflow.domain.ranking import View, age_hours, hot_score
 from newsflow.domain.search import article_terms, most_selective, query_terms
 from newsflow.domain.urls import article_id, short_id, source_name
@@ -320,7 +320,7 @@ LIST_WINDOWS = (
 #: Every field but the fetched page: what reading an article loads unless it asks for more.
 _NO_PAGE = {"page": 0}
 #: The fields that make an article large: a stage's claim loads those its work reads.
-_BULKY = ("page", "fetch", "extraction", "translation", "analysis")
+_BULKY = ("page", *(s.field for s in STAGES))
 
 
 def _one_more_submission(submitted_by: str) -> Document:

@@ -21,13 +21,15 @@ from redis.asyncio import Redis
 from newsflow.adapters.providers import ChatProvider
 from newsflow.adapters.redis import connect_redis
 from newsflow.adapters.store import ArticleStore
-from newsflow.domain.contracts import ArticleTranslated, StageDone, TextExtracted
-from newsflow.domain.pipeline import EXTRACTED, TRANSLATED, Streams
+from newsflow.domain.pipeline import ANALYZER, TRANSLATOR, Stage, Streams
 from newsflow.domain.usage import Purpose
 from newsflow.runtime.worker import Closable
 from newsflow.settings import Settings
 
 log = logging.getLogger("newsflow.runtime.deferred")
+
+#: The stage whose LLM work each purpose is: a reopened article goes back to its input.
+DEFERRED_STAGE: dict[Purpose, Stage] = {"translation": TRANSLATOR, "impact": ANALYZER}
 
 
 async def requeue_deferred(
@@ -37,16 +39,14 @@ async def requeue_deferred(
     """Reopen up to ``limit`` articles whose ``purpose`` was deferred and queue them again;
     how many were queued."""
     reopened = await store.reopen_deferred(purpose, limit, stuck_after=stuck_after)
+    # Back to the stage that was deferred, on the stream it consumes.
+    inbox = DEFERRED_STAGE[purpose].consumes
+    assert inbox is not None  # the translator and the analyzer both consume a stream
     for aid, generation, url in reopened:
-        # Back to the stage that was deferred: the translator reads `extracted`, the analyzer
-        # `translated`.
-        if purpose == "translation":
-            stream = streams[EXTRACTED]
-            message: StageDone = TextExtracted(article_id=aid, generation=generation, url=url)
-        else:
-            stream = streams[TRANSLATED]
-            message = ArticleTranslated(article_id=aid, generation=generation, url=url)
-        await redis.xadd(stream, message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
+        message = inbox.message.model_validate(
+            {"article_id": aid, "generation": generation, "url": url}
+        )
+        await redis.xadd(streams[inbox], message.to_fields())  # type: ignore[arg-type]  # redis-py's stubs want a dict of its broad key/value union
     return len(reopened)
 
 
