@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from newsflow.domain.article import Article
 from newsflow.domain.contracts import ImpactResult, TranslationResult
 from newsflow.domain.stories import StoryLink
 from newsflow.domain.usage import Reuse
@@ -79,3 +80,22 @@ async def wait_until(
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
         value = await read()
     return value
+
+
+async def story_source(
+    link: StoryLink | None,
+    settings: Settings,
+    load: Callable[[str], Awaitable[Article | None]],
+    done: Callable[[Article], bool],
+) -> tuple[StoryLink, Article] | None:
+    """The article this one is a close enough copy of (:meth:`StoryLink.reusable`), read
+    with ``load`` until ``done`` says it has the stage's result or it failed, for at most
+    :func:`reuse_wait`. None when this article is no such copy or that one cannot be read.
+    The translator and the analyzer each ask it before calling a model."""
+    if link is None or link.matched is None or not link.reusable(settings.story_reuse_threshold):
+        return None
+    matched = link.matched
+    source = await wait_until(
+        lambda: load(matched), lambda a: done(a) or a.failed is not None, reuse_wait(settings)
+    )
+    return (link, source) if source is not None else None

@@ -18,7 +18,7 @@ from newsflow.runtime.worker import StageContext
 from newsflow.stages.analysis import analyze_text
 from newsflow.stages.feeds import category_with_hint
 from newsflow.stages.impact import analyze_impact
-from newsflow.stages.reuse import reuse_wait, reused_impact, wait_until
+from newsflow.stages.reuse import reused_impact, story_source
 
 
 async def analyze(
@@ -94,20 +94,17 @@ async def impact_from_story(
 ) -> ImpactResult | None:
     """The matched article's impact analysis when this article is a contained copy of it
     (waiting a little while that article is still being analyzed), else None."""
-    link = article.story
-    if link is None or link.matched is None or ctx.resources.provider is None:
+    if ctx.resources.provider is None:
         return None
-    if not link.reusable(ctx.settings.story_reuse_threshold):
-        return None
-    matched = link.matched
-    source = await wait_until(
-        lambda: ctx.store.article(matched),
-        lambda a: a.analysis is not None or a.failed is not None,
-        reuse_wait(ctx.settings),
+    found = await story_source(
+        article.story, ctx.settings, ctx.store.article, lambda a: a.analysis is not None
     )
-    if source is None or source.analysis is None:
+    if found is None:
         return None
-    result = reused_impact(link, matched, source.analysis.impact)
+    link, source = found
+    if source.analysis is None:
+        return None
+    result = reused_impact(link, source.id, source.analysis.impact)
     if result is not None:
         await ctx.store.ledger.count_reused("impact")
     return result

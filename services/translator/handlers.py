@@ -12,7 +12,7 @@ from newsflow.domain.contracts import TextExtracted, TranslationResult
 from newsflow.domain.pipeline import Failed, StageOutcome
 from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageContext
-from newsflow.stages.reuse import reuse_wait, reused_translation, wait_until
+from newsflow.stages.reuse import reused_translation, story_source
 from newsflow.stages.translation import primary_language, translate_article, translation_outcome
 
 
@@ -32,21 +32,18 @@ async def translate(
 async def from_story(ctx: StageContext[LLMResources], article: Article) -> TranslationResult | None:
     """The matched article's translation when this article is a contained copy of it (waiting
     a little while that article is still being translated), else None."""
-    link = article.story
-    if link is None or link.matched is None or ctx.resources.provider is None:
+    if ctx.resources.provider is None:
         return None
-    if not link.reusable(ctx.settings.story_reuse_threshold):
-        return None
-    matched = link.matched
-    source = await wait_until(
-        lambda: ctx.store.article(matched),
-        lambda a: a.translation is not None or a.failed is not None,
-        reuse_wait(ctx.settings),
+    found = await story_source(
+        article.story, ctx.settings, ctx.store.article, lambda a: a.translation is not None
     )
-    if source is None or source.translation is None:
+    if found is None:
+        return None
+    link, source = found
+    if source.translation is None:
         return None
     target = primary_language(ctx.settings.target_language) or "en"
-    result = reused_translation(link, matched, source.translation, target)
+    result = reused_translation(link, source.id, source.translation, target)
     if result is not None:
         await ctx.store.ledger.count_reused("translation")
     return result

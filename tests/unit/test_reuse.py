@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import time
 
+from newsflow.domain.article import Article
 from newsflow.domain.contracts import Impact, ImpactResult, TranslationResult
 from newsflow.domain.stories import StoryLink
 from newsflow.domain.usage import LLMUsage
 from newsflow.settings import Settings
-from newsflow.stages.reuse import reuse_wait, reused_impact, reused_translation, wait_until
+from newsflow.stages.reuse import (
+    reuse_wait,
+    reused_impact,
+    reused_translation,
+    story_source,
+    wait_until,
+)
 
 LINK = StoryLink(id="s", first=False, matched="m", similarity=0.81, containment=0.97)
 USAGE = LLMUsage(provider="p", model="m", calls=3, prompt_tokens=10, completion_tokens=10)
@@ -83,3 +90,28 @@ async def test_wait_until_gives_up_with_the_last_value() -> None:
         return None
 
     assert await wait_until(missing, lambda _v: True, 5.0) is None
+
+
+async def test_the_story_source_is_read_only_for_a_reusable_copy_and_until_it_is_done() -> None:
+    settings = Settings(story_reuse_wait=1.0, _env_file=None)  # type: ignore[call-arg]  # pydantic-settings' own keyword
+    source_id = "m" * 64
+    reads: list[str] = []
+    states = iter([{}, {}, {"translation": {"status": "translated", "target_language": "en"}}])
+
+    async def load(aid: str) -> Article | None:
+        reads.append(aid)
+        return Article.from_document({"_id": aid, "url": "https://a.example/m", **next(states)})
+
+    def translated(a: Article) -> bool:
+        return a.translation is not None
+
+    link = LINK.model_copy(update={"matched": source_id})
+    # not a copy, or not close enough: nothing is read
+    assert await story_source(None, settings, load, translated) is None
+    far = link.model_copy(update={"containment": 0.2})
+    assert await story_source(far, settings, load, translated) is None
+    assert reads == []
+    # a close copy: its matched article is read until it has the result
+    found = await story_source(link, settings, load, translated)
+    assert found is not None and found[0] == link and found[1].id == source_id
+    assert found[1].translation is not None and reads == [source_id] * 3
