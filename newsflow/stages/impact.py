@@ -33,6 +33,7 @@ from newsflow.domain.usage import (
     estimate_tokens,
     summarize,
 )
+from newsflow.domain.validation import describe
 from newsflow.settings import Settings
 from newsflow.stages.analysis.symbols import names_asset
 from newsflow.stages.translation import LANGUAGE_NAMES, in_target_script, primary_language
@@ -170,9 +171,7 @@ def parse_impact(answer: str, candidates: list[str], article: str, target: str =
     try:
         impact = Impact.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(describe(exc.errors(), whole="answer"))
         raise ImpactRejected(f"the answer does not match the impact schema: {problems}") from None
     if mentions_data_tag(impact.summary) or mentions_data_tag(impact.rationale):
         raise ImpactRejected("the answer echoes the prompt's data tags")
