@@ -14,6 +14,7 @@ FastStream reads the streams; this module adds what it leaves to us (see FIELD-N
 from __future__ import annotations
 
 import asyncio
+import base64
 import builtins
 import json
 import logging
@@ -75,6 +76,27 @@ def entry_fields(
     return {_text(k): _text(v) for k, v in data.items()}
 
 
+def undecodable_fields(data: Mapping[Any, Any]) -> dict[str, str] | None:
+    """The entry's fields as base64 (keys and values) when one of them is not UTF-8, whose
+    text form (:func:`entry_fields`) replaced bytes with U+FFFD; None when all are text. A
+    dead letter keeps them, so the entry is kept byte for byte."""
+
+    def raw(value: Any) -> bytes:
+        return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
+    def utf8(value: bytes) -> bool:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    pairs = [(raw(k), raw(v)) for k, v in data.items()]
+    if all(utf8(k) and utf8(v) for k, v in pairs):
+        return None
+    return {base64.b64encode(k).decode(): base64.b64encode(v).decode() for k, v in pairs}
+
+
 def article_of(fields: dict[str, str]) -> tuple[str | None, int | None]:
     """The article id and generation carried by an entry's fields, if it carries them
     (every message travels as plain fields: :meth:`~newsflow.domain.contracts.Message.to_fields`)."""
@@ -108,6 +130,7 @@ class DeadLetters:
         error: str,
         deliveries: int,
         acknowledge: bool = False,
+        raw_fields: dict[str, str] | None = None,
     ) -> str:
         """Write the dead letter of ``entry_id``; with ``acknowledge``, acknowledge the entry
         in ``group`` in the same transaction (MULTI/EXEC, which Redis writes to its
@@ -122,6 +145,9 @@ class DeadLetters:
             "deliveries": str(deliveries),
             "dead_at": datetime.now(UTC).isoformat(),
         }
+        if raw_fields is not None:
+            # fields that were not UTF-8, byte for byte (base64): ``requeue`` sends these
+            entry["fields_b64"] = json.dumps(raw_fields)
         aid, _ = article_of(fields)
         if aid:
             entry["article_id"] = aid
@@ -145,7 +171,12 @@ class DeadLetters:
         for dead_id, entry in await self.list(count=100_000):
             if entry_ids is not None and dead_id not in entry_ids:
                 continue
-            fields = json.loads(entry["fields"])
+            fields: dict[Any, Any]
+            if "fields_b64" in entry:
+                raw = json.loads(entry["fields_b64"])
+                fields = {base64.b64decode(k): base64.b64decode(v) for k, v in raw.items()}
+            else:
+                fields = json.loads(entry["fields"])
             new_id = await self.redis.xadd(entry["stream"], fields)
             await self.redis.xdel(self.streams.dead, dead_id)
             done.append((dead_id, _text(new_id)))
@@ -199,7 +230,8 @@ class DeliveryGuard(BaseMiddleware):
             return False  # shutting down: the entry stays pending and is reclaimed
         metrics.delivery(self.group, "failed", self._elapsed())
         entry_id = _text(ids[0])
-        fields = entry_fields(raw.get("data") or {})
+        data = raw.get("data") or {}
+        fields = entry_fields(data)
         malformed = isinstance(exc_val, _MALFORMED)
         try:
             deliveries = await delivery_count(self.redis, stream, self.group, entry_id)
@@ -245,6 +277,7 @@ class DeliveryGuard(BaseMiddleware):
                 error=reason,
                 deliveries=deliveries,
                 acknowledge=True,
+                raw_fields=undecodable_fields(data),
             )
         except Exception:  # a store is down: leave it pending, it will come back
             log.exception("cannot dead-letter %s %s yet", stream, entry_id)

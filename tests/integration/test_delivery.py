@@ -119,6 +119,29 @@ async def test_poison_and_malformed_messages_are_dead_lettered(
     assert await redis.xlen(streams.urls) >= 3
 
 
+async def test_a_message_that_is_not_utf8_is_dead_lettered_byte_for_byte(
+    settings: Settings, redis: Redis, store: ArticleStore
+) -> None:
+    streams = Streams(settings.stream_prefix)
+    raw = {b"url": b"http://127.0.0.1:9/\xff\xfe", b"\xc3note": b"ok"}
+    app = build_worker(ToyFetcher().spec(), settings)
+    async with running(app):
+        sent = await redis.xadd(streams.urls, raw)  # type: ignore[arg-type]  # bytes fields
+        dead = DeadLetters(redis, streams)
+
+        async def one_dead() -> bool:
+            return len(await dead.list()) == 1
+
+        await wait_for(one_dead, timeout=40)
+        [(_, letter)] = await dead.list()
+        assert letter["error"].startswith("invalid message")
+        assert "\ufffd" in letter["fields"]  # the text form, for people
+    # a retry sends the bytes as they came, not the text form
+    [(_, new_id)] = await dead.requeue()
+    [(_, fields)] = await redis.xrange(streams.urls, min=new_id, max=new_id)
+    assert fields == raw and new_id != sent
+
+
 async def test_handler_timeout_and_reclaim_after_a_crash(
     settings: Settings, redis: Redis, store: ArticleStore
 ) -> None:
