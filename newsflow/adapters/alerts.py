@@ -131,8 +131,25 @@ class AlertStore:
     def _rule(doc: Document) -> AlertRule:
         return AlertRule.model_validate({**doc, "id": doc["_id"]})
 
+    async def resolve(self, rule_id: str) -> str:
+        """The full id of a rule from its id or a prefix of at least 4 hex digits (like an
+        article's); :class:`RuleNotFound` when none or several rules match."""
+        wanted = rule_id.strip().lower()
+        if await self._rules.find_one({"_id": wanted}, {"_id": 1}) is not None:
+            return wanted
+        if len(wanted) >= 4 and all(c in "0123456789abcdef" for c in wanted):
+            # a range, not a pattern; the rules are few (SecantusDB scans them for it)
+            cursor = self._rules.find({"_id": {"$gte": wanted, "$lt": f"{wanted}g"}}, {"_id": 1})
+            found = [str(d["_id"]) async for d in cursor.limit(6)]
+            if len(found) == 1:
+                return found[0]
+            if found:
+                shown = ", ".join(found[:5])
+                raise RuleNotFound(f"rule id prefix {wanted} matches several rules: {shown}")
+        raise RuleNotFound(f"no alert rule with id {rule_id[:40]!r}")
+
     async def rule(self, rule_id: str) -> AlertRule:
-        doc = await self._rules.find_one({"_id": rule_id.strip().lower()})
+        doc = await self._rules.find_one({"_id": await self.resolve(rule_id)})
         if doc is None:
             raise RuleNotFound(f"no alert rule with id {rule_id[:40]!r}")
         return self._rule(doc)
@@ -156,13 +173,15 @@ class AlertStore:
             )
             return None
 
-    async def remove(self, rule_id: str) -> None:
-        """Delete a rule and its delivery records; :class:`RuleNotFound` if there is none."""
-        rule_id = rule_id.strip().lower()
+    async def remove(self, rule_id: str) -> str:
+        """Delete a rule (by id or prefix) and its delivery records; returns its id.
+        :class:`RuleNotFound` if there is none."""
+        rule_id = await self.resolve(rule_id)
         res = await self._rules.delete_one({"_id": rule_id})
         if res.deleted_count != 1:
             raise RuleNotFound(f"no alert rule with id {rule_id[:40]!r}")
         await self._deliveries.delete_many({"rule_id": rule_id})
+        return rule_id
 
     async def candidates(self, symbols: Iterable[str], limit: int) -> list[AlertRule]:
         """Enabled rules naming one of ``symbols``, or no symbol at all (at most ``limit``).

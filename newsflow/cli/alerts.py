@@ -212,8 +212,8 @@ def list_(
 @app.command()
 def remove(rule_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Delete a rule (and its delivery records)."""
-    _run(lambda _settings, alerts: alerts.remove(rule_id))
-    out.print(f"removed rule {rule_id}")
+    removed = _run(lambda _settings, alerts: alerts.remove(rule_id))
+    out.print(f"removed rule {removed}")
 
 
 @app.command()

@@ -270,6 +270,36 @@ async def test_rules_are_stored_listed_found_by_symbol_and_removed(alerts: Alert
         await alerts.remove(btc.id)
 
 
+async def test_a_rule_is_found_by_a_prefix_of_its_id_unless_it_is_ambiguous(
+    alerts: AlertStore,
+) -> None:
+    rules = [
+        await alerts.add(RuleSpec(url=f"https://h.example/{i}", direction="bearish"))
+        for i in range(40)
+    ]
+    one = rules[0]
+    # the shortest prefix of at least 4 digits that no other rule shares
+    unique = next(
+        one.id[:n] for n in range(4, 13) if not any(r.id.startswith(one.id[:n]) for r in rules[1:])
+    )
+    assert (await alerts.rule(unique.upper())).id == one.id
+    with pytest.raises(RuleNotFound, match="no alert rule"):
+        await alerts.rule(one.id[:3])  # too short to be a prefix
+    with pytest.raises(RuleNotFound, match="no alert rule"):
+        await alerts.rule("zzzz")  # not hexadecimal
+    # two rules with ids of a common prefix (made so: ids are random)
+    await alerts.remove(rules[1].id)
+    other = "0" if one.id[6] != "0" else "1"
+    twin = f"{one.id[:6]}{other}00000"
+    await alerts._rules.insert_one({"_id": twin, "url": "https://h.example/twin"})
+    with pytest.raises(RuleNotFound, match="matches several rules"):
+        await alerts.rule(one.id[:6])
+    longer = max(unique, one.id[:7], key=len)  # shared with no other rule, nor the twin
+    assert await alerts.remove(longer) == one.id
+    with pytest.raises(RuleNotFound):
+        await alerts.rule(one.id)
+
+
 async def test_one_claim_wins_among_concurrent_replicas(alerts: AlertStore) -> None:
     rule = await alerts.add(RuleSpec(url="https://h.example/1", symbols=["BTC"]))
     key = idempotency_key(rule.id, "c" * 64)
