@@ -25,6 +25,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from newsflow.domain.pipeline import SERVICES
+from newsflow.domain.redact import strip_userinfo
 from newsflow.settings import Settings
 
 BIN = Path(sys.executable).parent
@@ -249,8 +250,21 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
         start: Callable[[Path, int, str], Server],
         label: str,
     ) -> None:
-        """Start the embedded server for ``url`` unless the environment names one."""
+        """Start the embedded server for ``url`` unless the environment names one (then
+        say so, and stop at once if nothing answers there: the workers would only loop)."""
         if f"NEWSFLOW_{kind}_URL" in os.environ:
+            try:
+                host, port = host_port(url, default_port)
+            except ValueError:  # several hosts (a replica set, a cluster): the driver's job
+                host, port = "", 0
+            if host and not port_open(host, port):
+                raise ServerError(
+                    f"NEWSFLOW_{kind}_URL is set in the environment, so no {kind.lower()} is "
+                    f"started here, and nothing answers at {host}:{port}; start that server, "
+                    f"or unset the variable (put it in .env to move the built-in one)"
+                )
+            shown = strip_userinfo(url) or url
+            print(f"{kind.lower():<11} {shown}  (yours: not started here)", flush=True)
             return
         host, port = host_port(url, default_port)
         if port_open(host, port):

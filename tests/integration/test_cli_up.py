@@ -1,0 +1,26 @@
+"""``newsflow up`` with servers named in the environment: it says it uses them, and stops at
+once with the reason when nothing answers there (instead of workers restarting in a loop)."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsflow.cli.embedded import free_port
+from newsflow.settings import Settings
+from tests.support.workers import run_newsflow
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_stops_when_the_redis_named_in_the_environment_does_not_answer(
+    settings: Settings,
+) -> None:
+    closed = free_port()
+    gone = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{closed}/0"})
+    result = run_newsflow(gone, "up", timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        f"NEWSFLOW_REDIS_URL is set in the environment, so no redis is started here, and "
+        f"nothing answers at 127.0.0.1:{closed}"
+    ) in result.stderr
+    assert "pid" not in result.stdout  # no worker was started
