@@ -162,9 +162,16 @@ class ListQuery:
             direction=self.direction,
             important=self.important,
             view=self.view,
-            stories=not self.all,
+            stories=not self.all and not self.narrowed,
             sort=self.sort,
         )
+
+    @property
+    def narrowed(self) -> bool:
+        """A filter on what articles say or where they come from (not the status): then every
+        matching article is listed. One row per story lists a story under its first article,
+        which another source may have written (a source's list came out empty)."""
+        return any(getattr(self, k) not in (None, "", 0) for k in views.FILTERS if k != "status")
 
     def context(self, next_cursor: str | None = None) -> dict[str, Any]:
         filters = {k: getattr(self, k) for k in views.FILTERS}
@@ -174,6 +181,7 @@ class ListQuery:
             "symbol": self.symbol or "",
             "status": self.status or "",
             "all": self.all,
+            "narrowed": self.narrowed,
             "listing": listing,
             "q": self.q,
             "cursor": self.cursor,

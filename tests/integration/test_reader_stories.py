@@ -61,6 +61,14 @@ async def test_the_list_shows_one_row_per_story_and_every_article_on_request(
     assert by_id[copy]["story"]["id"] == first and by_id[copy]["story"]["matched"] == first
     assert by_id[copy]["story"]["similarity"] > 0.5
 
+    # A filtered list is not grouped: the copy's source lists it (its story's first article
+    # is another source's), and so do that source's feeds (reviewer: an empty source page).
+    mine = (await client.get("/?source=copy.example")).text
+    assert f'data-id="{copy}"' in mine and f'data-id="{first}"' not in mine
+    assert "a filtered list is not grouped by story" in mine
+    feed = (await client.get("/feeds/feed.json?source=copy.example&status=extracted")).json()
+    assert [i["title"] for i in feed["items"]] == ["Wire story | Copy"]
+
 
 async def test_the_story_api_and_the_article_page_show_the_members(
     client: httpx.AsyncClient, store: ArticleStore
