@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,6 +43,17 @@ log = logging.getLogger("newsflow.reader")
 def _wants_json(request: Request) -> bool:
     path = request.url.path
     return path.startswith("/api") or path in ("/healthz", "/openapi.json", "/asyncapi.json")
+
+
+def _json_error(error: Mapping[str, Any]) -> Mapping[str, Any]:
+    """FastAPI's error for a body that is not JSON, worded: its location holds the character
+    position ("1: JSON decode error")."""
+    if error.get("type") != "json_invalid":
+        return error
+    loc = error.get("loc") or ()
+    at = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
+    why = (error.get("ctx") or {}).get("error")
+    return {"loc": (), "msg": f"the body is not valid JSON{at}" + (f": {why}" if why else "")}
 
 
 def _error(
@@ -160,7 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        details = describe(exc.errors(), whole="body", skip=("body",))
+        details = describe(map(_json_error, exc.errors()), whole="body", skip=("body",))
         return _error(request, 422, "the request is not valid", details)
 
     @app.exception_handler(StarletteHTTPException)

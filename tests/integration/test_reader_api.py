@@ -164,7 +164,7 @@ MALFORMED_PUBLISH: list[tuple[Any, str, int, str]] = [
     ({"url": "https://a.example/", "extra": 1}, "application/json", 422, "extra"),
     ({"url": "javascript:alert(1)"}, "application/json", 422, "no valid URL"),
     ({"url": "http://user:pw@a.example/"}, "application/json", 422, "user-info"),
-    ("{not json", "application/json", 422, "JSON"),
+    ("{not json", "application/json", 422, "the body is not valid JSON at character 1: "),
     ("url=https://a.example/", "text/plain", 422, "not valid"),
     ([1, 2], "application/json", 422, "not valid"),
     ("null", "application/json", 422, "not valid"),
