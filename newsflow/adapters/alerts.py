@@ -56,6 +56,10 @@ class RuleNotFound(LookupError):
     pass
 
 
+class AmbiguousRule(RuleNotFound):
+    """A prefix of several rules' ids (the message lists them)."""
+
+
 class Claim(enum.Enum):
     """What claiming a (rule, article) delivery found."""
 
@@ -145,7 +149,7 @@ class AlertStore:
                 return found[0]
             if found:
                 shown = ", ".join(found[:5])
-                raise RuleNotFound(f"rule id prefix {wanted} matches several rules: {shown}")
+                raise AmbiguousRule(f"rule id prefix {wanted} matches several rules: {shown}")
         raise RuleNotFound(f"no alert rule with id {rule_id[:40]!r}")
 
     async def rule(self, rule_id: str) -> AlertRule:

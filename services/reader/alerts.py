@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from newsflow.adapters.alerts import AlertStore, RuleNotFound
+from newsflow.adapters.alerts import AlertStore, AmbiguousRule, RuleNotFound
 from newsflow.adapters.webhooks import WebhookSender, send_test
 from newsflow.domain.validation import describe
 from newsflow.settings import Settings
@@ -34,10 +34,20 @@ from .models import ErrorBody
 from .pages import _ctx, _form, _require_writer, templates
 from .security import require_writer
 
-RuleId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$", description="the rule's id")]
+RuleId = Annotated[
+    str,
+    Path(pattern=r"^[0-9a-f]{4,12}$", description="the rule's id, or a prefix of 4+ digits"),
+]
+
+
+def _missing(exc: RuleNotFound) -> HTTPException:
+    """404 for no such rule, 400 for a prefix of several (as for an article's id)."""
+    return HTTPException(400 if isinstance(exc, AmbiguousRule) else 404, str(exc))
+
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     **WRITE_ERRORS,
+    400: {"model": ErrorBody, "description": "an id prefix of several rules (they are listed)"},
     404: {"model": ErrorBody, "description": "no such rule"},
     422: {"model": ErrorBody, "description": "invalid rule (the reason says why)"},
 }
@@ -132,7 +142,7 @@ async def _rule(request: Request, rule_id: str) -> AlertRule:
     try:
         return await alerts_of(request).rule(rule_id)
     except RuleNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise _missing(exc) from None
 
 
 @router.get("", response_model=RuleList, summary="Alert rules with their deliveries and failures")
@@ -158,7 +168,7 @@ async def delete_rule(rule_id: RuleId, request: Request) -> Response:
     try:
         await alerts_of(request).remove(rule_id)
     except RuleNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise _missing(exc) from None
     return Response(status_code=204)
 
 
@@ -229,7 +239,7 @@ async def remove_rule_form(rule_id: RuleId, request: Request) -> Response:
     try:
         await alerts_of(request).remove(rule_id)
     except RuleNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise _missing(exc) from None
     return RedirectResponse("/alerts", status_code=303)
 
 

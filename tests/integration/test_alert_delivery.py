@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from motor.motor_asyncio import AsyncIOMotorClient
 
-from newsflow.adapters.alerts import AlertStore, Claim, RuleNotFound
+from newsflow.adapters.alerts import AlertStore, AmbiguousRule, Claim, RuleNotFound
 from newsflow.adapters.webhooks import WebhookSender
 from newsflow.settings import Settings
 from newsflow.stages.alerts import (
@@ -292,7 +292,7 @@ async def test_a_rule_is_found_by_a_prefix_of_its_id_unless_it_is_ambiguous(
     other = "0" if one.id[6] != "0" else "1"
     twin = f"{one.id[:6]}{other}00000"
     await alerts._rules.insert_one({"_id": twin, "url": "https://h.example/twin"})
-    with pytest.raises(RuleNotFound, match="matches several rules"):
+    with pytest.raises(AmbiguousRule, match="matches several rules"):
         await alerts.rule(one.id[:6])
     longer = max(unique, one.id[:7], key=len)  # shared with no other rule, nor the twin
     assert await alerts.remove(longer) == one.id

@@ -70,6 +70,10 @@ async def test_rules_through_the_api_secret_once_urls_redacted(
         assert (await client.get(f"/api/alerts/{rule['id']}", headers=AUTH)).json()[
             "name"
         ] == "BTC bulls"
+        # a prefix of 4+ digits finds it too (the only rule); fewer is refused
+        by_prefix = await client.get(f"/api/alerts/{rule['id'][:5]}", headers=AUTH)
+        assert by_prefix.status_code == 200 and by_prefix.json()["id"] == rule["id"]
+        assert (await client.get(f"/api/alerts/{rule['id'][:3]}", headers=AUTH)).status_code == 422
 
         r = await client.post(f"/api/alerts/{rule['id']}/test", headers=AUTH)
         assert r.json() == {"ok": True, "detail": f"delivered: HTTP 200 from {hooks.base}/…"}
