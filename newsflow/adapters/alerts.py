@@ -150,6 +150,8 @@ class AlertStore:
             if found:
                 shown = ", ".join(found[:5])
                 raise AmbiguousRule(f"rule id prefix {wanted} matches several rules: {shown}")
+        if 0 < len(wanted) < 4 and all(c in "0123456789abcdef" for c in wanted):
+            raise RuleNotFound(f"no alert rule with id {wanted!r} (give at least 4 digits)")
         raise RuleNotFound(f"no alert rule with id {rule_id[:40]!r}")
 
     async def rule(self, rule_id: str) -> AlertRule:

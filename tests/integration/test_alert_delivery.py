@@ -283,7 +283,7 @@ async def test_a_rule_is_found_by_a_prefix_of_its_id_unless_it_is_ambiguous(
         one.id[:n] for n in range(4, 13) if not any(r.id.startswith(one.id[:n]) for r in rules[1:])
     )
     assert (await alerts.rule(unique.upper())).id == one.id
-    with pytest.raises(RuleNotFound, match="no alert rule"):
+    with pytest.raises(RuleNotFound, match="give at least 4 digits"):
         await alerts.rule(one.id[:3])  # too short to be a prefix
     with pytest.raises(RuleNotFound, match="no alert rule"):
         await alerts.rule("zzzz")  # not hexadecimal
