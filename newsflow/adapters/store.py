@@ -234,7 +234,8 @@ class ArticleFilter:
             # a host in any case, or a source's name exactly as stored ("CoinDesk")
             written = self.source.strip()
             host = written.lower().removeprefix("www.")
-            query["source"] = host if host == written else {"$in": [written, host]}
+            forms = list(dict.fromkeys([self.source, written, host]))
+            query["source"] = forms[0] if len(forms) == 1 else {"$in": forms}
         if direction:
             query[_DIRECTION] = direction.strip().lower()
         if important:

@@ -263,7 +263,7 @@ class Poller:
             message = UrlSubmitted(
                 url=item.url[:8192],
                 submitted_by=f"source:{name}"[:300],
-                source=name[:300],
+                source=name[:300].strip(),
                 source_id=source["_id"],
                 category=source.get("category"),
                 title_hint=item.title,

@@ -139,7 +139,7 @@ async def list_articles(
     symbol: Filter = None,
     category: Filter = None,
     language: Filter = None,
-    source: Filter = None,
+    source: Annotated[str | None, Query(max_length=300)] = None,
     direction: Annotated[Direction | None, Query()] = None,
     important: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
     view: Annotated[

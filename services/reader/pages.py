@@ -126,6 +126,8 @@ async def _articles(
 
 
 Filter = Annotated[str | None, Query(max_length=40)]
+#: A source: a host, or a feed's name (the feeder keeps up to 300 characters of it).
+SourceFilter = Annotated[str | None, Query(max_length=300)]
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ class ListQuery:
 def list_query(
     view: Annotated[View, Query()] = "latest",
     symbol: Filter = None,
-    source: Filter = None,
+    source: SourceFilter = None,
     category: Filter = None,
     language: Filter = None,
     direction: Annotated[Direction | None, Query()] = None,

@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import feedparser
 import feedparser_rs
@@ -212,6 +213,16 @@ async def test_an_item_of_a_feed_is_listed_under_its_source_and_its_page_host(
     assert 'href="/?source=CoinDesk%20Wire"' in (await client.get("/")).text
     # the host's own list is the pages published by hand there, not the feed's
     assert "Feed item" not in await titles(client, "source=coindesk.com")
+    # a feed's name may be long (the feeder keeps 300 characters): its link still works
+    name = ("CoinDesk Markets: Bitcoin, Ether and the Crypto Economy, Daily " * 5).strip()
+    long_item = analyzed("https://www.coindesk.com/long", title="Long", created=hours_ago(2))
+    long_item |= {"source": name[:300], "hints": {"source_id": "0123456780"}}
+    await store.import_documents([long_item])
+    link = f"/?source={quote(name[:300])}"
+    assert link.replace("%2C", ",") in (await client.get("/?all=1")).text.replace("%2C", ",")
+    page = await client.get(link)
+    assert page.status_code == 200 and "Long" in page.text
+    assert await titles(client, f"source={quote(name[:300])}") == ["Long"]
 
 
 async def test_the_hot_window_is_bounded_by_the_settings(
