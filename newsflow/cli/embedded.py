@@ -205,6 +205,20 @@ def host_port(url: str, default_port: int) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
+def _single_server(url: str, default_port: int) -> tuple[str, int]:
+    """(host, port) of a URL naming one server by host and port; ("", 0) for what only the
+    driver can resolve: several hosts (a replica set, a cluster), an SRV name
+    (``mongodb+srv://``), a socket path, Sentinel."""
+    try:
+        parts = urlsplit(url)
+        scheme, netloc = parts.scheme.lower(), parts.netloc.rpartition("@")[2]
+        if scheme not in ("redis", "rediss", "mongodb") or not netloc or "," in netloc:
+            return "", 0
+        return parts.hostname or "", parts.port or default_port
+    except ValueError:
+        return "", 0
+
+
 WORKERS: tuple[str, ...] = tuple(s.name for s in SERVICES)
 #: First metrics port of ``newsflow up`` when NEWSFLOW_METRICS_PORT is not set.
 METRICS_BASE_PORT = 9101
@@ -253,10 +267,7 @@ def run_system(settings: Settings, *, reader: bool = True) -> int:
         """Start the embedded server for ``url`` unless the environment names one (then
         say so, and stop at once if nothing answers there: the workers would only loop)."""
         if f"NEWSFLOW_{kind}_URL" in os.environ:
-            try:
-                host, port = host_port(url, default_port)
-            except ValueError:  # several hosts (a replica set, a cluster): the driver's job
-                host, port = "", 0
+            host, port = _single_server(url, default_port)
             if host and not port_open(host, port):
                 raise ServerError(
                     f"NEWSFLOW_{kind}_URL is set in the environment, so no {kind.lower()} is "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsflow.cli.embedded import free_port
+from newsflow.cli.embedded import _single_server, free_port
 from newsflow.settings import Settings
 from tests.support.workers import run_newsflow
 
@@ -24,3 +24,22 @@ def test_up_stops_when_the_redis_named_in_the_environment_does_not_answer(
         f"nothing answers at 127.0.0.1:{closed}"
     ) in result.stderr
     assert "pid" not in result.stdout  # no worker was started
+
+
+@pytest.mark.parametrize(
+    ("url", "probed"),
+    [
+        ("redis://127.0.0.1:6390/0", ("127.0.0.1", 6390)),
+        ("rediss://user:pw@cache.example:6380", ("cache.example", 6380)),
+        ("mongodb://127.0.0.1", ("127.0.0.1", 27017)),
+        # only the driver can resolve these: no probe
+        ("mongodb+srv://cluster0.abcd.mongodb.net/?retryWrites=true", ("", 0)),
+        ("mongodb://h1:27017,h2:27017/?replicaSet=rs", ("", 0)),
+        ("mongodb://h1,h2/?replicaSet=rs", ("", 0)),
+        ("unix:///run/redis.sock", ("", 0)),
+        ("redis+cluster://n1:7000,n2:7001", ("", 0)),
+    ],
+)
+def test_only_a_url_naming_one_server_is_probed(url: str, probed: tuple[str, int]) -> None:
+    default = 27017 if url.startswith("mongodb") else 6379
+    assert _single_server(url, default) == probed
