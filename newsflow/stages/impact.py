@@ -35,7 +35,7 @@ from newsflow.domain.usage import (
 )
 from newsflow.domain.validation import describe
 from newsflow.settings import Settings
-from newsflow.stages.analysis.symbols import names_asset
+from newsflow.stages.analysis.symbols import names_asset, written_tickers
 from newsflow.stages.translation import LANGUAGE_NAMES, in_target_script, primary_language
 
 log = logging.getLogger(__name__)
@@ -84,41 +84,27 @@ def normalize_ticker(value: object) -> str | None:
     return symbol if _TICKER.fullmatch(symbol) else None
 
 
-#: A ticker written as one: a cashtag (``$GME``) or after an exchange (``NYSE: GME``).
-_WRITTEN_TICKER = re.compile(
-    r"(?:(?<![\w$])\$|\b[A-Z]{2,10}:\s?)([A-Za-z][A-Za-z0-9]{0,5}(?:[.-][A-Za-z0-9]{1,4})?)"
-    r"(?![A-Za-z0-9])"
-)
-
-
 class _Grounds:
     """What makes a symbol of an answer the article's: given to the model (the analyzer's
-    candidates), written in the article as a ticker (a cashtag, after an exchange, or a
-    shape no word has: ``0700.HK``, ``BRK.B``), or an asset of the tables the article names
+    candidates), written in the article as a ticker (a cashtag, after an exchange, with a
+    market suffix: :func:`written_tickers`), or an asset of the tables the article names
     ("Apple", 英伟达, a distinctive ``NVDA``). A word that merely looks like a ticker ("CEO",
-    "A", "IT") is none of these."""
+    "A", "IT", "G7", "COVID-19") is none of these. Each symbol is judged once."""
 
     def __init__(self, candidates: set[str], article: str) -> None:
         self.candidates = candidates
         self.article = article
         self._written: set[str] | None = None
+        self._judged: dict[str, bool] = {}
 
     def hold(self, symbol: str) -> bool:
         if symbol in self.candidates:
             return True
-        if self._written is None:
-            found = (normalize_ticker(m.group(1)) for m in _WRITTEN_TICKER.finditer(self.article))
-            self._written = {s for s in found if s}
-        if symbol in self._written:
-            return True
-        if not symbol.isalpha() and _grounded(symbol, self.article):
-            return True
-        return names_asset(symbol, self.article)
-
-
-def _grounded(symbol: str, article: str) -> bool:
-    """Whether the symbol stands as a word in the article."""
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(symbol)}(?![A-Za-z0-9])", article) is not None
+        if symbol not in self._judged:
+            if self._written is None:
+                self._written = written_tickers(self.article)
+            self._judged[symbol] = symbol in self._written or names_asset(symbol, self.article)
+        return self._judged[symbol]
 
 
 def _json_object(answer: str) -> dict[str, Any]:

@@ -71,8 +71,6 @@ class UncoveredPattern(Exception):
 #: value (so a change to the expression is still what is tested), ``{"collect": fn}`` walks
 #: what ``fn()`` returns for compiled patterns (patterns built once from data tables).
 DYNAMIC: dict[str, dict[str, Any]] = {
-    # The symbol is ticker-shaped (normalize_ticker): letters, digits, one dot or dash.
-    "newsflow/stages/impact.py:_grounded": {"locals": {"symbol": ["AAPL", "BRK.B", "0700.HK"]}},
     # A rule's keyword, escaped: any text a user types.
     "newsflow/stages/alerts/_match.py:keyword_found": {
         "locals": {"wanted": ["bitcoin", "rate cut", "a.b*c", "比特币", "x" * 200]}

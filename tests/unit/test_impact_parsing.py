@@ -58,6 +58,12 @@ def test_symbols_must_be_given_or_named_in_the_article() -> None:
         ("IT spending rose.", "IT", False),  # Gartner's ticker, written as a word
         ("Spending on apple pie rose.", "AAPL", False),
         ("Rivals such as AMC gained.", "AMC", False),  # unknown to the tables, a bare word
+        ("UPDATE: CEO resigns.", "CEO", False),  # a word before a colon is no exchange
+        ("BREAKING: IT spending rose.", "IT", False),
+        ("WATCH: the new iPhone.", "THE", False),
+        ("US:AI stocks rallied.", "AI", False),
+        ("The G7 met after Q3 results.", "G7", False),
+        ("COVID-19 cases fell.", "COVID-19", False),
         # named: a name of the asset, a distinctive ticker, a Chinese name
         ("Apple beat estimates.", "AAPL", True),
         ("Shares of Advanced Micro Devices rose.", "AMD", True),
@@ -76,6 +82,15 @@ def test_a_symbol_not_given_must_be_named_or_written_as_a_ticker(
 ) -> None:
     impact = parse_impact(_answer(symbols=[symbol]), [], article)
     assert impact.symbols == ([symbol] if kept else [])
+
+
+def test_a_repeated_symbol_is_judged_once() -> None:
+    # A model repeating a symbol that fails the check (reviewer: 100 x "AMP-USD" on 100 KB
+    # of "amp" took 1.2 s, each one searched again).
+    article = "amp " * 25_000
+    with time_limit(0.5, "parse_impact with one failing symbol repeated 100 times"):
+        impact = parse_impact(_answer(symbols=["AMP-USD"] * 100), [], article)
+    assert impact.symbols == []
 
 
 def test_fences_and_chatter_around_the_object_are_tolerated() -> None:

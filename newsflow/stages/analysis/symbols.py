@@ -575,6 +575,16 @@ def find_assets(
     return hits
 
 
+def written_tickers(text: str) -> set[str]:
+    """Every code ``text`` writes as a ticker, upper-cased: a cashtag (``$GME``), after an
+    exchange (``NYSE: GME``, ``HKEX: 700``), or with its market suffix (``0700.HK``,
+    ``7203.T``). A word before a colon ("UPDATE: CEO ...") is no exchange."""
+    found = {m.group(1).upper() for m in _CASHTAG.finditer(text)}
+    found |= {m.group(2) for m in _QUALIFIED.finditer(text)}
+    found |= {f"{m.group(1)}.{m.group(2)}" for m in _SUFFIXED.finditer(text)}
+    return found
+
+
 def names_asset(symbol: str, text: str) -> bool:
     """Whether ``text`` names the known asset ``symbol`` (a symbol or listing code of the
     tables): one of its names, word by word and not in lower case (as written for a name in
