@@ -177,7 +177,7 @@ async def quality(settings: Settings) -> dict[str, Any]:
     store = ArticleStore.connect(settings.model_copy(update={"mongo_db": "similar_quality"}))
     try:
         await store.drop()
-        await store.similar.ensure_indexes()
+        await store.ensure_indexes()
         await store.import_documents(list(docs.values()))
         embedder = EmbeddingsClient(llm.url, "stand-in-embed", "bench-key")
         # the stand-in's floor, chosen on the development half (README, "Similar events")
@@ -331,7 +331,7 @@ async def scale(settings: Settings, mongo_pid: int, sizes: list[int], n_queries:
     rows: list[dict[str, Any]] = []
     try:
         await client.drop_database("similar_scale")
-        await store.similar.ensure_indexes()
+        await store.ensure_indexes()
         if old:
             await store._articles.create_index("analysis.symbols")
             await store._articles.create_index("analysis.keywords")

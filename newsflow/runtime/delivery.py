@@ -166,21 +166,37 @@ class DeadLetters:
     async def requeue(
         self, entry_ids: builtins.list[str] | None = None
     ) -> builtins.list[tuple[str, str]]:
-        """Publish dead letters back onto their streams; returns (dead id, new id) pairs."""
+        """Publish dead letters back onto their streams; returns (dead id, new id) pairs.
+
+        A dead letter whose stored fields cannot be read back (edited by hand in Redis) is
+        left where it is, with a warning, and the others still go."""
         done: list[tuple[str, str]] = []
         for dead_id, entry in await self.list(count=100_000):
             if entry_ids is not None and dead_id not in entry_ids:
                 continue
-            fields: dict[Any, Any]
-            if "fields_b64" in entry:
-                raw = json.loads(entry["fields_b64"])
-                fields = {base64.b64decode(k): base64.b64decode(v) for k, v in raw.items()}
-            else:
-                fields = json.loads(entry["fields"])
+            try:
+                fields = _stored_fields(entry)
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                log.warning("dead letter %s kept: its fields cannot be read (%s)", dead_id, exc)
+                continue
             new_id = await self.redis.xadd(entry["stream"], fields)
             await self.redis.xdel(self.streams.dead, dead_id)
             done.append((dead_id, _text(new_id)))
         return done
+
+
+def _stored_fields(entry: dict[str, str]) -> dict[Any, Any]:
+    """A dead letter's entry fields as they came: the bytes when it kept them."""
+    if "fields_b64" in entry:
+        raw = json.loads(entry["fields_b64"])
+        return {
+            base64.b64decode(k, validate=True): base64.b64decode(v, validate=True)
+            for k, v in raw.items()
+        }
+    fields = json.loads(entry["fields"])
+    if not isinstance(fields, dict) or not fields:
+        raise ValueError("not a mapping of fields")
+    return {str(k): str(v) for k, v in fields.items()}
 
 
 class DeliveryGuard(BaseMiddleware):

@@ -142,6 +142,26 @@ async def test_a_message_that_is_not_utf8_is_dead_lettered_byte_for_byte(
     assert fields == raw and new_id != sent
 
 
+async def test_a_dead_letter_edited_beyond_reading_is_kept_and_the_others_requeued(
+    settings: Settings, redis: Redis
+) -> None:
+    streams = Streams(settings.stream_prefix)
+    dead = DeadLetters(redis, streams)
+    good = {"url": "http://127.0.0.1:9/good"}
+    await dead.add(stream=streams.urls, group="fetcher", entry_id="1-0", fields=good,
+                   error="x", deliveries=1)  # fmt: skip
+    broken = (
+        await redis.xadd(
+            streams.dead, {"stream": streams.urls, "fields": "{}", "fields_b64": '{"%%": "!!"}'}
+        )
+    ).decode()
+    requeued = await dead.requeue()
+    assert [d for d, _ in requeued] != [] and all(d != broken for d, _ in requeued)
+    [(_, fields)] = await redis.xrange(streams.urls)
+    assert fields == {k.encode(): v.encode() for k, v in good.items()}
+    assert [i for i, _ in await dead.list()] == [broken]  # kept, for a person to look at
+
+
 async def test_handler_timeout_and_reclaim_after_a_crash(
     settings: Settings, redis: Redis, store: ArticleStore
 ) -> None:
