@@ -40,6 +40,7 @@ from newsflow.runtime.delivery import DeadLetters, trim_acknowledged
 from newsflow.runtime.worker import StageContext, StageSpec, build_worker, no_resources
 from newsflow.settings import Settings
 from tests.support.apps import running, wait_for
+from tests.support.workers import run_newsflow
 
 pytestmark = pytest.mark.integration
 
@@ -160,6 +161,10 @@ async def test_a_dead_letter_edited_beyond_reading_is_kept_and_the_others_requeu
     [(_, fields)] = await redis.xrange(streams.urls)
     assert fields == {k.encode(): v.encode() for k, v in good.items()}
     assert [i for i, _ in await dead.list()] == [broken]  # kept, for a person to look at
+    # the command says which it kept
+    run = run_newsflow(settings, "retry", timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "0 requeued" in run.stderr and f"kept {broken}: its stored fields" in run.stderr
 
 
 async def test_handler_timeout_and_reclaim_after_a_crash(

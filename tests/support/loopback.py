@@ -1,9 +1,14 @@
-"""A guard for the whole test session: sockets connect to loopback addresses only.
+"""A guard for the test process: its sockets connect and send to loopback addresses only.
 
 Tests talk to servers they started on 127.0.0.1. A test of the refusal of a private or public
 address replaces the socket layer for that test (or checks the step that decides); if such a
 seam moved, a real connection would be attempted before the test could notice. This guard
-makes that attempt fail loudly instead of letting a packet leave the machine.
+makes that attempt fail loudly instead of letting a packet leave the machine: ``connect``,
+``connect_ex``, ``sendto`` and ``sendmsg`` to an address outside 127.0.0.0/8 and ::1 raise,
+and a host name other than ``localhost`` is refused without being resolved (no DNS query).
+
+It covers the pytest process only. The worker processes the tests start (tests/support) are
+not patched: they reach what the tests publish, URLs of servers on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Any
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
+_real_sendto = socket.socket.sendto
+_real_sendmsg = socket.socket.sendmsg
 
 
 class NonLoopbackConnection(OSError):
@@ -24,13 +31,8 @@ def _loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
     except ValueError:
-        pass
-    # A name: it must resolve to loopback addresses only ("localhost").
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+        # A name: only "localhost", never resolved here (a lookup is a packet too).
+        return host.rstrip(".").lower() == "localhost"
 
 
 def _check(sock: socket.socket, address: Any) -> None:
@@ -52,6 +54,19 @@ def _connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
+def _sendto(self: socket.socket, data: Any, *args: Any) -> int:
+    _check(self, args[-1])  # sendto(data, address) or sendto(data, flags, address)
+    return int(_real_sendto(self, data, *args))
+
+
+def _sendmsg(self: socket.socket, buffers: Any, *args: Any) -> int:
+    if len(args) >= 3 and args[2] is not None:  # sendmsg(buffers, ancdata, flags, address)
+        _check(self, args[2])
+    return int(_real_sendmsg(self, buffers, *args))
+
+
 def install() -> None:
     socket.socket.connect = _connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+    socket.socket.sendto = _sendto  # type: ignore[method-assign,assignment]
+    socket.socket.sendmsg = _sendmsg  # type: ignore[method-assign,assignment]

@@ -25,6 +25,26 @@ def test_a_socket_to_another_address_is_refused(host: str) -> None:
         s.connect_ex((host, 80))
 
 
+def test_a_datagram_to_another_address_is_refused() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        with pytest.raises(NonLoopbackConnection):
+            s.sendto(b"x", ("192.0.2.1", 53))
+        with pytest.raises(NonLoopbackConnection):
+            s.sendmsg([b"x"], [], 0, ("192.0.2.1", 53))
+
+
+def test_a_name_is_refused_without_a_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    looked_up: list[str] = []
+
+    def lookup(host: str, *_args: object, **_kwargs: object) -> None:
+        looked_up.append(host)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    with socket.socket() as s, pytest.raises(NonLoopbackConnection):
+        s.connect(("news.example.com", 80))
+    assert looked_up == []
+
+
 async def test_asyncio_and_httpx_are_refused_too() -> None:
     with pytest.raises(NonLoopbackConnection):
         await asyncio.open_connection("192.0.2.1", 80)
