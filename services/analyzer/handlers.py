@@ -13,16 +13,17 @@ from newsflow.adapters.similar_events import SimilarEvents
 from newsflow.domain.article import Article
 from newsflow.domain.contracts import AnalysisResult, ArticleTranslated, AssetMention, ImpactResult
 from newsflow.domain.pipeline import Done, StageOutcome
-from newsflow.runtime.deferred import LLMResources
 from newsflow.runtime.worker import StageContext
 from newsflow.stages.analysis import analyze_text
 from newsflow.stages.feeds import category_with_hint
 from newsflow.stages.impact import analyze_impact
 from newsflow.stages.reuse import reused_impact, story_source
 
+from .resources import AnalyzerResources
+
 
 async def analyze(
-    ctx: StageContext[LLMResources], article: Article, message: ArticleTranslated
+    ctx: StageContext[AnalyzerResources], article: Article, message: ArticleTranslated
 ) -> StageOutcome:
     title, text = article.headline, article.text or ""
     original = article.extraction
@@ -77,20 +78,19 @@ async def analyze(
     )
 
 
-def similar_events(ctx: StageContext[LLMResources]) -> SimilarEvents:
+def similar_events(ctx: StageContext[AnalyzerResources]) -> SimilarEvents:
     """The finder of similar events: lexical, and semantic when an embeddings provider is
     configured (its vector search kept on the worker's resources, loaded once)."""
     resources = ctx.resources
-    embedder = getattr(resources, "embedder", None)
-    vectors = getattr(resources, "vectors", None)
-    if embedder is not None and vectors is None:
-        vectors = VectorSearch(ctx.store.similar)
-        resources.vectors = vectors  # type: ignore[attr-defined]
-    return SimilarEvents(ctx.store.similar, ctx.settings, embedder=embedder, vectors=vectors)
+    if resources.embedder is not None and resources.vectors is None:
+        resources.vectors = VectorSearch(ctx.store.similar)
+    return SimilarEvents(
+        ctx.store.similar, ctx.settings, embedder=resources.embedder, vectors=resources.vectors
+    )
 
 
 async def impact_from_story(
-    ctx: StageContext[LLMResources], article: Article
+    ctx: StageContext[AnalyzerResources], article: Article
 ) -> ImpactResult | None:
     """The matched article's impact analysis when this article is a contained copy of it
     (waiting a little while that article is still being analyzed), else None."""

@@ -1,9 +1,8 @@
 """Wiring of the analyzer worker."""
 
 import asyncio
-from dataclasses import dataclass
 
-from newsflow.adapters.embeddings import EmbeddingsClient, VectorSearch, embeddings_client
+from newsflow.adapters.embeddings import embeddings_client
 from newsflow.adapters.providers import impact_provider
 from newsflow.domain.pipeline import ANALYZER
 from newsflow.runtime.deferred import LLMResources
@@ -12,20 +11,7 @@ from newsflow.settings import Settings
 from newsflow.stages.analysis import warm_up
 
 from .handlers import analyze
-
-
-@dataclass
-class AnalyzerResources(LLMResources):
-    """The impact provider and its sweep, and the embeddings provider with its vector search
-    (None when ``NEWSFLOW_EMBED_PROVIDER`` is ``none``)."""
-
-    embedder: EmbeddingsClient | None = None
-    vectors: VectorSearch | None = None
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        if self.embedder is not None:
-            await self.embedder.aclose()
+from .resources import AnalyzerResources
 
 
 async def open_provider(settings: Settings) -> AnalyzerResources:

@@ -16,6 +16,7 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from newsflow.adapters.embeddings import EmbeddingsClient
 from newsflow.adapters.providers import ChatProvider, translation_provider
 from newsflow.adapters.store import ArticleStore
 from newsflow.domain.article import Article
@@ -54,6 +55,7 @@ from newsflow.settings import Settings
 from newsflow.stages.extraction import ExtractorPool, count_words
 from newsflow.stages.fetching import PageFetcher
 from services.analyzer.handlers import analyze
+from services.analyzer.resources import AnalyzerResources
 from services.extractor.handlers import extract
 from services.fetcher.handlers import fetch
 from services.translator.handlers import translate
@@ -355,8 +357,12 @@ async def test_analyzer_stores_the_analysis_and_finds_earlier_articles(
     redis: Redis,
     store: ArticleStore,
 ) -> None:
-    ctx: StageContext[LLMResources] = context(
-        ANALYZER, settings, redis, store, llm_resources(None, settings)
+    ctx: StageContext[AnalyzerResources] = context(
+        ANALYZER,
+        settings,
+        redis,
+        store,
+        AnalyzerResources(None, DeferredSweeper("impact", settings)),
     )
     earlier_url, url = URL + "-earlier", URL + "-later"
     text = "Apple (NASDAQ: AAPL) shares rose after the iPhone launch; Apple investors cheered."
@@ -387,6 +393,39 @@ async def test_analyzer_stores_the_analysis_and_finds_earlier_articles(
         "url": earlier_url,
         "trigger": "analyzed",
     }
+
+
+async def test_the_analyzer_finds_semantic_neighbours_with_an_embeddings_provider(
+    settings: Settings,
+    redis: Redis,
+    store: ArticleStore,
+) -> None:
+    """With an embeddings provider on its resources, the analyzer stores each article's
+    vector and finds the earlier one by it too; the vector search is opened once, then kept."""
+    with LLMServer(api_key="embed-key") as llm:
+        embedder = EmbeddingsClient(llm.url, "stand-in-embed", "embed-key")
+        resources = AnalyzerResources(None, DeferredSweeper("impact", settings), embedder=embedder)
+        ctx = context(ANALYZER, settings, redis, store, resources)
+        text = "Apple (NASDAQ: AAPL) shares rose after the iPhone launch; Apple investors cheered."
+        ids = []
+        for n, published in ((1, datetime(2026, 1, 1, tzinfo=UTC)), (2, None)):
+            aid = await extracted(store, text, url=f"{URL}-semantic-{n}", published=published)
+            assert await store.save_stage(
+                aid, 1, TRANSLATOR, TranslationResult(status="not_needed")
+            )
+            ids.append(aid)
+        for aid, n in zip(ids, (1, 2), strict=True):
+            message = ArticleTranslated(article_id=aid, url=f"{URL}-semantic-{n}")
+            await process(ctx, analyze, message, aid)
+            if n == 1:
+                search = resources.vectors
+                assert search is not None
+        assert resources.vectors is search  # opened once
+        later = await stored(store, ids[1])
+        assert later.analysis is not None
+        [found] = later.analysis.similar
+        assert found.id == ids[0] and found.method == "both" and found.semantic is not None
+        await embedder.aclose()
 
 
 # --- the claim: stale, lost and behind ---------------------------------------------------------
