@@ -7,8 +7,10 @@ makes that attempt fail loudly instead of letting a packet leave the machine: ``
 ``connect_ex``, ``sendto`` and ``sendmsg`` to an address outside 127.0.0.0/8 and ::1 raise,
 and a host name other than ``localhost`` is refused without being resolved (no DNS query).
 
-It covers the pytest process only. The worker processes the tests start (tests/support) are
-not patched: they reach what the tests publish, URLs of servers on 127.0.0.1.
+It covers the pytest process (``tests/conftest.py``) and the workers and commands the tests
+start through :mod:`tests.support.workers`, whose ``PYTHONPATH`` carries ``tests/support/guard``
+(its ``sitecustomize`` installs it at start-up). Servers the tests start (redis-server,
+SecantusDB) only listen.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ from newsflow.settings import Settings
 #: The stage workers (the feeder is started on its own: `start("feeder")`).
 STAGES: tuple[str, ...] = tuple(s.name for s in PIPELINE_STAGES)
 REPO = Path(__file__).resolve().parents[2]
+#: Its ``sitecustomize`` installs the loopback guard in the processes the tests start.
+GUARD = Path(__file__).resolve().parent / "guard"
+TEST_PYTHONPATH = os.pathsep.join([str(REPO), str(GUARD)])
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -53,7 +56,7 @@ def run_newsflow(
     With ``code``, ``python -c CODE ARGS`` in that same environment instead: a few lines that
     set up what a service sets up (its logging, say), for a test that reads what comes out.
     """
-    env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO), "COLUMNS": "250"}
+    env = {**os.environ, **settings_env(settings), "PYTHONPATH": TEST_PYTHONPATH, "COLUMNS": "250"}
     command = (
         [sys.executable, "-c", code]
         if code is not None
@@ -87,7 +90,10 @@ class WorkerProcesses:
     def env(self, name: str, index: int) -> dict[str, str]:
         env = {**os.environ, **settings_env(self.settings), **self.extra_env}
         env["NEWSFLOW_HEARTBEAT_FILE"] = str(self.log_dir / f"{name}-{index}.heartbeat")
-        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in [self.repo, *self.python_path])
+        # The tests' processes get the loopback guard; the benchmark's (another revision's
+        # workers, its own instrumentation on the path) run as they are.
+        extra = self.python_path or ([GUARD] if self.repo == REPO else [])
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in [self.repo, *extra])
         return env
 
     def start(self, name: str, index: int | None = None) -> subprocess.Popen[bytes]:

@@ -4,13 +4,17 @@ the socket sends anything; loopback connections work as before."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 
 import httpx
 import pytest
 
 from tests.support.feeds import FeedServer, Route
 from tests.support.loopback import NonLoopbackConnection
+from tests.support.workers import TEST_PYTHONPATH
 
 # TEST-NET-1, a private and a metadata address: the guard refuses before connecting.
 REFUSED = ["192.0.2.1", "10.0.0.1", "169.254.169.254", "::ffff:192.0.2.1"]
@@ -64,3 +68,20 @@ def test_loopback_connections_work() -> None:
         server.routes["/ok"] = Route(b"fine", "text/plain")
         assert httpx.get(server.url("/ok")).text == "fine"
         assert httpx.get(server.url("/ok").replace("127.0.0.1", "localhost")).text == "fine"
+
+
+def test_the_processes_the_tests_start_are_guarded_too() -> None:
+    """A worker or command started by tests/support runs with TEST_PYTHONPATH: its
+    sitecustomize installs the same guard."""
+    code = (
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('192.0.2.1', 80), timeout=0.1)\n"
+        "except OSError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": TEST_PYTHONPATH}
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.stdout.startswith("NonLoopbackConnection test guard: refused"), run.stderr
