@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from newsflow.stages.extraction import count_words, detect_language, extract_page, precheck
+from newsflow.stages.extraction._metadata import page_time, parse_date
 
 EN_PARAGRAPHS = [
     (
@@ -136,7 +137,8 @@ def test_chinese_article_metadata_and_character_count() -> None:
         result.published.hour,
         result.published.minute,
     ) == (2024, 5, 14, 9, 30)
-    assert result.published.tzinfo is None  # the page gives no zone: none is invented
+    # the page gives no zone: a Chinese page's time is China's (UTC+8), not UTC
+    assert result.published.utcoffset() == timedelta(hours=8)
     assert result.text is not None and ZH_PARAGRAPHS[1] in result.text
     # Characters, not spaces: a whitespace split would count a handful of "words".
     assert result.word_count > 400
@@ -280,3 +282,39 @@ def test_page_without_main_content_fails_with_reason() -> None:
 def test_bytes_are_refused_with_a_reason() -> None:
     result = extract_page(b"<html></html>")  # type: ignore[arg-type]
     assert result.status == "failed" and "decoded text" in (result.error or "")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # a zone abbreviation is read (reviewer: CRN's "07:47 PM EST" was shown as 19:47 UTC)
+        ("Tue, 19 Nov 2019 07:47 PM EST", datetime(2019, 11, 20, 0, 47, tzinfo=UTC)),
+        ("2019-11-19 10:02 PDT", datetime(2019, 11, 19, 17, 2, tzinfo=UTC)),
+        ("2024-05-14T09:30:00+08:00", datetime(2024, 5, 14, 1, 30, tzinfo=UTC)),
+        # placeholders are no date (USA Today's JSON-LD "0001-01-01T00:00:00Z")
+        ("0001-01-01T00:00:00Z", None),
+        ("2999-01-01", None),
+    ],
+)
+def test_dates_with_zones_and_placeholders(value: str, expected: datetime | None) -> None:
+    parsed = parse_date(value)
+    assert (parsed.astimezone(UTC) if parsed else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("naive", "language", "offset"),
+    # naive on purpose: a time as a page gives it, without a zone
+    [
+        (datetime(2020, 11, 26, 8, 4), "zh", 8),  # noqa: DTZ001 -- Sohu's 08:04 is 00:04 UTC
+        (datetime(2020, 11, 26, 8, 4), "ja", 9),  # noqa: DTZ001
+        (datetime(2020, 11, 26, 8, 4), "en", None),  # noqa: DTZ001 -- English gives no zone
+        (datetime(2022, 2, 13), "zh", None),  # noqa: DTZ001 -- a bare date: nothing to shift
+    ],
+)
+def test_a_time_without_a_zone_takes_its_pages_language_zone(
+    naive: datetime, language: str, offset: int | None
+) -> None:
+    placed = page_time(naive, language)
+    assert placed is not None
+    assert placed.utcoffset() == (timedelta(hours=offset) if offset is not None else None)
+    assert placed.replace(tzinfo=None) == naive

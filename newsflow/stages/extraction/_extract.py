@@ -31,6 +31,7 @@ from ._metadata import (
     clean_title,
     keywords,
     main_image,
+    page_time,
     parse_date,
     published_date,
     read_facts,
@@ -151,6 +152,9 @@ def _extract_tree(html: str, tree: HtmlElement, url: str | None) -> ExtractionRe
 
     if not author and cjk and (m := _CJK_AUTHOR.search(head)):
         author = m.group(1)
+
+    # a time the page gave without a zone is in its language's zone (Chinese pages: UTC+8)
+    published = page_time(published, language or facts.html_lang)
 
     verdict = judge(html, signals, facts, text, words, cjk, url)
     evidence = verdict.evidence + ([choice.evidence] if choice.evidence else [])

@@ -8,7 +8,7 @@ import json
 import re
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -183,15 +183,52 @@ def ld_text(value: Any) -> str | None:
 # --- dates -------------------------------------------------------------------------------
 
 
+#: Zone abbreviations news pages print ("07:47 PM EST"), as UTC offsets. Ambiguous ones are
+#: left out ("IST": India, Ireland or Israel); "CST" is read as US Central (a Chinese page
+#: names no zone: see :func:`page_time`).
+_ZONE_ABBREVIATIONS: dict[str, int] = {
+    "UTC": 0, "GMT": 0, "Z": 0,
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "BST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3,
+    "JST": 9, "KST": 9, "HKT": 8, "SGT": 8, "AEST": 10, "AEDT": 11,
+}  # fmt: skip
+_TZINFOS = {name: hours * 3600 for name, hours in _ZONE_ABBREVIATIONS.items()}
+
+#: The zone of a time a page gives without one, by the page's language: the Chinese,
+#: Japanese and Korean press each write in one zone (mainland, Hong Kong and Taiwan alike at
+#: UTC+8). Elsewhere a page's zone cannot be told from its language; such times stay UTC.
+_PAGE_ZONES: dict[str, timezone] = {
+    "zh": timezone(timedelta(hours=8)),
+    "ja": timezone(timedelta(hours=9)),
+    "ko": timezone(timedelta(hours=9)),
+}
+
+
+def page_time(published: datetime | None, language: str | None) -> datetime | None:
+    """A time the page gave without a zone, in its language's zone (a Chinese page's
+    "2020-11-26 08:04" is 00:04 UTC). A bare date (midnight) is left as it is: there is no
+    time of day to shift."""
+    if published is None or published.tzinfo is not None or language is None:
+        return published
+    zone = _PAGE_ZONES.get(language.split("-")[0].lower())
+    if zone is None or published.time() == datetime.min.time():
+        return published
+    return published.replace(tzinfo=zone)
+
+
 def parse_date(value: str | None) -> datetime | None:
-    """A date string as a datetime: aware when the string has a zone, naive otherwise."""
+    """A date string as a datetime: aware when the string has a zone (an offset, or a zone
+    abbreviation of :data:`_ZONE_ABBREVIATIONS`), naive otherwise; None for a year outside
+    1990-2100 (placeholders such as ``0001-01-01``)."""
     if not value:
         return None
     value = value.strip()
     try:
-        return datetime.fromisoformat(value)
+        iso = datetime.fromisoformat(value)
     except ValueError:
         pass
+    else:
+        return iso if 1990 <= iso.year <= 2100 else None
     chinese = re.search(
         r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*(?:(\d{1,2})\s*[:：时]\s*(\d{1,2}))?",
         value,
@@ -206,9 +243,9 @@ def parse_date(value: str | None) -> datetime | None:
         return None
     try:
         with warnings.catch_warnings():
-            # "EST" and other ambiguous zone names: the date stays naive, which is right.
+            # A zone name it does not know (ambiguous ones): the date stays naive.
             warnings.simplefilter("ignore", UnknownTimezoneWarning)
-            parsed = dateparser.parse(value, fuzzy=False)
+            parsed = dateparser.parse(value, fuzzy=False, tzinfos=_TZINFOS)
     except (ValueError, OverflowError, TypeError):
         return None
     if not 1990 <= parsed.year <= 2100:
