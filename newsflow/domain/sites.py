@@ -9,6 +9,10 @@ def _squash(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKC", text).lower() if c.isalnum())
 
 
+#: What a site name written in Chinese or Japanese never holds: a copyright notice, a list.
+_NOT_A_NAME = ("版权", "所有", "©", "Copyright", "copyright", ",", "，", "、", "|")
+
+
 def plausible_site(name: str | None, title: str | None, host: str) -> bool:
     """Whether a page's own site name can be shown as its source.
 
@@ -25,7 +29,8 @@ def plausible_site(name: str | None, title: str | None, host: str) -> bool:
     if title and _squash(name) and _squash(name) == _squash(title):
         return False
     if any(_is_wide(c) for c in name):
-        return True
+        # not a copyright line ("人民网版权所有") nor a list of names ("www.yunnan.cn,云南日报网,...")
+        return not any(mark in name for mark in _NOT_A_NAME) and len(name) <= 20
     squashed_host = _squash(host.split(":")[0])
     words = [_squash(w) for w in name.replace(".", " ").replace("-", " ").split()]
     words = [w for w in words if w]

@@ -544,7 +544,9 @@ async def test_comments(client: httpx.AsyncClient, store: ArticleStore, settings
     )
     assert r.status_code == 201, r.text
     assert r.json()["comment"]["text"] == f"{XSS}\n2nd line" and r.json()["votes"]["comments"] == 1
+    assert '<span class="v-comments">1 comment</span>' in (await client.get("/?all=1")).text
     await client.post(f"/api/articles/{aid}/comments", json={"text": "later"})
+    assert '<span class="v-comments">2 comments</span>' in (await client.get("/?all=1")).text
     listed = (await client.get(f"/api/articles/{aid}/comments")).json()["items"]
     assert [c["text"] for c in listed] == ["later", f"{XSS}\n2nd line"]
     assert listed[1]["author"] == "ann" and listed[0]["author"] is None

@@ -56,6 +56,12 @@ def test_site_names() -> None:
     assert not plausible_site("Senate passes the bill", "Senate passes the bill", "x.com")
     assert plausible_site("The Wall Street Journal", "x", "wsj.com")  # initials
     assert plausible_site("华尔街见闻", "x", "wallstreetcn.com")
+    # a copyright line, or a list of names, in the site-name slot (reviewer, corpus pages)
+    assert not plausible_site("人民网版权所有", "x", "people.com.cn")
+    assert not plausible_site(
+        "www.yunnan.cn,云南日报网,云南日报报业集团新闻网络信息中心", "x", "yunnan.cn"
+    )
+    assert plausible_site("人民网", "x", "people.com.cn")
     doc = {
         "_id": "c" * 64,
         "source": "reuters.com",
