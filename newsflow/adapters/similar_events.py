@@ -21,7 +21,10 @@ rank). Semantic-only neighbours are not pushed this way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,6 +80,40 @@ def embedding_text(article: Article) -> str:
     return f"{article.headline or ''}\n\n{article.text or ''}".strip()
 
 
+@dataclass
+class _InFlight:
+    """A worker's (an event loop's) lock, and the terms of the articles it indexed whose
+    index entry is not stored yet (the analyzer stores it with the analysis, after)."""
+
+    lock: asyncio.Lock
+    terms: OrderedDict[str, list[str]]
+
+
+#: At most this many articles' terms are kept in flight (far more than one worker handles
+#: at once): the oldest go first.
+IN_FLIGHT_TERMS = 2_000
+_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _InFlight] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _in_flight() -> _InFlight:
+    """The lookup and the indexing of one article at a time in a worker, and what it
+    indexed lately. A worker handles several messages at once (``NEWSFLOW_CONCURRENCY``): two
+    related articles looked up together, each before the other was indexed (or before its
+    index entry was stored with its analysis), never listed each other (outside review). Now
+    the second one's lookup finds the first, with its terms from here until its analysis is
+    stored. The lock is held for the database work only (the embedding call comes before it).
+    Left: an earlier event's article analyzed right *after* a later one is offered to the
+    later one's list only once that list is stored, and analyzer replicas can still meet
+    this way; ``newsflow similar refresh`` brings such lists up to date."""
+    loop = asyncio.get_running_loop()
+    state = _IN_FLIGHT.get(loop)
+    if state is None:
+        state = _IN_FLIGHT[loop] = _InFlight(asyncio.Lock(), OrderedDict())
+    return state
+
+
 class SimilarEvents:
     def __init__(
         self, index: SimilarIndex, settings: Settings, *, embedder: EmbeddingsClient | None = None,
@@ -97,12 +134,18 @@ class SimilarEvents:
         """The article's similar earlier events, best first, and it indexed for later ones
         unless it was before (``article.similar_index``): the caller then stores
         ``index_entry`` on the article (the analyzer, with the analysis)."""
-        terms, ranked, lookup = await self._ranked(article, symbols, keywords)
-        entry = None
-        if article.similar_index is None:
-            entry = index_entry(terms)
-            # the analysis and this entry are the caller's next write (see SimilarIndex.index)
-            await self._index(article, terms, lookup, durable_by_next_write=True)
+        terms, vector = self._terms(article, symbols, keywords), await self._embed(article)
+        flight = _in_flight()
+        async with flight.lock:
+            ranked, lookup = await self._rank(article, terms, vector)
+            entry = None
+            if article.similar_index is None:
+                entry = index_entry(terms)
+                # the analysis and this entry are the caller's next write (SimilarIndex.index)
+                await self._index(article, terms, lookup, durable_by_next_write=True)
+                flight.terms[article.id] = terms
+                while len(flight.terms) > IN_FLIGHT_TERMS:
+                    flight.terms.popitem(last=False)
         return Found([to_result(s) for s in ranked], entry)
 
     async def find(
@@ -110,19 +153,18 @@ class SimilarEvents:
     ) -> list[SimilarArticle]:
         """:meth:`search` storing the index entry by itself first, once per article (a
         second call ranks again and changes nothing): ``newsflow similar refresh``."""
-        terms, ranked, lookup = await self._ranked(article, symbols, keywords)
-        if await self.index.claim_indexing(article.id, terms):
-            await self._index(article, terms, lookup, durable_by_next_write=False)
+        terms, vector = self._terms(article, symbols, keywords), await self._embed(article)
+        async with _in_flight().lock:
+            ranked, lookup = await self._rank(article, terms, vector)
+            if await self.index.claim_indexing(article.id, terms):
+                await self._index(article, terms, lookup, durable_by_next_write=False)
         return [to_result(s) for s in ranked]
 
-    async def _ranked(
-        self, article: Article, symbols: list[str], keywords: list[str]
-    ) -> tuple[list[str], list[Scored], Lookup]:
-        terms = event_terms(
+    @staticmethod
+    def _terms(article: Article, symbols: list[str], keywords: list[str]) -> list[str]:
+        return event_terms(
             title=article.headline, text=article.text, symbols=symbols, keywords=keywords
         )
-        ranked, lookup = await self.rank(article, terms)
-        return terms, ranked, lookup
 
     async def _index(
         self, article: Article, terms: list[str], lookup: Lookup, *, durable_by_next_write: bool
@@ -133,27 +175,13 @@ class SimilarEvents:
 
     async def rank(self, article: Article, terms: list[str]) -> tuple[list[Scored], Lookup]:
         """The ranked list of an article of these ``terms`` (nothing written but its vector)."""
-        when = article.event_time
-        story = article.story.id if article.story else None
-        lookup = await self.index.lookup(article.id, terms, when)
-        lexical = rank_lexical(
-            lookup.weights, lookup.earlier, lookup.stats, when=when,
-            half_life_days=self.half_life, story=story,
-        )  # fmt: skip
-        self.last_lexical, self.last_semantic = lexical, None
-        ranked = lexical
-        if self.embedder is not None and self.vectors is not None:
-            semantic = await self._semantic(article, lookup.weights, lookup.stats, when, story)
-            self.last_semantic = semantic
-            if semantic is not None:
-                ranked = fuse(lexical, semantic)
-        return ranked, lookup
+        return await self._rank(article, terms, await self._embed(article))
 
-    async def _semantic(
-        self, article: Article, weights: dict[str, float], stats: Stats, when: datetime | None,
-        story: str | None,
-    ) -> list[Scored] | None:  # fmt: skip
-        assert self.embedder is not None and self.vectors is not None
+    async def _embed(self, article: Article) -> list[float] | None:
+        """The article's vector, stored for the vector search (None without a provider, or
+        when it fails: the list is then lexical only)."""
+        if self.embedder is None or self.vectors is None:
+            return None
         try:
             vector = await self.embedder.embed(embedding_text(article))
         except ProviderError as exc:
@@ -161,6 +189,38 @@ class SimilarEvents:
             log.warning("similar events of %s: no embedding (%s)", article.id, exc.reason)
             return None
         await self.index.store_vector(article.id, vector, self.embedder.model)
+        return vector
+
+    async def _rank(
+        self, article: Article, terms: list[str], vector: list[float] | None
+    ) -> tuple[list[Scored], Lookup]:
+        when = article.event_time
+        story = article.story.id if article.story else None
+        lookup = await self.index.lookup(article.id, terms, when)
+        # a candidate indexed by this worker whose entry is not stored yet: its terms
+        pending = _in_flight().terms
+        for c in (*lookup.earlier, *lookup.later):
+            if not c.terms and c.id in pending:
+                c.terms = pending[c.id]
+        lexical = rank_lexical(
+            lookup.weights, lookup.earlier, lookup.stats, when=when,
+            half_life_days=self.half_life, story=story,
+        )  # fmt: skip
+        self.last_lexical, self.last_semantic = lexical, None
+        ranked = lexical
+        if vector is not None:
+            semantic = await self._semantic(
+                article, vector, lookup.weights, lookup.stats, when, story
+            )
+            self.last_semantic = semantic
+            ranked = fuse(lexical, semantic)
+        return ranked, lookup
+
+    async def _semantic(
+        self, article: Article, vector: list[float], weights: dict[str, float], stats: Stats,
+        when: datetime | None, story: str | None,
+    ) -> list[Scored]:  # fmt: skip
+        assert self.vectors is not None
         hits = dict(await self.vectors.search(vector, NEIGHBOURS, exclude=article.id))
         candidates = await self.index.candidates(hits)
         earlier = []

@@ -4,6 +4,7 @@ endpoint (across languages, through the stored English translation)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -133,6 +134,23 @@ async def test_lexical_finds_the_earlier_event_with_its_shared_terms(
     stats = await store.similar._terms.find_one({"_id": STATS_ID})
     assert stats is not None and stats["n"] == 24
     assert (await store.similar._terms.find_one({"_id": "stadia"}))["df"] == 2
+
+
+async def test_related_articles_analyzed_at_once_find_each_other(
+    store: ArticleStore, settings: Settings
+) -> None:
+    """A worker analyzes several articles at once: two related ones looked up together,
+    each before the other was indexed, listed neither (outside review). The lookup and the
+    indexing are one article at a time in a worker, so the later one lists the earlier."""
+    finder = SimilarEvents(store.similar, settings)
+    await background(store, finder)
+    first, second = doc("stadia1", *STADIA, days=0), doc("stadia2", *STADIA_2, days=1)
+    await store.import_documents([first, second])
+    earlier, later = await asyncio.gather(
+        *(finder.search(Article.from_document(d), symbols=[], keywords=[]) for d in (first, second))
+    )
+    assert [s.id for s in later.similar][:1] == ["stadia1"]
+    assert earlier.index_entry is not None and later.index_entry is not None
 
 
 async def test_copies_of_the_same_story_are_not_listed_and_each_story_once(
