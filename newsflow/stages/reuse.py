@@ -23,6 +23,7 @@ from newsflow.domain.usage import Reuse
 from newsflow.settings import Settings
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: How often a copy looks whether its matched article's result is there yet (seconds).
 POLL_SECONDS = 0.25
@@ -86,16 +87,20 @@ async def story_source(
     link: StoryLink | None,
     settings: Settings,
     load: Callable[[str], Awaitable[Article | None]],
-    done: Callable[[Article], bool],
-) -> tuple[StoryLink, Article] | None:
-    """The article this one is a close enough copy of (:meth:`StoryLink.reusable`), read
-    with ``load`` until ``done`` says it has the stage's result or it failed, for at most
-    :func:`reuse_wait`. None when this article is no such copy or that one cannot be read.
-    The translator and the analyzer each ask it before calling a model."""
+    result: Callable[[Article], R | None],
+) -> tuple[StoryLink, str, R] | None:
+    """The stage's ``result`` on the article this one is a close enough copy of
+    (:meth:`StoryLink.reusable`), with the link and that article's id: read with ``load``
+    until it has the result or failed, for at most :func:`reuse_wait`. None when this article
+    is no such copy, or that one has no such result. The translator and the analyzer each ask
+    it before calling a model."""
     if link is None or link.matched is None or not link.reusable(settings.story_reuse_threshold):
         return None
     matched = link.matched
     source = await wait_until(
-        lambda: load(matched), lambda a: done(a) or a.failed is not None, reuse_wait(settings)
+        lambda: load(matched),
+        lambda a: result(a) is not None or a.failed is not None,
+        reuse_wait(settings),
     )
-    return (link, source) if source is not None else None
+    found = result(source) if source is not None else None
+    return (link, matched, found) if found is not None else None

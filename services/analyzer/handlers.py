@@ -96,15 +96,11 @@ async def impact_from_story(
     (waiting a little while that article is still being analyzed), else None."""
     if ctx.resources.provider is None:
         return None
-    found = await story_source(
-        article.story, ctx.settings, ctx.store.article, lambda a: a.analysis is not None
-    )
+    found = await story_source(article.story, ctx.settings, ctx.store.article, lambda a: a.analysis)
     if found is None:
         return None
-    link, source = found
-    if source.analysis is None:
-        return None
-    result = reused_impact(link, source.id, source.analysis.impact)
+    link, source_id, analysis = found
+    result = reused_impact(link, source_id, analysis.impact)
     if result is not None:
         await ctx.store.ledger.count_reused("impact")
     return result

@@ -35,15 +35,12 @@ async def from_story(ctx: StageContext[LLMResources], article: Article) -> Trans
     if ctx.resources.provider is None:
         return None
     found = await story_source(
-        article.story, ctx.settings, ctx.store.article, lambda a: a.translation is not None
+        article.story, ctx.settings, ctx.store.article, lambda a: a.translation
     )
     if found is None:
         return None
-    link, source = found
-    if source.translation is None:
-        return None
     target = primary_language(ctx.settings.target_language) or "en"
-    result = reused_translation(link, source.id, source.translation, target)
+    result = reused_translation(*found, target)
     if result is not None:
         await ctx.store.ledger.count_reused("translation")
     return result

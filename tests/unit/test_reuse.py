@@ -102,8 +102,8 @@ async def test_the_story_source_is_read_only_for_a_reusable_copy_and_until_it_is
         reads.append(aid)
         return Article.from_document({"_id": aid, "url": "https://a.example/m", **next(states)})
 
-    def translated(a: Article) -> bool:
-        return a.translation is not None
+    def translated(a: Article) -> TranslationResult | None:
+        return a.translation
 
     link = LINK.model_copy(update={"matched": source_id})
     # not a copy, or not close enough: nothing is read
@@ -113,5 +113,5 @@ async def test_the_story_source_is_read_only_for_a_reusable_copy_and_until_it_is
     assert reads == []
     # a close copy: its matched article is read until it has the result
     found = await story_source(link, settings, load, translated)
-    assert found is not None and found[0] == link and found[1].id == source_id
-    assert found[1].translation is not None and reads == [source_id] * 3
+    assert found is not None and found[0] == link and found[1] == source_id
+    assert found[2].status == "translated" and reads == [source_id] * 3
