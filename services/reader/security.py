@@ -116,6 +116,18 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def count_in_window(redis: Redis, key: str, window: int) -> tuple[int, int]:
+    """Count one more under ``key`` in a fixed window of ``window`` seconds that the first
+    count starts, in one transaction (so parallel requests each see their own number):
+    (the count, the seconds left in the window)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.set(key, 0, ex=window, nx=True)
+        pipe.incr(key)
+        pipe.ttl(key)
+        _, count, ttl = await pipe.execute()
+    return int(count), int(ttl)
+
+
 class LoginLimiter:
     """Failed logins per client address, in Redis (shared by every reader replica)."""
 
@@ -134,15 +146,10 @@ class LoginLimiter:
         review). The window starts at the first try; a right token takes its try back
         (:meth:`right`).
         """
-        key = self.prefix + address
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, 0, ex=self.window, nx=True)
-            pipe.incr(key)
-            pipe.ttl(key)
-            _, count, ttl = await pipe.execute()
-        if int(count) <= self.max_failures:
+        count, ttl = await count_in_window(self.redis, self.prefix + address, self.window)
+        if count <= self.max_failures:
             return None
-        return int(ttl) if int(ttl) > 0 else self.window
+        return ttl if ttl > 0 else self.window
 
     async def right(self, address: str) -> None:
         """The try was the right token: it is no failure (the wrong ones stay counted). Only

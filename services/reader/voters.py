@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from newsflow.settings import Settings
 
-from .security import client_address, cookie_secure
+from .security import client_address, cookie_secure, count_in_window
 
 VOTER_COOKIE = "nf_voter"
 #: Votes one address may cast per minute.
@@ -79,13 +79,9 @@ async def check_vote_rate(request: Request) -> None:
     redis: Redis = request.app.state.redis
     settings: Settings = request.app.state.settings
     key = f"{settings.stream_prefix}:reader:votes:{client_address(request)}"
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(key, 0, ex=60, nx=True)
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, count, ttl = await pipe.execute()
-    if int(count) > VOTES_PER_MINUTE:
-        wait = max(1, int(ttl))
+    count, ttl = await count_in_window(redis, key, 60)
+    if count > VOTES_PER_MINUTE:
+        wait = max(1, ttl)
         raise HTTPException(
             429,
             f"too many votes from your address; try again in {wait} s",
