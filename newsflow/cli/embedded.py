@@ -211,10 +211,14 @@ def _single_server(url: str, default_port: int) -> tuple[str, int]:
     (``mongodb+srv://``), a socket path, Sentinel."""
     try:
         parts = urlsplit(url)
-        scheme, netloc = parts.scheme.lower(), parts.netloc.rpartition("@")[2]
-        if scheme not in ("redis", "rediss", "mongodb") or not netloc or "," in netloc:
+        netloc = parts.netloc.rpartition("@")[2]
+        if (
+            parts.scheme.lower() not in ("redis", "rediss", "mongodb")
+            or not netloc
+            or "," in netloc
+        ):
             return "", 0
-        return parts.hostname or "", parts.port or default_port
+        return host_port(url, default_port)
     except ValueError:
         return "", 0
 

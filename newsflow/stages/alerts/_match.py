@@ -6,9 +6,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from newsflow.domain.article import Article
+from newsflow.domain.urls import source_name
 from newsflow.stages.alerts._rules import AlertRule, RuleSpec
 
 
@@ -104,8 +104,7 @@ def keyword_found(keyword: str, subject: Subject) -> bool:
 def _source_matches(wanted: str, subject: Subject) -> bool:
     """The page's host or the article's source (a host; an item of a feed is named after the
     feed, and its page's host is what a rule names then)."""
-    host = (urlsplit(subject.url).hostname or "").lower().removeprefix("www.")
-    names = {host, subject.source.lower()} - {""}
+    names = {source_name(subject.url), subject.source.lower()} - {""}
     return any(name == wanted or name.endswith("." + wanted) for name in names)
 
 

@@ -67,7 +67,7 @@ from __future__ import annotations
 import bisect
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Literal
@@ -588,8 +588,8 @@ def written_tickers(text: str) -> set[str]:
 def names_asset(symbol: str, text: str) -> bool:
     """Whether ``text`` names the known asset ``symbol`` (a symbol or listing code of the
     tables): one of its names, word by word and not in lower case (as written for a name in
-    capitals: "AMD", "NIO"), a Chinese name anywhere, or its code standing alone where a bare ticker counts by
-    itself (distinctive: ``NVDA``, ``BTC``; never ``A``, ``IT`` or ``CCI``). Nothing about
+    capitals: "AMD", "NIO"), a Chinese name anywhere, or its code standing alone where a bare
+    ticker counts by itself (distinctive: ``NVDA``, ``BTC``; never ``A``, ``IT`` or ``CCI``). Nothing about
     role or context: this is for a symbol someone else (a model) chose, to check it is the
     article's and not invented."""
     matcher = _matcher()
@@ -603,21 +603,25 @@ def names_asset(symbol: str, text: str) -> bool:
     folded = text.lower()
     for name in asset.names | asset.context_names:
         haystack, needle = (text, name) if _needs_case(name) else (folded, name.lower())
-        start = haystack.find(needle)
-        while start >= 0:
-            end = start + len(needle)
-            # a company name written in lower case ("apple pie") is the word, not the company
-            if _word_bounded(text, start, end) and _capitalised(text[start:end]):
-                return True
-            start = haystack.find(needle, start + 1)
-    for code in asset.codes:
-        bare = matcher.bare.get(code.upper())
-        if bare is not None and bare[1] and bare[0] == known:
-            start = text.find(code.upper())
-            while start >= 0:
-                if _word_bounded(text, start, start + len(code)):
-                    return True
-                start = text.find(code.upper(), start + 1)
+        # a company name written in lower case ("apple pie") is the word, not the company
+        if _as_word(text, haystack, needle, _capitalised):
+            return True
+    return any(
+        _as_word(text, text, code.upper())
+        for code in asset.codes
+        if (bare := matcher.bare.get(code.upper())) is not None and bare[1] and bare[0] == known
+    )
+
+
+def _as_word(text: str, haystack: str, needle: str, written: Callable[[str], bool] = bool) -> bool:
+    """Whether ``needle`` occurs in ``haystack`` (``text`` or a folded copy of it, index for
+    index) as a word of ``text`` whose written form passes ``written``."""
+    start = haystack.find(needle)
+    while start >= 0:
+        end = start + len(needle)
+        if _word_bounded(text, start, end) and written(text[start:end]):
+            return True
+        start = haystack.find(needle, start + 1)
     return False
 
 
