@@ -375,22 +375,16 @@ def retry(
     from rich.text import Text
 
     from newsflow.domain.pipeline import Streams
-    from newsflow.runtime.delivery import DeadLetters
+    from newsflow.runtime.delivery import DeadLetters, Requeued
 
-    async def go(
-        settings: Settings, redis: Redis, _store: ArticleStore
-    ) -> tuple[list[tuple[str, str]], set[str]]:
-        dead = DeadLetters(redis, Streams(settings.stream_prefix))
-        before = {i for i, _ in await dead.list(count=100_000) if not entries or i in entries}
-        done = await dead.requeue(entries or None)
-        # asked for, there before, not requeued: dead letters whose fields cannot be read
-        return done, before - {d for d, _ in done}
+    async def go(settings: Settings, redis: Redis, _store: ArticleStore) -> Requeued:
+        return await DeadLetters(redis, Streams(settings.stream_prefix)).requeue(entries or None)
 
     done, kept = _run(go)
     for dead_id, new_id in done:
         out.print(Text(f"requeued {dead_id} as {new_id}"))
     err.print(f"{len(done)} requeued")
-    for dead_id in sorted(kept):
+    for dead_id in kept:
         err.print(Text(f"kept {dead_id}: its stored fields cannot be read (see newsflow dead)"))
 
 

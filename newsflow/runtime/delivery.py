@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from faststream import BaseMiddleware
 from faststream.exceptions import FastStreamException
@@ -113,6 +113,14 @@ def article_of(fields: dict[str, str]) -> tuple[str | None, int | None]:
     return (aid if aid is not None and len(aid) == 64 else None), gen_int
 
 
+class Requeued(NamedTuple):
+    """What :meth:`DeadLetters.requeue` did: (dead id, new id) pairs, and the dead letters
+    it left because their fields cannot be read."""
+
+    done: list[tuple[str, str]]
+    kept: list[str]
+
+
 class DeadLetters:
     """The dead-letter stream: write, list, requeue."""
 
@@ -163,14 +171,12 @@ class DeadLetters:
         rows: Any = await self.redis.xrange(self.streams.dead, count=count)
         return [(_text(i), entry_fields(f)) for i, f in rows or []]
 
-    async def requeue(
-        self, entry_ids: builtins.list[str] | None = None
-    ) -> builtins.list[tuple[str, str]]:
-        """Publish dead letters back onto their streams; returns (dead id, new id) pairs.
+    async def requeue(self, entry_ids: builtins.list[str] | None = None) -> Requeued:
+        """Publish dead letters back onto their streams: (dead id, new id) pairs.
 
         A dead letter whose stored fields cannot be read back (edited by hand in Redis) is
-        left where it is, with a warning, and the others still go."""
-        done: list[tuple[str, str]] = []
+        left where it is, with a warning, and named in ``kept``; the others still go."""
+        requeued = Requeued([], [])
         for dead_id, entry in await self.list(count=100_000):
             if entry_ids is not None and dead_id not in entry_ids:
                 continue
@@ -178,11 +184,12 @@ class DeadLetters:
                 fields = _stored_fields(entry)
             except (KeyError, ValueError, TypeError, AttributeError) as exc:
                 log.warning("dead letter %s kept: its fields cannot be read (%s)", dead_id, exc)
+                requeued.kept.append(dead_id)
                 continue
             new_id = await self.redis.xadd(entry["stream"], fields)
             await self.redis.xdel(self.streams.dead, dead_id)
-            done.append((dead_id, _text(new_id)))
-        return done
+            requeued.done.append((dead_id, _text(new_id)))
+        return requeued
 
 
 def _stored_fields(entry: dict[str, str]) -> dict[Any, Any]:

@@ -115,7 +115,7 @@ async def test_poison_and_malformed_messages_are_dead_lettered(
         assert (await redis.xpending(streams.urls, "fetcher"))["pending"] == 0
         assert int(await redis.hget(streams.stats, "dead:fetcher")) == 3
     # with the worker stopped, a retry puts them back on their stream
-    requeued = await dead.requeue()
+    requeued = (await dead.requeue()).done
     assert len(requeued) == 3 and await redis.xlen(streams.dead) == 0
     assert await redis.xlen(streams.urls) >= 3
 
@@ -138,7 +138,7 @@ async def test_a_message_that_is_not_utf8_is_dead_lettered_byte_for_byte(
         assert letter["error"].startswith("invalid message")
         assert "\ufffd" in letter["fields"]  # the text form, for people
     # a retry sends the bytes as they came, not the text form
-    [(_, new_id)] = await dead.requeue()
+    [(_, new_id)] = (await dead.requeue()).done
     [(_, fields)] = await redis.xrange(streams.urls, min=new_id, max=new_id)
     assert fields == raw and new_id != sent
 
@@ -156,8 +156,9 @@ async def test_a_dead_letter_edited_beyond_reading_is_kept_and_the_others_requeu
             streams.dead, {"stream": streams.urls, "fields": "{}", "fields_b64": '{"%%": "!!"}'}
         )
     ).decode()
-    requeued = await dead.requeue()
+    requeued, kept = await dead.requeue()
     assert [d for d, _ in requeued] != [] and all(d != broken for d, _ in requeued)
+    assert kept == [broken]
     [(_, fields)] = await redis.xrange(streams.urls)
     assert fields == {k.encode(): v.encode() for k, v in good.items()}
     assert [i for i, _ in await dead.list()] == [broken]  # kept, for a person to look at
